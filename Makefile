@@ -1,0 +1,41 @@
+# One-command set-up: every target creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+TEST_OUTPUT := $(CURDIR)/.test-outputs
+
+.PHONY: demo test test-fast notebooks clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PIP) -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+# Train a small classifier on the offline digits; writes outputs/demo/cnn.keras and a PNG.
+demo: $(VENV)/.installed
+	$(VENV)/bin/aigc-keras train cnn --epochs 10 --out outputs/demo
+
+# Everything: unit tests, quality trainings and every notebook (quick mode, nbval).
+test: $(VENV)/.installed-dev
+	rm -rf $(TEST_OUTPUT)
+	AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider tests notebooks --nbval-lax
+
+# Unit tests without quality trainings or notebooks, for iteration.
+test-fast: $(VENV)/.installed-dev
+	AIGC_QUICK=1 $(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
+
+# Re-execute the notebooks in standard mode (what is committed); about 15 minutes each at most.
+notebooks: $(VENV)/.installed-dev
+	for nb in notebooks/*.ipynb; do \
+	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1200 $$nb || exit 1; \
+	done
+
+clean:
+	rm -rf $(VENV) $(TEST_OUTPUT) outputs

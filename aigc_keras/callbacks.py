@@ -1,0 +1,138 @@
+"""Keras callbacks: fixed-latent sample grids, TensorBoard images, full-state checkpoints."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import keras
+import numpy as np
+
+from . import viz
+
+
+def _positive(value, what):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Every ``every`` epochs, draw the same ``n`` samples (fixed seed) and save a grid PNG.
+
+    The grids are kept in ``self.grids`` (epoch -> uint8 array) so a notebook can show
+    how samples evolved; ``show=True`` also displays each one inline.  Class-conditional
+    models get ``labels`` (default: each class in turn).
+    """
+
+    def __init__(self, directory, *, every: int = 1, n: int = 36, seed: int = 1234, labels=None,
+                 show: bool = False, prefix: str = "samples"):
+        super().__init__()
+        self.directory = pathlib.Path(directory)
+        self.every = _positive(every, "every")
+        self.n = _positive(n, "n")
+        self.seed = seed
+        self.labels = labels
+        self.show = show
+        self.prefix = prefix
+        self.grids: dict[int, np.ndarray] = {}
+        self.paths: list[pathlib.Path] = []
+
+    def _draw(self):
+        labels = self.labels
+        if labels is None and getattr(self.model, "num_classes", None):
+            labels = np.arange(self.n) % self.model.num_classes
+        n = None if labels is not None else self.n
+        images = self.model.generate(n, labels=labels, seed=self.seed)
+        ncols = self.model.num_classes if labels is not None and self.labels is None else None
+        return viz.image_grid(images, ncols=ncols, value_range=self.model.value_range)
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        if done % self.every:
+            return
+        grid = self._draw()
+        self.grids[done] = grid
+        self.paths.append(viz.save_image(grid, self.directory / f"{self.prefix}_epoch{done:04d}.png"))
+        if self.show:
+            viz.show_array(grid, title=f"epoch {done}")
+
+
+class TensorBoardImages(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback that also logs a fixed-latent sample grid every epoch."""
+
+    def __init__(self, log_dir, *, n: int = 16, seed: int = 1234, **kwargs):
+        super().__init__(log_dir=str(log_dir), **kwargs)
+        self.sample_n = _positive(n, "n")
+        self.sample_seed = seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        import tensorflow as tf
+
+        labels = None
+        if getattr(self.model, "num_classes", None):
+            labels = np.arange(self.sample_n) % self.model.num_classes
+        images = self.model.generate(None if labels is not None else self.sample_n, labels=labels,
+                                     seed=self.sample_seed)
+        grid = viz.image_grid(images, value_range=self.model.value_range)
+        grid = grid[None, ..., None] if grid.ndim == 2 else grid[None]
+        writer = tf.summary.create_file_writer(str(pathlib.Path(self.log_dir) / "samples"))
+        with writer.as_default():
+            tf.summary.image("samples", grid, step=epoch + 1)
+        writer.close()
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Full-state checkpoints of a :class:`~aigc_keras.models.base.GenerativeModel`.
+
+    Writes ``<directory>/ckpt-<epoch>.npz`` every ``every`` epochs (atomically) and keeps
+    the newest ``keep``.  To resume after a disconnect::
+
+        ckpt = Checkpoint(folder)
+        start = ckpt.restore(model)            # 0 when there is nothing to resume
+        model.fit(data, epochs=EPOCHS, initial_epoch=start, callbacks=[ckpt])
+    """
+
+    pattern = re.compile(r"^ckpt-(\d+)\.npz$")
+
+    def __init__(self, directory, *, every: int = 1, keep: int = 2):
+        super().__init__()
+        self.directory = pathlib.Path(directory)
+        self.every = _positive(every, "every")
+        self.keep = _positive(keep, "keep")
+        self.last_saved: int | None = None
+
+    def checkpoints(self) -> list[tuple[int, pathlib.Path]]:
+        if not self.directory.is_dir():
+            return []
+        found = []
+        for path in self.directory.iterdir():
+            match = self.pattern.match(path.name)
+            if match:
+                found.append((int(match.group(1)), path))
+        return sorted(found)
+
+    def latest(self) -> pathlib.Path | None:
+        found = self.checkpoints()
+        return found[-1][1] if found else None
+
+    def restore(self, model) -> int:
+        """Load the newest checkpoint into ``model`` (compiled); returns the epoch to start from."""
+        path = self.latest()
+        if path is None:
+            return 0
+        meta = model.load_checkpoint(path)
+        print(f"aigc_keras: resumed from {path} (epoch {meta['epoch']}, step {meta['steps']}).")
+        return int(meta["epoch"] or 0)
+
+    def save(self, epoch: int) -> pathlib.Path:
+        path = self.model.save_checkpoint(self.directory / f"ckpt-{epoch:05d}.npz", epoch=epoch)
+        self.last_saved = epoch
+        for _, old in self.checkpoints()[: -self.keep]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self.save(epoch + 1)

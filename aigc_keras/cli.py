@@ -1,0 +1,168 @@
+"""The ``aigc-keras`` command (also ``python -m aigc_keras``).
+
+    aigc-keras info
+    aigc-keras train cnn [--dataset digits] [--epochs 20] [--out outputs] [--quick]
+    aigc-keras sample --model generator.keras [--n 64] [--out samples.png]
+
+Every chapter adds its model to ``train``; this is the only module that imports
+every chapter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import sys
+import time
+
+MODELS = ("cnn",)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aigc-keras", description="Train and sample the aigc_keras models.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{info,train,sample}")
+
+    commands.add_parser("info", help="print the environment line and the offline datasets",
+                        description="Print TensorFlow/Keras versions, device, precision, XLA, mode and datasets.")
+
+    train = commands.add_parser("train", help="train a model", description="Train a model and save it under --out.")
+    train.add_argument("model", choices=MODELS, help="which model to train")
+    train.add_argument("--dataset", default="digits",
+                       help="dataset name (digits, mnist, ...) or a folder of images (default: digits)")
+    train.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default: the model's standard)")
+    train.add_argument("--steps", type=_positive_int, default=None, help="optimizer steps per epoch (default: one pass)")
+    train.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default: 64)")
+    train.add_argument("--image-size", type=_positive_int, default=28, help="image height and width (default: 28)")
+    train.add_argument("--out", default=None, help="output folder (default: $AIGC_OUTPUT or outputs/)")
+    train.add_argument("--quick", action="store_true", help="a few seconds of training (smoke test)")
+    train.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
+
+    sample = commands.add_parser("sample", help="draw a grid of samples from a saved generator",
+                                 description="Load a saved generator (.keras, safe mode) and write a PNG grid.")
+    sample.add_argument("--model", required=True, help="path of a saved generator (.keras)")
+    sample.add_argument("--n", type=_positive_int, default=64, help="number of samples (default: 64)")
+    sample.add_argument("--out", default="samples.png", help="PNG file to write (default: samples.png)")
+    sample.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
+    return parser
+
+
+def _train_cnn(args, out: pathlib.Path) -> None:
+    import keras
+    import numpy as np
+
+    from . import data, viz
+    from .models import cnn
+
+    epochs = args.epochs or (2 if args.quick else 20)
+    train = data.load_arrays(args.dataset, "train", image_size=args.image_size, limit=256 if args.quick else None)
+    test = data.load_arrays(args.dataset, "test", image_size=args.image_size, limit=128 if args.quick else None)
+    if train.labels is None:
+        raise SystemExit(f"aigc-keras: error: dataset {args.dataset!r} has no labels; a classifier needs them.")
+    print(f"training CNNClassifier on {len(train)} {train.name} images ({train.source}), "
+          f"testing on {len(test)}, {epochs} epochs")
+    keras.utils.set_random_seed(args.seed)
+    model = cnn.CNNClassifier(image_size=args.image_size, channels=train.images.shape[-1],
+                              num_classes=max(int(train.labels.max()) + 1, 2))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    if args.steps:
+        dataset = data.load(args.dataset, "train", image_size=args.image_size, batch_size=args.batch_size,
+                            labels=True, repeat=True, seed=args.seed)
+        model.fit(dataset, epochs=epochs, steps_per_epoch=args.steps, verbose=2)
+    else:
+        model.fit(train.images, train.labels, epochs=epochs, batch_size=args.batch_size, verbose=2)
+    probs = model.predict_proba(test.images)
+    accuracy = float(np.mean(probs.argmax(1) == test.labels))
+    model_path = cnn.save_atomically(model, out / "cnn.keras")
+    shown = min(36, len(test))
+    names = test.class_names or tuple(str(i) for i in range(probs.shape[1]))
+    captions = [f"{names[p]}" + ("" if p == t else f" (true {names[t]})")
+                for p, t in zip(probs[:shown].argmax(1), test.labels[:shown])]
+    grid_path = out / "cnn_predictions.png"
+    viz.show_images(test.images[:shown], labels=captions, ncols=6, path=grid_path,
+                    title=f"held-out accuracy {accuracy:.1%}")
+    print(f"held-out accuracy: {accuracy:.4f} on {len(test)} images")
+    print(f"model:   {model_path}")
+    print(f"picture: {grid_path}")
+
+
+def _sample(args) -> None:
+    import keras
+    import numpy as np
+
+    from . import viz
+
+    path = pathlib.Path(args.model)
+    if not path.is_file():
+        raise SystemExit(f"aigc-keras: error: no model file at {str(path)!r}.")
+    if path.suffix != ".keras":
+        raise SystemExit(f"aigc-keras: error: {str(path)!r} is not a .keras file.")
+    model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    if hasattr(model, "generate"):
+        images = model.generate(args.n, seed=args.seed)
+    else:
+        shape = model.inputs[0].shape if getattr(model, "inputs", None) else None
+        if shape is None or len(model.inputs) != 1 or len(shape) != 2:
+            raise SystemExit(f"aigc-keras: error: {str(path)!r} is not a generator (it does not take one latent "
+                             f"vector per image); sample needs a saved generator.")
+        latents = np.random.default_rng(args.seed).standard_normal((args.n, shape[1])).astype(np.float32)
+        images = keras.ops.convert_to_numpy(model(latents, training=False))
+    out = viz.save_image(viz.image_grid(images, value_range=(-1, 1)), args.out)
+    print(f"wrote {args.n} samples to {out}")
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from . import config
+
+    if args.command == "info":
+        from . import data
+
+        print(config.environment_report())
+        print(data.describe())
+        return 0
+    if args.command == "sample":
+        _sample(args)
+        return 0
+    if args.quick:
+        os.environ["AIGC_QUICK"] = "1"
+    out = pathlib.Path(args.out) if args.out else config.output_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    config.set_seed(args.seed)
+    print(config.environment_report())
+    start = time.perf_counter()
+    try:
+        if args.model == "cnn":
+            _train_cnn(args, out)
+    except ValueError as error:  # bad dataset name, folder, size ...: a message, not a traceback
+        parser.exit(2, f"aigc-keras: error: {error}\n")
+    print(f"done in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Run-time settings shared by the package, the notebooks and the command line.
+
+* Notebook modes: ``quick`` (``AIGC_QUICK=1``; tests and CI), ``standard`` (the
+  default; what the committed notebook outputs come from) and ``full``
+  (``AIGC_MODE=full``; longer training for a GPU).  The same code runs in every
+  mode: only data sizes, step counts and sample counts change, through
+  :func:`pick`.
+* The output folder (``AIGC_OUTPUT``, default ``outputs/``): checkpoints, sample
+  grids, cached classifiers and statistics.  Point it at Google Drive on Colab so
+  training survives a disconnect.
+* Seeding, a one-line environment report, and the precision / XLA / strategy
+  helpers.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import random
+
+import numpy as np
+
+MODES = ("quick", "standard", "full")
+
+_state = {"jit_compile": None, "strategy": None}
+
+
+def mode() -> str:
+    """The notebook mode: ``AIGC_QUICK=1`` wins, then ``AIGC_MODE``, else ``standard``."""
+    if os.environ.get("AIGC_QUICK", "").strip().lower() in ("1", "true", "yes", "on"):
+        return "quick"
+    value = os.environ.get("AIGC_MODE", "standard").strip().lower() or "standard"
+    if value not in MODES:
+        raise ValueError(f"AIGC_MODE={value!r} is not a mode; use one of {', '.join(MODES)}.")
+    return value
+
+
+def is_quick() -> bool:
+    return mode() == "quick"
+
+
+def pick(*, quick, standard, full=None):
+    """Return the value for the current mode (``full`` defaults to ``standard``).
+
+    Notebooks write ``STEPS = pick(quick=20, standard=600, full=5000)`` so every
+    value shows what it is in each mode.
+    """
+    return {"quick": quick, "standard": standard, "full": standard if full is None else full}[mode()]
+
+
+def output_dir(*parts: str, create: bool = True) -> pathlib.Path:
+    """The output folder (``AIGC_OUTPUT`` or ``outputs/``), or a sub-folder of it."""
+    root = pathlib.Path(os.environ.get("AIGC_OUTPUT", "outputs")).expanduser()
+    path = root.joinpath(*parts)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def set_seed(seed: int = 0) -> int:
+    """Seed Python, NumPy, TensorFlow and Keras' global generator."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    import keras
+
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)  # also seeds tf.random
+    return seed
+
+
+# --- precision, XLA and distribution -------------------------------------------------
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def set_precision(policy: str = "float32") -> str:
+    """Set Keras' global dtype policy.
+
+    ``mixed_float16`` suits NVIDIA GPUs (models then scale their losses with
+    ``keras.optimizers.LossScaleOptimizer``); ``mixed_bfloat16`` suits TPUs and
+    recent GPUs; ``float32`` is the right choice on a CPU.
+    """
+    if policy not in PRECISIONS:
+        raise ValueError(f"precision {policy!r} is not supported; use one of {', '.join(PRECISIONS)}.")
+    import keras
+
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def precision() -> str:
+    import keras
+
+    return keras.mixed_precision.global_policy().name
+
+
+def set_jit_compile(value) -> None:
+    """Choose XLA compilation for the models' ``compile()`` (``True``, ``False`` or ``"auto"``)."""
+    if value not in (True, False, "auto", None):
+        raise ValueError(f"jit_compile must be True, False or 'auto', got {value!r}.")
+    _state["jit_compile"] = None if value == "auto" else value
+
+
+def jit_compile() -> bool:
+    """The XLA setting models use by default.
+
+    On a CPU, graph mode without XLA is faster for these small convolutional
+    networks (measured here); on a GPU XLA fuses the many small element-wise ops
+    of the GAN losses, so it is on there.
+    """
+    if _state["jit_compile"] is not None:
+        return bool(_state["jit_compile"])
+    return bool(gpus())
+
+
+def gpus() -> list:
+    import tensorflow as tf
+
+    return tf.config.list_physical_devices("GPU")
+
+
+def strategy(kind: str = "auto"):
+    """Return (and remember) a ``tf.distribute`` strategy.
+
+    ``auto``: ``MirroredStrategy`` when more than one GPU is visible, otherwise the
+    default strategy.  ``mirrored`` forces it (on a CPU it needs several logical
+    devices, see :func:`split_cpu`), ``default`` forces the default.
+    """
+    import tensorflow as tf
+
+    if kind not in ("auto", "mirrored", "default"):
+        raise ValueError(f"strategy {kind!r} is not known; use 'auto', 'mirrored' or 'default'.")
+    if kind == "mirrored" or (kind == "auto" and len(gpus()) > 1):
+        chosen = tf.distribute.MirroredStrategy()
+    else:
+        chosen = tf.distribute.get_strategy()
+    _state["strategy"] = chosen
+    return chosen
+
+
+def split_cpu(n: int = 2) -> list:
+    """Split the CPU into ``n`` logical devices (for testing ``MirroredStrategy``).
+
+    Must run before TensorFlow initialises its devices.
+    """
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+    return tf.config.list_logical_devices("CPU")
+
+
+def environment_report() -> str:
+    """One line: versions, device, precision, XLA, strategy, mode."""
+    import keras
+    import tensorflow as tf
+
+    gpu_list = gpus()
+    if gpu_list:
+        names = []
+        for gpu in gpu_list:
+            details = tf.config.experimental.get_device_details(gpu)
+            names.append(details.get("device_name", gpu.name))
+        device = f"GPU x{len(gpu_list)} ({', '.join(sorted(set(names)))})"
+    else:
+        device = f"CPU ({os.cpu_count()} cores)"
+    active = tf.distribute.get_strategy()
+    strat = type(active).__name__
+    if strat == "_DefaultDistributionStrategy":
+        strat = "default"
+    replicas = active.num_replicas_in_sync
+    return (
+        f"TensorFlow {tf.__version__} | Keras {keras.__version__} | {device} | "
+        f"precision {precision()} | XLA {'on' if jit_compile() else 'off'} | "
+        f"strategy {strat} ({replicas} replica{'s' if replicas != 1 else ''}) | mode {mode()}"
+    )
+
+
+# --- value ranges (shared by data, viz and the models) ------------------------------
+
+
+def check_value_range(value_range):
+    """Normalise a value range: ``(-1, 1)``, ``(0, 1)`` or an integer number of levels."""
+    if isinstance(value_range, (int, np.integer)) and not isinstance(value_range, bool):
+        if value_range < 2:
+            raise ValueError(f"quantised value_range needs at least 2 levels, got {value_range}.")
+        return int(value_range)
+    if isinstance(value_range, (tuple, list)) and len(value_range) == 2:
+        try:
+            pair = (float(value_range[0]), float(value_range[1]))
+        except (TypeError, ValueError):
+            pair = None
+        if pair in ((-1.0, 1.0), (0.0, 1.0)):
+            return (int(pair[0]), int(pair[1]))
+    raise ValueError(
+        f"value_range {value_range!r} is not supported; use (-1, 1), (0, 1) "
+        "or an integer K >= 2 for K quantised levels."
+    )
+
+
+def to_unit(images, value_range):
+    """Inverse of ``data.scale``: back to [0, 1] floats (levels map to bin centres)."""
+    value_range = check_value_range(value_range)
+    images = np.asarray(images, dtype=np.float32)
+    if isinstance(value_range, int):
+        return (images + 0.5) / value_range
+    low, high = value_range
+    return (images - low) / (high - low)

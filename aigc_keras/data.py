@@ -1,0 +1,483 @@
+"""Named datasets as ready ``tf.data`` pipelines.
+
+One entry point, :func:`load`, serves three sources:
+
+* **TensorFlow Datasets** (online; what learners on Colab get): ``mnist``,
+  ``fashion_mnist``, ``cifar10``, ``lfw``, ``celeb_a``, ``cycle_gan/horse2zebra``
+  and any other TFDS image dataset.  ``data_dir`` (or ``TFDS_DATA_DIR``) lets a
+  classroom pre-stage the files; TFDS itself does all downloading.
+* **Offline real images** that ship inside installed packages, used automatically
+  when TFDS cannot download and explicitly with ``source="offline"``:
+  scikit-learn's handwritten ``digits`` (1,797 real 8x8 digits, labelled),
+  scikit-image's ``lfw_subset`` (100 faces + 100 non-faces, 25x25), its
+  ``textures`` (``brick``, ``grass``, ``gravel``: random crops, train and test
+  crops from disjoint regions of each picture) and its ``photos`` (astronaut,
+  coffee, chelsea, rocket, immunohistochemistry; crops likewise).  Only ``mnist``
+  has an honest stand-in (``digits``); the fallback says so in one printed line.
+* **A folder of the user's own images** (any PNG/JPEG/BMP/GIF tree, with or
+  without class sub-folders) through ``keras.utils.image_dataset_from_directory``.
+
+Value ranges: ``(-1, 1)`` (default; for tanh generators), ``(0, 1)``, or an
+integer ``K >= 2`` for ``K`` quantised intensity levels (int32 in ``[0, K-1]``;
+for autoregressive models).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import pathlib
+import socket
+import sys
+
+import numpy as np
+
+from .config import check_value_range, to_unit  # noqa: F401  (re-exported)
+
+# Offline datasets: name -> (description, native channels)
+OFFLINE = {
+    "digits": ("scikit-learn handwritten digits, 8x8, 10 classes", 1),
+    "lfw_subset": ("scikit-image LFW subset: 100 faces and 100 non-faces, 25x25", 1),
+    "textures": ("scikit-image textures brick/grass/gravel, random crops", 1),
+    "brick": ("scikit-image brick texture, random crops", 1),
+    "grass": ("scikit-image grass texture, random crops", 1),
+    "gravel": ("scikit-image gravel texture, random crops", 1),
+    "photos": ("scikit-image photographs (astronaut, coffee, chelsea, rocket, immunohistochemistry), random crops", 3),
+}
+# Online names with an honest offline stand-in.
+STAND_INS = {"mnist": "digits"}
+TEXTURES = ("brick", "grass", "gravel")
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")
+SOURCES = ("auto", "tfds", "offline")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+# Fraction of each texture/photo (by rows, from the top) that training crops come from;
+# test crops come from the rest, so no test pixel was ever seen in training.
+TRAIN_REGION = 0.75
+DEFAULT_CROPS = {"train": 600, "test": 150}
+NETWORK_PROBE = ("storage.googleapis.com", 443)
+
+
+@dataclasses.dataclass
+class Images:
+    """Images (``N x H x W x C``) with optional integer labels and where they came from."""
+
+    images: np.ndarray
+    labels: np.ndarray | None
+    name: str
+    source: str
+    split: str
+    class_names: tuple = ()
+
+    def __len__(self):
+        return len(self.images)
+
+
+# --- argument checks ------------------------------------------------------------------
+
+
+def _positive_int(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def scale(images01, value_range):
+    """Map images in [0, 1] (NumPy or TensorFlow) to ``value_range``."""
+    value_range = check_value_range(value_range)
+    if isinstance(value_range, int):
+        levels = value_range
+        if isinstance(images01, np.ndarray):
+            return np.minimum(np.floor(images01 * levels), levels - 1).astype(np.int32)
+        import tensorflow as tf
+
+        return tf.cast(tf.minimum(tf.floor(images01 * levels), levels - 1), tf.int32)
+    low, high = value_range
+    return images01 * (high - low) + low
+
+
+# --- offline sources ------------------------------------------------------------------
+
+
+def _split_indices(labels: np.ndarray, split: str, test_fraction: float = 0.2):
+    """A fixed, stratified train/test split (the same on every machine)."""
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(labels))
+    train, test = train_test_split(index, test_size=test_fraction, stratify=labels, random_state=0)
+    return np.sort(train if split == "train" else test)
+
+
+def _region_crops(picture: np.ndarray, split: str, size: int, count: int, rng) -> np.ndarray:
+    """Random ``size x size`` crops from the train (top) or test (bottom) rows of one picture."""
+    rows = picture.shape[0]
+    boundary = int(rows * TRAIN_REGION)
+    top, bottom = (0, boundary) if split == "train" else (boundary, rows)
+    if bottom - top < size or picture.shape[1] < size:
+        raise ValueError(
+            f"image_size {size} is too large for the {split} region of an offline picture "
+            f"({bottom - top}x{picture.shape[1]} pixels); use image_size <= {min(bottom - top, picture.shape[1])}."
+        )
+    ys = rng.integers(top, bottom - size + 1, size=count)
+    xs = rng.integers(0, picture.shape[1] - size + 1, size=count)
+    return np.stack([picture[y : y + size, x : x + size] for y, x in zip(ys, xs)])
+
+
+def _offline_raw(name: str, split: str, image_size: int, seed: int, num_crops: int | None):
+    """Images in [0, 1] at their native size (crops at ``image_size``), labels, class names."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split {split!r} does not exist for offline dataset {name!r}; use 'train' or 'test'.")
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        index = _split_indices(bunch.target, split)
+        images = (bunch.images[index] / 16.0)[..., None]
+        return images.astype(np.float32), bunch.target[index].astype(np.int32), tuple(str(i) for i in range(10))
+    if name == "lfw_subset":
+        from skimage import data as skdata
+
+        faces = skdata.lfw_subset()  # 100 faces, then 100 non-faces
+        labels = np.array([1] * 100 + [0] * 100, dtype=np.int32)
+        index = _split_indices(labels, split)
+        return faces[index][..., None].astype(np.float32), labels[index], ("non-face", "face")
+    if name in ("textures", "photos", *TEXTURES):
+        from skimage import data as skdata
+
+        pictures = {"textures": TEXTURES, "photos": PHOTOS}.get(name, (name,))
+        count = _positive_int(num_crops, "num_crops") if num_crops is not None else DEFAULT_CROPS[split]
+        # Different seeds for the two splits; the regions are disjoint anyway.
+        rng = np.random.default_rng([seed, 0 if split == "train" else 1])
+        images, labels = [], []
+        for label, picture_name in enumerate(pictures):
+            picture = getattr(skdata, picture_name)().astype(np.float32) / 255.0
+            if picture.ndim == 2:
+                picture = picture[..., None]
+            images.append(_region_crops(picture, split, image_size, count, rng))
+            labels.append(np.full(count, label, dtype=np.int32))
+        return np.concatenate(images), np.concatenate(labels), tuple(pictures)
+    raise ValueError(_unknown_message(name))
+
+
+def _unknown_message(name) -> str:
+    return (
+        f"unknown dataset {name!r}. Offline datasets: {', '.join(OFFLINE)}; "
+        "online (TensorFlow Datasets): mnist, fashion_mnist, cifar10, lfw, celeb_a, cycle_gan/horse2zebra, ...; "
+        "or the path of a folder of images."
+    )
+
+
+def _no_stand_in_message(name, reason) -> str:
+    return (
+        f"dataset {name!r} cannot be loaded: {reason}. It has no honest offline stand-in. "
+        f"Offline datasets: {', '.join(OFFLINE)} ('mnist' falls back to 'digits'). "
+        "Pre-stage the TFDS files and pass data_dir=..., or choose an offline dataset."
+    )
+
+
+# --- TFDS -------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def network_available() -> bool:
+    """Whether TFDS could download: a 3-second connection test (``AIGC_OFFLINE=1`` skips it).
+
+    TFDS retries a failed download for minutes before giving up; this check lets the
+    offline fallback happen in seconds.
+    """
+    if os.environ.get("AIGC_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    try:
+        with socket.create_connection(NETWORK_PROBE, timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+class _Unavailable(Exception):
+    """TFDS cannot provide the dataset here (not prepared and no network)."""
+
+
+def _tfds_dataset(name: str, split: str, data_dir):
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise ValueError(_unknown_message(name)) from None
+    prepared = os.path.exists(os.path.join(builder.data_dir, "dataset_info.json"))
+    if not prepared:
+        if not network_available():
+            raise _Unavailable("TFDS has no prepared copy in its data_dir and there is no network to download it")
+        try:
+            builder.download_and_prepare()
+        except Exception as error:  # the host refused, a manual download is needed, ...
+            raise _Unavailable(f"TFDS could not download it ({type(error).__name__}: {str(error)[:200]})") from error
+    splits = builder.info.splits
+    base_split = split.split("[")[0].split("+")[0]
+    if splits and base_split not in splits:
+        raise ValueError(f"split {split!r} does not exist for {name!r}; available: {', '.join(splits)}.")
+    dataset = builder.as_dataset(split=split, shuffle_files=False)
+    features = builder.info.features
+    label_key = "label" if "label" in features and getattr(features["label"], "num_classes", None) else None
+    class_names = tuple(features[label_key].names) if label_key else ()
+    return dataset, label_key, class_names, builder.info.splits[split].num_examples if splits else None
+
+
+# --- the entry points -------------------------------------------------------------------
+
+
+def _is_folder(name) -> bool:
+    """A ``Path``, an existing folder, or a string that starts like a path ("/", ".", "~")."""
+    if isinstance(name, pathlib.Path):
+        return True
+    return os.path.isdir(os.path.expanduser(name)) or name.startswith(("/", ".", "~"))
+
+
+def _check_common(name, split, image_size, batch_size, value_range, source):
+    if not isinstance(name, (str, pathlib.Path)) or not str(name):
+        raise TypeError(f"dataset name must be a non-empty string or a folder path, got {name!r}.")
+    if not isinstance(split, str) or not split:
+        raise ValueError(f"split must be a non-empty string such as 'train' or 'test', got {split!r}.")
+    image_size = _positive_int(image_size, "image_size")
+    if batch_size is not None:
+        batch_size = _positive_int(batch_size, "batch_size")
+    value_range = check_value_range(value_range)
+    if source not in SOURCES:
+        raise ValueError(f"source {source!r} is not known; use one of {', '.join(SOURCES)}.")
+    return image_size, batch_size, value_range
+
+
+def _resize_and_channels(images, image_size: int, channels: int | None):
+    """Resize (bilinear, antialiased when shrinking) and convert channels; TF tensors."""
+    import tensorflow as tf
+
+    images = tf.convert_to_tensor(images, tf.float32)
+    if images.shape[-3] != image_size or images.shape[-2] != image_size:
+        images = tf.image.resize(images, (image_size, image_size), method="bilinear", antialias=True)
+        images = tf.clip_by_value(images, 0.0, 1.0)
+    if channels is not None and images.shape[-1] != channels:
+        if channels == 3 and images.shape[-1] == 1:
+            images = tf.image.grayscale_to_rgb(images)
+        elif channels == 1 and images.shape[-1] == 3:
+            images = tf.image.rgb_to_grayscale(images)
+        else:
+            raise ValueError(f"cannot convert {images.shape[-1]} channels to {channels}; use 1 or 3.")
+    return images
+
+
+def _check_channels(channels):
+    if channels is not None and channels not in (1, 3):
+        raise ValueError(f"channels must be 1, 3 or None (keep the data's own), got {channels!r}.")
+
+
+def _announce(message: str) -> None:
+    print(f"aigc_keras.data: {message}", file=sys.stdout, flush=True)
+
+
+def load_arrays(
+    name="digits",
+    split="train",
+    *,
+    image_size=28,
+    value_range=(-1, 1),
+    source="auto",
+    data_dir=None,
+    channels=None,
+    limit=None,
+    seed=0,
+    num_crops=None,
+) -> Images:
+    """Load a whole split into memory as NumPy arrays (see :func:`load` for the arguments).
+
+    Used for evaluation (held-out real images) and for small offline datasets.
+    """
+    image_size, _, value_range = _check_common(name, split, image_size, None, value_range, source)
+    _check_channels(channels)
+    if limit is not None:
+        limit = _positive_int(limit, "limit")
+    if _is_folder(name):
+        dataset, class_names = _folder_dataset(name, image_size, channels, shuffle=False, seed=seed)
+        pairs = list(dataset.as_numpy_iterator())
+        images = np.stack([p[0] for p in pairs]) / 255.0
+        labels = np.array([p[1] for p in pairs], dtype=np.int32) if class_names else None
+        result = Images(images.astype(np.float32), labels, str(name), "folder", split, class_names)
+    else:
+        used, origin = _resolve(name, source, data_dir, split)
+        if origin == "offline":
+            raw, labels, class_names = _offline_raw(used, split, image_size, seed, num_crops)
+            images = _resize_and_channels(raw, image_size, channels).numpy()
+            result = Images(images, labels, used, "offline", split, class_names)
+        else:
+            dataset, label_key, class_names, _ = origin
+            if limit is not None:
+                dataset = dataset.take(limit)
+            images, labels = [], []
+            for example in dataset.as_numpy_iterator():
+                images.append(example["image"])
+                if label_key:
+                    labels.append(example[label_key])
+            array = np.stack(images).astype(np.float32) / 255.0
+            array = _resize_and_channels(array, image_size, channels).numpy()
+            result = Images(array, np.array(labels, np.int32) if label_key else None, used, "tfds", split, class_names)
+    if limit is not None:
+        result.images = result.images[:limit]
+        result.labels = None if result.labels is None else result.labels[:limit]
+    result.images = scale(result.images, value_range)
+    return result
+
+
+def _resolve(name: str, source: str, data_dir, split: str):
+    """Decide where ``name`` comes from: returns (name used, "offline" or the TFDS tuple)."""
+    name = str(name)
+    if name in OFFLINE:
+        if source == "tfds":
+            raise ValueError(f"{name!r} is an offline dataset, not a TFDS one; use source='offline' or 'auto'.")
+        return name, "offline"
+    if source == "offline":
+        if name in STAND_INS:
+            used = STAND_INS[name]
+            _announce(f"using {used!r} for {name!r} (source='offline' was asked for).")
+            return used, "offline"
+        raise ValueError(_no_stand_in_message(name, "source='offline' was asked for"))
+    try:
+        return name, _tfds_dataset(name, split, data_dir)
+    except _Unavailable as why:
+        if source == "auto" and name in STAND_INS:
+            used = STAND_INS[name]
+            count = len(_offline_raw(used, split, 8, 0, None)[0]) if split in ("train", "test") else "?"
+            _announce(
+                f"{name!r} is unavailable ({why}); using the offline stand-in {used!r} instead: "
+                f"{count} real images ({OFFLINE[used][0]}, {split} split)."
+            )
+            return used, "offline"
+        raise ValueError(_no_stand_in_message(name, str(why))) from None
+
+
+def _folder_dataset(path, image_size: int, channels, shuffle: bool, seed: int):
+    """Unbatched ``(image 0..255, label)`` pairs from a folder, and its class names."""
+    import keras
+
+    folder = pathlib.Path(path).expanduser()
+    if not folder.is_dir():
+        raise ValueError(f"image folder {str(folder)!r} does not exist or is not a folder.")
+    files = [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS]
+    if not files:
+        raise ValueError(
+            f"image folder {str(folder)!r} holds no images (looked for {', '.join(IMAGE_EXTENSIONS)})."
+        )
+    with_classes = any(p.parent != folder for p in files) and all(p.parent != folder for p in files)
+    try:
+        dataset = keras.utils.image_dataset_from_directory(
+            str(folder),
+            labels="inferred" if with_classes else None,
+            label_mode="int",
+            color_mode="grayscale" if channels == 1 else "rgb",
+            batch_size=None,
+            image_size=(image_size, image_size),
+            shuffle=shuffle,
+            seed=seed,
+            verbose=False,
+        )
+    except Exception as error:
+        raise ValueError(f"could not read the images in {str(folder)!r}: {error}") from error
+    class_names = tuple(dataset.class_names) if with_classes else ()
+    if not with_classes:
+        dataset = dataset.map(lambda image: (image, -1))
+    return dataset, class_names
+
+
+def load(
+    name="digits",
+    split="train",
+    *,
+    image_size=28,
+    batch_size=64,
+    value_range=(-1, 1),
+    labels=False,
+    source="auto",
+    data_dir=None,
+    channels=None,
+    shuffle=None,
+    seed=0,
+    limit=None,
+    num_crops=None,
+    drop_remainder=False,
+    repeat=False,
+):
+    """A ready ``tf.data`` pipeline: decode, resize, scale, (labels), cache, shuffle, batch, prefetch.
+
+    Args:
+        name: an offline dataset (``digits``, ``lfw_subset``, ``textures``, ``brick``,
+            ``grass``, ``gravel``, ``photos``), a TFDS name (``mnist``, ...), or a folder path.
+        split: ``"train"`` or ``"test"`` (TFDS split strings such as ``"train[:10%]"`` work online).
+        image_size: output height and width in pixels.
+        batch_size: images per batch; ``None`` for an unbatched dataset.
+        value_range: ``(-1, 1)``, ``(0, 1)`` or an integer number of quantisation levels.
+        labels: also return integer labels (``(images, labels)`` elements).
+        source: ``"auto"`` (TFDS, falling back offline where an honest stand-in exists),
+            ``"tfds"`` or ``"offline"``.
+        data_dir: TFDS data folder (pre-staged files for offline classrooms).
+        channels: 1 or 3 to convert; ``None`` keeps the dataset's own.
+        shuffle: defaults to ``True`` for the train split.
+        seed: shuffling and cropping seed.
+        limit: keep at most this many images.
+        num_crops: crops per picture for ``textures``/``photos`` (default 600 train, 150 test).
+        drop_remainder: drop the last incomplete batch.
+        repeat: repeat forever (then pass ``steps_per_epoch`` to ``fit``).
+    """
+    import tensorflow as tf
+
+    image_size, batch_size, value_range = _check_common(name, split, image_size, batch_size, value_range, source)
+    _check_channels(channels)
+    if shuffle is None:
+        shuffle = split.startswith("train")
+    if _is_folder(name):
+        dataset, class_names = _folder_dataset(name, image_size, channels, shuffle=False, seed=seed)
+        if labels and not class_names:
+            raise ValueError(f"labels=True needs class sub-folders in {str(name)!r}; it has images only.")
+        dataset = dataset.map(lambda image, label: (image / 255.0, label))
+    else:
+        used, origin = _resolve(name, source, data_dir, split)
+        if origin == "offline":
+            arrays = load_arrays(used, split, image_size=image_size, value_range=(0, 1), source="offline",
+                                 channels=channels, seed=seed, num_crops=num_crops)
+            if labels and arrays.labels is None:
+                raise ValueError(f"dataset {used!r} has no labels; use labels=False.")
+            label_array = arrays.labels if arrays.labels is not None else np.full(len(arrays), -1, np.int32)
+            dataset = tf.data.Dataset.from_tensor_slices((arrays.images, label_array))
+        else:
+            dataset, label_key, _, _ = origin
+            if labels and not label_key:
+                raise ValueError(f"dataset {used!r} has no integer labels; use labels=False.")
+
+            def unpack(example):
+                image = _resize_and_channels(tf.cast(example["image"], tf.float32)[None] / 255.0, image_size, channels)[0]
+                label = tf.cast(example[label_key], tf.int32) if label_key else tf.constant(-1, tf.int32)
+                return image, label
+
+            dataset = dataset.map(unpack, num_parallel_calls=tf.data.AUTOTUNE)
+    if limit is not None:
+        dataset = dataset.take(_positive_int(limit, "limit"))
+
+    def finish(image, label):
+        image = _resize_and_channels(image[None], image_size, channels)[0]
+        image = scale(image, value_range)
+        return (image, label) if labels else image
+
+    dataset = dataset.map(finish, num_parallel_calls=tf.data.AUTOTUNE).cache()
+    if shuffle:
+        dataset = dataset.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    if batch_size is not None:
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def describe() -> str:
+    """A table of the offline datasets (used by ``aigc-keras info``)."""
+    lines = ["offline datasets (ship inside installed packages):"]
+    lines += [f"  {name:11s} {text}" for name, (text, _) in OFFLINE.items()]
+    lines.append("online stand-ins: " + ", ".join(f"{k} -> {v}" for k, v in STAND_INS.items()))
+    return "\n".join(lines)

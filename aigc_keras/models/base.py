@@ -1,0 +1,272 @@
+"""The shared training core of every generative model in the package.
+
+A chapter model subclasses :class:`GenerativeModel`, builds its functional
+sub-models in ``__init__``, names its optimizers and trackers, and writes its own
+``train_step`` with the helpers here:
+
+* ``self.noise(shape)`` draws from the model's ``keras.random.SeedGenerator`` with
+  the replica id folded into the seed, so replicas of a ``MirroredStrategy`` draw
+  *different* noise (Keras 3.15 gives every replica the same draw,
+  keras-team/keras #20611).
+* ``compile(optimizers={...})`` builds every optimizer on its variables inside the
+  strategy scope (an unbuilt extra optimizer fails under ``MirroredStrategy`` and
+  its state is silently skipped on reload) and wraps them in
+  ``LossScaleOptimizer`` under ``mixed_float16``.
+* ``self.scale_loss(name, loss)`` (inside the tape) and
+  ``self.apply_gradients(name, grads, variables)`` do loss scaling and the
+  per-replica loss division; ``self.as_compute(x)`` casts real images to the compute
+  dtype; ``self.record(**losses)`` updates the trackers and the step counter.
+* ``save_checkpoint`` / ``load_checkpoint``: the package's own full-state
+  checkpoint (every model variable, including seed-generator state, EMA weights and
+  image pools kept as variables; every optimizer's state; counters), written
+  atomically. Keras' ``BackupAndRestore`` keeps only ``model.optimizer`` and no seed
+  state, so it cannot resume a multi-optimizer model.
+* ``generate(n, *, labels=None, seed=None, **options)``: the common sampling API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+CHECKPOINT_FORMAT = 1
+
+
+class GenerativeModel(keras.Model):
+    """Base class: trackers, optimizers, per-replica noise, dtype and checkpoints.
+
+    Subclasses set ``optimizer_names``, implement ``optimizer_variables(name)``,
+    ``default_optimizers()``, ``call()``, ``train_step()`` and, for sampling,
+    ``latent_shape`` and ``sample_from_latents(latents, labels, **options)``.
+    """
+
+    optimizer_names: tuple = ()
+    num_classes: int | None = None  # class-conditional models set this
+    value_range = (-1, 1)
+
+    def __init__(self, *, trackers=(), seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+        self.seed = int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed, name="seed_generator")
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in trackers}
+        self.steps_done = keras.Variable(
+            0, dtype="int64", trainable=False, name="steps_done", aggregation="only_first_replica"
+        )
+        self.optimizers = {}
+
+    # --- construction -------------------------------------------------------------
+
+    def build_now(self, *example_inputs) -> None:
+        """Call the model once so it is built (``save_weights`` refuses unbuilt models)."""
+        self(*example_inputs)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def optimizer_variables(self, name: str) -> list:
+        raise NotImplementedError
+
+    def default_optimizers(self) -> dict:
+        raise NotImplementedError
+
+    def compile(self, optimizers: dict | None = None, *, jit_compile=None, **kwargs):
+        """Attach and build one optimizer per name in ``optimizer_names``.
+
+        ``jit_compile=None`` takes the package default for this hardware
+        (``aigc_keras.config.jit_compile()``).
+        """
+        from ..config import jit_compile as default_jit
+
+        given = dict(self.default_optimizers() if optimizers is None else optimizers)
+        if set(given) != set(self.optimizer_names):
+            raise ValueError(
+                f"{type(self).__name__}.compile needs optimizers named {sorted(self.optimizer_names)}, "
+                f"got {sorted(given)}."
+            )
+        mixed16 = keras.mixed_precision.global_policy().name == "mixed_float16"
+        built = {}
+        with self.distribute_strategy.scope():
+            for name in self.optimizer_names:
+                opt = given[name]
+                if isinstance(opt, str) or not isinstance(opt, keras.optimizers.Optimizer):
+                    raise TypeError(f"optimizer {name!r} must be a keras.optimizers.Optimizer instance, got {opt!r}.")
+                if mixed16 and not isinstance(opt, keras.optimizers.LossScaleOptimizer):
+                    opt = keras.optimizers.LossScaleOptimizer(opt)
+                opt.build(self.optimizer_variables(name))
+                built[name] = opt
+        self.optimizers = built
+        first = built[self.optimizer_names[0]] if self.optimizer_names else None
+        super().compile(optimizer=first, jit_compile=default_jit() if jit_compile is None else jit_compile, **kwargs)
+
+    # --- helpers for train_step ---------------------------------------------------------
+
+    def noise(self, shape, distribution: str = "normal", *, minval=0.0, maxval=1.0, dtype="float32"):
+        """Seeded noise that differs between replicas and between steps."""
+        seed = tf.cast(self.seed_generator.next(), tf.int64)
+        context = tf.distribute.get_replica_context()
+        replica = context.replica_id_in_sync_group if context is not None else 0
+        seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(replica, tf.int64))
+        if distribution == "normal":
+            return tf.random.stateless_normal(shape, seed=seed, dtype=dtype)
+        if distribution == "uniform":
+            return tf.random.stateless_uniform(shape, seed=seed, minval=minval, maxval=maxval, dtype=dtype)
+        raise ValueError(f"distribution {distribution!r} is not known; use 'normal' or 'uniform'.")
+
+    def as_compute(self, images):
+        """Cast real images to the compute dtype (float16/bfloat16 under a mixed policy)."""
+        return keras.ops.cast(images, self.compute_dtype)
+
+    def scale_loss(self, name: str, loss):
+        """The loss to differentiate: divided by the replica count, then loss-scaled."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        loss = keras.ops.cast(loss, "float32")
+        if replicas > 1:
+            loss = loss / replicas  # gradients are summed over replicas
+        return self.optimizers[name].scale_loss(loss)
+
+    def apply_gradients(self, name: str, gradients, variables) -> None:
+        self.optimizers[name].apply(gradients, variables)
+
+    def record(self, *, count_step: bool = True, **values) -> dict:
+        """Update the trackers named in ``values``; returns every tracker's result."""
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        if count_step:
+            self.steps_done.assign_add(1)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    # --- sampling -------------------------------------------------------------------
+
+    @property
+    def latent_shape(self) -> tuple:
+        raise NotImplementedError
+
+    def sample_from_latents(self, latents, labels=None, **options):
+        raise NotImplementedError
+
+    def _check_labels(self, n, labels):
+        if labels is None:
+            if self.num_classes is not None:
+                raise ValueError(f"{type(self).__name__} is class-conditional: pass labels=[...] (0..{self.num_classes - 1}).")
+            return (16 if n is None else n), None
+        if self.num_classes is None:
+            raise ValueError(f"{type(self).__name__} is not class-conditional; do not pass labels.")
+        labels = np.asarray(labels)
+        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError("labels must be a 1-D sequence of integer class ids.")
+        if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
+            raise ValueError(f"labels must be in 0..{self.num_classes - 1}, got {labels.min()}..{labels.max()}.")
+        if n is not None and n != len(labels):
+            raise ValueError(f"n={n} differs from the {len(labels)} labels given; pass one of them.")
+        return len(labels), labels.astype(np.int32)
+
+    def generate(self, n=None, *, labels=None, seed=None, batch_size: int = 256, **options) -> np.ndarray:
+        """Sample ``n`` images (in ``self.value_range``) as a float32 NumPy array.
+
+        ``seed`` (an int) makes the draw reproducible and leaves the model's own seed
+        state untouched; without it the model's seed generator advances.
+        """
+        n, labels = self._check_labels(n, labels)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+            raise ValueError(f"n must be a positive integer, got {n!r}.")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}.")
+        shape = (int(n), *self.latent_shape)
+        if seed is None:
+            latents = self.noise(shape)
+        else:
+            latents = tf.random.stateless_normal(shape, seed=[int(seed), 0])
+        outputs = []
+        for start in range(0, n, batch_size):
+            batch_labels = None if labels is None else labels[start : start + batch_size]
+            images = self.sample_from_latents(latents[start : start + batch_size], batch_labels, **options)
+            outputs.append(keras.ops.convert_to_numpy(keras.ops.cast(images, "float32")))
+        return np.concatenate(outputs)
+
+    # --- checkpoints --------------------------------------------------------------------
+
+    def _state_variables(self) -> dict:
+        groups = {"model": list(self.variables)}
+        for name, opt in self.optimizers.items():
+            groups[f"optimizer/{name}"] = list(opt.variables)
+        return groups
+
+    def save_checkpoint(self, path, *, epoch: int | None = None, extra: dict | None = None) -> pathlib.Path:
+        """Write the full training state to ``path`` (``.npz``), atomically."""
+        if not self.optimizers:
+            raise RuntimeError("compile() the model before saving a checkpoint, so its optimizers exist.")
+        path = pathlib.Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays, layout = {}, {}
+        for group, variables in self._state_variables().items():
+            layout[group] = [[v.path, list(v.shape), str(v.dtype)] for v in variables]
+            for i, variable in enumerate(variables):
+                arrays[f"{group}/{i:05d}"] = keras.ops.convert_to_numpy(variable.value)
+        meta = {
+            "format": CHECKPOINT_FORMAT,
+            "class": type(self).__name__,
+            "config": self.get_config(),
+            "epoch": epoch,
+            "steps": int(self.steps_done.numpy()),
+            "layout": layout,
+            "extra": extra or {},
+        }
+        arrays["__meta__"] = np.array(json.dumps(meta, default=str))
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        return path
+
+    def load_checkpoint(self, path) -> dict:
+        """Restore the full training state written by :meth:`save_checkpoint`; returns its metadata."""
+        if not self.optimizers:
+            raise RuntimeError("compile() the model before loading a checkpoint, so its optimizers exist.")
+        path = pathlib.Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no checkpoint at {str(path)!r}.")
+        with np.load(path, allow_pickle=False) as stored:
+            if "__meta__" not in stored.files:
+                raise ValueError(f"{str(path)!r} is not an aigc_keras checkpoint (no metadata).")
+            meta = json.loads(str(stored["__meta__"]))
+            if meta.get("class") != type(self).__name__:
+                raise ValueError(f"checkpoint {str(path)!r} holds a {meta.get('class')}, not a {type(self).__name__}.")
+            own_config = json.loads(json.dumps(self.get_config(), default=str))
+            if meta.get("config") != own_config:
+                diff = {k: (meta["config"].get(k), own_config.get(k)) for k in set(meta["config"]) | set(own_config)
+                        if meta["config"].get(k) != own_config.get(k)}
+                raise ValueError(f"checkpoint {str(path)!r} was written by a model of another configuration: "
+                                 + ", ".join(f"{k}: checkpoint {a!r} vs model {b!r}" for k, (a, b) in sorted(diff.items())))
+            groups = self._state_variables()
+            for group, variables in groups.items():
+                stored_layout = meta["layout"].get(group)
+                if stored_layout is None or len(stored_layout) != len(variables):
+                    raise ValueError(
+                        f"checkpoint {str(path)!r} does not match this model: {group} has "
+                        f"{len(variables)} variables here and {0 if stored_layout is None else len(stored_layout)} stored."
+                    )
+                for i, variable in enumerate(variables):
+                    value = stored[f"{group}/{i:05d}"]
+                    if tuple(value.shape) != tuple(variable.shape):
+                        raise ValueError(
+                            f"checkpoint {str(path)!r} does not match this model: {variable.path} has shape "
+                            f"{tuple(variable.shape)} here and {tuple(value.shape)} stored ({stored_layout[i][0]})."
+                        )
+            for group, variables in groups.items():
+                for i, variable in enumerate(variables):
+                    variable.assign(stored[f"{group}/{i:05d}"])
+        return meta
+
+    def get_config(self) -> dict:
+        """Constructor arguments; subclasses extend it. Checkpoints compare it on load."""
+        return {"seed": self.seed}

@@ -1,0 +1,172 @@
+"""Pictures: image grids, loss curves, interpolation strips (NumPy and matplotlib only)."""
+
+from __future__ import annotations
+
+import math
+import os
+import pathlib
+
+import numpy as np
+
+from .config import to_unit
+
+
+def _matplotlib():
+    import matplotlib.pyplot as plt  # headless machines get the Agg backend automatically
+
+    return plt
+
+
+def to_uint8(images, value_range=(-1, 1)) -> np.ndarray:
+    """Images in ``value_range`` ((-1, 1), (0, 1) or K levels) -> uint8 ``N x H x W x C``."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4:
+        raise ValueError(f"images must be N x H x W x C (or N x H x W), got shape {images.shape}.")
+    unit = np.clip(to_unit(images, value_range), 0.0, 1.0)
+    return np.round(unit * 255).astype(np.uint8)
+
+
+def image_grid(images, *, ncols: int | None = None, value_range=(-1, 1), pad: int = 1) -> np.ndarray:
+    """Tile images into one uint8 array (``H x W`` for grayscale, ``H x W x 3`` for colour)."""
+    tiles = to_uint8(images, value_range)
+    n, h, w, c = tiles.shape
+    if n == 0:
+        raise ValueError("image_grid needs at least one image.")
+    ncols = ncols or int(math.ceil(math.sqrt(n)))
+    nrows = int(math.ceil(n / ncols))
+    grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), 255, np.uint8)
+    for i in range(n):
+        r, col = divmod(i, ncols)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        grid[y : y + h, x : x + w] = tiles[i]
+    return grid[..., 0] if c == 1 else grid
+
+
+def save_image(array: np.ndarray, path) -> pathlib.Path:
+    """Write a uint8 array as PNG (atomically: temporary name, then rename)."""
+    plt = _matplotlib()
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    plt.imsave(tmp, array, cmap="gray" if array.ndim == 2 else None, vmin=0, vmax=255)
+    os.replace(tmp, path)
+    return path
+
+
+def show_array(array: np.ndarray, *, title=None, size: float = 3.0):
+    """Show one uint8 picture (e.g. a grid from :func:`image_grid`) and return the figure."""
+    plt = _matplotlib()
+    fig, ax = plt.subplots(figsize=(size, size * array.shape[0] / array.shape[1]))
+    ax.imshow(array, cmap="gray" if array.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    plt.show()
+    return fig
+
+
+def show_images(images, *, title=None, ncols=None, value_range=(-1, 1), path=None, labels=None, scale=1.0):
+    """Show a grid of images in a figure (and save it as PNG when ``path`` is given).
+
+    ``labels`` (one string per image) puts a caption under each image instead of a single
+    tiled picture.
+    """
+    plt = _matplotlib()
+    if labels is None:
+        grid = image_grid(images, ncols=ncols, value_range=value_range)
+        height, width = grid.shape[:2]
+        size = max(2.0, min(10.0, width / 40.0)) * scale
+        fig, ax = plt.subplots(figsize=(size, size * height / width + (0.4 if title else 0)))
+        ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
+        ax.axis("off")
+    else:
+        tiles = to_uint8(images, value_range)
+        if len(labels) != len(tiles):
+            raise ValueError(f"got {len(labels)} labels for {len(tiles)} images.")
+        ncols = ncols or int(math.ceil(math.sqrt(len(tiles))))
+        nrows = int(math.ceil(len(tiles) / ncols))
+        fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols * scale, 1.45 * nrows * scale))
+        for ax in np.ravel(axes):
+            ax.axis("off")
+        for ax, tile, label in zip(np.ravel(axes), tiles, labels):
+            ax.imshow(tile[..., 0] if tile.shape[-1] == 1 else tile, cmap="gray", vmin=0, vmax=255)
+            ax.set_title(str(label), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        path = pathlib.Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def plot_history(history, *, keys=None, title="Training curves", path=None):
+    """Plot the curves of a ``keras.callbacks.History`` (or its ``.history`` dict)."""
+    plt = _matplotlib()
+    logs = getattr(history, "history", history)
+    if not isinstance(logs, dict) or not logs:
+        raise ValueError("plot_history needs a History object or a non-empty dict of lists.")
+    keys = list(keys or [k for k in logs if not k.startswith("val_")])
+    missing = [k for k in keys if k not in logs]
+    if missing:
+        raise ValueError(f"no curve named {missing}; available: {', '.join(logs)}.")
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.0), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        epochs = np.arange(1, len(logs[key]) + 1)
+        ax.plot(epochs, logs[key], label="train")
+        if f"val_{key}" in logs:
+            ax.plot(epochs, logs[f"val_{key}"], label="held-out")
+            ax.legend()
+        ax.set_title(key)
+        ax.set_xlabel("epoch")
+    fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def interpolate(start, end, steps: int = 8, *, spherical: bool = False) -> np.ndarray:
+    """Points from ``start`` to ``end`` (inclusive): linear, or spherical for Gaussian latents."""
+    start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
+    if start.shape != end.shape:
+        raise ValueError(f"start and end must have the same shape, got {start.shape} and {end.shape}.")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"steps must be an integer >= 2, got {steps!r}.")
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    a, b = start.ravel()[None], end.ravel()[None]
+    if spherical:
+        cos = np.dot(a[0], b[0]) / (np.linalg.norm(a) * np.linalg.norm(b))
+        omega = np.arccos(np.clip(cos, -1.0, 1.0))
+        if omega > 1e-6:
+            path = (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+            return path.reshape((steps, *start.shape)).astype(np.float32)
+    path = (1 - t) * a + t * b
+    return path.reshape((steps, *start.shape)).astype(np.float32)
+
+
+def show_interpolation(images, *, value_range=(-1, 1), title="Latent interpolation", path=None):
+    """One row of images (e.g. decoded :func:`interpolate` points)."""
+    return show_images(images, ncols=len(images), value_range=value_range, title=title, path=path)
+
+
+def confusion_matrix_plot(matrix, class_names, *, title="Confusion matrix", path=None):
+    plt = _matplotlib()
+    matrix = np.asarray(matrix)
+    fig, ax = plt.subplots(figsize=(4.5, 4.0))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(class_names)), class_names)
+    ax.set_yticks(range(len(class_names)), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, str(value), ha="center", va="center", fontsize=7,
+                color="white" if value > matrix.max() / 2 else "black")
+    ax.set_title(title)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig

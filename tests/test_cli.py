@@ -1,0 +1,83 @@
+"""The aigc-keras command line."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+
+from aigc_keras import cli
+
+
+def _run(*args, env_extra=None):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "aigc_keras", *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+def test_train_cnn_quick_writes_outputs(tmp_path):
+    result = _run("train", "cnn", "--quick", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "cnn.keras").is_file() and (tmp_path / "cnn_predictions.png").is_file()
+    assert "held-out accuracy" in result.stdout and str(tmp_path / "cnn.keras") in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "bogus"], "invalid choice: 'bogus'"),
+        (["train", "cnn", "--epochs", "0"], "expected a positive integer, got 0"),
+        (["train", "cnn", "--batch-size", "x"], "expected a positive integer, got 'x'"),
+        (["train", "cnn", "--seed", "-2"], "non-negative integer"),
+        (["sample"], "the following arguments are required: --model"),
+        ([], "required: {info,train,sample}"),
+    ],
+)
+def test_bad_arguments_exit_with_usage(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err and message in err
+
+
+def test_unknown_dataset_is_a_message_not_a_traceback(tmp_path):
+    result = _run("train", "cnn", "--quick", "--dataset", "nonsense", "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "unknown dataset 'nonsense'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_for_each_command():
+    for args in (["--help"], ["train", "--help"], ["sample", "--help"], ["info", "--help"]):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(args)
+        assert exit_info.value.code == 0
+
+
+def test_info_prints_environment(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "TensorFlow" in out and "mode" in out and "digits" in out
+
+
+def test_sample_from_saved_generator(tmp_path, capsys):
+    generator = keras.Sequential([keras.Input((3,)), keras.layers.Dense(16, activation="tanh"),
+                                  keras.layers.Reshape((4, 4, 1))])
+    generator.save(tmp_path / "g.keras")
+    assert cli.main(["sample", "--model", str(tmp_path / "g.keras"), "--n", "9", "--out",
+                     str(tmp_path / "grid.png")]) == 0
+    import matplotlib.pyplot as plt
+
+    grid = plt.imread(tmp_path / "grid.png")
+    assert grid.shape[:2] == (3 * 5 + 1, 3 * 5 + 1)
+
+
+def test_sample_refuses_a_classifier(tmp_path):
+    from aigc_keras.models import cnn
+
+    cnn.save_atomically(cnn.CNNClassifier(image_size=8), tmp_path / "c.keras")
+    with pytest.raises(SystemExit, match="is not a generator"):
+        cli.main(["sample", "--model", str(tmp_path / "c.keras")])
+    with pytest.raises(SystemExit, match="no model file"):
+        cli.main(["sample", "--model", str(tmp_path / "missing.keras")])

@@ -1,0 +1,48 @@
+"""Chapter 1: the classifier's shapes, API, errors and held-out accuracy."""
+
+import keras
+import numpy as np
+import pytest
+
+from aigc_keras import data
+from aigc_keras.models import cnn
+
+
+def test_shapes_probabilities_and_features():
+    model = cnn.CNNClassifier(image_size=16, channels=3, num_classes=4, feature_dim=12)
+    images = np.random.default_rng(0).uniform(-1, 1, (5, 16, 16, 3)).astype(np.float32)  # synthetic input
+    assert model(images).shape == (5, 4)
+    probs = model.predict_proba(images)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(probs, keras.ops.convert_to_numpy(keras.ops.softmax(model(images))), rtol=1e-5)
+    assert model.features(images).shape == (5, 12)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="image_size must be a positive integer"):
+        cnn.CNNClassifier(image_size=0)
+    model = cnn.CNNClassifier(image_size=8)
+    with pytest.raises(ValueError, match=r"shape \(N, 8, 8, 1\)"):
+        model.predict_proba(np.zeros((2, 9, 9, 1)))
+    with pytest.raises(ValueError, match=r"must be in \[-1, 1\]"):
+        model.features(np.full((2, 8, 8, 1), 255.0))
+
+
+def test_keras_file_round_trip(tmp_path):
+    model = cnn.CNNClassifier(image_size=8)
+    path = cnn.save_atomically(model, tmp_path / "c.keras")
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    x = np.random.default_rng(1).uniform(-1, 1, (3, 8, 8, 1)).astype(np.float32)  # synthetic input
+    np.testing.assert_allclose(loaded.predict_proba(x), model.predict_proba(x), rtol=1e-6)
+    assert not list(tmp_path.glob("*.tmp.keras"))
+
+
+@pytest.mark.slow
+def test_cached_classifier_reaches_held_out_accuracy(classifier):
+    test = data.load_arrays("digits", "test", image_size=28, source="offline")
+    accuracy = float(np.mean(classifier.predict_proba(test.images).argmax(1) == test.labels))
+    print(f"chapter-1 classifier held-out accuracy: {accuracy:.4f} on {len(test)} digits")
+    assert accuracy >= 0.96
+    again = cnn.load_classifier(28)  # from the cache now: same weights
+    np.testing.assert_allclose(again.predict_proba(test.images[:8]), classifier.predict_proba(test.images[:8]),
+                               rtol=1e-6)

@@ -1,0 +1,95 @@
+"""viz (grids, interpolation), config (modes, folders, report) and callbacks (grids, TensorBoard)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from aigc_keras import callbacks, config, viz
+from tiny_model import TinyGAN
+
+
+def test_image_grid_layout_and_values():
+    images = np.stack([np.full((4, 5, 1), v, np.float32) for v in (-1.0, 0.0, 1.0)])
+    grid = viz.image_grid(images, ncols=2, value_range=(-1, 1), pad=1)
+    assert grid.shape == (2 * 5 + 1, 2 * 6 + 1) and grid.dtype == np.uint8
+    assert grid[1, 1] == 0 and grid[1, 7] == 128 and grid[6, 1] == 255
+    colour = viz.image_grid(np.zeros((2, 3, 3, 3)), value_range=(0, 1))
+    assert colour.shape == (5, 9, 3)
+    levels = viz.to_uint8(np.array([[[[0]], [[3]]]]), value_range=4)
+    assert levels.ravel().tolist() == [32, 223]
+    with pytest.raises(ValueError, match="N x H x W x C"):
+        viz.image_grid(np.zeros((2, 3)))
+
+
+def test_interpolation_endpoints_and_sphere():
+    a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    line = viz.interpolate(a, b, 5)
+    np.testing.assert_allclose(line[0], a) and np.testing.assert_allclose(line[-1], b)
+    np.testing.assert_allclose(line[2], [0.5, 0.5])
+    arc = viz.interpolate(a, b, 5, spherical=True)
+    np.testing.assert_allclose(np.linalg.norm(arc, axis=1), 1.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="same shape"):
+        viz.interpolate(a, np.zeros(3))
+    with pytest.raises(ValueError, match="integer >= 2"):
+        viz.interpolate(a, b, 1)
+
+
+def test_plot_history_and_save(tmp_path):
+    fig = viz.plot_history({"loss": [3, 2, 1], "val_loss": [3, 2.5, 2]}, path=tmp_path / "h.png")
+    assert (tmp_path / "h.png").stat().st_size > 0 and len(fig.axes) == 1
+    with pytest.raises(ValueError, match="no curve named"):
+        viz.plot_history({"loss": [1]}, keys=["acc"])
+
+
+def test_modes_pick_and_output_dir(monkeypatch, tmp_path):
+    monkeypatch.delenv("AIGC_QUICK", raising=False)
+    monkeypatch.delenv("AIGC_MODE", raising=False)
+    assert config.mode() == "standard" and config.pick(quick=1, standard=2, full=3) == 2
+    monkeypatch.setenv("AIGC_MODE", "full")
+    assert config.pick(quick=1, standard=2, full=3) == 3 and config.pick(quick=1, standard=2) == 2
+    monkeypatch.setenv("AIGC_QUICK", "1")
+    assert config.mode() == "quick" and config.pick(quick=1, standard=2) == 1
+    monkeypatch.delenv("AIGC_QUICK")
+    monkeypatch.setenv("AIGC_MODE", "turbo")
+    with pytest.raises(ValueError, match="quick, standard, full"):
+        config.mode()
+    monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path / "o"))
+    assert config.output_dir("a", "b") == tmp_path / "o" / "a" / "b" and (tmp_path / "o" / "a" / "b").is_dir()
+
+
+def test_environment_report_and_precision(policy):
+    line = config.environment_report()
+    for field in ("TensorFlow", "Keras", "CPU", "precision float32", "XLA off", "strategy", "mode"):
+        assert field in line
+    policy("mixed_bfloat16")
+    assert "precision mixed_bfloat16" in config.environment_report()
+    with pytest.raises(ValueError, match="float32, mixed_float16, mixed_bfloat16"):
+        config.set_precision("float64")
+    with pytest.raises(ValueError, match="non-negative integer"):
+        config.set_seed(-1)
+
+
+def test_sample_grid_callback_is_fixed_and_saved(tmp_path, digits8):
+    model = TinyGAN()
+    model.compile()
+    grids = callbacks.SampleGrid(tmp_path, every=2, n=9)
+    model.fit(tf.data.Dataset.from_tensor_slices(digits8.images[:64]).batch(32), epochs=4, verbose=0,
+              callbacks=[grids])
+    assert sorted(grids.grids) == [2, 4] and [p.name for p in grids.paths] == [
+        "samples_epoch0002.png", "samples_epoch0004.png"]
+    assert grids.grids[2].shape == (3 * 9 + 1, 3 * 9 + 1)
+    again = viz.image_grid(model.generate(9, seed=grids.seed))
+    np.testing.assert_array_equal(again, grids.grids[4])  # the same latents every time
+
+
+def test_tensorboard_callback_logs_images(tmp_path, digits8):
+    model = TinyGAN()
+    model.compile()
+    board = callbacks.TensorBoardImages(tmp_path, n=4)
+    model.fit(tf.data.Dataset.from_tensor_slices(digits8.images[:32]).batch(32), epochs=1, verbose=0,
+              callbacks=[board])
+    events = list((tmp_path / "samples").glob("events.out.tfevents.*"))
+    assert events
+    tags = {value.tag for event in tf.compat.v1.train.summary_iterator(str(events[0]))
+            for value in event.summary.value}
+    assert "samples" in tags
