@@ -77,7 +77,7 @@ def show_images(images, *, title=None, ncols=None, value_range=(-1, 1), path=Non
     if labels is None:
         grid = image_grid(images, ncols=ncols, value_range=value_range)
         height, width = grid.shape[:2]
-        size = max(2.0, min(10.0, width / 40.0)) * scale
+        size = max(4.0, min(12.0, width / 40.0)) * scale
         fig, ax = plt.subplots(figsize=(size, size * height / width + (0.4 if title else 0)))
         ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
         ax.axis("off")
