@@ -136,3 +136,46 @@ class Checkpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every == 0:
             self.save(epoch + 1)
+
+
+class QualityTracker(keras.callbacks.Callback):
+    """Every ``every`` epochs, add Fréchet and kernel distances to the epoch's logs.
+
+    The values land in the History (``history.history["fid"]``) and, because the logs
+    dict is filled before Keras prints it, in the progress line.  ``elapsed`` (seconds
+    since training began) is logged too, so quality can be plotted against time.
+    """
+
+    def __init__(self, extractor, real_images, *, every: int = 1, n: int = 500, seed: int = 4321,
+                 real_key: str | None = None):
+        super().__init__()
+        from . import metrics
+
+        self.metrics = metrics
+        self.extractor = extractor
+        self.every = _positive(every, "every")
+        self.n = min(_positive(n, "n"), len(real_images))
+        self.seed = seed
+        self.real = metrics.real_features(extractor, np.asarray(real_images)[: self.n],
+                                          key=None if real_key is None else f"{real_key}-n{self.n}")
+        self.records: list[dict] = []
+
+    def on_train_begin(self, logs=None):
+        import time
+
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        import time
+
+        if (epoch + 1) % self.every or logs is None:
+            return
+        labels = None
+        if getattr(self.model, "num_classes", None):
+            labels = np.arange(self.n) % self.model.num_classes
+        images = self.model.generate(None if labels is not None else self.n, labels=labels, seed=self.seed)
+        fake = self.extractor.features(np.clip(images, -1.0, 1.0))
+        logs["fid"] = self.metrics.frechet_distance(self.real, fake)
+        logs["kid"] = self.metrics.kernel_distance(self.real, fake, subsets=20, subset_size=min(self.n, 500))[0]
+        logs["elapsed"] = time.perf_counter() - self._start
+        self.records.append({"epoch": epoch + 1, "fid": logs["fid"], "kid": logs["kid"], "elapsed": logs["elapsed"]})

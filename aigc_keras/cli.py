@@ -3,6 +3,7 @@
     aigc-keras info
     aigc-keras train cnn [--dataset digits] [--epochs 20] [--out outputs] [--quick]
     aigc-keras sample --model generator.keras [--n 64] [--out samples.png]
+    aigc-keras eval --model generator.keras --dataset digits [--metrics fid,kid,is,pr] [--n 1000]
 
 Every chapter adds its model to ``train``; this is the only module that imports
 every chapter.
@@ -41,7 +42,7 @@ def _non_negative_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aigc-keras", description="Train and sample the aigc_keras models.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{info,train,sample}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{info,train,sample,eval}")
 
     commands.add_parser("info", help="print the environment line and the offline datasets",
                         description="Print TensorFlow/Keras versions, device, precision, XLA, mode and datasets.")
@@ -64,7 +65,29 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", type=_positive_int, default=64, help="number of samples (default: 64)")
     sample.add_argument("--out", default="samples.png", help="PNG file to write (default: samples.png)")
     sample.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
+
+    evaluate = commands.add_parser("eval", help="score a saved generator against real data",
+                                   description="Fréchet/kernel distance, Inception-style score and precision/recall "
+                                               "of a saved generator's samples against a dataset's test split.")
+    evaluate.add_argument("--model", required=True, help="path of a saved generator (.keras)")
+    evaluate.add_argument("--dataset", default="digits", help="real data to compare with (default: digits)")
+    evaluate.add_argument("--metrics", type=_metric_list, default=("fid", "kid", "is", "pr"),
+                          help="comma-separated subset of fid,kid,is,pr (default: all)")
+    evaluate.add_argument("--n", type=_positive_int, default=1000,
+                          help="samples per side, capped at what the real split holds (default: 1000)")
+    evaluate.add_argument("--extractor", choices=("classifier", "inception"), default=None,
+                          help="feature extractor (default: classifier for 1-channel images, else inception)")
+    evaluate.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
     return parser
+
+
+def _metric_list(text: str) -> tuple:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    allowed = ("fid", "kid", "is", "pr")
+    bad = [n for n in names if n not in allowed]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(f"metrics must be a comma-separated subset of {','.join(allowed)}, got {text!r}")
+    return names
 
 
 def _train_cnn(args, out: pathlib.Path) -> None:
@@ -108,29 +131,60 @@ def _train_cnn(args, out: pathlib.Path) -> None:
     print(f"picture: {grid_path}")
 
 
-def _sample(args) -> None:
+def _load_generator(model_path: str, n: int, seed: int):
+    """Load a saved generator (safe mode) and draw ``n`` images in [-1, 1]."""
     import keras
     import numpy as np
 
-    from . import viz
-
-    path = pathlib.Path(args.model)
+    path = pathlib.Path(model_path)
     if not path.is_file():
         raise SystemExit(f"aigc-keras: error: no model file at {str(path)!r}.")
     if path.suffix != ".keras":
         raise SystemExit(f"aigc-keras: error: {str(path)!r} is not a .keras file.")
     model = keras.saving.load_model(path, safe_mode=True, compile=False)
     if hasattr(model, "generate"):
-        images = model.generate(args.n, seed=args.seed)
+        images = model.generate(n, seed=seed)
     else:
         shape = model.inputs[0].shape if getattr(model, "inputs", None) else None
         if shape is None or len(model.inputs) != 1 or len(shape) != 2:
             raise SystemExit(f"aigc-keras: error: {str(path)!r} is not a generator (it does not take one latent "
                              f"vector per image); sample needs a saved generator.")
-        latents = np.random.default_rng(args.seed).standard_normal((args.n, shape[1])).astype(np.float32)
+        latents = np.random.default_rng(seed).standard_normal((n, shape[1])).astype(np.float32)
         images = keras.ops.convert_to_numpy(model(latents, training=False))
+    return images
+
+
+def _sample(args) -> None:
+    from . import viz
+
+    images = _load_generator(args.model, args.n, args.seed)
     out = viz.save_image(viz.image_grid(images, value_range=(-1, 1)), args.out)
     print(f"wrote {args.n} samples to {out}")
+
+
+def _evaluate(args) -> None:
+    import numpy as np
+
+    from . import data, metrics
+
+    images = np.clip(_load_generator(args.model, args.n, args.seed), -1.0, 1.0)
+    size, channels = images.shape[1], images.shape[-1]
+    real = data.load_arrays(args.dataset, "test", image_size=size, channels=channels)
+    n = min(args.n, len(real))
+    if n < args.n:
+        print(f"using {n} samples per side: the {real.name} test split holds {len(real)} images")
+    kind = args.extractor or ("classifier" if channels == 1 else "inception")
+    if kind == "classifier":
+        from .models import cnn
+
+        if channels != 1:
+            raise ValueError("the classifier extractor reads 1-channel digits; use --extractor inception.")
+        extractor = metrics.ClassifierExtractor(cnn.load_classifier(size))
+    else:
+        extractor = metrics.InceptionExtractor()
+    report = metrics.evaluate(extractor, real.images[:n], images[:n], metrics=args.metrics,
+                              real_key=f"{real.name}-test-{size}px")
+    print(metrics.format_report(report))
 
 
 def main(argv=None) -> int:
@@ -145,8 +199,11 @@ def main(argv=None) -> int:
         print(config.environment_report())
         print(data.describe())
         return 0
-    if args.command == "sample":
-        _sample(args)
+    if args.command in ("sample", "eval"):
+        try:
+            (_sample if args.command == "sample" else _evaluate)(args)
+        except (ValueError, RuntimeError) as error:
+            parser.exit(2, f"aigc-keras: error: {error}\n")
         return 0
     if args.quick:
         os.environ["AIGC_QUICK"] = "1"

@@ -31,7 +31,8 @@ def test_train_cnn_quick_writes_outputs(tmp_path):
         (["train", "cnn", "--batch-size", "x"], "expected a positive integer, got 'x'"),
         (["train", "cnn", "--seed", "-2"], "non-negative integer"),
         (["sample"], "the following arguments are required: --model"),
-        ([], "required: {info,train,sample}"),
+        ([], "required: {info,train,sample,eval}"),
+        (["eval", "--model", "g.keras", "--metrics", "fid,sharp"], "comma-separated subset of fid,kid,is,pr"),
     ],
 )
 def test_bad_arguments_exit_with_usage(args, message, capsys):
@@ -81,3 +82,13 @@ def test_sample_refuses_a_classifier(tmp_path):
         cli.main(["sample", "--model", str(tmp_path / "c.keras")])
     with pytest.raises(SystemExit, match="no model file"):
         cli.main(["sample", "--model", str(tmp_path / "missing.keras")])
+
+
+def test_eval_prints_a_report_naming_extractor_and_counts(tmp_path, capsys, classifier):
+    generator = keras.Sequential([keras.Input((3,)), keras.layers.Dense(784, activation="tanh"),
+                                  keras.layers.Reshape((28, 28, 1))])
+    generator.save(tmp_path / "g.keras")
+    assert cli.main(["eval", "--model", str(tmp_path / "g.keras"), "--n", "50", "--metrics", "fid,is"]) == 0
+    out = capsys.readouterr().out
+    assert "extractor: chapter-1 classifier (28px" in out and "samples: 50 generated, 50 real" in out
+    assert "Fréchet distance" in out and "Inception-style score" in out and "kernel" not in out

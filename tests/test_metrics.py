@@ -1,0 +1,188 @@
+"""Metrics against their definitions, closed forms and independent algorithms."""
+
+import numpy as np
+import pytest
+import scipy.linalg
+import tensorflow as tf
+from scipy.stats import ortho_group
+
+from aigc_keras import callbacks, metrics
+from aigc_keras.models import cnn
+from tiny_model import TinyGAN
+
+# All feature sets below are synthetic, drawn from known distributions on purpose:
+# the tests compare the code with closed forms that hold for those distributions.
+
+
+def _gaussian(n, d, seed, shift=0.0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)) * scale + shift
+
+
+def test_fid_of_a_set_with_itself_is_zero():
+    a = _gaussian(400, 8, 0)
+    assert metrics.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_fid_with_equal_covariances_is_squared_mean_difference():
+    a = _gaussian(300, 6, 1)
+    shift = np.arange(6) * 0.3
+    assert metrics.frechet_distance(a, a + shift) == pytest.approx(float(shift @ shift), rel=1e-9)
+
+
+def test_fid_for_commuting_covariances_matches_closed_form():
+    d = 7
+    rng = np.random.default_rng(2)
+    q = ortho_group.rvs(d, random_state=3)
+    eig_a, eig_b = rng.uniform(0.1, 3.0, d), rng.uniform(0.1, 3.0, d)
+    mu_a, mu_b = rng.normal(size=d), rng.normal(size=d)
+    sigma_a, sigma_b = q @ np.diag(eig_a) @ q.T, q @ np.diag(eig_b) @ q.T
+    closed = np.sum((mu_a - mu_b) ** 2) + np.sum((np.sqrt(eig_a) - np.sqrt(eig_b)) ** 2)
+    assert metrics.frechet_distance_from_statistics(mu_a, sigma_a, mu_b, sigma_b) == pytest.approx(closed, rel=1e-9)
+
+
+def test_fid_agrees_with_scipy_sqrtm_on_random_features():
+    a, b = _gaussian(500, 10, 4), _gaussian(500, 10, 5, shift=0.2, scale=1.3) @ np.diag(np.linspace(0.5, 2, 10))
+    mu_a, s_a = a.mean(0), np.cov(a, rowvar=False)
+    mu_b, s_b = b.mean(0), np.cov(b, rowvar=False)
+    reference = (np.sum((mu_a - mu_b) ** 2) + np.trace(s_a) + np.trace(s_b)
+                 - 2 * np.trace(scipy.linalg.sqrtm(s_a @ s_b)).real)
+    assert metrics.frechet_distance(a, b) == pytest.approx(reference, rel=1e-6)
+
+
+def test_fid_symmetry_and_invariances():
+    a, b = _gaussian(300, 5, 6), _gaussian(250, 5, 7, shift=0.5, scale=0.8)
+    fid = metrics.frechet_distance(a, b)
+    assert metrics.frechet_distance(b, a) == pytest.approx(fid, rel=1e-9)
+    rng = np.random.default_rng(8)
+    assert metrics.frechet_distance(a[rng.permutation(300)], b[rng.permutation(250)]) == pytest.approx(fid, rel=1e-9)
+    rotation, translation = ortho_group.rvs(5, random_state=9), rng.normal(size=5)
+    moved = metrics.frechet_distance(a @ rotation + translation, b @ rotation + translation)
+    assert moved == pytest.approx(fid, rel=1e-8)
+    assert metrics.frechet_distance(3.0 * a, 3.0 * b) == pytest.approx(9.0 * fid, rel=1e-9)
+
+
+def test_fid_is_never_nan_and_warns_on_few_samples():
+    few = _gaussian(5, 20, 10)
+    with pytest.warns(UserWarning, match="only 5 samples for 20-dimensional"):
+        value = metrics.frechet_distance(few, few)
+    assert np.isfinite(value) and value >= 0.0 and value < 1e-6
+
+
+@pytest.mark.parametrize(
+    "a, b, message",
+    [
+        (np.zeros((10, 3)), np.zeros((10, 4)), "feature sizes differ"),
+        (np.full((10, 3), np.nan), np.zeros((10, 3)), "NaN or infinite"),
+        (np.zeros((10,)), np.zeros((10, 3)), "2-D array"),
+        (np.zeros((1, 3)), np.zeros((10, 3)), "at least 2 samples"),
+    ],
+)
+def test_fid_bad_inputs(a, b, message):
+    with pytest.raises(ValueError, match=message):
+        metrics.frechet_distance(a, b)
+
+
+def test_inception_score_closed_forms():
+    k = 10
+    assert metrics.inception_score(np.tile(np.full(k, 1 / k), (50, 1)))[0] == pytest.approx(1.0)
+    assert metrics.inception_score(np.tile(np.eye(4)[1], (50, 1)))[0] == pytest.approx(1.0)
+    even = np.eye(k)[np.arange(100) % k]  # confident predictions spread evenly over K classes
+    assert metrics.inception_score(even)[0] == pytest.approx(k)
+    counts = np.array([50, 30, 15, 5])
+    onehot = np.eye(4)[np.repeat(np.arange(4), counts)]
+    pi = counts / counts.sum()
+    assert metrics.inception_score(onehot)[0] == pytest.approx(np.exp(-np.sum(pi * np.log(pi))))
+    assert np.isfinite(metrics.inception_score(onehot)[0])
+
+
+def test_inception_score_splits():
+    first = np.tile(np.eye(2)[0], (10, 1))        # one class: score 1
+    second = np.eye(2)[np.arange(10) % 2]          # two classes evenly: score 2
+    mean, std = metrics.inception_score(np.concatenate([first, second]), splits=2)
+    assert (mean, std) == (pytest.approx(1.5), pytest.approx(0.5))
+    with pytest.raises(ValueError, match="splits must be an integer between 1"):
+        metrics.inception_score(first, splits=11)
+    with pytest.raises(ValueError, match="not logits"):
+        metrics.inception_score(np.full((3, 2), 2.0))
+
+
+def test_mmd_matches_brute_force_formula():
+    a, b = _gaussian(7, 3, 11), _gaussian(9, 3, 12, shift=0.4)
+
+    def k(x, y):
+        return (np.dot(x, y) / 3 + 1) ** 3
+
+    m, n = len(a), len(b)
+    brute = (sum(k(a[i], a[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+             + sum(k(b[i], b[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+             - 2 * sum(k(a[i], b[j]) for i in range(m) for j in range(n)) / (m * n))
+    assert metrics.mmd2_unbiased(a, b) == pytest.approx(brute, rel=1e-10)
+
+
+def test_kid_is_unbiased_near_zero_and_positive_when_shifted():
+    draws = np.array([metrics.mmd2_unbiased(_gaussian(60, 4, 2 * s), _gaussian(60, 4, 2 * s + 1))
+                      for s in range(300)])
+    assert (draws < 0).any(), "an unbiased estimator must sometimes go below zero"
+    assert abs(draws.mean()) < 3 * draws.std() / np.sqrt(len(draws))
+    mean, std = metrics.kernel_distance(_gaussian(200, 4, 1), _gaussian(200, 4, 2, shift=1.0), subsets=20,
+                                        subset_size=100)
+    assert mean > 10 * draws.std() and std >= 0.0
+
+
+def _clusters(centres, per, seed):
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.normal(size=(per, 2)) * 0.1 + c for c in centres])
+
+
+def test_precision_recall_identical_and_half_the_modes():
+    centres = [(0, 0), (10, 0), (0, 10), (10, 10)]
+    real = _clusters(centres, 100, 13)
+    assert metrics.precision_recall(real, real) == (1.0, 1.0)
+    half = _clusters(centres[:2], 200, 14)
+    precision, recall = metrics.precision_recall(real, half)
+    assert precision > 0.95 and 0.4 <= recall <= 0.6
+    assert metrics.precision_recall(half, real) == (pytest.approx(recall), pytest.approx(precision))
+    with pytest.raises(ValueError, match="k must be an integer"):
+        metrics.precision_recall(real, half, k=0)
+
+
+def test_classifier_extractor_and_evaluate(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path))
+    extractor = metrics.ClassifierExtractor(cnn.CNNClassifier(image_size=8, feature_dim=6))
+    rng = np.random.default_rng(15)
+    real, fake = rng.uniform(-1, 1, (40, 8, 8, 1)), rng.uniform(-1, 0, (30, 8, 8, 1))
+    report = metrics.evaluate(extractor, real, fake, metrics=("fid", "kid", "is", "pr"), real_key="test-8px")
+    assert report["n_real"] == 40 and report["n_generated"] == 30 and report["fid"] > 0
+    assert "comparable only" in metrics.format_report(report)
+    cached = list((tmp_path / "cache" / "stats").glob("test-8px-n40-*.npz"))
+    assert len(cached) == 1
+    with pytest.raises(ValueError, match=r"must be in \[-1, 1\]"):
+        metrics.ClassifierExtractor(cnn.CNNClassifier(image_size=8)).features(real * 255)
+    with pytest.raises(ValueError, match="unknown metrics"):
+        metrics.evaluate(extractor, real, fake, metrics=("fid", "sharpness"))
+    with pytest.warns(UserWarning, match="real data holds 40"):
+        assert metrics.evaluate(extractor, real, real, metrics=("fid",), n=100)["n_real"] == 40
+    monkeypatch.setattr(extractor, "features", lambda images: (_ for _ in ()).throw(AssertionError("recomputed")))
+    np.testing.assert_array_equal(metrics.real_features(extractor, real, key="test-8px-n40"),
+                                  np.load(cached[0])["features"])
+
+
+def test_inception_extractor_refuses_random_weights_offline(monkeypatch):
+    from aigc_keras import data
+
+    if data.network_available():
+        pytest.skip("network present: the weights would download")
+    with pytest.raises(RuntimeError, match="ClassifierExtractor"):
+        metrics.InceptionExtractor()
+
+
+def test_quality_tracker_logs_into_history(digits8):
+    model = TinyGAN()
+    model.compile()
+    extractor = metrics.ClassifierExtractor(cnn.CNNClassifier(image_size=8, feature_dim=6))
+    tracker = callbacks.QualityTracker(extractor, digits8.images, n=64)
+    history = model.fit(tf.data.Dataset.from_tensor_slices(digits8.images[:64]).batch(32), epochs=2, verbose=0,
+                        callbacks=[tracker])
+    assert len(history.history["fid"]) == 2 and all(v >= 0 for v in history.history["fid"])
+    assert history.history["elapsed"][1] > history.history["elapsed"][0]
