@@ -9,12 +9,7 @@ import keras
 import numpy as np
 
 from . import viz
-
-
-def _positive(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}.")
-    return int(value)
+from .config import check_int
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -29,8 +24,8 @@ class SampleGrid(keras.callbacks.Callback):
                  show: bool = False, prefix: str = "samples"):
         super().__init__()
         self.directory = pathlib.Path(directory)
-        self.every = _positive(every, "every")
-        self.n = _positive(n, "n")
+        self.every = check_int(every, "every")
+        self.n = check_int(n, "n")
         self.seed = seed
         self.labels = labels
         self.show = show
@@ -63,7 +58,7 @@ class TensorBoardImages(keras.callbacks.TensorBoard):
 
     def __init__(self, log_dir, *, n: int = 16, seed: int = 1234, **kwargs):
         super().__init__(log_dir=str(log_dir), **kwargs)
-        self.sample_n = _positive(n, "n")
+        self.sample_n = check_int(n, "n")
         self.sample_seed = seed
 
     def on_epoch_end(self, epoch, logs=None):
@@ -99,8 +94,8 @@ class Checkpoint(keras.callbacks.Callback):
     def __init__(self, directory, *, every: int = 1, keep: int = 2):
         super().__init__()
         self.directory = pathlib.Path(directory)
-        self.every = _positive(every, "every")
-        self.keep = _positive(keep, "keep")
+        self.every = check_int(every, "every")
+        self.keep = check_int(keep, "keep")
         self.last_saved: int | None = None
 
     def checkpoints(self) -> list[tuple[int, pathlib.Path]]:
@@ -153,8 +148,8 @@ class QualityTracker(keras.callbacks.Callback):
 
         self.metrics = metrics
         self.extractor = extractor
-        self.every = _positive(every, "every")
-        self.n = min(_positive(n, "n"), len(real_images))
+        self.every = check_int(every, "every")
+        self.n = min(check_int(n, "n"), len(real_images))
         self.seed = seed
         self.real = metrics.real_features(extractor, np.asarray(real_images)[: self.n],
                                           key=None if real_key is None else f"{real_key}-n{self.n}")

@@ -25,6 +25,19 @@ MODES = ("quick", "standard", "full")
 _state = {"jit_compile": None, "strategy": None}
 
 
+def is_int(value) -> bool:
+    """True for Python and NumPy integers (``bool`` excluded)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_int(value, what: str, minimum: int = 1) -> int:
+    """Return ``value`` as an int, or raise ``ValueError`` naming ``what`` and what is accepted."""
+    if not is_int(value) or value < minimum:
+        accepted = {1: "a positive integer", 0: "a non-negative integer"}.get(minimum, f"an integer >= {minimum}")
+        raise ValueError(f"{what} must be {accepted}, got {value!r}.")
+    return int(value)
+
+
 def mode() -> str:
     """The notebook mode: ``AIGC_QUICK=1`` wins, then ``AIGC_MODE``, else ``standard``."""
     if os.environ.get("AIGC_QUICK", "").strip().lower() in ("1", "true", "yes", "on"):
@@ -59,11 +72,9 @@ def output_dir(*parts: str, create: bool = True) -> pathlib.Path:
 
 def set_seed(seed: int = 0) -> int:
     """Seed Python, NumPy, TensorFlow and Keras' global generator."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    seed = check_int(seed, "seed", minimum=0)
     import keras
 
-    seed = int(seed)
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)  # also seeds tf.random
@@ -183,7 +194,7 @@ def environment_report() -> str:
 
 def check_value_range(value_range):
     """Normalise a value range: ``(-1, 1)``, ``(0, 1)`` or an integer number of levels."""
-    if isinstance(value_range, (int, np.integer)) and not isinstance(value_range, bool):
+    if is_int(value_range):
         if value_range < 2:
             raise ValueError(f"quantised value_range needs at least 2 levels, got {value_range}.")
         return int(value_range)

@@ -33,7 +33,7 @@ import sys
 
 import numpy as np
 
-from .config import check_value_range, to_unit  # noqa: F401  (re-exported)
+from .config import check_int, check_value_range, to_unit  # noqa: F401  (re-exported)
 
 # Offline datasets: name -> (description, native channels)
 OFFLINE = {
@@ -74,12 +74,6 @@ class Images:
 
 
 # --- argument checks ------------------------------------------------------------------
-
-
-def _positive_int(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}.")
-    return int(value)
 
 
 def scale(images01, value_range):
@@ -145,7 +139,7 @@ def _offline_raw(name: str, split: str, image_size: int, seed: int, num_crops: i
         from skimage import data as skdata
 
         pictures = {"textures": TEXTURES, "photos": PHOTOS}.get(name, (name,))
-        count = _positive_int(num_crops, "num_crops") if num_crops is not None else DEFAULT_CROPS[split]
+        count = check_int(num_crops, "num_crops") if num_crops is not None else DEFAULT_CROPS[split]
         # Different seeds for the two splits; the regions are disjoint anyway.
         rng = np.random.default_rng([seed, 0 if split == "train" else 1])
         images, labels = [], []
@@ -239,9 +233,9 @@ def _check_common(name, split, image_size, batch_size, value_range, source):
         raise TypeError(f"dataset name must be a non-empty string or a folder path, got {name!r}.")
     if not isinstance(split, str) or not split:
         raise ValueError(f"split must be a non-empty string such as 'train' or 'test', got {split!r}.")
-    image_size = _positive_int(image_size, "image_size")
+    image_size = check_int(image_size, "image_size")
     if batch_size is not None:
-        batch_size = _positive_int(batch_size, "batch_size")
+        batch_size = check_int(batch_size, "batch_size")
     value_range = check_value_range(value_range)
     if source not in SOURCES:
         raise ValueError(f"source {source!r} is not known; use one of {', '.join(SOURCES)}.")
@@ -295,7 +289,7 @@ def load_arrays(
     image_size, _, value_range = _check_common(name, split, image_size, None, value_range, source)
     _check_channels(channels)
     if limit is not None:
-        limit = _positive_int(limit, "limit")
+        limit = check_int(limit, "limit")
     if _is_folder(name):
         dataset, class_names = _folder_dataset(name, image_size, channels, shuffle=False, seed=seed)
         pairs = list(dataset.as_numpy_iterator())
@@ -458,7 +452,7 @@ def load(
 
             dataset = dataset.map(unpack, num_parallel_calls=tf.data.AUTOTUNE)
     if limit is not None:
-        dataset = dataset.take(_positive_int(limit, "limit"))
+        dataset = dataset.take(check_int(limit, "limit"))
 
     def finish(image, label):
         image = _resize_and_channels(image[None], image_size, channels)[0]

@@ -23,6 +23,8 @@ import warnings
 
 import numpy as np
 
+from .config import check_int, is_int
+
 # --- input checks -----------------------------------------------------------------------
 
 
@@ -123,7 +125,7 @@ def inception_score(probs, splits: int = 1) -> tuple[float, float]:
     predictions stay finite.
     """
     probs = _probabilities(probs)
-    if isinstance(splits, bool) or not isinstance(splits, (int, np.integer)) or not 1 <= splits <= len(probs):
+    if not is_int(splits) or not 1 <= splits <= len(probs):
         raise ValueError(f"splits must be an integer between 1 and the number of samples ({len(probs)}), got {splits!r}.")
     scores = []
     for part in np.array_split(probs, splits):
@@ -158,9 +160,8 @@ def kernel_distance(features_a, features_b, *, subsets: int = 100, subset_size: 
     negative (the estimator is unbiased, so it scatters around 0 for equal distributions).
     """
     features_a, features_b = _pair(features_a, features_b)
-    for value, what in ((subsets, "subsets"), (subset_size, "subset_size")):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{what} must be a positive integer, got {value!r}.")
+    check_int(subsets, "subsets")
+    check_int(subset_size, "subset_size")
     size = min(subset_size, len(features_a), len(features_b))
     rng = np.random.default_rng(seed)
     values = [mmd2_unbiased(features_a[rng.choice(len(features_a), size, replace=False)],
@@ -194,7 +195,7 @@ def precision_recall(real, generated, *, k: int = 3) -> tuple[float, float]:
     real samples inside the generated manifold.
     """
     real, generated = _pair(real, generated)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < min(len(real), len(generated)):
+    if not is_int(k) or not 1 <= k < min(len(real), len(generated)):
         raise ValueError(f"k must be an integer between 1 and the smaller set size minus 1, got {k!r}.")
     real_radius, fake_radius = _kth_radius(real, k), _kth_radius(generated, k)
     cross = _squared_distances(generated, real)  # generated x real
@@ -344,8 +345,7 @@ def evaluate(extractor, real_images, generated_images, *, metrics=("fid", "kid")
         raise ValueError(f"unknown metrics {unknown}; choose from {', '.join(METRICS)}.")
     real_images, generated_images = np.asarray(real_images), np.asarray(generated_images)
     if n is not None:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-            raise ValueError(f"n must be an integer >= 2, got {n!r}.")
+        check_int(n, "n", minimum=2)
         if n > len(real_images):
             warnings.warn(f"{n} samples requested but the real data holds {len(real_images)}; using "
                           f"{len(real_images)}.", stacklevel=2)

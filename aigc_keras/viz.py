@@ -8,7 +8,7 @@ import pathlib
 
 import numpy as np
 
-from .config import to_unit
+from .config import check_int, to_unit
 
 
 def _matplotlib():
@@ -134,8 +134,7 @@ def interpolate(start, end, steps: int = 8, *, spherical: bool = False) -> np.nd
     start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
     if start.shape != end.shape:
         raise ValueError(f"start and end must have the same shape, got {start.shape} and {end.shape}.")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"steps must be an integer >= 2, got {steps!r}.")
+    check_int(steps, "steps", minimum=2)
     t = np.linspace(0.0, 1.0, steps)[:, None]
     a, b = start.ravel()[None], end.ravel()[None]
     if spherical:

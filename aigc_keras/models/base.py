@@ -34,6 +34,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..config import check_int
+
 CHECKPOINT_FORMAT = 1
 
 
@@ -51,9 +53,7 @@ class GenerativeModel(keras.Model):
 
     def __init__(self, *, trackers=(), seed: int = 0, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
-        self.seed = int(seed)
+        self.seed = check_int(seed, "seed", minimum=0)
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="seed_generator")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in trackers}
         self.steps_done = keras.Variable(
@@ -175,10 +175,9 @@ class GenerativeModel(keras.Model):
         state untouched; without it the model's seed generator advances.
         """
         n, labels = self._check_labels(n, labels)
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-            raise ValueError(f"n must be a positive integer, got {n!r}.")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}.")
+        n = check_int(n, "n")
+        if seed is not None:
+            check_int(seed, "seed", minimum=0)
         shape = (int(n), *self.latent_shape)
         if seed is None:
             latents = self.noise(shape)

@@ -17,6 +17,7 @@ import pathlib
 import keras
 import numpy as np
 
+from ..config import check_int
 from .networks import build_classifier
 
 CLASSIFIER_VERSION = 1  # bump when the architecture or training recipe changes (invalidates caches)
@@ -35,8 +36,7 @@ class CNNClassifier(keras.Model):
         super().__init__(**kwargs)
         for key, value in (("image_size", image_size), ("channels", channels), ("num_classes", num_classes),
                            ("width", width), ("feature_dim", feature_dim)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"{key} must be a positive integer, got {value!r}.")
+            check_int(value, key)
         if image_size < 4:
             raise ValueError(f"image_size must be at least 4 (two 2x2 poolings), got {image_size}.")
         if not 0.0 <= dropout < 1.0:
