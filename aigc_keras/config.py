@@ -133,22 +133,25 @@ def gpus() -> list:
 
 
 def strategy(kind: str = "auto"):
-    """Return (and remember) a ``tf.distribute`` strategy.
+    """Return a ``tf.distribute`` strategy, created once per process and then reused.
 
     ``auto``: ``MirroredStrategy`` when more than one GPU is visible, otherwise the
-    default strategy.  ``mirrored`` forces it (on a CPU it needs several logical
-    devices, see :func:`split_cpu`), ``default`` forces the default.
+    default strategy.  ``mirrored`` forces it: over every GPU, or with no GPU over every
+    logical CPU device (see :func:`split_cpu`).  ``default`` forces the default strategy.
+    One ``MirroredStrategy`` per process: TensorFlow 2.21 numbers the collective operations
+    of each new one from the same start, so a second one in the same process can pair its
+    all-reduces with the first one's and fail with a shape mismatch (seen here).
     """
     import tensorflow as tf
 
     if kind not in ("auto", "mirrored", "default"):
         raise ValueError(f"strategy {kind!r} is not known; use 'auto', 'mirrored' or 'default'.")
-    if kind == "mirrored" or (kind == "auto" and len(gpus()) > 1):
-        chosen = tf.distribute.MirroredStrategy()
-    else:
-        chosen = tf.distribute.get_strategy()
-    _state["strategy"] = chosen
-    return chosen
+    if kind == "default" or (kind == "auto" and len(gpus()) <= 1):
+        return tf.distribute.get_strategy()
+    if _state["strategy"] is None:
+        devices = None if gpus() else [d.name for d in tf.config.list_logical_devices("CPU")]
+        _state["strategy"] = tf.distribute.MirroredStrategy(devices)
+    return _state["strategy"]
 
 
 def split_cpu(n: int = 2) -> list:

@@ -42,3 +42,31 @@ def discriminator_loss(real_logits, fake_logits, *, label_smoothing: float = 0.0
 def generator_loss(fake_logits):
     """Non-saturating generator loss ``-E[log D(G(z))] = E[softplus(-l)]``."""
     return ops.mean(softplus(-_f32(fake_logits)))
+
+
+def wasserstein_critic_loss(real_scores, fake_scores):
+    """Critic loss ``E[D(G(z))] - E[D(x)]`` (Arjovsky et al. 2017): minimising it maximises the gap."""
+    return ops.mean(_f32(fake_scores)) - ops.mean(_f32(real_scores))
+
+
+def wasserstein_generator_loss(fake_scores):
+    """Generator loss ``-E[D(G(z))]``."""
+    return -ops.mean(_f32(fake_scores))
+
+
+def gradient_penalty(critic, real, fake, epsilon):
+    """WGAN-GP penalty ``E[(||∇_x̂ D(x̂)||_2 - 1)^2]`` with ``x̂ = ε x + (1 - ε) x̃`` (Gulrajani et al. 2017).
+
+    ``epsilon`` holds one uniform draw per sample (shape ``(batch, 1, 1, 1)``); ``critic``
+    maps images to one score each.  Uses TensorFlow's GradientTape (the package's backend).
+    """
+    import tensorflow as tf
+
+    real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
+    interpolates = epsilon * real + (1.0 - epsilon) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(interpolates)
+        scores = tf.cast(critic(interpolates), tf.float32)
+    gradients = tape.gradient(scores, interpolates)
+    norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=list(range(1, len(gradients.shape)))) + 1e-12)
+    return tf.reduce_mean(tf.square(norms - 1.0))

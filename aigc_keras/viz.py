@@ -107,8 +107,11 @@ def plot_history(history, *, keys=None, title="Training curves", path=None):
     """Plot the curves of a ``keras.callbacks.History`` (or its ``.history`` dict)."""
     plt = _matplotlib()
     logs = getattr(history, "history", history)
-    if not isinstance(logs, dict) or not logs:
-        raise ValueError("plot_history needs a History object or a non-empty dict of lists.")
+    if not isinstance(logs, dict):
+        raise ValueError("plot_history needs a History object or a dict of lists.")
+    if not logs:  # e.g. a resumed fit whose checkpoint was already at the last epoch
+        print("no epochs ran in this fit, so there is no curve to plot (was training resumed at its end?)")
+        return None
     keys = list(keys or [k for k in logs if not k.startswith("val_")])
     missing = [k for k in keys if k not in logs]
     if missing:

@@ -84,6 +84,7 @@ def test_sample_refuses_a_classifier(tmp_path):
         cli.main(["sample", "--model", str(tmp_path / "missing.keras")])
 
 
+@pytest.mark.slow
 def test_eval_prints_a_report_naming_extractor_and_counts(tmp_path, capsys, classifier):
     generator = keras.Sequential([keras.Input((3,)), keras.layers.Dense(784, activation="tanh"),
                                   keras.layers.Reshape((28, 28, 1))])
@@ -92,3 +93,24 @@ def test_eval_prints_a_report_naming_extractor_and_counts(tmp_path, capsys, clas
     out = capsys.readouterr().out
     assert "extractor: chapter-1 classifier (28px" in out and "samples: 50 generated, 50 real" in out
     assert "Fréchet distance" in out and "Inception-style score" in out and "kernel" not in out
+
+
+def test_train_gan_resume_and_overwrite(tmp_path, capsys):
+    args = ["train", "cgan", "--quick", "--width", "8", "--out", str(tmp_path)]
+    assert cli.main(args) == 0
+    folder = tmp_path / "cgan"
+    assert (folder / "generator.keras").is_file() and (folder / "samples.png").is_file()
+    assert (folder / "checkpoints" / "ckpt-00002.npz").is_file()
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(args)
+    assert exit_info.value.code == 2 and "pass --resume" in capsys.readouterr().err
+    assert cli.main(args + ["--resume", "--epochs", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "epochs 3..3" in out
+    assert (folder / "checkpoints" / "ckpt-00003.npz").is_file()
+    assert cli.main(args + ["--overwrite", "--epochs", "1"]) == 0
+    assert [p.name for p in sorted((folder / "checkpoints").glob("*.npz"))] == ["ckpt-00001.npz"]
+    assert cli.main(["sample", "--model", str(folder / "generator.keras"), "--classes", "3,4", "--n", "6",
+                     "--out", str(tmp_path / "s.png")]) == 0
+    with pytest.raises(SystemExit, match="knows classes 0..9"):
+        cli.main(["sample", "--model", str(folder / "generator.keras"), "--classes", "12"])

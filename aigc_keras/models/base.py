@@ -12,9 +12,9 @@ sub-models in ``__init__``, names its optimizers and trackers, and writes its ow
   strategy scope (an unbuilt extra optimizer fails under ``MirroredStrategy`` and
   its state is silently skipped on reload) and wraps them in
   ``LossScaleOptimizer`` under ``mixed_float16``.
-* ``self.scale_loss(name, loss)`` (inside the tape) and
-  ``self.apply_gradients(name, grads, variables)`` do loss scaling and the
-  per-replica loss division; ``self.as_compute(x)`` casts real images to the compute
+* ``self.scale_loss(name, loss)`` (inside the tape: the scaling must be recorded) and
+  ``self.descend(name, tape, scaled_loss, variables)`` do loss scaling, the per-replica
+  loss division and the optimizer step; ``self.as_compute(x)`` casts real images to the compute
   dtype; ``self.record(**losses)`` updates the trackers and the step counter.
 * ``save_checkpoint`` / ``load_checkpoint``: the package's own full-state
   checkpoint (every model variable, including seed-generator state, EMA weights and
@@ -37,6 +37,16 @@ import tensorflow as tf
 from ..config import check_int
 
 CHECKPOINT_FORMAT = 1
+
+
+def save_atomically(model: keras.Model, path) -> pathlib.Path:
+    """``model.save`` (``.keras``) to a temporary name, then rename: a killed run leaves no half file."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+    return path
 
 
 class GenerativeModel(keras.Model):
@@ -135,6 +145,10 @@ class GenerativeModel(keras.Model):
     def apply_gradients(self, name: str, gradients, variables) -> None:
         self.optimizers[name].apply(gradients, variables)
 
+    def descend(self, name: str, tape, scaled_loss, variables) -> None:
+        """One optimizer step on ``variables`` from a loss that :meth:`scale_loss` scaled inside ``tape``."""
+        self.apply_gradients(name, tape.gradient(scaled_loss, variables), variables)
+
     def record(self, *, count_step: bool = True, **values) -> dict:
         """Update the trackers named in ``values``; returns every tracker's result."""
         for name, value in values.items():
@@ -185,7 +199,7 @@ class GenerativeModel(keras.Model):
             latents = tf.random.stateless_normal(shape, seed=[int(seed), 0])
         outputs = []
         for start in range(0, n, batch_size):
-            batch_labels = None if labels is None else labels[start : start + batch_size]
+            batch_labels = None if labels is None else tf.constant(labels[start : start + batch_size], tf.int32)
             images = self.sample_from_latents(latents[start : start + batch_size], batch_labels, **options)
             outputs.append(keras.ops.convert_to_numpy(keras.ops.cast(images, "float32")))
         return np.concatenate(outputs)

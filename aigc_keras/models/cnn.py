@@ -11,13 +11,11 @@ Training uses Keras' own ``train_step``: for a classifier it is exactly
 
 from __future__ import annotations
 
-import os
-import pathlib
-
 import keras
 import numpy as np
 
 from ..config import check_int
+from .base import save_atomically  # noqa: F401  (re-exported for notebooks)
 from .networks import build_classifier
 
 CLASSIFIER_VERSION = 1  # bump when the architecture or training recipe changes (invalidates caches)
@@ -94,16 +92,6 @@ def train_classifier(train, test=None, *, epochs: int = 20, batch_size: int = 64
     history = model.fit(images, labels, epochs=epochs, batch_size=batch_size, shuffle=True,
                         validation_data=test, verbose=verbose)
     return model, history
-
-
-def save_atomically(model: keras.Model, path) -> pathlib.Path:
-    """``model.save`` to a temporary name, then rename (a killed run leaves no half file)."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
-    return path
 
 
 def load_classifier(image_size: int = 28, *, epochs: int = 20, verbose: int = 0) -> CNNClassifier:

@@ -1,0 +1,288 @@
+"""Chapter 2: DCGAN, conditional GAN and WGAN-GP on the shared training core.
+
+* GAN: Goodfellow et al., "Generative Adversarial Nets" (NeurIPS 2014).
+* DCGAN: Radford, Metz, Chintala, "Unsupervised Representation Learning with Deep
+  Convolutional Generative Adversarial Networks" (ICLR 2016).
+* Conditional GAN: Mirza and Osindero (2014); projection discriminator: Miyato and
+  Koyama, "cGANs with Projection Discriminator" (ICLR 2018).
+* WGAN: Arjovsky, Chintala, Bottou (ICML 2017); WGAN-GP: Gulrajani et al., "Improved
+  Training of Wasserstein GANs" (NeurIPS 2017).
+
+Images are expected in [-1, 1] (the generators end in tanh).  Batch normalisation in the
+generators is per replica under ``MirroredStrategy`` (not synchronised).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from .. import losses
+from ..config import check_int
+from .base import GenerativeModel
+
+
+def _plan(image_size: int) -> tuple[int, int]:
+    """(start size, number of 2x upsamplings) for a square image: 28 = 7*2^2, 32 = 4*2^3, 64 = 4*2^4."""
+    for start in (7, 4):
+        ups = 0
+        size = image_size
+        while size > start and size % 2 == 0:
+            size //= 2
+            ups += 1
+        if size == start and ups >= 2:
+            return start, ups
+    raise ValueError(f"image_size {image_size} is not supported; use 7 or 4 times a power of two, "
+                     "at least 4x upsampling (28, 32, 56, 64, 128, ...).")
+
+
+def build_generator(image_size=28, channels=1, latent_dim=64, width=64, num_classes=None, name="generator"):
+    """Transposed-convolution generator with batch norm: z (and a label) -> image in [-1, 1]."""
+    start, ups = _plan(image_size)
+    z = keras.Input((latent_dim,), name="latent")
+    inputs, x = [z], z
+    if num_classes:
+        label = keras.Input((), dtype="int32", name="label")
+        inputs.append(label)
+        one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
+        embedded = layers.Dense(32, use_bias=False, name="label_embedding")(one_hot)  # (batch, 32)
+        x = layers.Concatenate(name="latent_and_label")([z, embedded])
+    filters = width * 2 ** (ups - 1)
+    x = layers.Dense(start * start * filters, use_bias=False, name="project")(x)
+    x = layers.Reshape((start, start, filters), name="to_map")(x)  # (start, start, filters)
+    x = layers.BatchNormalization(name="project_bn")(x)
+    x = layers.ReLU(name="project_relu")(x)
+    for i in range(ups):
+        exponent = ups - 2 - i  # channels halve at each upsampling, the last one stays at width // 2
+        filters = width * 2**exponent if exponent >= 0 else max(width // 2, 8)
+        x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False, name=f"up{i + 1}")(x)  # 2x
+        x = layers.BatchNormalization(name=f"up{i + 1}_bn")(x)
+        x = layers.ReLU(name=f"up{i + 1}_relu")(x)
+    images = layers.Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32", name="to_image")(x)
+    return keras.Model(inputs if num_classes else z, images, name=name)
+
+
+def build_discriminator(image_size=28, channels=1, width=64, num_classes=None, norm=None, dropout=0.3,
+                        name="discriminator"):
+    """Strided convolutions with LeakyReLU down to 7x7 or 4x4, then one logit (no sigmoid).
+
+    ``norm``: ``None``, ``"batch"`` or ``"layer"`` after every convolution but the first (WGAN-GP's
+    critic must not use batch norm, whose output mixes the samples of a batch).  With
+    ``num_classes`` the logit gets a projection term ``<embed(y), φ(x)>``.
+    """
+    if norm not in (None, "batch", "layer"):
+        raise ValueError(f"norm must be None, 'batch' or 'layer', got {norm!r}.")
+    start, downs = _plan(image_size)
+    images = keras.Input((image_size, image_size, channels), name="images")
+    x = images
+    for i in range(downs):
+        x = layers.Conv2D(width * 2 ** min(i, 3), 4, strides=2, padding="same", name=f"down{i + 1}")(x)  # /2
+        if i > 0 and norm == "batch":
+            x = layers.BatchNormalization(name=f"down{i + 1}_bn")(x)
+        elif i > 0 and norm == "layer":
+            x = layers.LayerNormalization(axis=[1, 2, 3], name=f"down{i + 1}_ln")(x)
+        x = layers.LeakyReLU(0.2, name=f"down{i + 1}_lrelu")(x)
+    features = layers.Flatten(name="flatten")(x)  # (start * start * filters)
+    if dropout:
+        features = layers.Dropout(dropout, name="dropout")(features)
+    logit = layers.Dense(1, dtype="float32", name="logit")(features)
+    if not num_classes:
+        return keras.Model(images, logit, name=name)
+    label = keras.Input((), dtype="int32", name="label")
+    one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
+    embedded = layers.Dense(features.shape[-1], use_bias=False, name="class_projection")(one_hot)  # e_y
+    projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])  # <e_y, φ(x)>
+    return keras.Model([images, label], layers.Add(dtype="float32", name="logit_plus_projection")([logit, projection]),
+                       name=name)
+
+
+class _AdversarialModel(GenerativeModel):
+    """What DCGAN, ConditionalGAN and WGANGP share: sub-models, optimizers, sampling, config."""
+
+    optimizer_names = ("generator", "discriminator")
+    trackers_used: tuple = ()
+    critic_norm = None
+    critic_dropout = 0.3
+    default_learning_rate = 2e-4
+    default_beta_1 = 0.5
+    default_beta_2 = 0.999
+
+    def __init__(self, image_size=28, channels=1, latent_dim=64, width=64, num_classes=None, seed=0, **kwargs):
+        super().__init__(trackers=self.trackers_used, seed=seed, **kwargs)
+        self.image_size, self.channels = check_int(image_size, "image_size"), check_int(channels, "channels")
+        self.latent_dim, self.width = check_int(latent_dim, "latent_dim"), check_int(width, "width")
+        self.num_classes = None if num_classes is None else check_int(num_classes, "num_classes", minimum=2)
+        self.generator = build_generator(image_size, channels, latent_dim, width, self.num_classes)
+        self.discriminator = build_discriminator(image_size, channels, width, self.num_classes,
+                                                 norm=self.critic_norm, dropout=self.critic_dropout)
+        example = [np.zeros((1, latent_dim), np.float32)]
+        if self.num_classes:
+            example.append(np.zeros((1,), np.int32))
+        self.build_now(*example)
+
+    def call(self, latents, labels=None, training=False):
+        if self.num_classes:
+            return self.generator([latents, labels], training=training)
+        return self.generator(latents, training=training)
+
+    def get_config(self):
+        return {**super().get_config(), "image_size": self.image_size, "channels": self.channels,
+                "latent_dim": self.latent_dim, "width": self.width, "num_classes": self.num_classes}
+
+    @property
+    def latent_shape(self):
+        return (self.latent_dim,)
+
+    def sample_from_latents(self, latents, labels=None):
+        return self(latents, labels, training=False)
+
+    def default_optimizers(self):
+        make = lambda: keras.optimizers.Adam(self.default_learning_rate, beta_1=self.default_beta_1,  # noqa: E731
+                                             beta_2=self.default_beta_2)
+        return {"generator": make(), "discriminator": make()}
+
+    def optimizer_variables(self, name):
+        return getattr(self, name).trainable_variables
+
+    def _unpack(self, data):
+        """(images, labels or None) from a batch; conditional models need labels."""
+        if isinstance(data, (tuple, list)):
+            images, labels = data[0], data[1]
+        else:
+            images, labels = data, None
+        if self.num_classes and labels is None:
+            raise ValueError(f"{type(self).__name__} trains on (images, labels) batches: load the data with labels=True.")
+        return self.as_compute(images), (None if not self.num_classes else tf.cast(labels, "int32"))
+
+    def _score(self, images, labels, training):
+        if self.num_classes:
+            return self.discriminator([images, labels], training=training)
+        return self.discriminator(images, training=training)
+
+
+class DCGAN(_AdversarialModel):
+    """Deep convolutional GAN with the non-saturating generator loss.
+
+    Discriminator: maximise ``E[log D(x)] + E[log(1 - D(G(z)))]`` (binary cross-entropy,
+    optionally with one-sided label smoothing).  Generator: minimise ``-E[log D(G(z))]``.
+    Both networks are updated from the same forward pass each step.
+    """
+
+    trackers_used = ("d_loss", "g_loss", "d_real", "d_fake")
+
+    def __init__(self, image_size=28, channels=1, latent_dim=64, width=64, label_smoothing=0.0, seed=0, **kwargs):
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}.")
+        self.label_smoothing = float(label_smoothing)
+        super().__init__(image_size, channels, latent_dim, width, kwargs.pop("num_classes", None), seed, **kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+    def _gan_losses(self, real, labels, latents, training):
+        """The one loss computation shared by train_step and test_step."""
+        fake = self(latents, labels, training=training)
+        real_logits = self._score(real, labels, training)
+        fake_logits = self._score(fake, labels, training)
+        return {
+            "d_loss": losses.discriminator_loss(real_logits, fake_logits, label_smoothing=self.label_smoothing),
+            "g_loss": losses.generator_loss(fake_logits),
+            "d_real": tf.reduce_mean(tf.sigmoid(tf.cast(real_logits, tf.float32))),
+            "d_fake": tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32))),
+        }
+
+    def train_step(self, data):
+        real, labels = self._unpack(data)
+        latents = self.noise((tf.shape(real)[0], self.latent_dim))
+        with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
+            values = self._gan_losses(real, labels, latents, training=True)
+            d_scaled = self.scale_loss("discriminator", values["d_loss"])
+            g_scaled = self.scale_loss("generator", values["g_loss"])
+        self.descend("discriminator", d_tape, d_scaled, self.discriminator.trainable_variables)
+        self.descend("generator", g_tape, g_scaled, self.generator.trainable_variables)
+        return self.record(**values)
+
+    def test_step(self, data):
+        real, labels = self._unpack(data)
+        latents = self.noise((tf.shape(real)[0], self.latent_dim))
+        return self.record(count_step=False, **self._gan_losses(real, labels, latents, training=False))
+
+
+class ConditionalGAN(DCGAN):
+    """Class-conditional DCGAN: label embedding into the generator, projection discriminator.
+
+    ``generate(labels=[...])`` draws images of the requested classes.
+    """
+
+    def __init__(self, image_size=28, channels=1, num_classes=10, latent_dim=64, width=64, label_smoothing=0.0,
+                 seed=0, **kwargs):
+        super().__init__(image_size, channels, latent_dim, width, label_smoothing, seed, num_classes=num_classes,
+                         **kwargs)
+
+
+class WGANGP(_AdversarialModel):
+    """Wasserstein GAN with gradient penalty: ``n_critic`` critic updates per generator update.
+
+    Critic (no sigmoid, layer norm instead of batch norm): minimise
+    ``E[D(G(z))] - E[D(x)] + λ E[(||∇_x̂ D(x̂)||_2 - 1)^2]`` with ``x̂ = ε x + (1 - ε) G(z)``,
+    ``ε ~ U[0, 1]`` per sample.  Generator: minimise ``-E[D(G(z))]``.  Each critic update
+    uses the same real batch with fresh noise.  Adam(1e-4, β1 = 0, β2 = 0.9) as in the paper.
+    """
+
+    trackers_used = ("d_loss", "g_loss", "gp", "w_distance")
+    critic_norm = "layer"
+    critic_dropout = 0.0
+    default_learning_rate = 1e-4
+    default_beta_1 = 0.0
+    default_beta_2 = 0.9
+
+    def __init__(self, image_size=28, channels=1, latent_dim=64, width=64, n_critic=5, gp_weight=10.0, seed=0,
+                 **kwargs):
+        self.n_critic = check_int(n_critic, "n_critic")
+        if not gp_weight >= 0:
+            raise ValueError(f"gp_weight must be >= 0, got {gp_weight!r}.")
+        self.gp_weight = float(gp_weight)
+        super().__init__(image_size, channels, latent_dim, width, None, seed, **kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "n_critic": self.n_critic, "gp_weight": self.gp_weight}
+
+    def _critic_losses(self, real, latents, training):
+        """Critic loss terms (shared by train_step and test_step)."""
+        fake = self(latents, training=training)
+        real_scores = self.discriminator(real, training=training)
+        fake_scores = self.discriminator(fake, training=training)
+        epsilon = self.noise((tf.shape(real)[0], 1, 1, 1), "uniform")
+        gp = losses.gradient_penalty(lambda x: self.discriminator(x, training=training), real, fake, epsilon)
+        w_loss = losses.wasserstein_critic_loss(real_scores, fake_scores)
+        return {"d_loss": w_loss + self.gp_weight * gp, "gp": gp, "w_distance": -w_loss}
+
+    def _generator_loss(self, latents, training):
+        return losses.wasserstein_generator_loss(self.discriminator(self(latents, training=training),
+                                                                    training=training))
+
+    def train_step(self, data):
+        real, _ = self._unpack(data)
+        batch = tf.shape(real)[0]
+        values = {}
+        for _ in range(self.n_critic):
+            with tf.GradientTape() as tape:
+                values = self._critic_losses(real, self.noise((batch, self.latent_dim)), training=True)
+                scaled = self.scale_loss("discriminator", values["d_loss"])
+            self.descend("discriminator", tape, scaled, self.discriminator.trainable_variables)
+        with tf.GradientTape() as tape:
+            g_loss = self._generator_loss(self.noise((batch, self.latent_dim)), training=True)
+            scaled = self.scale_loss("generator", g_loss)
+        self.descend("generator", tape, scaled, self.generator.trainable_variables)
+        return self.record(g_loss=g_loss, **values)
+
+    def test_step(self, data):
+        real, _ = self._unpack(data)
+        latents = self.noise((tf.shape(real)[0], self.latent_dim))
+        values = self._critic_losses(real, latents, training=False)
+        return self.record(count_step=False, g_loss=self._generator_loss(latents, training=False), **values)
+
+
+MODELS = {"dcgan": DCGAN, "cgan": ConditionalGAN, "wgan-gp": WGANGP}
