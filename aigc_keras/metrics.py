@@ -231,8 +231,9 @@ class ClassifierExtractor:
     """Features and class probabilities from the chapter-1 classifier (works offline).
 
     The classifier's 128-d penultimate ``features`` layer is the feature space; images in
-    [-1, 1] at the classifier's size.  Values are *domain* FID/KID, comparable only with
-    other numbers from the same classifier.
+    [-1, 1] at the classifier's size, run in batches through the classifier's compiled
+    inference function.  Values are *domain* FID/KID, comparable only with other numbers
+    from the same classifier.
     """
 
     def __init__(self, classifier):

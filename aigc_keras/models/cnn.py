@@ -58,7 +58,11 @@ class CNNClassifier(keras.Model):
                 f"images must be in [-1, 1] (got {images.min():.3g}..{images.max():.3g}); "
                 "rescale with aigc_keras.data.scale(x01, (-1, 1))."
             )
-        outputs = [keras.ops.convert_to_numpy(self.network(images[i : i + batch_size], training=False)[index])
+        if getattr(self, "_inference", None) is None:  # one compiled function for every batch
+            import tensorflow as tf
+
+            self._inference = tf.function(lambda batch: self.network(batch, training=False), reduce_retracing=True)
+        outputs = [keras.ops.convert_to_numpy(self._inference(images[i : i + batch_size])[index])
                    for i in range(0, len(images), batch_size)]
         return np.concatenate(outputs) if outputs else np.zeros((0,), np.float32)
 
