@@ -1,7 +1,7 @@
 """The ``aigc-keras`` command (also ``python -m aigc_keras``).
 
     aigc-keras info
-    aigc-keras train cnn|dcgan|cgan|wgan-gp [--dataset digits] [--epochs N] [--out outputs] [--quick]
+    aigc-keras train cnn|dcgan|cgan|wgan-gp|vae|cvae|vaegan [--dataset digits] [--epochs N] [--out DIR] [--quick]
                     [--resume | --overwrite]
     aigc-keras sample --model generator.keras [--n 64] [--out samples.png]
     aigc-keras eval --model generator.keras --dataset digits [--metrics fid,kid,is,pr] [--n 1000]
@@ -18,8 +18,10 @@ import pathlib
 import sys
 import time
 
-MODELS = ("cnn", "dcgan", "cgan", "wgan-gp")
-GAN_EPOCHS = {"dcgan": 40, "cgan": 40, "wgan-gp": 15}  # passes over the 1,437 offline digits: a few minutes on CPU
+MODELS = ("cnn", "dcgan", "cgan", "wgan-gp", "vae", "cvae", "vaegan")
+# Passes over the 1,437 offline digits: a few minutes each on a 2-core CPU.
+EPOCHS = {"dcgan": 40, "cgan": 40, "wgan-gp": 15, "vae": 40, "cvae": 40, "vaegan": 40}
+CONDITIONAL = ("cgan", "cvae")
 
 
 def _positive_int(text: str) -> int:
@@ -150,11 +152,14 @@ def _train_cnn(args, out: pathlib.Path) -> None:
     print(f"picture: {grid_path}")
 
 
-def _train_gan(args, out: pathlib.Path) -> None:
+def _train_generative(args, out: pathlib.Path) -> None:
+    """Train a GAN or VAE: sample grids, full-state checkpoints, the saved generator (or decoder)."""
     import numpy as np
 
     from . import callbacks, data, viz
-    from .models import base, gan
+    from .models import base, gan, vae
+
+    families = {**gan.MODELS, **vae.MODELS}
 
     folder = out / args.model
     checkpoints = callbacks.Checkpoint(folder / "checkpoints")
@@ -164,20 +169,22 @@ def _train_gan(args, out: pathlib.Path) -> None:
     if args.overwrite:
         for _, old in checkpoints.checkpoints():
             old.unlink()
-    conditional = args.model == "cgan"
+    conditional = args.model in CONDITIONAL
     steps = args.steps or (10 if args.quick else None)
-    epochs = args.epochs or (2 if args.quick else GAN_EPOCHS[args.model])
-    arrays = data.load_arrays(args.dataset, "train", image_size=args.image_size)
+    epochs = args.epochs or (2 if args.quick else EPOCHS[args.model])
+    value_range = (0, 1) if args.model in vae.MODELS else (-1, 1)  # Bernoulli VAEs model [0, 1] pixels
+    arrays = data.load_arrays(args.dataset, "train", image_size=args.image_size, value_range=value_range)
     if conditional and arrays.labels is None:
-        raise ValueError(f"dataset {args.dataset!r} has no labels; the conditional GAN needs them.")
+        raise ValueError(f"dataset {args.dataset!r} has no labels; the conditional {args.model} needs them.")
     dataset = data.load(args.dataset, "train", image_size=args.image_size, batch_size=args.batch_size,
-                        labels=conditional, seed=args.seed, drop_remainder=True, repeat=steps is not None)
+                        labels=conditional, seed=args.seed, drop_remainder=True, repeat=steps is not None,
+                        value_range=value_range)
     options = {"image_size": args.image_size, "channels": arrays.images.shape[-1], "seed": args.seed}
     if conditional:
         options["num_classes"] = int(arrays.labels.max()) + 1
     if args.width:
         options["width"] = args.width
-    model = gan.MODELS[args.model](**options)
+    model = families[args.model](**options)
     model.compile()
     start = checkpoints.restore(model) if args.resume else 0
     if start >= epochs:
@@ -187,10 +194,12 @@ def _train_gan(args, out: pathlib.Path) -> None:
     grids = callbacks.SampleGrid(folder / "samples", every=max(1, epochs // 10), n=100 if conditional else 64)
     model.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=steps, verbose=2,
               callbacks=[grids, checkpoints])
-    model_path = base.save_atomically(model.generator, folder / "generator.keras")
+    network = model.generator if args.model in gan.MODELS else model.image_generator()
+    model_path = base.save_atomically(network, folder / "generator.keras")  # z (, label) -> image in [-1, 1]
     labels = np.arange(100) % model.num_classes if conditional else None
     images = model.generate(None if conditional else 64, labels=labels, seed=args.seed)
-    grid_path = viz.save_image(viz.image_grid(images, ncols=10 if conditional else None), folder / "samples.png")
+    grid_path = viz.save_image(viz.image_grid(images, ncols=10 if conditional else None,
+                                              value_range=model.value_range), folder / "samples.png")
     print(f"generator:   {model_path}")
     print(f"samples:     {grid_path}")
     print(f"checkpoints: {checkpoints.directory}")
@@ -296,7 +305,7 @@ def main(argv=None) -> int:
         if args.model == "cnn":
             _train_cnn(args, out)
         else:
-            _train_gan(args, out)
+            _train_generative(args, out)
     except ValueError as error:  # bad dataset name, folder, size ...: a message, not a traceback
         parser.exit(2, f"aigc-keras: error: {error}\n")
     print(f"done in {time.perf_counter() - start:.1f} s")

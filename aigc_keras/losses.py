@@ -70,3 +70,33 @@ def gradient_penalty(critic, real, fake, epsilon):
     gradients = tape.gradient(scores, interpolates)
     norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=list(range(1, len(gradients.shape)))) + 1e-12)
     return tf.reduce_mean(tf.square(norms - 1.0))
+
+
+def gaussian_kl(mean, log_var):
+    """``KL(N(mean, exp(log_var)) || N(0, I))`` per sample, summed over latent dimensions.
+
+    Closed form for diagonal Gaussians: ``0.5 * Σ_j (μ_j² + σ_j² - 1 - log σ_j²)``.
+    """
+    mean, log_var = _f32(mean), _f32(log_var)
+    return 0.5 * ops.sum(ops.square(mean) + ops.exp(log_var) - 1.0 - log_var, axis=-1)
+
+
+def bernoulli_nll(images01, logits):
+    """``-log p(x|z)`` per sample for a Bernoulli decoder: binary cross-entropy summed over pixels.
+
+    With logits ``l``: ``Σ x softplus(-l) + (1 - x) softplus(l)``.  For grey levels in
+    [0, 1] (not just 0/1) this is the usual practice; it is not a normalised density.
+    """
+    x, logits = _f32(images01), _f32(logits)
+    per_pixel = x * softplus(-logits) + (1.0 - x) * softplus(logits)
+    return ops.sum(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=-1)
+
+
+def gaussian_nll(images, mean, sigma: float):
+    """``-log N(x; mean, sigma² I)`` per sample, summed over pixels (with its constant)."""
+    import math
+
+    x, mean = _f32(images), _f32(mean)
+    squared = ops.reshape(ops.square(x - mean), (ops.shape(x)[0], -1))
+    pixels = squared.shape[-1]
+    return ops.sum(squared, axis=-1) / (2.0 * sigma**2) + pixels * (math.log(sigma) + 0.5 * math.log(2 * math.pi))

@@ -114,3 +114,14 @@ def test_train_gan_resume_and_overwrite(tmp_path, capsys):
                      "--out", str(tmp_path / "s.png")]) == 0
     with pytest.raises(SystemExit, match="knows classes 0..9"):
         cli.main(["sample", "--model", str(folder / "generator.keras"), "--classes", "12"])
+
+
+def test_train_vae_saves_a_generator_that_sample_reads(tmp_path):
+    assert cli.main(["train", "cvae", "--quick", "--width", "8", "--out", str(tmp_path)]) == 0
+    generator = keras.saving.load_model(tmp_path / "cvae" / "generator.keras", safe_mode=True)
+    import tensorflow as tf
+
+    images = generator([tf.zeros((2, 16)), tf.constant([1, 2], tf.int32)]).numpy()
+    assert images.shape == (2, 28, 28, 1) and -1.0 <= images.min() and images.max() <= 1.0
+    assert cli.main(["sample", "--model", str(tmp_path / "cvae" / "generator.keras"), "--classes", "7",
+                     "--n", "4", "--out", str(tmp_path / "s.png")]) == 0

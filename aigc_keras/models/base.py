@@ -130,6 +130,19 @@ class GenerativeModel(keras.Model):
             return tf.random.stateless_uniform(shape, seed=seed, minval=minval, maxval=maxval, dtype=dtype)
         raise ValueError(f"distribution {distribution!r} is not known; use 'normal' or 'uniform'.")
 
+    def unpack(self, data):
+        """``(images in the compute dtype, int32 labels or None)`` from a batch.
+
+        Class-conditional models need ``(images, labels)`` batches; the others ignore labels.
+        """
+        if isinstance(data, (tuple, list)):
+            images, labels = data[0], data[1]
+        else:
+            images, labels = data, None
+        if self.num_classes and labels is None:
+            raise ValueError(f"{type(self).__name__} trains on (images, labels) batches: load the data with labels=True.")
+        return self.as_compute(images), (tf.cast(labels, tf.int32) if self.num_classes else None)
+
     def as_compute(self, images):
         """Cast real images to the compute dtype (float16/bfloat16 under a mixed policy)."""
         return keras.ops.cast(images, self.compute_dtype)

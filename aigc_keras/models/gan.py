@@ -22,80 +22,30 @@ from keras import layers
 from .. import losses
 from ..config import check_int
 from .base import GenerativeModel
-
-
-def _plan(image_size: int) -> tuple[int, int]:
-    """(start size, number of 2x upsamplings) for a square image: 28 = 7*2^2, 32 = 4*2^3, 64 = 4*2^4."""
-    for start in (7, 4):
-        ups = 0
-        size = image_size
-        while size > start and size % 2 == 0:
-            size //= 2
-            ups += 1
-        if size == start and ups >= 2:
-            return start, ups
-    raise ValueError(f"image_size {image_size} is not supported; use 7 or 4 times a power of two, "
-                     "at least 4x upsampling (28, 32, 56, 64, 128, ...).")
+from .networks import build_discriminator, label_input, upsampling_filters, upsampling_plan
 
 
 def build_generator(image_size=28, channels=1, latent_dim=64, width=64, num_classes=None, name="generator"):
     """Transposed-convolution generator with batch norm: z (and a label) -> image in [-1, 1]."""
-    start, ups = _plan(image_size)
+    start, ups = upsampling_plan(image_size)
     z = keras.Input((latent_dim,), name="latent")
     inputs, x = [z], z
     if num_classes:
-        label = keras.Input((), dtype="int32", name="label")
+        label, one_hot = label_input(num_classes)
         inputs.append(label)
-        one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
         embedded = layers.Dense(32, use_bias=False, name="label_embedding")(one_hot)  # (batch, 32)
         x = layers.Concatenate(name="latent_and_label")([z, embedded])
-    filters = width * 2 ** (ups - 1)
-    x = layers.Dense(start * start * filters, use_bias=False, name="project")(x)
-    x = layers.Reshape((start, start, filters), name="to_map")(x)  # (start, start, filters)
+    filters = upsampling_filters(width, ups)
+    x = layers.Dense(start * start * filters[0], use_bias=False, name="project")(x)
+    x = layers.Reshape((start, start, filters[0]), name="to_map")(x)  # (start, start, filters)
     x = layers.BatchNormalization(name="project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
     for i in range(ups):
-        exponent = ups - 2 - i  # channels halve at each upsampling, the last one stays at width // 2
-        filters = width * 2**exponent if exponent >= 0 else max(width // 2, 8)
-        x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False, name=f"up{i + 1}")(x)  # 2x
+        x = layers.Conv2DTranspose(filters[i + 1], 4, strides=2, padding="same", use_bias=False, name=f"up{i + 1}")(x)  # 2x
         x = layers.BatchNormalization(name=f"up{i + 1}_bn")(x)
         x = layers.ReLU(name=f"up{i + 1}_relu")(x)
     images = layers.Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32", name="to_image")(x)
     return keras.Model(inputs if num_classes else z, images, name=name)
-
-
-def build_discriminator(image_size=28, channels=1, width=64, num_classes=None, norm=None, dropout=0.3,
-                        name="discriminator"):
-    """Strided convolutions with LeakyReLU down to 7x7 or 4x4, then one logit (no sigmoid).
-
-    ``norm``: ``None``, ``"batch"`` or ``"layer"`` after every convolution but the first (WGAN-GP's
-    critic must not use batch norm, whose output mixes the samples of a batch).  With
-    ``num_classes`` the logit gets a projection term ``<embed(y), φ(x)>``.
-    """
-    if norm not in (None, "batch", "layer"):
-        raise ValueError(f"norm must be None, 'batch' or 'layer', got {norm!r}.")
-    start, downs = _plan(image_size)
-    images = keras.Input((image_size, image_size, channels), name="images")
-    x = images
-    for i in range(downs):
-        x = layers.Conv2D(width * 2 ** min(i, 3), 4, strides=2, padding="same", name=f"down{i + 1}")(x)  # /2
-        if i > 0 and norm == "batch":
-            x = layers.BatchNormalization(name=f"down{i + 1}_bn")(x)
-        elif i > 0 and norm == "layer":
-            x = layers.LayerNormalization(axis=[1, 2, 3], name=f"down{i + 1}_ln")(x)
-        x = layers.LeakyReLU(0.2, name=f"down{i + 1}_lrelu")(x)
-    features = layers.Flatten(name="flatten")(x)  # (start * start * filters)
-    if dropout:
-        features = layers.Dropout(dropout, name="dropout")(features)
-    logit = layers.Dense(1, dtype="float32", name="logit")(features)
-    if not num_classes:
-        return keras.Model(images, logit, name=name)
-    label = keras.Input((), dtype="int32", name="label")
-    one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
-    embedded = layers.Dense(features.shape[-1], use_bias=False, name="class_projection")(one_hot)  # e_y
-    projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])  # <e_y, φ(x)>
-    return keras.Model([images, label], layers.Add(dtype="float32", name="logit_plus_projection")([logit, projection]),
-                       name=name)
 
 
 class _AdversarialModel(GenerativeModel):
@@ -146,16 +96,6 @@ class _AdversarialModel(GenerativeModel):
     def optimizer_variables(self, name):
         return getattr(self, name).trainable_variables
 
-    def _unpack(self, data):
-        """(images, labels or None) from a batch; conditional models need labels."""
-        if isinstance(data, (tuple, list)):
-            images, labels = data[0], data[1]
-        else:
-            images, labels = data, None
-        if self.num_classes and labels is None:
-            raise ValueError(f"{type(self).__name__} trains on (images, labels) batches: load the data with labels=True.")
-        return self.as_compute(images), (None if not self.num_classes else tf.cast(labels, "int32"))
-
     def _score(self, images, labels, training):
         if self.num_classes:
             return self.discriminator([images, labels], training=training)
@@ -194,7 +134,7 @@ class DCGAN(_AdversarialModel):
         }
 
     def train_step(self, data):
-        real, labels = self._unpack(data)
+        real, labels = self.unpack(data)
         latents = self.noise((tf.shape(real)[0], self.latent_dim))
         with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
             values = self._gan_losses(real, labels, latents, training=True)
@@ -205,7 +145,7 @@ class DCGAN(_AdversarialModel):
         return self.record(**values)
 
     def test_step(self, data):
-        real, labels = self._unpack(data)
+        real, labels = self.unpack(data)
         latents = self.noise((tf.shape(real)[0], self.latent_dim))
         return self.record(count_step=False, **self._gan_losses(real, labels, latents, training=False))
 
@@ -264,7 +204,7 @@ class WGANGP(_AdversarialModel):
                                                                     training=training))
 
     def train_step(self, data):
-        real, _ = self._unpack(data)
+        real, _ = self.unpack(data)
         batch = tf.shape(real)[0]
         values = {}
         for _ in range(self.n_critic):
@@ -279,7 +219,7 @@ class WGANGP(_AdversarialModel):
         return self.record(g_loss=g_loss, **values)
 
     def test_step(self, data):
-        real, _ = self._unpack(data)
+        real, _ = self.unpack(data)
         latents = self.noise((tf.shape(real)[0], self.latent_dim))
         values = self._critic_losses(real, latents, training=False)
         return self.record(count_step=False, g_loss=self._generator_loss(latents, training=False), **values)

@@ -4,6 +4,10 @@
   al. 1998 in spirit: convolution, ReLU, max pooling, dense layers).  Later chapters
   reuse it as the judge of conditional samples and as the domain feature extractor
   for FID/KID (its penultimate ``features`` layer).
+* :func:`build_discriminator`: the DCGAN-style strided-convolution discriminator
+  (Radford et al. 2016), optionally class-conditional by projection (Miyato and Koyama
+  2018); chapter 2's GANs and chapter 3's VAE-GAN use it.
+* :func:`upsampling_plan`: how many 2x steps lead from a 7x7 or 4x4 map to an image size.
 """
 
 from __future__ import annotations
@@ -39,3 +43,65 @@ def build_classifier(
     x = layers.Dropout(dropout, name="dropout")(features)
     logits = layers.Dense(num_classes, name="logits", dtype="float32")(x)
     return keras.Model(inputs, [logits, features], name=name)
+
+
+def upsampling_plan(image_size: int) -> tuple[int, int]:
+    """(start size, number of 2x upsamplings) for a square image: 28 = 7*2^2, 32 = 4*2^3, 64 = 4*2^4."""
+    for start in (7, 4):
+        ups = 0
+        size = image_size
+        while size > start and size % 2 == 0:
+            size //= 2
+            ups += 1
+        if size == start and ups >= 2:
+            return start, ups
+    raise ValueError(f"image_size {image_size} is not supported; use 7 or 4 times a power of two, "
+                     "at least 4x upsampling (28, 32, 56, 64, 128, ...).")
+
+
+def label_input(num_classes: int):
+    """An int32 class-label input and its one-hot encoding: the label path of every conditional network."""
+    label = keras.Input((), dtype="int32", name="label")
+    return label, layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
+
+
+def upsampling_filters(width: int, ups: int) -> list[int]:
+    """Channels of the start map and after each 2x upsampling: halving, the last at ``width // 2``."""
+    filters = [width * 2 ** (ups - 1)]
+    for i in range(ups):
+        exponent = ups - 2 - i
+        filters.append(width * 2**exponent if exponent >= 0 else max(width // 2, 8))
+    return filters
+
+
+def build_discriminator(image_size=28, channels=1, width=64, num_classes=None, norm=None, dropout=0.3,
+                        name="discriminator"):
+    """Strided convolutions with LeakyReLU down to 7x7 or 4x4, then one logit (no sigmoid).
+
+    ``norm``: ``None``, ``"batch"`` or ``"layer"`` after every convolution but the first (WGAN-GP's
+    critic must not use batch norm, whose output mixes the samples of a batch).  With
+    ``num_classes`` the logit gets a projection term ``<embed(y), φ(x)>``.
+    """
+    if norm not in (None, "batch", "layer"):
+        raise ValueError(f"norm must be None, 'batch' or 'layer', got {norm!r}.")
+    start, downs = upsampling_plan(image_size)
+    images = keras.Input((image_size, image_size, channels), name="images")
+    x = images
+    for i in range(downs):
+        x = layers.Conv2D(width * 2 ** min(i, 3), 4, strides=2, padding="same", name=f"down{i + 1}")(x)  # /2
+        if i > 0 and norm == "batch":
+            x = layers.BatchNormalization(name=f"down{i + 1}_bn")(x)
+        elif i > 0 and norm == "layer":
+            x = layers.LayerNormalization(axis=[1, 2, 3], name=f"down{i + 1}_ln")(x)
+        x = layers.LeakyReLU(0.2, name=f"down{i + 1}_lrelu")(x)
+    features = layers.Flatten(name="flatten")(x)  # (start * start * filters)
+    if dropout:
+        features = layers.Dropout(dropout, name="dropout")(features)
+    logit = layers.Dense(1, dtype="float32", name="logit")(features)
+    if not num_classes:
+        return keras.Model(images, logit, name=name)
+    label, one_hot = label_input(num_classes)
+    embedded = layers.Dense(features.shape[-1], use_bias=False, name="class_projection")(one_hot)  # e_y
+    projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])  # <e_y, φ(x)>
+    return keras.Model([images, label], layers.Add(dtype="float32", name="logit_plus_projection")([logit, projection]),
+                       name=name)

@@ -1,0 +1,267 @@
+"""Chapter 3: variational autoencoders.
+
+* VAE: Kingma and Welling, "Auto-Encoding Variational Bayes" (ICLR 2014).
+* beta-VAE: Higgins et al., "beta-VAE: Learning Basic Visual Concepts with a Constrained
+  Variational Framework" (ICLR 2017).
+* Conditional VAE: Sohn, Lee, Yan, "Learning Structured Output Representation using
+  Deep Conditional Generative Models" (NeurIPS 2015).
+* VAE-GAN: Larsen, Sønderby, Larochelle, Winther, "Autoencoding beyond pixels using a
+  learned similarity metric" (ICML 2016), simplified: pixel reconstruction plus an
+  adversarial term (the paper reconstructs in the discriminator's feature space).
+
+The loss is ``reconstruction + beta * KL`` with ``reconstruction = -log p(x|z)`` for one
+sample ``z ~ q(z|x)`` and ``KL = KL(q(z|x) || N(0, I))``; at ``beta = 1`` it is the negative
+ELBO, tracked separately as ``neg_elbo`` whatever ``beta`` is.  Likelihoods:
+``"bernoulli"`` (images in [0, 1]; the decoder gives logits) or ``"gaussian"`` (images in
+[-1, 1]; the decoder gives the mean, fixed ``sigma``).  ``generate`` and ``decode`` return
+the decoder's mean image in the model's ``value_range``.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from .. import losses
+from ..config import check_int
+from .base import GenerativeModel
+from .networks import build_discriminator, label_input, upsampling_filters, upsampling_plan
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+def build_encoder(image_size, channels, latent_dim, width, num_classes=None, name="encoder"):
+    """Strided convolutions -> (mean, log-variance) of q(z|x) (and y)."""
+    _, downs = upsampling_plan(image_size)
+    images = keras.Input((image_size, image_size, channels), name="images")
+    x = images
+    for i in range(downs):
+        x = layers.Conv2D(width * 2 ** min(i, 2), 4, strides=2, padding="same", activation="relu",
+                          name=f"down{i + 1}")(x)  # /2
+    x = layers.Flatten(name="flatten")(x)
+    inputs = [images]
+    if num_classes:
+        label, one_hot = label_input(num_classes)
+        inputs.append(label)
+        x = layers.Concatenate(name="with_label")([x, one_hot])
+    x = layers.Dense(256, activation="relu", name="hidden")(x)
+    mean = layers.Dense(latent_dim, dtype="float32", name="mean")(x)
+    log_var = layers.Dense(latent_dim, dtype="float32", name="log_var")(x)
+    return keras.Model(inputs if num_classes else images, [mean, log_var], name=name)
+
+
+def build_decoder(image_size, channels, latent_dim, width, num_classes=None, name="decoder"):
+    """z (and y) -> transposed convolutions -> one value per pixel (logits or mean, see the model)."""
+    start, ups = upsampling_plan(image_size)
+    z = keras.Input((latent_dim,), name="latent")
+    inputs, x = [z], z
+    if num_classes:
+        label, one_hot = label_input(num_classes)
+        inputs.append(label)
+        x = layers.Concatenate(name="with_label")([z, one_hot])
+    filters = upsampling_filters(width, ups)
+    x = layers.Dense(start * start * filters[0], activation="relu", name="project")(x)
+    x = layers.Reshape((start, start, filters[0]), name="to_map")(x)  # (start, start, filters)
+    for i in range(ups):
+        x = layers.Conv2DTranspose(filters[i + 1], 4, strides=2, padding="same", activation="relu",
+                                   name=f"up{i + 1}")(x)  # 2x
+    out = layers.Conv2D(channels, 3, padding="same", dtype="float32", name="pixels")(x)
+    return keras.Model(inputs if num_classes else z, out, name=name)
+
+
+class VAE(GenerativeModel):
+    """Convolutional VAE; ``beta != 1`` gives a beta-VAE.  ``encode``, ``decode``, ``reconstruct``, ``generate``."""
+
+    optimizer_names = ("vae",)
+    tracker_list = ("loss", "reconstruction", "kl", "neg_elbo")
+    with_discriminator = False  # VAEGAN adds one (all sub-models must exist before the model is built)
+
+    def __init__(self, image_size=28, channels=1, latent_dim=16, width=32, beta=1.0, likelihood="bernoulli",
+                 sigma=0.1, num_classes=None, seed=0, **kwargs):
+        super().__init__(trackers=self.tracker_list, seed=seed, **kwargs)
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {', '.join(LIKELIHOODS)}, got {likelihood!r}.")
+        if not beta >= 0 or not sigma > 0:
+            raise ValueError(f"beta must be >= 0 and sigma > 0, got beta={beta!r}, sigma={sigma!r}.")
+        self.image_size, self.channels = check_int(image_size, "image_size"), check_int(channels, "channels")
+        self.latent_dim, self.width = check_int(latent_dim, "latent_dim"), check_int(width, "width")
+        self.beta, self.likelihood, self.sigma = float(beta), likelihood, float(sigma)
+        self.num_classes = None if num_classes is None else check_int(num_classes, "num_classes", minimum=2)
+        self.value_range = (0, 1) if likelihood == "bernoulli" else (-1, 1)
+        self.encoder = build_encoder(image_size, channels, latent_dim, width, self.num_classes)
+        self.decoder = build_decoder(image_size, channels, latent_dim, width, self.num_classes)
+        if self.with_discriminator:
+            self.discriminator = build_discriminator(image_size, channels, width)
+        example = [np.zeros((1, image_size, image_size, channels), np.float32)]
+        if self.num_classes:
+            example.append(np.zeros((1,), np.int32))
+        self.build_now(*example)
+
+    def get_config(self):
+        return {**super().get_config(), "image_size": self.image_size, "channels": self.channels,
+                "latent_dim": self.latent_dim, "width": self.width, "beta": self.beta,
+                "likelihood": self.likelihood, "sigma": self.sigma, "num_classes": self.num_classes}
+
+    # --- the pieces ---------------------------------------------------------------------
+
+    def _with_label(self, x, labels):
+        return [x, labels] if self.num_classes else x
+
+    def _to_images(self, pixels):
+        """Decoder output -> the mean image in ``value_range``."""
+        pixels = tf.cast(pixels, tf.float32)
+        return tf.sigmoid(pixels) if self.likelihood == "bernoulli" else tf.tanh(pixels)
+
+    def reparameterise(self, mean, log_var):
+        """``z = μ + σ ⊙ ε`` with ``ε ~ N(0, I)`` from the model's seeded, per-replica noise."""
+        epsilon = self.noise(tf.shape(mean))
+        return mean + tf.exp(0.5 * log_var) * epsilon
+
+    def call(self, images, labels=None, training=False):
+        mean, _ = self.encoder(self._with_label(images, labels), training=training)
+        return self._to_images(self.decoder(self._with_label(mean, labels), training=training))
+
+    def _reconstruction_nll(self, images, pixels):
+        if self.likelihood == "bernoulli":
+            return losses.bernoulli_nll(images, pixels)
+        return losses.gaussian_nll(images, tf.tanh(tf.cast(pixels, tf.float32)), self.sigma)
+
+    def _vae_losses(self, images, labels, training):
+        """The one loss computation shared by train_step and test_step (per-image means)."""
+        mean, log_var = self.encoder(self._with_label(images, labels), training=training)
+        z = self.reparameterise(mean, log_var)
+        pixels = self.decoder(self._with_label(z, labels), training=training)
+        reconstruction = tf.reduce_mean(self._reconstruction_nll(images, pixels))
+        kl = tf.reduce_mean(losses.gaussian_kl(mean, log_var))
+        return {"loss": reconstruction + self.beta * kl, "reconstruction": reconstruction, "kl": kl,
+                "neg_elbo": reconstruction + kl}, pixels
+
+    def train_step(self, data):
+        images, labels = self.unpack(data)
+        with tf.GradientTape() as tape:
+            values, _ = self._vae_losses(images, labels, training=True)
+            scaled = self.scale_loss("vae", values["loss"])
+        self.descend("vae", tape, scaled, self.trainable_variables)
+        return self.record(**values)
+
+    def test_step(self, data):
+        images, labels = self.unpack(data)
+        values, _ = self._vae_losses(images, labels, training=False)
+        return self.record(count_step=False, **values)
+
+    def default_optimizers(self):
+        return {"vae": keras.optimizers.Adam(1e-3)}
+
+    def optimizer_variables(self, name):
+        return self.trainable_variables
+
+    # --- the public sampling API ------------------------------------------------------------
+
+    @property
+    def latent_shape(self):
+        return (self.latent_dim,)
+
+    def sample_from_latents(self, latents, labels=None):
+        return self._to_images(self.decoder(self._with_label(latents, labels), training=False))
+
+    def encode(self, images, labels=None):
+        """(mean, log-variance) of q(z|x) as NumPy arrays."""
+        images = tf.convert_to_tensor(np.asarray(images, np.float32))
+        labels = None if labels is None else tf.constant(np.asarray(labels), tf.int32)
+        mean, log_var = self.encoder(self._with_label(images, labels), training=False)
+        return keras.ops.convert_to_numpy(mean), keras.ops.convert_to_numpy(log_var)
+
+    def decode(self, latents, labels=None):
+        latents = tf.convert_to_tensor(np.asarray(latents, np.float32))
+        labels = None if labels is None else tf.constant(np.asarray(labels), tf.int32)
+        return keras.ops.convert_to_numpy(self.sample_from_latents(latents, labels))
+
+    def image_generator(self) -> keras.Model:
+        """The decoder with its output mapped to images in [-1, 1], sharing its weights.
+
+        ``2 sigmoid(l) - 1 = tanh(l / 2)`` for the Bernoulli decoder's logits, ``tanh`` for the
+        Gaussian one; this is what the command line saves as ``generator.keras``.
+        """
+        half = layers.Rescaling(0.5 if self.likelihood == "bernoulli" else 1.0, name="logit_scale")
+        images = layers.Activation("tanh", dtype="float32", name="to_image")(half(self.decoder.output))
+        return keras.Model(self.decoder.inputs if self.num_classes else self.decoder.inputs[0], images,
+                           name="image_generator")
+
+    def reconstruct(self, images, labels=None):
+        """Decode the posterior mean of each image."""
+        return self.decode(self.encode(images, labels)[0], labels)
+
+
+class ConditionalVAE(VAE):
+    """VAE whose encoder and decoder both see the class label; ``generate(labels=[...])``."""
+
+    def __init__(self, image_size=28, channels=1, num_classes=10, latent_dim=16, width=32, beta=1.0,
+                 likelihood="bernoulli", sigma=0.1, seed=0, **kwargs):
+        super().__init__(image_size, channels, latent_dim, width, beta, likelihood, sigma, num_classes, seed, **kwargs)
+
+
+class VAEGAN(VAE):
+    """VAE whose decoder is also a GAN generator against a discriminator (three optimizers).
+
+    * encoder: ``reconstruction + beta * KL``;
+    * decoder: ``reconstruction + gamma * (non-saturating loss on decoded prior samples and
+      on reconstructions)``;
+    * discriminator: real images against reconstructions and decoded prior samples.
+    """
+
+    optimizer_names = ("encoder", "decoder", "discriminator")
+    tracker_list = ("loss", "reconstruction", "kl", "neg_elbo", "d_loss", "g_loss")
+    with_discriminator = True
+
+    def __init__(self, image_size=28, channels=1, latent_dim=16, width=32, beta=1.0, gamma=0.05,
+                 likelihood="bernoulli", sigma=0.1, seed=0, **kwargs):
+        if not gamma >= 0:
+            raise ValueError(f"gamma must be >= 0, got {gamma!r}.")
+        self.gamma = float(gamma)
+        super().__init__(image_size, channels, latent_dim, width, beta, likelihood, sigma, None, seed, **kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "gamma": self.gamma}
+
+    def default_optimizers(self):
+        return {name: keras.optimizers.Adam(1e-3 if name != "discriminator" else 2e-4, beta_1=0.5)
+                for name in self.optimizer_names}
+
+    def optimizer_variables(self, name):
+        return getattr(self, name).trainable_variables
+
+    def _critic_input(self, images):
+        """The discriminator sees images in [-1, 1]."""
+        images = tf.cast(images, tf.float32)
+        return images * 2.0 - 1.0 if self.value_range == (0, 1) else images
+
+    def _vaegan_losses(self, images, training):
+        values, pixels = self._vae_losses(images, None, training)
+        prior = self.noise((tf.shape(images)[0], self.latent_dim))
+        decoded = [self._to_images(pixels), self._to_images(self.decoder(prior, training=training))]
+        real_logits = self.discriminator(self._critic_input(images), training=training)
+        fake_logits = [self.discriminator(self._critic_input(x), training=training) for x in decoded]
+        values["d_loss"] = 0.5 * sum(losses.discriminator_loss(real_logits, f) for f in fake_logits)
+        values["g_loss"] = 0.5 * sum(losses.generator_loss(f) for f in fake_logits)
+        return values
+
+    def train_step(self, data):
+        images, _ = self.unpack(data)
+        with tf.GradientTape() as e_tape, tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            values = self._vaegan_losses(images, training=True)
+            e_scaled = self.scale_loss("encoder", values["loss"])
+            g_scaled = self.scale_loss("decoder", values["reconstruction"] + self.gamma * values["g_loss"])
+            d_scaled = self.scale_loss("discriminator", values["d_loss"])
+        self.descend("encoder", e_tape, e_scaled, self.encoder.trainable_variables)
+        self.descend("decoder", g_tape, g_scaled, self.decoder.trainable_variables)
+        self.descend("discriminator", d_tape, d_scaled, self.discriminator.trainable_variables)
+        return self.record(**values)
+
+    def test_step(self, data):
+        images, _ = self.unpack(data)
+        return self.record(count_step=False, **self._vaegan_losses(images, training=False))
+
+
+MODELS = {"vae": VAE, "cvae": ConditionalVAE, "vaegan": VAEGAN}
