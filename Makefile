@@ -18,9 +18,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 	$(PIP) -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
-# Train a small classifier on the offline digits; writes outputs/demo/cnn.keras and a PNG.
+# Train a small conditional GAN on the offline digits; writes outputs/demo/cgan/generator.keras and samples.png.
 demo: $(VENV)/.installed
-	$(VENV)/bin/aigc-keras train cnn --epochs 10 --out outputs/demo
+	$(VENV)/bin/aigc-keras train cgan --epochs 20 --out outputs/demo --overwrite
 
 # Everything: unit tests, quality trainings and every notebook (quick mode, nbval).
 test: $(VENV)/.installed-dev
