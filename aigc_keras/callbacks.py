@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import pathlib
 import re
+import time
 
 import keras
 import numpy as np
 
 from . import viz
 from .config import check_int
+
+
+def _fixed_samples(model, n: int, seed: int, labels=None):
+    """The same ``n`` samples every call; class-conditional models cycle through their classes."""
+    if labels is None and getattr(model, "num_classes", None):
+        labels = np.arange(n) % model.num_classes
+    return model.generate(None if labels is not None else n, labels=labels, seed=seed)
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -34,12 +42,8 @@ class SampleGrid(keras.callbacks.Callback):
         self.paths: list[pathlib.Path] = []
 
     def _draw(self):
-        labels = self.labels
-        if labels is None and getattr(self.model, "num_classes", None):
-            labels = np.arange(self.n) % self.model.num_classes
-        n = None if labels is not None else self.n
-        images = self.model.generate(n, labels=labels, seed=self.seed)
-        ncols = self.model.num_classes if labels is not None and self.labels is None else None
+        images = _fixed_samples(self.model, self.n, self.seed, self.labels)
+        ncols = self.model.num_classes if self.labels is None and getattr(self.model, "num_classes", None) else None
         return viz.image_grid(images, ncols=ncols, value_range=self.model.value_range)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -65,11 +69,7 @@ class TensorBoardImages(keras.callbacks.TensorBoard):
         super().on_epoch_end(epoch, logs)
         import tensorflow as tf
 
-        labels = None
-        if getattr(self.model, "num_classes", None):
-            labels = np.arange(self.sample_n) % self.model.num_classes
-        images = self.model.generate(None if labels is not None else self.sample_n, labels=labels,
-                                     seed=self.sample_seed)
+        images = _fixed_samples(self.model, self.sample_n, self.sample_seed)
         grid = viz.image_grid(images, value_range=self.model.value_range)
         grid = grid[None, ..., None] if grid.ndim == 2 else grid[None]
         writer = tf.summary.create_file_writer(str(pathlib.Path(self.log_dir) / "samples"))
@@ -156,19 +156,12 @@ class QualityTracker(keras.callbacks.Callback):
         self.records: list[dict] = []
 
     def on_train_begin(self, logs=None):
-        import time
-
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        import time
-
         if (epoch + 1) % self.every or logs is None:
             return
-        labels = None
-        if getattr(self.model, "num_classes", None):
-            labels = np.arange(self.n) % self.model.num_classes
-        images = self.model.generate(None if labels is not None else self.n, labels=labels, seed=self.seed)
+        images = _fixed_samples(self.model, self.n, self.seed)
         fake = self.extractor.features(np.clip(images, -1.0, 1.0))
         logs["fid"] = self.metrics.frechet_distance(self.real, fake)
         logs["kid"] = self.metrics.kernel_distance(self.real, fake, subsets=20, subset_size=min(self.n, 500))[0]

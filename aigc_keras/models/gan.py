@@ -22,17 +22,15 @@ from keras import layers
 from .. import losses
 from ..config import check_int
 from .base import GenerativeModel
-from .networks import build_discriminator, label_input, upsampling_filters, upsampling_plan
+from .networks import build_discriminator, latent_input, upsampling_filters, upsampling_plan
 
 
 def build_generator(image_size=28, channels=1, latent_dim=64, width=64, num_classes=None, name="generator"):
     """Transposed-convolution generator with batch norm: z (and a label) -> image in [-1, 1]."""
     start, ups = upsampling_plan(image_size)
-    z = keras.Input((latent_dim,), name="latent")
-    inputs, x = [z], z
+    inputs, z, one_hot = latent_input(latent_dim, num_classes)
+    x = z
     if num_classes:
-        label, one_hot = label_input(num_classes)
-        inputs.append(label)
         embedded = layers.Dense(32, use_bias=False, name="label_embedding")(one_hot)  # (batch, 32)
         x = layers.Concatenate(name="latent_and_label")([z, embedded])
     filters = upsampling_filters(width, ups)
@@ -45,7 +43,7 @@ def build_generator(image_size=28, channels=1, latent_dim=64, width=64, num_clas
         x = layers.BatchNormalization(name=f"up{i + 1}_bn")(x)
         x = layers.ReLU(name=f"up{i + 1}_relu")(x)
     images = layers.Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32", name="to_image")(x)
-    return keras.Model(inputs if num_classes else z, images, name=name)
+    return keras.Model(inputs, images, name=name)
 
 
 class _AdversarialModel(GenerativeModel):

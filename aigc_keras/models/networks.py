@@ -65,6 +65,19 @@ def label_input(num_classes: int):
     return label, layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
 
 
+def latent_input(latent_dim: int, num_classes=None):
+    """Inputs of a generator/decoder: a latent vector, and a label when class-conditional.
+
+    Returns ``(inputs, latent, one_hot)``; ``inputs`` is the latent alone or ``[latent, label]``,
+    ``one_hot`` is ``None`` for unconditional networks.
+    """
+    z = keras.Input((latent_dim,), name="latent")
+    if not num_classes:
+        return z, z, None
+    label, one_hot = label_input(num_classes)
+    return [z, label], z, one_hot
+
+
 def upsampling_filters(width: int, ups: int) -> list[int]:
     """Channels of the start map and after each 2x upsampling: halving, the last at ``width // 2``."""
     filters = [width * 2 ** (ups - 1)]

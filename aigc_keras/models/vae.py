@@ -27,7 +27,7 @@ from keras import layers
 from .. import losses
 from ..config import check_int
 from .base import GenerativeModel
-from .networks import build_discriminator, label_input, upsampling_filters, upsampling_plan
+from .networks import build_discriminator, label_input, latent_input, upsampling_filters, upsampling_plan
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -55,12 +55,8 @@ def build_encoder(image_size, channels, latent_dim, width, num_classes=None, nam
 def build_decoder(image_size, channels, latent_dim, width, num_classes=None, name="decoder"):
     """z (and y) -> transposed convolutions -> one value per pixel (logits or mean, see the model)."""
     start, ups = upsampling_plan(image_size)
-    z = keras.Input((latent_dim,), name="latent")
-    inputs, x = [z], z
-    if num_classes:
-        label, one_hot = label_input(num_classes)
-        inputs.append(label)
-        x = layers.Concatenate(name="with_label")([z, one_hot])
+    inputs, z, one_hot = latent_input(latent_dim, num_classes)
+    x = z if one_hot is None else layers.Concatenate(name="with_label")([z, one_hot])
     filters = upsampling_filters(width, ups)
     x = layers.Dense(start * start * filters[0], activation="relu", name="project")(x)
     x = layers.Reshape((start, start, filters[0]), name="to_map")(x)  # (start, start, filters)
@@ -68,7 +64,7 @@ def build_decoder(image_size, channels, latent_dim, width, num_classes=None, nam
         x = layers.Conv2DTranspose(filters[i + 1], 4, strides=2, padding="same", activation="relu",
                                    name=f"up{i + 1}")(x)  # 2x
     out = layers.Conv2D(channels, 3, padding="same", dtype="float32", name="pixels")(x)
-    return keras.Model(inputs if num_classes else z, out, name=name)
+    return keras.Model(inputs, out, name=name)
 
 
 class VAE(GenerativeModel):
