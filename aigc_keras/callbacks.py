@@ -57,6 +57,27 @@ class SampleGrid(keras.callbacks.Callback):
             viz.show_array(grid, title=f"epoch {done}")
 
 
+class TranslationGrid(SampleGrid):
+    """:class:`SampleGrid` for translation models: rows ``a``, ``G(a)``, ``F(G(a))``, ``b``, ``F(b)``, ``G(F(b))``.
+
+    ``images_a``/``images_b``: the same few held-out images every time (in the model's value range).
+    """
+
+    def __init__(self, directory, images_a, images_b, **kwargs):
+        super().__init__(directory, n=len(images_a), prefix=kwargs.pop("prefix", "translations"), **kwargs)
+        self.images_a, self.images_b = np.asarray(images_a), np.asarray(images_b)
+        if self.images_a.shape != self.images_b.shape:
+            raise ValueError(f"images_a and images_b must have the same shape, got {self.images_a.shape} "
+                             f"and {self.images_b.shape}.")
+
+    def _draw(self):
+        fake_b = self.model.translate(self.images_a, "a2b")
+        fake_a = self.model.translate(self.images_b, "b2a")
+        rows = [self.images_a, fake_b, self.model.translate(fake_b, "b2a"),
+                self.images_b, fake_a, self.model.translate(fake_a, "a2b")]
+        return viz.image_grid(np.concatenate(rows), ncols=len(self.images_a), value_range=self.model.value_range)
+
+
 class TensorBoardImages(keras.callbacks.TensorBoard):
     """Keras' TensorBoard callback that also logs a fixed-latent sample grid every epoch."""
 

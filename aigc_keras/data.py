@@ -469,6 +469,58 @@ def load(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+def load_unpaired(
+    domain_a="brick",
+    domain_b="grass",
+    split="train",
+    *,
+    image_size=64,
+    batch_size=1,
+    value_range=(-1, 1),
+    source="auto",
+    data_dir=None,
+    channels=None,
+    seed=0,
+    limit=None,
+    num_crops=None,
+    repeat=False,
+):
+    """``(images_a, images_b)`` batches from two unpaired domains, each shuffled on its own.
+
+    ``domain_a``/``domain_b``: any name :func:`load` takes (offline ``brick``, ``grass``, ...,
+    a TFDS name, a folder).  A TFDS CycleGAN pair such as ``"cycle_gan/horse2zebra"`` may be
+    given as ``domain_a`` alone (``domain_b=None``): its ``trainA``/``trainB`` (or ``testA``/``testB``)
+    splits are the two domains.  An epoch ends with the smaller domain.  Both domains must end
+    up with the same channel count (pass ``channels`` to convert).
+    """
+    import tensorflow as tf
+
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test' for unpaired data, got {split!r}.")
+    if domain_b is None:
+        if not str(domain_a).startswith("cycle_gan/"):
+            raise ValueError(f"domain_b is needed unless domain_a is a TFDS CycleGAN pair such as "
+                             f"'cycle_gan/horse2zebra'; got domain_a={domain_a!r}.")
+        sources = [(domain_a, split + "A"), (domain_a, split + "B")]
+    else:
+        sources = [(domain_a, split), (domain_b, split)]
+    common = dict(image_size=image_size, batch_size=None, value_range=value_range, source=source, data_dir=data_dir,
+                  channels=channels, limit=limit, num_crops=num_crops, shuffle=False, seed=seed)
+    a, b = (load(name, part, **common) for name, part in sources)
+    if a.element_spec.shape[-1] != b.element_spec.shape[-1]:
+        raise ValueError(f"the domains have {a.element_spec.shape[-1]} and {b.element_spec.shape[-1]} channels; "
+                         "pass channels=1 or channels=3 to convert both.")
+    if split == "train":  # each domain in its own order: no pairing survives from one epoch to the next
+        a = a.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
+        b = b.shuffle(10_000, seed=seed + 1, reshuffle_each_iteration=True)
+    pairs = tf.data.Dataset.zip((a, b))
+    if repeat:
+        pairs = pairs.repeat()
+    if batch_size is not None:
+        pairs = pairs.batch(check_int(batch_size, "batch_size"))
+    return pairs.prefetch(tf.data.AUTOTUNE)
+
+
 def describe() -> str:
     """A table of the offline datasets (used by ``aigc-keras info``)."""
     lines = ["offline datasets (ship inside installed packages):"]

@@ -100,3 +100,22 @@ def gaussian_nll(images, mean, sigma: float):
     squared = ops.reshape(ops.square(x - mean), (ops.shape(x)[0], -1))
     pixels = squared.shape[-1]
     return ops.sum(squared, axis=-1) / (2.0 * sigma**2) + pixels * (math.log(sigma) + 0.5 * math.log(2 * math.pi))
+
+
+def least_squares_discriminator_loss(real_scores, fake_scores):
+    """LSGAN (Mao et al. 2017) as CycleGAN uses it: ``E[(D(x) - 1)^2] + E[D(G(z))^2]``, halved.
+
+    Halving slows the discriminator relative to the generator (Zhu et al. 2017, sec. 7.1).
+    """
+    real_scores, fake_scores = _f32(real_scores), _f32(fake_scores)
+    return 0.5 * (ops.mean(ops.square(real_scores - 1.0)) + ops.mean(ops.square(fake_scores)))
+
+
+def least_squares_generator_loss(fake_scores):
+    """``E[(D(G(z)) - 1)^2]``: the generator pushes the scores of its images towards the real target 1."""
+    return ops.mean(ops.square(_f32(fake_scores) - 1.0))
+
+
+def l1(x, y):
+    """Mean absolute difference: the cycle-consistency ``E|F(G(a)) - a|`` and identity losses."""
+    return ops.mean(ops.abs(_f32(x) - _f32(y)))

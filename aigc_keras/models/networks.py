@@ -8,12 +8,20 @@
   (Radford et al. 2016), optionally class-conditional by projection (Miyato and Koyama
   2018); chapter 2's GANs and chapter 3's VAE-GAN use it.
 * :func:`upsampling_plan`: how many 2x steps lead from a 7x7 or 4x4 map to an image size.
+* :func:`build_patch_discriminator`: the PatchGAN of pix2pix and CycleGAN (Isola et al.
+  2017), which scores overlapping patches rather than the whole image; its depth is
+  chosen from the image size (:func:`patch_layers`).
+* :func:`residual_block`: two 3x3 convolutions with instance norm and an identity skip
+  (He et al. 2016, in the form Johnson et al. 2016 use for image transformation).
 """
 
 from __future__ import annotations
 
 import keras
 from keras import layers
+
+from ..config import check_int
+from ..layers import ReflectionPadding2D, instance_norm
 
 
 def build_classifier(
@@ -118,3 +126,65 @@ def build_discriminator(image_size=28, channels=1, width=64, num_classes=None, n
     projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])  # <e_y, φ(x)>
     return keras.Model([images, label], layers.Add(dtype="float32", name="logit_plus_projection")([logit, projection]),
                        name=name)
+
+
+def patch_receptive_field(strided_layers: int) -> int:
+    """Receptive field (pixels) of a PatchGAN output unit.
+
+    The stack is ``strided_layers`` 4x4 stride-2 convolutions, one 4x4 stride-1 convolution
+    and the 4x4 stride-1 output convolution; walking back from one output unit,
+    ``r <- (r - 1) * stride + kernel`` gives 4, 7, then 16, 34, 70 for 1, 2, 3 strided layers.
+    """
+    field = 1
+    for stride in [1, 1] + [2] * strided_layers:  # from the output back to the input
+        field = (field - 1) * stride + 4
+    return field
+
+
+def patch_layers(image_size: int) -> int:
+    """Strided layers for a PatchGAN at ``image_size``: the deepest (at most 3, the paper's 70x70)
+    whose receptive field is at most 0.6 of the image side, so it judges patches, not whole images
+    (16x16 patches at 32, 34x34 at 64, 70x70 at 128 and above)."""
+    depth = 1
+    while depth < 3 and patch_receptive_field(depth + 1) <= 0.6 * image_size:
+        depth += 1
+    return depth
+
+
+def build_patch_discriminator(image_size=64, channels=3, width=64, strided_layers=None, norm="instance",
+                              name="patch_discriminator"):
+    """PatchGAN: C64-C128-C256 (4x4, stride 2), C512 (stride 1), then a 1-channel 4x4 convolution.
+
+    Instance norm after every convolution but the first (``norm=None`` leaves it out), LeakyReLU(0.2),
+    no sigmoid (least-squares or logistic losses take the raw scores).  Output: one score per patch,
+    ``(B, h, w, 1)``.  The convolutions see :func:`patch_receptive_field` pixels; instance norm's
+    per-image mean and variance add a weak dependence on the whole image.
+    """
+    if norm not in ("instance", None):
+        raise ValueError(f"norm must be 'instance' or None, got {norm!r}.")
+    if strided_layers is None:
+        strided_layers = patch_layers(image_size)
+    strided_layers = check_int(strided_layers, "strided_layers")
+    images = keras.Input((image_size, image_size, channels), name="images")
+    x = images
+    for i in range(strided_layers + 1):
+        last = i == strided_layers
+        x = layers.Conv2D(width * 2 ** min(i, 3), 4, strides=1 if last else 2, padding="same",
+                          name=f"conv{i + 1}")(x)  # /2 except the last
+        if i > 0 and norm:
+            x = instance_norm(f"conv{i + 1}_norm")(x)
+        x = layers.LeakyReLU(0.2, name=f"conv{i + 1}_lrelu")(x)
+    scores = layers.Conv2D(1, 4, padding="same", dtype="float32", name="patch_scores")(x)  # (h, w, 1)
+    return keras.Model(images, scores, name=name)
+
+
+def residual_block(x, filters: int, name: str):
+    """``x + IN(conv(pad(relu(IN(conv(pad(x)))))))`` with 3x3 reflection-padded convolutions."""
+    y = ReflectionPadding2D(1, name=f"{name}_pad1")(x)
+    y = layers.Conv2D(filters, 3, name=f"{name}_conv1")(y)
+    y = instance_norm(f"{name}_norm1")(y)
+    y = layers.ReLU(name=f"{name}_relu")(y)
+    y = ReflectionPadding2D(1, name=f"{name}_pad2")(y)
+    y = layers.Conv2D(filters, 3, name=f"{name}_conv2")(y)
+    y = instance_norm(f"{name}_norm2")(y)
+    return layers.Add(name=f"{name}_skip")([x, y])

@@ -1,0 +1,220 @@
+"""Chapter 4: CycleGAN, unpaired image-to-image translation.
+
+Zhu, Park, Isola, Efros, "Unpaired Image-to-Image Translation using Cycle-Consistent
+Adversarial Networks" (ICCV 2017).  Generator: the residual network of Johnson, Alahi,
+Fei-Fei (ECCV 2016) with instance normalisation and reflection padding; discriminator:
+the PatchGAN of Isola et al. (CVPR 2017); adversarial loss: least squares (Mao et al.
+2017); a history pool of generated images for each discriminator (Shrivastava et al. 2017).
+
+Two generators, ``G: A -> B`` (``generator_ab``) and ``F: B -> A`` (``generator_ba``), and two
+discriminators, ``D_B`` and ``D_A``.  The full objective the generators minimise is
+
+    L = L_GAN(G, D_B) + L_GAN(F, D_A) + λ (E|F(G(a)) - a| + E|G(F(b)) - b|)
+        + 0.5 λ (E|G(b) - b| + E|F(a) - a|)
+
+with ``λ = 10``; each discriminator minimises its own least-squares loss on real images and
+on images from its pool.  Images are expected in [-1, 1] (the generators end in tanh), the
+same channel count in both domains (the identity term feeds B images to G).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from .. import losses
+from ..config import check_int
+from ..layers import ImagePool, ReflectionPadding2D, instance_norm
+from .base import GenerativeModel
+from .networks import build_patch_discriminator, patch_layers, patch_receptive_field, residual_block
+
+DIRECTIONS = ("a2b", "b2a")
+
+
+def residual_blocks_for(image_size: int) -> int:
+    """The paper's choice: 6 residual blocks below 256x256, 9 at 256x256 and above."""
+    return 9 if image_size >= 256 else 6
+
+
+def build_resnet_generator(image_size=64, channels=3, ngf=64, n_blocks=None, name="generator"):
+    """c7s1-ngf, d2ngf, d4ngf, R4ngf x n_blocks, u2ngf, ungf, c7s1-channels (tanh); output shape = input shape."""
+    image_size = check_int(image_size, "image_size")
+    if image_size % 4 or image_size < 16:
+        raise ValueError(f"image_size {image_size} is not supported by the ResNet generator: "
+                         "use a multiple of 4 of at least 16 (it downsamples twice by 2).")
+    n_blocks = residual_blocks_for(image_size) if n_blocks is None else check_int(n_blocks, "n_blocks", minimum=0)
+    images = keras.Input((image_size, image_size, channels), name="images")
+    x = ReflectionPadding2D(3, name="stem_pad")(images)  # H + 6
+    x = layers.Conv2D(ngf, 7, name="stem_conv")(x)  # (H, W, ngf)
+    x = instance_norm("stem_norm")(x)
+    x = layers.ReLU(name="stem_relu")(x)
+    for i, filters in enumerate((2 * ngf, 4 * ngf)):
+        x = layers.Conv2D(filters, 3, strides=2, padding="same", name=f"down{i + 1}")(x)  # /2
+        x = instance_norm(f"down{i + 1}_norm")(x)
+        x = layers.ReLU(name=f"down{i + 1}_relu")(x)
+    for i in range(n_blocks):
+        x = residual_block(x, 4 * ngf, name=f"res{i + 1}")  # (H/4, W/4, 4 ngf)
+    for i, filters in enumerate((2 * ngf, ngf)):
+        x = layers.Conv2DTranspose(filters, 3, strides=2, padding="same", name=f"up{i + 1}")(x)  # 2x
+        x = instance_norm(f"up{i + 1}_norm")(x)
+        x = layers.ReLU(name=f"up{i + 1}_relu")(x)
+    x = ReflectionPadding2D(3, name="head_pad")(x)
+    outputs = layers.Conv2D(channels, 7, activation="tanh", dtype="float32", name="to_image")(x)  # (H, W, C)
+    return keras.Model(images, outputs, name=name)
+
+
+@keras.saving.register_keras_serializable(package="aigc_keras")
+class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """The paper's schedule: ``learning_rate`` for ``constant_steps``, then linear to 0 at ``total_steps``."""
+
+    def __init__(self, learning_rate: float, total_steps: int, constant_steps: int):
+        self.learning_rate = float(learning_rate)
+        self.total_steps = check_int(total_steps, "total_steps")
+        self.constant_steps = check_int(constant_steps, "constant_steps", minimum=0)
+        if self.constant_steps >= self.total_steps:
+            raise ValueError(f"constant_steps ({constant_steps}) must be below total_steps ({total_steps}).")
+
+    def __call__(self, step):
+        step = tf.cast(step, "float32")
+        decay = (step - self.constant_steps) / float(self.total_steps - self.constant_steps)
+        return self.learning_rate * tf.clip_by_value(1.0 - decay, 0.0, 1.0)
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "total_steps": self.total_steps,
+                "constant_steps": self.constant_steps}
+
+
+def make_optimizers(total_steps=None, learning_rate=2e-4, constant_fraction=0.5):
+    """Four Adam(β1 = 0.5) optimizers; with ``total_steps`` the rate is constant for
+    ``constant_fraction`` of them and then decays linearly to zero (100 + 100 epochs in the paper)."""
+    if not 0.0 <= constant_fraction < 1.0:
+        raise ValueError(f"constant_fraction must be in [0, 1), got {constant_fraction!r}.")
+    rate = learning_rate
+    if total_steps is not None:
+        total_steps = check_int(total_steps, "total_steps")
+        rate = ConstantThenLinearDecay(learning_rate, total_steps, int(constant_fraction * total_steps))
+    return {name: keras.optimizers.Adam(rate, beta_1=0.5) for name in CycleGAN.optimizer_names}
+
+
+class CycleGAN(GenerativeModel):
+    """Unpaired translation between domains A and B; trains on ``(a, b)`` batches (see ``data.load_unpaired``).
+
+    ``translate(images, "a2b")`` applies G, ``translate(images, "b2a")`` applies F.  The PatchGAN's
+    depth follows :func:`~aigc_keras.models.networks.patch_layers` (16x16 patches at 32x32, 34x34 at
+    64x64, the paper's 70x70 at 128x128 and above); ``n_blocks`` defaults to the paper's 6 (9 at 256).
+    """
+
+    optimizer_names = ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b")
+    trackers_used = ("g_loss", "adv_ab", "adv_ba", "cycle", "identity", "d_a_loss", "d_b_loss")
+
+    def __init__(self, image_size=64, channels=3, ngf=64, ndf=64, n_blocks=None, cycle_weight=10.0,
+                 identity_weight=0.5, pool_size=50, seed=0, **kwargs):
+        super().__init__(trackers=self.trackers_used, seed=seed, **kwargs)
+        self.image_size, self.channels = check_int(image_size, "image_size"), check_int(channels, "channels")
+        self.ngf, self.ndf = check_int(ngf, "ngf"), check_int(ndf, "ndf")
+        self.n_blocks = residual_blocks_for(self.image_size) if n_blocks is None else check_int(n_blocks, "n_blocks", 0)
+        for what, value in (("cycle_weight", cycle_weight), ("identity_weight", identity_weight)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"{what} must be a number >= 0, got {value!r}.")
+        self.cycle_weight, self.identity_weight = float(cycle_weight), float(identity_weight)
+        self.pool_size = check_int(pool_size, "pool_size", minimum=0)
+        shape = (self.image_size, self.image_size, self.channels)
+        make_g = lambda name: build_resnet_generator(self.image_size, self.channels, self.ngf, self.n_blocks, name)  # noqa: E731
+        make_d = lambda name: build_patch_discriminator(self.image_size, self.channels, self.ndf, name=name)  # noqa: E731
+        self.generator_ab, self.generator_ba = make_g("generator_ab"), make_g("generator_ba")
+        self.discriminator_a, self.discriminator_b = make_d("discriminator_a"), make_d("discriminator_b")
+        self.pool_a = ImagePool(self.pool_size, shape, name="pool_a")
+        self.pool_b = ImagePool(self.pool_size, shape, name="pool_b")
+        self.build_now(np.zeros((1, *shape), np.float32))
+
+    @property
+    def patch_size(self) -> int:
+        """Receptive field of one discriminator score, in pixels."""
+        return patch_receptive_field(patch_layers(self.image_size))
+
+    def call(self, images_a, training=False):
+        return self.generator_ab(images_a, training=training)
+
+    def get_config(self):
+        return {**super().get_config(), "image_size": self.image_size, "channels": self.channels, "ngf": self.ngf,
+                "ndf": self.ndf, "n_blocks": self.n_blocks, "cycle_weight": self.cycle_weight,
+                "identity_weight": self.identity_weight, "pool_size": self.pool_size}
+
+    def default_optimizers(self):
+        return make_optimizers()
+
+    def optimizer_variables(self, name):
+        return getattr(self, name).trainable_variables
+
+    # --- training ---------------------------------------------------------------------
+
+    def _split(self, data):
+        if not isinstance(data, (tuple, list)) or len(data) != 2:
+            raise ValueError("CycleGAN trains on (images_a, images_b) batches: use aigc_keras.data.load_unpaired.")
+        return self.as_compute(data[0]), self.as_compute(data[1])
+
+    def _cycle_losses(self, a, b, training: bool, pooled=None):
+        """Every loss of one step; ``pooled`` maps the fakes to what the discriminators see."""
+        fake_b = self.generator_ab(a, training=training)  # G(a)
+        fake_a = self.generator_ba(b, training=training)  # F(b)
+        cycle = losses.l1(self.generator_ba(fake_b, training=training), a) + \
+            losses.l1(self.generator_ab(fake_a, training=training), b)  # |F(G(a)) - a| + |G(F(b)) - b|
+        identity = tf.constant(0.0)
+        if self.identity_weight:
+            identity = losses.l1(self.generator_ab(b, training=training), b) + \
+                losses.l1(self.generator_ba(a, training=training), a)
+        adv_ab = losses.least_squares_generator_loss(self.discriminator_b(fake_b, training=training))
+        adv_ba = losses.least_squares_generator_loss(self.discriminator_a(fake_a, training=training))
+        g_loss = adv_ab + adv_ba + self.cycle_weight * (cycle + self.identity_weight * identity)
+        seen_b, seen_a = (fake_b, fake_a) if pooled is None else pooled(fake_b, fake_a)
+        d_b = losses.least_squares_discriminator_loss(self.discriminator_b(b, training=training),
+                                                      self.discriminator_b(tf.stop_gradient(seen_b), training=training))
+        d_a = losses.least_squares_discriminator_loss(self.discriminator_a(a, training=training),
+                                                      self.discriminator_a(tf.stop_gradient(seen_a), training=training))
+        return {"g_loss": g_loss, "adv_ab": adv_ab, "adv_ba": adv_ba, "cycle": cycle, "identity": identity,
+                "d_a_loss": d_a, "d_b_loss": d_b}
+
+    def _through_pools(self, fake_b, fake_a):
+        batch = tf.shape(fake_b)[0]
+        draws = self.noise((4, batch), "uniform")
+        return self.pool_b(fake_b, draws[0], draws[1]), self.pool_a(fake_a, draws[2], draws[3])
+
+    def train_step(self, data):
+        a, b = self._split(data)
+        with tf.GradientTape(persistent=True) as tape:
+            values = self._cycle_losses(a, b, training=True, pooled=self._through_pools)
+            scaled = {name: self.scale_loss(name, values["g_loss"]) for name in ("generator_ab", "generator_ba")}
+            scaled["discriminator_a"] = self.scale_loss("discriminator_a", values["d_a_loss"])
+            scaled["discriminator_b"] = self.scale_loss("discriminator_b", values["d_b_loss"])
+        for name, loss in scaled.items():
+            self.descend(name, tape, loss, self.optimizer_variables(name))
+        del tape
+        return self.record(**values)
+
+    def test_step(self, data):
+        a, b = self._split(data)
+        return self.record(count_step=False, **self._cycle_losses(a, b, training=False))
+
+    # --- translation --------------------------------------------------------------------
+
+    def translate(self, images, direction: str = "a2b", batch_size: int = 64) -> np.ndarray:
+        """Translate images in [-1, 1], ``(N, H, W, C)`` with the model's size and channels."""
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be 'a2b' (G: A -> B) or 'b2a' (F: B -> A), got {direction!r}.")
+        images = np.asarray(images, dtype=np.float32)
+        expected = (self.image_size, self.image_size, self.channels)
+        if images.ndim != 4 or images.shape[1:] != expected:
+            raise ValueError(f"images must have shape (N, {', '.join(map(str, expected))}), got {images.shape}.")
+        if images.size and (images.min() < -1.0 - 1e-3 or images.max() > 1.0 + 1e-3):
+            raise ValueError(f"images must be in [-1, 1], got values in [{images.min():.3g}, {images.max():.3g}].")
+        network = self.generator_ab if direction == "a2b" else self.generator_ba
+        batch_size = check_int(batch_size, "batch_size")
+        outputs = [keras.ops.convert_to_numpy(keras.ops.cast(network(images[i:i + batch_size], training=False),
+                                                             "float32"))
+                   for i in range(0, len(images), batch_size)]
+        return np.concatenate(outputs) if outputs else np.zeros((0, *expected), np.float32)
+
+    def generate(self, *args, **kwargs):
+        raise TypeError("CycleGAN translates images rather than sampling them: use translate(images, direction).")
