@@ -3,6 +3,8 @@
     aigc-keras info
     aigc-keras train cnn|dcgan|cgan|wgan-gp|vae|cvae|vaegan [--dataset digits] [--epochs N] [--out DIR] [--quick]
                     [--resume | --overwrite]
+    aigc-keras train cyclegan --domain-a grass --domain-b brick [--image-size 32] [--width 8] ...
+    aigc-keras translate --model generator_ab.keras --input IMAGE_OR_FOLDER --out FOLDER
     aigc-keras sample --model generator.keras [--n 64] [--out samples.png]
     aigc-keras eval --model generator.keras --dataset digits [--metrics fid,kid,is,pr] [--n 1000]
 
@@ -18,9 +20,12 @@ import pathlib
 import sys
 import time
 
-MODELS = ("cnn", "dcgan", "cgan", "wgan-gp", "vae", "cvae", "vaegan")
-# Passes over the 1,437 offline digits: a few minutes each on a 2-core CPU.
-EPOCHS = {"dcgan": 40, "cgan": 40, "wgan-gp": 15, "vae": 40, "cvae": 40, "vaegan": 40}
+MODELS = ("cnn", "dcgan", "cgan", "wgan-gp", "vae", "cvae", "vaegan", "cyclegan")
+# Passes over the 1,437 offline digits (CycleGAN: over 600 crops per texture domain): a few minutes
+# each on a 2-core CPU.
+EPOCHS = {"dcgan": 40, "cgan": 40, "wgan-gp": 15, "vae": 40, "cvae": 40, "vaegan": 40, "cyclegan": 8}
+IMAGE_SIZE = {"cyclegan": 32}  # the others: 28
+BATCH_SIZE = {"cyclegan": 8}  # the others: 64
 CONDITIONAL = ("cgan", "cvae")
 
 
@@ -46,7 +51,7 @@ def _non_negative_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aigc-keras", description="Train and sample the aigc_keras models.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{info,train,sample,eval}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{info,train,sample,eval,translate}")
 
     commands.add_parser("info", help="print the environment line and the offline datasets",
                         description="Print TensorFlow/Keras versions, device, precision, XLA, mode and datasets.")
@@ -57,12 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="dataset name (digits, mnist, ...) or a folder of images (default: digits)")
     train.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default: the model's standard)")
     train.add_argument("--steps", type=_positive_int, default=None, help="optimizer steps per epoch (default: one pass)")
-    train.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default: 64)")
-    train.add_argument("--image-size", type=_positive_int, default=28, help="image height and width (default: 28)")
+    train.add_argument("--batch-size", type=_positive_int, default=None, help="batch size (default: 64; cyclegan 8)")
+    train.add_argument("--image-size", type=_positive_int, default=None,
+                       help="image height and width (default: 28; cyclegan 32)")
     train.add_argument("--out", default=None, help="output folder (default: $AIGC_OUTPUT or outputs/)")
     train.add_argument("--quick", action="store_true", help="a few seconds of training (smoke test)")
     train.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
-    train.add_argument("--width", type=_positive_int, default=None, help="GAN network width (default: 64)")
+    train.add_argument("--width", type=_positive_int, default=None,
+                       help="network width: GANs' base filters, CycleGAN's ngf with ndf = 4 x ngf "
+                            "(default: 64; cyclegan 8)")
+    train.add_argument("--domain-a", default="grass",
+                       help="cyclegan: domain A, a dataset name or folder; a TFDS pair such as "
+                            "cycle_gan/horse2zebra gives both domains (default: grass)")
+    train.add_argument("--domain-b", default=None,
+                       help="cyclegan: domain B, a dataset name or folder (default: brick, or the pair's B)")
     again = train.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     again.add_argument("--overwrite", action="store_true", help="discard checkpoints in --out and start again")
@@ -76,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--classes", type=_class_list, default=None,
                         help="for a class-conditional generator: comma-separated classes to draw, cycled "
                              "(default: every class in turn)")
+
+    translate = commands.add_parser("translate", help="translate images with a saved CycleGAN generator",
+                                    description="Load a saved generator_ab.keras or generator_ba.keras (safe mode), "
+                                                "translate one image or every image in a folder, write PNGs.")
+    translate.add_argument("--model", required=True, help="path of a saved CycleGAN generator (.keras)")
+    translate.add_argument("--input", required=True, help="an image file or a folder of images")
+    translate.add_argument("--out", required=True, help="folder for the translated PNGs (created if needed)")
 
     evaluate = commands.add_parser("eval", help="score a saved generator against real data",
                                    description="Fréchet/kernel distance, Inception-style score and precision/recall "
@@ -152,6 +172,20 @@ def _train_cnn(args, out: pathlib.Path) -> None:
     print(f"picture: {grid_path}")
 
 
+def _checkpoints(args, folder: pathlib.Path):
+    """The run's checkpoint callback; refuses to start over an earlier run unless told how."""
+    from . import callbacks
+
+    checkpoints = callbacks.Checkpoint(folder / "checkpoints")
+    if checkpoints.latest() is not None and not (args.resume or args.overwrite):
+        raise ValueError(f"{folder} already holds a checkpoint ({checkpoints.latest().name}); pass --resume to "
+                         "continue it or --overwrite to start again.")
+    if args.overwrite:
+        for _, old in checkpoints.checkpoints():
+            old.unlink()
+    return checkpoints
+
+
 def _train_generative(args, out: pathlib.Path) -> None:
     """Train a GAN or VAE: sample grids, full-state checkpoints, the saved generator (or decoder)."""
     import numpy as np
@@ -162,13 +196,7 @@ def _train_generative(args, out: pathlib.Path) -> None:
     families = {**gan.MODELS, **vae.MODELS}
 
     folder = out / args.model
-    checkpoints = callbacks.Checkpoint(folder / "checkpoints")
-    if checkpoints.latest() is not None and not (args.resume or args.overwrite):
-        raise ValueError(f"{folder} already holds a checkpoint ({checkpoints.latest().name}); pass --resume to "
-                         "continue it or --overwrite to start again.")
-    if args.overwrite:
-        for _, old in checkpoints.checkpoints():
-            old.unlink()
+    checkpoints = _checkpoints(args, folder)
     conditional = args.model in CONDITIONAL
     steps = args.steps or (10 if args.quick else None)
     epochs = args.epochs or (2 if args.quick else EPOCHS[args.model])
@@ -203,6 +231,85 @@ def _train_generative(args, out: pathlib.Path) -> None:
     print(f"generator:   {model_path}")
     print(f"samples:     {grid_path}")
     print(f"checkpoints: {checkpoints.directory}")
+
+
+def _train_cyclegan(args, out: pathlib.Path) -> None:
+    """Train a CycleGAN between two domains: translation grids, checkpoints, both generators saved."""
+    from . import callbacks, data
+    from .models import base, cyclegan
+
+    folder = out / "cyclegan"
+    checkpoints = _checkpoints(args, folder)
+    domain_b = args.domain_b
+    if domain_b is None and not str(args.domain_a).startswith("cycle_gan/"):
+        domain_b = "brick"
+    steps = args.steps or (5 if args.quick else None)
+    epochs = args.epochs or (2 if args.quick else EPOCHS["cyclegan"])
+    common = dict(image_size=args.image_size, seed=args.seed)
+    dataset = data.load_unpaired(args.domain_a, domain_b, batch_size=args.batch_size, repeat=steps is not None,
+                                 **common)
+    held_out = next(iter(data.load_unpaired(args.domain_a, domain_b, "test", batch_size=8, **common)))
+    images_a, images_b = (x.numpy() for x in held_out)
+    width = args.width or 8
+    # The discriminators are cheap next to six generator passes a step: give them 4x the width.
+    model = cyclegan.CycleGAN(image_size=args.image_size, channels=images_a.shape[-1], ngf=width, ndf=4 * width,
+                              seed=args.seed)
+    per_epoch = steps or int(dataset.cardinality().numpy())
+    if per_epoch < 0:  # unknown cardinality: count one pass
+        per_epoch = sum(1 for _ in dataset)
+    total = epochs * per_epoch
+    model.compile(optimizers=cyclegan.make_optimizers(total_steps=total))
+    start = checkpoints.restore(model) if args.resume else 0
+    print(f"training CycleGAN {args.domain_a} <-> {domain_b or args.domain_a + ' (B)'} at {args.image_size}px, "
+          f"ngf {width}, ndf {4 * width}, {model.n_blocks} residual blocks, {model.patch_size}x{model.patch_size} patches, "
+          f"epochs {start + 1}..{epochs} ({total} steps, learning rate constant for the first half)")
+    grids = callbacks.TranslationGrid(folder / "samples", images_a, images_b, every=max(1, epochs // 8))
+    model.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=steps, verbose=2,
+              callbacks=[grids, checkpoints])
+    for name in ("generator_ab", "generator_ba"):
+        print(f"{name}: {base.save_atomically(getattr(model, name), folder / f'{name}.keras')}")
+    grids.on_epoch_end(epochs - 1)
+    print(f"translations: {grids.paths[-1]}")
+    print(f"checkpoints:  {checkpoints.directory}")
+
+
+def _translate(args) -> None:
+    """Translate one image or a folder with a saved generator; PNGs keep the input names."""
+    import keras
+    import numpy as np
+
+    from . import data, layers, viz  # noqa: F401 (layers registers ReflectionPadding2D for loading)
+
+    path = pathlib.Path(args.model)
+    if not path.is_file() or path.suffix != ".keras":
+        raise ValueError(f"no saved generator (.keras file) at {str(path)!r}.")
+    model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    shape = tuple(model.input_shape[1:]) if len(getattr(model, "inputs", []) or []) == 1 else ()
+    if len(shape) != 3 or tuple(model.output_shape[1:]) != shape:
+        raise ValueError(f"{str(path)!r} is not an image-to-image generator (its output must have its input's "
+                         f"shape); translate needs a saved CycleGAN generator_ab.keras or generator_ba.keras.")
+    source = pathlib.Path(args.input).expanduser()
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in data.IMAGE_EXTENSIONS)
+    elif source.is_file():
+        files = [source]
+    else:
+        raise ValueError(f"--input {str(source)!r} is neither an image file nor a folder.")
+    if not files:
+        raise ValueError(f"no images in {str(source)!r} (looked for {', '.join(data.IMAGE_EXTENSIONS)}).")
+    size, channels = shape[0], shape[2]
+    out = pathlib.Path(args.out)
+    for file in files:
+        try:
+            image = keras.utils.img_to_array(keras.utils.load_img(
+                file, color_mode="grayscale" if channels == 1 else "rgb", target_size=(size, size)))
+        except Exception as error:
+            raise ValueError(f"could not read {str(file)!r} as an image: {error}") from error
+        translated = keras.ops.convert_to_numpy(model(data.scale(image[None] / 255.0, (-1, 1)), training=False))
+        relative = file.relative_to(source) if source.is_dir() else pathlib.Path(file.name)
+        picture = viz.to_uint8(np.clip(translated, -1.0, 1.0))[0]  # (H, W, C) uint8
+        viz.save_image(picture[..., 0] if channels == 1 else picture, (out / relative).with_suffix(".png"))
+    print(f"translated {len(files)} image(s) at {size}x{size} into {out}")
 
 
 def _load_generator(model_path: str, n: int, seed: int, classes=None):
@@ -288,14 +395,16 @@ def main(argv=None) -> int:
         print(config.environment_report())
         print(data.describe())
         return 0
-    if args.command in ("sample", "eval"):
+    if args.command in ("sample", "eval", "translate"):
         try:
-            (_sample if args.command == "sample" else _evaluate)(args)
+            {"sample": _sample, "eval": _evaluate, "translate": _translate}[args.command](args)
         except (ValueError, RuntimeError) as error:
             parser.exit(2, f"aigc-keras: error: {error}\n")
         return 0
     if args.quick:
         os.environ["AIGC_QUICK"] = "1"
+    args.image_size = args.image_size or IMAGE_SIZE.get(args.model, 28)
+    args.batch_size = args.batch_size or BATCH_SIZE.get(args.model, 64)
     out = pathlib.Path(args.out) if args.out else config.output_dir()
     out.mkdir(parents=True, exist_ok=True)
     config.set_seed(args.seed)
@@ -304,6 +413,8 @@ def main(argv=None) -> int:
     try:
         if args.model == "cnn":
             _train_cnn(args, out)
+        elif args.model == "cyclegan":
+            _train_cyclegan(args, out)
         else:
             _train_generative(args, out)
     except ValueError as error:  # bad dataset name, folder, size ...: a message, not a traceback

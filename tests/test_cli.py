@@ -31,7 +31,8 @@ def test_train_cnn_quick_writes_outputs(tmp_path):
         (["train", "cnn", "--batch-size", "x"], "expected a positive integer, got 'x'"),
         (["train", "cnn", "--seed", "-2"], "non-negative integer"),
         (["sample"], "the following arguments are required: --model"),
-        ([], "required: {info,train,sample,eval}"),
+        ([], "required: {info,train,sample,eval,translate}"),
+        (["translate", "--model", "g.keras"], "required: --input, --out"),
         (["eval", "--model", "g.keras", "--metrics", "fid,sharp"], "comma-separated subset of fid,kid,is,pr"),
     ],
 )
@@ -125,3 +126,45 @@ def test_train_vae_saves_a_generator_that_sample_reads(tmp_path):
     assert images.shape == (2, 28, 28, 1) and -1.0 <= images.min() and images.max() <= 1.0
     assert cli.main(["sample", "--model", str(tmp_path / "cvae" / "generator.keras"), "--classes", "7",
                      "--n", "4", "--out", str(tmp_path / "s.png")]) == 0
+
+
+def test_train_cyclegan_quick_then_translate_a_folder(tmp_path):
+    out = tmp_path / "run"
+    result = _run("train", "cyclegan", "--quick", "--image-size", "16", "--width", "4", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    folder = out / "cyclegan"
+    for name in ("generator_ab.keras", "generator_ba.keras"):
+        assert (folder / name).is_file()
+    assert "16x16 patches" in result.stdout and list((folder / "samples").glob("translations_epoch*.png"))
+    again = _run("train", "cyclegan", "--quick", "--image-size", "16", "--width", "4", "--out", str(out))
+    assert again.returncode == 2 and "--resume" in again.stderr
+
+    import numpy as np
+    from PIL import Image
+
+    pictures = tmp_path / "pictures"
+    (pictures / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 30), dtype=np.uint8)).save(pictures / "one.png")
+    Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(pictures / "sub" / "two.jpg")
+    result = _run("translate", "--model", str(folder / "generator_ab.keras"), "--input", str(pictures),
+                  "--out", str(tmp_path / "translated"))
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.relative_to(tmp_path / "translated").as_posix() for p in (tmp_path / "translated").rglob("*.png"))
+    assert written == ["one.png", "sub/two.png"]
+    assert np.asarray(Image.open(tmp_path / "translated" / "one.png")).shape[:2] == (16, 16)
+
+
+@pytest.mark.parametrize("which, message", [("missing", "no saved generator"), ("not_translator", "not an image-to-image"),
+                                            ("no_input", "neither an image file nor a folder")])
+def test_translate_refusals(which, message, tmp_path, capsys):
+    model = tmp_path / "m.keras"
+    if which == "not_translator":  # a vector-to-vector model
+        inputs = keras.Input((8,))
+        keras.Model(inputs, keras.layers.Dense(4)(inputs)).save(model)
+    elif which == "no_input":  # a valid image-to-image model, but the input does not exist
+        images = keras.Input((16, 16, 1))
+        keras.Model(images, keras.layers.Conv2D(1, 3, padding="same")(images)).save(model)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["translate", "--model", str(model), "--input", str(tmp_path / "nothing"), "--out", str(tmp_path)])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
