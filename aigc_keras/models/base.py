@@ -162,6 +162,26 @@ class GenerativeModel(keras.Model):
         """One optimizer step on ``variables`` from a loss that :meth:`scale_loss` scaled inside ``tape``."""
         self.apply_gradients(name, tape.gradient(scaled_loss, variables), variables)
 
+    def descend_jointly(self, names, tape, scaled_losses: dict) -> None:
+        """:meth:`descend` for optimizers that minimise the same loss (CycleGAN's two generators).
+
+        When none of them scales the loss (no ``LossScaleOptimizer``, no ``loss_scale_factor``), their
+        scaled losses are the same tensor value, so one backward pass serves all: the gradient graph
+        is built once instead of once per optimizer (which halves CycleGAN's tracing time).
+        """
+        unscaled = all(not isinstance(self.optimizers[n], keras.optimizers.LossScaleOptimizer)
+                       and self.optimizers[n].loss_scale_factor is None for n in names)
+        if not unscaled:
+            for name in names:
+                self.descend(name, tape, scaled_losses[name], self.optimizer_variables(name))
+            return
+        groups = [list(self.optimizer_variables(name)) for name in names]
+        gradients = tape.gradient(scaled_losses[names[0]], [v for group in groups for v in group])
+        start = 0
+        for name, group in zip(names, groups):
+            self.apply_gradients(name, gradients[start:start + len(group)], group)
+            start += len(group)
+
     def record(self, *, count_step: bool = True, **values) -> dict:
         """Update the trackers named in ``values``; returns every tracker's result."""
         for name, value in values.items():

@@ -161,23 +161,31 @@ class CycleGAN(GenerativeModel):
         return self.as_compute(data[0]), self.as_compute(data[1])
 
     def _cycle_losses(self, a, b, training: bool, pooled=None):
-        """Every loss of one step; ``pooled`` maps the fakes to what the discriminators see."""
-        fake_b = self.generator_ab(a, training=training)  # G(a)
-        fake_a = self.generator_ba(b, training=training)  # F(b)
+        """Every loss of one step; ``pooled`` maps the fakes to what the discriminators see.
+
+        Instance norm treats each image on its own, so stacking images into one call changes no
+        result: G runs once on ``[a; b]`` (translation and identity image) and once on ``F(b)``, F likewise,
+        and each discriminator once on ``[real; fake]`` for its own loss.  Four generator calls instead of six
+        trace and run faster.
+        """
+        n_a, n_b = tf.shape(a)[0], tf.shape(b)[0]
+        with_identity = bool(self.identity_weight)
+        g_out = self.generator_ab(tf.concat([a, b], 0) if with_identity else a, training=training)  # [G(a); G(b)]
+        f_out = self.generator_ba(tf.concat([b, a], 0) if with_identity else b, training=training)  # [F(b); F(a)]
+        fake_b, fake_a = g_out[:n_a], f_out[:n_b]
         cycle = losses.l1(self.generator_ba(fake_b, training=training), a) + \
             losses.l1(self.generator_ab(fake_a, training=training), b)  # |F(G(a)) - a| + |G(F(b)) - b|
         identity = tf.constant(0.0)
-        if self.identity_weight:
-            identity = losses.l1(self.generator_ab(b, training=training), b) + \
-                losses.l1(self.generator_ba(a, training=training), a)
+        if with_identity:
+            identity = losses.l1(g_out[n_a:], b) + losses.l1(f_out[n_b:], a)  # |G(b) - b| + |F(a) - a|
         adv_ab = losses.least_squares_generator_loss(self.discriminator_b(fake_b, training=training))
         adv_ba = losses.least_squares_generator_loss(self.discriminator_a(fake_a, training=training))
         g_loss = adv_ab + adv_ba + self.cycle_weight * (cycle + self.identity_weight * identity)
         seen_b, seen_a = (fake_b, fake_a) if pooled is None else pooled(fake_b, fake_a)
-        d_b = losses.least_squares_discriminator_loss(self.discriminator_b(b, training=training),
-                                                      self.discriminator_b(tf.stop_gradient(seen_b), training=training))
-        d_a = losses.least_squares_discriminator_loss(self.discriminator_a(a, training=training),
-                                                      self.discriminator_a(tf.stop_gradient(seen_a), training=training))
+        scores_b = self.discriminator_b(tf.concat([b, tf.cast(tf.stop_gradient(seen_b), b.dtype)], 0), training=training)
+        scores_a = self.discriminator_a(tf.concat([a, tf.cast(tf.stop_gradient(seen_a), a.dtype)], 0), training=training)
+        d_b = losses.least_squares_discriminator_loss(scores_b[:n_b], scores_b[n_b:])
+        d_a = losses.least_squares_discriminator_loss(scores_a[:n_a], scores_a[n_a:])
         return {"g_loss": g_loss, "adv_ab": adv_ab, "adv_ba": adv_ba, "cycle": cycle, "identity": identity,
                 "d_a_loss": d_a, "d_b_loss": d_b}
 
@@ -193,8 +201,9 @@ class CycleGAN(GenerativeModel):
             scaled = {name: self.scale_loss(name, values["g_loss"]) for name in ("generator_ab", "generator_ba")}
             scaled["discriminator_a"] = self.scale_loss("discriminator_a", values["d_a_loss"])
             scaled["discriminator_b"] = self.scale_loss("discriminator_b", values["d_b_loss"])
-        for name, loss in scaled.items():
-            self.descend(name, tape, loss, self.optimizer_variables(name))
+        self.descend_jointly(("generator_ab", "generator_ba"), tape, scaled)  # both minimise g_loss
+        for name in ("discriminator_a", "discriminator_b"):
+            self.descend(name, tape, scaled[name], self.optimizer_variables(name))
         del tape
         return self.record(**values)
 
