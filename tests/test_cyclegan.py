@@ -260,3 +260,19 @@ def test_grass_to_brick_translation_quality():
     assert report["G(A) judged B"] >= 0.80, report
     assert report["KID(G(A), B)"] < 0.5 * report["KID(A, B)"], report
     assert report["cycle error"] < 0.6 * report["untrained cycle error"], report
+
+
+def test_unpaired_user_folders_and_tfds_pairs_offline(tmp_path, monkeypatch):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for domain, count in (("summer", 5), ("winter", 3)):
+        (tmp_path / domain).mkdir()
+        for i in range(count):  # mixed sizes: the loader resizes
+            Image.fromarray(rng.integers(0, 255, (20 + i, 24, 3), dtype=np.uint8)).save(tmp_path / domain / f"{i}.png")
+    pairs = list(data.load_unpaired(tmp_path / "summer", tmp_path / "winter", image_size=16, batch_size=2)
+                 .as_numpy_iterator())
+    assert [p[0].shape for p in pairs] == [(2, 16, 16, 3), (1, 16, 16, 3)]  # the smaller domain ends the epoch
+    monkeypatch.setattr(data, "network_available", lambda: False)
+    with pytest.raises(ValueError, match="no honest offline stand-in.*brick"):
+        data.load_unpaired("cycle_gan/horse2zebra", None)
