@@ -470,11 +470,11 @@ def load(
 
 
 def load_unpaired(
-    domain_a="brick",
-    domain_b="grass",
+    domain_a="grass",
+    domain_b="brick",
     split="train",
     *,
-    image_size=64,
+    image_size=32,
     batch_size=1,
     value_range=(-1, 1),
     source="auto",

@@ -109,6 +109,8 @@ class CycleGAN(GenerativeModel):
     ``translate(images, "a2b")`` applies G, ``translate(images, "b2a")`` applies F.  The PatchGAN's
     depth follows :func:`~aigc_keras.models.networks.patch_layers` (16x16 patches at 32x32, 34x34 at
     64x64, the paper's 70x70 at 128x128 and above); ``n_blocks`` follows :func:`residual_blocks_for`.
+    ``identity_weight`` is relative to ``cycle_weight``: the identity term weighs
+    ``identity_weight * cycle_weight`` (0.5 λ by default), and ``cycle_weight=0`` removes both.
     """
 
     optimizer_names = ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b")
