@@ -126,9 +126,11 @@ def test_gradient_penalty_of_a_linear_critic():
 # --- quality bars: fixed step budgets on the offline digits at 28x28 --------------------------
 
 STEPS = {"cgan": 1500, "dcgan": 1000, "wgan-gp": 300}
-# Domain Fréchet distance bars, set from measured runs on the 2-core CPU (DCGAN 308, WGAN-GP 160 at these
-# budgets; an untrained generator scores about 2,000).
-FID_BAR = {"dcgan": 400.0, "wgan-gp": 240.0}
+# Domain Fréchet distance bars as a fraction of the untrained generator's: the scale of the classifier's features
+# (and so of every FID) changes from one trained classifier to the next (an untrained generator scored 2,025 in one
+# test run and 1,110 in another), the ratio much less. Measured on the 2-core CPU at these budgets: DCGAN 0.15 and
+# 0.14 of the untrained score, WGAN-GP 0.079 and 0.091.
+FID_BAR = {"dcgan": 0.25, "wgan-gp": 0.15}
 
 
 def _train(kind, steps):
@@ -198,7 +200,7 @@ def test_unconditional_gans_cover_the_digits(kind, classifier, real_digits):
     _, fid_untrained = _histogram_entropy_and_fid(untrained, classifier, test)
     entropy, fid = _histogram_entropy_and_fid(_train(kind, STEPS[kind]), classifier, test)
     print(f"\n{kind} {STEPS[kind]} generator steps: class entropy {entropy:.3f} (bar {0.9 * np.log(10):.3f}); "
-          f"domain FID {fid:.1f} (bar {FID_BAR[kind]}), untrained {fid_untrained:.1f}")
+          f"domain FID {fid:.1f}, untrained {fid_untrained:.1f}: ratio {fid / fid_untrained:.3f} (bar {FID_BAR[kind]})")
     assert entropy >= 0.9 * np.log(10)
-    assert fid <= FID_BAR[kind] < fid_untrained / 5
+    assert fid <= FID_BAR[kind] * fid_untrained
 
