@@ -3,9 +3,10 @@
     aigc-keras info
     aigc-keras train cnn|dcgan|cgan|wgan-gp|vae|cvae|vaegan [--dataset digits] [--epochs N] [--out DIR] [--quick]
                     [--resume | --overwrite]
+    aigc-keras train stylegan [--dataset digits] [--image-size 32] [--augment translation,cutout,color] ...
     aigc-keras train cyclegan --domain-a grass --domain-b brick [--image-size 32] [--width 8] ...
     aigc-keras translate --model generator_ab.keras --input IMAGE_OR_FOLDER --out FOLDER
-    aigc-keras sample --model generator.keras [--n 64] [--out samples.png]
+    aigc-keras sample --model generator.keras [--n 64] [--out samples.png] [--truncation 0.7]
     aigc-keras eval --model generator.keras --dataset digits [--metrics fid,kid,is,pr] [--n 1000]
 
 Every chapter adds its model to ``train``; this is the only module that imports
@@ -20,12 +21,12 @@ import pathlib
 import sys
 import time
 
-MODELS = ("cnn", "dcgan", "cgan", "wgan-gp", "vae", "cvae", "vaegan", "cyclegan")
+MODELS = ("cnn", "dcgan", "cgan", "wgan-gp", "vae", "cvae", "vaegan", "stylegan", "cyclegan")
 # Passes over the 1,437 offline digits (CycleGAN: over 600 crops per texture domain): a few minutes
 # each on a 2-core CPU.
-EPOCHS = {"dcgan": 40, "cgan": 40, "wgan-gp": 15, "vae": 40, "cvae": 40, "vaegan": 40, "cyclegan": 8}
-IMAGE_SIZE = {"cyclegan": 32}  # the others: 28
-BATCH_SIZE = {"cyclegan": 8}  # the others: 64
+EPOCHS = {"dcgan": 40, "cgan": 40, "wgan-gp": 15, "vae": 40, "cvae": 40, "vaegan": 40, "stylegan": 40, "cyclegan": 8}
+IMAGE_SIZE = {"cyclegan": 32, "stylegan": 32}  # the others: 28
+BATCH_SIZE = {"cyclegan": 8, "stylegan": 32}  # the others: 64
 CONDITIONAL = ("cgan", "cvae")
 
 
@@ -76,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "cycle_gan/horse2zebra gives both domains (default: grass)")
     train.add_argument("--domain-b", default=None,
                        help="cyclegan: domain B, a dataset name or folder (default: brick, or the pair's B)")
+    train.add_argument("--augment", type=_augment_list, default=None,
+                       help="stylegan: differentiable augmentations for small datasets in long runs, a "
+                            "comma-separated subset of translation,cutout,color, or none (default: none)")
     again = train.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     again.add_argument("--overwrite", action="store_true", help="discard checkpoints in --out and start again")
@@ -89,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--classes", type=_class_list, default=None,
                         help="for a class-conditional generator: comma-separated classes to draw, cycled "
                              "(default: every class in turn)")
+    sample.add_argument("--truncation", type=_unit_interval, default=None,
+                        help="for a StyleGAN generator: truncation psi in [0, 1] (1: none, 0.7: typical; default 1)")
 
     translate = commands.add_parser("translate", help="translate images with a saved CycleGAN generator",
                                     description="Load a saved generator_ab.keras or generator_ba.keras (safe mode), "
@@ -120,6 +126,29 @@ def _class_list(text: str) -> list:
     if not classes or min(classes) < 0:
         raise argparse.ArgumentTypeError(f"classes must be non-negative integers, got {text!r}")
     return classes
+
+
+def _unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
+    return value
+
+
+def _augment_list(text: str) -> tuple:
+    from .layers import AUGMENTS
+
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if names == ("none",):
+        return ()
+    bad = [n for n in names if n not in AUGMENTS]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(f"augment must be 'none' or a comma-separated subset of "
+                                         f"{','.join(AUGMENTS)}, got {text!r}")
+    return names
 
 
 def _metric_list(text: str) -> tuple:
@@ -191,9 +220,9 @@ def _train_generative(args, out: pathlib.Path) -> None:
     import numpy as np
 
     from . import callbacks, data, viz
-    from .models import base, gan, vae
+    from .models import base, gan, stylegan, vae
 
-    families = {**gan.MODELS, **vae.MODELS}
+    families = {**gan.MODELS, **vae.MODELS, **stylegan.MODELS}
 
     folder = out / args.model
     checkpoints = _checkpoints(args, folder)
@@ -212,6 +241,10 @@ def _train_generative(args, out: pathlib.Path) -> None:
         options["num_classes"] = int(arrays.labels.max()) + 1
     if args.width:
         options["width"] = args.width
+    if args.model == "stylegan":
+        options["augment"] = args.augment or None
+    elif args.augment is not None:
+        raise ValueError("--augment is a stylegan option.")
     model = families[args.model](**options)
     model.compile()
     start = checkpoints.restore(model) if args.resume else 0
@@ -222,7 +255,10 @@ def _train_generative(args, out: pathlib.Path) -> None:
     grids = callbacks.SampleGrid(folder / "samples", every=max(1, epochs // 10), n=100 if conditional else 64)
     model.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=steps, verbose=2,
               callbacks=[grids, checkpoints])
-    network = model.generator if args.model in gan.MODELS else model.image_generator()
+    if args.model == "stylegan":
+        network = model.export_generator()  # [z, psi, noise...] -> image, EMA weights and w_avg
+    else:
+        network = model.generator if args.model in gan.MODELS else model.image_generator()
     model_path = base.save_atomically(network, folder / "generator.keras")  # z (, label) -> image in [-1, 1]
     labels = np.arange(100) % model.num_classes if conditional else None
     images = model.generate(None if conditional else 64, labels=labels, seed=args.seed)
@@ -312,11 +348,12 @@ def _translate(args) -> None:
     print(f"translated {len(files)} image(s) at {size}x{size} into {out}")
 
 
-def _load_generator(model_path: str, n: int, seed: int, classes=None):
+def _load_generator(model_path: str, n: int, seed: int, classes=None, truncation=None):
     """Load a saved generator (safe mode) and draw ``n`` images in [-1, 1].
 
     A class-conditional generator (inputs: latent, label) draws ``classes`` cycled to ``n``
-    (default: every class in turn).
+    (default: every class in turn).  A StyleGAN generator (inputs: latent, truncation_psi,
+    noise maps) draws its noise here and applies ``truncation`` (default 1, none).
     """
     import keras
     import numpy as np
@@ -332,10 +369,20 @@ def _load_generator(model_path: str, n: int, seed: int, classes=None):
     else:
         inputs = getattr(model, "inputs", None) or []
         names = [t.name.split(":")[0] for t in inputs]
+        rng = np.random.default_rng(seed)
+        if names[1:2] == ["truncation_psi"] and all(name.startswith("noise_") for name in names[2:]):
+            if classes is not None:
+                raise SystemExit("aigc-keras: error: --classes needs a class-conditional generator.")
+            latents = rng.standard_normal((n, inputs[0].shape[1])).astype(np.float32)
+            psi = np.full((n, 1), 1.0 if truncation is None else truncation, np.float32)
+            noise = [rng.standard_normal((n, *t.shape[1:])).astype(np.float32) for t in inputs[2:]]
+            return np.clip(keras.ops.convert_to_numpy(model([latents, psi, *noise], training=False)), -1.0, 1.0)
+        if truncation is not None:
+            raise SystemExit("aigc-keras: error: --truncation needs a StyleGAN generator (aigc-keras train stylegan).")
         if not inputs or len(inputs[0].shape) != 2 or names[1:] not in ([], ["label"]):
             raise SystemExit(f"aigc-keras: error: {str(path)!r} is not a generator (it does not take one latent "
                              f"vector per image); sample needs a saved generator.")
-        latents = np.random.default_rng(seed).standard_normal((n, inputs[0].shape[1])).astype(np.float32)
+        latents = rng.standard_normal((n, inputs[0].shape[1])).astype(np.float32)
         if len(inputs) == 2:
             num_classes = model.get_layer("label_one_hot").num_tokens
             classes = list(range(num_classes)) if classes is None else classes
@@ -353,7 +400,7 @@ def _load_generator(model_path: str, n: int, seed: int, classes=None):
 def _sample(args) -> None:
     from . import viz
 
-    images = _load_generator(args.model, args.n, args.seed, args.classes)
+    images = _load_generator(args.model, args.n, args.seed, args.classes, args.truncation)
     out = viz.save_image(viz.image_grid(images, value_range=(-1, 1)), args.out)
     print(f"wrote {args.n} samples to {out}")
 

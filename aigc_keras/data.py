@@ -56,6 +56,12 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 TRAIN_REGION = 0.75
 DEFAULT_CROPS = {"train": 600, "test": 150}
 NETWORK_PROBE = ("storage.googleapis.com", 443)
+# Known download refusals, explained where TFDS' own error does not say what to do.
+DOWNLOAD_HINTS = {
+    "celeb_a": "; CelebA's files sit on a file-sharing host that often refuses automated downloads once a daily "
+               "quota is used up: try again later, place the files in <data_dir>/downloads/manual as TFDS "
+               "describes, or train on 'lfw' faces instead",
+}
 
 
 @dataclasses.dataclass
@@ -206,7 +212,9 @@ def _tfds_dataset(name: str, split: str, data_dir):
         try:
             builder.download_and_prepare()
         except Exception as error:  # the host refused, a manual download is needed, ...
-            raise _Unavailable(f"TFDS could not download it ({type(error).__name__}: {str(error)[:200]})") from error
+            hint = DOWNLOAD_HINTS.get(name.split("/")[0], "")
+            raise _Unavailable(f"TFDS could not download it ({type(error).__name__}: {str(error)[:200]}){hint}") \
+                from error
     splits = builder.info.splits
     base_split = split.split("[")[0].split("+")[0]
     if splits and base_split not in splits:

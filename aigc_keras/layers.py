@@ -8,9 +8,17 @@
 * :class:`ImagePool`: the history of generated images a CycleGAN discriminator sees
   (Shrivastava et al. 2017; Zhu et al. 2017), kept in model variables so checkpoints
   include it.
+* StyleGAN's layers (Karras et al. 2019, 2020): :class:`EqualizedDense` and
+  :class:`EqualizedConv2D` (the equalised learning rate of Karras et al. 2018),
+  :class:`ModulatedConv2D` (style modulation and weight demodulation),
+  :class:`NoiseInjection` (per-pixel noise with a learned strength),
+  :class:`MinibatchStdDev` (Karras et al. 2018), the small plumbing layers of the synthesis
+  network, and :func:`diff_augment` (Zhao et al. 2020).
 """
 
 from __future__ import annotations
+
+import math
 
 import keras
 from keras import layers, ops
@@ -91,3 +99,301 @@ class ImagePool(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "size": self.size, "image_shape": self.image_shape}
+
+
+# --- StyleGAN ---------------------------------------------------------------------------------
+
+
+def leaky_relu_gain(x):
+    """``sqrt(2) * leaky_relu(x, 0.2)``: the gain keeps the signal's second moment with equalised layers."""
+    return ops.leaky_relu(x, 0.2) * math.sqrt(2.0)
+
+
+@keras.saving.register_keras_serializable(package="aigc_keras")
+class EqualizedDense(layers.Layer):
+    """Dense layer with the equalised learning rate.
+
+    The stored weight is drawn from ``N(0, 1 / lr_multiplier^2)`` and multiplied at run time by
+    ``lr_multiplier / sqrt(fan_in)``; the stored bias by ``lr_multiplier``.  The effective weight has
+    He's variance ``1 / fan_in`` either way, but Adam's step (about the learning rate in stored units)
+    now changes every layer's effective weights at the same relative speed, whatever its fan-in.
+    ``lr_multiplier = 0.01`` slows the mapping network as StyleGAN does.
+    """
+
+    def __init__(self, units: int, *, lr_multiplier: float = 1.0, bias_init: float = 0.0, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = check_int(units, "units")
+        if not lr_multiplier > 0:
+            raise ValueError(f"lr_multiplier must be > 0, got {lr_multiplier!r}.")
+        if activation not in (None, "lrelu"):
+            raise ValueError(f"activation must be None or 'lrelu', got {activation!r}.")
+        self.lr_multiplier, self.bias_init, self.activation = float(lr_multiplier), float(bias_init), activation
+
+    def build(self, input_shape):
+        fan_in = int(input_shape[-1])
+        self.kernel = self.add_weight(shape=(fan_in, self.units), name="kernel",
+                                      initializer=keras.initializers.RandomNormal(0.0, 1.0 / self.lr_multiplier))
+        self.bias = self.add_weight(shape=(self.units,), name="bias",
+                                    initializer=keras.initializers.Constant(self.bias_init / self.lr_multiplier))
+        self.weight_gain = self.lr_multiplier / math.sqrt(fan_in)
+
+    def call(self, x):
+        y = ops.matmul(x, ops.cast(self.kernel * self.weight_gain, x.dtype)) + ops.cast(self.bias * self.lr_multiplier,
+                                                                                         x.dtype)
+        return leaky_relu_gain(y) if self.activation == "lrelu" else y
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "lr_multiplier": self.lr_multiplier,
+                "bias_init": self.bias_init, "activation": self.activation}
+
+
+@keras.saving.register_keras_serializable(package="aigc_keras")
+class EqualizedConv2D(layers.Layer):
+    """``same``-padded convolution with the equalised learning rate (weights ``N(0, 1)``, scaled by
+    ``1 / sqrt(k * k * in_channels)`` at run time), optional bias and gained leaky ReLU."""
+
+    def __init__(self, filters: int, kernel_size: int = 3, *, use_bias: bool = True, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size = check_int(filters, "filters"), check_int(kernel_size, "kernel_size")
+        if activation not in (None, "lrelu"):
+            raise ValueError(f"activation must be None or 'lrelu', got {activation!r}.")
+        self.use_bias, self.activation = bool(use_bias), activation
+
+    def build(self, input_shape):
+        fan_in = self.kernel_size * self.kernel_size * int(input_shape[-1])
+        self.kernel = self.add_weight(shape=(self.kernel_size, self.kernel_size, int(input_shape[-1]), self.filters),
+                                      name="kernel", initializer=keras.initializers.RandomNormal(0.0, 1.0))
+        self.bias = self.add_weight(shape=(self.filters,), name="bias", initializer="zeros") if self.use_bias else None
+        self.weight_gain = 1.0 / math.sqrt(fan_in)
+
+    def call(self, x):
+        y = ops.conv(x, ops.cast(self.kernel * self.weight_gain, x.dtype), padding="same")
+        if self.bias is not None:
+            y = y + ops.cast(self.bias, x.dtype)
+        return leaky_relu_gain(y) if self.activation == "lrelu" else y
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "use_bias": self.use_bias, "activation": self.activation}
+
+
+@keras.saving.register_keras_serializable(package="aigc_keras")
+class ModulatedConv2D(layers.Layer):
+    """StyleGAN2's modulated convolution: ``call([x, w])`` with ``x`` (B, H, W, C_in) and ``w`` (B, w_dim).
+
+    An equalised affine layer ``A`` turns ``w`` into one scale per input channel, ``s = A(w)`` (bias 1, so
+    styles start near identity).  The weights are modulated per sample, ``w'_{ijk} = s_i w_{ijk}``, and,
+    with ``demodulate``, divided by their norm per output channel,
+    ``w''_{ijk} = w'_{ijk} / sqrt(sum_{i,k} w'_{ijk}^2 + eps)``, so unit-variance inputs give unit-variance
+    outputs: what AdaIN's explicit normalisation did, without the droplet artefacts it caused.
+    Computed in the equivalent non-fused form (scale the input channels by ``s``, convolve with the
+    shared weights, multiply each output channel by its demodulation factor), which needs no per-sample
+    grouped convolution.  ``upsample=True`` doubles the map (bilinear) before the convolution; toRGB
+    layers use ``kernel_size=1, demodulate=False, use_bias=True``.
+    """
+
+    def __init__(self, filters: int, kernel_size: int = 3, *, demodulate: bool = True, upsample: bool = False,
+                 use_bias: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size = check_int(filters, "filters"), check_int(kernel_size, "kernel_size")
+        self.demodulate, self.upsample, self.use_bias = bool(demodulate), bool(upsample), bool(use_bias)
+
+    def build(self, input_shape):
+        x_shape, w_shape = input_shape
+        self.in_channels = int(x_shape[-1])
+        self.affine = EqualizedDense(self.in_channels, bias_init=1.0, name="affine")
+        self.affine.build(w_shape)
+        self.kernel = self.add_weight(shape=(self.kernel_size, self.kernel_size, self.in_channels, self.filters),
+                                      name="kernel", initializer=keras.initializers.RandomNormal(0.0, 1.0))
+        self.bias = self.add_weight(shape=(self.filters,), name="bias", initializer="zeros") if self.use_bias else None
+        self.weight_gain = 1.0 / math.sqrt(self.kernel_size * self.kernel_size * self.in_channels)
+
+    def styles(self, w):
+        """The per-sample input-channel scales ``s = A(w)``, (B, C_in)."""
+        return self.affine(w)
+
+    def call(self, inputs):
+        x, w = inputs
+        s = ops.cast(self.styles(w), x.dtype)  # (B, C_in)
+        kernel = ops.cast(self.kernel * self.weight_gain, x.dtype)  # (k, k, C_in, C_out)
+        if self.upsample:
+            x = ops.image.resize(x, (2 * x.shape[1], 2 * x.shape[2]), interpolation="bilinear")  # (B, 2H, 2W, C_in)
+        y = ops.conv(x * s[:, None, None, :], kernel, padding="same")  # (B, H, W, C_out)
+        if self.demodulate:
+            # sum over i, k of (s_i w_ijk)^2 = sum_i s_i^2 (sum_k w_ijk^2): (B, C_in) @ (C_in, C_out)
+            energy = ops.matmul(ops.square(ops.cast(s, "float32")),
+                                ops.sum(ops.square(ops.cast(kernel, "float32")), axis=(0, 1)))
+            y = y * ops.cast(ops.rsqrt(energy + 1e-8), y.dtype)[:, None, None, :]
+        if self.bias is not None:
+            y = y + ops.cast(self.bias, y.dtype)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, _ = input_shape[0]
+        grow = (lambda n: None if n is None else 2 * n) if self.upsample else (lambda n: n)
+        return (b, grow(h), grow(w), self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "demodulate": self.demodulate, "upsample": self.upsample, "use_bias": self.use_bias}
+
+
+@keras.saving.register_keras_serializable(package="aigc_keras")
+class NoiseInjection(layers.Layer):
+    """``call([x, noise])``: ``x + strength * noise`` plus a bias and the gained leaky ReLU.
+
+    ``noise`` is one map per image, (B, H, W, 1), broadcast over the channels; ``strength`` is one learned
+    scalar per layer, starting at 0 (StyleGAN2), so the network decides how much stochastic detail to use.
+    The noise is an input, not drawn here: the model draws it from its seeded, per-replica generator, and a
+    caller can fix it to see what it alone changes.
+    """
+
+    def build(self, input_shape):
+        self.strength = self.add_weight(shape=(), name="strength", initializer="zeros")
+        self.bias = self.add_weight(shape=(int(input_shape[0][-1]),), name="bias", initializer="zeros")
+
+    def call(self, inputs):
+        x, noise = inputs
+        x = x + ops.cast(self.strength, x.dtype) * ops.cast(noise, x.dtype) + ops.cast(self.bias, x.dtype)
+        return leaky_relu_gain(x)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
+@keras.saving.register_keras_serializable(package="aigc_keras")
+class MinibatchStdDev(layers.Layer):
+    """Appends one feature map: the standard deviation of each feature across a group of samples,
+    averaged over features and pixels (Karras et al. 2018).  A discriminator that sees how varied a
+    group is can punish a generator that collapses to few images.  Groups of ``group_size`` samples
+    (the batch must divide into them; smaller batches form one group)."""
+
+    def __init__(self, group_size: int = 4, **kwargs):
+        super().__init__(**kwargs)
+        self.group_size = check_int(group_size, "group_size")
+
+    def call(self, x):
+        import tensorflow as tf
+
+        batch, h, w, c = tf.shape(x)[0], x.shape[1], x.shape[2], x.shape[3]
+        group = tf.minimum(self.group_size, batch)
+        group = tf.where(batch % group == 0, group, 1)  # a batch that does not divide: per-sample groups
+        y = tf.reshape(tf.cast(x, "float32"), (group, -1, h, w, c))  # (G, B/G, H, W, C)
+        y = tf.sqrt(tf.reduce_mean(tf.square(y - tf.reduce_mean(y, axis=0)), axis=0) + 1e-8)  # (B/G, H, W, C)
+        y = tf.reduce_mean(y, axis=[1, 2, 3])  # (B/G,)
+        y = tf.tile(y, [group])[:, None, None, None] * tf.ones((1, h, w, 1))  # sample i belongs to group i % (B/G)
+        return tf.concat([x, tf.cast(y, x.dtype)], axis=-1)  # (B, H, W, C + 1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "group_size": self.group_size}
+
+
+@keras.saving.register_keras_serializable(package="aigc_keras")
+class ConstantInput(layers.Layer):
+    """The synthesis network's learned 4x4 starting map, repeated for every sample of the batch."""
+
+    def __init__(self, channels: int, size: int = 4, **kwargs):
+        super().__init__(**kwargs)
+        self.channels, self.size = check_int(channels, "channels"), check_int(size, "size")
+
+    def build(self, input_shape):
+        self.const = self.add_weight(shape=(1, self.size, self.size, self.channels), name="const",
+                                     initializer=keras.initializers.RandomNormal(0.0, 1.0))
+
+    def call(self, ws):
+        return ops.cast(ops.repeat(self.const, ops.shape(ws)[0], axis=0), self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.size, self.size, self.channels)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels, "size": self.size}
+
+
+@keras.saving.register_keras_serializable(package="aigc_keras")
+class StyleAt(layers.Layer):
+    """``ws[:, index]``: the style vector one layer receives from the (B, num_styles, w_dim) stack."""
+
+    def __init__(self, index: int, **kwargs):
+        super().__init__(**kwargs)
+        self.index = check_int(index, "index", minimum=0)
+
+    def call(self, ws):
+        return ws[:, self.index]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index}
+
+
+@keras.saving.register_keras_serializable(package="aigc_keras")
+class Truncation(layers.Layer):
+    """``w_avg + psi (w - w_avg)`` for ``call([w, psi])``; ``w_avg`` is a copy of the model's average w."""
+
+    def __init__(self, w_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.w_dim = check_int(w_dim, "w_dim")
+        self.w_avg = self.add_weight(shape=(self.w_dim,), initializer="zeros", trainable=False, name="w_avg")
+
+    def call(self, inputs):
+        w, psi = inputs
+        return self.w_avg + ops.cast(psi, w.dtype) * (w - self.w_avg)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "w_dim": self.w_dim}
+
+
+AUGMENTS = ("translation", "cutout", "color")
+
+
+def diff_augment(images, draws, policy=AUGMENTS):
+    """DiffAugment on a batch in [-1, 1]: differentiable, so the generator learns through it.
+
+    ``draws`` (B, 8) uniform in [0, 1) drive everything: brightness ±0.5, saturation x[0, 2] (colour
+    images), contrast x[0.5, 1.5]; a shift of up to 1/8 of the side (zero fill); a cutout square of half
+    the side at a random place.  Applied to real and fake images alike, so D cannot tell them apart by
+    the augmentation, and G is not rewarded for producing augmented-looking images.
+    """
+    import tensorflow as tf
+
+    x = images
+    size, channels = x.shape[1], x.shape[3]
+    u = lambda i: tf.cast(draws[:, i], x.dtype)[:, None, None, None]  # noqa: E731
+    if "color" in policy:
+        x = x + (u(0) - 0.5)
+        if channels > 1:
+            grey = tf.reduce_mean(x, axis=3, keepdims=True)
+            x = grey + (x - grey) * (2.0 * u(1))
+        mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+        x = mean + (x - mean) * (u(2) + 0.5)
+    if "translation" in policy:
+        pad = max(1, size // 8)
+        shift = tf.cast(tf.floor(draws[:, 3:5] * (2 * pad + 1)), tf.int32)  # (B, 2) in 0..2 pad
+        padded = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])  # (B, H + 2 pad, W + 2 pad, C)
+        rows = tf.range(size)[None, :] + shift[:, :1]  # (B, H)
+        cols = tf.range(size)[None, :] + shift[:, 1:]
+        x = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)  # (B, H, W, C)
+    if "cutout" in policy:
+        half = size // 4  # the square is size / 2 wide
+        centre = tf.cast(tf.floor(draws[:, 5:7] * size), tf.int32)  # (B, 2)
+        grid = tf.range(size)
+        offset_r, offset_c = grid[None, :] - centre[:, :1], grid[None, :] - centre[:, 1:]  # (B, H), (B, W)
+        outside_r = tf.logical_or(offset_r < -half, offset_r >= half)  # rows centre - half .. centre + half - 1 cut
+        outside_c = tf.logical_or(offset_c < -half, offset_c >= half)
+        keep = tf.logical_or(outside_r[:, :, None], outside_c[:, None, :])  # (B, H, W)
+        x = x * tf.cast(keep, x.dtype)[..., None]
+    return x

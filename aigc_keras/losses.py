@@ -119,3 +119,22 @@ def least_squares_generator_loss(fake_scores):
 def l1(x, y):
     """Mean absolute difference: the cycle-consistency ``E|F(G(a)) - a|`` and identity losses."""
     return ops.mean(ops.abs(_f32(x) - _f32(y)))
+
+
+def scores_and_r1(critic, images):
+    """``(D(x), R1)`` with ``R1 = E_x[||∇_x D(x)||^2]`` on real images (Mescheder, Geiger, Nowozin 2018).
+
+    StyleGAN2 adds ``γ/2 · R1`` to the discriminator's logistic loss: penalising the gradient on real data
+    keeps the discriminator from growing steep around the data, which is what makes training converge.
+    The scores come back too, so the discriminator runs once on the real batch.
+    """
+    import tensorflow as tf
+
+    images = tf.convert_to_tensor(images)
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        scores = critic(images)
+        total = tf.reduce_sum(tf.cast(scores, tf.float32))
+    gradients = tf.cast(tape.gradient(total, images), tf.float32)
+    penalty = tf.reduce_mean(tf.reduce_sum(tf.square(gradients), axis=list(range(1, len(gradients.shape)))))
+    return scores, penalty

@@ -233,21 +233,34 @@ class ClassifierExtractor:
     The classifier's 128-d penultimate ``features`` layer is the feature space; images in
     [-1, 1] at the classifier's size, run in batches through the classifier's compiled
     inference function.  Values are *domain* FID/KID, comparable only with other numbers
-    from the same classifier.
+    from the same classifier.  ``resize=True`` accepts images of another size and resizes
+    them (bilinear) to the classifier's first, e.g. 32x32 StyleGAN digits for the 28x28 judge;
+    without it a size mismatch is an error.
     """
 
-    def __init__(self, classifier):
+    def __init__(self, classifier, *, resize: bool = False):
         self.classifier = classifier
         self.image_size = classifier.config["image_size"]
+        self.resize = bool(resize)
         self.name = f"chapter-1 classifier ({self.image_size}px, {classifier.config['feature_dim']}-d features)"
+        if self.resize:
+            self.name += f", inputs resized to {self.image_size}px"
         self.comparable_note = "domain metric: comparable only with numbers from the same classifier"
         self.weights_hash = _weights_hash(classifier)
 
+    def _prepare(self, images) -> np.ndarray:
+        images = _check_images(images)
+        if self.resize and images.shape[1:3] != (self.image_size, self.image_size):
+            import tensorflow as tf
+
+            images = np.clip(tf.image.resize(images, (self.image_size, self.image_size)).numpy(), -1.0, 1.0)
+        return images
+
     def features(self, images, batch_size: int = 256) -> np.ndarray:
-        return self.classifier.features(_check_images(images), batch_size=batch_size)
+        return self.classifier.features(self._prepare(images), batch_size=batch_size)
 
     def probabilities(self, images, batch_size: int = 256) -> np.ndarray:
-        return self.classifier.predict_proba(_check_images(images), batch_size=batch_size)
+        return self.classifier.predict_proba(self._prepare(images), batch_size=batch_size)
 
 
 def contrast_normalise(images, *, clip: float = 4.0) -> np.ndarray:

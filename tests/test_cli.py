@@ -168,3 +168,29 @@ def test_translate_refusals(which, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["translate", "--model", str(model), "--input", str(tmp_path / "nothing"), "--out", str(tmp_path)])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_train_stylegan_quick_then_sample_with_truncation(tmp_path, capsys):
+    assert cli.main(["train", "stylegan", "--quick", "--image-size", "16", "--width", "4", "--augment", "translation",
+                     "--out", str(tmp_path)]) == 0
+    generator = tmp_path / "stylegan" / "generator.keras"
+    assert generator.is_file() and (tmp_path / "stylegan" / "checkpoints" / "ckpt-00002.npz").is_file()
+    for psi in ("0.7", "0"):
+        assert cli.main(["sample", "--model", str(generator), "--truncation", psi, "--n", "4",
+                         "--out", str(tmp_path / f"s{psi}.png")]) == 0
+    import matplotlib.pyplot as plt
+
+    assert plt.imread(tmp_path / "s0.png").shape[:2] == (2 * 17 + 1, 2 * 17 + 1)  # 2x2 tiles of 16 px, 1 px gaps
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["sample", "--model", str(generator), "--truncation", "1.5"])
+    assert exit_info.value.code == 2 and "expected a number in [0, 1], got 1.5" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "stylegan", "--augment", "flip"])
+    assert exit_info.value.code == 2 and "subset of translation,cutout,color" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "dcgan", "--quick", "--augment", "cutout", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2 and "--augment is a stylegan option" in capsys.readouterr().err
+    plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Reshape((4, 4, 1))])
+    plain.save(tmp_path / "plain.keras")
+    with pytest.raises(SystemExit, match="--truncation needs a StyleGAN generator"):
+        cli.main(["sample", "--model", str(tmp_path / "plain.keras"), "--truncation", "0.5"])
