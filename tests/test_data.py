@@ -153,3 +153,22 @@ def test_empty_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="holds no images"):
         data.load(tmp_path / "empty")
+
+
+def test_a_refused_download_is_explained(monkeypatch, tmp_path):
+    """A host that refuses the download (CelebA's often does) gives a message with what to do, not a retry loop."""
+    import tensorflow_datasets as tfds
+
+    class RefusingBuilder:
+        data_dir = str(tmp_path / "celeb_a")  # nothing prepared there
+
+        def download_and_prepare(self):
+            raise tfds.download.DownloadError("Failed to get url: 403 quota exceeded")
+
+    monkeypatch.setattr(data, "network_available", lambda: True)
+    monkeypatch.setattr(tfds, "builder", lambda name, data_dir=None: RefusingBuilder())
+    with pytest.raises(ValueError) as error:
+        data.load("celeb_a", image_size=32)
+    message = str(error.value)
+    assert "TFDS could not download it (DownloadError: Failed to get url: 403 quota exceeded" in message
+    assert "refuses automated downloads" in message and "'lfw'" in message and "no honest offline stand-in" in message
