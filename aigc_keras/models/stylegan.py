@@ -174,7 +174,8 @@ class StyleGAN(GenerativeModel):
         return {**super().get_config(), "image_size": self.image_size, "channels": self.channels,
                 "latent_dim": self.latent_dim, "mapping_layers": self.mapping_layers, "width": self.width,
                 "max_width": self.max_width, "r1_gamma": self.r1_gamma, "mixing_prob": self.mixing_prob,
-                "ema_decay": self.ema_decay, "ema_rampup": self.ema_rampup, "w_avg_decay": self.w_avg_decay, "augment": ",".join(self.augment)}
+                "ema_decay": self.ema_decay, "ema_rampup": self.ema_rampup, "w_avg_decay": self.w_avg_decay,
+                "augment": ",".join(self.augment)}
 
     @property
     def latent_shape(self):
