@@ -318,9 +318,6 @@ class StyleGAN(GenerativeModel):
         images = self.synthesis_ema([ws, *maps], training=False)
         return np.clip(keras.ops.convert_to_numpy(keras.ops.cast(images, "float32")), -1.0, 1.0)
 
-    def sample_from_latents(self, latents, labels=None, truncation_psi=1.0, noise=None, seed=None):
-        return self.synthesize(self._broadcast(self._styles_for_sampling(latents, truncation_psi)), noise, seed)
-
     def generate(self, n=None, *, labels=None, seed=None, truncation_psi: float = 1.0, noise=None,
                  batch_size: int = 256) -> np.ndarray:
         """``n`` images from the EMA generator; ``truncation_psi`` in [0, 1] pulls w towards ``w_avg``
@@ -344,8 +341,7 @@ class StyleGAN(GenerativeModel):
             raise ValueError(f"crossover_layer must be in 0..{self.num_styles}, got {crossover_layer}.")
         psi = self._check_psi(truncation_psi)
         ws = self.mix(self._styles_for_sampling(z_coarse, psi), self._styles_for_sampling(z_fine, psi), crossover_layer)
-        return self.synthesize(ws, noise=None if noise is None else self._fixed_noise(noise, int(ws.shape[0])),
-                               seed=seed)
+        return self.synthesize(ws, noise, seed)
 
     def noise_variation(self, z, n: int = 8, *, truncation_psi: float = 1.0, seed: int = 0) -> np.ndarray:
         """``n`` images of one latent ``z`` (shape (latent_dim,) or (1, latent_dim)) under ``n`` noise draws."""
