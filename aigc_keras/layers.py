@@ -14,6 +14,9 @@
   :class:`NoiseInjection` (per-pixel noise with a learned strength),
   :class:`MinibatchStdDev` (Karras et al. 2018), the small plumbing layers of the synthesis
   network, and :func:`diff_augment` (Zhao et al. 2020).
+* :class:`MaskedConv2D`: PixelCNN's causal convolution (van den Oord et al. 2016): mask
+  ``A`` hides the centre pixel and everything after it in raster order, mask ``B`` only
+  what comes after it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from .config import check_int
@@ -397,3 +401,56 @@ def diff_augment(images, draws, policy=AUGMENTS):
         keep = tf.logical_or(outside_r[:, :, None], outside_c[:, None, :])  # (B, H, W)
         x = x * tf.cast(keep, x.dtype)[..., None]
     return x
+
+
+def causal_mask(kernel_size: int, mask_type: str) -> np.ndarray:
+    """The (k, k) 0/1 mask of a raster-order causal convolution.
+
+    Rows above the centre are kept; in the centre row the columns left of the centre are kept;
+    mask ``B`` also keeps the centre itself (a pixel may see its own *features*, computed from
+    earlier pixels), mask ``A`` does not (the first layer must not see the pixel it predicts).
+    """
+    if mask_type not in ("A", "B"):
+        raise ValueError(f"mask_type must be 'A' (first layer) or 'B' (later layers), got {mask_type!r}.")
+    kernel_size = check_int(kernel_size, "kernel_size")
+    if kernel_size % 2 == 0:
+        raise ValueError(f"a masked convolution needs an odd kernel_size (a centre pixel), got {kernel_size}.")
+    centre = kernel_size // 2
+    mask = np.zeros((kernel_size, kernel_size), np.float32)
+    mask[:centre, :] = 1.0
+    mask[centre, :centre] = 1.0
+    if mask_type == "B":
+        mask[centre, centre] = 1.0
+    return mask
+
+
+@keras.saving.register_keras_serializable(package="aigc_keras")
+class MaskedConv2D(layers.Conv2D):
+    """A ``same``-padded ``Conv2D`` whose kernel is multiplied by :func:`causal_mask` on every call.
+
+    The kernel's masked entries still exist (and get zero gradient); multiplying at call time keeps
+    them out of the output whatever the optimizer does to them.  One image channel only: colour
+    PixelCNNs also mask between the R, G and B groups of feature maps, which this layer does not do.
+    """
+
+    def __init__(self, filters: int, kernel_size: int, *, mask_type: str = "B", **kwargs):
+        padding = kwargs.pop("padding", "same")
+        if padding != "same":
+            raise ValueError(f"MaskedConv2D pads 'same' (output pixel i sits over input pixel i), got {padding!r}.")
+        for option in ("strides", "dilation_rate"):
+            value = kwargs.get(option, 1)
+            if value not in (1, (1, 1), [1, 1]):
+                raise ValueError(f"MaskedConv2D supports {option}=1 only, got {value!r}.")
+        if isinstance(kernel_size, (tuple, list)):  # from_config gives Conv2D's (k, k)
+            if len(kernel_size) != 2 or kernel_size[0] != kernel_size[1]:
+                raise ValueError(f"MaskedConv2D needs a square kernel, got kernel_size={kernel_size!r}.")
+            kernel_size = kernel_size[0]
+        self.mask_type = mask_type
+        self.mask = causal_mask(kernel_size, mask_type)[:, :, None, None]  # (k, k, 1, 1), broadcast over channels
+        super().__init__(filters, kernel_size, padding="same", **kwargs)
+
+    def convolution_op(self, inputs, kernel):
+        return super().convolution_op(inputs, kernel * ops.cast(self.mask, kernel.dtype))
+
+    def get_config(self):
+        return {**super().get_config(), "mask_type": self.mask_type}

@@ -1,0 +1,304 @@
+"""Chapter 6: PixelCNN, an autoregressive model of images.
+
+* van den Oord, Kalchbrenner, Kavukcuoglu, "Pixel Recurrent Neural Networks" (ICML 2016):
+  the chain-rule factorisation, masked convolutions (mask A, then B), a softmax per pixel.
+* van den Oord et al., "Conditional Image Generation with PixelCNN Decoders" (NeurIPS 2016):
+  the class-conditional bias and the "blind spot" of stacked masked convolutions (which the
+  gated PixelCNN's two stacks remove; this plain version keeps it and the chapter shows it).
+
+An image of ``H x W`` pixels in raster order is modelled as
+
+    p(x) = prod_i p(x_i | x_1, ..., x_{i-1}),
+
+each factor a categorical distribution over ``levels`` intensity levels.  The network sees the
+whole image at once in training (one pass gives every factor: masks make output ``i`` depend only
+on inputs before ``i``); sampling draws one pixel at a time, ``H * W`` passes, all inside one
+compiled ``tf.while_loop``.
+
+Images are integer levels ``0 .. levels - 1`` (int32, ``data.load(..., value_range=levels)``);
+grayscale only (a colour PixelCNN also orders R, G, B within a pixel, which needs channel masks).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from ..config import check_int
+from ..layers import MaskedConv2D
+from .base import GenerativeModel
+from .networks import label_input
+
+
+def build_pixelcnn(image_size=16, levels=4, filters=64, blocks=5, num_classes=None, first_mask="A",
+                   first_kernel=7, name="pixelcnn"):
+    """Masked 7x7 convolution, residual blocks of masked 3x3 convolutions, 1x1 layers -> per-pixel logits.
+
+    Input: images scaled to [-1, 1] (``PixelCNN.to_input``), ``(B, H, W, 1)`` float; with
+    ``num_classes`` also an int32 label, whose one-hot adds a learned bias to every block.
+    Output: ``(B, H, W, levels)`` float32 logits; logits at pixel ``i`` are the model's
+    ``p(x_i | x_<i)``.  ``first_mask="B"`` builds the *wrong* network (it sees the pixel it
+    predicts): the tests' negative control.
+    """
+    if first_mask not in ("A", "B"):
+        raise ValueError(f"first_mask must be 'A' (a causal model) or 'B' (the negative control), got {first_mask!r}.")
+    images = keras.Input((image_size, image_size, 1), name="images")
+    inputs = images
+    condition = None
+    if num_classes:
+        label, one_hot = label_input(num_classes)
+        inputs = [images, label]
+        condition = one_hot
+    x = MaskedConv2D(filters, first_kernel, mask_type=first_mask, name=f"masked_{first_mask.lower()}")(images)
+    for b in range(blocks):  # (B, H, W, filters) throughout
+        h = layers.ReLU(name=f"block{b + 1}_relu1")(x)
+        h = layers.Conv2D(filters // 2, 1, name=f"block{b + 1}_reduce")(h)  # 1x1: only pixel i's own features
+        h = layers.ReLU(name=f"block{b + 1}_relu2")(h)
+        h = MaskedConv2D(filters // 2, 3, mask_type="B", name=f"block{b + 1}_masked_b")(h)
+        if condition is not None:  # h + V y, one bias per channel and class
+            bias = layers.Dense(filters // 2, use_bias=False, name=f"block{b + 1}_label_bias")(condition)
+            h = layers.Add(name=f"block{b + 1}_plus_label")([h, layers.Reshape((1, 1, filters // 2))(bias)])
+        h = layers.ReLU(name=f"block{b + 1}_relu3")(h)
+        h = layers.Conv2D(filters, 1, name=f"block{b + 1}_expand")(h)
+        x = layers.Add(name=f"block{b + 1}_residual")([x, h])
+    x = layers.ReLU(name="head_relu1")(x)
+    x = layers.Conv2D(filters, 1, activation="relu", name="head_1x1")(x)
+    logits = layers.Conv2D(levels, 1, dtype="float32", name="logits")(x)  # (B, H, W, levels)
+    return keras.Model(inputs, logits, name=name)
+
+
+class PixelCNN(GenerativeModel):
+    """A PixelCNN over ``levels`` grey levels, trained by maximum likelihood (cross-entropy per pixel).
+
+    Trackers: ``loss`` (mean negative log-likelihood per pixel, in nats) and ``bits_per_dim``
+    (the same in bits: ``loss / ln 2``); ``evaluate`` gives them on held-out data.
+    The uniform model scores ``log2(levels)`` bits per dimension.
+    """
+
+    optimizer_names = ("pixelcnn",)
+
+    def __init__(self, image_size=16, levels=4, filters=64, blocks=5, num_classes=None, learning_rate=1e-3,
+                 seed=0, **kwargs):
+        super().__init__(trackers=("loss", "bits_per_dim"), seed=seed, **kwargs)
+        self.image_size = check_int(image_size, "image_size", minimum=2)
+        self.levels = check_int(levels, "levels", minimum=2)
+        self.filters = check_int(filters, "filters", minimum=2)
+        self.blocks = check_int(blocks, "blocks", minimum=0)
+        self.num_classes = None if num_classes is None else check_int(num_classes, "num_classes", minimum=2)
+        if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
+            raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
+        self.learning_rate = float(learning_rate)
+        self.value_range = self.levels  # images are integer levels
+        self.network = build_pixelcnn(self.image_size, self.levels, self.filters, self.blocks, self.num_classes)
+        self._compiled_samplers = {}
+        example = [np.zeros((1, self.image_size, self.image_size, 1), np.int32)]
+        if self.num_classes:
+            example.append(np.zeros((1,), np.int32))
+        self.build_now(*example)
+
+    def get_config(self):
+        return {**super().get_config(), "image_size": self.image_size, "levels": self.levels, "filters": self.filters,
+                "blocks": self.blocks, "num_classes": self.num_classes, "learning_rate": self.learning_rate}
+
+    def default_optimizers(self):
+        return {"pixelcnn": keras.optimizers.Adam(self.learning_rate)}
+
+    def optimizer_variables(self, name):
+        return self.network.trainable_variables
+
+    # --- the model ------------------------------------------------------------------
+
+    def to_input(self, levels):
+        """Integer levels -> the network's input in [-1, 1], in the compute dtype."""
+        x = tf.cast(levels, self.compute_dtype)
+        return x * (2.0 / (self.levels - 1)) - 1.0
+
+    def call(self, levels, labels=None, training=False):
+        """Logits ``(B, H, W, levels)`` of ``p(x_i | x_<i)`` for every pixel of integer images ``levels``."""
+        x = self.to_input(levels)
+        return self.network([x, labels] if self.num_classes else x, training=training)
+
+    def _unpack(self, data):
+        images, labels = data if isinstance(data, (tuple, list)) else (data, None)
+        if self.num_classes and labels is None:
+            raise ValueError("a class-conditional PixelCNN trains on (images, labels) batches: load with labels=True.")
+        if images.dtype not in (tf.int32, tf.int64, tf.uint8):
+            raise TypeError(f"PixelCNN trains on integer levels (data.load(..., value_range={self.levels})), "
+                            f"got {images.dtype.name} images.")
+        return tf.cast(images, tf.int32), (tf.cast(labels, tf.int32) if self.num_classes else None)
+
+    def _nll(self, images, labels, training):
+        """Mean negative log-likelihood per pixel, in nats (cross-entropy of the per-pixel softmax)."""
+        logits = self(images, labels, training=training)
+        targets = images[..., 0]  # (B, H, W)
+        return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+
+    def train_step(self, data):
+        images, labels = self._unpack(data)
+        with tf.GradientTape() as tape:
+            loss = self._nll(images, labels, training=True)
+            scaled = self.scale_loss("pixelcnn", loss)
+        self.descend("pixelcnn", tape, scaled, self.network.trainable_variables)
+        return self.record(loss=loss, bits_per_dim=loss / math.log(2.0))
+
+    def test_step(self, data):
+        images, labels = self._unpack(data)
+        loss = self._nll(images, labels, training=False)
+        return self.record(count_step=False, loss=loss, bits_per_dim=loss / math.log(2.0))
+
+    # --- sampling -------------------------------------------------------------------
+
+    def _sampler(self, greedy: bool):
+        """One compiled loop over pixels ``start .. H*W - 1`` (traced once per batch shape and mode)."""
+        if greedy in self._compiled_samplers:
+            return self._compiled_samplers[greedy]
+        size, levels = self.image_size, self.levels
+        pixels = size * size
+
+        def loop(canvas, labels, start, temperature, seed):
+            batch = tf.shape(canvas)[0]
+
+            def body(i, canvas):
+                logits = tf.gather(tf.reshape(self(canvas, labels), (batch, pixels, levels)), i, axis=1)  # (B, L)
+                if greedy:
+                    draw = tf.argmax(logits, axis=-1, output_type=tf.int32)
+                else:
+                    step_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(i, tf.int64))
+                    draw = tf.random.stateless_categorical(logits / temperature, 1, step_seed, dtype=tf.int32)[:, 0]
+                here = tf.reshape(tf.one_hot(i, pixels, dtype=tf.int32), (1, size, size, 1))  # 1 at pixel i
+                return i + 1, canvas * (1 - here) + draw[:, None, None, None] * here
+
+            _, canvas = tf.while_loop(lambda i, _: i < pixels, body, (start, canvas))
+            return canvas
+
+        compiled = tf.function(loop, reduce_retracing=True)
+        self._compiled_samplers[greedy] = compiled
+        return compiled
+
+    def _run_sampler(self, canvas, labels, start: int, temperature, seed, batch_size: int) -> np.ndarray:
+        if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or temperature < 0 \
+                or not math.isfinite(temperature):
+            raise ValueError(f"temperature must be a number >= 0 (0: the most likely level), got {temperature!r}.")
+        if seed is None:
+            seed_pair = tf.cast(self.seed_generator.next(), tf.int64)
+        else:
+            seed_pair = tf.constant([check_int(seed, "seed", minimum=0), 0], tf.int64)
+        sampler = self._sampler(greedy=temperature == 0)
+        temperature = tf.constant(max(float(temperature), 1e-6), tf.float32)
+        outputs = []
+        for first in range(0, len(canvas), batch_size):
+            batch_labels = None if labels is None else tf.constant(labels[first:first + batch_size], tf.int32)
+            batch_seed = tf.random.experimental.stateless_fold_in(seed_pair, first)
+            out = sampler(tf.constant(canvas[first:first + batch_size], tf.int32), batch_labels,
+                          tf.constant(start, tf.int32), temperature, batch_seed)
+            outputs.append(out.numpy())
+        return np.concatenate(outputs)
+
+    def generate(self, n=None, *, labels=None, seed=None, temperature=1.0, batch_size: int = 64) -> np.ndarray:
+        """Sample ``n`` images as int32 levels ``(n, H, W, 1)``, one pixel at a time in raster order.
+
+        ``temperature`` divides the logits (1: the model's distribution; below 1: sharper;
+        0: always the most likely level).  ``seed`` makes the draw reproducible.
+        """
+        n, labels = self._check_labels(n, labels)
+        n = check_int(n, "n")
+        canvas = np.zeros((n, self.image_size, self.image_size, 1), np.int32)
+        return self._run_sampler(canvas, labels, 0, temperature, seed, check_int(batch_size, "batch_size"))
+
+    def complete(self, images, known_rows: int, *, labels=None, seed=None, temperature=1.0,
+                 batch_size: int = 64) -> np.ndarray:
+        """Keep the top ``known_rows`` rows of integer ``images`` and sample the rest.
+
+        Raster order means the known pixels must come first: PixelCNN completes a bottom part,
+        not an arbitrary hole (the model has no ``p(x_i | pixels after i)``).
+        """
+        images = np.asarray(images)
+        shape = (self.image_size, self.image_size, 1)
+        if images.ndim != 4 or images.shape[1:] != shape:
+            raise ValueError(f"images must have shape (N, {self.image_size}, {self.image_size}, 1), got {images.shape}.")
+        if not np.issubdtype(images.dtype, np.integer) or images.min() < 0 or images.max() >= self.levels:
+            raise ValueError(f"images must be integer levels in 0..{self.levels - 1} (data.load(value_range="
+                             f"{self.levels})).")
+        known_rows = check_int(known_rows, "known_rows", minimum=0)
+        if known_rows >= self.image_size:
+            raise ValueError(f"known_rows must be below the image height {self.image_size}, got {known_rows}.")
+        n, labels = self._check_labels(len(images), labels)
+        canvas = images.astype(np.int32).copy()
+        canvas[:, known_rows:] = 0  # not read before it is drawn (causal), zeroed to make that plain
+        return self._run_sampler(canvas, labels, known_rows * self.image_size, temperature, seed,
+                                 check_int(batch_size, "batch_size"))
+
+    def dequantise(self, levels) -> np.ndarray:
+        """Integer levels -> float images in [-1, 1] (bin centres), for judges and FID."""
+        return (np.asarray(levels, np.float32) + 0.5) / self.levels * 2.0 - 1.0
+
+
+# --- references and baselines (the tests and the chapter compare against these) ---------
+
+
+def sample_pixel_by_pixel(model: PixelCNN, n: int, *, labels=None, seed: int = 0, greedy: bool = False) -> np.ndarray:
+    """The slow way: a Python loop calling ``network.predict`` once per pixel (``H * W`` calls).
+
+    The reference the compiled sampler is timed against; with ``greedy=True`` it must give the
+    same images as ``model.generate(n, temperature=0)``.
+    """
+    size = model.image_size
+    rng = np.random.default_rng(seed)
+    canvas = np.zeros((n, size, size, 1), np.int32)
+    label_array = None if labels is None else np.asarray(labels, np.int32)
+    for i in range(size * size):
+        row, col = divmod(i, size)
+        x = keras.ops.convert_to_numpy(model.to_input(canvas))
+        logits = model.network.predict([x, label_array] if model.num_classes else x, verbose=0)[:, row, col]
+        if greedy:
+            canvas[:, row, col, 0] = np.argmax(logits, axis=-1)
+        else:
+            probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            probs /= probs.sum(axis=-1, keepdims=True)
+            canvas[:, row, col, 0] = [rng.choice(model.levels, p=p) for p in probs]
+    return canvas
+
+
+def dependency_map(network: keras.Model, image_size: int, row: int, col: int, *, trials: int = 4,
+                   seed: int = 0) -> np.ndarray:
+    """Which input pixels the logits at ``(row, col)`` depend on: ``sum |d logits / d input|`` per pixel.
+
+    Computed with gradients at ``trials`` random inputs (``(H, W)`` array).  A causal PixelCNN gives
+    exactly 0 at ``(row, col)`` and after it in raster order; the nonzero pixels are its receptive field.
+    """
+    x = tf.random.stateless_uniform((trials, image_size, image_size, 1), seed=[seed, 1], minval=-1.0, maxval=1.0)
+    inputs = [x, tf.zeros((trials,), tf.int32)] if len(network.inputs) == 2 else x
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = tf.reduce_sum(network(inputs, training=False)[:, row, col, :])
+    return tf.reduce_sum(tf.abs(tape.gradient(out, x)), axis=(0, 3)).numpy()
+
+
+def independent_pixel_bits(train_levels, test_levels, levels: int, *, pseudo_count: float = 1.0) -> float:
+    """Bits per dimension of the per-position independent model on ``test_levels``.
+
+    A categorical distribution per pixel position, fitted to ``train_levels`` by counting (with
+    ``pseudo_count`` added to every level so unseen levels keep a nonzero probability).  It knows how
+    bright each position tends to be but nothing about the pixels' neighbours: the baseline a
+    PixelCNN must beat by modelling dependencies.
+    """
+    train, test = np.asarray(train_levels)[..., 0], np.asarray(test_levels)[..., 0]
+    if train.shape[1:] != test.shape[1:]:
+        raise ValueError(f"train and test images differ in size: {train.shape[1:]} vs {test.shape[1:]}.")
+    counts = np.stack([(train == k).sum(axis=0) for k in range(levels)], axis=-1) + pseudo_count  # (H, W, L)
+    probs = counts / counts.sum(axis=-1, keepdims=True)
+    rows, cols = np.indices(test.shape[1:])
+    log_p = np.log2(probs[rows[None], cols[None], test])  # (N, H, W)
+    return float(-log_p.mean())
+
+
+def uniform_bits(levels: int) -> float:
+    """Bits per dimension of the uniform model: ``log2(levels)``."""
+    return math.log2(check_int(levels, "levels", minimum=2))
+
+
+MODELS = {"pixelcnn": PixelCNN}

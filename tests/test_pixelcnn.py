@@ -1,0 +1,209 @@
+"""Chapter 6: PixelCNN — causality by gradients (and the negative control), the compiled sampler against a
+per-pixel ``predict`` loop, baselines, completion, the standard matrix and the likelihood bar."""
+
+import math
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import matrix
+from aigc_keras import data, layers
+from aigc_keras.models import pixelcnn
+
+LEVELS = 4
+KINDS = {
+    "pixelcnn": (lambda **kw: pixelcnn.PixelCNN(image_size=8, levels=LEVELS, filters=8, blocks=1, **kw),
+                 {"n": 3, "seed": 2}),
+    "conditional": (lambda **kw: pixelcnn.PixelCNN(image_size=8, levels=LEVELS, filters=8, blocks=1, num_classes=10,
+                                                   **kw), {"labels": [1, 5, 7], "seed": 2}),
+}
+
+
+@pytest.fixture(scope="module")
+def levels8():
+    """64 offline digits at 8x8 as 4 integer levels, in a fixed order (with and without labels)."""
+    arrays = data.load_arrays("digits", "train", image_size=8, value_range=LEVELS, limit=64)
+    return {"pixelcnn": tf.data.Dataset.from_tensor_slices(arrays.images).batch(16),
+            "conditional": tf.data.Dataset.from_tensor_slices((arrays.images, arrays.labels)).batch(16)}
+
+
+def test_causal_masks_by_hand():
+    np.testing.assert_array_equal(layers.causal_mask(3, "A"), [[1, 1, 1], [1, 0, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(layers.causal_mask(3, "B"), [[1, 1, 1], [1, 1, 0], [0, 0, 0]])
+    for bad, message in [((4, "A"), "odd kernel_size"), ((3, "C"), "mask_type must be 'A'")]:
+        with pytest.raises(ValueError, match=message):
+            layers.causal_mask(*bad)
+    with pytest.raises(ValueError, match="pads 'same'"):
+        layers.MaskedConv2D(4, 3, padding="valid")
+
+
+def _raster_after(size, row, col):
+    after = np.zeros((size, size), bool)
+    after.flat[row * size + col:] = True  # pixel i and every pixel after it
+    return after
+
+
+@pytest.mark.parametrize("row, col", [(0, 0), (0, 5), (3, 4), (7, 7)])
+def test_mask_a_stack_never_sees_the_current_or_later_pixels(row, col):
+    network = pixelcnn.build_pixelcnn(image_size=8, levels=LEVELS, filters=8, blocks=3)
+    dependence = pixelcnn.dependency_map(network, 8, row, col)
+    after = _raster_after(8, row, col)
+    assert np.all(dependence[after] == 0.0), np.argwhere(dependence * after)
+    if (row, col) != (0, 0):
+        neighbours = ([(row, col - 1)] if col else []) + ([(row - 1, col)] if row else [])
+        assert all(dependence[p] > 0 for p in neighbours)  # it sees its left and upper neighbours
+
+
+def test_mask_b_only_stack_sees_the_pixel_it_predicts():
+    """The negative control: without mask A the output at i reads input i (and the model would cheat)."""
+    network = pixelcnn.build_pixelcnn(image_size=8, levels=LEVELS, filters=8, blocks=3, first_mask="B")
+    dependence = pixelcnn.dependency_map(network, 8, 3, 4)
+    assert dependence[3, 4] > 0
+    assert np.all(dependence[_raster_after(8, 3, 5)] == 0.0)  # still nothing strictly after i
+
+
+def test_conditional_network_is_causal_too():
+    network = pixelcnn.build_pixelcnn(image_size=8, levels=LEVELS, filters=8, blocks=2, num_classes=10)
+    dependence = pixelcnn.dependency_map(network, 8, 4, 2)
+    assert np.all(dependence[_raster_after(8, 4, 2)] == 0.0) and dependence.max() > 0
+
+
+def test_independent_pixel_baseline_by_hand():
+    train = np.array([[[0, 1], [0, 0]], [[0, 0], [0, 0]]])[..., None]  # two 2x2 images
+    test = np.zeros((1, 2, 2, 1), int)
+    # level-0 counts per position (+1 pseudo-count for each of the 2 levels): 2, 1, 2, 2 of 2 images
+    # -> p(0) = 3/4, 2/4, 3/4, 3/4
+    expected = -np.mean(np.log2([3 / 4, 2 / 4, 3 / 4, 3 / 4]))
+    assert pixelcnn.independent_pixel_bits(train, test, 2) == pytest.approx(expected)
+    assert pixelcnn.uniform_bits(16) == 4.0
+
+
+def test_bits_per_dim_is_the_tracked_nll_over_ln2(levels8):
+    model = matrix.fresh(KINDS["pixelcnn"][0])
+    logs = model.fit(levels8["pixelcnn"], epochs=1, verbose=0).history
+    assert logs["bits_per_dim"][0] == pytest.approx(logs["loss"][0] / math.log(2), rel=1e-6)
+    images = next(iter(levels8["pixelcnn"]))
+    logits = model(images).numpy()  # the NLL from the logits, by hand with NumPy
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    by_hand = -np.take_along_axis(log_p, images.numpy(), axis=-1).mean()
+    assert model.evaluate(images, verbose=0, return_dict=True)["loss"] == pytest.approx(by_hand, rel=1e-5)
+
+
+def test_compiled_greedy_sampler_matches_the_per_pixel_predict_loop(levels8):
+    model = matrix.fresh(KINDS["conditional"][0])
+    model.fit(levels8["conditional"], epochs=1, verbose=0)
+    labels = [0, 3, 9]
+    np.testing.assert_array_equal(model.generate(labels=labels, temperature=0),
+                                  pixelcnn.sample_pixel_by_pixel(model, 3, labels=labels, greedy=True))
+
+
+def test_sampling_is_seeded_and_checks_its_arguments():
+    model = KINDS["pixelcnn"][0]()
+    a, b = model.generate(4, seed=3), model.generate(4, seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == np.int32 and a.shape == (4, 8, 8, 1) and a.min() >= 0 and a.max() < LEVELS
+    assert not np.array_equal(a, model.generate(4, seed=4))
+    np.testing.assert_array_equal(model.generate(40, seed=3, batch_size=16)[:4].shape, (4, 8, 8, 1))
+    for bad in (-1.0, float("nan"), "hot"):
+        with pytest.raises(ValueError, match="temperature must be a number >= 0"):
+            model.generate(2, temperature=bad)
+    with pytest.raises(ValueError, match="not class-conditional"):
+        model.generate(labels=[1])
+    with pytest.raises(ValueError, match="class-conditional: pass labels"):
+        KINDS["conditional"][0]().generate(3)
+
+
+def test_completion_keeps_the_known_rows_and_samples_the_rest():
+    model = KINDS["pixelcnn"][0]()
+    images = data.load_arrays("digits", "test", image_size=8, value_range=LEVELS, limit=6).images
+    done = model.complete(images, 4, seed=1)
+    np.testing.assert_array_equal(done[:, :4], images[:, :4])
+    assert not np.array_equal(done[:, 4:], images[:, 4:])  # redrawn by an untrained model: not the originals
+    np.testing.assert_array_equal(done, model.complete(images, 4, seed=1))
+    for args, message in [((images[..., 0], 4), "must have shape"), ((images, 8), "below the image height"),
+                          ((images + LEVELS, 4), "integer levels"), ((images * 0.5, 4), "integer levels")]:
+        with pytest.raises(ValueError, match=message):
+            model.complete(*args)
+
+
+def test_float_images_are_refused_with_the_loader_to_use():
+    model = matrix.fresh(KINDS["pixelcnn"][0])
+    floats = tf.data.Dataset.from_tensor_slices(np.zeros((4, 8, 8, 1), np.float32)).batch(2)
+    with pytest.raises(TypeError, match="value_range=4"):
+        model.fit(floats, epochs=1, verbose=0)
+
+
+# --- the standard matrix ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("size", [8, 16, 28])
+def test_shapes_at_each_size(size):
+    model = pixelcnn.PixelCNN(image_size=size, levels=LEVELS, filters=8, blocks=1)
+    assert model(np.zeros((2, size, size, 1), np.int32)).shape == (2, size, size, LEVELS)
+    assert model.generate(2, seed=0).shape == (2, size, size, 1)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_finite_epoch(kind, levels8):
+    matrix.check_finite_epoch(KINDS[kind][0], levels8[kind], steps=4)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_network_round_trip(kind, out_dir):
+    model = KINDS[kind][0]()
+    path = out_dir / "pixelcnn.keras"
+    model.network.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    x = model.to_input(data.load_arrays("digits", "test", image_size=8, value_range=LEVELS, limit=3).images)
+    inputs = [x, tf.constant([1, 2, 3])] if model.num_classes else x
+    np.testing.assert_array_equal(model.network(inputs).numpy(), loaded(inputs).numpy())
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_resume_is_exact(kind, levels8, out_dir):
+    matrix.check_resume_is_exact(KINDS[kind][0], levels8[kind], out_dir, KINDS[kind][1])
+
+
+def test_mirrored_epoch(levels8):
+    matrix.check_mirrored_epoch(KINDS["conditional"][0], levels8["conditional"])
+
+
+@pytest.mark.parametrize("policy_name", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_epoch(policy_name, levels8):
+    matrix.check_mixed_epoch(KINDS["pixelcnn"][0], levels8["pixelcnn"], policy_name)
+
+
+# --- quality and speed -----------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_held_out_likelihood_beats_both_baselines_and_compiled_sampling_is_fast():
+    """16x16 digits, 4 levels, 400 steps of batch 64: held-out bits/dim below the independent-pixel
+    model and the uniform one; compiled sampling at least 10x faster than a per-pixel predict loop."""
+    train = data.load("digits", "train", image_size=16, value_range=LEVELS, batch_size=64, repeat=True,
+                      drop_remainder=True)
+    train_arrays = data.load_arrays("digits", "train", image_size=16, value_range=LEVELS)
+    test_arrays = data.load_arrays("digits", "test", image_size=16, value_range=LEVELS)
+    model = pixelcnn.PixelCNN(image_size=16, levels=LEVELS, filters=64, blocks=5)
+    model.compile()
+    model.fit(train, steps_per_epoch=400, epochs=1, verbose=0)
+    held_out = model.evaluate(test_arrays.images, batch_size=128, verbose=0, return_dict=True)["bits_per_dim"]
+    independent = pixelcnn.independent_pixel_bits(train_arrays.images, test_arrays.images, LEVELS)
+    uniform = pixelcnn.uniform_bits(LEVELS)
+    print(f"held-out bits/dim: PixelCNN {held_out:.3f}, independent pixels {independent:.3f}, uniform {uniform:.3f}")
+    assert held_out < independent < uniform
+
+    speed = {}
+    for batch in (1, 16):
+        model.generate(batch, seed=0)  # trace once
+        start = time.perf_counter()
+        model.generate(batch, seed=1)
+        compiled = time.perf_counter() - start
+        start = time.perf_counter()
+        pixelcnn.sample_pixel_by_pixel(model, batch, seed=1)
+        loop = time.perf_counter() - start
+        speed[batch] = loop / compiled
+        print(f"batch {batch}: compiled {batch / compiled:.1f} images/s, per-pixel predict {batch / loop:.2f} "
+              f"images/s, speed-up {speed[batch]:.0f}x")
+    assert speed[1] >= 10
