@@ -82,7 +82,7 @@ class PixelCNN(GenerativeModel):
     optimizer_names = ("pixelcnn",)
 
     def __init__(self, image_size=16, levels=4, filters=64, blocks=5, num_classes=None, learning_rate=1e-3,
-                 seed=0, **kwargs):
+                 seed=0, network=None, **kwargs):
         super().__init__(trackers=("loss", "bits_per_dim"), seed=seed, **kwargs)
         self.image_size = check_int(image_size, "image_size", minimum=2)
         self.levels = check_int(levels, "levels", minimum=2)
@@ -93,12 +93,24 @@ class PixelCNN(GenerativeModel):
             raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
         self.learning_rate = float(learning_rate)
         self.value_range = self.levels  # images are integer levels
-        self.network = build_pixelcnn(self.image_size, self.levels, self.filters, self.blocks, self.num_classes)
+        # ``network``: an already built network (``from_network``); otherwise a new one
+        self.network = network or build_pixelcnn(self.image_size, self.levels, self.filters, self.blocks,
+                                                 self.num_classes)
         self._compiled_samplers = {}
         example = [np.zeros((1, self.image_size, self.image_size, 1), np.int32)]
         if self.num_classes:
             example.append(np.zeros((1,), np.int32))
         self.build_now(*example)
+
+    @classmethod
+    def from_network(cls, network: keras.Model) -> "PixelCNN":
+        """A PixelCNN around a saved network (``build_pixelcnn``'s model, e.g. loaded from ``.keras``), for sampling."""
+        shape = tuple(network.inputs[0].shape[1:]) if getattr(network, "inputs", None) else ()
+        if len(shape) != 3 or shape[0] != shape[1] or shape[2] != 1 or len(network.inputs) > 2 \
+                or tuple(network.outputs[0].shape[1:3]) != shape[:2]:
+            raise ValueError("not a PixelCNN network: it must map (H, H, 1) images (and a label) to (H, H, levels) logits.")
+        num_classes = network.get_layer("label_one_hot").num_tokens if len(network.inputs) == 2 else None
+        return cls(shape[0], int(network.outputs[0].shape[-1]), num_classes=num_classes, network=network)
 
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size, "levels": self.levels, "filters": self.filters,
