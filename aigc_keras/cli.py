@@ -6,6 +6,10 @@
     aigc-keras train stylegan [--dataset digits] [--image-size 32] [--augment translation,cutout,color] ...
     aigc-keras train cyclegan --domain-a grass --domain-b brick [--image-size 32] [--width 8] ...
     aigc-keras translate --model generator_ab.keras --input IMAGE_OR_FOLDER --out FOLDER
+    aigc-keras train pixelcnn [--levels 4] [--image-size 16] ...
+    aigc-keras train inpainter [--dataset digits] | superres [--scale 2|4] | denoiser [--noise-std 0.1] ...
+    aigc-keras inpaint --model inpainter.keras --image IMAGE --mask MASK.png --out FILLED.png
+    aigc-keras enhance --model superres_x2.keras|denoiser.keras --input IMAGE_OR_FOLDER --out FOLDER
     aigc-keras sample --model generator.keras [--n 64] [--out samples.png] [--truncation 0.7]
     aigc-keras eval --model generator.keras --dataset digits [--metrics fid,kid,is,pr] [--n 1000]
 
@@ -21,12 +25,16 @@ import pathlib
 import sys
 import time
 
-MODELS = ("cnn", "dcgan", "cgan", "wgan-gp", "vae", "cvae", "vaegan", "stylegan", "cyclegan")
+MODELS = ("cnn", "dcgan", "cgan", "wgan-gp", "vae", "cvae", "vaegan", "stylegan", "cyclegan", "pixelcnn",
+          "inpainter", "superres", "denoiser")
+EDITING = ("inpainter", "superres", "denoiser")
 # Passes over the 1,437 offline digits (CycleGAN: over 600 crops per texture domain): a few minutes
 # each on a 2-core CPU.
-EPOCHS = {"dcgan": 40, "cgan": 40, "wgan-gp": 15, "vae": 40, "cvae": 40, "vaegan": 40, "stylegan": 40, "cyclegan": 8}
-IMAGE_SIZE = {"cyclegan": 32, "stylegan": 32}  # the others: 28
-BATCH_SIZE = {"cyclegan": 8, "stylegan": 32}  # the others: 64
+EPOCHS = {"dcgan": 40, "cgan": 40, "wgan-gp": 15, "vae": 40, "cvae": 40, "vaegan": 40, "stylegan": 40, "cyclegan": 8,
+          "pixelcnn": 40, "inpainter": 40, "superres": 20, "denoiser": 20}
+IMAGE_SIZE = {"cyclegan": 32, "stylegan": 32, "pixelcnn": 16, "superres": 32, "denoiser": 32}  # the others: 28
+BATCH_SIZE = {"cyclegan": 8, "stylegan": 32, "superres": 16, "denoiser": 16, "inpainter": 32}  # the others: 64
+DATASET = {"superres": "photos", "denoiser": "photos"}  # the others: digits
 CONDITIONAL = ("cgan", "cvae")
 
 
@@ -52,15 +60,16 @@ def _non_negative_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aigc-keras", description="Train and sample the aigc_keras models.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{info,train,sample,eval,translate}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{info,train,sample,eval,translate,inpaint,enhance}")
 
     commands.add_parser("info", help="print the environment line and the offline datasets",
                         description="Print TensorFlow/Keras versions, device, precision, XLA, mode and datasets.")
 
     train = commands.add_parser("train", help="train a model", description="Train a model and save it under --out.")
     train.add_argument("model", choices=MODELS, help="which model to train")
-    train.add_argument("--dataset", default="digits",
-                       help="dataset name (digits, mnist, ...) or a folder of images (default: digits)")
+    train.add_argument("--dataset", default=None,
+                       help="dataset name (digits, mnist, photos, ...) or a folder of images "
+                            "(default: digits; superres and denoiser: photos)")
     train.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default: the model's standard)")
     train.add_argument("--steps", type=_positive_int, default=None, help="optimizer steps per epoch (default: one pass)")
     train.add_argument("--batch-size", type=_positive_int, default=None, help="batch size (default: 64; cyclegan 8)")
@@ -80,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--augment", type=_augment_list, default=None,
                        help="stylegan: differentiable augmentations for small datasets in long runs, a "
                             "comma-separated subset of translation,cutout,color, or none (default: none)")
+    train.add_argument("--levels", type=_positive_int, default=4,
+                       help="pixelcnn: grey levels per pixel, at least 2 (default: 4)")
+    train.add_argument("--scale", type=int, choices=(2, 4), default=2, help="superres: upscaling factor (default: 2)")
+    train.add_argument("--noise-std", type=_open_unit_interval, default=0.1,
+                       help="denoiser: standard deviation of the Gaussian noise in [0, 1] units (default: 0.1)")
     again = train.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     again.add_argument("--overwrite", action="store_true", help="discard checkpoints in --out and start again")
@@ -102,6 +116,22 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--model", required=True, help="path of a saved CycleGAN generator (.keras)")
     translate.add_argument("--input", required=True, help="an image file or a folder of images")
     translate.add_argument("--out", required=True, help="folder for the translated PNGs (created if needed)")
+
+    inpaint = commands.add_parser("inpaint", help="fill the holes of an image with a saved inpainter",
+                                  description="Load a saved inpainter.keras (safe mode) and fill the white pixels of "
+                                              "--mask in --image; known pixels are kept exactly.")
+    inpaint.add_argument("--model", required=True, help="path of a saved inpainter (.keras)")
+    inpaint.add_argument("--image", required=True, help="the image to repair")
+    inpaint.add_argument("--mask", required=True,
+                         help="a black-and-white PNG of the image's size: white (255) = hole, black (0) = keep")
+    inpaint.add_argument("--out", default="inpainted.png", help="PNG file to write (default: inpainted.png)")
+
+    enhance = commands.add_parser("enhance", help="upscale or denoise images with a saved model",
+                                  description="Load a saved superres_x2/x4.keras or denoiser.keras (safe mode) and "
+                                              "apply it to one image or every image in a folder.")
+    enhance.add_argument("--model", required=True, help="path of a saved super-resolution or denoising network")
+    enhance.add_argument("--input", required=True, help="an image file or a folder of images")
+    enhance.add_argument("--out", required=True, help="folder for the enhanced PNGs (created if needed)")
 
     evaluate = commands.add_parser("eval", help="score a saved generator against real data",
                                    description="Fréchet/kernel distance, Inception-style score and precision/recall "
@@ -128,14 +158,23 @@ def _class_list(text: str) -> list:
     return classes
 
 
-def _unit_interval(text: str) -> float:
+def _fraction(text: str, closed: bool) -> float:
+    interval = "[0, 1]" if closed else "(0, 1)"
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
+        raise argparse.ArgumentTypeError(f"expected a number in {interval}, got {text!r}") from None
+    if not (0.0 <= value <= 1.0 if closed else 0.0 < value < 1.0):
+        raise argparse.ArgumentTypeError(f"expected a number in {interval}, got {value}")
     return value
+
+
+def _unit_interval(text: str) -> float:
+    return _fraction(text, closed=True)
+
+
+def _open_unit_interval(text: str) -> float:
+    return _fraction(text, closed=False)
 
 
 def _augment_list(text: str) -> tuple:
@@ -216,13 +255,15 @@ def _checkpoints(args, folder: pathlib.Path):
 
 
 def _train_generative(args, out: pathlib.Path) -> None:
-    """Train a GAN or VAE: sample grids, full-state checkpoints, the saved generator (or decoder)."""
+    """Train a GAN, VAE, StyleGAN or PixelCNN: sample grids, full-state checkpoints, the saved generator
+    (decoder, or PixelCNN network)."""
     import numpy as np
 
     from . import callbacks, data, viz
-    from .models import base, gan, stylegan, vae
+    from .models import base, gan, pixelcnn, stylegan, vae
 
-    families = {**gan.MODELS, **vae.MODELS, **stylegan.MODELS}
+    families = {**gan.MODELS, **vae.MODELS, **stylegan.MODELS, **pixelcnn.MODELS}
+    autoregressive = args.model in pixelcnn.MODELS
 
     folder = out / args.model
     checkpoints = _checkpoints(args, folder)
@@ -230,17 +271,25 @@ def _train_generative(args, out: pathlib.Path) -> None:
     steps = args.steps or (10 if args.quick else None)
     epochs = args.epochs or (2 if args.quick else EPOCHS[args.model])
     value_range = (0, 1) if args.model in vae.MODELS else (-1, 1)  # Bernoulli VAEs model [0, 1] pixels
-    arrays = data.load_arrays(args.dataset, "train", image_size=args.image_size, value_range=value_range)
+    if autoregressive:
+        if args.levels < 2:
+            raise ValueError(f"--levels must be at least 2, got {args.levels}.")
+        value_range = args.levels  # integer levels; PixelCNN is grayscale: colour datasets are converted
+    channels = 1 if autoregressive else None
+    arrays = data.load_arrays(args.dataset, "train", image_size=args.image_size, value_range=value_range,
+                              channels=channels)
     if conditional and arrays.labels is None:
         raise ValueError(f"dataset {args.dataset!r} has no labels; the conditional {args.model} needs them.")
     dataset = data.load(args.dataset, "train", image_size=args.image_size, batch_size=args.batch_size,
                         labels=conditional, seed=args.seed, drop_remainder=True, repeat=steps is not None,
-                        value_range=value_range)
+                        value_range=value_range, channels=channels)
     options = {"image_size": args.image_size, "channels": arrays.images.shape[-1], "seed": args.seed}
+    if autoregressive:
+        options = {"image_size": args.image_size, "levels": args.levels, "seed": args.seed}
     if conditional:
         options["num_classes"] = int(arrays.labels.max()) + 1
     if args.width:
-        options["width"] = args.width
+        options["filters" if autoregressive else "width"] = args.width
     if args.model == "stylegan":
         options["augment"] = args.augment or None
     elif args.augment is not None:
@@ -257,6 +306,8 @@ def _train_generative(args, out: pathlib.Path) -> None:
               callbacks=[grids, checkpoints])
     if args.model == "stylegan":
         network = model.export_generator()  # [z, psi, noise...] -> image, EMA weights and w_avg
+    elif autoregressive:
+        network = model.network  # images in [-1, 1] -> per-pixel logits; `aigc-keras sample` runs the loop
     else:
         network = model.generator if args.model in gan.MODELS else model.image_generator()
     model_path = base.save_atomically(network, folder / "generator.keras")  # z (, label) -> image in [-1, 1]
@@ -309,22 +360,10 @@ def _train_cyclegan(args, out: pathlib.Path) -> None:
     print(f"checkpoints:  {checkpoints.directory}")
 
 
-def _translate(args) -> None:
-    """Translate one image or a folder with a saved generator; PNGs keep the input names."""
-    import keras
-    import numpy as np
+def _image_files(source: pathlib.Path) -> list:
+    """One image file, or every image under a folder (sorted); a clear error when there is none."""
+    from . import data
 
-    from . import data, layers, viz  # noqa: F401 (layers registers ReflectionPadding2D for loading)
-
-    path = pathlib.Path(args.model)
-    if not path.is_file() or path.suffix != ".keras":
-        raise ValueError(f"no saved generator (.keras file) at {str(path)!r}.")
-    model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    shape = tuple(model.input_shape[1:]) if len(getattr(model, "inputs", []) or []) == 1 else ()
-    if len(shape) != 3 or tuple(model.output_shape[1:]) != shape:
-        raise ValueError(f"{str(path)!r} is not an image-to-image generator (its output must have its input's "
-                         f"shape); translate needs a saved CycleGAN generator_ab.keras or generator_ba.keras.")
-    source = pathlib.Path(args.input).expanduser()
     if source.is_dir():
         files = sorted(p for p in source.rglob("*") if p.suffix.lower() in data.IMAGE_EXTENSIONS)
     elif source.is_file():
@@ -333,19 +372,155 @@ def _translate(args) -> None:
         raise ValueError(f"--input {str(source)!r} is neither an image file nor a folder.")
     if not files:
         raise ValueError(f"no images in {str(source)!r} (looked for {', '.join(data.IMAGE_EXTENSIONS)}).")
+    return files
+
+
+def _read_image(file, channels: int, size=None):
+    """An image file as float32 ``(H, W, channels)`` in [0, 255]; ``size`` resizes to ``size x size``."""
+    import keras
+
+    try:
+        return keras.utils.img_to_array(keras.utils.load_img(
+            file, color_mode="grayscale" if channels == 1 else "rgb", target_size=None if size is None else (size, size)))
+    except Exception as error:
+        raise ValueError(f"could not read {str(file)!r} as an image: {error}") from error
+
+
+def _load_network(model_path: str, what: str):
+    """A saved ``.keras`` network, loaded in safe mode (no code runs), or a clear error."""
+    import keras
+
+    from . import layers  # noqa: F401 (registers the package's layers for loading)
+
+    path = pathlib.Path(model_path)
+    if not path.is_file() or path.suffix != ".keras":
+        raise ValueError(f"no saved {what} (.keras file) at {str(path)!r}.")
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
+def _translate(args) -> None:
+    """Translate one image or a folder with a saved generator; PNGs keep the input names."""
+    import keras
+    import numpy as np
+
+    from . import data, viz
+
+    path = pathlib.Path(args.model)
+    model = _load_network(args.model, "generator")
+    shape = tuple(model.input_shape[1:]) if len(getattr(model, "inputs", []) or []) == 1 else ()
+    if len(shape) != 3 or tuple(model.output_shape[1:]) != shape:
+        raise ValueError(f"{str(path)!r} is not an image-to-image generator (its output must have its input's "
+                         f"shape); translate needs a saved CycleGAN generator_ab.keras or generator_ba.keras.")
+    source = pathlib.Path(args.input).expanduser()
+    files = _image_files(source)
     size, channels = shape[0], shape[2]
     out = pathlib.Path(args.out)
     for file in files:
-        try:
-            image = keras.utils.img_to_array(keras.utils.load_img(
-                file, color_mode="grayscale" if channels == 1 else "rgb", target_size=(size, size)))
-        except Exception as error:
-            raise ValueError(f"could not read {str(file)!r} as an image: {error}") from error
+        image = _read_image(file, channels, size)
         translated = keras.ops.convert_to_numpy(model(data.scale(image[None] / 255.0, (-1, 1)), training=False))
         relative = file.relative_to(source) if source.is_dir() else pathlib.Path(file.name)
         picture = viz.to_uint8(np.clip(translated, -1.0, 1.0))[0]  # (H, W, C) uint8
         viz.save_image(picture[..., 0] if channels == 1 else picture, (out / relative).with_suffix(".png"))
     print(f"translated {len(files)} image(s) at {size}x{size} into {out}")
+
+
+def _train_editing(args, out: pathlib.Path) -> None:
+    """Train the inpainter, super-resolution or denoising model on [0, 1] images; save its network and a
+    before/after picture of held-out images."""
+    import numpy as np
+
+    from . import data, viz
+    from .models import base, editing
+
+    folder = out / args.model
+    checkpoints = _checkpoints(args, folder)
+    steps = args.steps or (5 if args.quick else None)
+    epochs = args.epochs or (2 if args.quick else EPOCHS[args.model])
+    common = dict(image_size=args.image_size, value_range=(0, 1), seed=args.seed)
+    dataset = data.load(args.dataset, "train", batch_size=args.batch_size, drop_remainder=True,
+                        repeat=steps is not None, **common)
+    held_out = data.load_arrays(args.dataset, "test", limit=8, **common).images
+    channels, width = held_out.shape[-1], args.width or 32
+    if args.model == "inpainter":
+        model = editing.Inpainter(args.image_size, channels, width=width, seed=args.seed)
+        masks = editing.free_form_masks(len(held_out), args.image_size, seed=args.seed)
+        show = lambda: [held_out * (1 - masks), model.inpaint(held_out, masks), held_out]  # noqa: E731
+        name = "inpainter"
+    elif args.model == "superres":
+        model = editing.SuperResolution(args.scale, channels, width=width, seed=args.seed)
+        name = f"superres_x{args.scale}"
+
+        def show():
+            low = model.degrade(held_out).numpy()
+            return [np.repeat(np.repeat(low, args.scale, 1), args.scale, 2), model.upscale(low), held_out]
+    else:
+        model = editing.Denoiser(channels, width=width, noise_std=args.noise_std, seed=args.seed)
+        name = "denoiser"
+
+        def show():
+            noisy = model.degrade(held_out).numpy()
+            return [np.clip(noisy, 0, 1), model.denoise(noisy), held_out]
+    model.compile()
+    start = checkpoints.restore(model) if args.resume else 0
+    print(f"training {type(model).__name__} on {args.dataset} at {args.image_size}px, epochs {start + 1}..{epochs}")
+    model.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=steps, verbose=2, callbacks=[checkpoints])
+    model_path = base.save_atomically(model.network, folder / f"{name}.keras")
+    grid = viz.image_grid(np.concatenate(show()), ncols=len(held_out), value_range=(0, 1))
+    print(f"network:     {model_path}")
+    print(f"examples:    {viz.save_image(grid, folder / 'examples.png')} (rows: input, output, original)")
+    print(f"checkpoints: {checkpoints.directory}")
+
+
+def _inpaint(args) -> None:
+    """Fill the white pixels of --mask in --image with a saved inpainter; write the PNG."""
+    import numpy as np
+
+    from . import viz
+    from .models import editing
+
+    network = _load_network(args.model, "inpainter")
+    if [t.name.split(":")[0] for t in network.inputs] != ["image", "mask"]:
+        raise ValueError(f"{args.model!r} is not an inpainter (its inputs must be image and mask); "
+                         "train one with aigc-keras train inpainter.")
+    channels = network.inputs[0].shape[-1]
+    image = _read_image(pathlib.Path(args.image).expanduser(), channels)[None] / 255.0  # (1, H, W, C)
+    mask = _read_image(pathlib.Path(args.mask).expanduser(), 1)[None] / 255.0           # (1, h, w, 1)
+    if mask.shape[1:3] != image.shape[1:3]:
+        raise ValueError(f"the mask is {mask.shape[2]}x{mask.shape[1]} pixels but the image is "
+                         f"{image.shape[2]}x{image.shape[1]}; they must be the same size.")
+    if not np.isin(mask, (0.0, 1.0)).all():
+        raise ValueError(f"the mask must be black (0: keep) and white (255: hole) only; it has "
+                         f"{np.unique(mask).size} grey values (save it without antialiasing).")
+    size = network.inputs[0].shape[1]
+    if image.shape[1:3] != (size, size):
+        raise ValueError(f"this inpainter was trained on {size}x{size} images; the image is "
+                         f"{image.shape[2]}x{image.shape[1]} (crop or resize it, or train at its size with --image-size).")
+    images, masks = editing.check_masks(image, mask)
+    filled = network.predict_on_batch([images, masks])
+    picture = viz.to_uint8(filled, (0, 1))[0]
+    out = viz.save_image(picture[..., 0] if channels == 1 else picture, args.out)
+    print(f"filled {int(masks.sum())} pixels ({masks.mean():.0%} of the image); wrote {out}")
+
+
+def _enhance(args) -> None:
+    """Apply a saved super-resolution or denoising network to an image or a folder; write PNGs."""
+    from . import viz
+
+    network = _load_network(args.model, "super-resolution or denoising network")
+    kinds = {"super_resolution": "upscaled", "denoiser": "denoised"}
+    if network.name not in kinds:
+        raise ValueError(f"{args.model!r} is neither a super-resolution nor a denoising network (it is "
+                         f"{network.name!r}); train one with aigc-keras train superres or train denoiser.")
+    channels = network.inputs[0].shape[-1]
+    source = pathlib.Path(args.input).expanduser()
+    files = _image_files(source)
+    out = pathlib.Path(args.out)
+    for file in files:
+        image = _read_image(file, channels)[None] / 255.0
+        picture = viz.to_uint8(network.predict_on_batch(image).clip(0.0, 1.0), (0, 1))[0]
+        relative = file.relative_to(source) if source.is_dir() else pathlib.Path(file.name)
+        viz.save_image(picture[..., 0] if channels == 1 else picture, (out / relative).with_suffix(".png"))
+    print(f"{kinds[network.name]} {len(files)} image(s) into {out}")
 
 
 def _load_generator(model_path: str, n: int, seed: int, classes=None, truncation=None):
@@ -370,6 +545,13 @@ def _load_generator(model_path: str, n: int, seed: int, classes=None, truncation
         inputs = getattr(model, "inputs", None) or []
         names = [t.name.split(":")[0] for t in inputs]
         rng = np.random.default_rng(seed)
+        if names[:1] == ["images"] and len(inputs[0].shape) == 4:  # a PixelCNN network: sample pixel by pixel
+            from .models import pixelcnn
+
+            if truncation is not None or classes is not None:
+                raise SystemExit("aigc-keras: error: --truncation and --classes do not apply to a PixelCNN.")
+            model = pixelcnn.PixelCNN.from_network(model)
+            return model.dequantise(model.generate(n, seed=seed))
         if names[1:2] == ["truncation_psi"] and all(name.startswith("noise_") for name in names[2:]):
             if classes is not None:
                 raise SystemExit("aigc-keras: error: --classes needs a class-conditional generator.")
@@ -442,15 +624,17 @@ def main(argv=None) -> int:
         print(config.environment_report())
         print(data.describe())
         return 0
-    if args.command in ("sample", "eval", "translate"):
+    if args.command in ("sample", "eval", "translate", "inpaint", "enhance"):
         try:
-            {"sample": _sample, "eval": _evaluate, "translate": _translate}[args.command](args)
+            {"sample": _sample, "eval": _evaluate, "translate": _translate, "inpaint": _inpaint,
+             "enhance": _enhance}[args.command](args)
         except (ValueError, RuntimeError) as error:
             parser.exit(2, f"aigc-keras: error: {error}\n")
         return 0
     if args.quick:
         os.environ["AIGC_QUICK"] = "1"
     args.image_size = args.image_size or IMAGE_SIZE.get(args.model, 28)
+    args.dataset = args.dataset or DATASET.get(args.model, "digits")
     args.batch_size = args.batch_size or BATCH_SIZE.get(args.model, 64)
     out = pathlib.Path(args.out) if args.out else config.output_dir()
     out.mkdir(parents=True, exist_ok=True)
@@ -462,6 +646,8 @@ def main(argv=None) -> int:
             _train_cnn(args, out)
         elif args.model == "cyclegan":
             _train_cyclegan(args, out)
+        elif args.model in EDITING:
+            _train_editing(args, out)
         else:
             _train_generative(args, out)
     except ValueError as error:  # bad dataset name, folder, size ...: a message, not a traceback

@@ -17,6 +17,8 @@
 * :class:`MaskedConv2D`: PixelCNN's causal convolution (van den Oord et al. 2016): mask
   ``A`` hides the centre pixel and everything after it in raster order, mask ``B`` only
   what comes after it.
+* Image editing (chapter 7): :class:`HoleComposite` (known pixels from the image, the hole from a
+  fill) and :class:`SubPixelUpsampling` (the sub-pixel convolution's rearrangement, Shi et al. 2016).
 """
 
 from __future__ import annotations
@@ -454,3 +456,49 @@ class MaskedConv2D(layers.Conv2D):
 
     def get_config(self):
         return {**super().get_config(), "mask_type": self.mask_type}
+
+
+@keras.saving.register_keras_serializable(package="aigc_keras")
+class HoleComposite(layers.Layer):
+    """``call([image, mask])`` -> ``image * (1 - mask)``; ``call([image, mask, fill])`` -> ``image * (1 - mask) + fill * mask``.
+
+    ``mask`` is 1 in the hole and 0 where pixels are known, ``(B, H, W, 1)``, broadcast over channels.
+    The first form hides the hole from a network's input; the second keeps every known pixel exactly.
+    """
+
+    def call(self, inputs):
+        image, mask = inputs[0], ops.cast(inputs[1], inputs[0].dtype)
+        known = image * (1.0 - mask)
+        return known if len(inputs) == 2 else known + ops.cast(inputs[2], image.dtype) * mask
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
+@keras.saving.register_keras_serializable(package="aigc_keras")
+class SubPixelUpsampling(layers.Layer):
+    """``(B, H, W, C * r * r)`` -> ``(B, r H, r W, C)``: each pixel's ``r * r`` channel groups become an ``r x r`` block.
+
+    The same arrangement as ``tf.nn.depth_to_space`` (channel ``(i * r + j) * C + c`` goes to offset ``(i, j)``,
+    channel ``c``); written with ``reshape``/``transpose`` so the layer is plain Keras.
+    """
+
+    def __init__(self, factor: int, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = check_int(factor, "factor", minimum=2)
+
+    def call(self, x):
+        r = self.factor
+        shape = ops.shape(x)
+        batch, height, width, channels = shape[0], shape[1], shape[2], x.shape[-1] // (r * r)
+        x = ops.reshape(x, (batch, height, width, r, r, channels))
+        x = ops.transpose(x, (0, 1, 3, 2, 4, 5))  # (B, H, r, W, r, C)
+        return ops.reshape(x, (batch, height * r, width * r, channels))
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        r = self.factor
+        return (b, None if h is None else h * r, None if w is None else w * r, c // (r * r))
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}

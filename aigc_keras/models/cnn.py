@@ -82,8 +82,12 @@ class CNNClassifier(keras.Model):
 
 
 def train_classifier(train, test=None, *, epochs: int = 20, batch_size: int = 64, seed: int = 0,
-                     learning_rate: float = 1e-3, verbose="auto", **model_options):
-    """Train a :class:`CNNClassifier` on ``(images, labels)`` arrays; returns ``(model, history)``."""
+                     learning_rate: float = 1e-3, verbose="auto", augment=None, **model_options):
+    """Train a :class:`CNNClassifier` on ``(images, labels)`` arrays; returns ``(model, history)``.
+
+    ``augment``: a Keras layer applied to every training batch inside the ``tf.data`` pipeline with
+    ``training=True`` (``data.augmentation``); the validation data is never augmented.
+    """
     images, labels = train
     keras.utils.set_random_seed(seed)
     model = CNNClassifier(image_size=images.shape[1], channels=images.shape[3],
@@ -93,8 +97,15 @@ def train_classifier(train, test=None, *, epochs: int = 20, batch_size: int = 64
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
-    history = model.fit(images, labels, epochs=epochs, batch_size=batch_size, shuffle=True,
-                        validation_data=test, verbose=verbose)
+    if augment is None:
+        history = model.fit(images, labels, epochs=epochs, batch_size=batch_size, shuffle=True,
+                            validation_data=test, verbose=verbose)
+    else:
+        import tensorflow as tf
+
+        batches = (tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(len(images), seed=seed)
+                   .batch(batch_size).map(lambda x, y: (augment(x, training=True), y)).prefetch(2))
+        history = model.fit(batches, epochs=epochs, validation_data=test, verbose=verbose)
     return model, history
 
 

@@ -1,0 +1,355 @@
+"""Chapter 7: image editing — inpainting (repair), super-resolution and denoising (enhancement).
+
+* Inpainting with a reconstruction plus adversarial loss: Pathak et al., "Context Encoders"
+  (CVPR 2016); dilated convolutions for context: Iizuka, Simo-Serra, Ishikawa (SIGGRAPH 2017);
+  free-form (brush-stroke) masks: Yu et al., "Free-Form Image Inpainting with Gated Convolution"
+  (ICCV 2019) — their masks, not their gated convolutions.
+* Super-resolution: Shi et al., "Real-Time Single Image and Video Super-Resolution Using an Efficient
+  Sub-Pixel Convolutional Neural Network" (CVPR 2016); residual blocks without batch norm: Lim et al.,
+  "EDSR" (CVPRW 2017).  The network predicts a correction to bicubic upsampling.
+* Denoising: Zhang et al., "Beyond a Gaussian Denoiser: Residual Learning of Deep CNN for Image
+  Denoising" (DnCNN, TIP 2017): the network predicts the noise, which is subtracted.
+
+Images are in [0, 1] (``data.load(..., value_range=(0, 1))``), the range PSNR and SSIM are computed in.
+Masks are 1 in the hole and 0 where pixels are known, shape ``(N, H, W, 1)``.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from .. import losses
+from ..config import check_int
+from ..layers import HoleComposite, SubPixelUpsampling
+from .base import GenerativeModel
+from .networks import build_patch_discriminator
+
+RECTANGLE_SIDES = (0.25, 0.5)   # rectangle height and width as fractions of the image side
+FREE_FORM_COVER = (0.1, 0.3)    # free-form masks cover this fraction of the image (+ at most one brush dab)
+
+
+# --- masks ---------------------------------------------------------------------------------
+
+
+def _rectangles(uniforms, size: int, sides=RECTANGLE_SIDES):
+    """Masks ``(B, size, size, 1)`` from ``uniforms`` ``(B, 4)`` in [0, 1): height, width, top, left."""
+    low, high = sides
+    extent = tf.round(size * (low + uniforms[:, :2] * (high - low)))  # (B, 2) rows, columns
+    corner = tf.floor(uniforms[:, 2:] * (size - extent + 1))          # (B, 2) top, left
+    grid = tf.range(size, dtype=uniforms.dtype)
+    rows = (grid[None] >= corner[:, :1]) & (grid[None] < corner[:, :1] + extent[:, :1])   # (B, size)
+    cols = (grid[None] >= corner[:, 1:]) & (grid[None] < corner[:, 1:] + extent[:, 1:])   # (B, size)
+    return tf.cast(rows[:, :, None, None] & cols[:, None, :, None], tf.float32)
+
+
+def rectangle_masks(n: int, size: int, *, seed: int = 0) -> np.ndarray:
+    """``n`` random rectangles; each side is 25-50 % of the image side (so 6-25 % of its area)."""
+    uniforms = tf.random.stateless_uniform((check_int(n, "n"), 4), seed=[check_int(seed, "seed", minimum=0), 7])
+    return _rectangles(uniforms, check_int(size, "size", minimum=4)).numpy()
+
+
+def brush_radius(size: int) -> int:
+    return max(1, round(size / 16))
+
+
+def free_form_masks(n: int, size: int, *, seed: int = 0, cover=FREE_FORM_COVER) -> np.ndarray:
+    """``n`` brush-stroke masks: strokes of 1-4 straight segments, drawn until each mask covers a
+    fraction drawn uniformly from ``cover`` (it may exceed it by one brush dab, ``pi r^2`` pixels,
+    ``r = size / 16``)."""
+    n, size = check_int(n, "n"), check_int(size, "size", minimum=4)
+    rng = np.random.default_rng([check_int(seed, "seed", minimum=0), 11])
+    radius = brush_radius(size)
+    yy, xx = np.mgrid[:size, :size]
+    masks = np.zeros((n, size, size, 1), np.float32)
+    for mask in masks[..., 0]:
+        target = rng.uniform(*cover)
+        y, x = rng.uniform(0, size, 2)
+        while mask.mean() < target:
+            if rng.random() < 0.3:  # start a new stroke somewhere else
+                y, x = rng.uniform(0, size, 2)
+            angle, length = rng.uniform(0, 2 * np.pi), rng.uniform(0.1, 0.4) * size
+            for t in np.linspace(0, 1, max(2, int(length))):
+                cy, cx = np.clip(y + t * length * np.sin(angle), 0, size - 1), np.clip(x + t * length * np.cos(angle), 0, size - 1)
+                mask[(yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2] = 1.0
+                if mask.mean() >= target:
+                    break
+            y, x = cy, cx
+    return masks
+
+
+def check_masks(images, masks) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``(N, H, W, C)`` in [0, 1] and binary masks ``(N, H, W, 1)`` (or ``(N, H, W)``), or a clear error."""
+    images, masks = np.asarray(images, np.float32), np.asarray(masks, np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"images must be (N, H, W, C), got shape {images.shape}.")
+    if masks.ndim == 3:
+        masks = masks[..., None]
+    if masks.shape != (*images.shape[:3], 1):
+        raise ValueError(f"the mask must match the image size: images {images.shape[1:3]}, masks {masks.shape[1:3]} "
+                         f"(shape {masks.shape}; expected (N, H, W) or (N, H, W, 1) with the images' N, H, W).")
+    if not np.isin(masks, (0.0, 1.0)).all():
+        raise ValueError("masks must be binary: 1 (or white) in the hole, 0 (black) where pixels are known; got "
+                         f"{np.unique(masks).size} distinct values.")
+    if images.min() < -1e-3 or images.max() > 1 + 1e-3:
+        raise ValueError(f"images must be in [0, 1], got [{images.min():.3g}, {images.max():.3g}].")
+    return images, masks
+
+
+# --- networks -------------------------------------------------------------------------------
+
+
+def build_inpainting_network(image_size=32, channels=1, width=32, name="inpainter"):
+    """Encoder-decoder over ``[image * (1 - mask), mask]`` -> the image with its hole filled.
+
+    Two stride-2 convolutions (H/4), dilated 3x3 convolutions (rates 2, 4, 8) for context beyond the hole,
+    two upsamplings with skips from the encoder, sigmoid output.  The output keeps every known pixel
+    (``HoleComposite``): only the hole comes from the network.  ``image_size`` must be divisible by 4.
+    """
+    image = keras.Input((image_size, image_size, channels), name="image")
+    mask = keras.Input((image_size, image_size, 1), name="mask")
+    known = HoleComposite(name="hide_hole")([image, mask])
+    x = layers.Concatenate(name="image_and_mask")([known, mask])  # (H, W, C + 1)
+    e1 = layers.Conv2D(width, 5, padding="same", activation="relu", name="enc1")(x)                 # (H, W)
+    e2 = layers.Conv2D(2 * width, 3, strides=2, padding="same", activation="relu", name="enc2")(e1)  # (H/2, W/2)
+    x = layers.Conv2D(4 * width, 3, strides=2, padding="same", activation="relu", name="enc3")(e2)   # (H/4, W/4)
+    for rate in (2, 4, 8):
+        x = layers.Conv2D(4 * width, 3, padding="same", dilation_rate=rate, activation="relu", name=f"dilated{rate}")(x)
+    x = layers.UpSampling2D(2, name="up1")(x)                                                           # (H/2, W/2)
+    x = layers.Concatenate(name="skip1")([x, e2])
+    x = layers.Conv2D(2 * width, 3, padding="same", activation="relu", name="dec1")(x)
+    x = layers.UpSampling2D(2, name="up2")(x)                                                           # (H, W)
+    x = layers.Concatenate(name="skip2")([x, e1])
+    x = layers.Conv2D(width, 3, padding="same", activation="relu", name="dec2")(x)
+    fill = layers.Conv2D(channels, 3, padding="same", activation="sigmoid", dtype="float32", name="fill")(x)
+    image32 = layers.Activation("linear", dtype="float32", name="image_float32")(image)
+    return keras.Model([image, mask], HoleComposite(dtype="float32", name="composite")([image32, mask, fill]),
+                       name=name)
+
+
+def build_super_resolution_network(scale=2, channels=3, width=32, blocks=4, name="super_resolution"):
+    """Low-resolution image -> ``scale`` times larger: bicubic upsampling + a learned correction.
+
+    Convolution, ``blocks`` residual blocks (conv-ReLU-conv + skip, no batch norm), a convolution to
+    ``channels * scale**2`` maps and a sub-pixel rearrangement to the large grid.  Any input size.
+    """
+    low = keras.Input((None, None, channels), name="low_resolution")
+    x = head = layers.Conv2D(width, 3, padding="same", name="head")(low)
+    for b in range(blocks):
+        h = layers.Conv2D(width, 3, padding="same", activation="relu", name=f"block{b + 1}_conv1")(x)
+        h = layers.Conv2D(width, 3, padding="same", name=f"block{b + 1}_conv2")(h)
+        x = layers.Add(name=f"block{b + 1}_skip")([x, h])
+    x = layers.Add(name="global_skip")([x, head])
+    x = layers.Conv2D(channels * scale**2, 3, padding="same", name="to_subpixels")(x)  # (h, w, C r^2)
+    correction = SubPixelUpsampling(scale, dtype="float32", name="subpixel")(x)      # (r h, r w, C)
+    bicubic = layers.UpSampling2D(scale, interpolation="bicubic", dtype="float32", name="bicubic")(low)
+    return keras.Model(low, layers.Add(dtype="float32", name="bicubic_plus_correction")([bicubic, correction]),
+                       name=name)
+
+
+def build_denoising_network(channels=3, width=32, depth=8, name="denoiser"):
+    """DnCNN without batch norm: ``depth`` 3x3 convolutions predict the noise; output = noisy - noise."""
+    noisy = keras.Input((None, None, channels), name="noisy")
+    x = noisy
+    for d in range(depth - 1):
+        x = layers.Conv2D(width, 3, padding="same", activation="relu", name=f"conv{d + 1}")(x)
+    noise = layers.Conv2D(channels, 3, padding="same", dtype="float32", name="noise")(x)
+    noisy32 = layers.Activation("linear", dtype="float32", name="noisy_float32")(noisy)
+    return keras.Model(noisy, layers.Subtract(dtype="float32", name="noisy_minus_noise")([noisy32, noise]), name=name)
+
+
+# --- models ---------------------------------------------------------------------------------
+
+
+def _check_size(image_size, multiple=1):
+    image_size = check_int(image_size, "image_size", minimum=4)
+    if image_size % multiple:
+        raise ValueError(f"image_size must be divisible by {multiple}, got {image_size}.")
+    return image_size
+
+
+class Inpainter(GenerativeModel):
+    """Fill holes: L1 on the hole plus a least-squares PatchGAN term on the composite image.
+
+    ``g_loss = hole_l1 + adversarial_weight * E[(D(x̂) - 1)^2]``, where ``hole_l1`` is the mean absolute
+    error over hole pixels and ``x̂`` the image with its hole filled; ``d_loss`` is LSGAN's.  Each batch
+    gets fresh masks: half rectangles (:func:`rectangle_masks`' sizes), half free-form strokes from a bank
+    of ``mask_bank`` masks drawn once from the seed.
+    """
+
+    optimizer_names = ("generator", "discriminator")
+
+    def __init__(self, image_size=32, channels=1, width=32, adversarial_weight=0.01, mask_bank=512, seed=0, **kwargs):
+        super().__init__(trackers=("g_loss", "d_loss", "hole_l1", "adversarial"), seed=seed, **kwargs)
+        self.image_size, self.channels = _check_size(image_size, 4), check_int(channels, "channels")
+        self.width, self.mask_bank = check_int(width, "width"), check_int(mask_bank, "mask_bank")
+        if not adversarial_weight >= 0:
+            raise ValueError(f"adversarial_weight must be >= 0, got {adversarial_weight!r}.")
+        self.adversarial_weight = float(adversarial_weight)
+        self.value_range = (0, 1)
+        self.network = build_inpainting_network(self.image_size, self.channels, self.width)
+        self.discriminator = build_patch_discriminator(self.image_size, self.channels, width=self.width, norm=None)
+        self.free_form = tf.constant(free_form_masks(self.mask_bank, self.image_size, seed=self.seed))
+        self.build_now(np.zeros((1, self.image_size, self.image_size, self.channels), np.float32),
+                       np.zeros((1, self.image_size, self.image_size, 1), np.float32))
+
+    def get_config(self):
+        return {**super().get_config(), "image_size": self.image_size, "channels": self.channels, "width": self.width,
+                "adversarial_weight": self.adversarial_weight, "mask_bank": self.mask_bank}
+
+    def default_optimizers(self):
+        return {"generator": keras.optimizers.Adam(1e-3, beta_1=0.5),
+                "discriminator": keras.optimizers.Adam(1e-4, beta_1=0.5)}
+
+    def optimizer_variables(self, name):
+        return (self.network if name == "generator" else self.discriminator).trainable_variables
+
+    def call(self, images, masks, training=False):
+        return self.network([images, masks], training=training)
+
+    def draw_masks(self, batch):
+        """Fresh training masks ``(batch, H, W, 1)``: rectangles or bank strokes, by a coin per sample."""
+        uniforms = self.noise((batch, 6), "uniform")
+        rectangles = _rectangles(uniforms[:, :4], self.image_size)
+        index = tf.cast(uniforms[:, 4] * self.mask_bank, tf.int32)
+        strokes = tf.gather(self.free_form, tf.minimum(index, self.mask_bank - 1))
+        return tf.where(uniforms[:, 5:6, None, None] < 0.5, rectangles, strokes)
+
+    def _step_losses(self, images, masks, training):
+        filled = self(images, masks, training=training)
+        hole_l1 = tf.reduce_sum(tf.abs(filled - tf.cast(images, "float32"))) / tf.maximum(
+            tf.reduce_sum(masks) * self.channels, 1.0)
+        real_scores = self.discriminator(images, training=training)
+        fake_scores = self.discriminator(tf.cast(filled, self.compute_dtype), training=training)
+        adversarial = losses.least_squares_generator_loss(fake_scores)
+        return {"g_loss": hole_l1 + self.adversarial_weight * adversarial, "hole_l1": hole_l1,
+                "adversarial": adversarial, "d_loss": losses.least_squares_discriminator_loss(real_scores, fake_scores)}
+
+    def train_step(self, data):
+        images = self.as_compute(data[0] if isinstance(data, (tuple, list)) else data)
+        masks = self.draw_masks(tf.shape(images)[0])
+        with tf.GradientTape(persistent=True) as tape:
+            values = self._step_losses(images, masks, training=True)
+            scaled = {"generator": self.scale_loss("generator", values["g_loss"]),
+                      "discriminator": self.scale_loss("discriminator", values["d_loss"])}
+        for name in self.optimizer_names:
+            self.descend(name, tape, scaled[name], self.optimizer_variables(name))
+        del tape
+        return self.record(**values)
+
+    def test_step(self, data):
+        images = self.as_compute(data[0] if isinstance(data, (tuple, list)) else data)
+        return self.record(count_step=False, **self._step_losses(images, self.draw_masks(tf.shape(images)[0]), False))
+
+    def inpaint(self, images, masks, batch_size: int = 64) -> np.ndarray:
+        """Fill the holes (mask 1) of images in [0, 1]; known pixels are returned unchanged."""
+        images, masks = check_masks(images, masks)
+        if images.shape[1:] != (self.image_size, self.image_size, self.channels):
+            raise ValueError(f"images must be (N, {self.image_size}, {self.image_size}, {self.channels}), "
+                             f"got {images.shape}.")
+        batch_size = check_int(batch_size, "batch_size")
+        return np.concatenate([self.network.predict_on_batch([images[i:i + batch_size], masks[i:i + batch_size]])
+                               for i in range(0, len(images), batch_size)])
+
+
+class _Restorer(GenerativeModel):
+    """What SuperResolution and Denoiser share: degrade clean patches in ``train_step``, learn to undo it
+    by mean squared error (the loss PSNR measures), track PSNR."""
+
+    optimizer_names = ("restorer",)
+
+    def __init__(self, channels, seed, **kwargs):
+        super().__init__(trackers=("loss", "psnr"), seed=seed, **kwargs)
+        self.channels = check_int(channels, "channels")
+        self.value_range = (0, 1)
+
+    def default_optimizers(self):
+        return {"restorer": keras.optimizers.Adam(1e-3)}
+
+    def optimizer_variables(self, name):
+        return self.network.trainable_variables
+
+    def call(self, degraded, training=False):
+        return self.network(degraded, training=training)
+
+    def _step_losses(self, clean, training):
+        restored = self(self.degrade(clean), training=training)
+        clean = tf.cast(clean, "float32")
+        psnr = tf.reduce_mean(tf.image.psnr(tf.clip_by_value(restored, 0.0, 1.0), clean, max_val=1.0))
+        return {"loss": tf.reduce_mean(tf.square(restored - clean)), "psnr": psnr}
+
+    def train_step(self, data):
+        clean = self.as_compute(data[0] if isinstance(data, (tuple, list)) else data)
+        with tf.GradientTape() as tape:
+            values = self._step_losses(clean, training=True)
+            scaled = self.scale_loss("restorer", values["loss"])
+        self.descend("restorer", tape, scaled, self.network.trainable_variables)
+        return self.record(**values)
+
+    def test_step(self, data):
+        clean = self.as_compute(data[0] if isinstance(data, (tuple, list)) else data)
+        return self.record(count_step=False, **self._step_losses(clean, training=False))
+
+    def _restore(self, degraded, batch_size):
+        degraded = np.asarray(degraded, np.float32)
+        if degraded.ndim != 4 or degraded.shape[-1] != self.channels:
+            raise ValueError(f"images must be (N, H, W, {self.channels}), got shape {degraded.shape}.")
+        batch_size = check_int(batch_size, "batch_size")
+        out = [self.network.predict_on_batch(degraded[i:i + batch_size]) for i in range(0, len(degraded), batch_size)]
+        return np.clip(np.concatenate(out), 0.0, 1.0)
+
+
+class SuperResolution(_Restorer):
+    """x2 or x4 super-resolution.  Training pairs: a clean patch and its area-averaged downsampling."""
+
+    def __init__(self, scale=2, channels=3, width=32, blocks=4, seed=0, **kwargs):
+        if scale not in (2, 4) or isinstance(scale, bool):
+            raise ValueError(f"scale must be 2 or 4, got {scale!r}.")
+        super().__init__(channels, seed, **kwargs)
+        self.scale, self.width, self.blocks = scale, check_int(width, "width"), check_int(blocks, "blocks", minimum=0)
+        self.network = build_super_resolution_network(scale, self.channels, self.width, self.blocks)
+        self.build_now(np.zeros((1, 8, 8, self.channels), np.float32))
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale, "channels": self.channels, "width": self.width,
+                "blocks": self.blocks}
+
+    def degrade(self, clean):
+        """Area-averaged downsampling by ``scale`` (each low-resolution pixel is the mean of its block)."""
+        height, width = clean.shape[1], clean.shape[2]
+        if height is None or width is None:  # keep static sizes static: bicubic UpSampling2D needs them in graphs
+            height, width = tf.shape(clean)[1], tf.shape(clean)[2]
+        size = (height // self.scale, width // self.scale)
+        return tf.cast(tf.image.resize(tf.cast(clean, "float32"), size, method="area"), self.compute_dtype)
+
+    def upscale(self, images, batch_size: int = 64) -> np.ndarray:
+        """Low-resolution images in [0, 1] -> ``scale`` times larger, clipped to [0, 1]."""
+        return self._restore(images, batch_size)
+
+
+class Denoiser(_Restorer):
+    """Removes additive Gaussian noise of standard deviation ``noise_std`` (in [0, 1] units; 0.1 is 25.5/255)."""
+
+    def __init__(self, channels=3, width=32, depth=8, noise_std=0.1, seed=0, **kwargs):
+        if not 0 < noise_std < 1:
+            raise ValueError(f"noise_std must be in (0, 1), got {noise_std!r}.")
+        super().__init__(channels, seed, **kwargs)
+        self.width, self.depth, self.noise_std = check_int(width, "width"), check_int(depth, "depth", 2), float(noise_std)
+        self.network = build_denoising_network(self.channels, self.width, self.depth)
+        self.build_now(np.zeros((1, 8, 8, self.channels), np.float32))
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels, "width": self.width, "depth": self.depth,
+                "noise_std": self.noise_std}
+
+    def degrade(self, clean):
+        return clean + tf.cast(self.noise_std * self.noise(tf.shape(clean)), clean.dtype)
+
+    def denoise(self, images, batch_size: int = 64) -> np.ndarray:
+        """Noisy images (roughly in [0, 1]) -> denoised, clipped to [0, 1]."""
+        return self._restore(images, batch_size)
+
+
+MODELS = {"inpainter": Inpainter, "superres": SuperResolution, "denoiser": Denoiser}

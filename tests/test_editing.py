@@ -1,0 +1,173 @@
+"""Chapter 7: Inpainter, SuperResolution, Denoiser and augmentation — masks, layers against references, bad
+inputs, the standard matrix and the quality bars against scikit-image's classical restorations and bicubic."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import matrix
+from aigc_keras import data, layers
+from aigc_keras.models import editing
+
+KINDS = {
+    "inpainter": (lambda **kw: editing.Inpainter(image_size=16, channels=1, width=8, mask_bank=16, **kw), 1),
+    "superres": (lambda **kw: editing.SuperResolution(scale=2, channels=1, width=8, blocks=1, **kw), 1),
+    "denoiser": (lambda **kw: editing.Denoiser(channels=1, width=8, depth=3, **kw), 1),
+}
+
+
+def _psnr(a, b):
+    return float(np.mean(tf.image.psnr(np.asarray(a, np.float32), np.asarray(b, np.float32), max_val=1.0)))
+
+
+@pytest.fixture(scope="module")
+def patches():
+    """64 grey 16x16 texture crops in [0, 1], in a fixed order (train split)."""
+    images = data.load_arrays("textures", "train", image_size=16, value_range=(0, 1), num_crops=22).images[:64]
+    return tf.data.Dataset.from_tensor_slices(images).batch(16)
+
+
+def _held_out(n=4):
+    return data.load_arrays("textures", "test", image_size=16, value_range=(0, 1), num_crops=2).images[:n]
+
+
+def _network_inputs(kind):
+    images = _held_out()
+    if kind == "inpainter":
+        return [images, editing.rectangle_masks(4, 16, seed=1)]
+    return images[:, ::2, ::2] if kind == "superres" else images
+
+
+def _sample(kind):
+    """What each model's output is compared by in the resume test: its public editing method."""
+    inputs = _network_inputs(kind)
+    methods = {"inpainter": lambda m: m.inpaint(*inputs), "superres": lambda m: m.upscale(inputs),
+               "denoiser": lambda m: m.denoise(inputs)}
+    return methods[kind]
+
+
+# --- masks ---------------------------------------------------------------------------------
+
+def test_rectangle_masks_cover_the_documented_fraction():
+    masks = editing.rectangle_masks(500, 32, seed=0)
+    assert set(np.unique(masks)) == {0.0, 1.0} and masks.shape == (500, 32, 32, 1)
+    rows, cols = masks.max(axis=2)[..., 0].sum(1), masks.max(axis=1)[..., 0].sum(1)  # rectangle height and width
+    assert rows.min() >= 8 and rows.max() <= 16 and cols.min() >= 8 and cols.max() <= 16  # 25-50 % of 32
+    np.testing.assert_array_equal(masks.sum((1, 2, 3)), rows * cols)  # solid rectangles
+    assert rows.std() > 2 and cols.std() > 2  # the sizes vary across the documented range
+
+
+def test_free_form_masks_cover_the_documented_fraction():
+    masks = editing.free_form_masks(200, 32, seed=0)
+    cover = masks.mean(axis=(1, 2, 3))
+    dab = np.pi * editing.brush_radius(32) ** 2 / 32**2 + 1e-9
+    low, high = editing.FREE_FORM_COVER
+    assert cover.min() >= low and cover.max() <= high + dab, (cover.min(), cover.max())
+    assert cover.std() > 0.03  # spread over the band, not stuck at one end
+    np.testing.assert_array_equal(masks, editing.free_form_masks(200, 32, seed=0))
+
+
+def test_training_masks_mix_rectangles_and_strokes():
+    model = KINDS["inpainter"][0]()
+    masks = model.draw_masks(64).numpy()
+    solid = [m.sum() == m.max(0).sum() * m.max(1).sum() for m in masks[..., 0]]  # rectangles are solid boxes
+    assert 10 < sum(solid) < 54
+
+
+def test_sub_pixel_and_composite_layers_against_references():
+    x = np.random.default_rng(0).normal(size=(2, 3, 5, 12)).astype(np.float32)
+    np.testing.assert_array_equal(layers.SubPixelUpsampling(2)(x).numpy(), tf.nn.depth_to_space(x, 2).numpy())
+    image, fill = np.full((1, 2, 2, 3), 0.25, np.float32), np.full((1, 2, 2, 3), 0.75, np.float32)
+    mask = np.array([[[[1.0], [0.0]], [[0.0], [1.0]]]], np.float32)
+    out = layers.HoleComposite()([image, mask, fill]).numpy()
+    np.testing.assert_array_equal(out[0, :, :, 0], [[0.75, 0.25], [0.25, 0.75]])
+    np.testing.assert_array_equal(layers.HoleComposite()([image, mask]).numpy()[0, :, :, 1], [[0, 0.25], [0.25, 0]])
+
+
+def test_inpainting_keeps_every_known_pixel():
+    model = KINDS["inpainter"][0]()
+    images = np.random.default_rng(0).uniform(0, 1, (3, 16, 16, 1)).astype(np.float32)  # synthetic
+    masks = editing.free_form_masks(3, 16, seed=2)
+    out = model.inpaint(images, masks)
+    np.testing.assert_array_equal(out[masks == 0], images[masks == 0])
+    assert np.abs(out[masks == 1] - images[masks == 1]).mean() > 0.05  # the hole is the network's
+    # and the network never sees the hole's pixels: changing them changes nothing
+    np.testing.assert_array_equal(out, model.inpaint(np.where(masks == 1, 0.5, images), masks))
+
+
+def test_super_resolution_starts_at_bicubic_and_degrades_by_block_means():
+    model = editing.SuperResolution(scale=4, channels=1, width=8, blocks=1)
+    clean = np.random.default_rng(0).uniform(0, 1, (2, 8, 8, 1)).astype(np.float32)  # synthetic
+    low = model.degrade(clean).numpy()
+    np.testing.assert_allclose(low, clean.reshape(2, 2, 4, 2, 4, 1).mean(axis=(2, 4)), atol=1e-6)
+    bicubic = tf.image.resize(low, (8, 8), method="bicubic").numpy()
+    assert not np.allclose(model.network(low).numpy(), bicubic)  # bicubic plus a learned correction ...
+    last = model.network.get_layer("to_subpixels")
+    last.set_weights([np.zeros_like(w) for w in last.get_weights()])
+    np.testing.assert_allclose(model.network(low).numpy(), bicubic, atol=1e-6)  # ... which starts from bicubic
+
+
+# --- bad inputs ----------------------------------------------------------------------------
+
+def test_bad_inputs_raise_clear_errors():
+    model = KINDS["inpainter"][0]()
+    images = np.zeros((2, 16, 16, 1), np.float32)
+    with pytest.raises(ValueError, match="mask must match the image size"):
+        model.inpaint(images, np.zeros((2, 8, 8, 1)))
+    with pytest.raises(ValueError, match="masks must be binary"):
+        model.inpaint(images, np.full((2, 16, 16, 1), 0.5))
+    with pytest.raises(ValueError, match=r"images must be in \[0, 1\]"):
+        model.inpaint(images + 2, np.zeros((2, 16, 16, 1)))
+    for scale in (3, 1, True, "2"):
+        with pytest.raises(ValueError, match="scale must be 2 or 4"):
+            editing.SuperResolution(scale=scale)
+    with pytest.raises(ValueError, match=r"noise_std must be in \(0, 1\)"):
+        editing.Denoiser(noise_std=0)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        editing.Inpainter(image_size=30)
+    with pytest.raises(ValueError, match=r"images must be \(N, H, W, 1\)"):
+        KINDS["denoiser"][0]().denoise(np.zeros((2, 8, 8, 3)))
+
+
+# --- the standard matrix -------------------------------------------------------------------
+
+@pytest.mark.parametrize("size, channels", [(16, 1), (32, 3), (64, 3)])
+def test_shapes_at_each_size(size, channels):
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 1, (2, size, size, channels)).astype(np.float32)  # synthetic
+    inpainter = editing.Inpainter(image_size=size, channels=channels, width=8, mask_bank=4)
+    assert inpainter.inpaint(images, editing.rectangle_masks(2, size)).shape == images.shape
+    for scale in (2, 4):
+        model = editing.SuperResolution(scale=scale, channels=channels, width=8, blocks=1)
+        assert model.upscale(images).shape == (2, size * scale, size * scale, channels)
+    assert editing.Denoiser(channels=channels, width=8, depth=3).denoise(images).shape == images.shape
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_finite_epoch(kind, patches):
+    matrix.check_finite_epoch(KINDS[kind][0], patches, steps=4)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_network_round_trip(kind, out_dir):
+    model = KINDS[kind][0]()
+    model.network.save(out_dir / "network.keras")
+    loaded = keras.saving.load_model(out_dir / "network.keras", safe_mode=True)
+    inputs = _network_inputs(kind)
+    np.testing.assert_array_equal(loaded.predict_on_batch(inputs), model.network.predict_on_batch(inputs))
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_resume_is_exact(kind, patches, out_dir):
+    matrix.check_resume_is_exact(KINDS[kind][0], patches, out_dir, {}, sample=_sample(kind))
+
+
+def test_mirrored_epoch(patches):
+    matrix.check_mirrored_epoch(KINDS["inpainter"][0], patches)
+
+
+@pytest.mark.parametrize("policy_name", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_mixed_precision_epoch(kind, policy_name, patches):
+    matrix.check_mixed_epoch(KINDS[kind][0], patches, policy_name)
