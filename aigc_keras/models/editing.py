@@ -98,6 +98,23 @@ def check_masks(images, masks) -> tuple[np.ndarray, np.ndarray]:
     return images, masks
 
 
+def pooled_psnr(restored, reference) -> float:
+    """PSNR in dB of the mean squared error over *all* pixels of all images, ``10 log10(1 / MSE)`` ([0, 1] images).
+
+    Averaging per-image PSNR (``tf.image.psnr``) breaks on flat patches, where bicubic upsampling or any
+    method can be exact and the PSNR infinite; pooling the error first keeps every patch's weight equal.
+    """
+    restored, reference = np.asarray(restored, np.float64), np.asarray(reference, np.float64)
+    if restored.shape != reference.shape:
+        raise ValueError(f"restored and reference images differ in shape: {restored.shape} vs {reference.shape}.")
+    return float(10.0 * np.log10(1.0 / max(np.mean((restored - reference) ** 2), 1e-12)))
+
+
+def mean_ssim(restored, reference) -> float:
+    """Mean structural similarity (``tf.image.ssim``, the standard 11x11 Gaussian window) of [0, 1] images."""
+    return float(np.mean(tf.image.ssim(np.asarray(restored, np.float32), np.asarray(reference, np.float32), 1.0)))
+
+
 # --- networks -------------------------------------------------------------------------------
 
 
@@ -130,7 +147,7 @@ def build_inpainting_network(image_size=32, channels=1, width=32, name="inpainte
 
 
 def build_super_resolution_network(scale=2, channels=3, width=32, blocks=4, name="super_resolution"):
-    """Low-resolution image -> ``scale`` times larger: bicubic upsampling + a learned correction.
+    """Low-resolution image -> ``scale`` times larger: bicubic upsampling + a learned correction (zero at first).
 
     Convolution, ``blocks`` residual blocks (conv-ReLU-conv + skip, no batch norm), a convolution to
     ``channels * scale**2`` maps and a sub-pixel rearrangement to the large grid.  Any input size.
@@ -142,7 +159,9 @@ def build_super_resolution_network(scale=2, channels=3, width=32, blocks=4, name
         h = layers.Conv2D(width, 3, padding="same", name=f"block{b + 1}_conv2")(h)
         x = layers.Add(name=f"block{b + 1}_skip")([x, h])
     x = layers.Add(name="global_skip")([x, head])
-    x = layers.Conv2D(channels * scale**2, 3, padding="same", name="to_subpixels")(x)  # (h, w, C r^2)
+    # zero-initialised: the untrained network is exactly bicubic upsampling, and training only adds to it
+    x = layers.Conv2D(channels * scale**2, 3, padding="same", kernel_initializer="zeros",
+                      name="to_subpixels")(x)  # (h, w, C r^2)
     correction = SubPixelUpsampling(scale, dtype="float32", name="subpixel")(x)      # (r h, r w, C)
     bicubic = layers.UpSampling2D(scale, interpolation="bicubic", dtype="float32", name="bicubic")(low)
     return keras.Model(low, layers.Add(dtype="float32", name="bicubic_plus_correction")([bicubic, correction]),
@@ -256,7 +275,7 @@ class Inpainter(GenerativeModel):
 
 class _Restorer(GenerativeModel):
     """What SuperResolution and Denoiser share: degrade clean patches in ``train_step``, learn to undo it
-    by mean squared error (the loss PSNR measures), track PSNR."""
+    by mean squared error (the loss PSNR measures), track the batch's PSNR (:func:`pooled_psnr`'s definition)."""
 
     optimizer_names = ("restorer",)
 
@@ -277,8 +296,10 @@ class _Restorer(GenerativeModel):
     def _step_losses(self, clean, training):
         restored = self(self.degrade(clean), training=training)
         clean = tf.cast(clean, "float32")
-        psnr = tf.reduce_mean(tf.image.psnr(tf.clip_by_value(restored, 0.0, 1.0), clean, max_val=1.0))
-        return {"loss": tf.reduce_mean(tf.square(restored - clean)), "psnr": psnr}
+        loss = tf.reduce_mean(tf.square(restored - clean))
+        clipped_mse = tf.reduce_mean(tf.square(tf.clip_by_value(restored, 0.0, 1.0) - clean))
+        psnr = -10.0 * tf.math.log(tf.maximum(clipped_mse, 1e-12)) / tf.math.log(10.0)  # pooled over the batch
+        return {"loss": loss, "psnr": psnr}
 
     def train_step(self, data):
         clean = self.as_compute(data[0] if isinstance(data, (tuple, list)) else data)
