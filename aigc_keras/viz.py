@@ -45,12 +45,20 @@ def image_grid(images, *, ncols: int | None = None, value_range=(-1, 1), pad: in
 
 
 def save_image(array: np.ndarray, path) -> pathlib.Path:
-    """Write a uint8 array as PNG (atomically: temporary name, then rename)."""
-    plt = _matplotlib()
+    """Write a uint8 array (``H x W`` grey or ``H x W x 3``) as PNG, exactly (atomically: temporary name, then rename).
+
+    Written with Pillow, which stores the bytes as given; matplotlib's ``imsave`` passes grey images through
+    its colour map and wrote some levels one lower (180 -> 179).
+    """
+    from PIL import Image
+
+    array = np.asarray(array)
+    if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4)):
+        raise ValueError(f"save_image needs a uint8 H x W or H x W x 1/3/4 array, got {array.dtype} {array.shape}.")
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")
-    plt.imsave(tmp, array, cmap="gray" if array.ndim == 2 else None, vmin=0, vmax=255)
+    Image.fromarray(array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array).save(tmp, format="PNG")
     os.replace(tmp, path)
     return path
 

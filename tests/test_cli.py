@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import keras
+import numpy as np
 import pytest
 
 from aigc_keras import cli
@@ -31,7 +32,10 @@ def test_train_cnn_quick_writes_outputs(tmp_path):
         (["train", "cnn", "--batch-size", "x"], "expected a positive integer, got 'x'"),
         (["train", "cnn", "--seed", "-2"], "non-negative integer"),
         (["sample"], "the following arguments are required: --model"),
-        ([], "required: {info,train,sample,eval,translate}"),
+        ([], "required: {info,train,sample,eval,translate,inpaint,enhance}"),
+        (["train", "superres", "--scale", "3"], "invalid choice: 3 (choose from 2, 4)"),
+        (["train", "denoiser", "--noise-std", "1.5"], "expected a number in (0, 1), got 1.5"),
+        (["inpaint", "--model", "m.keras"], "required: --image, --mask"),
         (["translate", "--model", "g.keras"], "required: --input, --out"),
         (["eval", "--model", "g.keras", "--metrics", "fid,sharp"], "comma-separated subset of fid,kid,is,pr"),
     ],
@@ -194,3 +198,71 @@ def test_train_stylegan_quick_then_sample_with_truncation(tmp_path, capsys):
     plain.save(tmp_path / "plain.keras")
     with pytest.raises(SystemExit, match="--truncation needs a StyleGAN generator"):
         cli.main(["sample", "--model", str(tmp_path / "plain.keras"), "--truncation", "0.5"])
+
+
+def test_train_pixelcnn_quick_then_sample(tmp_path):
+    assert cli.main(["train", "pixelcnn", "--quick", "--image-size", "8", "--width", "8", "--levels", "3",
+                     "--out", str(tmp_path)]) == 0
+    assert cli.main(["sample", "--model", str(tmp_path / "pixelcnn" / "generator.keras"), "--n", "4",
+                     "--out", str(tmp_path / "s.png")]) == 0
+    import matplotlib.pyplot as plt
+
+    grid = plt.imread(tmp_path / "s.png")
+    assert grid.shape[:2] == (2 * 9 + 1, 2 * 9 + 1)
+    tiles = grid[1:9, 1:9] if grid.ndim == 2 else grid[1:9, 1:9, 0]
+    assert len(set(np.round(tiles.ravel() * 255).astype(int))) <= 3  # three grey levels
+
+
+def _png(path, array):
+    from PIL import Image
+
+    Image.fromarray(np.asarray(array, np.uint8)).save(path)
+    return str(path)
+
+
+def test_train_inpainter_quick_then_inpaint_with_a_user_mask(tmp_path, capsys):
+    assert cli.main(["train", "inpainter", "--quick", "--image-size", "16", "--width", "4", "--out", str(tmp_path)]) == 0
+    model = str(tmp_path / "inpainter" / "inpainter.keras")
+    assert (tmp_path / "inpainter" / "examples.png").is_file()
+    rng = np.random.default_rng(0)
+    image = _png(tmp_path / "digit.png", rng.integers(0, 256, (16, 16)))
+    hole = np.zeros((16, 16), np.uint8)
+    hole[4:9, 6:12] = 255
+    mask = _png(tmp_path / "mask.png", hole)
+    out = tmp_path / "filled.png"
+    assert cli.main(["inpaint", "--model", model, "--image", image, "--mask", mask, "--out", str(out)]) == 0
+    from PIL import Image
+
+    before, after = np.asarray(Image.open(image)), np.asarray(Image.open(out).convert("L"))
+    np.testing.assert_array_equal(after[hole == 0], before[hole == 0])  # known pixels kept exactly
+    assert "filled 30 pixels" in capsys.readouterr().out
+    refusals = [(_png(tmp_path / "small.png", hole[:8, :8]), "must be the same size"),
+                (_png(tmp_path / "grey.png", hole // 2 + 60), "black (0: keep) and white (255: hole) only")]
+    for bad_mask, message in refusals:
+        with pytest.raises(SystemExit):
+            cli.main(["inpaint", "--model", model, "--image", image, "--mask", bad_mask])
+        assert message in capsys.readouterr().err
+    big = _png(tmp_path / "big.png", rng.integers(0, 256, (20, 20)))
+    with pytest.raises(SystemExit):
+        cli.main(["inpaint", "--model", model, "--image", big, "--mask", _png(tmp_path / "m20.png", np.zeros((20, 20)))])
+    assert "trained on 16x16 images" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind, options, factor", [("superres", ["--scale", "4"], 4), ("denoiser", [], 1)])
+def test_train_enhancer_quick_then_enhance_a_folder(kind, options, factor, tmp_path, capsys):
+    assert cli.main(["train", kind, "--quick", "--image-size", "16", "--width", "4", *options,
+                     "--out", str(tmp_path)]) == 0
+    name = "superres_x4.keras" if kind == "superres" else "denoiser.keras"
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    _png(pictures / "a.png", np.random.default_rng(0).integers(0, 256, (12, 10, 3)))
+    assert cli.main(["enhance", "--model", str(tmp_path / kind / name), "--input", str(pictures),
+                     "--out", str(tmp_path / "enhanced")]) == 0
+    from PIL import Image
+
+    assert np.asarray(Image.open(tmp_path / "enhanced" / "a.png")).shape == (12 * factor, 10 * factor, 3)
+    plain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(3, 1)], name="something_else")
+    plain.save(tmp_path / "plain.keras")
+    with pytest.raises(SystemExit):
+        cli.main(["enhance", "--model", str(tmp_path / "plain.keras"), "--input", str(pictures), "--out", str(tmp_path)])
+    assert "neither a super-resolution nor a denoising network" in capsys.readouterr().err

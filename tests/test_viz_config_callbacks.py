@@ -93,3 +93,15 @@ def test_tensorboard_callback_logs_images(tmp_path, digits8):
     tags = {value.tag for event in tf.compat.v1.train.summary_iterator(str(events[0]))
             for value in event.summary.value}
     assert "samples" in tags
+
+
+def test_save_image_writes_the_exact_bytes(tmp_path):
+    from PIL import Image
+
+    grey = np.arange(256, dtype=np.uint8).reshape(16, 16)  # every level once
+    colour = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    for array in (grey, colour):
+        path = viz.save_image(array, tmp_path / f"{array.ndim}.png")
+        np.testing.assert_array_equal(np.asarray(Image.open(path)), array)
+    with pytest.raises(ValueError, match="needs a uint8"):
+        viz.save_image(grey.astype(np.float32), tmp_path / "f.png")
