@@ -496,7 +496,7 @@ def _inpaint(args) -> None:
         raise ValueError(f"this inpainter was trained on {size}x{size} images; the image is "
                          f"{image.shape[2]}x{image.shape[1]} (crop or resize it, or train at its size with --image-size).")
     images, masks = editing.check_masks(image, mask)
-    filled = network.predict_on_batch([images, masks])
+    filled = editing.run_network(network, [images, masks])
     picture = viz.to_uint8(filled, (0, 1))[0]
     out = viz.save_image(picture[..., 0] if channels == 1 else picture, args.out)
     print(f"filled {int(masks.sum())} pixels ({masks.mean():.0%} of the image); wrote {out}")
@@ -505,6 +505,7 @@ def _inpaint(args) -> None:
 def _enhance(args) -> None:
     """Apply a saved super-resolution or denoising network to an image or a folder; write PNGs."""
     from . import viz
+    from .models import editing
 
     network = _load_network(args.model, "super-resolution or denoising network")
     kinds = {"super_resolution": "upscaled", "denoiser": "denoised"}
@@ -517,7 +518,7 @@ def _enhance(args) -> None:
     out = pathlib.Path(args.out)
     for file in files:
         image = _read_image(file, channels)[None] / 255.0
-        picture = viz.to_uint8(network.predict_on_batch(image).clip(0.0, 1.0), (0, 1))[0]
+        picture = viz.to_uint8(editing.run_network(network, image).clip(0.0, 1.0), (0, 1))[0]
         relative = file.relative_to(source) if source.is_dir() else pathlib.Path(file.name)
         viz.save_image(picture[..., 0] if channels == 1 else picture, (out / relative).with_suffix(".png"))
     print(f"{kinds[network.name]} {len(files)} image(s) into {out}")

@@ -115,6 +115,59 @@ def mean_ssim(restored, reference) -> float:
     return float(np.mean(tf.image.ssim(np.asarray(restored, np.float32), np.asarray(reference, np.float32), 1.0)))
 
 
+def hole_mse(filled, reference, masks) -> float:
+    """Mean squared error over the hole pixels only (mask 1), all channels: what an inpainter is judged on."""
+    filled, reference, masks = (np.asarray(a, np.float64) for a in (filled, reference, masks))
+    return float(((filled - reference) ** 2 * masks).sum() / max(masks.sum() * reference.shape[-1], 1.0))
+
+
+def run_network(network: keras.Model, inputs, batch_size: int = 64) -> np.ndarray:
+    """``network(inputs, training=False)`` in batches, as float32 NumPy; ``inputs`` an array or a list of arrays.
+
+    Called eagerly: images of new sizes (super-resolution and denoising accept any size) and a smaller last
+    batch cost no retracing, which ``predict_on_batch`` warned about.
+    """
+    batch_size = check_int(batch_size, "batch_size")
+    parts = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    outputs = []
+    for start in range(0, len(parts[0]), batch_size):
+        batch = [np.asarray(p[start:start + batch_size], np.float32) for p in parts]
+        out = network(batch if isinstance(inputs, (list, tuple)) else batch[0], training=False)
+        outputs.append(keras.ops.convert_to_numpy(out).astype(np.float32))
+    return np.concatenate(outputs)
+
+
+# --- classical baselines (scikit-image) ---------------------------------------------------------
+
+
+def biharmonic_inpaint(images, masks) -> np.ndarray:
+    """scikit-image's biharmonic inpainting per image: the smoothest surface through the known pixels."""
+    from skimage.restoration import inpaint_biharmonic
+
+    images, masks = check_masks(images, masks)
+    return np.stack([inpaint_biharmonic(x, m[..., 0], channel_axis=-1) for x, m in zip(images, masks)]).astype(np.float32)
+
+
+def tv_denoise(images, weights=(0.03, 0.06, 0.1, 0.15), reference=None):
+    """scikit-image's total-variation denoising (Chambolle).  With ``reference`` (the clean images), every
+    weight in ``weights`` is tried and the best by :func:`pooled_psnr` is kept — the baseline's best case.
+
+    Returns ``(denoised, weight)``.
+    """
+    from skimage.restoration import denoise_tv_chambolle
+
+    images = np.asarray(images, np.float32)
+    if reference is None and len(weights) != 1:
+        raise ValueError("pass the clean reference images to choose among several weights, or a single weight.")
+    best = None
+    for weight in weights:
+        out = np.stack([denoise_tv_chambolle(x, weight=weight, channel_axis=-1) for x in images]).astype(np.float32)
+        score = pooled_psnr(out, reference) if reference is not None else 0.0
+        if best is None or score > best[0]:
+            best = (score, out, weight)
+    return np.clip(best[1], 0.0, 1.0), best[2]
+
+
 # --- networks -------------------------------------------------------------------------------
 
 
@@ -268,9 +321,7 @@ class Inpainter(GenerativeModel):
         if images.shape[1:] != (self.image_size, self.image_size, self.channels):
             raise ValueError(f"images must be (N, {self.image_size}, {self.image_size}, {self.channels}), "
                              f"got {images.shape}.")
-        batch_size = check_int(batch_size, "batch_size")
-        return np.concatenate([self.network.predict_on_batch([images[i:i + batch_size], masks[i:i + batch_size]])
-                               for i in range(0, len(images), batch_size)])
+        return run_network(self.network, [images, masks], batch_size)
 
 
 class _Restorer(GenerativeModel):
@@ -317,9 +368,7 @@ class _Restorer(GenerativeModel):
         degraded = np.asarray(degraded, np.float32)
         if degraded.ndim != 4 or degraded.shape[-1] != self.channels:
             raise ValueError(f"images must be (N, H, W, {self.channels}), got shape {degraded.shape}.")
-        batch_size = check_int(batch_size, "batch_size")
-        out = [self.network.predict_on_batch(degraded[i:i + batch_size]) for i in range(0, len(degraded), batch_size)]
-        return np.clip(np.concatenate(out), 0.0, 1.0)
+        return np.clip(run_network(self.network, degraded, batch_size), 0.0, 1.0)
 
 
 class SuperResolution(_Restorer):
