@@ -58,6 +58,14 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _image_folder_command(commands, name: str, help_text: str, description: str, model: str, written: str) -> None:
+    """A command that applies a saved image-to-image network: ``--model``, ``--input`` (file or folder), ``--out``."""
+    command = commands.add_parser(name, help=help_text, description=description)
+    command.add_argument("--model", required=True, help=f"path of {model} (.keras)")
+    command.add_argument("--input", required=True, help="an image file or a folder of images")
+    command.add_argument("--out", required=True, help=f"folder for the {written} PNGs (created if needed)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aigc-keras", description="Train and sample the aigc_keras models.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{info,train,sample,eval,translate,inpaint,enhance}")
@@ -110,12 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--truncation", type=_unit_interval, default=None,
                         help="for a StyleGAN generator: truncation psi in [0, 1] (1: none, 0.7: typical; default 1)")
 
-    translate = commands.add_parser("translate", help="translate images with a saved CycleGAN generator",
-                                    description="Load a saved generator_ab.keras or generator_ba.keras (safe mode), "
-                                                "translate one image or every image in a folder, write PNGs.")
-    translate.add_argument("--model", required=True, help="path of a saved CycleGAN generator (.keras)")
-    translate.add_argument("--input", required=True, help="an image file or a folder of images")
-    translate.add_argument("--out", required=True, help="folder for the translated PNGs (created if needed)")
+    _image_folder_command(commands, "translate", "translate images with a saved CycleGAN generator",
+                          "Load a saved generator_ab.keras or generator_ba.keras (safe mode), translate one image or "
+                          "every image in a folder, write PNGs.", "a saved CycleGAN generator", "translated")
 
     inpaint = commands.add_parser("inpaint", help="fill the holes of an image with a saved inpainter",
                                   description="Load a saved inpainter.keras (safe mode) and fill the white pixels of "
@@ -126,12 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a black-and-white PNG of the image's size: white (255) = hole, black (0) = keep")
     inpaint.add_argument("--out", default="inpainted.png", help="PNG file to write (default: inpainted.png)")
 
-    enhance = commands.add_parser("enhance", help="upscale or denoise images with a saved model",
-                                  description="Load a saved superres_x2/x4.keras or denoiser.keras (safe mode) and "
-                                              "apply it to one image or every image in a folder.")
-    enhance.add_argument("--model", required=True, help="path of a saved super-resolution or denoising network")
-    enhance.add_argument("--input", required=True, help="an image file or a folder of images")
-    enhance.add_argument("--out", required=True, help="folder for the enhanced PNGs (created if needed)")
+    _image_folder_command(commands, "enhance", "upscale or denoise images with a saved model",
+                          "Load a saved superres_x2/x4.keras or denoiser.keras (safe mode) and apply it to one image "
+                          "or every image in a folder.", "a saved super-resolution or denoising network", "enhanced")
 
     evaluate = commands.add_parser("eval", help="score a saved generator against real data",
                                    description="Fréchet/kernel distance, Inception-style score and precision/recall "
