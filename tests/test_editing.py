@@ -182,8 +182,9 @@ def test_resume_is_exact(kind, patches, out_dir):
     matrix.check_resume_is_exact(KINDS[kind][0], patches, out_dir, {}, sample=_sample(kind))
 
 
-def test_mirrored_epoch(patches):
-    matrix.check_mirrored_epoch(KINDS["inpainter"][0], patches)
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_mirrored_epoch(kind, patches):
+    matrix.check_mirrored_epoch(KINDS[kind][0], patches)
 
 
 @pytest.mark.parametrize("policy_name", ["mixed_bfloat16", "mixed_float16"])
