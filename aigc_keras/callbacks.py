@@ -9,7 +9,7 @@ import time
 import keras
 import numpy as np
 
-from . import viz
+from . import data, viz
 from .config import check_int
 
 
@@ -148,6 +148,9 @@ class Checkpoint(keras.callbacks.Callback):
         for _, old in self.checkpoints()[: -self.keep]:
             old.unlink(missing_ok=True)
         return path
+
+    def on_epoch_begin(self, epoch, logs=None):
+        data.set_epoch(epoch)  # shuffled pipelines give epoch k's order, resumed or not
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every == 0:

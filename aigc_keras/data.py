@@ -15,7 +15,8 @@ One entry point, :func:`load`, serves three sources:
   coffee, chelsea, rocket, immunohistochemistry; crops likewise).  Only ``mnist``
   has an honest stand-in (``digits``); the fallback says so in one printed line.
 * **A folder of the user's own images** (any PNG/JPEG/BMP/GIF tree, with or
-  without class sub-folders) through ``keras.utils.image_dataset_from_directory``.
+  without class sub-folders), every file decoded once up front (:func:`read_folder`) so unreadable
+  ones are skipped with a count (or refused with ``strict=True``) instead of stopping training.
 
 Value ranges: ``(-1, 1)`` (default; for tanh generators), ``(0, 1)``, or an
 integer ``K >= 2`` for ``K`` quantised intensity levels (int32 in ``[0, K-1]``;
@@ -30,6 +31,7 @@ import os
 import pathlib
 import socket
 import sys
+import weakref
 
 import numpy as np
 
@@ -289,6 +291,7 @@ def load_arrays(
     limit=None,
     seed=0,
     num_crops=None,
+    strict=False,
 ) -> Images:
     """Load a whole split into memory as NumPy arrays (see :func:`load` for the arguments).
 
@@ -299,11 +302,8 @@ def load_arrays(
     if limit is not None:
         limit = check_int(limit, "limit")
     if _is_folder(name):
-        dataset, class_names = _folder_dataset(name, image_size, channels, shuffle=False, seed=seed)
-        pairs = list(dataset.as_numpy_iterator())
-        images = np.stack([p[0] for p in pairs]) / 255.0
-        labels = np.array([p[1] for p in pairs], dtype=np.int32) if class_names else None
-        result = Images(images.astype(np.float32), labels, str(name), "folder", split, class_names)
+        images, labels, class_names = read_folder(name, image_size, channels, strict=strict)
+        result = Images(images.astype(np.float32) / 255.0, labels, str(name), "folder", split, class_names)
     else:
         used, origin = _resolve(name, source, data_dir, split)
         if origin == "offline":
@@ -356,37 +356,143 @@ def _resolve(name: str, source: str, data_dir, split: str):
         raise ValueError(_no_stand_in_message(name, str(why))) from None
 
 
-def _folder_dataset(path, image_size: int, channels, shuffle: bool, seed: int):
-    """Unbatched ``(image 0..255, label)`` pairs from a folder, and its class names."""
-    import keras
+def _why_unreadable(path: pathlib.Path) -> str | None:
+    """``None`` when Pillow decodes the whole file; otherwise a short reason."""
+    from PIL import Image
 
+    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        return f"not an image type ({path.suffix or 'no extension'})"
+    try:
+        with Image.open(path) as image:
+            image.load()  # decodes every byte: truncated files fail here, not mid-training
+    except Exception as error:  # Pillow raises many types (OSError, SyntaxError, DecompressionBombError, ...)
+        return f"{type(error).__name__}: {error}"[:120]
+    return None
+
+
+def image_files(source, *, strict: bool = False) -> list:
+    """The readable image files under a folder (sorted), or one file; each is decoded once to check it.
+
+    Files that are not images (by extension), cannot be opened or are truncated are skipped, and one
+    line says how many and names the first three; ``strict=True`` refuses them instead.  Hidden files
+    (``.name``) are ignored.  No readable image at all is an error.
+    """
+    source = pathlib.Path(source).expanduser()
+    if source.is_dir():
+        candidates = sorted(p for p in source.rglob("*")
+                            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(source).parts))
+    elif source.is_file():
+        candidates = [source]
+    else:
+        raise FileNotFoundError(f"{str(source)!r} is neither an image file nor a folder.")
+    if not candidates:
+        raise ValueError(f"{str(source)!r} holds no images (no files at all; looked for {', '.join(IMAGE_EXTENSIONS)}).")
+    good, bad = [], []
+    for path in candidates:
+        why = _why_unreadable(path)
+        if why is None:
+            good.append(path)
+        else:
+            bad.append((path, why))
+    if bad:
+        listing = "; ".join(f"{p.relative_to(source) if source.is_dir() else p.name}: {why}" for p, why in bad[:3])
+        listing += f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
+        if not good:
+            raise ValueError(f"none of the {len(candidates)} files in {str(source)!r} is a readable image ({listing}).")
+        if strict:
+            raise ValueError(f"{len(bad)} of {len(candidates)} files in {str(source)!r} are not readable images "
+                             f"({listing}); remove them, or leave strict off to skip them.")
+        _announce(f"skipped {len(bad)} of {len(candidates)} files in {str(source)!r} that are not readable images "
+                  f"({listing}).")
+    return good
+
+
+def read_image(path, channels: int = 3, size: int | None = None) -> np.ndarray:
+    """One image file as float32 ``(H, W, channels)`` in ``[0, 255]``.
+
+    Conversions (documented, the same for every folder): any Pillow mode becomes grey (``L``) for
+    ``channels=1`` or RGB for ``channels=3`` (transparency is dropped: pixels keep their stored
+    colour); animated files give their first frame; ``size`` resizes to ``size x size`` (bilinear,
+    antialiased when shrinking; the aspect ratio is not kept).
+    """
+    from PIL import Image
+
+    _check_channels(channels)
+    try:
+        with Image.open(pathlib.Path(path).expanduser()) as image:
+            image = image.convert("L" if channels == 1 else "RGB")
+            if size is not None and image.size != (size, size):
+                image = image.resize((size, size), Image.BILINEAR)
+            array = np.asarray(image, dtype=np.float32)
+    except Exception as error:
+        raise ValueError(f"could not read {str(path)!r} as an image: {error}") from error
+    return array[..., None] if channels == 1 else array
+
+
+def read_folder(path, image_size: int, channels=None, *, strict: bool = False):
+    """A folder of the user's images in memory: ``(uint8 images (N, S, S, C), labels or None, class names)``.
+
+    Every image is converted by :func:`read_image` (``channels=None`` means RGB).  Class sub-folders
+    (every image one level or more below ``path``) give integer labels in sorted folder-name order.
+    Unreadable files are skipped with a count, or refused with ``strict=True`` (:func:`image_files`).
+    Keras' ``image_dataset_from_directory`` is not used: it lists files without opening them, so one
+    truncated JPEG stops training at the step that reaches it.
+    """
     folder = pathlib.Path(path).expanduser()
     if not folder.is_dir():
         raise ValueError(f"image folder {str(folder)!r} does not exist or is not a folder.")
-    files = [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS]
-    if not files:
-        raise ValueError(
-            f"image folder {str(folder)!r} holds no images (looked for {', '.join(IMAGE_EXTENSIONS)})."
-        )
-    with_classes = any(p.parent != folder for p in files) and all(p.parent != folder for p in files)
-    try:
-        dataset = keras.utils.image_dataset_from_directory(
-            str(folder),
-            labels="inferred" if with_classes else None,
-            label_mode="int",
-            color_mode="grayscale" if channels == 1 else "rgb",
-            batch_size=None,
-            image_size=(image_size, image_size),
-            shuffle=shuffle,
-            seed=seed,
-            verbose=False,
-        )
-    except Exception as error:
-        raise ValueError(f"could not read the images in {str(folder)!r}: {error}") from error
-    class_names = tuple(dataset.class_names) if with_classes else ()
-    if not with_classes:
-        dataset = dataset.map(lambda image: (image, -1))
-    return dataset, class_names
+    files = image_files(folder, strict=strict)
+    relative = [p.relative_to(folder) for p in files]
+    with_classes = all(len(r.parts) > 1 for r in relative)
+    class_names = tuple(sorted({r.parts[0] for r in relative})) if with_classes else ()
+    wanted = 3 if channels is None else channels
+    images = np.stack([read_image(p, wanted, image_size) for p in files]).round().astype(np.uint8)
+    labels = np.array([class_names.index(r.parts[0]) for r in relative], np.int32) if with_classes else None
+    return images, labels, class_names
+
+
+# The pass counters of the shuffled training pipelines (see set_epoch).
+_EPOCH_COUNTERS: list = []  # weak references (variables are unhashable, so no WeakSet)
+SHUFFLE_BUFFER = 10_000
+
+
+def set_epoch(epoch: int) -> None:
+    """Make the next pass of every shuffled training pipeline give epoch ``epoch``'s order.
+
+    A shuffled pipeline from :func:`load` or :func:`load_unpaired` draws the order of each pass from
+    ``(seed, epoch)`` and counts its passes itself (0, 1, 2, ...).  The package's ``Checkpoint``
+    callback calls this at the start of every epoch, so a run resumed at epoch ``k`` sees the same
+    order in epoch ``k`` as a run that never stopped (``shuffle(reshuffle_each_iteration=True)``
+    would start its sequence of orders again).  With ``repeat=True`` and ``steps_per_epoch`` an
+    epoch is not a pass, and a resumed run starts a fresh pass.
+    """
+    epoch = check_int(epoch, "epoch", minimum=0)
+    _EPOCH_COUNTERS[:] = [ref for ref in _EPOCH_COUNTERS if ref() is not None]
+    for ref in _EPOCH_COUNTERS:
+        counter = ref()
+        if counter is not None:
+            counter.assign(epoch)
+
+
+def _shuffle_per_epoch(dataset, seed: int):
+    """``dataset`` in a new order each pass, the order a function of ``(seed, pass number)``."""
+    import tensorflow as tf
+
+    counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch_counter")
+    _EPOCH_COUNTERS.append(weakref.ref(counter))
+
+    def one_pass(_):
+        epoch = counter.assign_add(1) - 1
+        # This function's own graph seed: the order depends on (seed, epoch) only, not on the global seed,
+        # and tf.data accepts a tensor seed only when the graph seed is not 0.
+        tf.compat.v1.set_random_seed(1)
+        return dataset.shuffle(SHUFFLE_BUFFER, seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False)
+
+    shuffled = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).flat_map(one_pass)
+    size = int(dataset.cardinality())
+    # flat_map hides the length; Keras then runs one extra, empty call of the train function per epoch,
+    # whose data-independent counter updates (optimizer iterations, steps done) still happen.
+    return shuffled.apply(tf.data.experimental.assert_cardinality(size)) if size >= 0 else shuffled
 
 
 def load(
@@ -407,6 +513,7 @@ def load(
     drop_remainder=False,
     repeat=False,
     augment=None,
+    strict=False,
 ):
     """A ready ``tf.data`` pipeline: decode, resize, scale, (labels), cache, shuffle, batch, (augment), prefetch.
 
@@ -430,6 +537,7 @@ def load(
         repeat: repeat forever (then pass ``steps_per_epoch`` to ``fit``).
         augment: a Keras layer (e.g. :func:`augmentation`) applied to every batch with ``training=True``;
             labels pass through unchanged.
+        strict: for a folder, refuse unreadable files instead of skipping them with a count.
     """
     import tensorflow as tf
 
@@ -438,10 +546,13 @@ def load(
     if shuffle is None:
         shuffle = split.startswith("train")
     if _is_folder(name):
-        dataset, class_names = _folder_dataset(name, image_size, channels, shuffle=False, seed=seed)
+        images, label_array, class_names = read_folder(name, image_size, channels, strict=strict)
         if labels and not class_names:
             raise ValueError(f"labels=True needs class sub-folders in {str(name)!r}; it has images only.")
-        dataset = dataset.map(lambda image, label: (image / 255.0, label))
+        if label_array is None:
+            label_array = np.full(len(images), -1, np.int32)
+        dataset = tf.data.Dataset.from_tensor_slices((images, label_array))
+        dataset = dataset.map(lambda image, label: (tf.cast(image, tf.float32) / 255.0, label))
     else:
         used, origin = _resolve(name, source, data_dir, split)
         if origin == "offline":
@@ -472,7 +583,7 @@ def load(
 
     dataset = dataset.map(finish, num_parallel_calls=tf.data.AUTOTUNE).cache()
     if shuffle:
-        dataset = dataset.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
+        dataset = _shuffle_per_epoch(dataset, seed)
     if repeat:
         dataset = dataset.repeat()
     if batch_size is not None:
@@ -542,6 +653,7 @@ def load_unpaired(
     limit=None,
     num_crops=None,
     repeat=False,
+    strict=False,
 ):
     """``(images_a, images_b)`` batches from two unpaired domains, each shuffled on its own.
 
@@ -563,14 +675,13 @@ def load_unpaired(
     else:
         sources = [(domain_a, split), (domain_b, split)]
     common = dict(image_size=image_size, batch_size=None, value_range=value_range, source=source, data_dir=data_dir,
-                  channels=channels, limit=limit, num_crops=num_crops, shuffle=False, seed=seed)
+                  channels=channels, limit=limit, num_crops=num_crops, shuffle=False, seed=seed, strict=strict)
     a, b = (load(name, part, **common) for name, part in sources)
     if a.element_spec.shape[-1] != b.element_spec.shape[-1]:
         raise ValueError(f"the domains have {a.element_spec.shape[-1]} and {b.element_spec.shape[-1]} channels; "
                          "pass channels=1 or channels=3 to convert both.")
     if split == "train":  # each domain in its own order: no pairing survives from one epoch to the next
-        a = a.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
-        b = b.shuffle(10_000, seed=seed + 1, reshuffle_each_iteration=True)
+        a, b = _shuffle_per_epoch(a, seed), _shuffle_per_epoch(b, seed + 1)
     pairs = tf.data.Dataset.zip((a, b))
     if repeat:
         pairs = pairs.repeat()
