@@ -58,12 +58,17 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+STRICT_HELP = ("refuse a folder that holds unreadable or non-image files (default: skip them and say how many, "
+               "naming the first three)")
+
+
 def _image_folder_command(commands, name: str, help_text: str, description: str, model: str, written: str) -> None:
     """A command that applies a saved image-to-image network: ``--model``, ``--input`` (file or folder), ``--out``."""
     command = commands.add_parser(name, help=help_text, description=description)
     command.add_argument("--model", required=True, help=f"path of {model} (.keras)")
     command.add_argument("--input", required=True, help="an image file or a folder of images")
     command.add_argument("--out", required=True, help=f"folder for the {written} PNGs (created if needed)")
+    command.add_argument("--strict", action="store_true", help=STRICT_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--scale", type=int, choices=(2, 4), default=2, help="superres: upscaling factor (default: 2)")
     train.add_argument("--noise-std", type=_open_unit_interval, default=0.1,
                        help="denoiser: standard deviation of the Gaussian noise in [0, 1] units (default: 0.1)")
+    train.add_argument("--strict", action="store_true", help=STRICT_HELP)
     again = train.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     again.add_argument("--overwrite", action="store_true", help="discard checkpoints in --out and start again")
@@ -209,8 +215,10 @@ def _train_cnn(args, out: pathlib.Path) -> None:
     from .models import cnn
 
     epochs = args.epochs or (2 if args.quick else 20)
-    train = data.load_arrays(args.dataset, "train", image_size=args.image_size, limit=256 if args.quick else None)
-    test = data.load_arrays(args.dataset, "test", image_size=args.image_size, limit=128 if args.quick else None)
+    train = data.load_arrays(args.dataset, "train", image_size=args.image_size, limit=256 if args.quick else None,
+                             strict=args.strict)
+    test = data.load_arrays(args.dataset, "test", image_size=args.image_size, limit=128 if args.quick else None,
+                            strict=args.strict)
     if train.labels is None:
         raise SystemExit(f"aigc-keras: error: dataset {args.dataset!r} has no labels; a classifier needs them.")
     print(f"training CNNClassifier on {len(train)} {train.name} images ({train.source}), "
@@ -221,12 +229,13 @@ def _train_cnn(args, out: pathlib.Path) -> None:
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    if args.steps:
-        dataset = data.load(args.dataset, "train", image_size=args.image_size, batch_size=args.batch_size,
-                            labels=True, repeat=True, seed=args.seed)
-        model.fit(dataset, epochs=epochs, steps_per_epoch=args.steps, verbose=2)
-    else:
-        model.fit(train.images, train.labels, epochs=epochs, batch_size=args.batch_size, verbose=2)
+    checkpoints = _checkpoints(args, out / "cnn")
+    dataset = data.load(args.dataset, "train", image_size=args.image_size, batch_size=args.batch_size, labels=True,
+                        repeat=args.steps is not None, seed=args.seed, limit=256 if args.quick else None,
+                        strict=args.strict)
+    start = checkpoints.restore(model) if args.resume else 0
+    model.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=args.steps, callbacks=[checkpoints],
+              verbose=2)
     probs = model.predict_proba(test.images)
     accuracy = float(np.mean(probs.argmax(1) == test.labels))
     model_path = cnn.save_atomically(model, out / "cnn.keras")
@@ -279,12 +288,12 @@ def _train_generative(args, out: pathlib.Path) -> None:
         value_range = args.levels  # integer levels; PixelCNN is grayscale: colour datasets are converted
     channels = 1 if autoregressive else None
     arrays = data.load_arrays(args.dataset, "train", image_size=args.image_size, value_range=value_range,
-                              channels=channels)
+                              channels=channels, strict=args.strict)
     if conditional and arrays.labels is None:
         raise ValueError(f"dataset {args.dataset!r} has no labels; the conditional {args.model} needs them.")
     dataset = data.load(args.dataset, "train", image_size=args.image_size, batch_size=args.batch_size,
                         labels=conditional, seed=args.seed, drop_remainder=True, repeat=steps is not None,
-                        value_range=value_range, channels=channels)
+                        value_range=value_range, channels=channels, strict=args.strict)
     options = {"image_size": args.image_size, "channels": arrays.images.shape[-1], "seed": args.seed}
     if autoregressive:
         options = {"image_size": args.image_size, "levels": args.levels, "seed": args.seed}
@@ -334,7 +343,7 @@ def _train_cyclegan(args, out: pathlib.Path) -> None:
         domain_b = "brick"
     steps = args.steps or (5 if args.quick else None)
     epochs = args.epochs or (2 if args.quick else EPOCHS["cyclegan"])
-    common = dict(image_size=args.image_size, seed=args.seed)
+    common = dict(image_size=args.image_size, seed=args.seed, strict=args.strict)
     dataset = data.load_unpaired(args.domain_a, domain_b, batch_size=args.batch_size, repeat=steps is not None,
                                  **common)
     held_out = next(iter(data.load_unpaired(args.domain_a, domain_b, "test", batch_size=8, **common)))
@@ -360,32 +369,6 @@ def _train_cyclegan(args, out: pathlib.Path) -> None:
     grids.on_epoch_end(epochs - 1)
     print(f"translations: {grids.paths[-1]}")
     print(f"checkpoints:  {checkpoints.directory}")
-
-
-def _image_files(source: pathlib.Path) -> list:
-    """One image file, or every image under a folder (sorted); a clear error when there is none."""
-    from . import data
-
-    if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in data.IMAGE_EXTENSIONS)
-    elif source.is_file():
-        files = [source]
-    else:
-        raise ValueError(f"--input {str(source)!r} is neither an image file nor a folder.")
-    if not files:
-        raise ValueError(f"no images in {str(source)!r} (looked for {', '.join(data.IMAGE_EXTENSIONS)}).")
-    return files
-
-
-def _read_image(file, channels: int, size=None):
-    """An image file as float32 ``(H, W, channels)`` in [0, 255]; ``size`` resizes to ``size x size``."""
-    import keras
-
-    try:
-        return keras.utils.img_to_array(keras.utils.load_img(
-            file, color_mode="grayscale" if channels == 1 else "rgb", target_size=None if size is None else (size, size)))
-    except Exception as error:
-        raise ValueError(f"could not read {str(file)!r} as an image: {error}") from error
 
 
 def _load_network(model_path: str, what: str):
@@ -414,11 +397,11 @@ def _translate(args) -> None:
         raise ValueError(f"{str(path)!r} is not an image-to-image generator (its output must have its input's "
                          f"shape); translate needs a saved CycleGAN generator_ab.keras or generator_ba.keras.")
     source = pathlib.Path(args.input).expanduser()
-    files = _image_files(source)
+    files = data.image_files(source, strict=args.strict)
     size, channels = shape[0], shape[2]
     out = pathlib.Path(args.out)
     for file in files:
-        image = _read_image(file, channels, size)
+        image = data.read_image(file, channels, size)
         translated = keras.ops.convert_to_numpy(model(data.scale(image[None] / 255.0, (-1, 1)), training=False))
         relative = file.relative_to(source) if source.is_dir() else pathlib.Path(file.name)
         picture = viz.to_uint8(np.clip(translated, -1.0, 1.0))[0]  # (H, W, C) uint8
@@ -438,7 +421,7 @@ def _train_editing(args, out: pathlib.Path) -> None:
     checkpoints = _checkpoints(args, folder)
     steps = args.steps or (5 if args.quick else None)
     epochs = args.epochs or (2 if args.quick else EPOCHS[args.model])
-    common = dict(image_size=args.image_size, value_range=(0, 1), seed=args.seed)
+    common = dict(image_size=args.image_size, value_range=(0, 1), seed=args.seed, strict=args.strict)
     dataset = data.load(args.dataset, "train", batch_size=args.batch_size, drop_remainder=True,
                         repeat=steps is not None, **common)
     held_out = data.load_arrays(args.dataset, "test", limit=8, **common).images
@@ -480,13 +463,15 @@ def _inpaint(args) -> None:
     from . import viz
     from .models import editing
 
+    from . import data
+
     network = _load_network(args.model, "inpainter")
     if [t.name.split(":")[0] for t in network.inputs] != ["image", "mask"]:
         raise ValueError(f"{args.model!r} is not an inpainter (its inputs must be image and mask); "
                          "train one with aigc-keras train inpainter.")
     channels = network.inputs[0].shape[-1]
-    image = _read_image(pathlib.Path(args.image).expanduser(), channels)[None] / 255.0  # (1, H, W, C)
-    mask = _read_image(pathlib.Path(args.mask).expanduser(), 1)[None] / 255.0           # (1, h, w, 1)
+    image = data.read_image(pathlib.Path(args.image).expanduser(), channels)[None] / 255.0  # (1, H, W, C)
+    mask = data.read_image(pathlib.Path(args.mask).expanduser(), 1)[None] / 255.0           # (1, h, w, 1)
     if mask.shape[1:3] != image.shape[1:3]:
         raise ValueError(f"the mask is {mask.shape[2]}x{mask.shape[1]} pixels but the image is "
                          f"{image.shape[2]}x{image.shape[1]}; they must be the same size.")
@@ -506,7 +491,7 @@ def _inpaint(args) -> None:
 
 def _enhance(args) -> None:
     """Apply a saved super-resolution or denoising network to an image or a folder; write PNGs."""
-    from . import viz
+    from . import data, viz
     from .models import editing
 
     network = _load_network(args.model, "super-resolution or denoising network")
@@ -516,10 +501,10 @@ def _enhance(args) -> None:
                          f"{network.name!r}); train one with aigc-keras train superres or train denoiser.")
     channels = network.inputs[0].shape[-1]
     source = pathlib.Path(args.input).expanduser()
-    files = _image_files(source)
+    files = data.image_files(source, strict=args.strict)
     out = pathlib.Path(args.out)
     for file in files:
-        image = _read_image(file, channels)[None] / 255.0
+        image = data.read_image(file, channels)[None] / 255.0
         picture = viz.to_uint8(editing.run_network(network, image).clip(0.0, 1.0), (0, 1))[0]
         relative = file.relative_to(source) if source.is_dir() else pathlib.Path(file.name)
         viz.save_image(picture[..., 0] if channels == 1 else picture, (out / relative).with_suffix(".png"))
@@ -615,6 +600,10 @@ def _evaluate(args) -> None:
     print(metrics.format_report(report))
 
 
+# What a user's bad input raises inside a command: printed as one line, not a traceback.
+INPUT_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -631,7 +620,7 @@ def main(argv=None) -> int:
         try:
             {"sample": _sample, "eval": _evaluate, "translate": _translate, "inpaint": _inpaint,
              "enhance": _enhance}[args.command](args)
-        except (ValueError, RuntimeError) as error:
+        except (*INPUT_ERRORS, RuntimeError) as error:
             parser.exit(2, f"aigc-keras: error: {error}\n")
         return 0
     if args.quick:
@@ -653,8 +642,10 @@ def main(argv=None) -> int:
             _train_editing(args, out)
         else:
             _train_generative(args, out)
-    except ValueError as error:  # bad dataset name, folder, size ...: a message, not a traceback
+    except INPUT_ERRORS as error:  # bad dataset name, folder, size ...: a message, not a traceback
         parser.exit(2, f"aigc-keras: error: {error}\n")
+    except FloatingPointError as error:  # the NaN guard stopped training; the last good checkpoint is kept
+        parser.exit(1, f"aigc-keras: error: {error}\n")
     print(f"done in {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import warnings
 
 import keras
 import numpy as np
@@ -49,7 +50,151 @@ def save_atomically(model: keras.Model, path) -> pathlib.Path:
     return path
 
 
-class GenerativeModel(keras.Model):
+LIKELY_CAUSES = (
+    "a learning rate too high for this model or batch size (try a tenth of it); float16 overflow under "
+    "mixed_float16 (the loss scaler skips overflowing steps, but a loss computed in float16 can still "
+    "overflow: try mixed_bfloat16 or float32); NaN or infinite values in the training images"
+)
+
+
+class NonFiniteGuard(keras.callbacks.Callback):
+    """Stop training at the first step whose logged loss is NaN or infinite, and say what to do.
+
+    Every ``fit()`` of the package's models adds one (unless one is given).  It raises
+    ``FloatingPointError`` naming the loss, the step and the likely causes; it raises before the
+    epoch ends, so no checkpoint is written from the broken weights and the newest one on disk is
+    the last good state.  Under ``mixed_float16`` it also warns, once per optimizer, when a dynamic
+    loss scale has collapsed below 1 (every step overflowed: gradients are being thrown away).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._warned = set()
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = {}
+        for name, value in (logs or {}).items():
+            array = np.asarray(keras.ops.convert_to_numpy(value) if not isinstance(value, (int, float)) else value)
+            if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+                bad[name] = float(np.ravel(array)[0])
+        if bad:
+            model = self.model
+            step = model._steps_done() if hasattr(model, "_steps_done") else int(model.optimizer.iterations.numpy())
+            losses = ", ".join(f"{name!r} = {value}" for name, value in bad.items())
+            scales = self._loss_scales()
+            scale_note = ("; loss scales now " + ", ".join(f"{n}: {v:g}" for n, v in scales.items())) if scales else ""
+            raise FloatingPointError(
+                f"training stopped at step {step} (batch {batch + 1} of this epoch): {losses} is not finite"
+                f"{scale_note}. Likely causes: {LIKELY_CAUSES}. Nothing was saved from this step: resume from "
+                "the newest checkpoint, which holds the last good state, after changing the cause."
+            )
+
+    def _loss_scales(self) -> dict:
+        optimizers = self.model._named_optimizers() if hasattr(self.model, "_named_optimizers") else {}
+        return {name: float(opt.dynamic_scale.numpy()) for name, opt in optimizers.items()
+                if isinstance(opt, keras.optimizers.LossScaleOptimizer)}
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name, scale in self._loss_scales().items():
+            if scale < 1.0 and name not in self._warned:
+                self._warned.add(name)
+                warnings.warn(
+                    f"the float16 loss scale of optimizer {name!r} has collapsed to {scale:g} (it starts at 32768 and "
+                    "halves at every overflowing step): its gradients overflow float16 at nearly every step and are "
+                    "being skipped. Train with mixed_bfloat16 or float32, or lower the learning rate.",
+                    RuntimeWarning, stacklevel=2)
+
+class Checkpointable:
+    """The package's full-state checkpoint, for any ``keras.Model`` that names its state.
+
+    A subclass provides ``_named_optimizers()`` (name -> optimizer; empty before ``compile``),
+    ``_state_variables()`` (group name -> variables, optimizer state included), ``_steps_done()``
+    and ``get_config()`` (compared on load, so a checkpoint never loads into another configuration).
+    Its ``fit`` adds a :class:`NonFiniteGuard` unless one is among the callbacks.
+    """
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        callbacks = list(callbacks or [])
+        if not any(isinstance(c, NonFiniteGuard) for c in callbacks):
+            callbacks.append(NonFiniteGuard())
+        return super().fit(*args, callbacks=callbacks, **kwargs)
+
+    def save_checkpoint(self, path, *, epoch: int | None = None, extra: dict | None = None) -> pathlib.Path:
+        """Write the full training state to ``path`` (``.npz``), atomically."""
+        if not self._named_optimizers():
+            raise RuntimeError("compile() the model before saving a checkpoint, so its optimizers exist.")
+        path = pathlib.Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays, layout = {}, {}
+        for group, variables in self._state_variables().items():
+            layout[group] = [[v.path, list(v.shape), str(v.dtype)] for v in variables]
+            for i, variable in enumerate(variables):
+                value = keras.ops.convert_to_numpy(variable.value)
+                if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+                    raise FloatingPointError(f"refusing to write a checkpoint: {variable.path} holds NaN or infinite "
+                                             f"values, and the checkpoint on disk is the last good state. "
+                                             f"Likely causes: {LIKELY_CAUSES}.")
+                arrays[f"{group}/{i:05d}"] = value
+        meta = {
+            "format": CHECKPOINT_FORMAT,
+            "class": type(self).__name__,
+            "config": self.get_config(),
+            "epoch": epoch,
+            "steps": self._steps_done(),
+            "layout": layout,
+            "extra": extra or {},
+        }
+        arrays["__meta__"] = np.array(json.dumps(meta, default=str))
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        return path
+
+    def load_checkpoint(self, path) -> dict:
+        """Restore the full training state written by :meth:`save_checkpoint`; returns its metadata."""
+        if not self._named_optimizers():
+            raise RuntimeError("compile() the model before loading a checkpoint, so its optimizers exist.")
+        path = pathlib.Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no checkpoint at {str(path)!r}.")
+        with np.load(path, allow_pickle=False) as stored:
+            if "__meta__" not in stored.files:
+                raise ValueError(f"{str(path)!r} is not an aigc_keras checkpoint (no metadata).")
+            meta = json.loads(str(stored["__meta__"]))
+            if meta.get("class") != type(self).__name__:
+                raise ValueError(f"checkpoint {str(path)!r} holds a {meta.get('class')}, not a {type(self).__name__}.")
+            own_config = json.loads(json.dumps(self.get_config(), default=str))
+            if meta.get("config") != own_config:
+                diff = {k: (meta["config"].get(k), own_config.get(k)) for k in set(meta["config"]) | set(own_config)
+                        if meta["config"].get(k) != own_config.get(k)}
+                raise ValueError(f"checkpoint {str(path)!r} was written by a model of another configuration: "
+                                 + ", ".join(f"{k}: checkpoint {a!r} vs model {b!r}" for k, (a, b) in sorted(diff.items())))
+            groups = self._state_variables()
+            for group, variables in groups.items():
+                stored_layout = meta["layout"].get(group)
+                if stored_layout is None or len(stored_layout) != len(variables):
+                    raise ValueError(
+                        f"checkpoint {str(path)!r} does not match this model: {group} has "
+                        f"{len(variables)} variables here and {0 if stored_layout is None else len(stored_layout)} stored."
+                    )
+                for i, variable in enumerate(variables):
+                    value = stored[f"{group}/{i:05d}"]
+                    if tuple(value.shape) != tuple(variable.shape):
+                        raise ValueError(
+                            f"checkpoint {str(path)!r} does not match this model: {variable.path} has shape "
+                            f"{tuple(variable.shape)} here and {tuple(value.shape)} stored ({stored_layout[i][0]})."
+                        )
+            for group, variables in groups.items():
+                for i, variable in enumerate(variables):
+                    variable.assign(stored[f"{group}/{i:05d}"])
+        return meta
+
+
+
+class GenerativeModel(Checkpointable, keras.Model):
     """Base class: trackers, optimizers, per-replica noise, dtype and checkpoints.
 
     Subclasses set ``optimizer_names``, implement ``optimizer_variables(name)``,
@@ -237,7 +382,10 @@ class GenerativeModel(keras.Model):
             outputs.append(keras.ops.convert_to_numpy(keras.ops.cast(images, "float32")))
         return np.concatenate(outputs)
 
-    # --- checkpoints --------------------------------------------------------------------
+    # --- checkpoints (the methods are Checkpointable's) -----------------------------------
+
+    def _named_optimizers(self) -> dict:
+        return self.optimizers
 
     def _state_variables(self) -> dict:
         groups = {"model": list(self.variables)}
@@ -245,73 +393,8 @@ class GenerativeModel(keras.Model):
             groups[f"optimizer/{name}"] = list(opt.variables)
         return groups
 
-    def save_checkpoint(self, path, *, epoch: int | None = None, extra: dict | None = None) -> pathlib.Path:
-        """Write the full training state to ``path`` (``.npz``), atomically."""
-        if not self.optimizers:
-            raise RuntimeError("compile() the model before saving a checkpoint, so its optimizers exist.")
-        path = pathlib.Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        arrays, layout = {}, {}
-        for group, variables in self._state_variables().items():
-            layout[group] = [[v.path, list(v.shape), str(v.dtype)] for v in variables]
-            for i, variable in enumerate(variables):
-                arrays[f"{group}/{i:05d}"] = keras.ops.convert_to_numpy(variable.value)
-        meta = {
-            "format": CHECKPOINT_FORMAT,
-            "class": type(self).__name__,
-            "config": self.get_config(),
-            "epoch": epoch,
-            "steps": int(self.steps_done.numpy()),
-            "layout": layout,
-            "extra": extra or {},
-        }
-        arrays["__meta__"] = np.array(json.dumps(meta, default=str))
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        return path
-
-    def load_checkpoint(self, path) -> dict:
-        """Restore the full training state written by :meth:`save_checkpoint`; returns its metadata."""
-        if not self.optimizers:
-            raise RuntimeError("compile() the model before loading a checkpoint, so its optimizers exist.")
-        path = pathlib.Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no checkpoint at {str(path)!r}.")
-        with np.load(path, allow_pickle=False) as stored:
-            if "__meta__" not in stored.files:
-                raise ValueError(f"{str(path)!r} is not an aigc_keras checkpoint (no metadata).")
-            meta = json.loads(str(stored["__meta__"]))
-            if meta.get("class") != type(self).__name__:
-                raise ValueError(f"checkpoint {str(path)!r} holds a {meta.get('class')}, not a {type(self).__name__}.")
-            own_config = json.loads(json.dumps(self.get_config(), default=str))
-            if meta.get("config") != own_config:
-                diff = {k: (meta["config"].get(k), own_config.get(k)) for k in set(meta["config"]) | set(own_config)
-                        if meta["config"].get(k) != own_config.get(k)}
-                raise ValueError(f"checkpoint {str(path)!r} was written by a model of another configuration: "
-                                 + ", ".join(f"{k}: checkpoint {a!r} vs model {b!r}" for k, (a, b) in sorted(diff.items())))
-            groups = self._state_variables()
-            for group, variables in groups.items():
-                stored_layout = meta["layout"].get(group)
-                if stored_layout is None or len(stored_layout) != len(variables):
-                    raise ValueError(
-                        f"checkpoint {str(path)!r} does not match this model: {group} has "
-                        f"{len(variables)} variables here and {0 if stored_layout is None else len(stored_layout)} stored."
-                    )
-                for i, variable in enumerate(variables):
-                    value = stored[f"{group}/{i:05d}"]
-                    if tuple(value.shape) != tuple(variable.shape):
-                        raise ValueError(
-                            f"checkpoint {str(path)!r} does not match this model: {variable.path} has shape "
-                            f"{tuple(variable.shape)} here and {tuple(value.shape)} stored ({stored_layout[i][0]})."
-                        )
-            for group, variables in groups.items():
-                for i, variable in enumerate(variables):
-                    variable.assign(stored[f"{group}/{i:05d}"])
-        return meta
+    def _steps_done(self) -> int:
+        return int(self.steps_done.numpy())
 
     def get_config(self) -> dict:
         """Constructor arguments; subclasses extend it. Checkpoints compare it on load."""

@@ -15,19 +15,21 @@ import keras
 import numpy as np
 
 from ..config import check_int
-from .base import save_atomically  # noqa: F401  (re-exported for notebooks)
+from .base import Checkpointable, save_atomically  # noqa: F401  (save_atomically re-exported for notebooks)
 from .networks import build_classifier
 
 CLASSIFIER_VERSION = 1  # bump when the architecture or training recipe changes (invalidates caches)
 
 
 @keras.saving.register_keras_serializable(package="aigc_keras")
-class CNNClassifier(keras.Model):
+class CNNClassifier(Checkpointable, keras.Model):
     """Convolutional classifier with class probabilities and penultimate features.
 
     ``model(images)`` returns logits; :meth:`predict_proba` softmax probabilities;
     :meth:`features` the ``feature_dim``-dimensional penultimate activations used as
-    the domain feature space for FID/KID.
+    the domain feature space for FID/KID.  Keras' own ``train_step`` trains it (cross-entropy and a
+    gradient step are all a classifier needs); the package's checkpoints (``save_checkpoint``, the
+    ``Checkpoint`` callback) hold its weights, dropout seed state and optimizer state.
     """
 
     def __init__(self, image_size=28, channels=1, num_classes=10, width=32, feature_dim=128, dropout=0.3, **kwargs):
@@ -79,6 +81,21 @@ class CNNClassifier(keras.Model):
 
     def get_config(self):
         return dict(self.config)
+
+    def _named_optimizers(self) -> dict:
+        return {} if getattr(self, "optimizer", None) is None else {"model": self.optimizer}
+
+    def _state_variables(self) -> dict:
+        # Weights and seed-generator states (dropout); compiled metrics are left out: they are
+        # built lazily, so a fresh model would not list them yet.  Keras builds the optimizer at the
+        # first step; build it here so a fresh model can receive a checkpoint's optimizer state.
+        if not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+        return {"model": list(self.trainable_variables) + list(self.non_trainable_variables),
+                "optimizer/model": list(self.optimizer.variables)}
+
+    def _steps_done(self) -> int:
+        return int(self.optimizer.iterations.numpy())
 
 
 def train_classifier(train, test=None, *, epochs: int = 20, batch_size: int = 64, seed: int = 0,
