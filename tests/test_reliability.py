@@ -1,0 +1,391 @@
+"""Reliability guarantees (issue 10): data order on resume, the NaN guard, loss-scale collapse, unreadable
+user images, safe loading, and a training process killed in the middle of writing a checkpoint.
+
+The per-model exact-resume tests live in each model's test file (``matrix.check_resume_is_exact``); here the
+guarantees that do not depend on the model.
+"""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import textwrap
+import warnings
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from aigc_keras import callbacks, cli, data
+from aigc_keras.models import base, cnn, gan
+from tiny_model import TinyGAN
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _labels_in_order(dataset, n=64):
+    return np.concatenate([labels.numpy() for _, labels in dataset.take(n // 16)])
+
+
+# --- data order -------------------------------------------------------------------------------------------
+
+def test_each_pass_has_its_own_order_and_set_epoch_replays_it():
+    pipeline = data.load("digits", image_size=8, batch_size=16, labels=True)
+    first, second = _labels_in_order(pipeline), _labels_in_order(pipeline)
+    assert not np.array_equal(first, second)  # a new order every pass, as reshuffle_each_iteration gave
+    fresh = data.load("digits", image_size=8, batch_size=16, labels=True)  # a resumed run's new pipeline
+    data.set_epoch(1)
+    np.testing.assert_array_equal(_labels_in_order(fresh), second)
+    data.set_epoch(0)
+    np.testing.assert_array_equal(_labels_in_order(fresh), first)
+    other_seed = data.load("digits", image_size=8, batch_size=16, labels=True, seed=1)
+    data.set_epoch(0)
+    assert not np.array_equal(_labels_in_order(other_seed), first)
+
+
+def test_resume_is_exact_with_a_shuffled_pipeline(tmp_path):
+    """Interrupted after epoch 1 of 3 and resumed in a new pipeline: the same weights as a run that never stopped.
+
+    The negative control resumes without the Checkpoint callback's ``set_epoch``: the new pipeline replays
+    epoch 0's order in epoch 1 and the weights differ.
+    """
+    def make():
+        keras.utils.set_random_seed(0)
+        model = TinyGAN()
+        model.compile()
+        return model
+
+    def pipeline():
+        return data.load("digits", image_size=8, batch_size=64, seed=3, drop_remainder=True)
+
+    straight = make()
+    straight.fit(pipeline(), epochs=3, verbose=0, callbacks=[callbacks.Checkpoint(tmp_path / "straight")])
+    first = make()
+    first.fit(pipeline(), epochs=1, verbose=0, callbacks=[callbacks.Checkpoint(tmp_path / "run", keep=5)])
+    resumed = make()
+    checkpoint = callbacks.Checkpoint(tmp_path / "run", keep=5)
+    start = checkpoint.restore(resumed)
+    resumed.fit(pipeline(), epochs=3, initial_epoch=start, verbose=0, callbacks=[checkpoint])
+    for a, b in zip(straight.variables, resumed.variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)
+
+    careless = make()
+    careless.load_checkpoint(tmp_path / "run" / "ckpt-00001.npz")
+    data.set_epoch(0)
+    careless.fit(pipeline(), epochs=3, initial_epoch=1, verbose=0)  # no callback: the order restarts at pass 0
+    assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in zip(straight.variables, careless.variables))
+
+
+def test_classifier_checkpoint_resume_is_exact(tmp_path):
+    """The CNN classifier (Keras' own train_step, dropout) resumes exactly from the package's checkpoint."""
+    def make():
+        keras.utils.set_random_seed(0)
+        model = cnn.CNNClassifier(image_size=8, width=4, feature_dim=8)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        return model
+
+    def pipeline():
+        return data.load("digits", image_size=8, batch_size=128, labels=True, limit=512)
+
+    straight = make()
+    straight.fit(pipeline(), epochs=2, verbose=0, callbacks=[callbacks.Checkpoint(tmp_path / "straight")])
+    first = make()
+    first.fit(pipeline(), epochs=1, verbose=0, callbacks=[callbacks.Checkpoint(tmp_path / "run")])
+    resumed = make()
+    checkpoint = callbacks.Checkpoint(tmp_path / "run")
+    assert checkpoint.restore(resumed) == 1
+    assert int(resumed.optimizer.iterations.numpy()) == 4
+    resumed.fit(pipeline(), epochs=2, initial_epoch=1, verbose=0, callbacks=[checkpoint])
+    for a, b in zip(straight.trainable_variables, resumed.trainable_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)
+    with pytest.raises(ValueError, match="width: checkpoint 4 vs model 8"):
+        other = cnn.CNNClassifier(image_size=8, width=8, feature_dim=8)
+        other.compile(optimizer="adam", loss="mse")
+        other.load_checkpoint(tmp_path / "run" / "ckpt-00002.npz")
+
+
+# --- training health --------------------------------------------------------------------------------------
+
+class _Poison(keras.callbacks.Callback):
+    """Puts a NaN into the generator at the start of epoch ``at`` (what a diverging step does)."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            weights = self.model.generator.get_layer("g_out").kernel
+            weights.assign(np.full(weights.shape, np.nan, np.float32))
+
+
+def test_nan_loss_stops_training_naming_loss_and_step_and_keeps_last_good_checkpoint(digits8, tmp_path):
+    model = TinyGAN()
+    model.compile()
+    batches = data.load("digits", image_size=8, batch_size=64, drop_remainder=True)
+    steps_per_epoch = sum(1 for _ in batches)
+    with pytest.raises(FloatingPointError) as error:
+        model.fit(batches, epochs=4, verbose=0, callbacks=[_Poison(at=2), callbacks.Checkpoint(tmp_path, keep=5)])
+    message = str(error.value)
+    assert f"step {2 * steps_per_epoch + 1} " in message and "'g_loss'" in message
+    assert "learning rate" in message and "mixed_float16" in message and "checkpoint" in message
+    saved = sorted(p.name for p in tmp_path.iterdir())
+    assert saved == ["ckpt-00001.npz", "ckpt-00002.npz"]  # nothing written from the broken weights
+    good = TinyGAN()
+    good.compile()
+    good.load_checkpoint(tmp_path / "ckpt-00002.npz")
+    assert all(np.all(np.isfinite(v.numpy())) for v in good.variables if v.dtype.startswith("float"))
+
+
+def test_a_checkpoint_is_never_written_from_non_finite_weights(tmp_path):
+    model = TinyGAN()
+    model.compile()
+    model.save_checkpoint(tmp_path / "good.npz", epoch=1)
+    kernel = model.discriminator.get_layer("d_out").kernel
+    kernel.assign(np.full(kernel.shape, np.inf, np.float32))
+    with pytest.raises(FloatingPointError, match="d_out/kernel holds NaN or infinite values"):
+        model.save_checkpoint(tmp_path / "good.npz", epoch=2)
+    assert not list(tmp_path.glob("*.tmp"))
+    restored = TinyGAN()
+    restored.compile()
+    assert restored.load_checkpoint(tmp_path / "good.npz")["epoch"] == 1  # the good one, untouched
+
+
+def test_collapsed_float16_loss_scale_is_reported(policy):
+    policy("mixed_float16")
+    model = TinyGAN()
+    model.compile()
+    guard = base.NonFiniteGuard()
+    guard.set_model(model)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        guard.on_epoch_end(0)
+    assert not [w for w in record if "loss scale" in str(w.message)]  # the healthy scale of 32768: no report
+    model.optimizers["generator"].dynamic_scale.assign(2.0 ** -3)
+    with pytest.warns(RuntimeWarning, match="loss scale of optimizer 'generator' has collapsed to 0.125"):
+        guard.on_epoch_end(1)
+
+
+# --- user images ------------------------------------------------------------------------------------------
+
+def _write_folder(folder, good=5):
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(good):
+        size = (12 + 4 * i, 10 + 3 * i)  # mixed sizes
+        mode = ("L", "RGB", "RGBA", "P", "L")[i % 5]  # mixed channel counts
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).convert(mode).save(
+            folder / f"good{i}.png")
+    whole = (folder / "good1.png").read_bytes()
+    (folder / "truncated.png").write_bytes(whole[: len(whole) // 2])
+    (folder / "text.jpg").write_text("not a picture")
+    (folder / "notes.txt").write_text("a note")
+    (folder / ".hidden.png").write_text("ignored")
+    return folder
+
+
+def test_unreadable_files_are_skipped_with_a_count_and_names(tmp_path, capsys):
+    folder = _write_folder(tmp_path / "mine")
+    arrays = data.load_arrays(str(folder), image_size=16, channels=3)
+    assert arrays.images.shape == (5, 16, 16, 3)  # every size and mode converted as documented
+    out = capsys.readouterr().out
+    assert "skipped 3 of 8 files" in out
+    for name in ("notes.txt", "text.jpg", "truncated.png"):
+        assert name in out
+    grey = data.load_arrays(str(folder), image_size=8, channels=1)
+    assert grey.images.shape == (5, 8, 8, 1)
+    batches = list(data.load(str(folder), image_size=16, batch_size=2))
+    assert sum(len(b) for b in batches) == 5
+
+
+def test_strict_refuses_a_folder_with_unreadable_files(tmp_path):
+    folder = _write_folder(tmp_path / "mine")
+    with pytest.raises(ValueError, match=r"3 of 8 files .* are not readable images .*leave strict off"):
+        data.load_arrays(str(folder), image_size=16, strict=True)
+
+
+def test_a_folder_with_no_readable_image_is_an_error(tmp_path):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.raises(ValueError, match="none of the 1 files .* is a readable image"):
+        data.load_arrays(str(folder), image_size=8)
+
+
+def test_cli_strict_and_skip_on_a_user_folder(tmp_path):
+    folder = _write_folder(tmp_path / "mine")
+    strict = subprocess.run([sys.executable, "-m", "aigc_keras", "train", "dcgan", "--dataset", str(folder),
+                             "--image-size", "8", "--strict", "--out", str(tmp_path / "a")],
+                            capture_output=True, text=True, timeout=300)
+    assert strict.returncode == 2 and "3 of 8 files" in strict.stderr and "Traceback" not in strict.stderr
+
+
+# --- bad input: one table, each message checked -------------------------------------------------------
+
+BAD_CLI = [
+    (["train", "dcgan", "--epochs", "-1"], "expected a positive integer, got -1"),
+    (["train", "dcgan", "--steps", "0"], "expected a positive integer, got 0"),
+    (["train", "dcgan", "--image-size", "2.5"], "expected a positive integer, got '2.5'"),
+    (["train", "dcgan", "--width", "nan"], "expected a positive integer, got 'nan'"),
+    (["train", "denoiser", "--noise-std", "nan"], "expected a number in (0, 1), got nan"),
+    (["train", "denoiser", "--noise-std", "0"], "expected a number in (0, 1), got 0"),
+    (["sample", "--model", "g.keras", "--n", "0"], "expected a positive integer, got 0"),
+    (["sample", "--model", "g.keras", "--truncation", "1.5"], "[0, 1]"),
+    (["sample", "--model", "g.keras", "--truncation", "nan"], "[0, 1]"),
+    (["sample", "--model", "g.keras", "--classes", "a,b"], "comma-separated"),
+    (["eval", "--model", "g.keras", "--n", "-5"], "expected a positive integer, got -5"),
+    (["eval", "--model", "g.keras", "--extractor", "vgg"], "invalid choice: 'vgg'"),
+    (["train", "pixelcnn", "--levels", "0"], "expected a positive integer, got 0"),
+    (["train", "stylegan", "--augment", "rotate"], "translation,cutout,color"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_CLI, ids=[" ".join(a[:3]) + f" #{i}" for i, (a, _) in enumerate(BAD_CLI)])
+def test_each_bad_cli_option_is_refused_with_what_is_accepted(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(args)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, message", [
+    (["sample", "--model", "missing.keras"], "missing.keras"),
+    (["enhance", "--model", "missing.keras", "--input", ".", "--out", "o"], "missing.keras"),
+    (["inpaint", "--model", "missing.keras", "--image", "x.png", "--mask", "m.png"], "missing.keras"),
+    (["train", "pixelcnn", "--levels", "1", "--quick"], "--levels must be at least 2"),
+    (["train", "dcgan", "--dataset", "/no/such/folder", "--quick"], "does not exist"),
+])
+def test_missing_files_and_bad_values_inside_commands_are_one_line_messages(command, message, tmp_path, capsys):
+    if command[0] == "train":
+        command += ["--out", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(command)
+    code = exit_info.value.code
+    err = capsys.readouterr().err + (code if isinstance(code, str) else "")
+    assert code != 0 and message in err and "Traceback" not in err
+
+
+def _generative():
+    model = TinyGAN()
+    model.compile()
+    return model
+
+
+BAD_CALLS = [
+    (lambda: data.load("digits", image_size=0), ValueError, "image_size must be a positive integer"),
+    (lambda: data.load("digits", batch_size=-4), ValueError, "batch_size must be a positive integer"),
+    (lambda: data.load("digits", image_size=8.5), ValueError, "image_size must be a positive integer, got 8.5"),
+    (lambda: data.load("digits", value_range=(0, 2)), ValueError, "value_range"),
+    (lambda: data.load("digits", channels=2), ValueError, "channels must be 1, 3 or None"),
+    (lambda: data.load("digits", source="web"), ValueError, "use one of auto, tfds, offline"),
+    (lambda: data.load(42), TypeError, "dataset name must be a non-empty string"),
+    (lambda: data.set_epoch(-1), ValueError, "epoch"),
+    (lambda: data.read_image("/no/such.png"), ValueError, "could not read '/no/such.png'"),
+    (lambda: data.image_files("/no/such/folder"), FileNotFoundError, "neither an image file nor a folder"),
+    (lambda: _generative().generate(0), ValueError, "n must be a positive integer"),
+    (lambda: _generative().generate(2.5), ValueError, "n must be a positive integer, got 2.5"),
+    (lambda: _generative().generate(4, seed=-1), ValueError, "seed"),
+    (lambda: _generative().generate(labels=[1, 2]), ValueError, "not class-conditional"),
+    (lambda: _generative().load_checkpoint("/no/such.npz"), FileNotFoundError, "no checkpoint at '/no/such.npz'"),
+    (lambda: callbacks.Checkpoint("x", every=0), ValueError, "every must be a positive integer"),
+    (lambda: callbacks.SampleGrid("x", n=-1), ValueError, "n must be a positive integer"),
+    (lambda: gan.DCGAN(image_size=0), ValueError, "image_size"),
+    (lambda: cnn.CNNClassifier(image_size=28, dropout=float("nan")), ValueError, "dropout must be in [0, 1)"),
+]
+
+
+@pytest.mark.parametrize("call, error, message", BAD_CALLS, ids=[f"call{i}" for i in range(len(BAD_CALLS))])
+def test_each_bad_argument_to_a_public_function_is_refused_with_what_is_accepted(call, error, message):
+    with pytest.raises(error) as raised:
+        call()
+    assert message in str(raised.value)
+
+
+def test_bad_arrays_are_refused():
+    from aigc_keras import metrics
+
+    classifier = cnn.CNNClassifier(image_size=8, width=4, feature_dim=8)
+    with pytest.raises(ValueError, match=r"shape \(N, 8, 8, 1\)"):
+        classifier.predict_proba(np.zeros((2, 9, 9, 1), np.float32))  # wrong shape
+    with pytest.raises(ValueError, match=r"must be in \[-1, 1\]"):
+        classifier.predict_proba(np.full((2, 8, 8, 1), 3.0, np.float32))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        metrics.frechet_distance(np.full((4, 3), np.nan), np.zeros((4, 3)))
+
+
+# --- safe loading -----------------------------------------------------------------------------------------
+
+def test_a_keras_file_with_code_in_it_is_refused(tmp_path, capsys):
+    inputs = keras.Input((8, 8, 1))
+    outputs = keras.layers.Lambda(lambda x: x * 2.0)(inputs)  # arbitrary Python, serialised as bytecode
+    path = tmp_path / "lambda.keras"
+    keras.Model(inputs, outputs).save(path)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["enhance", "--model", str(path), "--input", str(path), "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 2 and "safe" in capsys.readouterr().err.lower()
+
+
+def test_the_package_never_unpickles_or_loads_unsafely():
+    source = "\n".join(p.read_text() for p in (ROOT / "aigc_keras").rglob("*.py"))
+    assert "allow_pickle=True" not in source and "safe_mode=False" not in source and "import pickle" not in source
+    assert source.count("np.load(") == source.count("allow_pickle=False")
+
+
+def test_files_the_package_writes_hold_no_code(tmp_path):
+    model = gan.ConditionalGAN(image_size=28, width=4, latent_dim=4, num_classes=3)
+    model.compile()
+    model.generator.save(tmp_path / "generator.keras")
+    model.save_checkpoint(tmp_path / "ckpt.npz", epoch=0)
+    with zipfile.ZipFile(tmp_path / "generator.keras") as archive:
+        config = archive.read("config.json").decode()
+    assert "Lambda" not in config and "__lambda__" not in config and "bytecode" not in config.lower()
+    with np.load(tmp_path / "ckpt.npz", allow_pickle=False) as stored:  # would fail on any object array
+        assert all(stored[k].dtype != object for k in stored.files)
+        assert json.loads(str(stored["__meta__"]))["class"] == "ConditionalGAN"
+
+
+# --- a process killed while writing a checkpoint ------------------------------------------------------------
+
+KILL_DURING_SECOND_CHECKPOINT = textwrap.dedent("""
+    import os, signal, sys
+    real_replace = os.replace
+    def replace(source, target):
+        if str(target).endswith("ckpt-00002.npz"):  # the file is written, the rename has not happened
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_replace(source, target)
+    os.replace = replace
+    from aigc_keras import cli
+    sys.exit(cli.main(sys.argv[1:]))
+""")
+
+
+def test_a_run_killed_mid_checkpoint_resumes_to_the_same_weights(tmp_path):
+    common = ["train", "dcgan", "--image-size", "28", "--width", "4", "--batch-size", "256", "--epochs", "3"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+    def run(*args, script=None):
+        program = ["-c", script] if script else ["-m", "aigc_keras"]
+        return subprocess.run([sys.executable, *program, *common, *args], capture_output=True, text=True,
+                              env=env, timeout=300, cwd=ROOT / "tests")
+
+    killed = run("--out", str(tmp_path / "killed"), script=KILL_DURING_SECOND_CHECKPOINT)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    folder = tmp_path / "killed" / "dcgan" / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == ["ckpt-00001.npz", "ckpt-00002.npz.tmp"]
+    again = run("--out", str(tmp_path / "killed"))
+    assert again.returncode == 2 and "--resume" in again.stderr  # never silently over an earlier run
+    resumed = run("--out", str(tmp_path / "killed"), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from" in resumed.stdout and "epoch 1," in resumed.stdout
+    straight = run("--out", str(tmp_path / "straight"))
+    assert straight.returncode == 0, straight.stderr
+    with np.load(folder / "ckpt-00003.npz") as a, \
+            np.load(tmp_path / "straight" / "dcgan" / "checkpoints" / "ckpt-00003.npz") as b:
+        assert set(a.files) == set(b.files)
+        for key in a.files:
+            if key != "__meta__":
+                np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-6, err_msg=key)
