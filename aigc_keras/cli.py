@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--noise-std", type=_open_unit_interval, default=0.1,
                        help="denoiser: standard deviation of the Gaussian noise in [0, 1] units (default: 0.1)")
     train.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    train.add_argument("--precision", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"), default="auto",
+                       help="dtype policy (default auto: float32 on a CPU, mixed_float16 on a GPU with tensor cores, "
+                            "mixed_bfloat16 on a TPU)")
+    train.add_argument("--xla", choices=("auto", "on", "off"), default="auto",
+                       help="XLA compilation (default auto: off on a CPU, where graph mode measured faster; on on a GPU)")
     again = train.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     again.add_argument("--overwrite", action="store_true", help="discard checkpoints in --out and start again")
@@ -627,7 +632,9 @@ def main(argv=None) -> int:
         os.environ["AIGC_QUICK"] = "1"
     args.image_size = args.image_size or IMAGE_SIZE.get(args.model, 28)
     args.dataset = args.dataset or DATASET.get(args.model, "digits")
-    args.batch_size = args.batch_size or BATCH_SIZE.get(args.model, 64)
+    args.batch_size = args.batch_size or config.default_batch_size(BATCH_SIZE.get(args.model, config.RECIPE_BATCH))
+    config.set_precision(args.precision)
+    config.set_jit_compile({"auto": "auto", "on": True, "off": False}[args.xla])
     out = pathlib.Path(args.out) if args.out else config.output_dir()
     out.mkdir(parents=True, exist_ok=True)
     config.set_seed(args.seed)

@@ -105,3 +105,36 @@ def test_save_image_writes_the_exact_bytes(tmp_path):
         np.testing.assert_array_equal(np.asarray(Image.open(path)), array)
     with pytest.raises(ValueError, match="needs a uint8"):
         viz.save_image(grey.astype(np.float32), tmp_path / "f.png")
+
+
+def test_hardware_defaults_chosen_in_config(monkeypatch, policy):
+    """float32 and no XLA on this CPU; mixed_float16 on a tensor-core GPU, float32 on an older one;
+    a user's choice is never replaced; the batch scales with the replicas."""
+    import tensorflow as tf
+
+    assert config.default_precision() == "float32" and config.jit_compile() is False
+    line = config.environment_report()
+    assert "precision float32 (hardware default)" in line and "XLA off (hardware default)" in line
+    assert "batch 64" in line
+    details = {"compute_capability": (7, 5)}
+    monkeypatch.setattr(config, "gpus", lambda: ["fake GPU"])
+    monkeypatch.setattr(tf.config.experimental, "get_device_details", lambda gpu: details)
+    assert config.default_precision() == "mixed_float16" and config.jit_compile() is True
+    details["compute_capability"] = (6, 0)
+    assert config.default_precision() == "float32"
+    details["compute_capability"] = (8, 0)
+    policy("mixed_bfloat16")  # the user's choice
+    assert config.apply_default_precision() == "mixed_bfloat16" and config.precision() == "mixed_bfloat16"
+    policy("float32")
+    assert config.apply_default_precision() == "float32"  # chosen explicitly: kept, though the GPU would want float16
+    monkeypatch.setitem(config._state, "precision_chosen", False)
+    assert config.apply_default_precision() == "mixed_float16"  # nothing chosen: the hardware's default
+    assert config.set_precision("auto") == "mixed_float16"
+    with pytest.raises(ValueError, match="use 'auto' or one of float32"):
+        config.set_precision("float8")
+
+
+def test_default_batch_is_per_replica():
+    assert config.default_batch_size() == 64 and config.default_batch_size(8) == 8
+    with config.strategy("mirrored").scope():
+        assert config.default_batch_size() == 128

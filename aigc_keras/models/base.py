@@ -35,7 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..config import check_int
+from ..config import apply_default_precision, check_int
 
 CHECKPOINT_FORMAT = 1
 
@@ -207,6 +207,7 @@ class GenerativeModel(Checkpointable, keras.Model):
     value_range = (-1, 1)
 
     def __init__(self, *, trackers=(), seed: int = 0, **kwargs):
+        apply_default_precision()  # the hardware's policy unless the user chose one (config)
         super().__init__(**kwargs)
         self.seed = check_int(seed, "seed", minimum=0)
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="seed_generator")

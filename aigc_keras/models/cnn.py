@@ -14,7 +14,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from ..config import check_int
+from ..config import apply_default_precision, check_int
 from .base import Checkpointable, save_atomically  # noqa: F401  (save_atomically re-exported for notebooks)
 from .networks import build_classifier
 
@@ -33,6 +33,7 @@ class CNNClassifier(Checkpointable, keras.Model):
     """
 
     def __init__(self, image_size=28, channels=1, num_classes=10, width=32, feature_dim=128, dropout=0.3, **kwargs):
+        apply_default_precision()  # the hardware's policy unless the user chose one (config)
         super().__init__(**kwargs)
         for key, value in (("image_size", image_size), ("channels", channels), ("num_classes", num_classes),
                            ("width", width), ("feature_dim", feature_dim)):
