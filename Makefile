@@ -8,7 +8,7 @@ TEST_OUTPUT := $(CURDIR)/.test-outputs
 # mostly single-threaded TensorFlow dispatch, so two workers on two cores ran 1.7x faster here.
 WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: demo test test-fast notebooks clean
+.PHONY: demo test test-fast notebooks benchmark clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,17 +28,22 @@ demo: $(VENV)/.installed
 # Everything: unit tests, quality trainings and every notebook (quick mode, nbval).
 test: $(VENV)/.installed-dev
 	rm -rf $(TEST_OUTPUT)
-	AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider $(WORKERS) tests notebooks --nbval-lax
+	AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider $(WORKERS) -m "not benchmark" tests notebooks --nbval-lax
+	AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider -m benchmark tests
 
 # Unit tests without quality trainings or notebooks, for iteration.
 test-fast: $(VENV)/.installed-dev
-	AIGC_QUICK=1 $(PY) -m pytest -q -p no:cacheprovider $(WORKERS) -m "not slow" tests
+	AIGC_QUICK=1 $(PY) -m pytest -q -p no:cacheprovider $(WORKERS) -m "not slow and not benchmark" tests
 
 # Re-execute the notebooks in standard mode (what is committed); about 15 minutes each at most.
 notebooks: $(VENV)/.installed-dev
 	for nb in notebooks/*.ipynb; do \
 	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1200 $$nb || exit 1; \
 	done
+
+# The full benchmark (throughput, pipeline, sampling, time-to-quality, memory): writes benchmarks/results/.
+benchmark: $(VENV)/.installed
+	$(PY) -m benchmarks.run
 
 clean:
 	rm -rf $(VENV) $(TEST_OUTPUT) outputs

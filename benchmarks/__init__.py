@@ -1,0 +1,1 @@
+"""Benchmarks of aigc_keras: throughput, input pipeline, sampling, time-to-quality, memory (see run.py)."""

@@ -1,0 +1,292 @@
+"""What the benchmarks measure, one function per figure.
+
+* :func:`throughput`: images (CycleGAN: image pairs) per second of ``fit()`` against the same model's
+  ``train_step`` driven by a bare ``tf.function`` loop (no Keras trainer, no callbacks), interleaved,
+  medians; the ratio is what the trainer and the package's callbacks cost.
+* :func:`hand_written_dcgan`: a DCGAN step written with plain TensorFlow (tape, two Adams, no base
+  class), the same networks: what the package's training core costs.
+* :func:`pipeline`: ``fit()`` on ``aigc_keras.data.load`` against the same batches already in memory.
+* :func:`time_to_quality`: training seconds until the conditional GAN / conditional VAE reach 90 %
+  class agreement with the chapter-1 classifier, and the DCGAN's domain FID after 30, 60 and 120 s.
+* :func:`sampling`: PixelCNN's compiled loop against per-pixel ``predict``; generators' images per second.
+* :func:`peak_memory_mib`: the process's peak resident memory (each model runs in its own process).
+
+Throughput and sampling exclude tracing (a few warm-up steps run first); time-to-quality includes it,
+as a learner waits for it too.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from aigc_keras import config, data, metrics
+from aigc_keras.models import cnn, cyclegan, editing, gan, pixelcnn, stylegan, vae
+
+# name -> (image size, batch size, what one step consumes); the configurations `aigc-keras train` uses.
+MODELS = {
+    "cnn": (28, 64, "images"), "dcgan": (28, 64, "images"), "cgan": (28, 64, "images"),
+    "wgan-gp": (28, 64, "images"), "vae": (28, 64, "images"), "cvae": (28, 64, "images"),
+    "vaegan": (28, 64, "images"), "stylegan": (32, 32, "images"), "cyclegan": (32, 8, "image pairs"),
+    "pixelcnn": (16, 64, "images"), "inpainter": (28, 32, "images"), "superres": (32, 16, "images"),
+    "denoiser": (32, 16, "images"),
+}
+MODES = {  # name -> (jit_compile, precision)
+    "graph/float32": (False, "float32"), "xla/float32": (True, "float32"),
+    "graph/mixed_bfloat16": (False, "mixed_bfloat16"), "graph/mixed_float16": (False, "mixed_float16"),
+}
+
+
+def _digits(size, value_range, n, labels=False):
+    arrays = data.load_arrays("digits", "train", image_size=size, value_range=value_range, source="offline")
+    return (arrays.images[:n], arrays.labels[:n]) if labels else arrays.images[:n]
+
+
+def build(name: str, jit: bool):
+    """A compiled model and one batch for it (real offline images), as ``aigc-keras train`` makes them."""
+    size, batch, _ = MODELS[name]
+    if name == "cnn":
+        model = cnn.CNNClassifier(image_size=size)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit,
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        return model, _digits(size, (-1, 1), batch, labels=True)
+    if name == "cyclegan":
+        model = cyclegan.CycleGAN(image_size=size, channels=1, ngf=8, ndf=32)
+        model.compile(optimizers=cyclegan.make_optimizers(total_steps=10_000), jit_compile=jit)
+        pairs = next(iter(data.load_unpaired("grass", "brick", image_size=size, batch_size=batch, source="offline")))
+        return model, tuple(t.numpy() for t in pairs)
+    if name == "pixelcnn":
+        model = pixelcnn.PixelCNN(image_size=size, levels=4)
+        element = _digits(size, 4, batch)
+    elif name in editing.MODELS:
+        if name == "inpainter":
+            model, element = editing.Inpainter(size, 1), _digits(size, (0, 1), batch)
+        else:
+            photos = data.load_arrays("photos", "train", image_size=size, value_range=(0, 1), source="offline")
+            model = editing.SuperResolution(2, 3) if name == "superres" else editing.Denoiser(3)
+            element = photos.images[:batch]
+    else:
+        family = {**gan.MODELS, **vae.MODELS, **stylegan.MODELS}[name]
+        conditional = name in ("cgan", "cvae")
+        value_range = (0, 1) if name in vae.MODELS else (-1, 1)
+        model = family(image_size=size, **({"num_classes": 10} if conditional else {}))
+        element = _digits(size, value_range, batch, labels=conditional)
+    model.compile(jit_compile=jit)
+    return model, element
+
+
+def _median_rate(seconds: list, steps: int, per_step: int) -> float:
+    return per_step * steps / statistics.median(seconds)
+
+
+def _fit_timer(model, dataset, steps):
+    def run():
+        start = time.perf_counter()
+        model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
+        return time.perf_counter() - start
+    return run
+
+
+def _bare_timer(step, dataset, steps):
+    iterator = iter(dataset)
+
+    def run():
+        start = time.perf_counter()
+        for _ in range(steps):
+            logs = step(next(iterator))
+        keras.ops.convert_to_numpy(next(iter(logs.values())))  # wait for the last step
+        return time.perf_counter() - start
+    return run
+
+
+def _calibrate(run_once, seconds: float) -> int:
+    """Steps that take about ``seconds`` (from one timed run of 3 steps), at least 20: a fit() call has a
+    fixed start-up cost (iterator, callbacks) that an epoch of real training spreads over its steps."""
+    return max(20, int(seconds / max(run_once(3), 1e-4) * 3))
+
+
+def compare(timers: dict, repeats: int) -> dict:
+    """Run each timer ``repeats`` times, interleaved (A, B, A, B, ...); lists of seconds per timer."""
+    times = {name: [] for name in timers}
+    for _ in range(repeats):
+        for name, run in timers.items():
+            times[name].append(run())
+    return times
+
+
+def throughput(name: str, mode: str = "graph/float32", *, seconds: float = 3.0, repeats: int = 3) -> dict:
+    """``fit()`` against a bare ``tf.function(model.train_step)`` loop on one batch kept in memory."""
+    jit, precision = MODES[mode]
+    config.set_precision(precision)
+    try:
+        keras.utils.set_random_seed(0)
+        model, element = build(name, jit)
+        per_step = MODELS[name][1]
+        dataset = tf.data.Dataset.from_tensors(element).repeat()
+        step = tf.function(model.train_step, jit_compile=jit)
+        _fit_timer(model, dataset, 3)()  # traces Keras' train function
+        _bare_timer(step, dataset, 3)()  # traces the bare one
+        steps = _calibrate(lambda n: _fit_timer(model, dataset, n)(), seconds)
+        times = compare({"fit": _fit_timer(model, dataset, steps), "bare": _bare_timer(step, dataset, steps)}, repeats)
+    finally:
+        config.set_precision("float32")
+    fit_rate, bare_rate = (_median_rate(times[k], steps, per_step) for k in ("fit", "bare"))
+    return {"model": name, "mode": mode, "size": MODELS[name][0], "batch": per_step, "unit": MODELS[name][2],
+            "steps": steps, "fit_per_s": fit_rate, "bare_per_s": bare_rate, "ratio": fit_rate / bare_rate}
+
+
+def hand_written_dcgan(*, seconds: float = 3.0, repeats: int = 3) -> dict:
+    """The package's DCGAN ``fit()`` against a DCGAN step written with plain TensorFlow, same networks."""
+    keras.utils.set_random_seed(0)
+    model, images = build("dcgan", False)
+    generator, discriminator = model.generator, model.discriminator
+    g_opt, d_opt = keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5)
+    g_opt.build(generator.trainable_variables)
+    d_opt.build(discriminator.trainable_variables)
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    @tf.function
+    def step(real):
+        z = tf.random.normal((tf.shape(real)[0], model.latent_dim))
+        with tf.GradientTape(persistent=True) as tape:
+            fake = generator(z, training=True)
+            real_logits, fake_logits = discriminator(real, training=True), discriminator(fake, training=True)
+            d_loss = bce(tf.ones_like(real_logits), real_logits) + bce(tf.zeros_like(fake_logits), fake_logits)
+            g_loss = bce(tf.ones_like(fake_logits), fake_logits)
+        d_opt.apply(tape.gradient(d_loss, discriminator.trainable_variables), discriminator.trainable_variables)
+        g_opt.apply(tape.gradient(g_loss, generator.trainable_variables), generator.trainable_variables)
+        return {"d_loss": d_loss, "g_loss": g_loss}
+
+    dataset = tf.data.Dataset.from_tensors(images).repeat()
+    _fit_timer(model, dataset, 3)()
+    _bare_timer(step, dataset, 3)()
+    steps = _calibrate(lambda n: _fit_timer(model, dataset, n)(), seconds)
+    times = compare({"fit": _fit_timer(model, dataset, steps), "hand": _bare_timer(step, dataset, steps)}, repeats)
+    fit_rate, hand_rate = (_median_rate(times[k], steps, len(images)) for k in ("fit", "hand"))
+    return {"fit_per_s": fit_rate, "hand_per_s": hand_rate, "ratio": fit_rate / hand_rate, "steps": steps}
+
+
+def pipeline(*, seconds: float = 3.0, repeats: int = 3) -> dict:
+    """DCGAN ``fit()`` on ``data.load`` (decode, scale, cache, shuffle, batch, prefetch) against the same
+    batches already in memory."""
+    keras.utils.set_random_seed(0)
+    model, _ = build("dcgan", False)
+    loaded = data.load("digits", image_size=28, batch_size=64, drop_remainder=True, repeat=True, source="offline")
+    epoch = data.load("digits", image_size=28, batch_size=64, drop_remainder=True, source="offline")
+    in_memory = tf.data.Dataset.from_tensor_slices(tf.stack(list(epoch))).repeat()
+    _fit_timer(model, loaded, 3)()
+    _fit_timer(model, in_memory, 3)()
+    steps = _calibrate(lambda n: _fit_timer(model, in_memory, n)(), seconds)
+    times = compare({"pipeline": _fit_timer(model, loaded, steps), "memory": _fit_timer(model, in_memory, steps)},
+                    repeats)
+    rates = {k: _median_rate(v, steps, 64) for k, v in times.items()}
+    return {"pipeline_per_s": rates["pipeline"], "memory_per_s": rates["memory"],
+            "ratio": rates["pipeline"] / rates["memory"], "steps": steps}
+
+
+def _agreement(model, judge, n=500, seed=0) -> float:
+    labels = np.arange(n) % 10
+    images = model.generate(labels=labels, seed=seed)
+    images = data.scale(config.to_unit(images, model.value_range), (-1, 1))
+    return float(np.mean(judge.predict_proba(images).argmax(1) == labels))
+
+
+def time_to_quality(*, target: float = 0.9, chunk: int = 50, limit_s: float = 300.0,
+                    budgets=(30.0, 60.0, 120.0)) -> dict:
+    """Training seconds (evaluation excluded) to ``target`` class agreement for the conditional GAN and
+    VAE, and the DCGAN's domain FID (classifier features, 1,000 samples vs the 360 test digits) after
+    each budget of training seconds."""
+    judge = cnn.load_classifier(28)
+    results = {}
+    for name in ("cgan", "cvae"):
+        keras.utils.set_random_seed(0)
+        model, _ = build(name, config.jit_compile())
+        value_range = (0, 1) if name == "cvae" else (-1, 1)
+        batches = data.load("digits", image_size=28, batch_size=64, labels=True, drop_remainder=True, repeat=True,
+                            value_range=value_range, source="offline")
+        trained, reached, history = 0.0, None, []
+        while trained < limit_s:
+            start = time.perf_counter()
+            model.fit(batches, epochs=1, steps_per_epoch=chunk, verbose=0)
+            trained += time.perf_counter() - start
+            score = _agreement(model, judge)
+            history.append((int(model.steps_done.numpy()), round(trained, 1), score))
+            if score >= target:
+                reached = trained
+                break
+        results[name] = {"seconds": reached, "steps": history[-1][0], "agreement": history[-1][2],
+                         "history": history}
+    extractor = metrics.ClassifierExtractor(judge)
+    real = extractor.features(data.load_arrays("digits", "test", image_size=28, source="offline").images)
+    keras.utils.set_random_seed(0)
+    model, _ = build("dcgan", config.jit_compile())
+    batches = data.load("digits", image_size=28, batch_size=64, drop_remainder=True, repeat=True, source="offline")
+    trained, fids = 0.0, {}
+    for budget in budgets:
+        while trained < budget:
+            start = time.perf_counter()
+            model.fit(batches, epochs=1, steps_per_epoch=chunk, verbose=0)
+            trained += time.perf_counter() - start
+        fake = extractor.features(model.generate(1000, seed=0))
+        fids[f"{budget:g}"] = {"trained_s": round(trained, 1), "steps": int(model.steps_done.numpy()),
+                               "fid": metrics.frechet_distance(real, fake)}
+    results["dcgan_fid"] = fids
+    return results
+
+
+def _images_per_second(draw, n: int, repeats: int = 3) -> float:
+    draw()  # warm-up (traces)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        draw()
+        times.append(time.perf_counter() - start)
+    return n / statistics.median(times)
+
+
+def sampling() -> dict:
+    """Inference speed (untrained weights: speed does not depend on them)."""
+    keras.utils.set_random_seed(0)
+    model, _ = build("pixelcnn", False)
+    result = {"pixelcnn": {}}
+    for batch in (1, 16):
+        compiled = _images_per_second(lambda: model.generate(batch, seed=0), batch)
+        loop = _images_per_second(lambda: pixelcnn.sample_pixel_by_pixel(model, batch, seed=0), batch, repeats=1)
+        result["pixelcnn"][f"batch {batch}"] = {"compiled_per_s": compiled, "pixel_loop_per_s": loop}
+    for name in ("dcgan", "cgan", "wgan-gp", "vae", "stylegan"):
+        model, _ = build(name, False)
+        labels = {"labels": np.arange(512) % 10} if name == "cgan" else {}
+        result[name] = {"images_per_s": _images_per_second(lambda: model.generate(512, seed=0, **labels), 512)}
+    return result
+
+
+def peak_memory_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def hardware() -> dict:
+    import subprocess
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpus = []
+    if config.gpus():
+        try:
+            gpus = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                                  text=True, timeout=10).stdout.split("\n")
+        except OSError:
+            gpus = [d.name for d in config.gpus()]
+    return {"cpu": cpu, "cores": os.cpu_count(), "gpus": [g for g in gpus if g], "python": platform.python_version(),
+            "tensorflow": tf.__version__, "keras": keras.__version__, "environment": config.environment_report()}

@@ -1,0 +1,155 @@
+"""Run the benchmarks and write a Markdown table and a JSON file.
+
+    python -m benchmarks.run                 # the full benchmark (about 40 minutes on a 2-core CPU)
+    python -m benchmarks.run --fast          # DCGAN throughput and the input pipeline only (under a minute)
+    python -m benchmarks.run --models dcgan,vae --parts throughput
+
+Each model's throughput runs in its own process, so its peak resident memory is its own and no dtype
+policy or traced function leaks from one model to the next.  Results go to ``--out`` (default
+``benchmarks/results``): ``benchmark.json`` and ``benchmark.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+PARTS = ("throughput", "hand", "pipeline", "sampling", "quality")
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# The modes measured for every model; both mixed policies run on a CPU (slowly), bfloat16 is the TPU/CPU one.
+FULL_MODES = ("graph/float32", "xla/float32", "graph/mixed_bfloat16", "graph/mixed_float16")
+
+
+def _child(part: str, model: str | None, modes: list, seconds: float) -> dict:
+    from . import harness
+
+    if part == "throughput":
+        rows = [harness.throughput(model, mode, seconds=seconds) for mode in modes]
+        return {"rows": rows, "peak_mib": harness.peak_memory_mib()}
+    function = {"hand": harness.hand_written_dcgan, "pipeline": harness.pipeline, "sampling": harness.sampling,
+                "quality": harness.time_to_quality}[part]
+    result = function(seconds=seconds) if part in ("hand", "pipeline") else function()
+    return {"result": result, "peak_mib": harness.peak_memory_mib()}
+
+
+def _in_subprocess(part: str, model: str | None, modes: list, seconds: float) -> dict:
+    command = [sys.executable, "-m", "benchmarks.run", "--child", part, "--seconds", str(seconds),
+               "--modes", ",".join(modes)] + (["--models", model] if model else [])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark {part} {model or ''} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(parts=PARTS, models=None, modes=FULL_MODES, seconds: float = 3.0, isolate: bool = True) -> dict:
+    from . import harness
+
+    models = list(models or harness.MODELS)
+    report = {"hardware": harness.hardware(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": seconds}
+    call = _in_subprocess if isolate else _child
+    if "throughput" in parts:
+        report["throughput"] = []
+        for name in models:
+            out = call("throughput", name, list(modes), seconds)
+            for row in out["rows"]:
+                row["peak_mib"] = out["peak_mib"]
+            report["throughput"] += out["rows"]
+            print(f"throughput {name}: " + ", ".join(f"{r['mode']} {r['fit_per_s']:.0f}/s (x{r['ratio']:.3f})"
+                                                     for r in out["rows"]), flush=True)
+    for part in ("hand", "pipeline", "sampling", "quality"):
+        if part in parts:
+            out = call(part, None, list(modes), seconds)
+            report[part] = {**out["result"], "peak_mib": out["peak_mib"]} if isinstance(out["result"], dict) \
+                else out["result"]
+            print(f"{part}: done", flush=True)
+    report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    return report
+
+
+def markdown(report: dict) -> str:
+    hw = report["hardware"]
+    lines = [f"Machine: {hw['cpu']}, {hw['cores']} cores" + (f", GPU {', '.join(hw['gpus'])}" if hw["gpus"] else
+                                                            ", no GPU"),
+             f"`{hw['environment']}`; Python {hw['python']}; {report['started']}", ""]
+    if report.get("throughput"):
+        lines += ["| model | size | batch | mode | fit() per s | bare loop per s | fit/bare | peak memory |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in report["throughput"]:
+            lines.append(f"| {r['model']} | {r['size']} | {r['batch']} | {r['mode']} | {r['fit_per_s']:.0f} "
+                         f"{r['unit']} | {r['bare_per_s']:.0f} | {r['ratio']:.3f} | {r['peak_mib']:.0f} MiB |")
+        lines.append("")
+    if report.get("hand"):
+        h = report["hand"]
+        lines.append(f"DCGAN `fit()` {h['fit_per_s']:.0f} images/s vs a hand-written TensorFlow step "
+                     f"{h['hand_per_s']:.0f} images/s: ratio {h['ratio']:.3f}.")
+    if report.get("pipeline"):
+        p = report["pipeline"]
+        lines.append(f"Input pipeline (DCGAN, batch 64): `data.load` {p['pipeline_per_s']:.0f} images/s vs the same "
+                     f"batches in memory {p['memory_per_s']:.0f} images/s: ratio {p['ratio']:.3f}.")
+    if report.get("sampling"):
+        s = report["sampling"]
+        for batch, v in s["pixelcnn"].items():
+            lines.append(f"PixelCNN 16x16, {batch}: compiled {v['compiled_per_s']:.2f} images/s vs per-pixel predict "
+                         f"{v['pixel_loop_per_s']:.3f} images/s ({v['compiled_per_s'] / v['pixel_loop_per_s']:.0f}x).")
+        lines.append("Sampling, images/s (batch 512): " + ", ".join(
+            f"{k} {v['images_per_s']:.0f}" for k, v in s.items() if k not in ("pixelcnn", "peak_mib")) + ".")
+    if report.get("quality"):
+        q = report["quality"]
+        for name in ("cgan", "cvae"):
+            v = q[name]
+            reached = f"{v['seconds']:.0f} s of training ({v['steps']} steps)" if v["seconds"] else \
+                f"not within the limit ({v['steps']} steps, agreement {v['agreement']:.1%})"
+            lines.append(f"Time to 90% class agreement, {name}: {reached}.")
+        lines.append("DCGAN domain FID after " + ", ".join(
+            f"{b} s: {v['fid']:.1f} ({v['steps']} steps)" for b, v in q["dcgan_fid"].items()) + ".")
+    return "\n".join(lines) + "\n"
+
+
+def write(report: dict, out) -> pathlib.Path:
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmark.json").write_text(json.dumps(report, indent=1, default=float))
+    (out / "benchmark.md").write_text(markdown(report))
+    return out / "benchmark.md"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--fast", action="store_true", help="DCGAN throughput and the pipeline, in this process")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
+    parser.add_argument("--models", default=None, help="comma-separated model names (default: all)")
+    parser.add_argument("--modes", default=",".join(FULL_MODES), help="comma-separated modes")
+    parser.add_argument("--seconds", type=float, default=3.0, help="seconds per timed run (default 3)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="output folder")
+    parser.add_argument("--child", choices=PARTS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    from . import harness
+
+    parts = args.parts.split(",")
+    modes = args.modes.split(",")
+    unknown = [p for p in parts if p not in PARTS] + [m for m in modes if m not in harness.MODES]
+    if unknown or args.seconds <= 0:
+        parser.error(f"unknown part or mode {unknown}, or --seconds not positive; parts: {', '.join(PARTS)}; "
+                     f"modes: {', '.join(harness.MODES)}")
+    if args.child:
+        print(json.dumps(_child(args.child, args.models, modes, args.seconds), default=float))
+        return 0
+    if args.fast:
+        report = run(parts=("throughput", "pipeline"), models=["dcgan"], modes=["graph/float32"],
+                     seconds=min(args.seconds, 1.0), isolate=False)
+    else:
+        models = args.models.split(",") if args.models else None
+        report = run(parts=parts, models=models, modes=modes, seconds=args.seconds)
+    path = write(report, args.out)
+    print(path.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
