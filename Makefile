@@ -6,7 +6,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 TEST_OUTPUT := $(CURDIR)/.test-outputs
 # Two pytest workers, one file each at a time (a notebook's cells stay in one kernel): the tests are
 # mostly single-threaded TensorFlow dispatch, so two workers on two cores ran 1.7x faster here.
-WORKERS ?= -n 2 --dist loadfile
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 .PHONY: demo test test-fast notebooks benchmark clean
 
@@ -28,12 +28,12 @@ demo: $(VENV)/.installed
 # Everything: unit tests, quality trainings and every notebook (quick mode, nbval).
 test: $(VENV)/.installed-dev
 	rm -rf $(TEST_OUTPUT)
-	AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider $(WORKERS) -m "not benchmark" tests notebooks --nbval-lax
+	AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS) -m "not benchmark" tests notebooks --nbval-lax
 	AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider -m benchmark tests
 
 # Unit tests without quality trainings or notebooks, for iteration.
 test-fast: $(VENV)/.installed-dev
-	AIGC_QUICK=1 $(PY) -m pytest -q -p no:cacheprovider $(WORKERS) -m "not slow and not benchmark" tests
+	AIGC_QUICK=1 $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS) -m "not slow and not benchmark" tests
 
 # Re-execute the notebooks in standard mode (what is committed); about 15 minutes each at most.
 notebooks: $(VENV)/.installed-dev

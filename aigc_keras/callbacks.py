@@ -100,7 +100,10 @@ class TensorBoardImages(keras.callbacks.TensorBoard):
 
 
 class Checkpoint(keras.callbacks.Callback):
-    """Full-state checkpoints of a :class:`~aigc_keras.models.base.GenerativeModel`.
+    """Full-state checkpoints of a package model (any :class:`~aigc_keras.models.base.Checkpointable`).
+
+    At the start of each epoch it also calls ``data.set_epoch`` (every shuffled pipeline of the
+    process then gives that epoch's order), which is what makes a resumed run see the same data.
 
     Writes ``<directory>/ckpt-<epoch>.npz`` every ``every`` epochs (atomically) and keeps
     the newest ``keep``.  To resume after a disconnect::

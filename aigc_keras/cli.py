@@ -216,7 +216,7 @@ def _train_cnn(args, out: pathlib.Path) -> None:
     import keras
     import numpy as np
 
-    from . import data, viz
+    from . import config, data, viz
     from .models import cnn
 
     epochs = args.epochs or (2 if args.quick else 20)
@@ -231,7 +231,7 @@ def _train_cnn(args, out: pathlib.Path) -> None:
     keras.utils.set_random_seed(args.seed)
     model = cnn.CNNClassifier(image_size=args.image_size, channels=train.images.shape[-1],
                               num_classes=max(int(train.labels.max()) + 1, 2))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=config.jit_compile(),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     checkpoints = _checkpoints(args, out / "cnn")
@@ -239,6 +239,8 @@ def _train_cnn(args, out: pathlib.Path) -> None:
                         repeat=args.steps is not None, seed=args.seed, limit=256 if args.quick else None,
                         strict=args.strict)
     start = checkpoints.restore(model) if args.resume else 0
+    if start >= epochs:
+        print(f"the checkpoint is already at epoch {start} of {epochs}; pass a larger --epochs to train further")
     model.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=args.steps, callbacks=[checkpoints],
               verbose=2)
     probs = model.predict_proba(test.images)
@@ -465,10 +467,8 @@ def _inpaint(args) -> None:
     """Fill the white pixels of --mask in --image with a saved inpainter; write the PNG."""
     import numpy as np
 
-    from . import viz
+    from . import data, viz
     from .models import editing
-
-    from . import data
 
     network = _load_network(args.model, "inpainter")
     if [t.name.split(":")[0] for t in network.inputs] != ["image", "mask"]:
@@ -606,7 +606,7 @@ def _evaluate(args) -> None:
 
 
 # What a user's bad input raises inside a command: printed as one line, not a traceback.
-INPUT_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError)
+INPUT_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError)
 
 
 def main(argv=None) -> int:

@@ -101,7 +101,7 @@ def default_precision() -> str:
     """
     import tensorflow as tf
 
-    if tf.config.list_logical_devices("TPU"):
+    if tf.config.list_physical_devices("TPU"):  # physical: listing logical devices would start the runtime
         return "mixed_bfloat16"
     for gpu in gpus():
         capability = tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0))
@@ -244,7 +244,7 @@ def environment_report() -> str:
         f"TensorFlow {tf.__version__} | Keras {keras.__version__} | {device} | "
         f"precision {precision()}{' (hardware default)' if precision() == default_precision() else ''} | "
         f"XLA {'on' if jit_compile() else 'off'}{'' if _state['jit_compile'] is not None else ' (hardware default)'} | "
-        f"batch {default_batch_size()} | "
+        f"batch: recipe x{tf.distribute.get_strategy().num_replicas_in_sync} replicas | "
         f"strategy {strat} ({replicas} replica{'s' if replicas != 1 else ''}) | mode {mode()}"
     )
 

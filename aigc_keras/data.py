@@ -444,7 +444,13 @@ def read_folder(path, image_size: int, channels=None, *, strict: bool = False):
     files = image_files(folder, strict=strict)
     relative = [p.relative_to(folder) for p in files]
     with_classes = all(len(r.parts) > 1 for r in relative)
-    class_names = tuple(sorted({r.parts[0] for r in relative})) if with_classes else ()
+    class_names = ()
+    if with_classes:  # every sub-folder is a class, as in Keras; one with no readable image is named
+        class_names = tuple(sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")))
+        empty = sorted(set(class_names) - {r.parts[0] for r in relative})
+        if empty:
+            _announce(f"class folder(s) {', '.join(empty)} in {str(folder)!r} hold no readable image; "
+                      "their class numbers are kept, with no examples.")
     wanted = 3 if channels is None else channels
     images = np.stack([read_image(p, wanted, image_size) for p in files]).round().astype(np.uint8)
     labels = np.array([class_names.index(r.parts[0]) for r in relative], np.int32) if with_classes else None
@@ -456,37 +462,41 @@ _EPOCH_COUNTERS: list = []  # weak references (variables are unhashable, so no W
 SHUFFLE_BUFFER = 10_000
 
 
+PASSES_PER_EPOCH = 100_000  # room in the pass counter for the passes one epoch may make (repeat=True)
+
+
 def set_epoch(epoch: int) -> None:
     """Make the next pass of every shuffled training pipeline give epoch ``epoch``'s order.
 
     A shuffled pipeline from :func:`load` or :func:`load_unpaired` draws the order of each pass from
-    ``(seed, epoch)`` and counts its passes itself (0, 1, 2, ...).  The package's ``Checkpoint``
+    ``(seed, epoch, pass within the epoch)`` and counts its passes itself.  The package's ``Checkpoint``
     callback calls this at the start of every epoch, so a run resumed at epoch ``k`` sees the same
     order in epoch ``k`` as a run that never stopped (``shuffle(reshuffle_each_iteration=True)``
-    would start its sequence of orders again).  With ``repeat=True`` and ``steps_per_epoch`` an
-    epoch is not a pass, and a resumed run starts a fresh pass.
+    would start its sequence of orders again), and no two epochs share an order.  With
+    ``repeat=True`` and ``steps_per_epoch`` an epoch need not end with a pass: a run resumed there
+    starts a fresh pass.  It affects every shuffled pipeline of the process.
     """
     epoch = check_int(epoch, "epoch", minimum=0)
     _EPOCH_COUNTERS[:] = [ref for ref in _EPOCH_COUNTERS if ref() is not None]
     for ref in _EPOCH_COUNTERS:
         counter = ref()
         if counter is not None:
-            counter.assign(epoch)
+            counter.assign(epoch * PASSES_PER_EPOCH)
 
 
 def _shuffle_per_epoch(dataset, seed: int):
-    """``dataset`` in a new order each pass, the order a function of ``(seed, pass number)``."""
+    """``dataset`` in a new order each pass, the order a function of ``(seed, epoch, pass)``."""
     import tensorflow as tf
 
-    counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch_counter")
+    counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="pass_counter")
     _EPOCH_COUNTERS.append(weakref.ref(counter))
 
     def one_pass(_):
-        epoch = counter.assign_add(1) - 1
-        # This function's own graph seed: the order depends on (seed, epoch) only, not on the global seed,
+        key = counter.assign_add(1) - 1  # epoch * PASSES_PER_EPOCH + pass within the epoch
+        # This function's own graph seed: the order depends on (seed, key) only, not on the global seed,
         # and tf.data accepts a tensor seed only when the graph seed is not 0.
         tf.compat.v1.set_random_seed(1)
-        return dataset.shuffle(SHUFFLE_BUFFER, seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False)
+        return dataset.shuffle(SHUFFLE_BUFFER, seed=seed * 1_000_003 + key, reshuffle_each_iteration=False)
 
     shuffled = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).flat_map(one_pass)
     size = int(dataset.cardinality())
@@ -548,7 +558,8 @@ def load(
     if _is_folder(name):
         images, label_array, class_names = read_folder(name, image_size, channels, strict=strict)
         if labels and not class_names:
-            raise ValueError(f"labels=True needs class sub-folders in {str(name)!r}; it has images only.")
+            raise ValueError(f"labels=True needs every image of {str(name)!r} inside a class sub-folder "
+                             "(folder/<class>/<image>); it has images at its top level.")
         if label_array is None:
             label_array = np.full(len(images), -1, np.int32)
         dataset = tf.data.Dataset.from_tensor_slices((images, label_array))

@@ -15,9 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import harness, run  # noqa: E402
 
-pytestmark = pytest.mark.benchmark
-
-
+@pytest.mark.benchmark
 def test_fast_benchmark_ratios_and_report(tmp_path):
     report = run.run(parts=("throughput", "pipeline"), models=["dcgan"], modes=["graph/float32"], seconds=1.0,
                      isolate=False)

@@ -145,7 +145,7 @@ def test_user_folder_with_and_without_classes(tmp_path):
     _write_pngs(tmp_path / "flat", 4, 50)
     images = next(iter(data.load(str(tmp_path / "flat"), image_size=8, batch_size=10, channels=1)))
     assert images.shape == (4, 8, 8, 1)
-    with pytest.raises(ValueError, match="needs class sub-folders"):
+    with pytest.raises(ValueError, match="inside a class sub-folder"):
         data.load(tmp_path / "flat", labels=True)
 
 

@@ -14,6 +14,9 @@ import tensorflow as tf
 from aigc_keras import config, data
 from aigc_keras.models import cnn, editing, gan, pixelcnn
 
+# Two logical CPU devices (conftest); on a machine with GPUs config.strategy("mirrored") spans those instead.
+pytestmark = pytest.mark.skipif(bool(config.gpus()), reason="the two-replica CPU set-up is for machines without GPUs")
+
 
 def _train(make, batches, mirrored: bool, epochs=2):
     keras.utils.set_random_seed(0)

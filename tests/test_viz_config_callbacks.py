@@ -112,10 +112,12 @@ def test_hardware_defaults_chosen_in_config(monkeypatch, policy):
     a user's choice is never replaced; the batch scales with the replicas."""
     import tensorflow as tf
 
+    monkeypatch.setattr(config, "gpus", lambda: [])  # this CPU, even where the tests run on a GPU machine
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     assert config.default_precision() == "float32" and config.jit_compile() is False
     line = config.environment_report()
     assert "precision float32 (hardware default)" in line and "XLA off (hardware default)" in line
-    assert "batch 64" in line
+    assert "batch: recipe x1 replicas" in line
     details = {"compute_capability": (7, 5)}
     monkeypatch.setattr(config, "gpus", lambda: ["fake GPU"])
     monkeypatch.setattr(tf.config.experimental, "get_device_details", lambda gpu: details)

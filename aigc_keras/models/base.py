@@ -58,7 +58,7 @@ LIKELY_CAUSES = (
 
 
 class NonFiniteGuard(keras.callbacks.Callback):
-    """Stop training at the first step whose logged loss is NaN or infinite, and say what to do.
+    """Stop training at the first step whose logs hold a NaN or an infinite loss, and say what to do.
 
     Every ``fit()`` of the package's models adds one (unless one is given).  It raises
     ``FloatingPointError`` naming the loss, the step and the likely causes; it raises before the
@@ -74,9 +74,13 @@ class NonFiniteGuard(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         bad = {}
         for name, value in (logs or {}).items():
-            array = np.asarray(keras.ops.convert_to_numpy(value) if not isinstance(value, (int, float)) else value)
-            if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
-                bad[name] = float(np.ravel(array)[0])
+            array = np.ravel(keras.ops.convert_to_numpy(value) if not isinstance(value, (int, float)) else value)
+            if array.dtype.kind != "f":
+                continue
+            # NaN is never a legitimate value; an infinite loss is a failure, an infinite PSNR (a perfect batch) is not.
+            broken = np.isnan(array) | (np.isinf(array) if "loss" in name else False)
+            if broken.any():
+                bad[name] = float(array[np.argmax(broken)])
         if bad:
             model = self.model
             step = model._steps_done() if hasattr(model, "_steps_done") else int(model.optimizer.iterations.numpy())
@@ -85,8 +89,8 @@ class NonFiniteGuard(keras.callbacks.Callback):
             scale_note = ("; loss scales now " + ", ".join(f"{n}: {v:g}" for n, v in scales.items())) if scales else ""
             raise FloatingPointError(
                 f"training stopped at step {step} (batch {batch + 1} of this epoch): {losses} is not finite"
-                f"{scale_note}. Likely causes: {LIKELY_CAUSES}. Nothing was saved from this step: resume from "
-                "the newest checkpoint, which holds the last good state, after changing the cause."
+                f"{scale_note}. Likely causes: {LIKELY_CAUSES}. Nothing was saved from this step: a checkpoint "
+                "already on disk holds the last good state; resume from it after changing the cause."
             )
 
     def _loss_scales(self) -> dict:
@@ -103,6 +107,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
                     "halves at every overflowing step): its gradients overflow float16 at nearly every step and are "
                     "being skipped. Train with mixed_bfloat16 or float32, or lower the learning rate.",
                     RuntimeWarning, stacklevel=2)
+
 
 class Checkpointable:
     """The package's full-state checkpoint, for any ``keras.Model`` that names its state.
@@ -132,7 +137,7 @@ class Checkpointable:
                 value = keras.ops.convert_to_numpy(variable.value)
                 if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
                     raise FloatingPointError(f"refusing to write a checkpoint: {variable.path} holds NaN or infinite "
-                                             f"values, and the checkpoint on disk is the last good state. "
+                                             f"values (any checkpoint already on disk is untouched). "
                                              f"Likely causes: {LIKELY_CAUSES}.")
                 arrays[f"{group}/{i:05d}"] = value
         meta = {
@@ -141,6 +146,7 @@ class Checkpointable:
             "config": self.get_config(),
             "epoch": epoch,
             "steps": self._steps_done(),
+            "precision": self.dtype_policy.name,
             "layout": layout,
             "extra": extra or {},
         }
@@ -172,6 +178,12 @@ class Checkpointable:
                         if meta["config"].get(k) != own_config.get(k)}
                 raise ValueError(f"checkpoint {str(path)!r} was written by a model of another configuration: "
                                  + ", ".join(f"{k}: checkpoint {a!r} vs model {b!r}" for k, (a, b) in sorted(diff.items())))
+            own_precision = self.dtype_policy.name
+            if meta.get("precision", own_precision) != own_precision:
+                raise ValueError(f"checkpoint {str(path)!r} was written under the {meta['precision']} precision "
+                                 f"policy and this model is {own_precision} (the float16 loss scaler keeps state of "
+                                 f"its own); build the model after config.set_precision({meta['precision']!r}) "
+                                 f"(command line: --precision {meta['precision']}).")
             groups = self._state_variables()
             for group, variables in groups.items():
                 stored_layout = meta["layout"].get(group)
@@ -191,7 +203,6 @@ class Checkpointable:
                 for i, variable in enumerate(variables):
                     variable.assign(stored[f"{group}/{i:05d}"])
         return meta
-
 
 
 class GenerativeModel(Checkpointable, keras.Model):

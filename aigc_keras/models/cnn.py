@@ -91,7 +91,8 @@ class CNNClassifier(Checkpointable, keras.Model):
         # built lazily, so a fresh model would not list them yet.  Keras builds the optimizer at the
         # first step; build it here so a fresh model can receive a checkpoint's optimizer state.
         if not self.optimizer.built:
-            self.optimizer.build(self.trainable_variables)
+            with self.distribute_strategy.scope():  # slots mirrored like the weights under a strategy
+                self.optimizer.build(self.trainable_variables)
         return {"model": list(self.trainable_variables) + list(self.non_trainable_variables),
                 "optimizer/model": list(self.optimizer.variables)}
 
