@@ -48,9 +48,11 @@ def _in_subprocess(part: str, model: str | None, modes: list, seconds: float) ->
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run(parts=PARTS, models=None, modes=FULL_MODES, seconds: float = 3.0, isolate: bool = True, out=None) -> dict:
+def run(parts=PARTS, models=None, modes=FULL_MODES, seconds: float = 3.0, isolate: bool = True, out=None,
+        mixed_models=None) -> dict:
     """Every part asked for; with ``out``, the report is written again after each part (a long run
-    stopped early keeps what it measured)."""
+    stopped early keeps what it measured).  ``mixed_models``: the models measured in the mixed-precision
+    modes too (default: all); the others in the float32 modes only."""
     from . import harness
 
     out_dir = out
@@ -60,7 +62,8 @@ def run(parts=PARTS, models=None, modes=FULL_MODES, seconds: float = 3.0, isolat
     if "throughput" in parts:
         report["throughput"] = []
         for name in models:
-            out = call("throughput", name, list(modes), seconds)
+            wanted = [m for m in modes if mixed_models is None or name in mixed_models or m.endswith("float32")]
+            out = call("throughput", name, wanted, seconds)
             for row in out["rows"]:
                 row["peak_mib"] = out["peak_mib"]
             report["throughput"] += out["rows"]
@@ -142,6 +145,8 @@ def main(argv=None) -> int:
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     parser.add_argument("--models", default=None, help="comma-separated model names (default: all)")
     parser.add_argument("--modes", default=",".join(FULL_MODES), help="comma-separated modes")
+    parser.add_argument("--mixed-models", default=None,
+                        help="models also measured in the mixed-precision modes (default: all)")
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per timed run (default 3)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="output folder")
     parser.add_argument("--child", choices=PARTS, help=argparse.SUPPRESS)
@@ -162,7 +167,8 @@ def main(argv=None) -> int:
                      seconds=min(args.seconds, 1.0), isolate=False)
     else:
         models = args.models.split(",") if args.models else None
-        report = run(parts=parts, models=models, modes=modes, seconds=args.seconds, out=args.out)
+        report = run(parts=parts, models=models, modes=modes, seconds=args.seconds, out=args.out,
+                     mixed_models=args.mixed_models.split(",") if args.mixed_models else None)
     path = write(report, args.out)
     print(path.read_text())
     return 0
