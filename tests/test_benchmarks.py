@@ -8,6 +8,7 @@ import json
 import pathlib
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -43,3 +44,30 @@ def test_bad_options_are_refused(capsys):
     with pytest.raises(SystemExit):
         run.main(["--parts", "speed"])
     assert "unknown part or mode ['speed']" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(harness.MODELS))
+def test_every_model_trains_under_xla_or_refuses_it_by_name(name):
+    """XLA is the default on GPUs: each model's fit() compiles with jit_compile=True, or (an op without an XLA
+    kernel) the model refuses it with the reason, and its default stays graph mode even where XLA is on."""
+    import tensorflow as tf
+
+    from aigc_keras import config
+    from aigc_keras.models import editing
+
+    if name == "superres":
+        with pytest.raises(ValueError, match="cannot be compiled with XLA.*ResizeBicubic"):
+            harness.build(name, True)
+        config.set_jit_compile(True)  # as on a GPU
+        try:
+            model = editing.SuperResolution(2, 1, width=8, blocks=1)
+            model.compile()
+            assert model.jit_compile is False
+        finally:
+            config.set_jit_compile("auto")
+        return
+    model, element = harness.build(name, True)
+    assert model.jit_compile is True
+    logs = model.fit(tf.data.Dataset.from_tensors(element).repeat(), epochs=1, steps_per_epoch=2, verbose=0).history
+    assert all(np.isfinite(v[-1]) for v in logs.values()), logs

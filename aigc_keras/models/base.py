@@ -216,6 +216,7 @@ class GenerativeModel(Checkpointable, keras.Model):
     optimizer_names: tuple = ()
     num_classes: int | None = None  # class-conditional models set this
     value_range = (-1, 1)
+    xla_unsupported = ""  # what has no XLA kernel in this model's step, if anything (then XLA is never the default)
 
     def __init__(self, *, trackers=(), seed: int = 0, **kwargs):
         apply_default_precision()  # the hardware's policy unless the user chose one (config)
@@ -248,7 +249,8 @@ class GenerativeModel(Checkpointable, keras.Model):
         """Attach and build one optimizer per name in ``optimizer_names``.
 
         ``jit_compile=None`` takes the package default for this hardware
-        (``aigc_keras.config.jit_compile()``).
+        (``aigc_keras.config.jit_compile()``), or graph mode for a model whose
+        ``xla_unsupported`` names an op that XLA cannot compile.
         """
         from ..config import jit_compile as default_jit
 
@@ -271,7 +273,12 @@ class GenerativeModel(Checkpointable, keras.Model):
                 built[name] = opt
         self.optimizers = built
         first = built[self.optimizer_names[0]] if self.optimizer_names else None
-        super().compile(optimizer=first, jit_compile=default_jit() if jit_compile is None else jit_compile, **kwargs)
+        if jit_compile and self.xla_unsupported:
+            raise ValueError(f"{type(self).__name__} cannot be compiled with XLA (jit_compile=True): "
+                             f"{self.xla_unsupported}. Use jit_compile=False, or None for the default.")
+        if jit_compile is None:  # the hardware's default, unless an op of this model has no XLA kernel
+            jit_compile = default_jit() and not self.xla_unsupported
+        super().compile(optimizer=first, jit_compile=jit_compile, **kwargs)
 
     # --- helpers for train_step ---------------------------------------------------------
 

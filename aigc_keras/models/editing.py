@@ -374,6 +374,8 @@ class _Restorer(GenerativeModel):
 class SuperResolution(_Restorer):
     """x2 or x4 super-resolution.  Training pairs: a clean patch and its area-averaged downsampling."""
 
+    xla_unsupported = "bicubic upsampling (TensorFlow's ResizeBicubic) has no XLA kernel"
+
     def __init__(self, scale=2, channels=3, width=32, blocks=4, seed=0, **kwargs):
         if scale not in (2, 4) or isinstance(scale, bool):
             raise ValueError(f"scale must be 2 or 4, got {scale!r}.")
@@ -387,12 +389,11 @@ class SuperResolution(_Restorer):
                 "blocks": self.blocks}
 
     def degrade(self, clean):
-        """Area-averaged downsampling by ``scale`` (each low-resolution pixel is the mean of its block)."""
-        height, width = clean.shape[1], clean.shape[2]
-        if height is None or width is None:  # keep static sizes static: bicubic UpSampling2D needs them in graphs
-            height, width = tf.shape(clean)[1], tf.shape(clean)[2]
-        size = (height // self.scale, width // self.scale)
-        return tf.cast(tf.image.resize(tf.cast(clean, "float32"), size, method="area"), self.compute_dtype)
+        """Area-averaged downsampling by ``scale``: each low-resolution pixel is the mean of its ``scale`` x
+        ``scale`` block (an average pooling; ``tf.image.resize(method="area")`` gives the same numbers but has
+        no XLA kernel, and XLA is the default on GPUs)."""
+        pooled = tf.nn.avg_pool2d(tf.cast(clean, "float32"), self.scale, self.scale, "VALID")
+        return tf.cast(pooled, self.compute_dtype)
 
     def upscale(self, images, batch_size: int = 64) -> np.ndarray:
         """Low-resolution images in [0, 1] -> ``scale`` times larger, clipped to [0, 1]."""
