@@ -68,6 +68,7 @@ def run(parts=PARTS, models=None, modes=FULL_MODES, seconds: float = 3.0, isolat
                 row["peak_mib"] = out["peak_mib"]
             report["throughput"] += out["rows"]
             print(f"throughput {name}: " + ", ".join(f"{r['mode']} {r['fit_per_s']:.0f}/s (x{r['ratio']:.3f})"
+                                                     if "fit_per_s" in r else f"{r['mode']} unsupported"
                                                      for r in out["rows"]), flush=True)
             if out_dir is not None:
                 write(report, out_dir)
@@ -91,17 +92,28 @@ def markdown(report: dict) -> str:
     if report.get("throughput"):
         lines += ["| model | size | batch | mode | fit() per s | bare loop per s | fit/bare | fit() start-up | peak memory |",
                   "|---|---|---|---|---|---|---|---|---|"]
+        measured = [r for r in report["throughput"] if "fit_per_s" in r]
         for r in report["throughput"]:
+            if "fit_per_s" not in r:
+                lines.append(f"| {r['model']} | {r['size']} | {r['batch']} | {r['mode']} | not compiled: "
+                             f"{r['unsupported'].split(': ', 1)[-1].split('. ')[0]} | | | | |")
+                continue
             flag = "" if r["ratio"] >= TARGET else " (below 0.95)"
             lines.append(f"| {r['model']} | {r['size']} | {r['batch']} | {r['mode']} | {r['fit_per_s']:.0f} "
                          f"{r['unit']} | {r['bare_per_s']:.0f} | {r['ratio']:.3f}{flag} | {r['fit_startup_s']:.2f} s | "
                          f"{r['peak_mib']:.0f} MiB |")
         lines.append("")
         fastest = {}
-        for r in report["throughput"]:
+        for r in measured:
             if r["fit_per_s"] > fastest.get(r["model"], {}).get("fit_per_s", 0):
                 fastest[r["model"]] = r
         lines.append("Fastest mode per model: " + ", ".join(f"{m} {r['mode']}" for m, r in fastest.items()) + ".")
+        default = hw.get("default_mode")
+        if default:
+            other = [f"{m} ({r['mode']}, {r['fit_per_s'] / d['fit_per_s']:.2f}x)" for m, r in fastest.items()
+                     for d in measured if d["model"] == m and d["mode"] == default and r["mode"] != default]
+            lines.append(f"The default here (`config`) is {default}; " + (
+                f"faster in steady state: {', '.join(other)}." if other else "it is the fastest mode for every model."))
         lines.append("")
     if report.get("hand"):
         h = report["hand"]
