@@ -231,7 +231,7 @@ def _train_cnn(args, out: pathlib.Path) -> None:
     keras.utils.set_random_seed(args.seed)
     model = cnn.CNNClassifier(image_size=args.image_size, channels=train.images.shape[-1],
                               num_classes=max(int(train.labels.max()) + 1, 2))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=config.jit_compile(),
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=config.jit_compile(cnn.CNNClassifier),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     checkpoints = _checkpoints(args, out / "cnn")
@@ -278,9 +278,8 @@ def _train_generative(args, out: pathlib.Path) -> None:
     import numpy as np
 
     from . import callbacks, data, viz
-    from .models import base, gan, pixelcnn, stylegan, vae
+    from .models import base, gan, pixelcnn, vae
 
-    families = {**gan.MODELS, **vae.MODELS, **stylegan.MODELS, **pixelcnn.MODELS}
     autoregressive = args.model in pixelcnn.MODELS
 
     folder = out / args.model
@@ -312,7 +311,7 @@ def _train_generative(args, out: pathlib.Path) -> None:
         options["augment"] = args.augment or None
     elif args.augment is not None:
         raise ValueError("--augment is a stylegan option.")
-    model = families[args.model](**options)
+    model = model_class(args.model)(**options)
     model.compile()
     start = checkpoints.restore(model) if args.resume else 0
     if start >= epochs:
@@ -609,6 +608,14 @@ def _evaluate(args) -> None:
 INPUT_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError)
 
 
+def model_class(name: str):
+    """The model class ``aigc-keras train NAME`` makes."""
+    from .models import cnn, cyclegan, editing, gan, pixelcnn, stylegan, vae
+
+    return {"cnn": cnn.CNNClassifier, "cyclegan": cyclegan.CycleGAN, **gan.MODELS, **vae.MODELS, **stylegan.MODELS,
+            **pixelcnn.MODELS, **editing.MODELS}[name]
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -638,7 +645,7 @@ def main(argv=None) -> int:
     out = pathlib.Path(args.out) if args.out else config.output_dir()
     out.mkdir(parents=True, exist_ok=True)
     config.set_seed(args.seed)
-    print(config.environment_report())
+    print(config.environment_report(model_class(args.model)))
     start = time.perf_counter()
     try:
         if args.model == "cnn":

@@ -162,6 +162,21 @@ def default_batch_size(recipe: int = RECIPE_BATCH) -> int:
     return check_int(recipe, "recipe") * tf.distribute.get_strategy().num_replicas_in_sync
 
 
+# XLA on a CPU, per model (by class; a subclass takes its nearest listed base): fit() images/s with XLA over
+# graph mode, steady state, from the benchmark (benchmarks/results, 2-core CPU, TensorFlow 2.21). XLA is the
+# CPU default where it is at least XLA_MIN_GAIN faster.  Its first fit() compiles for longer (measured here:
+# WGAN-GP 26 s against 11-17 s in graph mode, StyleGAN 20 s against 12 s, conditional GAN 6 s against 3 s),
+# which the faster steps repay within a few dozen to a few hundred steps; the chapters train for thousands.
+# Below that bar the gain is within the timing noise of a shared CPU while the compile cost is certain.
+# ``None``: the model cannot be compiled with XLA (see its ``xla_unsupported``).
+CPU_XLA_GAIN = {
+    "CNNClassifier": 0.77, "DCGAN": 1.22, "ConditionalGAN": 1.45, "WGANGP": 1.65, "VAE": 1.26,
+    "ConditionalVAE": 1.37, "VAEGAN": 0.84, "StyleGAN": 1.21, "CycleGAN": 1.51, "PixelCNN": 0.81,
+    "Inpainter": 1.05, "SuperResolution": None, "Denoiser": 1.07,
+}
+XLA_MIN_GAIN = 1.15
+
+
 def set_jit_compile(value) -> None:
     """Choose XLA compilation for the models' ``compile()`` (``True``, ``False`` or ``"auto"``)."""
     if value not in (True, False, "auto", None):
@@ -169,16 +184,57 @@ def set_jit_compile(value) -> None:
     _state["jit_compile"] = None if value == "auto" else value
 
 
-def jit_compile() -> bool:
-    """The XLA setting models use by default.
+def _class(model) -> type:
+    return model if isinstance(model, type) else type(model)
 
-    On a CPU, graph mode without XLA is faster for these small convolutional
-    networks (measured here); on a GPU XLA fuses the many small element-wise ops
-    of the GAN losses, so it is on there.
+
+def cpu_xla_gain(model):
+    """The measured XLA / graph speed ratio on a CPU for a model (instance or class), or ``None`` if not listed."""
+    for base in _class(model).__mro__:
+        if base.__name__ in CPU_XLA_GAIN:
+            return CPU_XLA_GAIN[base.__name__]
+    return None
+
+
+def jit_compile(model=None, *, quick=None) -> bool:
+    """The XLA setting a model uses by default (``model``: the instance or class; ``None``: models in general).
+
+    ``quick``: whether the run is a short one (default: quick mode, ``AIGC_QUICK=1``); a test that trains
+    for thousands of steps in quick mode passes ``quick=False`` to train as a standard run does.
+
+    * A model whose ``xla_unsupported`` names an op without an XLA kernel: off, always.
+    * Set by :func:`set_jit_compile` (the command line's ``--xla``): that, for every other model.
+    * GPU or TPU: on.  XLA fuses the many small element-wise ops of the GAN and VAE losses and of the
+      normalisation layers into a few kernels; on a GPU the launch overhead they save is the larger cost
+      (expected 1.2-2x per step, from the CPU figures and the usual GPU behaviour; not measured here).
+    * CPU: per model, from :data:`CPU_XLA_GAIN` (on where XLA measured at least ``XLA_MIN_GAIN`` faster),
+      except in quick mode, whose runs of a few dozen steps end before XLA repays its compile time.
     """
+    if model is not None and getattr(_class(model), "xla_unsupported", ""):
+        return False  # an op of this model has no XLA kernel: graph mode whatever was chosen
     if _state["jit_compile"] is not None:
         return bool(_state["jit_compile"])
-    return bool(gpus())
+    if gpus():
+        return True
+    if model is None or (is_quick() if quick is None else quick):
+        return False
+    gain = cpu_xla_gain(model)
+    return gain is not None and gain >= XLA_MIN_GAIN
+
+
+def xla_report(model=None) -> str:
+    """The XLA part of the environment line, for one model (instance or class) or for models in general."""
+    if model is not None:
+        return f"XLA {'on' if jit_compile(model) else 'off'}" + (
+            "" if _state["jit_compile"] is not None else f" (hardware default for {_class(model).__name__})")
+    if _state["jit_compile"] is not None:
+        return f"XLA {'on' if _state['jit_compile'] else 'off'}"
+    if gpus():
+        return "XLA on (hardware default)"
+    if is_quick():
+        return "XLA off (hardware default in quick mode)"
+    on = [name for name, gain in CPU_XLA_GAIN.items() if gain is not None and gain >= XLA_MIN_GAIN]
+    return f"XLA per model (hardware default: on for {', '.join(on)})"
 
 
 def gpus() -> list:
@@ -221,8 +277,9 @@ def split_cpu(n: int = 2) -> list:
     return tf.config.list_logical_devices("CPU")
 
 
-def environment_report() -> str:
-    """One line: versions, device, precision, XLA, strategy, mode."""
+def environment_report(model=None) -> str:
+    """One line: versions, device, precision, XLA (for ``model``, a model instance or class, if given),
+    strategy, mode."""
     import keras
     import tensorflow as tf
 
@@ -243,7 +300,7 @@ def environment_report() -> str:
     return (
         f"TensorFlow {tf.__version__} | Keras {keras.__version__} | {device} | "
         f"precision {precision()}{' (hardware default)' if precision() == default_precision() else ''} | "
-        f"XLA {'on' if jit_compile() else 'off'}{'' if _state['jit_compile'] is not None else ' (hardware default)'} | "
+        f"{xla_report(model)} | "
         f"batch: recipe x{tf.distribute.get_strategy().num_replicas_in_sync} replicas | "
         f"strategy {strat} ({replicas} replica{'s' if replicas != 1 else ''}) | mode {mode()}"
     )

@@ -90,31 +90,20 @@ def markdown(report: dict) -> str:
                                                             ", no GPU"),
              f"`{hw['environment']}`; Python {hw['python']}; {report['started']}", ""]
     if report.get("throughput"):
-        lines += ["| model | size | batch | mode | fit() per s | bare loop per s | fit/bare | fit() start-up | peak memory |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += ["| model | size | batch | mode | fit() per s | bare loop per s | fit/bare | fit() start-up | "
+                  "first fit() (trace/compile) | peak memory |", "|---|---|---|---|---|---|---|---|---|---|"]
         measured = [r for r in report["throughput"] if "fit_per_s" in r]
         for r in report["throughput"]:
             if "fit_per_s" not in r:
                 lines.append(f"| {r['model']} | {r['size']} | {r['batch']} | {r['mode']} | not compiled: "
-                             f"{r['unsupported'].split(': ', 1)[-1].split('. ')[0]} | | | | |")
+                             f"{r['unsupported'].split(': ', 1)[-1].split('. ')[0]} | | | | | |")
                 continue
             flag = "" if r["ratio"] >= TARGET else " (below 0.95)"
             lines.append(f"| {r['model']} | {r['size']} | {r['batch']} | {r['mode']} | {r['fit_per_s']:.0f} "
                          f"{r['unit']} | {r['bare_per_s']:.0f} | {r['ratio']:.3f}{flag} | {r['fit_startup_s']:.2f} s | "
-                         f"{r['peak_mib']:.0f} MiB |")
+                         f"{_seconds(r.get('first_fit_s'))} | {r['peak_mib']:.0f} MiB |")
         lines.append("")
-        fastest = {}
-        for r in measured:
-            if r["fit_per_s"] > fastest.get(r["model"], {}).get("fit_per_s", 0):
-                fastest[r["model"]] = r
-        lines.append("Fastest mode per model: " + ", ".join(f"{m} {r['mode']}" for m, r in fastest.items()) + ".")
-        default = hw.get("default_mode")
-        if default:
-            other = [f"{m} ({r['mode']}, {r['fit_per_s'] / d['fit_per_s']:.2f}x)" for m, r in fastest.items()
-                     for d in measured if d["model"] == m and d["mode"] == default and r["mode"] != default]
-            lines.append(f"The default here (`config`) is {default}; " + (
-                f"faster in steady state: {', '.join(other)}." if other else "it is the fastest mode for every model."))
-        lines.append("")
+        lines += defaults(measured, hw.get("default_modes", {})) + [""]
     if report.get("hand"):
         h = report["hand"]
         lines.append(f"DCGAN `fit()` {h['fit_per_s']:.0f} images/s vs a hand-written TensorFlow step "
@@ -141,6 +130,35 @@ def markdown(report: dict) -> str:
         lines.append("DCGAN domain FID after " + ", ".join(
             f"{b} s: {v['fid']:.1f} ({v['steps']} steps)" for b, v in q["dcgan_fid"].items()) + ".")
     return "\n".join(lines) + "\n"
+
+
+def _seconds(value) -> str:
+    return "" if value is None else f"{value:.1f} s"
+
+
+def defaults(measured: list, default_modes: dict) -> list:
+    """Per model: graph vs XLA in steady state, the extra first-fit() time XLA's compile costs, the steps
+    after which XLA has repaid it, and whether the default of ``config`` is the faster mode."""
+    rows = {(r["model"], r["mode"]): r for r in measured}
+    lines = ["| model | default here | XLA / graph, steady state | XLA's extra first-fit() time | "
+             "XLA repaid after | default is the faster |", "|---|---|---|---|---|---|"]
+    for model in dict.fromkeys(r["model"] for r in measured):
+        graph, xla = rows.get((model, "graph/float32")), rows.get((model, "xla/float32"))
+        default = default_modes.get(model, "")
+        if graph is None:
+            continue
+        if xla is None:
+            lines.append(f"| {model} | {default} | XLA cannot compile it | | | yes (the only mode) |")
+            continue
+        gain = xla["fit_per_s"] / graph["fit_per_s"]
+        extra = xla["first_fit_s"] - graph["first_fit_s"] if "first_fit_s" in xla and "first_fit_s" in graph \
+            else None
+        saved = graph["batch"] / graph["fit_per_s"] - xla["batch"] / xla["fit_per_s"]  # seconds per step
+        repaid = "never" if saved <= 0 else ("" if extra is None else f"{max(extra, 0) / saved:.0f} steps")
+        faster = "xla/float32" if gain > 1 else "graph/float32"
+        lines.append(f"| {model} | {default} | {gain:.2f}x | {_seconds(extra)} | {repaid} | "
+                     f"{'yes' if default == faster else 'no'} |")
+    return lines
 
 
 def write(report: dict, out) -> pathlib.Path:

@@ -59,7 +59,7 @@ def test_modes_pick_and_output_dir(monkeypatch, tmp_path):
 
 def test_environment_report_and_precision(policy):
     line = config.environment_report()
-    for field in ("TensorFlow", "Keras", "CPU", "precision float32", "XLA off", "strategy", "mode"):
+    for field in ("TensorFlow", "Keras", "CPU", "precision float32", "XLA ", "strategy", "mode"):
         assert field in line
     policy("mixed_bfloat16")
     assert "precision mixed_bfloat16" in config.environment_report()
@@ -116,7 +116,7 @@ def test_hardware_defaults_chosen_in_config(monkeypatch, policy):
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     assert config.default_precision() == "float32" and config.jit_compile() is False
     line = config.environment_report()
-    assert "precision float32 (hardware default)" in line and "XLA off (hardware default)" in line
+    assert "precision float32 (hardware default)" in line and "XLA off (hardware default in quick mode)" in line
     assert "batch: recipe x1 replicas" in line
     details = {"compute_capability": (7, 5)}
     monkeypatch.setattr(config, "gpus", lambda: ["fake GPU"])
@@ -134,6 +134,47 @@ def test_hardware_defaults_chosen_in_config(monkeypatch, policy):
     assert config.set_precision("auto") == "mixed_float16"
     with pytest.raises(ValueError, match="use 'auto' or one of float32"):
         config.set_precision("float8")
+
+
+def test_xla_default_on_this_cpu_is_per_model_from_the_benchmark(monkeypatch):
+    """On a CPU, XLA where the benchmark measured it at least XLA_MIN_GAIN faster (standard and full mode),
+    never in quick mode (runs too short to repay the compile), never for a model XLA cannot compile."""
+    import tensorflow as tf
+
+    from aigc_keras.models import cnn, editing, gan, pixelcnn, vae
+
+    monkeypatch.setattr(config, "gpus", lambda: [])
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    assert config.is_quick() and not config.jit_compile(gan.DCGAN)  # the tests run in quick mode
+    assert config.jit_compile(gan.DCGAN, quick=False) and not config.jit_compile(vae.VAEGAN, quick=False)
+    monkeypatch.delenv("AIGC_QUICK")
+    monkeypatch.setenv("AIGC_MODE", "standard")
+
+    class MyGAN(gan.ConditionalGAN):  # a user's subclass takes its nearest listed base
+        pass
+
+    on = {c: config.jit_compile(c) for c in (gan.DCGAN, gan.WGANGP, vae.VAE, vae.VAEGAN, pixelcnn.PixelCNN,
+                                              cnn.CNNClassifier, editing.SuperResolution, MyGAN)}
+    assert on == {gan.DCGAN: True, gan.WGANGP: True, vae.VAE: True, vae.VAEGAN: False, pixelcnn.PixelCNN: False,
+                  cnn.CNNClassifier: False, editing.SuperResolution: False, MyGAN: True}
+    assert [n for n, g in config.CPU_XLA_GAIN.items() if g and g >= config.XLA_MIN_GAIN] == [
+        "DCGAN", "ConditionalGAN", "WGANGP", "VAE", "ConditionalVAE", "StyleGAN", "CycleGAN"]
+    model = gan.DCGAN(image_size=16, latent_dim=8)
+    model.compile()
+    assert model.jit_compile is True
+    model.compile(jit_compile=False)  # the user's choice wins
+    assert model.jit_compile is False
+    assert "XLA per model (hardware default: on for DCGAN, ConditionalGAN," in config.environment_report()
+    assert "XLA on (hardware default for DCGAN)" in config.environment_report(gan.DCGAN)
+    assert "XLA off (hardware default for VAEGAN)" in config.environment_report(vae.VAEGAN)
+    config.set_jit_compile(True)  # --xla on
+    try:
+        assert config.jit_compile(vae.VAEGAN) and not config.jit_compile(editing.SuperResolution)
+        assert "XLA on |" in config.environment_report(vae.VAEGAN)
+    finally:
+        config.set_jit_compile("auto")
+    with pytest.raises(ValueError, match="jit_compile must be True, False, None or 'auto', got 'yes'"):
+        model.compile(jit_compile="yes")
 
 
 def test_default_batch_is_per_replica():

@@ -248,12 +248,19 @@ class GenerativeModel(Checkpointable, keras.Model):
     def compile(self, optimizers: dict | None = None, *, jit_compile=None, **kwargs):
         """Attach and build one optimizer per name in ``optimizer_names``.
 
-        ``jit_compile=None`` takes the package default for this hardware
-        (``aigc_keras.config.jit_compile()``), or graph mode for a model whose
+        ``jit_compile=None`` (or ``"auto"``) takes the package default for this model on this hardware
+        (``aigc_keras.config.jit_compile(model)``), or graph mode for a model whose
         ``xla_unsupported`` names an op that XLA cannot compile.
         """
         from ..config import jit_compile as default_jit
 
+        if jit_compile not in (True, False, None, "auto"):
+            raise ValueError(f"jit_compile must be True, False, None or 'auto', got {jit_compile!r}.")
+        if jit_compile in (None, "auto"):  # the default, unless an op of this model has no XLA kernel
+            jit_compile = default_jit(self)
+        elif jit_compile and self.xla_unsupported:
+            raise ValueError(f"{type(self).__name__} cannot be compiled with XLA (jit_compile=True): "
+                             f"{self.xla_unsupported}. Use jit_compile=False, or None for the default.")
         given = dict(self.default_optimizers() if optimizers is None else optimizers)
         if set(given) != set(self.optimizer_names):
             raise ValueError(
@@ -273,11 +280,6 @@ class GenerativeModel(Checkpointable, keras.Model):
                 built[name] = opt
         self.optimizers = built
         first = built[self.optimizer_names[0]] if self.optimizer_names else None
-        if jit_compile and self.xla_unsupported:
-            raise ValueError(f"{type(self).__name__} cannot be compiled with XLA (jit_compile=True): "
-                             f"{self.xla_unsupported}. Use jit_compile=False, or None for the default.")
-        if jit_compile is None:  # the hardware's default, unless an op of this model has no XLA kernel
-            jit_compile = default_jit() and not self.xla_unsupported
         super().compile(optimizer=first, jit_compile=jit_compile, **kwargs)
 
     # --- helpers for train_step ---------------------------------------------------------
