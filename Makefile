@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 TEST_OUTPUT := $(CURDIR)/.test-outputs
 # Two pytest workers, one file each at a time (a notebook's cells stay in one kernel): the tests are
-# mostly single-threaded TensorFlow dispatch, so two workers on two cores ran 1.7x faster here.
-PYTEST_WORKERS ?= -n 2 --dist loadfile
+# mostly single-threaded TensorFlow dispatch, so two workers on two cores ran 1.7x faster here (the quality
+# trainings gain nothing from the second worker; tests/conftest.py starts them first).
+PYTEST_WORKERS ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 .PHONY: demo test test-fast notebooks benchmark clean
 
@@ -28,7 +29,7 @@ demo: $(VENV)/.installed
 # Everything: unit tests, quality trainings and every notebook (quick mode, nbval).
 test: $(VENV)/.installed-dev
 	rm -rf $(TEST_OUTPUT)
-	AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS) -m "not benchmark" tests notebooks --nbval-lax
+	AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS) -m "not benchmark" tests notebooks --nbval-lax --durations=25
 	AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider -m benchmark tests
 
 # Unit tests without quality trainings or notebooks, for iteration.

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import matrix
-from aigc_keras import data, losses, metrics
+from aigc_keras import config, data, losses, metrics
 from aigc_keras.models import gan
 
 KINDS = {
@@ -136,7 +136,7 @@ FID_BAR = {"dcgan": 0.25, "wgan-gp": 0.15}
 def _train(kind, steps):
     keras.utils.set_random_seed(0)
     model = {"cgan": gan.ConditionalGAN, "dcgan": gan.DCGAN, "wgan-gp": gan.WGANGP}[kind]()
-    model.compile()
+    model.compile(jit_compile=config.jit_compile(model, quick=False))  # as a standard run: XLA for these three
     dataset = data.load("digits", image_size=28, batch_size=64, labels=kind == "cgan", repeat=True,
                         drop_remainder=True, seed=0)
     model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import matrix
-from aigc_keras import data, layers, losses, metrics
+from aigc_keras import config, data, layers, losses, metrics
 from aigc_keras.models import stylegan
 
 
@@ -231,7 +231,7 @@ def test_stylegan_covers_the_digits_and_matches_the_dcgan(classifier):
     for name, make in (("stylegan", lambda: stylegan.StyleGAN(**QUALITY)), ("dcgan", lambda: gan.DCGAN(image_size=32))):
         keras.utils.set_random_seed(0)
         model = make()
-        model.compile()
+        model.compile(jit_compile=config.jit_compile(model, quick=False))  # as a standard run: XLA for both
         model.fit(dataset, epochs=1, steps_per_epoch=QUALITY_STEPS, verbose=0)
         images = model.generate(1000, seed=12)  # StyleGAN: the EMA generator, no truncation
         freq = np.bincount(extractor.probabilities(images).argmax(1), minlength=10) / len(images)
