@@ -7,7 +7,7 @@ import tensorflow as tf
 from scipy import integrate, stats
 
 import matrix
-from aigc_keras import config, data, losses, metrics
+from aigc_keras import data, losses, metrics
 from aigc_keras.models import vae
 
 KINDS = {
@@ -140,7 +140,7 @@ ELBO_BAR = 300.0
 def _train(make, labelled, steps=STEPS):
     keras.utils.set_random_seed(0)
     model = make()
-    model.compile(jit_compile=config.jit_compile(model, quick=False))  # as a standard run: XLA but for the VAEGAN
+    model.compile()
     batches = data.load("digits", image_size=28, batch_size=64, value_range=(0, 1), labels=labelled, repeat=True,
                         drop_remainder=True, seed=0)
     model.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0)
