@@ -92,7 +92,6 @@ def markdown(report: dict) -> str:
     if report.get("throughput"):
         lines += ["| model | size | batch | mode | fit() per s | bare loop per s | fit/bare | fit() start-up | "
                   "first fit() (trace/compile) | peak memory |", "|---|---|---|---|---|---|---|---|---|---|"]
-        measured = [r for r in report["throughput"] if "fit_per_s" in r]
         for r in report["throughput"]:
             if "fit_per_s" not in r:
                 lines.append(f"| {r['model']} | {r['size']} | {r['batch']} | {r['mode']} | not compiled: "
@@ -103,7 +102,7 @@ def markdown(report: dict) -> str:
                          f"{r['unit']} | {r['bare_per_s']:.0f} | {r['ratio']:.3f}{flag} | {r['fit_startup_s']:.2f} s | "
                          f"{_seconds(r.get('first_fit_s'))} | {r['peak_mib']:.0f} MiB |")
         lines.append("")
-        lines += defaults(measured, hw.get("default_modes", {})) + [""]
+        lines += defaults(report["throughput"], hw.get("default_modes", {})) + [""]
     if report.get("hand"):
         h = report["hand"]
         lines.append(f"DCGAN `fit()` {h['fit_per_s']:.0f} images/s vs a hand-written TensorFlow step "
@@ -136,18 +135,20 @@ def _seconds(value) -> str:
     return "" if value is None else f"{value:.1f} s"
 
 
-def defaults(measured: list, default_modes: dict) -> list:
-    """Per model: graph vs XLA in steady state, the extra first-fit() time XLA's compile costs, the steps
-    after which XLA has repaid it, and whether the default of ``config`` is the faster mode."""
-    rows = {(r["model"], r["mode"]): r for r in measured}
+def defaults(throughput: list, default_modes: dict) -> list:
+    """Per model measured in both float32 modes (or refused by XLA): graph vs XLA in steady state, the extra
+    first-fit() time XLA's compile costs, the steps after which XLA has repaid it, and whether the default of
+    ``config`` is the faster mode."""
+    rows = {(r["model"], r["mode"]): r for r in throughput}
+    measured = [r for r in throughput if "fit_per_s" in r]
     lines = ["| model | default here | XLA / graph, steady state | XLA's extra first-fit() time | "
              "XLA repaid after | default is the faster |", "|---|---|---|---|---|---|"]
     for model in dict.fromkeys(r["model"] for r in measured):
         graph, xla = rows.get((model, "graph/float32")), rows.get((model, "xla/float32"))
         default = default_modes.get(model, "")
-        if graph is None:
+        if graph is None or xla is None:  # not measured in both modes
             continue
-        if xla is None:
+        if "fit_per_s" not in xla:  # refused: an op without an XLA kernel
             lines.append(f"| {model} | {default} | XLA cannot compile it | | | yes (the only mode) |")
             continue
         gain = xla["fit_per_s"] / graph["fit_per_s"]
