@@ -38,6 +38,13 @@ MODELS = {
     "pixelcnn": (16, 64, "images"), "inpainter": (28, 32, "images"), "superres": (32, 16, "images"),
     "denoiser": (32, 16, "images"),
 }
+# The sizes each model is trained at in its tests' standard matrix (tests/test_*.py) plus its chapter size:
+# the sizes the package supports and checks.  The full benchmark measures fit() at each (:func:`at_size`).
+SIZES = {
+    "cnn": (28, 32, 64), "dcgan": (28, 32, 64), "cgan": (28, 32, 64), "wgan-gp": (28, 32, 64), "vae": (28, 32, 64),
+    "cvae": (28, 32, 64), "vaegan": (28, 32, 64), "stylegan": (32, 64), "cyclegan": (16, 32, 64, 128),
+    "pixelcnn": (8, 16, 28), "inpainter": (16, 28, 32, 64), "superres": (16, 32, 64), "denoiser": (16, 32, 64),
+}
 MODES = {  # name -> (jit_compile, precision)
     "graph/float32": (False, "float32"), "xla/float32": (True, "float32"),
     "graph/mixed_bfloat16": (False, "mixed_bfloat16"), "graph/mixed_float16": (False, "mixed_float16"),
@@ -49,9 +56,11 @@ def _digits(size, value_range, n, labels=False):
     return (arrays.images[:n], arrays.labels[:n]) if labels else arrays.images[:n]
 
 
-def build(name: str, jit: bool):
-    """A compiled model and one batch for it (real offline images), as ``aigc-keras train`` makes them."""
-    size, batch, _ = MODELS[name]
+def build(name: str, jit: bool, size: int | None = None):
+    """A compiled model and one batch for it (real offline images), as ``aigc-keras train`` makes them;
+    ``size``: another of the model's :data:`SIZES` (default: its chapter size)."""
+    default_size, batch, _ = MODELS[name]
+    size = size or default_size
     if name == "cnn":
         model = cnn.CNNClassifier(image_size=size)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit,
@@ -135,9 +144,9 @@ def _bare_timer(step, dataset, steps):
     return run
 
 
-def _calibrate(run_once, seconds: float) -> int:
-    """Steps that take about ``seconds`` (from one timed run of 5 steps), at least 10."""
-    return max(10, int(seconds / max(run_once(5), 1e-4) * 5))
+def _calibrate(run_once, seconds: float, least: int = 10) -> int:
+    """Steps that take about ``seconds`` (from one timed run of 5 steps), at least ``least``."""
+    return max(least, int(seconds / max(run_once(5), 1e-4) * 5))
 
 
 def compare(timers: dict, repeats: int) -> dict:
@@ -178,6 +187,37 @@ def throughput(name: str, mode: str = "graph/float32", *, seconds: float = 3.0, 
     return {"model": name, "mode": mode, "size": MODELS[name][0], "batch": per_step, "unit": MODELS[name][2],
             "steps": steps, "fit_per_s": fit_rate, "bare_per_s": bare_rate, "ratio": fit_rate / bare_rate,
             "fit_startup_s": startup, "first_fit_s": first_fit}
+
+
+def at_size(name: str, size: int, *, seconds: float = 1.5, repeats: int = 3, least: int = 3) -> dict:
+    """fit() images per second at ``size`` in graph mode and with XLA (float32), interleaved, medians, and
+    each mode's first fit() (trace, and XLA's compile): is the model's default mode the faster at every size?
+
+    The bare loop is compared at the chapter size only (:func:`throughput`): what the trainer costs is a
+    fixed time per step, so its share is largest there, where steps are shortest."""
+    row = {"model": name, "size": size, "batch": MODELS[name][1], "unit": MODELS[name][2]}
+    timers = {}
+    for mode in ("graph/float32", "xla/float32"):
+        jit = MODES[mode][0]
+        keras.utils.set_random_seed(0)
+        try:
+            model, element = build(name, jit, size)
+        except ValueError as error:
+            if jit and getattr(cli.model_class(name), "xla_unsupported", ""):
+                row["xla_unsupported"] = str(error)
+                continue
+            raise
+        dataset = tf.data.Dataset.from_tensors(element).repeat()
+        start = time.perf_counter()
+        _fit_timer(model, dataset, 3)()
+        row[f"{mode.split('/')[0]}_first_fit_s"] = time.perf_counter() - start
+        timers[mode] = (model, dataset)
+    steps = _calibrate(lambda n: _fit_timer(*timers["graph/float32"], n)(), seconds, least)
+    times = compare({mode: _fit_timer(*pair, steps) for mode, pair in timers.items()}, repeats)
+    for mode, seconds_list in times.items():
+        row[f"{mode.split('/')[0]}_per_s"] = _median_rate(seconds_list, steps, row["batch"])
+    row["steps"] = steps
+    return row
 
 
 def hand_written_dcgan(*, seconds: float = 3.0, repeats: int = 3) -> dict:

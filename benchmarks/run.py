@@ -2,9 +2,11 @@
 
     python -m benchmarks.run                 # the full benchmark (about 40 minutes on a 2-core CPU)
     python -m benchmarks.run --fast          # DCGAN throughput and the input pipeline only (under a minute)
-    python -m benchmarks.run --models dcgan,vae --parts throughput
+    python -m benchmarks.run --models dcgan,vae --parts throughput,sizes
 
-Each model's throughput runs in its own process, so its peak resident memory is its own and no dtype
+``throughput`` measures each model at its chapter size in every mode, against a bare loop; ``sizes`` measures
+``fit()`` at the model's other supported sizes (``harness.SIZES``) in graph mode and with XLA.  Each model's
+throughput runs in its own process, so its peak resident memory is its own and no dtype
 policy or traced function leaks from one model to the next.  Results go to ``--out`` (default
 ``benchmarks/results``): ``benchmark.json`` and ``benchmark.md``.
 """
@@ -19,7 +21,7 @@ import subprocess
 import sys
 import time
 
-PARTS = ("throughput", "hand", "pipeline", "sampling", "quality")
+PARTS = ("throughput", "sizes", "hand", "pipeline", "sampling", "quality")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # The modes measured for every model; both mixed policies run on a CPU (slowly), bfloat16 is the TPU/CPU one.
 FULL_MODES = ("graph/float32", "xla/float32", "graph/mixed_bfloat16", "graph/mixed_float16")
@@ -31,6 +33,10 @@ def _child(part: str, model: str | None, modes: list, seconds: float) -> dict:
 
     if part == "throughput":
         rows = [harness.throughput(model, mode, seconds=seconds) for mode in modes]
+        return {"rows": rows, "peak_mib": harness.peak_memory_mib()}
+    if part == "sizes":  # the model's other sizes; its chapter size is in the throughput rows
+        rows = [harness.at_size(model, size, seconds=seconds) for size in harness.SIZES[model]
+                if size != harness.MODELS[model][0]]
         return {"rows": rows, "peak_mib": harness.peak_memory_mib()}
     function = {"hand": harness.hand_written_dcgan, "pipeline": harness.pipeline, "sampling": harness.sampling,
                 "quality": harness.time_to_quality}[part]
@@ -72,6 +78,18 @@ def run(parts=PARTS, models=None, modes=FULL_MODES, seconds: float = 3.0, isolat
                                                      for r in out["rows"]), flush=True)
             if out_dir is not None:
                 write(report, out_dir)
+    if "sizes" in parts:
+        report["sizes"] = []
+        for name in models:
+            out = call("sizes", name, ["graph/float32", "xla/float32"], seconds)
+            for row in out["rows"]:
+                row["peak_mib"] = out["peak_mib"]
+            report["sizes"] += out["rows"]
+            print(f"sizes {name}: " + ", ".join(f"{r['size']}px graph {r['graph_per_s']:.0f}/s xla "
+                                               + (f"{r['xla_per_s']:.0f}/s" if "xla_per_s" in r else "refused")
+                                               for r in out["rows"]), flush=True)
+            if out_dir is not None:
+                write(report, out_dir)
     for part in ("hand", "pipeline", "sampling", "quality"):
         if part in parts:
             out = call(part, None, list(modes), seconds)
@@ -103,6 +121,8 @@ def markdown(report: dict) -> str:
                          f"{_seconds(r.get('first_fit_s'))} | {r['peak_mib']:.0f} MiB |")
         lines.append("")
         lines += defaults(report["throughput"], hw.get("default_modes", {})) + [""]
+    if report.get("sizes"):
+        lines += sizes(report.get("throughput", []) + report["sizes"], hw.get("default_modes", {})) + [""]
     if report.get("hand"):
         h = report["hand"]
         lines.append(f"DCGAN `fit()` {h['fit_per_s']:.0f} images/s vs a hand-written TensorFlow step "
@@ -159,6 +179,39 @@ def defaults(throughput: list, default_modes: dict) -> list:
         faster = "xla/float32" if gain > 1 else "graph/float32"
         lines.append(f"| {model} | {default} | {gain:.2f}x | {_seconds(extra)} | {repaid} | "
                      f"{'yes' if default == faster else 'no'} |")
+    return lines
+
+
+def sizes(rows: list, default_modes: dict) -> list:
+    """fit() per second in graph mode and with XLA at each size measured (throughput rows at the chapter size,
+    :func:`benchmarks.harness.at_size` rows at the others), and whether the model's default is the faster there."""
+    table = {}  # (model, size) -> {"graph": rate, "xla": rate or refusal, ...}
+    for r in rows:
+        entry = table.setdefault((r["model"], r["size"]), {"batch": r["batch"], "unit": r.get("unit", "")})
+        if "mode" in r:  # a throughput row: one mode
+            if r["mode"] in ("graph/float32", "xla/float32"):
+                kind = r["mode"].split("/")[0]
+                entry[kind] = r.get("fit_per_s", "refused")
+                entry[kind + "_first"] = r.get("first_fit_s")
+        else:
+            entry.update(graph=r["graph_per_s"], xla=r.get("xla_per_s", "refused"),
+                         graph_first=r.get("graph_first_fit_s"), xla_first=r.get("xla_first_fit_s"))
+    lines = ["| model | size | batch | graph fit() per s | XLA fit() per s | XLA / graph | first fit() graph / XLA | "
+             "default here | default is the faster |", "|---|---|---|---|---|---|---|---|---|"]
+    for (model, size), e in sorted(table.items(), key=lambda item: (list(default_modes).index(item[0][0])
+                                                                      if item[0][0] in default_modes else 99,
+                                                                      item[0][0], item[0][1])):
+        if "graph" not in e or "xla" not in e:
+            continue
+        default = default_modes.get(model, "")
+        if e["xla"] == "refused":
+            lines.append(f"| {model} | {size} | {e['batch']} | {e['graph']:.0f} {e['unit']} | XLA cannot compile it | | "
+                         f"{_seconds(e['graph_first'])} / | {default} | yes (the only mode) |")
+            continue
+        faster = "xla/float32" if e["xla"] > e["graph"] else "graph/float32"
+        lines.append(f"| {model} | {size} | {e['batch']} | {e['graph']:.0f} {e['unit']} | {e['xla']:.0f} | "
+                     f"{e['xla'] / e['graph']:.2f}x | {_seconds(e['graph_first'])} / {_seconds(e['xla_first'])} | "
+                     f"{default} | {'yes' if default == faster else 'no'} |")
     return lines
 
 

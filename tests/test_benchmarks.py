@@ -85,3 +85,29 @@ def test_defaults_table_compares_the_modes_measured_and_names_a_refusal():
     # XLA saves 0.1 s of a 0.2 s step and costs 5 s more to compile: repaid after 50 steps; graph is the slower.
     assert lines[2] == "| dcgan | graph/float32 | 2.00x | 5.0 s | 50 steps | no |"
     assert lines[3] == "| superres | graph/float32 | XLA cannot compile it | | | yes (the only mode) |"
+
+
+def test_sizes_table_merges_the_chapter_size_and_says_where_the_default_is_slower():
+    throughput = [{"model": "dcgan", "mode": "graph/float32", "size": 28, "batch": 64, "unit": "images",
+                   "fit_per_s": 300.0, "first_fit_s": 3.0},
+                  {"model": "dcgan", "mode": "xla/float32", "size": 28, "batch": 64, "unit": "images",
+                   "fit_per_s": 360.0, "first_fit_s": 6.0},
+                  {"model": "dcgan", "mode": "graph/mixed_float16", "size": 28, "batch": 64, "fit_per_s": 50.0}]
+    other = [{"model": "dcgan", "size": 64, "batch": 64, "unit": "images", "graph_per_s": 100.0, "xla_per_s": 80.0,
+              "graph_first_fit_s": 4.0, "xla_first_fit_s": 9.0},
+             {"model": "superres", "size": 64, "batch": 16, "unit": "images", "graph_per_s": 200.0,
+              "graph_first_fit_s": 2.0, "xla_unsupported": "no XLA kernel"}]
+    lines = run.sizes(throughput + other, {"dcgan": "xla/float32", "superres": "graph/float32"})
+    assert lines[2] == "| dcgan | 28 | 64 | 300 images | 360 | 1.20x | 3.0 s / 6.0 s | xla/float32 | yes |"
+    assert lines[3] == "| dcgan | 64 | 64 | 100 images | 80 | 0.80x | 4.0 s / 9.0 s | xla/float32 | no |"
+    assert lines[4].startswith("| superres | 64 | 16 | 200 images | XLA cannot compile it |")
+    assert lines[4].endswith("| graph/float32 | yes (the only mode) |") and len(lines) == 5
+
+
+@pytest.mark.slow
+def test_at_size_measures_both_modes_at_another_size():
+    row = harness.at_size("vae", 32, seconds=0.2, repeats=1)
+    assert row["size"] == 32 and row["graph_per_s"] > 0 and row["xla_per_s"] > 0 and row["steps"] >= 3
+    assert row["xla_first_fit_s"] > 0 and row["graph_first_fit_s"] > 0
+    refused = harness.at_size("superres", 16, seconds=0.2, repeats=1)
+    assert "xla_per_s" not in refused and "ResizeBicubic" in refused["xla_unsupported"]
