@@ -117,15 +117,16 @@ def test_classifier_checkpoint_resume_is_exact(tmp_path):
 # --- training health --------------------------------------------------------------------------------------
 
 class _Poison(keras.callbacks.Callback):
-    """Puts a NaN into the generator at the start of epoch ``at`` (what a diverging step does)."""
+    """Puts a NaN into a layer at the start of epoch ``at`` (what a diverging step does).  The default is
+    the discriminator's logits layer, which reaches both losses through no saturating activation."""
 
-    def __init__(self, at):
+    def __init__(self, at, model="discriminator", layer="d_out"):
         super().__init__()
-        self.at = at
+        self.at, self.where = at, (model, layer)
 
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == self.at:
-            weights = self.model.generator.get_layer("g_out").kernel
+            weights = getattr(self.model, self.where[0]).get_layer(self.where[1]).kernel
             weights.assign(np.full(weights.shape, np.nan, np.float32))
 
 
@@ -145,6 +146,29 @@ def test_nan_loss_stops_training_naming_loss_and_step_and_keeps_last_good_checkp
     good.compile()
     good.load_checkpoint(tmp_path / "ckpt-00002.npz")
     assert all(np.all(np.isfinite(v.numpy())) for v in good.variables if v.dtype.startswith("float"))
+
+
+def test_nan_weights_behind_finite_losses_stop_training_at_the_epoch_end(tmp_path):
+    """A NaN in the generator's output layer: on an AVX-512 CPU here the discriminator's fused
+    MatMul+BiasAdd+Relu kernel turned the NaN images into finite logits and the losses stayed finite (elsewhere
+    they turn NaN at once); either way training stops in that epoch, naming what is wrong, and no checkpoint
+    is written from the broken weights."""
+    model = TinyGAN()
+    model.compile()
+    batches = data.load("digits", image_size=8, batch_size=64, drop_remainder=True)
+    with pytest.raises(FloatingPointError, match=r"is not finite|end of epoch 3: generator/g_\w+/kernel holds NaN"):
+        model.fit(batches, epochs=4, verbose=0, callbacks=[_Poison(at=2, model="generator", layer="g_out"),
+                                                           callbacks.Checkpoint(tmp_path, keep=5)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-00001.npz", "ckpt-00002.npz"]
+    guard = base.NonFiniteGuard()  # the weight check on its own (no checkpoint callback to catch it)
+    guard.set_model(model)
+    with pytest.raises(FloatingPointError, match=r"end of epoch 3: generator/g_\w+/kernel holds NaN.*losses "
+                                                 r"stayed finite"):
+        guard.on_epoch_end(2)
+    healthy = TinyGAN()
+    healthy.compile()
+    guard.set_model(healthy)
+    guard.on_epoch_end(0)  # finite weights: no error
 
 
 def test_the_guard_stops_on_nan_anywhere_and_on_infinite_losses_only():

@@ -63,7 +63,8 @@ class NonFiniteGuard(keras.callbacks.Callback):
     Every ``fit()`` of the package's models adds one (unless one is given).  It raises
     ``FloatingPointError`` naming the loss, the step and the likely causes; it raises before the
     epoch ends, so no checkpoint is written from the broken weights and the newest one on disk is
-    the last good state.  Under ``mixed_float16`` it also warns, once per optimizer, when a dynamic
+    the last good state.  At each epoch's end it also checks the weights themselves (a NaN can hide
+    behind finite losses).  Under ``mixed_float16`` it also warns, once per optimizer, when a dynamic
     loss scale has collapsed below 1 (every step overflowed: gradients are being thrown away).
     """
 
@@ -99,6 +100,15 @@ class NonFiniteGuard(keras.callbacks.Callback):
                 if isinstance(opt, keras.optimizers.LossScaleOptimizer)}
 
     def on_epoch_end(self, epoch, logs=None):
+        # Finite losses do not prove finite weights: on an AVX-512 CPU here, TensorFlow's fused
+        # MatMul+BiasAdd+Relu kernel (graph mode) turns a NaN into 0, so a discriminator fed the NaN images of a
+        # broken generator still gave finite logits and losses.  Once an epoch, look at the weights themselves.
+        for variable in self.model.trainable_variables:
+            if not np.all(np.isfinite(keras.ops.convert_to_numpy(variable.value))):
+                raise FloatingPointError(
+                    f"training stopped at the end of epoch {epoch + 1}: {variable.path} holds NaN or infinite "
+                    f"values although the losses stayed finite. Likely causes: {LIKELY_CAUSES}. Nothing was saved "
+                    "from these weights: a checkpoint already on disk holds the last good state.")
         for name, scale in self._loss_scales().items():
             if scale < 1.0 and name not in self._warned:
                 self._warned.add(name)
@@ -115,13 +125,13 @@ class Checkpointable:
     A subclass provides ``_named_optimizers()`` (name -> optimizer; empty before ``compile``),
     ``_state_variables()`` (group name -> variables, optimizer state included), ``_steps_done()``
     and ``get_config()`` (compared on load, so a checkpoint never loads into another configuration).
-    Its ``fit`` adds a :class:`NonFiniteGuard` unless one is among the callbacks.
+    Its ``fit`` adds a :class:`NonFiniteGuard`, first among the callbacks, unless one is among them.
     """
 
     def fit(self, *args, callbacks=None, **kwargs):
         callbacks = list(callbacks or [])
         if not any(isinstance(c, NonFiniteGuard) for c in callbacks):
-            callbacks.append(NonFiniteGuard())
+            callbacks.insert(0, NonFiniteGuard())  # first: it speaks before a checkpoint callback refuses
         return super().fit(*args, callbacks=callbacks, **kwargs)
 
     def save_checkpoint(self, path, *, epoch: int | None = None, extra: dict | None = None) -> pathlib.Path:
