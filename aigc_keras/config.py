@@ -163,16 +163,19 @@ def default_batch_size(recipe: int = RECIPE_BATCH) -> int:
 
 
 # XLA on a CPU, per model (by class; a subclass takes its nearest listed base): fit() images/s with XLA over
-# graph mode, steady state, from the benchmark (benchmarks/results, 2-core CPU, TensorFlow 2.21). XLA is the
-# CPU default where it is at least XLA_MIN_GAIN faster.  Its first fit() compiles for longer (measured here:
-# WGAN-GP 26 s against 11-17 s in graph mode, StyleGAN 20 s against 12 s, conditional GAN 6 s against 3 s),
-# which the faster steps repay within a few dozen to a few hundred steps; the chapters train for thousands.
-# Below that bar the gain is within the timing noise of a shared CPU while the compile cost is certain.
+# graph mode, steady state, at the chapter's size, from the benchmark on the CPU this project runs on
+# (benchmarks/results: 2-core AMD EPYC with AVX-512, TensorFlow 2.21, 2026-11-25).  XLA is the CPU default
+# where it is at least XLA_MIN_GAIN faster: its first fit() compiles for longer (3-15 s more here), and below
+# that bar the gain is within the timing noise of a shared CPU while the compile cost is certain.
+# The gain depends on the CPU, not only on the model: on the project's earlier 2-core EPYC (2026-11-24), whose
+# graph-mode kernels ran about 4x slower, XLA measured 1.21-1.65x for DCGAN, ConditionalGAN, WGANGP, VAE,
+# ConditionalVAE, StyleGAN and CycleGAN; on this one it loses for every model but CycleGAN.  On another CPU,
+# run ``python -m benchmarks.run --parts throughput`` and choose with ``--xla on|off``.
 # ``None``: the model cannot be compiled with XLA (see its ``xla_unsupported``).
 CPU_XLA_GAIN = {
-    "CNNClassifier": 0.77, "DCGAN": 1.22, "ConditionalGAN": 1.45, "WGANGP": 1.65, "VAE": 1.26,
-    "ConditionalVAE": 1.37, "VAEGAN": 0.84, "StyleGAN": 1.21, "CycleGAN": 1.51, "PixelCNN": 0.81,
-    "Inpainter": 1.05, "SuperResolution": None, "Denoiser": 1.07,
+    "CNNClassifier": 0.55, "DCGAN": 0.84, "ConditionalGAN": 0.67, "WGANGP": 0.85, "VAE": 0.75,
+    "ConditionalVAE": 0.79, "VAEGAN": 0.73, "StyleGAN": 0.71, "CycleGAN": 1.18, "PixelCNN": 0.62,
+    "Inpainter": 0.43, "SuperResolution": None, "Denoiser": 0.58,
 }
 XLA_MIN_GAIN = 1.15
 

@@ -120,7 +120,12 @@ def markdown(report: dict) -> str:
                          f"{r['unit']} | {r['bare_per_s']:.0f} | {r['ratio']:.3f}{flag} | {r['fit_startup_s']:.2f} s | "
                          f"{_seconds(r.get('first_fit_s'))} | {r['peak_mib']:.0f} MiB |")
         lines.append("")
-        lines += defaults(report["throughput"], hw.get("default_modes", {})) + [""]
+        for label, rows in report.get("reruns", {}).items():  # rows measured again apart, e.g. with longer runs
+            lines += [f"Re-run, {label}: `fit()` {r['fit_per_s']:.0f} {r['unit']}/s vs bare loop {r['bare_per_s']:.0f}: "
+                      f"ratio {r['ratio']:.3f}." for r in rows]
+        if hw.get("defaults_note"):
+            lines.append(f"Note: {hw['defaults_note']}")
+        lines += [""] + defaults(report["throughput"], hw.get("default_modes", {})) + [""]
     if report.get("sizes"):
         lines += sizes(report.get("throughput", []) + report["sizes"], hw.get("default_modes", {})) + [""]
     if report.get("hand"):

@@ -136,9 +136,9 @@ FID_BAR = {"dcgan": 0.25, "wgan-gp": 0.15}
 def _train(kind, steps):
     keras.utils.set_random_seed(0)
     model = {"cgan": gan.ConditionalGAN, "dcgan": gan.DCGAN, "wgan-gp": gan.WGANGP}[kind]()
-    # As a standard run (XLA for these three on a CPU), except the conditional GAN: its memorisation bar was set
-    # in graph mode, and under XLA one run's closest sample came out at 2.87 against the 2.97 floor (and took
-    # 630 s against 574 s in graph mode on two busy workers).
+    # As a standard run (graph mode for the three on this CPU), and the conditional GAN in graph mode wherever
+    # the tests run: its memorisation bar was set there, and under XLA one run's closest sample came out at 2.87
+    # against the 2.97 floor.
     model.compile(jit_compile=kind != "cgan" and config.jit_compile(model, quick=False))
     dataset = data.load("digits", image_size=28, batch_size=64, labels=kind == "cgan", repeat=True,
                         drop_remainder=True, seed=0)
