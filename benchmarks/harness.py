@@ -189,33 +189,53 @@ def throughput(name: str, mode: str = "graph/float32", *, seconds: float = 3.0, 
             "fit_startup_s": startup, "first_fit_s": first_fit}
 
 
-def at_size(name: str, size: int, *, seconds: float = 1.5, repeats: int = 3, least: int = 3) -> dict:
-    """fit() images per second at ``size`` in graph mode and with XLA (float32), interleaved, medians, and
-    each mode's first fit() (trace, and XLA's compile): is the model's default mode the faster at every size?
+SIZE_MODES = {"graph/float32": "graph", "xla/float32": "xla", "graph/mixed_bfloat16": "bf16"}  # mode -> row key
+
+
+def _under_policy(run, precision: str):
+    """``run`` with Keras' global dtype policy set to ``precision`` while it runs."""
+    def go():
+        config.set_precision(precision)
+        try:
+            return run()
+        finally:
+            config.set_precision("float32")
+    return go
+
+
+def at_size(name: str, size: int, *, seconds: float = 1.5, repeats: int = 3, least: int = 3,
+            modes=tuple(SIZE_MODES)) -> dict:
+    """fit() images per second at ``size`` in graph mode, with XLA and in ``mixed_bfloat16`` (graph), interleaved,
+    medians, and each mode's first fit() (trace, and XLA's compile): is the model's default the faster at every
+    size?  ``mixed_float16`` (3-9x slower than float32 on a CPU at the chapter size) is measured there only.
 
     The bare loop is compared at the chapter size only (:func:`throughput`): what the trainer costs is a
     fixed time per step, so its share is largest there, where steps are shortest."""
     row = {"model": name, "size": size, "batch": MODELS[name][1], "unit": MODELS[name][2]}
     timers = {}
-    for mode in ("graph/float32", "xla/float32"):
-        jit = MODES[mode][0]
+    for mode in modes:
+        jit, precision = MODES[mode]
         keras.utils.set_random_seed(0)
+        config.set_precision(precision)
         try:
             model, element = build(name, jit, size)
+            dataset = tf.data.Dataset.from_tensors(element).repeat()
+            start = time.perf_counter()
+            _fit_timer(model, dataset, 3)()
+            row[f"{SIZE_MODES[mode]}_first_fit_s"] = time.perf_counter() - start
+            timers[mode] = (model, dataset, precision)
         except ValueError as error:
             if jit and getattr(cli.model_class(name), "xla_unsupported", ""):
                 row["xla_unsupported"] = str(error)
                 continue
             raise
-        dataset = tf.data.Dataset.from_tensors(element).repeat()
-        start = time.perf_counter()
-        _fit_timer(model, dataset, 3)()
-        row[f"{mode.split('/')[0]}_first_fit_s"] = time.perf_counter() - start
-        timers[mode] = (model, dataset)
-    steps = _calibrate(lambda n: _fit_timer(*timers["graph/float32"], n)(), seconds, least)
-    times = compare({mode: _fit_timer(*pair, steps) for mode, pair in timers.items()}, repeats)
+        finally:
+            config.set_precision("float32")
+    steps = _calibrate(lambda n: _fit_timer(*timers["graph/float32"][:2], n)(), seconds, least)
+    times = compare({mode: _under_policy(_fit_timer(model, dataset, steps), precision)
+                     for mode, (model, dataset, precision) in timers.items()}, repeats)
     for mode, seconds_list in times.items():
-        row[f"{mode.split('/')[0]}_per_s"] = _median_rate(seconds_list, steps, row["batch"])
+        row[f"{SIZE_MODES[mode]}_per_s"] = _median_rate(seconds_list, steps, row["batch"])
     row["steps"] = steps
     return row
 

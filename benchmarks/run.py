@@ -1,11 +1,11 @@
 """Run the benchmarks and write a Markdown table and a JSON file.
 
-    python -m benchmarks.run                 # the full benchmark (about 40 minutes on a 2-core CPU)
+    python -m benchmarks.run                 # the full benchmark (about an hour on this project's 2-core CPU)
     python -m benchmarks.run --fast          # DCGAN throughput and the input pipeline only (under a minute)
     python -m benchmarks.run --models dcgan,vae --parts throughput,sizes
 
 ``throughput`` measures each model at its chapter size in every mode, against a bare loop; ``sizes`` measures
-``fit()`` at the model's other supported sizes (``harness.SIZES``) in graph mode and with XLA.  Each model's
+``fit()`` at the model's other supported sizes (``harness.SIZES``) in graph mode, with XLA and in mixed_bfloat16.  Each model's
 throughput runs in its own process, so its peak resident memory is its own and no dtype
 policy or traced function leaks from one model to the next.  Results go to ``--out`` (default
 ``benchmarks/results``): ``benchmark.json`` and ``benchmark.md``.
@@ -35,8 +35,8 @@ def _child(part: str, model: str | None, modes: list, seconds: float) -> dict:
         rows = [harness.throughput(model, mode, seconds=seconds) for mode in modes]
         return {"rows": rows, "peak_mib": harness.peak_memory_mib()}
     if part == "sizes":  # the model's other sizes; its chapter size is in the throughput rows
-        rows = [harness.at_size(model, size, seconds=seconds) for size in harness.SIZES[model]
-                if size != harness.MODELS[model][0]]
+        rows = [harness.at_size(model, size, seconds=seconds, modes=[m for m in modes if m in harness.SIZE_MODES])
+                for size in harness.SIZES[model] if size != harness.MODELS[model][0]]
         return {"rows": rows, "peak_mib": harness.peak_memory_mib()}
     function = {"hand": harness.hand_written_dcgan, "pipeline": harness.pipeline, "sampling": harness.sampling,
                 "quality": harness.time_to_quality}[part]
@@ -81,13 +81,15 @@ def run(parts=PARTS, models=None, modes=FULL_MODES, seconds: float = 3.0, isolat
     if "sizes" in parts:
         report["sizes"] = []
         for name in models:
-            out = call("sizes", name, ["graph/float32", "xla/float32"], seconds)
+            wanted = [m for m in harness.SIZE_MODES if (m in modes or m == "graph/float32")
+                      and (mixed_models is None or name in mixed_models or m.endswith("float32"))]
+            out = call("sizes", name, wanted, seconds)
             for row in out["rows"]:
                 row["peak_mib"] = out["peak_mib"]
             report["sizes"] += out["rows"]
-            print(f"sizes {name}: " + ", ".join(f"{r['size']}px graph {r['graph_per_s']:.0f}/s xla "
-                                               + (f"{r['xla_per_s']:.0f}/s" if "xla_per_s" in r else "refused")
-                                               for r in out["rows"]), flush=True)
+            print(f"sizes {name}: " + ", ".join(f"{r['size']}px " + " ".join(
+                f"{key} {r[key + '_per_s']:.0f}/s" for key in harness.SIZE_MODES.values() if key + "_per_s" in r)
+                for r in out["rows"]), flush=True)
             if out_dir is not None:
                 write(report, out_dir)
     for part in ("hand", "pipeline", "sampling", "quality"):
@@ -188,35 +190,43 @@ def defaults(throughput: list, default_modes: dict) -> list:
 
 
 def sizes(rows: list, default_modes: dict) -> list:
-    """fit() per second in graph mode and with XLA at each size measured (throughput rows at the chapter size,
-    :func:`benchmarks.harness.at_size` rows at the others), and whether the model's default is the faster there."""
-    table = {}  # (model, size) -> {"graph": rate, "xla": rate or refusal, ...}
+    """fit() per second in graph mode, with XLA and in mixed_bfloat16 at each size measured (throughput rows at the
+    chapter size, :func:`benchmarks.harness.at_size` rows at the others), and whether the model's default mode
+    (float32, graph or XLA) is the faster of graph and XLA there."""
+    from .harness import SIZE_MODES
+
+    table = {}  # (model, size) -> {"graph": rate, "xla": rate or "refused", "bf16": rate, ..._first: seconds}
     for r in rows:
         entry = table.setdefault((r["model"], r["size"]), {"batch": r["batch"], "unit": r.get("unit", "")})
         if "mode" in r:  # a throughput row: one mode
-            if r["mode"] in ("graph/float32", "xla/float32"):
-                kind = r["mode"].split("/")[0]
-                entry[kind] = r.get("fit_per_s", "refused")
-                entry[kind + "_first"] = r.get("first_fit_s")
+            if r["mode"] in SIZE_MODES:
+                key = SIZE_MODES[r["mode"]]
+                entry[key] = r.get("fit_per_s", "refused")
+                entry[key + "_first"] = r.get("first_fit_s")
         else:
-            entry.update(graph=r["graph_per_s"], xla=r.get("xla_per_s", "refused"),
-                         graph_first=r.get("graph_first_fit_s"), xla_first=r.get("xla_first_fit_s"))
-    lines = ["| model | size | batch | graph fit() per s | XLA fit() per s | XLA / graph | first fit() graph / XLA | "
-             "default here | default is the faster |", "|---|---|---|---|---|---|---|---|---|"]
-    for (model, size), e in sorted(table.items(), key=lambda item: (list(default_modes).index(item[0][0])
-                                                                      if item[0][0] in default_modes else 99,
-                                                                      item[0][0], item[0][1])):
+            for key in SIZE_MODES.values():
+                if key + "_per_s" in r:
+                    entry[key], entry[key + "_first"] = r[key + "_per_s"], r.get(key + "_first_fit_s")
+            if "xla_unsupported" in r:
+                entry["xla"] = "refused"
+    lines = ["| model | size | batch | graph fit() per s | XLA fit() per s | XLA / graph | bfloat16 fit() per s | "
+             "bfloat16 / graph | first fit() graph / XLA | default here | default is the faster of graph and XLA |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    order = list(default_modes)
+    for (model, size), e in sorted(table.items(), key=lambda item: (order.index(item[0][0]) if item[0][0] in order
+                                                                      else len(order), item[0][0], item[0][1])):
         if "graph" not in e or "xla" not in e:
             continue
         default = default_modes.get(model, "")
+        bf16 = f"{e['bf16']:.0f} | {e['bf16'] / e['graph']:.2f}x" if "bf16" in e else " | "
         if e["xla"] == "refused":
-            lines.append(f"| {model} | {size} | {e['batch']} | {e['graph']:.0f} {e['unit']} | XLA cannot compile it | | "
-                         f"{_seconds(e['graph_first'])} / | {default} | yes (the only mode) |")
+            lines.append(f"| {model} | {size} | {e['batch']} | {e['graph']:.0f} {e['unit']} | XLA cannot compile it | "
+                         f"| {bf16} | {_seconds(e['graph_first'])} / | {default} | yes (the only mode) |")
             continue
         faster = "xla/float32" if e["xla"] > e["graph"] else "graph/float32"
         lines.append(f"| {model} | {size} | {e['batch']} | {e['graph']:.0f} {e['unit']} | {e['xla']:.0f} | "
-                     f"{e['xla'] / e['graph']:.2f}x | {_seconds(e['graph_first'])} / {_seconds(e['xla_first'])} | "
-                     f"{default} | {'yes' if default == faster else 'no'} |")
+                     f"{e['xla'] / e['graph']:.2f}x | {bf16} | {_seconds(e['graph_first'])} / "
+                     f"{_seconds(e['xla_first'])} | {default} | {'yes' if default == faster else 'no'} |")
     return lines
 
 
