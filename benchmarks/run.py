@@ -5,8 +5,8 @@
     python -m benchmarks.run --models dcgan,vae --parts throughput,sizes
 
 ``throughput`` measures each model at its chapter size in every mode, against a bare loop; ``sizes`` measures
-``fit()`` at the model's other supported sizes (``harness.SIZES``) in graph mode, with XLA and in mixed_bfloat16.  Each model's
-throughput runs in its own process, so its peak resident memory is its own and no dtype
+``fit()`` at the model's other supported sizes (``harness.SIZES``) in graph mode, with XLA and in
+mixed_bfloat16.  Each model's throughput runs in its own process, so its peak resident memory is its own and no dtype
 policy or traced function leaks from one model to the next.  Results go to ``--out`` (default
 ``benchmarks/results``): ``benchmark.json`` and ``benchmark.md``.
 """
@@ -123,8 +123,8 @@ def markdown(report: dict) -> str:
                          f"{_seconds(r.get('first_fit_s'))} | {r['peak_mib']:.0f} MiB |")
         lines.append("")
         for label, rows in report.get("reruns", {}).items():  # rows measured again apart, e.g. with longer runs
-            lines += [f"Re-run, {label}: `fit()` {r['fit_per_s']:.0f} {r['unit']}/s vs bare loop {r['bare_per_s']:.0f}: "
-                      f"ratio {r['ratio']:.3f}." for r in rows]
+            lines += [f"Re-run, {label}: `fit()` {r['fit_per_s']:.0f} {r['unit']}/s vs bare loop "
+                      f"{r['bare_per_s']:.0f}: ratio {r['ratio']:.3f}." for r in rows]
         if hw.get("defaults_note"):
             lines.append(f"Note: {hw['defaults_note']}")
         lines += [""] + defaults(report["throughput"], hw.get("default_modes", {})) + [""]
