@@ -91,6 +91,12 @@ def build(name: str, jit: bool, size: int | None = None):
     return model, element
 
 
+def _xla_refusal(name: str, jit: bool) -> bool:
+    """Whether building ``name`` with ``jit`` failed because the model has an op XLA cannot compile (it then
+    refuses ``jit_compile=True`` by name): a row to report, not an error."""
+    return jit and bool(getattr(cli.model_class(name), "xla_unsupported", ""))
+
+
 def _median_rate(seconds: list, steps: int, per_step: int) -> float:
     return per_step * steps / statistics.median(seconds)
 
@@ -166,11 +172,11 @@ def throughput(name: str, mode: str = "graph/float32", *, seconds: float = 3.0, 
         keras.utils.set_random_seed(0)
         try:
             model, element = build(name, jit)
-        except ValueError as error:  # a model with an op XLA cannot compile refuses jit_compile=True
-            if jit and getattr(cli.model_class(name), "xla_unsupported", ""):
-                return {"model": name, "mode": mode, "size": MODELS[name][0], "batch": MODELS[name][1],
-                        "unsupported": str(error)}
-            raise
+        except ValueError as error:
+            if not _xla_refusal(name, jit):
+                raise
+            return {"model": name, "mode": mode, "size": MODELS[name][0], "batch": MODELS[name][1],
+                    "unsupported": str(error)}
         per_step = MODELS[name][1]
         dataset = tf.data.Dataset.from_tensors(element).repeat()
         step = tf.function(model.train_step, jit_compile=jit)
@@ -225,10 +231,9 @@ def at_size(name: str, size: int, *, seconds: float = 1.5, repeats: int = 3, lea
             row[f"{SIZE_MODES[mode]}_first_fit_s"] = time.perf_counter() - start
             timers[mode] = (model, dataset, precision)
         except ValueError as error:
-            if jit and getattr(cli.model_class(name), "xla_unsupported", ""):
-                row["xla_unsupported"] = str(error)
-                continue
-            raise
+            if not _xla_refusal(name, jit):
+                raise
+            row["xla_unsupported"] = str(error)
         finally:
             config.set_precision("float32")
     steps = _calibrate(lambda n: _fit_timer(*timers["graph/float32"][:2], n)(), seconds, least)

@@ -158,6 +158,11 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _is_faster(default: str, graph_rate: float, xla_rate: float) -> str:
+    """Whether the default mode is the faster of float32 graph mode and XLA: "yes" or "no"."""
+    return "yes" if default == ("xla/float32" if xla_rate > graph_rate else "graph/float32") else "no"
+
+
 def _seconds(value) -> str:
     return "" if value is None else f"{value:.1f} s"
 
@@ -183,9 +188,8 @@ def defaults(throughput: list, default_modes: dict) -> list:
             else None
         saved = graph["batch"] / graph["fit_per_s"] - xla["batch"] / xla["fit_per_s"]  # seconds per step
         repaid = "never" if saved <= 0 else ("" if extra is None else f"{max(extra, 0) / saved:.0f} steps")
-        faster = "xla/float32" if gain > 1 else "graph/float32"
         lines.append(f"| {model} | {default} | {gain:.2f}x | {_seconds(extra)} | {repaid} | "
-                     f"{'yes' if default == faster else 'no'} |")
+                     f"{_is_faster(default, graph['fit_per_s'], xla['fit_per_s'])} |")
     return lines
 
 
@@ -223,10 +227,9 @@ def sizes(rows: list, default_modes: dict) -> list:
             lines.append(f"| {model} | {size} | {e['batch']} | {e['graph']:.0f} {e['unit']} | XLA cannot compile it | "
                          f"| {bf16} | {_seconds(e['graph_first'])} / | {default} | yes (the only mode) |")
             continue
-        faster = "xla/float32" if e["xla"] > e["graph"] else "graph/float32"
         lines.append(f"| {model} | {size} | {e['batch']} | {e['graph']:.0f} {e['unit']} | {e['xla']:.0f} | "
                      f"{e['xla'] / e['graph']:.2f}x | {bf16} | {_seconds(e['graph_first'])} / "
-                     f"{_seconds(e['xla_first'])} | {default} | {'yes' if default == faster else 'no'} |")
+                     f"{_seconds(e['xla_first'])} | {default} | {_is_faster(default, e['graph'], e['xla'])} |")
     return lines
 
 

@@ -246,7 +246,7 @@ def test_grass_to_brick_translation_quality():
     keras.utils.set_random_seed(0)
     model = cyclegan.CycleGAN(**QUALITY)
     model.compile(optimizers=cyclegan.make_optimizers(total_steps=QUALITY_STEPS),
-                  jit_compile=config.jit_compile(model, quick=False))  # as a standard run: XLA (the CPU default for CycleGAN)
+                  jit_compile=config.jit_compile(model, quick=False))  # as a standard run (XLA on this CPU)
     cycle_error = lambda: float(np.mean(np.abs(model.translate(model.translate(test_a, "a2b"), "b2a") - test_a)))  # noqa: E731
     untrained_cycle = cycle_error()
     pairs = data.load_unpaired("grass", "brick", image_size=32, batch_size=QUALITY_BATCH, source="offline", repeat=True)

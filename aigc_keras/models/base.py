@@ -57,6 +57,11 @@ LIKELY_CAUSES = (
 )
 
 
+def _non_finite(value: np.ndarray) -> bool:
+    """Whether a floating-point array holds a NaN or an infinity (other dtypes never do)."""
+    return value.dtype.kind == "f" and not np.all(np.isfinite(value))
+
+
 class NonFiniteGuard(keras.callbacks.Callback):
     """Stop training at the first step whose logs hold a NaN or an infinite loss, and say what to do.
 
@@ -104,7 +109,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
         # MatMul+BiasAdd+Relu kernel (graph mode) turns a NaN into 0, so a discriminator fed the NaN images of a
         # broken generator still gave finite logits and losses.  Once an epoch, look at the weights themselves.
         for variable in self.model.trainable_variables:
-            if not np.all(np.isfinite(keras.ops.convert_to_numpy(variable.value))):
+            if _non_finite(keras.ops.convert_to_numpy(variable.value)):
                 raise FloatingPointError(
                     f"training stopped at the end of epoch {epoch + 1}: {variable.path} holds NaN or infinite "
                     f"values although the losses stayed finite. Likely causes: {LIKELY_CAUSES}. Nothing was saved "
@@ -145,7 +150,7 @@ class Checkpointable:
             layout[group] = [[v.path, list(v.shape), str(v.dtype)] for v in variables]
             for i, variable in enumerate(variables):
                 value = keras.ops.convert_to_numpy(variable.value)
-                if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+                if _non_finite(value):
                     raise FloatingPointError(f"refusing to write a checkpoint: {variable.path} holds NaN or infinite "
                                              f"values (any checkpoint already on disk is untouched). "
                                              f"Likely causes: {LIKELY_CAUSES}.")
