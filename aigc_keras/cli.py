@@ -109,10 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="denoiser: standard deviation of the Gaussian noise in [0, 1] units (default: 0.1)")
     train.add_argument("--strict", action="store_true", help=STRICT_HELP)
     train.add_argument("--precision", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"), default="auto",
-                       help="dtype policy (default auto: float32 on a CPU, mixed_float16 on a GPU with tensor cores, "
-                            "mixed_bfloat16 on a TPU)")
+                       help="dtype policy (default auto: mixed_float16 on a GPU with tensor cores, mixed_bfloat16 on "
+                            "a TPU; on a CPU per model: mixed_bfloat16 where the CPU has bfloat16 instructions and "
+                            "the benchmark measured it faster, float32 otherwise)")
     train.add_argument("--xla", choices=("auto", "on", "off"), default="auto",
-                       help="XLA compilation (default auto: off on a CPU, where graph mode measured faster; on on a GPU)")
+                       help="XLA compilation (default auto: on on a GPU; on a CPU per model, on where the benchmark "
+                            "measured it faster)")
     again = train.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     again.add_argument("--overwrite", action="store_true", help="discard checkpoints in --out and start again")

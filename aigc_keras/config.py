@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import random
@@ -22,7 +23,7 @@ import numpy as np
 
 MODES = ("quick", "standard", "full")
 
-_state = {"jit_compile": None, "strategy": None, "precision_chosen": False}
+_state = {"jit_compile": None, "strategy": None, "precision_chosen": False, "precision_set": "float32"}
 
 
 def is_int(value) -> bool:
@@ -88,11 +89,62 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 RECIPE_BATCH = 64
 
 
-def default_precision() -> str:
-    """The fastest correct dtype policy for the hardware found.
+# mixed_bfloat16 on a CPU, per model (by class, as for XLA below): fit() images/s in mixed_bfloat16 over float32,
+# both in graph mode, steady state, geometric mean over the sizes the model is trained at (its chapter's size and
+# the test matrix's: benchmarks.harness.SIZES), from the benchmark on the CPU this project runs on (2-core AMD
+# EPYC with AVX512_BF16, TensorFlow 2.21, 2026-11-25; `benchmarks.run.bf16_gains` computes them).  The gain grows
+# with the image size (DCGAN 1.29x at 28x28, 1.39x at 64x64; VAE 1.00x and 1.17x), so one size would misjudge.
+# A CPU with bfloat16 instructions (AVX512_BF16 or AMX) runs a model in mixed_bfloat16 by default where this is at
+# least BF16_MIN_GAIN; below that bar the gain is within the run-to-run noise of a shared CPU (5-7% here) and
+# float32's precision is kept.  CycleGAN: its float32 default is XLA, which bfloat16 in graph mode does not beat.
+# The variables stay float32 under mixed_bfloat16 and there is no loss scaling, so a checkpoint resumes across
+# the two (a Colab runtime that reconnects on another CPU).  A CPU without those instructions emulates bfloat16:
+# the project's earlier CPU ran it about 7x slower than float32, so there every model stays float32.
+CPU_BF16_GAIN = {
+    "CNNClassifier": 1.77, "DCGAN": 1.30, "ConditionalGAN": 1.22, "WGANGP": 1.28, "VAE": 1.06,
+    "ConditionalVAE": 1.12, "VAEGAN": 1.14, "StyleGAN": 1.35, "CycleGAN": 1.07, "PixelCNN": 1.44,
+    "Inpainter": 1.23, "SuperResolution": 1.21, "Denoiser": 1.45,
+}
+BF16_MIN_GAIN = 1.10
+# Models that keep float32 although mixed_bfloat16 measured faster: under it they fail their quality test here.
+CPU_BF16_FAILS_QUALITY = {
+    "VAEGAN": "its samples' domain FID was 150.3 in mixed_bfloat16 against 128.0 in float32, and no longer beat "
+              "the VAE's 147.7 (tests/test_vae.py, 2026-11-25)",
+}
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
-    * CPU: ``float32``.  Both mixed policies run on a CPU but slower (the benchmark measures it): the
-      CPU has no half-precision matrix units and pays for the casts.
+
+def cpu_flags() -> frozenset:
+    """The CPU's feature flags (Linux ``/proc/cpuinfo``; empty elsewhere, where no bfloat16 default is made)."""
+    if "cpu_flags" not in _state:
+        flags = frozenset()
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+                for line in handle:
+                    if line.startswith(("flags", "Features")):
+                        flags = frozenset(line.split(":", 1)[1].split())
+                        break
+        except OSError:
+            pass
+        _state["cpu_flags"] = flags
+    return _state["cpu_flags"]
+
+
+def cpu_bf16_gain(model):
+    """The measured mixed_bfloat16 / float32 speed ratio on a CPU for a model (instance or class), or ``None``."""
+    return _table_entry(CPU_BF16_GAIN, model)
+
+
+def default_precision(model=None) -> str:
+    """The fastest correct dtype policy for the hardware found (``model``: an instance or class; ``None``: models
+    in general).
+
+    * CPU with bfloat16 instructions (AVX512_BF16, AMX): ``mixed_bfloat16`` for the models listed in
+      :data:`CPU_BF16_GAIN` at least ``BF16_MIN_GAIN`` faster, ``float32`` for the others and for models in
+      general.  The chapter-1 classifier that judges the other models (``cnn.load_classifier``) is float32
+      everywhere, so scores do not depend on the machine.
+    * Other CPUs: ``float32``.  Both mixed policies run there but slower: the CPU has no half-precision
+      arithmetic and pays for the casts (the benchmark measures it).
     * NVIDIA GPU with tensor cores (compute capability 7.0 or newer; Colab's T4, L4, A100):
       ``mixed_float16``, with dynamic loss scaling (the models wrap their optimizers in
       ``LossScaleOptimizer``); expected 1.5-3x faster convolutions and half the activation memory.
@@ -103,44 +155,96 @@ def default_precision() -> str:
 
     if tf.config.list_physical_devices("TPU"):  # physical: listing logical devices would start the runtime
         return "mixed_bfloat16"
-    for gpu in gpus():
+    gpu_list = gpus()
+    for gpu in gpu_list:
         capability = tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0))
         if tuple(capability) >= (7, 0):
             return "mixed_float16"
-    return "float32"
+    if gpu_list or model is None or not cpu_flags() & set(BF16_CPU_FLAGS):
+        return "float32"
+    return "mixed_bfloat16" if _bf16_on_cpu([base.__name__ for base in _class(model).__mro__]) else "float32"
+
+
+def _bf16_on_cpu(names) -> bool:
+    """Whether the model of these class names (its own first, then its bases') measured at least BF16_MIN_GAIN
+    faster in mixed_bfloat16 on a CPU and keeps its quality there."""
+    gain = next((CPU_BF16_GAIN[name] for name in names if name in CPU_BF16_GAIN), None)
+    return gain is not None and gain >= BF16_MIN_GAIN and not any(name in CPU_BF16_FAILS_QUALITY for name in names)
 
 
 def set_precision(policy: str = "float32") -> str:
-    """Set Keras' global dtype policy; ``"auto"`` takes :func:`default_precision`.
+    """Set Keras' global dtype policy for the models made from now on; ``"auto"`` returns to the hardware's
+    default (:func:`default_precision`), which each model then applies for itself when it is made.
 
     ``mixed_float16`` suits NVIDIA GPUs (models then scale their losses with
-    ``keras.optimizers.LossScaleOptimizer``); ``mixed_bfloat16`` suits TPUs and
-    recent GPUs; ``float32`` is the right choice on a CPU.  A model built before
-    this call keeps the policy it was built with.
+    ``keras.optimizers.LossScaleOptimizer``); ``mixed_bfloat16`` suits TPUs, recent GPUs and CPUs with
+    bfloat16 instructions; ``float32`` the other CPUs.  A model made before this call keeps its policy.
     """
-    if policy == "auto":
-        policy = default_precision()
-    if policy not in PRECISIONS:
+    if policy != "auto" and policy not in PRECISIONS:
         raise ValueError(f"precision {policy!r} is not supported; use 'auto' or one of {', '.join(PRECISIONS)}.")
     import keras
 
+    chosen = policy != "auto"
+    if not chosen:
+        policy = default_precision()
     keras.mixed_precision.set_global_policy(policy)
-    _state["precision_chosen"] = True
+    _state["precision_chosen"], _state["precision_set"] = chosen, policy
     return policy
 
 
-def apply_default_precision() -> str:
-    """Set the hardware's default policy unless one was chosen (by :func:`set_precision` or by Keras'
-    ``set_global_policy``); the models call this when they are made.  On a CPU it changes nothing."""
+def _user_chose_precision() -> bool:
+    """Whether the global policy is the user's (set by :func:`set_precision`, or straight through Keras)."""
     import keras
 
-    current = keras.mixed_precision.global_policy().name
-    if _state["precision_chosen"] or current != "float32":
-        return current
-    wanted = default_precision()
-    if wanted != current:
+    return _state["precision_chosen"] or keras.mixed_precision.global_policy().name != _state["precision_set"]
+
+
+def apply_default_precision(model=None) -> str:
+    """Set the hardware's default policy for ``model`` (its class) unless the user chose one, by
+    :func:`set_precision` or by Keras' ``set_global_policy``; the models call this when they are made, before
+    their layers.  Returns the policy the model is made under."""
+    import keras
+
+    if _user_chose_precision():
+        return precision()
+    wanted = default_precision(model)
+    if wanted != precision():
         keras.mixed_precision.set_global_policy(wanted)
+        _state["precision_set"] = wanted
     return wanted
+
+
+@contextlib.contextmanager
+def precision_scope(policy: str):
+    """Make models under ``policy`` inside the ``with`` block, then restore the policy and the choice before it."""
+    import keras
+
+    before = keras.mixed_precision.global_policy().name, dict(_state)
+    set_precision(policy)
+    try:
+        yield policy
+    finally:
+        keras.mixed_precision.set_global_policy(before[0])
+        _state["precision_chosen"], _state["precision_set"] = before[1]["precision_chosen"], before[1]["precision_set"]
+
+
+def precision_report(model=None) -> str:
+    """The precision part of the environment line, for one model (instance or class) or for models in general."""
+    if model is not None:
+        if not isinstance(model, type):  # a model made: the policy it was made under
+            name = model.dtype_policy.name
+            default = name == default_precision(model)
+        else:  # a model to be made: the policy it will take
+            default = not _user_chose_precision()
+            name = default_precision(model) if default else precision()
+        return f"precision {name}" + (f" (hardware default for {_class(model).__name__})" if default else "")
+    if _user_chose_precision():
+        return f"precision {precision()}"
+    general = default_precision()
+    if general == "float32" and cpu_flags() & set(BF16_CPU_FLAGS) and not gpus():
+        listed = [name for name in CPU_BF16_GAIN if _bf16_on_cpu([name])]
+        return f"precision per model (hardware default: mixed_bfloat16 for {', '.join(listed)}; float32 otherwise)"
+    return f"precision {general} (hardware default)"
 
 
 def precision() -> str:
@@ -191,12 +295,17 @@ def _class(model) -> type:
     return model if isinstance(model, type) else type(model)
 
 
+def _table_entry(table: dict, model):
+    """A per-model table's entry for a model (instance or class): its own, or its nearest listed base's."""
+    for base in _class(model).__mro__:
+        if base.__name__ in table:
+            return table[base.__name__]
+    return None
+
+
 def cpu_xla_gain(model):
     """The measured XLA / graph speed ratio on a CPU for a model (instance or class), or ``None`` if not listed."""
-    for base in _class(model).__mro__:
-        if base.__name__ in CPU_XLA_GAIN:
-            return CPU_XLA_GAIN[base.__name__]
-    return None
+    return _table_entry(CPU_XLA_GAIN, model)
 
 
 def jit_compile(model=None, *, quick=None) -> bool:
@@ -302,7 +411,7 @@ def environment_report(model=None) -> str:
     replicas = active.num_replicas_in_sync
     return (
         f"TensorFlow {tf.__version__} | Keras {keras.__version__} | {device} | "
-        f"precision {precision()}{' (hardware default)' if precision() == default_precision() else ''} | "
+        f"{precision_report(model)} | "
         f"{xla_report(model)} | "
         f"batch: recipe x{tf.distribute.get_strategy().num_replicas_in_sync} replicas | "
         f"strategy {strat} ({replicas} replica{'s' if replicas != 1 else ''}) | mode {mode()}"

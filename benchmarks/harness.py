@@ -167,8 +167,7 @@ def compare(timers: dict, repeats: int) -> dict:
 def throughput(name: str, mode: str = "graph/float32", *, seconds: float = 3.0, repeats: int = 3) -> dict:
     """``fit()`` against a bare ``tf.function(model.train_step)`` loop on one batch kept in memory."""
     jit, precision = MODES[mode]
-    config.set_precision(precision)
-    try:
+    with config.precision_scope(precision):
         keras.utils.set_random_seed(0)
         try:
             model, element = build(name, jit)
@@ -187,8 +186,6 @@ def throughput(name: str, mode: str = "graph/float32", *, seconds: float = 3.0, 
         steps = _calibrate(lambda n: _fit_timer(model, dataset, n)(), seconds)
         times = compare({"fit": _fit_timer(model, dataset, steps), "bare": _bare_timer(step, dataset, steps)}, repeats)
         startup = fit_startup(model, dataset)
-    finally:
-        config.set_precision("float32")
     fit_rate, bare_rate = (_median_rate(times[k], steps, per_step) for k in ("fit", "bare"))
     return {"model": name, "mode": mode, "size": MODELS[name][0], "batch": per_step, "unit": MODELS[name][2],
             "steps": steps, "fit_per_s": fit_rate, "bare_per_s": bare_rate, "ratio": fit_rate / bare_rate,
@@ -201,11 +198,8 @@ SIZE_MODES = {"graph/float32": "graph", "xla/float32": "xla", "graph/mixed_bfloa
 def _under_policy(run, precision: str):
     """``run`` with Keras' global dtype policy set to ``precision`` while it runs."""
     def go():
-        config.set_precision(precision)
-        try:
+        with config.precision_scope(precision):
             return run()
-        finally:
-            config.set_precision("float32")
     return go
 
 
@@ -222,20 +216,18 @@ def at_size(name: str, size: int, *, seconds: float = 1.5, repeats: int = 3, lea
     for mode in modes:
         jit, precision = MODES[mode]
         keras.utils.set_random_seed(0)
-        config.set_precision(precision)
-        try:
-            model, element = build(name, jit, size)
-            dataset = tf.data.Dataset.from_tensors(element).repeat()
-            start = time.perf_counter()
-            _fit_timer(model, dataset, 3)()
-            row[f"{SIZE_MODES[mode]}_first_fit_s"] = time.perf_counter() - start
-            timers[mode] = (model, dataset, precision)
-        except ValueError as error:
-            if not _xla_refusal(name, jit):
-                raise
-            row["xla_unsupported"] = str(error)
-        finally:
-            config.set_precision("float32")
+        with config.precision_scope(precision):
+            try:
+                model, element = build(name, jit, size)
+                dataset = tf.data.Dataset.from_tensors(element).repeat()
+                start = time.perf_counter()
+                _fit_timer(model, dataset, 3)()
+                row[f"{SIZE_MODES[mode]}_first_fit_s"] = time.perf_counter() - start
+                timers[mode] = (model, dataset, precision)
+            except ValueError as error:
+                if not _xla_refusal(name, jit):
+                    raise
+                row["xla_unsupported"] = str(error)
     steps = _calibrate(lambda n: _fit_timer(*timers["graph/float32"][:2], n)(), seconds, least)
     times = compare({mode: _under_policy(_fit_timer(model, dataset, steps), precision)
                      for mode, (model, dataset, precision) in timers.items()}, repeats)
@@ -394,4 +386,4 @@ def hardware() -> dict:
     return {"cpu": cpu, "cores": os.cpu_count(), "gpus": [g for g in gpus if g], "python": platform.python_version(),
             "tensorflow": tf.__version__, "keras": keras.__version__, "environment": config.environment_report(),
             "default_modes": {name: f"{'xla' if config.jit_compile(cli.model_class(name)) else 'graph'}/"
-                                    f"{config.default_precision()}" for name in MODELS}}
+                                    f"{config.default_precision(cli.model_class(name))}" for name in MODELS}}

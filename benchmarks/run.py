@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import pathlib
 import subprocess
@@ -158,9 +159,29 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _is_faster(default: str, graph_rate: float, xla_rate: float) -> str:
-    """Whether the default mode is the faster of float32 graph mode and XLA: "yes" or "no"."""
-    return "yes" if default == ("xla/float32" if xla_rate > graph_rate else "graph/float32") else "no"
+def _is_faster(default: str, rates: dict, model: str = "") -> str:
+    """Whether the default mode is the fastest correct one of the modes measured (``rates``: mode -> fit() per
+    second): "yes"; "yes, within the bar (...)" where a faster mode gains less than the bar ``config`` asks of it
+    before making it the default (XLA_MIN_GAIN, or BF16_MIN_GAIN between precisions), which is the run-to-run
+    noise of a shared CPU; or "no (...)".  A model whose quality test fails in mixed_bfloat16
+    (``config.CPU_BF16_FAILS_QUALITY``) is judged among its float32 modes, and the note says so."""
+    from aigc_keras import cli, config
+
+    if default not in rates:
+        return "not measured"
+    note = ""
+    if model and cli.model_class(model).__name__ in config.CPU_BF16_FAILS_QUALITY and not default.endswith("bfloat16"):
+        bf16 = {mode: rate for mode, rate in rates.items() if mode.endswith("mixed_bfloat16")}
+        if bf16 and max(bf16.values()) > rates[default]:
+            note = f"; bfloat16 {max(bf16.values()) / rates[default]:.2f}x, but it fails the quality test"
+        rates = {mode: rate for mode, rate in rates.items() if mode not in bf16}
+    best = max(rates, key=rates.get)
+    if best == default:
+        return f"yes{f' ({note[2:]})' if note else ''}"
+    gain = rates[best] / rates[default]
+    bar = config.BF16_MIN_GAIN if best.split("/")[1] != default.split("/")[1] else config.XLA_MIN_GAIN
+    return (f"yes, within the bar ({best} {gain:.2f}x < {bar:.2f}x{note})" if gain < bar
+            else f"no ({best} {gain:.2f}x{note})")
 
 
 def _seconds(value) -> str:
@@ -170,18 +191,22 @@ def _seconds(value) -> str:
 def defaults(throughput: list, default_modes: dict) -> list:
     """Per model measured in both float32 modes (or refused by XLA): graph vs XLA in steady state, the extra
     first-fit() time XLA's compile costs, the steps after which XLA has repaid it, and whether the default of
-    ``config`` is the faster mode."""
+    ``config`` is the fastest of graph, XLA and mixed_bfloat16."""
+    from .harness import SIZE_MODES
+
     rows = {(r["model"], r["mode"]): r for r in throughput}
     measured = [r for r in throughput if "fit_per_s" in r]
     lines = ["| model | default here | XLA / graph, steady state | XLA's extra first-fit() time | "
-             "XLA repaid after | default is the faster |", "|---|---|---|---|---|---|"]
+             "XLA repaid after | default is the fastest of graph, XLA and bfloat16 |", "|---|---|---|---|---|---|"]
     for model in dict.fromkeys(r["model"] for r in measured):
         graph, xla = rows.get((model, "graph/float32")), rows.get((model, "xla/float32"))
         default = default_modes.get(model, "")
         if graph is None or xla is None:  # not measured in both modes
             continue
+        rates = {mode: rows[(model, mode)]["fit_per_s"] for mode in SIZE_MODES  # the modes a default is chosen among
+                 if "fit_per_s" in rows.get((model, mode), {})}
         if "fit_per_s" not in xla:  # refused: an op without an XLA kernel
-            lines.append(f"| {model} | {default} | XLA cannot compile it | | | yes (the only mode) |")
+            lines.append(f"| {model} | {default} | XLA cannot compile it | | | {_is_faster(default, rates, model)} |")
             continue
         gain = xla["fit_per_s"] / graph["fit_per_s"]
         extra = xla["first_fit_s"] - graph["first_fit_s"] if "first_fit_s" in xla and "first_fit_s" in graph \
@@ -189,17 +214,16 @@ def defaults(throughput: list, default_modes: dict) -> list:
         saved = graph["batch"] / graph["fit_per_s"] - xla["batch"] / xla["fit_per_s"]  # seconds per step
         repaid = "never" if saved <= 0 else ("" if extra is None else f"{max(extra, 0) / saved:.0f} steps")
         lines.append(f"| {model} | {default} | {gain:.2f}x | {_seconds(extra)} | {repaid} | "
-                     f"{_is_faster(default, graph['fit_per_s'], xla['fit_per_s'])} |")
+                     f"{_is_faster(default, rates, model)} |")
     return lines
 
 
-def sizes(rows: list, default_modes: dict) -> list:
-    """fit() per second in graph mode, with XLA and in mixed_bfloat16 at each size measured (throughput rows at the
-    chapter size, :func:`benchmarks.harness.at_size` rows at the others), and whether the model's default mode
-    (float32, graph or XLA) is the faster of graph and XLA there."""
+def _size_table(rows: list) -> dict:
+    """(model, size) -> {"graph": rate, "xla": rate or "refused", "bf16": rate, "<key>_first": seconds, "batch",
+    "unit"} from throughput rows (the chapter size, one mode each) and :func:`benchmarks.harness.at_size` rows."""
     from .harness import SIZE_MODES
 
-    table = {}  # (model, size) -> {"graph": rate, "xla": rate or "refused", "bf16": rate, ..._first: seconds}
+    table = {}
     for r in rows:
         entry = table.setdefault((r["model"], r["size"]), {"batch": r["batch"], "unit": r.get("unit", "")})
         if "mode" in r:  # a throughput row: one mode
@@ -213,8 +237,28 @@ def sizes(rows: list, default_modes: dict) -> list:
                     entry[key], entry[key + "_first"] = r[key + "_per_s"], r.get(key + "_first_fit_s")
             if "xla_unsupported" in r:
                 entry["xla"] = "refused"
+    return table
+
+
+def bf16_gains(rows: list) -> dict:
+    """Per model: fit() per second in mixed_bfloat16 over float32 (both graph mode), geometric mean over the sizes
+    measured in both, rounded to 0.01 -- what ``aigc_keras.config.CPU_BF16_GAIN`` holds for this project's CPU."""
+    gains = {}
+    for (model, _), e in _size_table(rows).items():
+        if "bf16" in e and "graph" in e:
+            gains.setdefault(model, []).append(e["bf16"] / e["graph"])
+    return {model: round(math.exp(sum(map(math.log, g)) / len(g)), 2) for model, g in gains.items()}
+
+
+def sizes(rows: list, default_modes: dict) -> list:
+    """fit() per second in graph mode, with XLA and in mixed_bfloat16 at each size measured (throughput rows at the
+    chapter size, :func:`benchmarks.harness.at_size` rows at the others), whether the model's default mode is the
+    fastest of the three there, and the bfloat16 gains the precision default is chosen from."""
+    from .harness import SIZE_MODES
+
+    table = _size_table(rows)
     lines = ["| model | size | batch | graph fit() per s | XLA fit() per s | XLA / graph | bfloat16 fit() per s | "
-             "bfloat16 / graph | first fit() graph / XLA | default here | default is the faster of graph and XLA |",
+             "bfloat16 / graph | first fit() graph / XLA | default here | default is the fastest of the three |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     order = list(default_modes)
     for (model, size), e in sorted(table.items(), key=lambda item: (order.index(item[0][0]) if item[0][0] in order
@@ -223,13 +267,23 @@ def sizes(rows: list, default_modes: dict) -> list:
             continue
         default = default_modes.get(model, "")
         bf16 = f"{e['bf16']:.0f} | {e['bf16'] / e['graph']:.2f}x" if "bf16" in e else " | "
+        rates = {mode: e[key] for mode, key in SIZE_MODES.items() if key in e and e[key] != "refused"}
         if e["xla"] == "refused":
             lines.append(f"| {model} | {size} | {e['batch']} | {e['graph']:.0f} {e['unit']} | XLA cannot compile it | "
-                         f"| {bf16} | {_seconds(e['graph_first'])} / | {default} | yes (the only mode) |")
+                         f"| {bf16} | {_seconds(e['graph_first'])} / | {default} | "
+                         f"{_is_faster(default, rates, model)} |")
             continue
         lines.append(f"| {model} | {size} | {e['batch']} | {e['graph']:.0f} {e['unit']} | {e['xla']:.0f} | "
                      f"{e['xla'] / e['graph']:.2f}x | {bf16} | {_seconds(e['graph_first'])} / "
-                     f"{_seconds(e['xla_first'])} | {default} | {_is_faster(default, e['graph'], e['xla'])} |")
+                     f"{_seconds(e['xla_first'])} | {default} | {_is_faster(default, rates, model)} |")
+    gains = bf16_gains(rows)
+    if gains:
+        from aigc_keras import config
+
+        lines += ["", "bfloat16 / float32 (graph mode), geometric mean over the sizes above (the precision default "
+                  f"on a CPU with bfloat16 instructions takes it where at least {config.BF16_MIN_GAIN:.2f}x and the "
+                  "model passes its quality test in it): "
+                  + ", ".join(f"{model} {gain:.2f}x" for model, gain in gains.items()) + "."]
     return lines
 
 

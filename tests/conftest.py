@@ -25,13 +25,13 @@ import pytest  # noqa: E402
 
 @pytest.fixture
 def policy():
-    """Set a dtype policy for one test and restore float32 afterwards."""
+    """Set a dtype policy for one test and return to the hardware's defaults afterwards."""
     def set_policy(name):
         config.set_precision(name)
         return name
 
     yield set_policy
-    config.set_precision("float32")
+    config.set_precision("auto")
 
 
 @pytest.fixture(scope="session")

@@ -83,12 +83,10 @@ def check_mirrored_epoch(make, batches):
 def check_mixed_epoch(make, batches, policy_name):
     from aigc_keras import config
 
-    config.set_precision(policy_name)
-    try:
+    with config.precision_scope(policy_name):
         model = fresh(make)
+        assert model.dtype_policy.name == policy_name
         if policy_name == "mixed_float16":
             assert all(isinstance(o, keras.optimizers.LossScaleOptimizer) for o in model.optimizers.values())
         logs = model.fit(batches, epochs=1, verbose=0).history
         assert all(np.isfinite(v[-1]) for v in logs.values()), logs
-    finally:
-        config.set_precision("float32")

@@ -25,7 +25,8 @@ def pairs():
 # --- layers and networks -------------------------------------------------------------------
 
 
-def test_instance_norm_matches_numpy():
+def test_instance_norm_matches_numpy(policy):
+    policy("float32")  # the reference is float32 arithmetic
     rng = np.random.default_rng(0)
     x = (rng.normal(size=(3, 5, 6, 4)) * [1.0, 3.0, 0.2, 7.0] + [0.0, -2.0, 5.0, 1.0]).astype(np.float32)
     out = layers.instance_norm("norm")(x)  # gamma = 1, beta = 0 at initialisation

@@ -75,7 +75,8 @@ def test_training_masks_mix_rectangles_and_strokes():
     assert 10 < sum(solid) < 54
 
 
-def test_sub_pixel_and_composite_layers_against_references():
+def test_sub_pixel_and_composite_layers_against_references(policy):
+    policy("float32")  # the references are float32 arithmetic
     x = np.random.default_rng(0).normal(size=(2, 3, 5, 12)).astype(np.float32)
     np.testing.assert_array_equal(layers.SubPixelUpsampling(2)(x).numpy(), tf.nn.depth_to_space(x, 2).numpy())
     image, fill = np.full((1, 2, 2, 3), 0.25, np.float32), np.full((1, 2, 2, 3), 0.75, np.float32)
@@ -115,7 +116,8 @@ def test_inpainting_keeps_every_known_pixel():
     np.testing.assert_array_equal(out, model.inpaint(np.where(masks == 1, 0.5, images), masks))
 
 
-def test_super_resolution_starts_at_bicubic_and_degrades_by_block_means():
+def test_super_resolution_starts_at_bicubic_and_degrades_by_block_means(policy):
+    policy("float32")  # the references are float32 arithmetic
     model = editing.SuperResolution(scale=4, channels=1, width=8, blocks=1)
     clean = np.random.default_rng(0).uniform(0, 1, (2, 8, 8, 1)).astype(np.float32)  # synthetic
     low = model.degrade(clean).numpy()
@@ -195,7 +197,8 @@ def test_mixed_precision_epoch(kind, policy_name, patches):
 
 # --- augmentation ----------------------------------------------------------------------------
 
-def test_digit_augmentation_keeps_shape_range_and_background():
+def test_digit_augmentation_keeps_shape_range_and_background(policy):
+    policy("float32")  # exact background and range checks
     images = data.load_arrays("digits", "train", image_size=28, limit=32).images  # [-1, 1], background -1
     augment = data.augmentation("digits", value_range=(-1, 1), seed=3)
     out = augment(images, training=True).numpy()

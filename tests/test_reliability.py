@@ -183,16 +183,37 @@ def test_the_guard_stops_on_nan_anywhere_and_on_infinite_losses_only():
         guard.on_train_batch_end(2, {"d_loss": np.array([1.0, np.inf])})
 
 
-def test_a_checkpoint_of_another_precision_is_refused_naming_it(tmp_path, policy):
+def test_a_checkpoint_resumes_across_float32_and_bfloat16_and_float16_is_refused_naming_it(tmp_path, policy):
+    """float32 and mixed_bfloat16 hold the same float32 variables (a run that reconnects on a CPU with or
+    without bfloat16 instructions resumes); mixed_float16's loss scaler has state of its own: refused."""
+    policy("float32")
     model = TinyGAN()
     model.compile()
     model.save_checkpoint(tmp_path / "f32.npz", epoch=1)
+    policy("mixed_bfloat16")
+    bf16 = TinyGAN()
+    bf16.compile()
+    assert bf16.dtype_policy.name == "mixed_bfloat16"
+    assert bf16.load_checkpoint(tmp_path / "f32.npz")["epoch"] == 1
+    for mine, theirs in zip(model.weights, bf16.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs))
+    bf16.save_checkpoint(tmp_path / "bf16.npz", epoch=2)
+    policy("float32")
+    back = TinyGAN()
+    back.compile()
+    assert back.load_checkpoint(tmp_path / "bf16.npz")["epoch"] == 2
     policy("mixed_float16")
     other = TinyGAN()
     other.compile()
     with pytest.raises(ValueError, match=r"written under the float32 precision policy and this model is "
                                          r"mixed_float16.*--precision float32"):
         other.load_checkpoint(tmp_path / "f32.npz")
+    with pytest.raises(ValueError, match=r"written under the mixed_bfloat16 precision policy"):
+        other.load_checkpoint(tmp_path / "bf16.npz")
+    other.save_checkpoint(tmp_path / "f16.npz", epoch=3)
+    with pytest.raises(ValueError, match=r"written under the mixed_float16 precision policy and this model is "
+                                         r"float32"):
+        back.load_checkpoint(tmp_path / "f16.npz")
 
 
 def test_a_checkpoint_is_never_written_from_non_finite_weights(tmp_path):

@@ -185,8 +185,11 @@ def test_ema_starts_equal_then_follows_behind(trained):
     np.testing.assert_allclose(betas, [0.5, 0.5 ** (1 / 10), 0.5 ** (1 / 100), 0.999], rtol=1e-6)
 
 
-def test_exported_generator_round_trips(trained, tmp_path):
-    model = trained
+def test_exported_generator_round_trips(policy, tmp_path):
+    # Identity to 1e-5 is a float32 property: a generator saved under mixed_bfloat16 reloads its nested
+    # functional parts under the loader's policy (Keras), and its images then differ at bfloat16's rounding.
+    policy("float32")
+    model = matrix.fresh(make_small)
     path = tmp_path / "generator.keras"
     model.export_generator().save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)

@@ -59,7 +59,7 @@ def test_modes_pick_and_output_dir(monkeypatch, tmp_path):
 
 def test_environment_report_and_precision(policy):
     line = config.environment_report()
-    for field in ("TensorFlow", "Keras", "CPU", "precision float32", "XLA ", "strategy", "mode"):
+    for field in ("TensorFlow", "Keras", "CPU", "precision ", "XLA ", "strategy", "mode"):
         assert field in line
     policy("mixed_bfloat16")
     assert "precision mixed_bfloat16" in config.environment_report()
@@ -107,13 +107,14 @@ def test_save_image_writes_the_exact_bytes(tmp_path):
         viz.save_image(grey.astype(np.float32), tmp_path / "f.png")
 
 
-def test_hardware_defaults_chosen_in_config(monkeypatch, policy):
-    """float32 and no XLA on this CPU; mixed_float16 on a tensor-core GPU, float32 on an older one;
-    a user's choice is never replaced; the batch scales with the replicas."""
+def test_hardware_defaults_chosen_in_config(policy, monkeypatch):  # policy: set up first, undone last
+    """float32 and no XLA on a CPU without bfloat16 instructions; mixed_float16 on a tensor-core GPU, float32 on
+    an older one; a user's choice is never replaced; the batch scales with the replicas."""
     import tensorflow as tf
 
-    monkeypatch.setattr(config, "gpus", lambda: [])  # this CPU, even where the tests run on a GPU machine
+    monkeypatch.setattr(config, "gpus", lambda: [])  # a CPU, even where the tests run on a GPU machine
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    monkeypatch.setitem(config._state, "cpu_flags", frozenset({"avx2"}))
     assert config.default_precision() == "float32" and config.jit_compile() is False
     line = config.environment_report()
     assert "precision float32 (hardware default)" in line and "XLA off (hardware default in quick mode)" in line
@@ -177,6 +178,70 @@ def test_xla_default_on_this_cpu_is_per_model_from_the_benchmark(monkeypatch):
         config.set_jit_compile("auto")
     with pytest.raises(ValueError, match="jit_compile must be True, False, None or 'auto', got 'yes'"):
         model.compile(jit_compile="yes")
+
+
+def test_bfloat16_default_on_a_cpu_with_bfloat16_instructions_is_per_model(policy, monkeypatch, tmp_path):
+    """A CPU with AVX512_BF16 or AMX: mixed_bfloat16 for each model the benchmark measured at least BF16_MIN_GAIN
+    faster in it (a subclass takes its base's entry), float32 for the others, for models in general and for the
+    judge classifier; a CPU without them: float32 for every model; the user's choice wins."""
+    import tensorflow as tf
+
+    from aigc_keras.models import cnn, cyclegan, gan, vae
+
+    monkeypatch.setattr(config, "gpus", lambda: [])
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+
+    class MyGAN(gan.DCGAN):  # a user's subclass
+        pass
+
+    class MyVAEGAN(vae.VAEGAN):
+        pass
+
+    classes = (cnn.CNNClassifier, gan.DCGAN, gan.ConditionalGAN, vae.VAE, vae.ConditionalVAE, vae.VAEGAN,
+               cyclegan.CycleGAN, MyGAN, MyVAEGAN)
+    monkeypatch.setitem(config._state, "cpu_flags", frozenset({"sse2", "avx2", "avx512f"}))
+    assert {config.default_precision(c) for c in classes} == {"float32"}
+    assert "precision float32 (hardware default)" in config.environment_report()
+    monkeypatch.setitem(config._state, "cpu_flags", frozenset({"sse2", "avx2", "avx512f", "avx512_bf16"}))
+    # the VAE gains too little; the VAEGAN fails its quality test in bfloat16; CycleGAN's XLA beats it
+    assert [config.default_precision(c) for c in classes] == [
+        "mixed_bfloat16", "mixed_bfloat16", "mixed_bfloat16", "float32", "mixed_bfloat16", "float32", "float32",
+        "mixed_bfloat16", "float32"]
+    assert config.default_precision() == "float32"
+    faster = [n for n, g in config.CPU_BF16_GAIN.items() if g >= config.BF16_MIN_GAIN and n != "VAEGAN"]
+    assert "VAE" not in faster and "CycleGAN" not in faster and len(faster) == 10
+    assert f"precision per model (hardware default: mixed_bfloat16 for {', '.join(faster)}; float32 otherwise)" \
+        in config.environment_report()
+    assert "precision mixed_bfloat16 (hardware default for DCGAN)" in config.environment_report(gan.DCGAN)
+
+    policy("auto")  # nothing chosen: each model made takes its own default, whichever model came before
+    made = [gan.DCGAN(image_size=16, latent_dim=8, width=8), vae.VAE(image_size=16, latent_dim=4, width=8),
+            MyGAN(image_size=16, latent_dim=8, width=8)]
+    assert [m.dtype_policy.name for m in made] == ["mixed_bfloat16", "float32", "mixed_bfloat16"]
+    assert made[0].generator.layers[1].compute_dtype == "bfloat16" and made[0].generator.layers[1].dtype == "float32"
+    assert {layer.compute_dtype for layer in made[1].encoder.layers} == {"float32"}
+    assert "precision float32 (hardware default for VAE)" in config.environment_report(made[1])
+    policy("float32")  # the user's choice wins
+    assert gan.DCGAN(image_size=16, latent_dim=8, width=8).dtype_policy.name == "float32"
+    assert "precision float32 |" in config.environment_report(gan.DCGAN)
+    policy("auto")
+
+    # The judge of the other models is float32 whatever the CPU, trained or loaded from its cache.
+    monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path))
+    seen = []
+
+    def small_training(train, test, epochs, verbose):
+        seen.append(config.precision())
+        return cnn.CNNClassifier(image_size=8, width=4, feature_dim=8), None
+
+    monkeypatch.setattr(cnn, "train_classifier", small_training)
+    trained, loaded = cnn.load_classifier(8, epochs=1), cnn.load_classifier(8, epochs=1)
+    assert seen == ["float32"] and len(list(tmp_path.glob("cache/cnn_digits_8px_*.keras"))) == 1
+    for judge in (trained, loaded):
+        assert judge.dtype_policy.name == "float32"
+        assert {layer.compute_dtype for layer in judge.network.layers} == {"float32"}
+    assert cnn.CNNClassifier(image_size=8, width=4, feature_dim=8).dtype_policy.name == "mixed_bfloat16"
+    assert config.precision() == "mixed_bfloat16"  # the scope restored the automatic choice
 
 
 def test_default_batch_is_per_replica():

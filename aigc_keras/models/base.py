@@ -193,12 +193,14 @@ class Checkpointable:
                         if meta["config"].get(k) != own_config.get(k)}
                 raise ValueError(f"checkpoint {str(path)!r} was written by a model of another configuration: "
                                  + ", ".join(f"{k}: checkpoint {a!r} vs model {b!r}" for k, (a, b) in sorted(diff.items())))
-            own_precision = self.dtype_policy.name
-            if meta.get("precision", own_precision) != own_precision:
-                raise ValueError(f"checkpoint {str(path)!r} was written under the {meta['precision']} precision "
+            own_precision, stored_precision = self.dtype_policy.name, meta.get("precision", self.dtype_policy.name)
+            if (own_precision == "mixed_float16") != (stored_precision == "mixed_float16"):
+                # float32 and mixed_bfloat16 hold the same float32 variables and resume across each other;
+                # mixed_float16's loss-scaling optimizers keep state of their own.
+                raise ValueError(f"checkpoint {str(path)!r} was written under the {stored_precision} precision "
                                  f"policy and this model is {own_precision} (the float16 loss scaler keeps state of "
-                                 f"its own); build the model after config.set_precision({meta['precision']!r}) "
-                                 f"(command line: --precision {meta['precision']}).")
+                                 f"its own); build the model after config.set_precision({stored_precision!r}) "
+                                 f"(command line: --precision {stored_precision}).")
             groups = self._state_variables()
             for group, variables in groups.items():
                 stored_layout = meta["layout"].get(group)
@@ -234,7 +236,7 @@ class GenerativeModel(Checkpointable, keras.Model):
     xla_unsupported = ""  # what has no XLA kernel in this model's step, if anything (then XLA is never the default)
 
     def __init__(self, *, trackers=(), seed: int = 0, **kwargs):
-        apply_default_precision()  # the hardware's policy unless the user chose one (config)
+        apply_default_precision(type(self))  # this model's hardware default unless the user chose (config)
         super().__init__(**kwargs)
         self.seed = check_int(seed, "seed", minimum=0)
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="seed_generator")

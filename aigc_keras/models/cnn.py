@@ -33,7 +33,7 @@ class CNNClassifier(Checkpointable, keras.Model):
     """
 
     def __init__(self, image_size=28, channels=1, num_classes=10, width=32, feature_dim=128, dropout=0.3, **kwargs):
-        apply_default_precision()  # the hardware's policy unless the user chose one (config)
+        apply_default_precision(type(self))  # this model's hardware default unless the user chose (config)
         super().__init__(**kwargs)
         for key, value in (("image_size", image_size), ("channels", channels), ("num_classes", num_classes),
                            ("width", width), ("feature_dim", feature_dim)):
@@ -140,11 +140,12 @@ def load_classifier(image_size: int = 28, *, epochs: int = 20, verbose: int = 0)
     from .. import config, data
 
     path = config.output_dir("cache") / f"cnn_digits_{image_size}px_v{CLASSIFIER_VERSION}_e{epochs}.keras"
-    if path.exists():
-        return keras.saving.load_model(path, safe_mode=True)
-    train = data.load_arrays("digits", "train", image_size=image_size, source="offline")
-    test = data.load_arrays("digits", "test", image_size=image_size, source="offline")
-    model, _ = train_classifier((train.images, train.labels), (test.images, test.labels),
-                                epochs=epochs, verbose=verbose)
+    with config.precision_scope("float32"):  # the judge: its scores must not depend on the machine's precision
+        if path.exists():
+            return keras.saving.load_model(path, safe_mode=True)
+        train = data.load_arrays("digits", "train", image_size=image_size, source="offline")
+        test = data.load_arrays("digits", "test", image_size=image_size, source="offline")
+        model, _ = train_classifier((train.images, train.labels), (test.images, test.labels),
+                                    epochs=epochs, verbose=verbose)
     save_atomically(model, path)
     return model
