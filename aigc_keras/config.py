@@ -140,8 +140,10 @@ def default_precision(model=None) -> str:
     in general).
 
     * CPU with bfloat16 instructions (AVX512_BF16, AMX): ``mixed_bfloat16`` for the models listed in
-      :data:`CPU_BF16_GAIN` at least ``BF16_MIN_GAIN`` faster, ``float32`` for the others and for models in
-      general.  The chapter-1 classifier that judges the other models (``cnn.load_classifier``) is float32
+      :data:`CPU_BF16_GAIN` at least ``BF16_MIN_GAIN`` faster and not in :data:`CPU_BF16_FAILS_QUALITY`, in graph
+      mode; ``float32`` for the others, for a model under XLA (``--xla on``; the gains were measured in graph
+      mode, and XLA's CPU compiler rejected StyleGAN's bfloat16 gradient: "floating point types of different
+      precisions") and for models in general.  The chapter-1 classifier that judges the other models (``cnn.load_classifier``) is float32
       everywhere, so scores do not depend on the machine.
     * Other CPUs: ``float32``.  Both mixed policies run there but slower: the CPU has no half-precision
       arithmetic and pays for the casts (the benchmark measures it).
@@ -161,6 +163,8 @@ def default_precision(model=None) -> str:
         if tuple(capability) >= (7, 0):
             return "mixed_float16"
     if gpu_list or model is None or not cpu_flags() & set(BF16_CPU_FLAGS):
+        return "float32"
+    if jit_compile(model):  # the gains are graph-mode figures; XLA with bfloat16 failed StyleGAN's gradient here
         return "float32"
     return "mixed_bfloat16" if _bf16_on_cpu([base.__name__ for base in _class(model).__mro__]) else "float32"
 

@@ -208,6 +208,11 @@ def test_bfloat16_default_on_a_cpu_with_bfloat16_instructions_is_per_model(polic
         "mixed_bfloat16", "mixed_bfloat16", "mixed_bfloat16", "float32", "mixed_bfloat16", "float32", "float32",
         "mixed_bfloat16", "float32"]
     assert config.default_precision() == "float32"
+    config.set_jit_compile(True)  # --xla on: the gains are graph-mode figures, so float32
+    try:
+        assert config.default_precision(gan.DCGAN) == "float32"
+    finally:
+        config.set_jit_compile("auto")
     faster = [n for n, g in config.CPU_BF16_GAIN.items() if g >= config.BF16_MIN_GAIN and n != "VAEGAN"]
     assert "VAE" not in faster and "CycleGAN" not in faster and len(faster) == 10
     assert f"precision per model (hardware default: mixed_bfloat16 for {', '.join(faster)}; float32 otherwise)" \
