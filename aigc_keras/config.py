@@ -142,9 +142,9 @@ def default_precision(model=None) -> str:
     * CPU with bfloat16 instructions (AVX512_BF16, AMX): ``mixed_bfloat16`` for the models listed in
       :data:`CPU_BF16_GAIN` at least ``BF16_MIN_GAIN`` faster and not in :data:`CPU_BF16_FAILS_QUALITY`, in graph
       mode; ``float32`` for the others, for a model under XLA (``--xla on``; the gains were measured in graph
-      mode, and XLA's CPU compiler rejected StyleGAN's bfloat16 gradient: "floating point types of different
-      precisions") and for models in general.  The chapter-1 classifier that judges the other models (``cnn.load_classifier``) is float32
-      everywhere, so scores do not depend on the machine.
+      mode, and XLA's CPU compiler rejects StyleGAN's bfloat16 gradient) and for models in general.  The
+      chapter-1 classifier that judges the other models (``cnn.load_classifier``) is float32 everywhere, so
+      scores do not depend on the machine.
     * Other CPUs: ``float32``.  Both mixed policies run there but slower: the CPU has no half-precision
       arithmetic and pays for the casts (the benchmark measures it).
     * NVIDIA GPU with tensor cores (compute capability 7.0 or newer; Colab's T4, L4, A100):
@@ -166,14 +166,14 @@ def default_precision(model=None) -> str:
         return "float32"
     if jit_compile(model):  # the gains are graph-mode figures; XLA with bfloat16 failed StyleGAN's gradient here
         return "float32"
-    return "mixed_bfloat16" if _bf16_on_cpu([base.__name__ for base in _class(model).__mro__]) else "float32"
+    return "mixed_bfloat16" if _bf16_on_cpu(model) else "float32"
 
 
-def _bf16_on_cpu(names) -> bool:
-    """Whether the model of these class names (its own first, then its bases') measured at least BF16_MIN_GAIN
-    faster in mixed_bfloat16 on a CPU and keeps its quality there."""
-    gain = next((CPU_BF16_GAIN[name] for name in names if name in CPU_BF16_GAIN), None)
-    return gain is not None and gain >= BF16_MIN_GAIN and not any(name in CPU_BF16_FAILS_QUALITY for name in names)
+def _bf16_on_cpu(model) -> bool:
+    """Whether a model (instance, class or class name) measured at least BF16_MIN_GAIN faster in mixed_bfloat16 on a
+    CPU and keeps its quality there."""
+    gain = cpu_bf16_gain(model)
+    return gain is not None and gain >= BF16_MIN_GAIN and _table_entry(CPU_BF16_FAILS_QUALITY, model) is None
 
 
 def set_precision(policy: str = "float32") -> str:
@@ -223,13 +223,13 @@ def precision_scope(policy: str):
     """Make models under ``policy`` inside the ``with`` block, then restore the policy and the choice before it."""
     import keras
 
-    before = keras.mixed_precision.global_policy().name, dict(_state)
+    before = keras.mixed_precision.global_policy().name, _state["precision_chosen"], _state["precision_set"]
     set_precision(policy)
     try:
         yield policy
     finally:
         keras.mixed_precision.set_global_policy(before[0])
-        _state["precision_chosen"], _state["precision_set"] = before[1]["precision_chosen"], before[1]["precision_set"]
+        _state["precision_chosen"], _state["precision_set"] = before[1:]
 
 
 def precision_report(model=None) -> str:
@@ -246,7 +246,7 @@ def precision_report(model=None) -> str:
         return f"precision {precision()}"
     general = default_precision()
     if general == "float32" and cpu_flags() & set(BF16_CPU_FLAGS) and not gpus():
-        listed = [name for name in CPU_BF16_GAIN if _bf16_on_cpu([name])]
+        listed = [name for name in CPU_BF16_GAIN if _bf16_on_cpu(name)]
         return f"precision per model (hardware default: mixed_bfloat16 for {', '.join(listed)}; float32 otherwise)"
     return f"precision {general} (hardware default)"
 
@@ -300,10 +300,11 @@ def _class(model) -> type:
 
 
 def _table_entry(table: dict, model):
-    """A per-model table's entry for a model (instance or class): its own, or its nearest listed base's."""
-    for base in _class(model).__mro__:
-        if base.__name__ in table:
-            return table[base.__name__]
+    """A per-model table's entry for a model (instance, class or class name): its own, or its nearest listed
+    base's."""
+    for name in [model] if isinstance(model, str) else [base.__name__ for base in _class(model).__mro__]:
+        if name in table:
+            return table[name]
     return None
 
 

@@ -234,6 +234,7 @@ class GenerativeModel(Checkpointable, keras.Model):
     num_classes: int | None = None  # class-conditional models set this
     value_range = (-1, 1)
     xla_unsupported = ""  # what has no XLA kernel in this model's step, if anything (then XLA is never the default)
+    xla_cpu_bf16_unsupported = ""  # what XLA's CPU compiler rejects in this model's step under mixed_bfloat16
 
     def __init__(self, *, trackers=(), seed: int = 0, **kwargs):
         apply_default_precision(type(self))  # this model's hardware default unless the user chose (config)
@@ -269,7 +270,7 @@ class GenerativeModel(Checkpointable, keras.Model):
         (``aigc_keras.config.jit_compile(model)``), or graph mode for a model whose
         ``xla_unsupported`` names an op that XLA cannot compile.
         """
-        from ..config import jit_compile as default_jit
+        from ..config import gpus, jit_compile as default_jit
 
         if jit_compile not in (True, False, None, "auto"):
             raise ValueError(f"jit_compile must be True, False, None or 'auto', got {jit_compile!r}.")
@@ -278,6 +279,11 @@ class GenerativeModel(Checkpointable, keras.Model):
         elif jit_compile and self.xla_unsupported:
             raise ValueError(f"{type(self).__name__} cannot be compiled with XLA (jit_compile=True): "
                              f"{self.xla_unsupported}. Use jit_compile=False, or None for the default.")
+        if jit_compile and self.xla_cpu_bf16_unsupported and self.dtype_policy.name == "mixed_bfloat16" \
+                and not gpus() and not tf.config.list_physical_devices("TPU"):
+            raise ValueError(f"{type(self).__name__} cannot be compiled with XLA under mixed_bfloat16 on a CPU: "
+                             f"{self.xla_cpu_bf16_unsupported}. Make the model after config.set_precision('float32') "
+                             f"(command line: --precision float32), or use jit_compile=False (--xla off).")
         given = dict(self.default_optimizers() if optimizers is None else optimizers)
         if set(given) != set(self.optimizer_names):
             raise ValueError(

@@ -133,7 +133,8 @@ def load_classifier(image_size: int = 28, *, epochs: int = 20, verbose: int = 0)
 
     Looks for ``<output>/cache/cnn_digits_<size>px_v<version>.keras``; if it is missing,
     trains on the offline digits' train split (about half a minute on a 2-core CPU at
-    28x28) and saves it there. Loading uses Keras' safe mode.
+    28x28) and saves it there. Loading uses Keras' safe mode.  Trained and loaded in float32 on every
+    machine (it judges the other models: its scores must not depend on the hardware's precision).
     """
     # The one place a model file reaches for data: the cached judge must be trainable
     # on its own so no notebook depends on another having run.

@@ -129,6 +129,8 @@ class StyleGAN(GenerativeModel):
     """
 
     optimizer_names = ("generator", "discriminator")
+    xla_cpu_bf16_unsupported = ("the gradient of the toRGB convolution mixes float32 and bfloat16 after XLA's CPU "
+                                "compiler widens the convolution (\"floating point types of different precisions\")")
     trackers_used = ("d_loss", "g_loss", "r1", "d_real", "d_fake")
 
     def __init__(self, image_size=32, channels=1, latent_dim=128, mapping_layers=4, width=32, max_width=128,
