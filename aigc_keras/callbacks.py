@@ -9,8 +9,8 @@ import time
 import keras
 import numpy as np
 
-from . import data, viz
-from .config import check_int
+from . import viz
+from .validation import check_int
 
 
 def _fixed_samples(model, n: int, seed: int, labels=None):
@@ -102,8 +102,8 @@ class TensorBoardImages(keras.callbacks.TensorBoard):
 class Checkpoint(keras.callbacks.Callback):
     """Full-state checkpoints of a package model (any :class:`~aigc_keras.models.base.Checkpointable`).
 
-    At the start of each epoch it also calls ``data.set_epoch`` (every shuffled pipeline of the
-    process then gives that epoch's order), which is what makes a resumed run see the same data.
+    The data order of a resumed run is kept by the models' ``fit`` itself
+    (:class:`~aigc_keras.order.DataOrderCallback`), not by this callback.
 
     Writes ``<directory>/ckpt-<epoch>.npz`` every ``every`` epochs (atomically) and keeps
     the newest ``keep``.  To resume after a disconnect::
@@ -152,9 +152,6 @@ class Checkpoint(keras.callbacks.Callback):
             old.unlink(missing_ok=True)
         return path
 
-    def on_epoch_begin(self, epoch, logs=None):
-        data.set_epoch(epoch)  # shuffled pipelines give epoch k's order, resumed or not
-
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every == 0:
             self.save(epoch + 1)
@@ -171,14 +168,14 @@ class QualityTracker(keras.callbacks.Callback):
     def __init__(self, extractor, real_images, *, every: int = 1, n: int = 500, seed: int = 4321,
                  real_key: str | None = None):
         super().__init__()
-        from . import metrics
+        from . import judges, metrics
 
         self.metrics = metrics
         self.extractor = extractor
         self.every = check_int(every, "every")
         self.n = min(check_int(n, "n"), len(real_images))
         self.seed = seed
-        self.real = metrics.real_features(extractor, np.asarray(real_images)[: self.n],
+        self.real = judges.real_features(extractor, np.asarray(real_images)[: self.n],
                                           key=None if real_key is None else f"{real_key}-n{self.n}")
         self.records: list[dict] = []
 

@@ -1,20 +1,18 @@
 """The ``aigc-keras`` command (also ``python -m aigc_keras``).
 
     aigc-keras info
-    aigc-keras train cnn|dcgan|cgan|wgan-gp|vae|cvae|vaegan [--dataset digits] [--epochs N] [--out DIR] [--quick]
-                    [--resume | --overwrite]
-    aigc-keras train stylegan [--dataset digits] [--image-size 32] [--augment translation,cutout,color] ...
-    aigc-keras train cyclegan --domain-a grass --domain-b brick [--image-size 32] [--width 8] ...
+    aigc-keras train MODEL [--dataset NAME_OR_FOLDER] [--epochs N] [--out DIR] [--quick]
+                     [--resume | --overwrite] [model options]
+    aigc-keras sample --model generator.keras [--n 64] [--out samples.png] [--classes 3,7]
+                      [--truncation 0.7]
+    aigc-keras eval --model generator.keras --dataset digits [--metrics fid,kid,is,pr] [--n 1000]
     aigc-keras translate --model generator_ab.keras --input IMAGE_OR_FOLDER --out FOLDER
-    aigc-keras train pixelcnn [--levels 4] [--image-size 16] ...
-    aigc-keras train inpainter [--dataset digits] | superres [--scale 2|4] | denoiser [--noise-std 0.1] ...
     aigc-keras inpaint --model inpainter.keras --image IMAGE --mask MASK.png --out FILLED.png
     aigc-keras enhance --model superres_x2.keras|denoiser.keras --input IMAGE_OR_FOLDER --out FOLDER
-    aigc-keras sample --model generator.keras [--n 64] [--out samples.png] [--truncation 0.7]
-    aigc-keras eval --model generator.keras --dataset digits [--metrics fid,kid,is,pr] [--n 1000]
 
-Every chapter adds its model to ``train``; this is the only module that imports
-every chapter.
+``train`` takes its models, their defaults and their own options from the registry
+(:mod:`aigc_keras.registry`): ``aigc-keras train --help`` lists them.  The other commands read
+the metadata record inside the ``.keras`` file they are given.
 """
 
 from __future__ import annotations
@@ -25,239 +23,196 @@ import pathlib
 import sys
 import time
 
-MODELS = ("cnn", "dcgan", "cgan", "wgan-gp", "vae", "cvae", "vaegan", "stylegan", "cyclegan", "pixelcnn",
-          "inpainter", "superres", "denoiser")
-EDITING = ("inpainter", "superres", "denoiser")
-# Passes over the 1,437 offline digits (CycleGAN: over 600 crops per texture domain): a few minutes
-# each on a 2-core CPU.
-EPOCHS = {"dcgan": 40, "cgan": 40, "wgan-gp": 15, "vae": 40, "cvae": 40, "vaegan": 40, "stylegan": 40, "cyclegan": 8,
-          "pixelcnn": 40, "inpainter": 40, "superres": 20, "denoiser": 20}
-IMAGE_SIZE = {"cyclegan": 32, "stylegan": 32, "pixelcnn": 16, "superres": 32, "denoiser": 32}  # the others: 28
-BATCH_SIZE = {"cyclegan": 8, "stylegan": 32, "superres": 16, "denoiser": 16, "inpainter": 32}  # the others: 64
-DATASET = {"superres": "photos", "denoiser": "photos"}  # the others: digits
-CONDITIONAL = ("cgan", "cvae")
+from . import registry
+from .validation import fraction_from_text, int_from_text
+
+STRICT_HELP = ("refuse a folder that holds unreadable or non-image files (default: skip them and "
+               "say how many, naming the first three)")
+COMMANDS = ("info", "train", "sample", "eval", "translate", "inpaint", "enhance")
+METRICS = ("fid", "kid", "is", "pr")
+# What a user's bad input raises inside a command: printed as one line, not a traceback.
+INPUT_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _argument_type(parse, name: str):
+    """An argparse ``type`` from a parser that raises ``ValueError``: its message is kept."""
+
+    def convert(text):
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    convert.__name__ = name
+    return convert
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+_positive_int = _argument_type(int_from_text, "positive integer")
+_non_negative_int = _argument_type(lambda text: int_from_text(text, 0), "non-negative integer")
+_unit_interval = _argument_type(fraction_from_text, "number in [0, 1]")
+
+
+def _comma_list(parse, allowed_text: str):
+    def convert(text):
+        values = [part.strip() for part in text.split(",") if part.strip()]
+        try:
+            values = [parse(value) for value in values]
+        except ValueError:
+            values = None
+        if not values:
+            raise argparse.ArgumentTypeError(f"{allowed_text}, got {text!r}")
+        return values
+
+    return convert
+
+
+def _class_id(text: str) -> int:
+    value = int(text)
     if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+        raise ValueError(text)
     return value
 
 
-STRICT_HELP = ("refuse a folder that holds unreadable or non-image files (default: skip them and say how many, "
-               "naming the first three)")
+def _metric(text: str) -> str:
+    if text not in METRICS:
+        raise ValueError(text)
+    return text
 
 
-def _image_folder_command(commands, name: str, help_text: str, description: str, model: str, written: str) -> None:
-    """A command that applies a saved image-to-image network: ``--model``, ``--input`` (file or folder), ``--out``."""
-    command = commands.add_parser(name, help=help_text, description=description)
-    command.add_argument("--model", required=True, help=f"path of {model} (.keras)")
-    command.add_argument("--input", required=True, help="an image file or a folder of images")
-    command.add_argument("--out", required=True, help=f"folder for the {written} PNGs (created if needed)")
-    command.add_argument("--strict", action="store_true", help=STRICT_HELP)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aigc-keras", description="Train and sample the aigc_keras models.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{info,train,sample,eval,translate,inpaint,enhance}")
-
-    commands.add_parser("info", help="print the environment line and the offline datasets",
-                        description="Print TensorFlow/Keras versions, device, precision, XLA, mode and datasets.")
-
-    train = commands.add_parser("train", help="train a model", description="Train a model and save it under --out.")
-    train.add_argument("model", choices=MODELS, help="which model to train")
+def _train_parser(commands) -> None:
+    specs = registry.specs()
+    table = "\n".join(f"  {s.name:10s} {s.summary}; {s.dataset}, {s.image_size}px, batch "
+                      f"{s.batch_size}, {s.epochs} epochs" for s in specs)
+    train = commands.add_parser(
+        "train", help=f"train a model: {', '.join(s.name for s in specs)}",
+        description="Train a model and save it under --out.", epilog=f"models:\n{table}",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    train.add_argument("model", choices=[s.name for s in specs], help="which model to train")
     train.add_argument("--dataset", default=None,
                        help="dataset name (digits, mnist, photos, ...) or a folder of images "
-                            "(default: digits; superres and denoiser: photos)")
-    train.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default: the model's standard)")
-    train.add_argument("--steps", type=_positive_int, default=None, help="optimizer steps per epoch (default: one pass)")
-    train.add_argument("--batch-size", type=_positive_int, default=None, help="batch size (default: 64; cyclegan 8)")
+                            "(default: the model's, listed below)")
+    train.add_argument("--epochs", type=_positive_int, default=None,
+                       help="epochs (default: the model's standard)")
+    train.add_argument("--steps", type=_positive_int, default=None,
+                       help="optimizer steps per epoch (default: one pass)")
+    train.add_argument("--batch-size", type=_positive_int, default=None,
+                       help="batch size (default: the model's, times the replicas)")
     train.add_argument("--image-size", type=_positive_int, default=None,
-                       help="image height and width (default: 28; cyclegan 32)")
+                       help="image height and width (default: the model's)")
     train.add_argument("--out", default=None, help="output folder (default: $AIGC_OUTPUT or outputs/)")
     train.add_argument("--quick", action="store_true", help="a few seconds of training (smoke test)")
     train.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
     train.add_argument("--width", type=_positive_int, default=None,
-                       help="network width: GANs' base filters, CycleGAN's ngf with ndf = 4 x ngf "
-                            "(default: 64; cyclegan 8)")
-    train.add_argument("--domain-a", default="grass",
-                       help="cyclegan: domain A, a dataset name or folder; a TFDS pair such as "
-                            "cycle_gan/horse2zebra gives both domains (default: grass)")
-    train.add_argument("--domain-b", default=None,
-                       help="cyclegan: domain B, a dataset name or folder (default: brick, or the pair's B)")
-    train.add_argument("--augment", type=_augment_list, default=None,
-                       help="stylegan: differentiable augmentations for small datasets in long runs, a "
-                            "comma-separated subset of translation,cutout,color, or none (default: none)")
-    train.add_argument("--levels", type=_positive_int, default=4,
-                       help="pixelcnn: grey levels per pixel, at least 2 (default: 4)")
-    train.add_argument("--scale", type=int, choices=(2, 4), default=2, help="superres: upscaling factor (default: 2)")
-    train.add_argument("--noise-std", type=_open_unit_interval, default=0.1,
-                       help="denoiser: standard deviation of the Gaussian noise in [0, 1] units (default: 0.1)")
+                       help="network width: base filters (CycleGAN: the generators' ngf, with the "
+                            "discriminators' ndf = 4 x ngf) (default: the model's)")
     train.add_argument("--strict", action="store_true", help=STRICT_HELP)
-    train.add_argument("--precision", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"), default="auto",
-                       help="dtype policy (default auto: mixed_float16 on a GPU with tensor cores, mixed_bfloat16 on "
-                            "a TPU; on a CPU per model: mixed_bfloat16 where the CPU has bfloat16 instructions and "
-                            "the benchmark measured it faster, float32 otherwise)")
+    train.add_argument("--precision", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+                       default="auto",
+                       help="dtype policy (default auto: mixed_float16 on a GPU with tensor cores, "
+                            "mixed_bfloat16 on a TPU; on a CPU per model: mixed_bfloat16 where the "
+                            "CPU has bfloat16 instructions and the benchmark measured it faster, "
+                            "float32 otherwise)")
     train.add_argument("--xla", choices=("auto", "on", "off"), default="auto",
-                       help="XLA compilation (default auto: on on a GPU; on a CPU per model, on where the benchmark "
-                            "measured it faster)")
+                       help="XLA compilation (default auto: on on a GPU; on a CPU per model, on "
+                            "where the benchmark measured it faster)")
     again = train.add_mutually_exclusive_group()
-    again.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
-    again.add_argument("--overwrite", action="store_true", help="discard checkpoints in --out and start again")
+    again.add_argument("--resume", action="store_true",
+                       help="continue from the newest checkpoint in --out")
+    again.add_argument("--overwrite", action="store_true",
+                       help="discard checkpoints in --out and start again")
+    added = {}
+    for spec in specs:
+        for option in spec.options:
+            added.setdefault(option.flag, (option, []))[1].append(spec.name)
+    for flag, (option, takers) in added.items():
+        kind = option.dest.replace("_", " ")
+        train.add_argument(flag, default=None, choices=option.choices,
+                           type=_argument_type(option.parse, kind) if option.parse else str,
+                           help=f"{', '.join(takers)}: {option.help}")
+
+
+def _image_folder_command(commands, name: str, help_text: str, description: str, model: str,
+                          written: str) -> None:
+    """A command that applies a saved image-to-image network to a file or a folder."""
+    command = commands.add_parser(name, help=help_text, description=description)
+    command.add_argument("--model", required=True, help=f"path of {model} (.keras)")
+    command.add_argument("--input", required=True, help="an image file or a folder of images")
+    command.add_argument("--out", required=True,
+                         help=f"folder for the {written} PNGs (created if needed)")
+    command.add_argument("--strict", action="store_true", help=STRICT_HELP)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser, its ``train`` models read from the registry."""
+    parser = argparse.ArgumentParser(prog="aigc-keras",
+                                     description="Train and sample the aigc_keras models.")
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     metavar="{" + ",".join(COMMANDS) + "}")
+    commands.add_parser("info", help="print the environment line and the offline datasets",
+                        description="Print TensorFlow/Keras versions, device, precision, XLA, mode "
+                                    "and datasets.")
+    _train_parser(commands)
 
     sample = commands.add_parser("sample", help="draw a grid of samples from a saved generator",
-                                 description="Load a saved generator (.keras, safe mode) and write a PNG grid.")
+                                 description="Load a saved generator (.keras, safe mode) and write a "
+                                             "PNG grid.")
     sample.add_argument("--model", required=True, help="path of a saved generator (.keras)")
     sample.add_argument("--n", type=_positive_int, default=64, help="number of samples (default: 64)")
     sample.add_argument("--out", default="samples.png", help="PNG file to write (default: samples.png)")
     sample.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
-    sample.add_argument("--classes", type=_class_list, default=None,
-                        help="for a class-conditional generator: comma-separated classes to draw, cycled "
-                             "(default: every class in turn)")
+    sample.add_argument("--classes", default=None,
+                        type=_comma_list(_class_id, "classes must be comma-separated non-negative "
+                                                    "integers"),
+                        help="for a class-conditional generator: comma-separated classes to draw, "
+                             "cycled (default: every class in turn)")
     sample.add_argument("--truncation", type=_unit_interval, default=None,
-                        help="for a StyleGAN generator: truncation psi in [0, 1] (1: none, 0.7: typical; default 1)")
+                        help="for a StyleGAN generator: truncation psi in [0, 1] (1: none, 0.7: "
+                             "typical; default 1)")
 
     _image_folder_command(commands, "translate", "translate images with a saved CycleGAN generator",
-                          "Load a saved generator_ab.keras or generator_ba.keras (safe mode), translate one image or "
-                          "every image in a folder, write PNGs.", "a saved CycleGAN generator", "translated")
+                          "Load a saved generator_ab.keras or generator_ba.keras (safe mode), "
+                          "translate one image or every image in a folder, write PNGs.",
+                          "a saved CycleGAN generator", "translated")
 
     inpaint = commands.add_parser("inpaint", help="fill the holes of an image with a saved inpainter",
-                                  description="Load a saved inpainter.keras (safe mode) and fill the white pixels of "
-                                              "--mask in --image; known pixels are kept exactly.")
+                                  description="Load a saved inpainter.keras (safe mode) and fill the "
+                                              "white pixels of --mask in --image; known pixels are "
+                                              "kept exactly.")
     inpaint.add_argument("--model", required=True, help="path of a saved inpainter (.keras)")
     inpaint.add_argument("--image", required=True, help="the image to repair")
     inpaint.add_argument("--mask", required=True,
-                         help="a black-and-white PNG of the image's size: white (255) = hole, black (0) = keep")
-    inpaint.add_argument("--out", default="inpainted.png", help="PNG file to write (default: inpainted.png)")
+                         help="a black-and-white PNG of the image's size: white (255) = hole, black "
+                              "(0) = keep")
+    inpaint.add_argument("--out", default="inpainted.png",
+                         help="PNG file to write (default: inpainted.png)")
 
     _image_folder_command(commands, "enhance", "upscale or denoise images with a saved model",
-                          "Load a saved superres_x2/x4.keras or denoiser.keras (safe mode) and apply it to one image "
-                          "or every image in a folder.", "a saved super-resolution or denoising network", "enhanced")
+                          "Load a saved superres_x2/x4.keras or denoiser.keras (safe mode) and apply "
+                          "it to one image or every image in a folder.",
+                          "a saved super-resolution or denoising network", "enhanced")
 
     evaluate = commands.add_parser("eval", help="score a saved generator against real data",
-                                   description="Fréchet/kernel distance, Inception-style score and precision/recall "
-                                               "of a saved generator's samples against a dataset's test split.")
+                                   description="Fréchet/kernel distance, Inception-style score and "
+                                               "precision/recall of a saved generator's samples "
+                                               "against a dataset's test split.")
     evaluate.add_argument("--model", required=True, help="path of a saved generator (.keras)")
-    evaluate.add_argument("--dataset", default="digits", help="real data to compare with (default: digits)")
-    evaluate.add_argument("--metrics", type=_metric_list, default=("fid", "kid", "is", "pr"),
+    evaluate.add_argument("--dataset", default="digits",
+                          help="real data to compare with (default: digits)")
+    evaluate.add_argument("--metrics", default=METRICS,
+                          type=_comma_list(_metric, "metrics must be a comma-separated subset of "
+                                                    + ",".join(METRICS)),
                           help="comma-separated subset of fid,kid,is,pr (default: all)")
     evaluate.add_argument("--n", type=_positive_int, default=1000,
-                          help="samples per side, capped at what the real split holds (default: 1000)")
+                          help="samples per side, capped at what the real split holds "
+                               "(default: 1000)")
     evaluate.add_argument("--extractor", choices=("classifier", "inception"), default=None,
-                          help="feature extractor (default: classifier for 1-channel images, else inception)")
+                          help="feature extractor (default: classifier for 1-channel images, else "
+                               "inception)")
     evaluate.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
     return parser
 
 
-def _class_list(text: str) -> list:
-    try:
-        classes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"classes must be comma-separated integers, got {text!r}") from None
-    if not classes or min(classes) < 0:
-        raise argparse.ArgumentTypeError(f"classes must be non-negative integers, got {text!r}")
-    return classes
-
-
-def _fraction(text: str, closed: bool) -> float:
-    interval = "[0, 1]" if closed else "(0, 1)"
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in {interval}, got {text!r}") from None
-    if not (0.0 <= value <= 1.0 if closed else 0.0 < value < 1.0):
-        raise argparse.ArgumentTypeError(f"expected a number in {interval}, got {value}")
-    return value
-
-
-def _unit_interval(text: str) -> float:
-    return _fraction(text, closed=True)
-
-
-def _open_unit_interval(text: str) -> float:
-    return _fraction(text, closed=False)
-
-
-def _augment_list(text: str) -> tuple:
-    from .layers import AUGMENTS
-
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
-    if names == ("none",):
-        return ()
-    bad = [n for n in names if n not in AUGMENTS]
-    if not names or bad:
-        raise argparse.ArgumentTypeError(f"augment must be 'none' or a comma-separated subset of "
-                                         f"{','.join(AUGMENTS)}, got {text!r}")
-    return names
-
-
-def _metric_list(text: str) -> tuple:
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
-    allowed = ("fid", "kid", "is", "pr")
-    bad = [n for n in names if n not in allowed]
-    if not names or bad:
-        raise argparse.ArgumentTypeError(f"metrics must be a comma-separated subset of {','.join(allowed)}, got {text!r}")
-    return names
-
-
-def _train_cnn(args, out: pathlib.Path) -> None:
-    import keras
-    import numpy as np
-
-    from . import config, data, viz
-    from .models import cnn
-
-    epochs = args.epochs or (2 if args.quick else 20)
-    train = data.load_arrays(args.dataset, "train", image_size=args.image_size, limit=256 if args.quick else None,
-                             strict=args.strict)
-    test = data.load_arrays(args.dataset, "test", image_size=args.image_size, limit=128 if args.quick else None,
-                            strict=args.strict)
-    if train.labels is None:
-        raise SystemExit(f"aigc-keras: error: dataset {args.dataset!r} has no labels; a classifier needs them.")
-    print(f"training CNNClassifier on {len(train)} {train.name} images ({train.source}), "
-          f"testing on {len(test)}, {epochs} epochs")
-    keras.utils.set_random_seed(args.seed)
-    model = cnn.CNNClassifier(image_size=args.image_size, channels=train.images.shape[-1],
-                              num_classes=max(int(train.labels.max()) + 1, 2))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=config.jit_compile(cnn.CNNClassifier),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    checkpoints = _checkpoints(args, out / "cnn")
-    dataset = data.load(args.dataset, "train", image_size=args.image_size, batch_size=args.batch_size, labels=True,
-                        repeat=args.steps is not None, seed=args.seed, limit=256 if args.quick else None,
-                        strict=args.strict)
-    start = checkpoints.restore(model) if args.resume else 0
-    if start >= epochs:
-        print(f"the checkpoint is already at epoch {start} of {epochs}; pass a larger --epochs to train further")
-    model.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=args.steps, callbacks=[checkpoints],
-              verbose=2)
-    probs = model.predict_proba(test.images)
-    accuracy = float(np.mean(probs.argmax(1) == test.labels))
-    model_path = cnn.save_atomically(model, out / "cnn.keras")
-    shown = min(36, len(test))
-    names = test.class_names or tuple(str(i) for i in range(probs.shape[1]))
-    captions = [f"{names[p]}" + ("" if p == t else f" (true {names[t]})")
-                for p, t in zip(probs[:shown].argmax(1), test.labels[:shown])]
-    grid_path = out / "cnn_predictions.png"
-    viz.show_images(test.images[:shown], labels=captions, ncols=6, path=grid_path,
-                    title=f"held-out accuracy {accuracy:.1%}")
-    print(f"held-out accuracy: {accuracy:.4f} on {len(test)} images")
-    print(f"model:   {model_path}")
-    print(f"picture: {grid_path}")
+# --- train ---------------------------------------------------------------------------------------
 
 
 def _checkpoints(args, folder: pathlib.Path):
@@ -266,202 +221,336 @@ def _checkpoints(args, folder: pathlib.Path):
 
     checkpoints = callbacks.Checkpoint(folder / "checkpoints")
     if checkpoints.latest() is not None and not (args.resume or args.overwrite):
-        raise ValueError(f"{folder} already holds a checkpoint ({checkpoints.latest().name}); pass --resume to "
-                         "continue it or --overwrite to start again.")
+        raise ValueError(f"{folder} already holds a checkpoint ({checkpoints.latest().name}); pass "
+                         "--resume to continue it or --overwrite to start again.")
     if args.overwrite:
         for _, old in checkpoints.checkpoints():
             old.unlink()
     return checkpoints
 
 
-def _train_generative(args, out: pathlib.Path) -> None:
-    """Train a GAN, VAE, StyleGAN or PixelCNN: sample grids, full-state checkpoints, the saved generator
-    (decoder, or PixelCNN network)."""
+def _length(args, spec, quick_steps: int):
+    """``(steps per epoch or None, epochs)`` for this run."""
+    steps = args.steps or (quick_steps if args.quick else None)
+    return steps, args.epochs or (2 if args.quick else spec.epochs)
+
+
+def _options(args, spec) -> dict:
+    return {option.dest: getattr(args, option.dest) for option in spec.options}
+
+
+def _start(model, checkpoints, args, epochs: int) -> int:
+    start = checkpoints.restore(model) if args.resume else 0
+    if start >= epochs:
+        print(f"the checkpoint is already at epoch {start} of {epochs}; pass a larger --epochs to "
+              "train further")
+    return start
+
+
+def _print_paths(paths: dict) -> None:
+    for name, path in paths.items():
+        print(f"{pathlib.Path(name).stem + ':':13s}{path}")
+
+
+def _train_classifier(spec, args, out: pathlib.Path) -> None:
+    import numpy as np
+
+    from . import data, viz
+    from .models.base import save_atomically
+
+    epochs = args.epochs or (2 if args.quick else spec.epochs)
+    common = dict(image_size=args.image_size, strict=args.strict)
+    train = data.load_arrays(args.dataset, "train", limit=256 if args.quick else None, **common)
+    test = data.load_arrays(args.dataset, "test", limit=128 if args.quick else None, **common)
+    if train.labels is None:
+        raise ValueError(f"dataset {args.dataset!r} has no labels; a classifier needs them.")
+    print(f"training CNNClassifier on {len(train)} {train.name} images ({train.source}), "
+          f"testing on {len(test)}, {epochs} epochs")
+    model = registry.build(spec, image_size=args.image_size, channels=train.images.shape[-1],
+                           seed=args.seed, width=args.width,
+                           num_classes=max(int(train.labels.max()) + 1, 2), **_options(args, spec))
+    spec.compile(model, jit_compile=None, total_steps=None)
+    checkpoints = _checkpoints(args, out / spec.name)
+    dataset = data.load(args.dataset, "train", batch_size=args.batch_size, labels=True,
+                        repeat=args.steps is not None, seed=args.seed,
+                        limit=256 if args.quick else None, **common)
+    start = _start(model, checkpoints, args, epochs)
+    model.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=args.steps,
+              callbacks=[checkpoints], verbose=2)
+    probs = model.predict_proba(test.images)
+    accuracy = float(np.mean(probs.argmax(1) == test.labels))
+    record = {"model": spec.name, "class": type(model).__name__, "task": spec.task,
+              "image_size": args.image_size, "channels": int(train.images.shape[-1]),
+              "value_range": [-1, 1], "classes": int(probs.shape[1]),
+              "inputs": {"images": "images in [-1, 1]"}}
+    model_path = save_atomically(model, out / f"{spec.name}.keras", record)
+    shown = min(36, len(test))
+    names = test.class_names or tuple(str(i) for i in range(probs.shape[1]))
+    captions = [f"{names[p]}" + ("" if p == t else f" (true {names[t]})")
+                for p, t in zip(probs[:shown].argmax(1), test.labels[:shown])]
+    grid_path = out / f"{spec.name}_predictions.png"
+    viz.show_images(test.images[:shown], labels=captions, ncols=6, path=grid_path,
+                    title=f"held-out accuracy {accuracy:.1%}")
+    print(f"held-out accuracy: {accuracy:.4f} on {len(test)} images")
+    print(f"model:   {model_path}")
+    print(f"picture: {grid_path}")
+
+
+def _train_sampler(spec, args, out: pathlib.Path) -> None:
+    """Train a sampler (GAN, VAE, StyleGAN, PixelCNN, ...): sample grids, full-state checkpoints,
+    the exported network with its metadata record."""
     import numpy as np
 
     from . import callbacks, data, viz
-    from .models import base, gan, pixelcnn, vae
 
-    autoregressive = args.model in pixelcnn.MODELS
-
-    folder = out / args.model
+    folder = out / spec.name
     checkpoints = _checkpoints(args, folder)
-    conditional = args.model in CONDITIONAL
-    steps = args.steps or (10 if args.quick else None)
-    epochs = args.epochs or (2 if args.quick else EPOCHS[args.model])
-    value_range = (0, 1) if args.model in vae.MODELS else (-1, 1)  # Bernoulli VAEs model [0, 1] pixels
-    if autoregressive:
-        if args.levels < 2:
-            raise ValueError(f"--levels must be at least 2, got {args.levels}.")
-        value_range = args.levels  # integer levels; PixelCNN is grayscale: colour datasets are converted
-    channels = 1 if autoregressive else None
-    arrays = data.load_arrays(args.dataset, "train", image_size=args.image_size, value_range=value_range,
-                              channels=channels, strict=args.strict)
-    if conditional and arrays.labels is None:
-        raise ValueError(f"dataset {args.dataset!r} has no labels; the conditional {args.model} needs them.")
-    dataset = data.load(args.dataset, "train", image_size=args.image_size, batch_size=args.batch_size,
-                        labels=conditional, seed=args.seed, drop_remainder=True, repeat=steps is not None,
-                        value_range=value_range, channels=channels, strict=args.strict)
-    options = {"image_size": args.image_size, "channels": arrays.images.shape[-1], "seed": args.seed}
-    if autoregressive:
-        options = {"image_size": args.image_size, "levels": args.levels, "seed": args.seed}
-    if conditional:
-        options["num_classes"] = int(arrays.labels.max()) + 1
-    if args.width:
-        options["filters" if autoregressive else "width"] = args.width
-    if args.model == "stylegan":
-        options["augment"] = args.augment or None
-    elif args.augment is not None:
-        raise ValueError("--augment is a stylegan option.")
-    model = model_class(args.model)(**options)
-    model.compile()
-    start = checkpoints.restore(model) if args.resume else 0
-    if start >= epochs:
-        print(f"the checkpoint is already at epoch {start} of {epochs}; pass a larger --epochs to train further")
-    print(f"training {type(model).__name__} on {len(arrays)} {arrays.name} images ({arrays.source}), "
-          f"epochs {start + 1}..{epochs}")
-    grids = callbacks.SampleGrid(folder / "samples", every=max(1, epochs // 10), n=100 if conditional else 64)
+    steps, epochs = _length(args, spec, quick_steps=10)
+    options = _options(args, spec)
+    value_range = spec.data_value_range(registry.settings(spec, **options))
+    common = dict(image_size=args.image_size, value_range=value_range, channels=spec.channels,
+                  strict=args.strict)
+    arrays = data.load_arrays(args.dataset, "train", **common)
+    if spec.conditional and arrays.labels is None:
+        raise ValueError(f"dataset {args.dataset!r} has no labels; the conditional {spec.name} "
+                         "needs them.")
+    dataset = data.load(args.dataset, "train", batch_size=args.batch_size, labels=spec.conditional,
+                        seed=args.seed, drop_remainder=True, repeat=steps is not None, **common)
+    num_classes = int(arrays.labels.max()) + 1 if spec.conditional else None
+    model = registry.build(spec, image_size=args.image_size, channels=arrays.images.shape[-1],
+                           seed=args.seed, width=args.width, num_classes=num_classes, **options)
+    spec.compile(model, jit_compile=None, total_steps=None)
+    start = _start(model, checkpoints, args, epochs)
+    print(f"training {type(model).__name__} on {len(arrays)} {arrays.name} images "
+          f"({arrays.source}), epochs {start + 1}..{epochs}")
+    grids = callbacks.SampleGrid(folder / "samples", every=max(1, epochs // 10),
+                                 n=100 if spec.conditional else 64)
     model.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=steps, verbose=2,
               callbacks=[grids, checkpoints])
-    if args.model == "stylegan":
-        network = model.export_generator()  # [z, psi, noise...] -> image, EMA weights and w_avg
-    elif autoregressive:
-        network = model.network  # images in [-1, 1] -> per-pixel logits; `aigc-keras sample` runs the loop
-    else:
-        network = model.generator if args.model in gan.MODELS else model.image_generator()
-    model_path = base.save_atomically(network, folder / "generator.keras")  # z (, label) -> image in [-1, 1]
-    labels = np.arange(100) % model.num_classes if conditional else None
-    images = model.generate(None if conditional else 64, labels=labels, seed=args.seed)
-    grid_path = viz.save_image(viz.image_grid(images, ncols=10 if conditional else None,
-                                              value_range=model.value_range), folder / "samples.png")
-    print(f"generator:   {model_path}")
-    print(f"samples:     {grid_path}")
+    paths = registry.export(spec, model, folder)
+    labels = np.arange(100) % model.num_classes if spec.conditional else None
+    images = model.generate(None if spec.conditional else 64, labels=labels, seed=args.seed)
+    grid = viz.image_grid(images, ncols=10 if spec.conditional else None,
+                          value_range=model.value_range)
+    _print_paths(paths)
+    print(f"samples:     {viz.save_image(grid, folder / 'samples.png')}")
     print(f"checkpoints: {checkpoints.directory}")
 
 
-def _train_cyclegan(args, out: pathlib.Path) -> None:
-    """Train a CycleGAN between two domains: translation grids, checkpoints, both generators saved."""
+def _train_translator(spec, args, out: pathlib.Path) -> None:
+    """Train a translator between two domains: translation grids, checkpoints, both generators."""
     from . import callbacks, data
-    from .models import base, cyclegan
 
-    folder = out / "cyclegan"
+    folder = out / spec.name
     checkpoints = _checkpoints(args, folder)
-    domain_b = args.domain_b
-    if domain_b is None and not str(args.domain_a).startswith("cycle_gan/"):
+    domain_a, domain_b = args.domain_a, args.domain_b
+    if domain_b is None and not str(domain_a).startswith("cycle_gan/"):
         domain_b = "brick"
-    steps = args.steps or (5 if args.quick else None)
-    epochs = args.epochs or (2 if args.quick else EPOCHS["cyclegan"])
+    steps, epochs = _length(args, spec, quick_steps=5)
     common = dict(image_size=args.image_size, seed=args.seed, strict=args.strict)
-    dataset = data.load_unpaired(args.domain_a, domain_b, batch_size=args.batch_size, repeat=steps is not None,
-                                 **common)
-    held_out = next(iter(data.load_unpaired(args.domain_a, domain_b, "test", batch_size=8, **common)))
+    dataset = data.load_unpaired(domain_a, domain_b, batch_size=args.batch_size,
+                                 repeat=steps is not None, **common)
+    held_out = next(iter(data.load_unpaired(domain_a, domain_b, "test", batch_size=8, **common)))
     images_a, images_b = (x.numpy() for x in held_out)
-    width = args.width or 8
-    # The discriminators are cheap next to six generator passes a step: give them 4x the width.
-    model = cyclegan.CycleGAN(image_size=args.image_size, channels=images_a.shape[-1], ngf=width, ndf=4 * width,
-                              seed=args.seed)
+    model = registry.build(spec, image_size=args.image_size, channels=images_a.shape[-1],
+                           seed=args.seed, width=args.width, **_options(args, spec))
     per_epoch = steps or int(dataset.cardinality().numpy())
     if per_epoch < 0:  # unknown cardinality: count one pass
         per_epoch = sum(1 for _ in dataset)
     total = epochs * per_epoch
-    model.compile(optimizers=cyclegan.make_optimizers(total_steps=total))
+    spec.compile(model, jit_compile=None, total_steps=total)
     start = checkpoints.restore(model) if args.resume else 0
-    print(f"training CycleGAN {args.domain_a} <-> {domain_b or args.domain_a + ' (B)'} at {args.image_size}px, "
-          f"ngf {width}, ndf {4 * width}, {model.n_blocks} residual blocks, {model.patch_size}x{model.patch_size} patches, "
-          f"epochs {start + 1}..{epochs} ({total} steps, learning rate constant for the first half)")
-    grids = callbacks.TranslationGrid(folder / "samples", images_a, images_b, every=max(1, epochs // 8))
+    print(f"training {type(model).__name__} {domain_a} <-> {domain_b or domain_a + ' (B)'} at "
+          f"{args.image_size}px, ngf {model.ngf}, ndf {model.ndf}, {model.n_blocks} residual blocks, "
+          f"{model.patch_size}x{model.patch_size} patches, epochs {start + 1}..{epochs} ({total} "
+          "steps, learning rate constant for the first half)")
+    grids = callbacks.TranslationGrid(folder / "samples", images_a, images_b,
+                                      every=max(1, epochs // 8))
     model.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=steps, verbose=2,
               callbacks=[grids, checkpoints])
-    for name in ("generator_ab", "generator_ba"):
-        print(f"{name}: {base.save_atomically(getattr(model, name), folder / f'{name}.keras')}")
-    grids.on_epoch_end(epochs - 1)
-    print(f"translations: {grids.paths[-1]}")
-    print(f"checkpoints:  {checkpoints.directory}")
+    _print_paths(registry.export(spec, model, folder))
 
 
-def _load_network(model_path: str, what: str):
-    """A saved ``.keras`` network, loaded in safe mode (no code runs), or a clear error."""
-    import keras
-
-    from . import layers  # noqa: F401 (registers the package's layers for loading)
-
-    path = pathlib.Path(model_path)
-    if not path.is_file() or path.suffix != ".keras":
-        raise ValueError(f"no saved {what} (.keras file) at {str(path)!r}.")
-    return keras.saving.load_model(path, safe_mode=True, compile=False)
-
-
-def _translate(args) -> None:
-    """Translate one image or a folder with a saved generator; PNGs keep the input names."""
-    import keras
+def _train_restorer(spec, args, out: pathlib.Path) -> None:
+    """Train an inpainter, super-resolution or denoising model on [0, 1] images; save its network
+    and a before/after picture of held-out images."""
     import numpy as np
 
     from . import data, viz
 
-    path = pathlib.Path(args.model)
-    model = _load_network(args.model, "generator")
-    shape = tuple(model.input_shape[1:]) if len(getattr(model, "inputs", []) or []) == 1 else ()
-    if len(shape) != 3 or tuple(model.output_shape[1:]) != shape:
-        raise ValueError(f"{str(path)!r} is not an image-to-image generator (its output must have its input's "
-                         f"shape); translate needs a saved CycleGAN generator_ab.keras or generator_ba.keras.")
-    source = pathlib.Path(args.input).expanduser()
-    files = data.image_files(source, strict=args.strict)
-    size, channels = shape[0], shape[2]
-    out = pathlib.Path(args.out)
-    for file in files:
-        image = data.read_image(file, channels, size)
-        translated = keras.ops.convert_to_numpy(model(data.scale(image[None] / 255.0, (-1, 1)), training=False))
-        relative = file.relative_to(source) if source.is_dir() else pathlib.Path(file.name)
-        picture = viz.to_uint8(np.clip(translated, -1.0, 1.0))[0]  # (H, W, C) uint8
-        viz.save_image(picture[..., 0] if channels == 1 else picture, (out / relative).with_suffix(".png"))
-    print(f"translated {len(files)} image(s) at {size}x{size} into {out}")
-
-
-def _train_editing(args, out: pathlib.Path) -> None:
-    """Train the inpainter, super-resolution or denoising model on [0, 1] images; save its network and a
-    before/after picture of held-out images."""
-    import numpy as np
-
-    from . import data, viz
-    from .models import base, editing
-
-    folder = out / args.model
+    folder = out / spec.name
     checkpoints = _checkpoints(args, folder)
-    steps = args.steps or (5 if args.quick else None)
-    epochs = args.epochs or (2 if args.quick else EPOCHS[args.model])
-    common = dict(image_size=args.image_size, value_range=(0, 1), seed=args.seed, strict=args.strict)
+    steps, epochs = _length(args, spec, quick_steps=5)
+    options = _options(args, spec)
+    common = dict(image_size=args.image_size, seed=args.seed, strict=args.strict,
+                  value_range=spec.data_value_range(registry.settings(spec, **options)))
     dataset = data.load(args.dataset, "train", batch_size=args.batch_size, drop_remainder=True,
                         repeat=steps is not None, **common)
     held_out = data.load_arrays(args.dataset, "test", limit=8, **common).images
-    channels, width = held_out.shape[-1], args.width or 32
-    if args.model == "inpainter":
-        model = editing.Inpainter(args.image_size, channels, width=width, seed=args.seed)
-        masks = editing.free_form_masks(len(held_out), args.image_size, seed=args.seed)
-        show = lambda: [held_out * (1 - masks), model.inpaint(held_out, masks), held_out]  # noqa: E731
-        name = "inpainter"
-    elif args.model == "superres":
-        model = editing.SuperResolution(args.scale, channels, width=width, seed=args.seed)
-        name = f"superres_x{args.scale}"
-
-        def show():
-            low = model.degrade(held_out).numpy()
-            return [np.repeat(np.repeat(low, args.scale, 1), args.scale, 2), model.upscale(low), held_out]
-    else:
-        model = editing.Denoiser(channels, width=width, noise_std=args.noise_std, seed=args.seed)
-        name = "denoiser"
-
-        def show():
-            noisy = model.degrade(held_out).numpy()
-            return [np.clip(noisy, 0, 1), model.denoise(noisy), held_out]
-    model.compile()
+    model = registry.build(spec, image_size=args.image_size, channels=held_out.shape[-1],
+                           seed=args.seed, width=args.width, **options)
+    spec.compile(model, jit_compile=None, total_steps=None)
     start = checkpoints.restore(model) if args.resume else 0
-    print(f"training {type(model).__name__} on {args.dataset} at {args.image_size}px, epochs {start + 1}..{epochs}")
-    model.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=steps, verbose=2, callbacks=[checkpoints])
-    model_path = base.save_atomically(model.network, folder / f"{name}.keras")
-    grid = viz.image_grid(np.concatenate(show()), ncols=len(held_out), value_range=(0, 1))
-    print(f"network:     {model_path}")
-    print(f"examples:    {viz.save_image(grid, folder / 'examples.png')} (rows: input, output, original)")
+    print(f"training {type(model).__name__} on {args.dataset} at {args.image_size}px, "
+          f"epochs {start + 1}..{epochs}")
+    model.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=steps, verbose=2,
+              callbacks=[checkpoints])
+    paths = registry.export(spec, model, folder)
+    rows = model.examples(held_out, seed=args.seed)
+    grid = viz.image_grid(np.concatenate(rows), ncols=len(held_out), value_range=(0, 1))
+    for path in paths.values():
+        print(f"network:     {path}")
+    print(f"examples:    {viz.save_image(grid, folder / 'examples.png')} (rows: input, output, "
+          "original)")
     print(f"checkpoints: {checkpoints.directory}")
+
+
+TRAINERS = {"classifier": _train_classifier, "translator": _train_translator,
+            "restorer": _train_restorer, "sampler": _train_sampler,
+            "conditional sampler": _train_sampler}
+
+
+def _check_options(parser, spec, args) -> None:
+    """Refuse an option the model does not take; fill in the model's defaults."""
+    for other in registry.specs():
+        for option in other.options:
+            if spec.option(option.dest) is None and getattr(args, option.dest, None) is not None:
+                takers = [s.name for s in registry.specs() if s.option(option.dest) is not None]
+                parser.error(f"{option.flag} is a {' or '.join(takers)} option")
+    for option in spec.options:
+        if getattr(args, option.dest) is None:
+            setattr(args, option.dest, option.default)
+
+
+def _train(parser, args) -> int:
+    from . import config, hardware
+
+    spec = registry.get(args.model)
+    _check_options(parser, spec, args)
+    if args.quick:
+        os.environ["AIGC_QUICK"] = "1"
+    args.image_size = args.image_size or spec.image_size
+    args.dataset = args.dataset or spec.dataset
+    args.width = args.width or spec.width
+    args.batch_size = args.batch_size or hardware.default_batch_size(spec.batch_size)
+    hardware.set_precision(args.precision)
+    hardware.set_jit_compile({"auto": "auto", "on": True, "off": False}[args.xla])
+    out = pathlib.Path(args.out) if args.out else config.output_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    config.set_seed(args.seed)
+    print(hardware.environment_report(spec.model_class))
+    start = time.perf_counter()
+    try:
+        TRAINERS[spec.task](spec, args, out)
+    except INPUT_ERRORS as error:  # bad dataset name, folder, size ...: a message, no traceback
+        parser.exit(2, f"aigc-keras: error: {error}\n")
+    except FloatingPointError as error:  # the NaN guard stopped training; the last good checkpoint
+        parser.exit(1, f"aigc-keras: error: {error}\n")
+    print(f"done in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+# --- commands on exported networks ---------------------------------------------------------------
+
+
+def _kind(record: dict) -> str:
+    if record.get("task") is None:
+        return ""
+    model = f" ({record['model']})" if record.get("model") else ""
+    return f"it is a {record['task']}{model}"
+
+
+def _sampled(path, n: int, seed: int, classes=None, truncation=None):
+    """Images in [-1, 1] from a saved generator, or a ValueError naming what was expected."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise ValueError(f"no model file at {str(path)!r}.")
+    if path.suffix != ".keras":
+        raise ValueError(f"{str(path)!r} is not a .keras file.")
+    network, record = registry.load_exported(path, "generator")
+    if record.get("task") not in registry.SAMPLERS:
+        why = _kind(record) or "it does not take one latent vector per image"
+        samplers = [s.name for s in registry.specs() if s.task in registry.SAMPLERS]
+        raise ValueError(f"{str(path)!r} is not a generator ({why}); sample needs a saved "
+                         f"generator: the generator.keras of aigc-keras train {'|'.join(samplers)}.")
+    try:
+        return registry.sample(network, record, n, seed=seed, classes=classes,
+                               truncation=truncation)
+    except ValueError as error:
+        raise ValueError(str(error).replace("it is not a generator", f"{str(path)!r} is not a "
+                                            "generator")) from None
+
+
+def _sample(args) -> None:
+    from . import viz
+
+    images = _sampled(args.model, args.n, args.seed, args.classes, args.truncation)
+    out = viz.save_image(viz.image_grid(images, value_range=(-1, 1)), args.out)
+    print(f"wrote {args.n} samples to {out}")
+
+
+def _evaluate(args) -> None:
+    import numpy as np
+
+    from . import data, judges, metrics
+
+    images = np.clip(_sampled(args.model, args.n, args.seed), -1.0, 1.0)
+    size, channels = images.shape[1], images.shape[-1]
+    real = data.load_arrays(args.dataset, "test", image_size=size, channels=channels)
+    n = min(args.n, len(real))
+    if n < args.n:
+        print(f"using {n} samples per side: the {real.name} test split holds {len(real)} images")
+    kind = args.extractor or ("classifier" if channels == 1 else "inception")
+    if kind == "classifier":
+        if channels != 1:
+            raise ValueError("the classifier extractor reads 1-channel digits; use --extractor "
+                             "inception.")
+        extractor = judges.ClassifierExtractor(judges.load_classifier(size))
+    else:
+        extractor = judges.InceptionExtractor()
+    report = judges.evaluate(extractor, real.images[:n], images[:n], metrics=args.metrics,
+                             real_key=f"{real.name}-test-{size}px")
+    print(metrics.format_report(report))
+
+
+def _write_each(network, args, channels: int, size: int | None, apply) -> int:
+    """Apply ``apply(batch of one image in [0, 1]) -> image in [0, 1]`` to each input image and
+    write PNGs keeping the input names; returns the number written."""
+    from . import data, viz
+
+    source = pathlib.Path(args.input).expanduser()
+    files = data.image_files(source, strict=args.strict)
+    out = pathlib.Path(args.out)
+    for file in files:
+        image = data.read_image(file, channels, size)[None] / 255.0
+        picture = viz.to_uint8(apply(image).clip(0.0, 1.0), (0, 1))[0]
+        relative = file.relative_to(source) if source.is_dir() else pathlib.Path(file.name)
+        viz.save_image(picture[..., 0] if channels == 1 else picture,
+                       (out / relative).with_suffix(".png"))
+    return len(files)
+
+
+def _translate(args) -> None:
+    """Translate one image or a folder with a saved CycleGAN generator."""
+    import keras
+
+    from . import data
+
+    network, record = registry.load_exported(args.model, "generator")
+    shape = tuple(network.input_shape[1:]) if len(getattr(network, "inputs", []) or []) == 1 else ()
+    if record.get("task") != "translator" or len(shape) != 3:
+        why = f" ({_kind(record)})" if _kind(record) else ""
+        raise ValueError(f"{args.model!r} is not an image-to-image generator{why} (its output must "
+                         "have its input's shape); translate needs a saved CycleGAN "
+                         "generator_ab.keras or generator_ba.keras.")
+    size, channels = shape[0], shape[2]
+
+    def translate(image):
+        fake = network(data.scale(image, (-1, 1)), training=False)
+        return (keras.ops.convert_to_numpy(fake) + 1.0) / 2.0
+
+    written = _write_each(network, args, channels, size, translate)
+    print(f"translated {written} image(s) at {size}x{size} into {args.out}")
 
 
 def _inpaint(args) -> None:
@@ -471,13 +560,14 @@ def _inpaint(args) -> None:
     from . import data, viz
     from .models import editing
 
-    network = _load_network(args.model, "inpainter")
-    if [t.name.split(":")[0] for t in network.inputs] != ["image", "mask"]:
-        raise ValueError(f"{args.model!r} is not an inpainter (its inputs must be image and mask); "
-                         "train one with aigc-keras train inpainter.")
+    network, record = registry.load_exported(args.model, "inpainter")
+    if record.get("model") != "inpainter":
+        why = f" ({_kind(record)})" if _kind(record) else ""
+        raise ValueError(f"{args.model!r} is not an inpainter{why} (its inputs must be image and "
+                         "mask); train one with aigc-keras train inpainter.")
     channels = network.inputs[0].shape[-1]
-    image = data.read_image(pathlib.Path(args.image).expanduser(), channels)[None] / 255.0  # (1, H, W, C)
-    mask = data.read_image(pathlib.Path(args.mask).expanduser(), 1)[None] / 255.0           # (1, h, w, 1)
+    image = data.read_image(pathlib.Path(args.image).expanduser(), channels)[None] / 255.0
+    mask = data.read_image(pathlib.Path(args.mask).expanduser(), 1)[None] / 255.0
     if mask.shape[1:3] != image.shape[1:3]:
         raise ValueError(f"the mask is {mask.shape[2]}x{mask.shape[1]} pixels but the image is "
                          f"{image.shape[2]}x{image.shape[1]}; they must be the same size.")
@@ -487,7 +577,8 @@ def _inpaint(args) -> None:
     size = network.inputs[0].shape[1]
     if image.shape[1:3] != (size, size):
         raise ValueError(f"this inpainter was trained on {size}x{size} images; the image is "
-                         f"{image.shape[2]}x{image.shape[1]} (crop or resize it, or train at its size with --image-size).")
+                         f"{image.shape[2]}x{image.shape[1]} (crop or resize it, or train at its "
+                         "size with --image-size).")
     images, masks = editing.check_masks(image, mask)
     filled = editing.run_network(network, [images, masks])
     picture = viz.to_uint8(filled, (0, 1))[0]
@@ -496,173 +587,51 @@ def _inpaint(args) -> None:
 
 
 def _enhance(args) -> None:
-    """Apply a saved super-resolution or denoising network to an image or a folder; write PNGs."""
-    from . import data, viz
+    """Apply a saved super-resolution or denoising network to an image or a folder."""
     from .models import editing
 
-    network = _load_network(args.model, "super-resolution or denoising network")
-    kinds = {"super_resolution": "upscaled", "denoiser": "denoised"}
-    if network.name not in kinds:
-        raise ValueError(f"{args.model!r} is neither a super-resolution nor a denoising network (it is "
-                         f"{network.name!r}); train one with aigc-keras train superres or train denoiser.")
+    network, record = registry.load_exported(args.model, "super-resolution or denoising network")
+    done = {"superres": "upscaled", "denoiser": "denoised"}
+    if record.get("model") not in done:
+        raise ValueError(f"{args.model!r} is neither a super-resolution nor a denoising network "
+                         f"(it is {network.name!r}); train one with aigc-keras train superres or "
+                         "train denoiser.")
     channels = network.inputs[0].shape[-1]
-    source = pathlib.Path(args.input).expanduser()
-    files = data.image_files(source, strict=args.strict)
-    out = pathlib.Path(args.out)
-    for file in files:
-        image = data.read_image(file, channels)[None] / 255.0
-        picture = viz.to_uint8(editing.run_network(network, image).clip(0.0, 1.0), (0, 1))[0]
-        relative = file.relative_to(source) if source.is_dir() else pathlib.Path(file.name)
-        viz.save_image(picture[..., 0] if channels == 1 else picture, (out / relative).with_suffix(".png"))
-    print(f"{kinds[network.name]} {len(files)} image(s) into {out}")
+    written = _write_each(network, args, channels, None,
+                          lambda image: editing.run_network(network, image))
+    print(f"{done[record['model']]} {written} image(s) into {args.out}")
 
 
-def _load_generator(model_path: str, n: int, seed: int, classes=None, truncation=None):
-    """Load a saved generator (safe mode) and draw ``n`` images in [-1, 1].
-
-    A class-conditional generator (inputs: latent, label) draws ``classes`` cycled to ``n``
-    (default: every class in turn).  A StyleGAN generator (inputs: latent, truncation_psi,
-    noise maps) draws its noise here and applies ``truncation`` (default 1, none).
-    """
-    import keras
-    import numpy as np
-
-    path = pathlib.Path(model_path)
-    if not path.is_file():
-        raise SystemExit(f"aigc-keras: error: no model file at {str(path)!r}.")
-    if path.suffix != ".keras":
-        raise SystemExit(f"aigc-keras: error: {str(path)!r} is not a .keras file.")
-    model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    if hasattr(model, "generate"):
-        images = model.generate(n, seed=seed)
-    else:
-        inputs = getattr(model, "inputs", None) or []
-        names = [t.name.split(":")[0] for t in inputs]
-        rng = np.random.default_rng(seed)
-        if names[:1] == ["images"] and len(inputs[0].shape) == 4:  # a PixelCNN network: sample pixel by pixel
-            from .models import pixelcnn
-
-            if truncation is not None or classes is not None:
-                raise SystemExit("aigc-keras: error: --truncation and --classes do not apply to a PixelCNN.")
-            model = pixelcnn.PixelCNN.from_network(model)
-            return model.dequantise(model.generate(n, seed=seed))
-        if names[1:2] == ["truncation_psi"] and all(name.startswith("noise_") for name in names[2:]):
-            if classes is not None:
-                raise SystemExit("aigc-keras: error: --classes needs a class-conditional generator.")
-            latents = rng.standard_normal((n, inputs[0].shape[1])).astype(np.float32)
-            psi = np.full((n, 1), 1.0 if truncation is None else truncation, np.float32)
-            noise = [rng.standard_normal((n, *t.shape[1:])).astype(np.float32) for t in inputs[2:]]
-            return np.clip(keras.ops.convert_to_numpy(model([latents, psi, *noise], training=False)), -1.0, 1.0)
-        if truncation is not None:
-            raise SystemExit("aigc-keras: error: --truncation needs a StyleGAN generator (aigc-keras train stylegan).")
-        if not inputs or len(inputs[0].shape) != 2 or names[1:] not in ([], ["label"]):
-            raise SystemExit(f"aigc-keras: error: {str(path)!r} is not a generator (it does not take one latent "
-                             f"vector per image); sample needs a saved generator.")
-        latents = rng.standard_normal((n, inputs[0].shape[1])).astype(np.float32)
-        if len(inputs) == 2:
-            num_classes = model.get_layer("label_one_hot").num_tokens
-            classes = list(range(num_classes)) if classes is None else classes
-            if max(classes) >= num_classes:
-                raise SystemExit(f"aigc-keras: error: this generator knows classes 0..{num_classes - 1}, got {classes}.")
-            labels = np.resize(np.array(classes, np.int32), n)
-            images = keras.ops.convert_to_numpy(model([latents, labels], training=False))
-        elif classes is not None:
-            raise SystemExit("aigc-keras: error: --classes needs a class-conditional generator.")
-        else:
-            images = keras.ops.convert_to_numpy(model(latents, training=False))
-    return images
-
-
-def _sample(args) -> None:
-    from . import viz
-
-    images = _load_generator(args.model, args.n, args.seed, args.classes, args.truncation)
-    out = viz.save_image(viz.image_grid(images, value_range=(-1, 1)), args.out)
-    print(f"wrote {args.n} samples to {out}")
-
-
-def _evaluate(args) -> None:
-    import numpy as np
-
-    from . import data, metrics
-
-    images = np.clip(_load_generator(args.model, args.n, args.seed), -1.0, 1.0)
-    size, channels = images.shape[1], images.shape[-1]
-    real = data.load_arrays(args.dataset, "test", image_size=size, channels=channels)
-    n = min(args.n, len(real))
-    if n < args.n:
-        print(f"using {n} samples per side: the {real.name} test split holds {len(real)} images")
-    kind = args.extractor or ("classifier" if channels == 1 else "inception")
-    if kind == "classifier":
-        from .models import cnn
-
-        if channels != 1:
-            raise ValueError("the classifier extractor reads 1-channel digits; use --extractor inception.")
-        extractor = metrics.ClassifierExtractor(cnn.load_classifier(size))
-    else:
-        extractor = metrics.InceptionExtractor()
-    report = metrics.evaluate(extractor, real.images[:n], images[:n], metrics=args.metrics,
-                              real_key=f"{real.name}-test-{size}px")
-    print(metrics.format_report(report))
-
-
-# What a user's bad input raises inside a command: printed as one line, not a traceback.
-INPUT_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError)
-
-
-def model_class(name: str):
-    """The model class ``aigc-keras train NAME`` makes."""
-    from .models import cnn, cyclegan, editing, gan, pixelcnn, stylegan, vae
-
-    return {"cnn": cnn.CNNClassifier, "cyclegan": cyclegan.CycleGAN, **gan.MODELS, **vae.MODELS, **stylegan.MODELS,
-            **pixelcnn.MODELS, **editing.MODELS}[name]
+APPLY = {"sample": _sample, "eval": _evaluate, "translate": _translate, "inpaint": _inpaint,
+         "enhance": _enhance}
 
 
 def main(argv=None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status (errors exit through ``SystemExit``).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from . import config
-
     if args.command == "info":
-        from . import data
+        from . import data, hardware
 
-        print(config.environment_report())
+        print(hardware.environment_report())
         print(data.describe())
         return 0
-    if args.command in ("sample", "eval", "translate", "inpaint", "enhance"):
-        try:
-            {"sample": _sample, "eval": _evaluate, "translate": _translate, "inpaint": _inpaint,
-             "enhance": _enhance}[args.command](args)
-        except (*INPUT_ERRORS, RuntimeError) as error:
-            parser.exit(2, f"aigc-keras: error: {error}\n")
-        return 0
-    if args.quick:
-        os.environ["AIGC_QUICK"] = "1"
-    args.image_size = args.image_size or IMAGE_SIZE.get(args.model, 28)
-    args.dataset = args.dataset or DATASET.get(args.model, "digits")
-    args.batch_size = args.batch_size or config.default_batch_size(BATCH_SIZE.get(args.model, config.RECIPE_BATCH))
-    config.set_precision(args.precision)
-    config.set_jit_compile({"auto": "auto", "on": True, "off": False}[args.xla])
-    out = pathlib.Path(args.out) if args.out else config.output_dir()
-    out.mkdir(parents=True, exist_ok=True)
-    config.set_seed(args.seed)
-    print(config.environment_report(model_class(args.model)))
-    start = time.perf_counter()
+    if args.command == "train":
+        return _train(parser, args)
     try:
-        if args.model == "cnn":
-            _train_cnn(args, out)
-        elif args.model == "cyclegan":
-            _train_cyclegan(args, out)
-        elif args.model in EDITING:
-            _train_editing(args, out)
-        else:
-            _train_generative(args, out)
-    except INPUT_ERRORS as error:  # bad dataset name, folder, size ...: a message, not a traceback
+        APPLY[args.command](args)
+    except (*INPUT_ERRORS, RuntimeError) as error:
+        if args.command in ("sample", "eval") and isinstance(error, ValueError):
+            raise SystemExit(f"aigc-keras: error: {error}") from None
         parser.exit(2, f"aigc-keras: error: {error}\n")
-    except FloatingPointError as error:  # the NaN guard stopped training; the last good checkpoint is kept
-        parser.exit(1, f"aigc-keras: error: {error}\n")
-    print(f"done in {time.perf_counter() - start:.1f} s")
     return 0
 
 

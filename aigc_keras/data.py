@@ -31,11 +31,11 @@ import os
 import pathlib
 import socket
 import sys
-import weakref
 
 import numpy as np
 
-from .config import check_int, check_value_range, to_unit  # noqa: F401  (re-exported)
+from . import order
+from .validation import check_int, check_value_range, to_unit  # noqa: F401 (re-exported)
 
 # Offline datasets: name -> (description, native channels)
 OFFLINE = {
@@ -457,42 +457,18 @@ def read_folder(path, image_size: int, channels=None, *, strict: bool = False):
     return images, labels, class_names
 
 
-# The pass counters of the shuffled training pipelines (see set_epoch).
-_EPOCH_COUNTERS: list = []  # weak references (variables are unhashable, so no WeakSet)
 SHUFFLE_BUFFER = 10_000
 
 
-PASSES_PER_EPOCH = 100_000  # room in the pass counter for the passes one epoch may make (repeat=True)
-
-
-def set_epoch(epoch: int) -> None:
-    """Make the next pass of every shuffled training pipeline give epoch ``epoch``'s order.
-
-    A shuffled pipeline from :func:`load` or :func:`load_unpaired` draws the order of each pass from
-    ``(seed, epoch, pass within the epoch)`` and counts its passes itself.  The package's ``Checkpoint``
-    callback calls this at the start of every epoch, so a run resumed at epoch ``k`` sees the same
-    order in epoch ``k`` as a run that never stopped (``shuffle(reshuffle_each_iteration=True)``
-    would start its sequence of orders again), and no two epochs share an order.  With
-    ``repeat=True`` and ``steps_per_epoch`` an epoch need not end with a pass: a run resumed there
-    starts a fresh pass.  It affects every shuffled pipeline of the process.
-    """
-    epoch = check_int(epoch, "epoch", minimum=0)
-    _EPOCH_COUNTERS[:] = [ref for ref in _EPOCH_COUNTERS if ref() is not None]
-    for ref in _EPOCH_COUNTERS:
-        counter = ref()
-        if counter is not None:
-            counter.assign(epoch * PASSES_PER_EPOCH)
-
-
 def _shuffle_per_epoch(dataset, seed: int):
-    """``dataset`` in a new order each pass, the order a function of ``(seed, epoch, pass)``."""
+    """``dataset`` in a new order each pass, the order a function of ``(seed, epoch, pass)``; returns
+    the dataset and its :class:`~aigc_keras.order.DataOrder` (see :mod:`aigc_keras.order`)."""
     import tensorflow as tf
 
-    counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="pass_counter")
-    _EPOCH_COUNTERS.append(weakref.ref(counter))
+    state = order.DataOrder(seed)
 
     def one_pass(_):
-        key = counter.assign_add(1) - 1  # epoch * PASSES_PER_EPOCH + pass within the epoch
+        key = state.next_key()  # epoch * PASSES_PER_EPOCH + pass within the epoch
         # This function's own graph seed: the order depends on (seed, key) only, not on the global seed,
         # and tf.data accepts a tensor seed only when the graph seed is not 0.
         tf.compat.v1.set_random_seed(1)
@@ -502,7 +478,9 @@ def _shuffle_per_epoch(dataset, seed: int):
     size = int(dataset.cardinality())
     # flat_map hides the length; Keras then runs one extra, empty call of the train function per epoch,
     # whose data-independent counter updates (optimizer iterations, steps done) still happen.
-    return shuffled.apply(tf.data.experimental.assert_cardinality(size)) if size >= 0 else shuffled
+    if size >= 0:
+        shuffled = shuffled.apply(tf.data.experimental.assert_cardinality(size))
+    return shuffled, state
 
 
 def load(
@@ -593,15 +571,17 @@ def load(
         return (image, label) if labels else image
 
     dataset = dataset.map(finish, num_parallel_calls=tf.data.AUTOTUNE).cache()
+    states = ()
     if shuffle:
-        dataset = _shuffle_per_epoch(dataset, seed)
+        dataset, state = _shuffle_per_epoch(dataset, seed)
+        states = (state,)
     if repeat:
         dataset = dataset.repeat()
     if batch_size is not None:
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     if augment is not None:
         dataset = apply_augmentation(dataset, augment)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return order.attach(dataset.prefetch(tf.data.AUTOTUNE), *states)
 
 
 AUGMENTATION_PRESETS = ("digits", "photos")
@@ -691,14 +671,16 @@ def load_unpaired(
     if a.element_spec.shape[-1] != b.element_spec.shape[-1]:
         raise ValueError(f"the domains have {a.element_spec.shape[-1]} and {b.element_spec.shape[-1]} channels; "
                          "pass channels=1 or channels=3 to convert both.")
+    states = ()
     if split == "train":  # each domain in its own order: no pairing survives from one epoch to the next
-        a, b = _shuffle_per_epoch(a, seed), _shuffle_per_epoch(b, seed + 1)
+        (a, state_a), (b, state_b) = _shuffle_per_epoch(a, seed), _shuffle_per_epoch(b, seed + 1)
+        states = (state_a, state_b)
     pairs = tf.data.Dataset.zip((a, b))
     if repeat:
         pairs = pairs.repeat()
     if batch_size is not None:
         pairs = pairs.batch(check_int(batch_size, "batch_size"))
-    return pairs.prefetch(tf.data.AUTOTUNE)
+    return order.attach(pairs.prefetch(tf.data.AUTOTUNE), *states)
 
 
 def describe() -> str:

@@ -29,7 +29,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from .config import check_int
+from .validation import check_int
 
 
 def instance_norm(name: str, epsilon: float = 1e-5) -> layers.Layer:

@@ -8,7 +8,7 @@ import pathlib
 
 import numpy as np
 
-from .config import check_int, to_unit
+from .validation import check_int, to_unit
 
 
 def _matplotlib():

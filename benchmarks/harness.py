@@ -27,24 +27,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from aigc_keras import cli, config, data, metrics
-from aigc_keras.models import cnn, cyclegan, editing, gan, pixelcnn, stylegan, vae
+from aigc_keras import data, hardware, judges, metrics, registry, validation
+from aigc_keras.models.pixelcnn import sample_pixel_by_pixel
 
-# name -> (image size, batch size, what one step consumes); the configurations `aigc-keras train` uses.
-MODELS = {
-    "cnn": (28, 64, "images"), "dcgan": (28, 64, "images"), "cgan": (28, 64, "images"),
-    "wgan-gp": (28, 64, "images"), "vae": (28, 64, "images"), "cvae": (28, 64, "images"),
-    "vaegan": (28, 64, "images"), "stylegan": (32, 32, "images"), "cyclegan": (32, 8, "image pairs"),
-    "pixelcnn": (16, 64, "images"), "inpainter": (28, 32, "images"), "superres": (32, 16, "images"),
-    "denoiser": (32, 16, "images"),
-}
-# The sizes each model is trained at in its tests' standard matrix (tests/test_*.py) plus its chapter size:
-# the sizes the package supports and checks.  The full benchmark measures fit() at each (:func:`at_size`).
-SIZES = {
-    "cnn": (28, 32, 64), "dcgan": (28, 32, 64), "cgan": (28, 32, 64), "wgan-gp": (28, 32, 64), "vae": (28, 32, 64),
-    "cvae": (28, 32, 64), "vaegan": (28, 32, 64), "stylegan": (32, 64), "cyclegan": (16, 32, 64, 128),
-    "pixelcnn": (8, 16, 28), "inpainter": (16, 28, 32, 64), "superres": (16, 32, 64), "denoiser": (16, 32, 64),
-}
+# name -> (image size, batch size, what one step consumes): the configurations `aigc-keras train` uses,
+# and name -> the sizes the model supports (the full benchmark measures fit() at each, :func:`at_size`);
+# both read from the model registry.
+MODELS = {spec.name: (spec.image_size, spec.batch_size,
+                      "image pairs" if spec.task == "translator" else "images") for spec in registry.specs()}
+SIZES = {spec.name: spec.sizes for spec in registry.specs()}
 MODES = {  # name -> (jit_compile, precision)
     "graph/float32": (False, "float32"), "xla/float32": (True, "float32"),
     "graph/mixed_bfloat16": (False, "mixed_bfloat16"), "graph/mixed_float16": (False, "mixed_float16"),
@@ -57,44 +48,34 @@ def _digits(size, value_range, n, labels=False):
 
 
 def build(name: str, jit: bool, size: int | None = None):
-    """A compiled model and one batch for it (real offline images), as ``aigc-keras train`` makes them;
-    ``size``: another of the model's :data:`SIZES` (default: its chapter size)."""
-    default_size, batch, _ = MODELS[name]
-    size = size or default_size
-    if name == "cnn":
-        model = cnn.CNNClassifier(image_size=size)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit,
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        return model, _digits(size, (-1, 1), batch, labels=True)
-    if name == "cyclegan":
-        model = cyclegan.CycleGAN(image_size=size, channels=1, ngf=8, ndf=32)
-        model.compile(optimizers=cyclegan.make_optimizers(total_steps=10_000), jit_compile=jit)
-        pairs = next(iter(data.load_unpaired("grass", "brick", image_size=size, batch_size=batch, source="offline")))
-        return model, tuple(t.numpy() for t in pairs)
-    if name == "pixelcnn":
-        model = pixelcnn.PixelCNN(image_size=size, levels=4)
-        element = _digits(size, 4, batch)
-    elif name in editing.MODELS:
-        if name == "inpainter":
-            model, element = editing.Inpainter(size, 1), _digits(size, (0, 1), batch)
-        else:
-            photos = data.load_arrays("photos", "train", image_size=size, value_range=(0, 1), source="offline")
-            model = editing.SuperResolution(2, 3) if name == "superres" else editing.Denoiser(3)
-            element = photos.images[:batch]
+    """A compiled model and one batch for it (real offline images of the model's default dataset), as
+    ``aigc-keras train`` makes them; ``size``: another of the model's :data:`SIZES` (default: its chapter
+    size)."""
+    spec = registry.get(name)
+    size = size or spec.image_size
+    if spec.task == "translator":
+        domain_a = spec.option("domain_a").default
+        pairs = data.load_unpaired(domain_a, "brick", image_size=size, batch_size=spec.batch_size,
+                                   source="offline")
+        element = tuple(t.numpy() for t in next(iter(pairs)))
+        channels = element[0].shape[-1]
     else:
-        family = {**gan.MODELS, **vae.MODELS, **stylegan.MODELS}[name]
-        conditional = name in ("cgan", "cvae")
-        value_range = (0, 1) if name in vae.MODELS else (-1, 1)
-        model = family(image_size=size, **({"num_classes": 10} if conditional else {}))
-        element = _digits(size, value_range, batch, labels=conditional)
-    model.compile(jit_compile=jit)
+        labelled = spec.conditional or spec.task == "classifier"
+        arrays = data.load_arrays(spec.dataset, "train", image_size=size, channels=spec.channels,
+                                  value_range=spec.data_value_range(registry.settings(spec)),
+                                  source="offline")
+        images = arrays.images[:spec.batch_size]
+        element = (images, arrays.labels[:spec.batch_size]) if labelled else images
+        channels = images.shape[-1]
+    model = registry.build(spec, image_size=size, channels=channels)
+    spec.compile(model, jit_compile=jit, total_steps=10_000)
     return model, element
 
 
 def _xla_refusal(name: str, jit: bool) -> bool:
     """Whether building ``name`` with ``jit`` failed because the model has an op XLA cannot compile (it then
     refuses ``jit_compile=True`` by name): a row to report, not an error."""
-    return jit and bool(getattr(cli.model_class(name), "xla_unsupported", ""))
+    return jit and bool(getattr(registry.get(name).model_class, "xla_unsupported", ""))
 
 
 def _median_rate(seconds: list, steps: int, per_step: int) -> float:
@@ -167,7 +148,7 @@ def compare(timers: dict, repeats: int) -> dict:
 def throughput(name: str, mode: str = "graph/float32", *, seconds: float = 3.0, repeats: int = 3) -> dict:
     """``fit()`` against a bare ``tf.function(model.train_step)`` loop on one batch kept in memory."""
     jit, precision = MODES[mode]
-    with config.precision_scope(precision):
+    with hardware.precision_scope(precision):
         keras.utils.set_random_seed(0)
         try:
             model, element = build(name, jit)
@@ -198,7 +179,7 @@ SIZE_MODES = {"graph/float32": "graph", "xla/float32": "xla", "graph/mixed_bfloa
 def _under_policy(run, precision: str):
     """``run`` with Keras' global dtype policy set to ``precision`` while it runs."""
     def go():
-        with config.precision_scope(precision):
+        with hardware.precision_scope(precision):
             return run()
     return go
 
@@ -216,7 +197,7 @@ def at_size(name: str, size: int, *, seconds: float = 1.5, repeats: int = 3, lea
     for mode in modes:
         jit, precision = MODES[mode]
         keras.utils.set_random_seed(0)
-        with config.precision_scope(precision):
+        with hardware.precision_scope(precision):
             try:
                 model, element = build(name, jit, size)
                 dataset = tf.data.Dataset.from_tensors(element).repeat()
@@ -289,7 +270,7 @@ def pipeline(*, seconds: float = 3.0, repeats: int = 3) -> dict:
 def _agreement(model, judge, n=500, seed=0) -> float:
     labels = np.arange(n) % 10
     images = model.generate(labels=labels, seed=seed)
-    images = data.scale(config.to_unit(images, model.value_range), (-1, 1))
+    images = data.scale(validation.to_unit(images, model.value_range), (-1, 1))
     return float(np.mean(judge.predict_proba(images).argmax(1) == labels))
 
 
@@ -298,11 +279,11 @@ def time_to_quality(*, target: float = 0.9, chunk: int = 50, limit_s: float = 30
     """Training seconds (evaluation excluded) to ``target`` class agreement for the conditional GAN and
     VAE, and the DCGAN's domain FID (classifier features, 1,000 samples vs the 360 test digits) after
     each budget of training seconds."""
-    judge = cnn.load_classifier(28)
+    judge = judges.load_classifier(28)
     results = {}
     for name in ("cgan", "cvae"):
         keras.utils.set_random_seed(0)
-        model, _ = build(name, config.jit_compile())
+        model, _ = build(name, hardware.jit_compile())
         value_range = (0, 1) if name == "cvae" else (-1, 1)
         batches = data.load("digits", image_size=28, batch_size=64, labels=True, drop_remainder=True, repeat=True,
                             value_range=value_range, source="offline")
@@ -318,10 +299,10 @@ def time_to_quality(*, target: float = 0.9, chunk: int = 50, limit_s: float = 30
                 break
         results[name] = {"seconds": reached, "steps": history[-1][0], "agreement": history[-1][2],
                          "history": history}
-    extractor = metrics.ClassifierExtractor(judge)
+    extractor = judges.ClassifierExtractor(judge)
     real = extractor.features(data.load_arrays("digits", "test", image_size=28, source="offline").images)
     keras.utils.set_random_seed(0)
-    model, _ = build("dcgan", config.jit_compile())
+    model, _ = build("dcgan", hardware.jit_compile())
     batches = data.load("digits", image_size=28, batch_size=64, drop_remainder=True, repeat=True, source="offline")
     trained, fids = 0.0, {}
     for budget in budgets:
@@ -353,7 +334,7 @@ def sampling() -> dict:
     result = {"pixelcnn": {}}
     for batch in (1, 16):
         compiled = _images_per_second(lambda: model.generate(batch, seed=0), batch)
-        loop = _images_per_second(lambda: pixelcnn.sample_pixel_by_pixel(model, batch, seed=0), batch, repeats=1)
+        loop = _images_per_second(lambda: sample_pixel_by_pixel(model, batch, seed=0), batch, repeats=1)
         result["pixelcnn"][f"batch {batch}"] = {"compiled_per_s": compiled, "pixel_loop_per_s": loop}
     for name in ("dcgan", "cgan", "wgan-gp", "vae", "stylegan"):
         model, _ = build(name, False)
@@ -377,13 +358,14 @@ def hardware() -> dict:
     except (OSError, StopIteration):
         pass
     gpus = []
-    if config.gpus():
+    if hardware.gpus():
         try:
             gpus = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
                                   text=True, timeout=10).stdout.split("\n")
         except OSError:
-            gpus = [d.name for d in config.gpus()]
+            gpus = [d.name for d in hardware.gpus()]
     return {"cpu": cpu, "cores": os.cpu_count(), "gpus": [g for g in gpus if g], "python": platform.python_version(),
-            "tensorflow": tf.__version__, "keras": keras.__version__, "environment": config.environment_report(),
-            "default_modes": {name: f"{'xla' if config.jit_compile(cli.model_class(name)) else 'graph'}/"
-                                    f"{config.default_precision(cli.model_class(name))}" for name in MODELS}}
+            "tensorflow": tf.__version__, "keras": keras.__version__, "environment": hardware.environment_report(),
+            "default_modes": {spec.name: f"{'xla' if hardware.jit_compile(spec.model_class) else 'graph'}/"
+                                         f"{hardware.default_precision(spec.model_class)}"
+                              for spec in registry.specs()}}

@@ -164,13 +164,15 @@ def _is_faster(default: str, rates: dict, model: str = "") -> str:
     second): "yes"; "yes, within the bar (...)" where a faster mode gains less than the bar ``config`` asks of it
     before making it the default (XLA_MIN_GAIN, or BF16_MIN_GAIN between precisions), which is the run-to-run
     noise of a shared CPU; or "no (...)".  A model whose quality test fails in mixed_bfloat16
-    (``config.CPU_BF16_FAILS_QUALITY``) is judged among its float32 modes, and the note says so."""
-    from aigc_keras import cli, config
+    (``cpu_bf16_fails_quality`` in the package's measured defaults) is judged among its float32 modes, and the
+    note says so."""
+    from aigc_keras import hardware, registry
 
     if default not in rates:
         return "not measured"
     note = ""
-    if model and cli.model_class(model).__name__ in config.CPU_BF16_FAILS_QUALITY and not default.endswith("bfloat16"):
+    fails = hardware.measured_defaults()["cpu_bf16_fails_quality"]
+    if model and registry.get(model).model_class.__name__ in fails and not default.endswith("bfloat16"):
         bf16 = {mode: rate for mode, rate in rates.items() if mode.endswith("mixed_bfloat16")}
         if bf16 and max(bf16.values()) > rates[default]:
             note = f"; bfloat16 {max(bf16.values()) / rates[default]:.2f}x, but it fails the quality test"
@@ -179,7 +181,7 @@ def _is_faster(default: str, rates: dict, model: str = "") -> str:
     if best == default:
         return f"yes{f' ({note[2:]})' if note else ''}"
     gain = rates[best] / rates[default]
-    bar = config.BF16_MIN_GAIN if best.split("/")[1] != default.split("/")[1] else config.XLA_MIN_GAIN
+    bar = hardware.BF16_MIN_GAIN if best.split("/")[1] != default.split("/")[1] else hardware.XLA_MIN_GAIN
     return (f"yes, within the bar ({best} {gain:.2f}x < {bar:.2f}x{note})" if gain < bar
             else f"no ({best} {gain:.2f}x{note})")
 
@@ -242,7 +244,7 @@ def _size_table(rows: list) -> dict:
 
 def bf16_gains(rows: list) -> dict:
     """Per model: fit() per second in mixed_bfloat16 over float32 (both graph mode), geometric mean over the sizes
-    measured in both, rounded to 0.01 -- what ``aigc_keras.config.CPU_BF16_GAIN`` holds for this project's CPU."""
+    measured in both, rounded to 0.01 -- what the package's measured defaults hold (``cpu_bf16_gain``)."""
     gains = {}
     for (model, _), e in _size_table(rows).items():
         if "bf16" in e and "graph" in e:
@@ -278,13 +280,58 @@ def sizes(rows: list, default_modes: dict) -> list:
                      f"{_seconds(e['xla_first'])} | {default} | {_is_faster(default, rates, model)} |")
     gains = bf16_gains(rows)
     if gains:
-        from aigc_keras import config
+        from aigc_keras import hardware
 
         lines += ["", "bfloat16 / float32 (graph mode), geometric mean over the sizes above (the precision default "
-                  f"on a CPU with bfloat16 instructions takes it where at least {config.BF16_MIN_GAIN:.2f}x and the "
+                  f"on a CPU with bfloat16 instructions takes it where at least {hardware.BF16_MIN_GAIN:.2f}x and the "
                   "model passes its quality test in it): "
                   + ", ".join(f"{model} {gain:.2f}x" for model, gain in gains.items()) + "."]
     return lines
+
+
+def xla_gains(throughput: list) -> dict:
+    """Per model: fit() per second with XLA over graph mode (float32, the chapter size), rounded to 0.01;
+    ``None`` where XLA refused the model -- what the package's measured defaults hold (``cpu_xla_gain``)."""
+    rows = {(r["model"], r["mode"]): r for r in throughput}
+    gains = {}
+    for (model, mode), graph in rows.items():
+        xla = rows.get((model, "xla/float32"))
+        if mode != "graph/float32" or xla is None or "fit_per_s" not in graph:
+            continue
+        gains[model] = round(xla["fit_per_s"] / graph["fit_per_s"], 2) if "fit_per_s" in xla else None
+    return gains
+
+
+def measured_defaults(report: dict) -> dict:
+    """The package's measured-defaults tables (keyed by model class name) from a benchmark report."""
+    from aigc_keras import registry
+
+    def by_class(gains):
+        return {registry.get(name).model_class.__name__: gain for name, gain in gains.items()}
+
+    throughput = report.get("throughput", [])
+    return {"cpu_xla_gain": by_class(xla_gains(throughput)),
+            "cpu_bf16_gain": by_class(bf16_gains(throughput + report.get("sizes", [])))}
+
+
+def write_defaults(report: dict, path=None) -> pathlib.Path:
+    """Write the gains a report measured into the package's measured defaults (``aigc_keras/
+    measured_defaults.json``), with the report's machine and date; models the report did not measure keep
+    their entries, and so do the quality exceptions (``cpu_bf16_fails_quality``, set by hand from a test)."""
+    from aigc_keras import hardware
+
+    path = pathlib.Path(path or hardware.DEFAULTS_FILE)
+    stored = json.loads(path.read_text()) if path.is_file() else {}
+    for key, gains in measured_defaults(report).items():
+        table = stored.setdefault(key, {"what": "", "gains": {}})
+        table["gains"].update(gains)
+    cpu = report.get("hardware", {})
+    stored["machine"] = (f"{cpu.get('cores', '?')}-core {cpu.get('cpu', '?')}, TensorFlow "
+                         f"{cpu.get('tensorflow', '?')}, Keras {cpu.get('keras', '?')}")
+    stored["measured"] = report.get("started", "")[:10]
+    path.write_text(json.dumps(stored, indent=2) + "\n")
+    hardware.measured_defaults.cache_clear()
+    return path
 
 
 def write(report: dict, out) -> pathlib.Path:
@@ -305,6 +352,9 @@ def main(argv=None) -> int:
                         help="models also measured in the mixed-precision modes (default: all)")
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per timed run (default 3)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="output folder")
+    parser.add_argument("--write-defaults", action="store_true",
+                        help="write the gains of --out's benchmark.json into the package's measured defaults "
+                             "(aigc_keras/measured_defaults.json) and stop")
     parser.add_argument("--child", choices=PARTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     from . import harness
@@ -315,6 +365,10 @@ def main(argv=None) -> int:
     if unknown or args.seconds <= 0:
         parser.error(f"unknown part or mode {unknown}, or --seconds not positive; parts: {', '.join(PARTS)}; "
                      f"modes: {', '.join(harness.MODES)}")
+    if args.write_defaults:
+        report = json.loads((pathlib.Path(args.out) / "benchmark.json").read_text())
+        print(f"wrote {write_defaults(report)}")
+        return 0
     if args.child:
         print(json.dumps(_child(args.child, args.models, modes, args.seconds), default=float))
         return 0

@@ -14,9 +14,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if "AIGC_OUTPUT" not in os.environ:
     os.environ["AIGC_OUTPUT"] = tempfile.mkdtemp(prefix="aigc_test_outputs_")
 
-from aigc_keras import config  # noqa: E402
+from aigc_keras import hardware  # noqa: E402 (after AIGC_OUTPUT is set)
 
-config.split_cpu(2)
+hardware.split_cpu(2)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -27,11 +27,11 @@ import pytest  # noqa: E402
 def policy():
     """Set a dtype policy for one test and return to the hardware's defaults afterwards."""
     def set_policy(name):
-        config.set_precision(name)
+        hardware.set_precision(name)
         return name
 
     yield set_policy
-    config.set_precision("auto")
+    hardware.set_precision("auto")
 
 
 @pytest.fixture(scope="session")
@@ -45,9 +45,9 @@ def digits8():
 @pytest.fixture(scope="session")
 def classifier():
     """The chapter-1 classifier at 28x28, trained once per test run (cached in AIGC_OUTPUT)."""
-    from aigc_keras.models import cnn
+    from aigc_keras import judges
 
-    return cnn.load_classifier(28)
+    return judges.load_classifier(28)
 
 
 @pytest.fixture

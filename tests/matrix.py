@@ -1,14 +1,48 @@
-"""The standard model test matrix of DESIGN.md, as helpers every model's tests call.
+"""The standard model test matrix (docs/design.md), as helpers every model's tests call.
 
-``make`` builds a fresh compiled model (same initial weights every call); ``batches`` is a
-small ``tf.data`` pipeline in a fixed order.
+The models come from the registry (:func:`kinds`): each spec's ``test_config`` is the small
+configuration built here.  ``make`` builds a fresh compiled model (same initial weights every
+call); ``batches`` is a small ``tf.data`` pipeline in a fixed order.
 """
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from aigc_keras import registry
 from aigc_keras.callbacks import Checkpoint
+
+
+def small(spec):
+    """``make(**overrides)``: the spec's model at its small test configuration."""
+    return lambda **kw: spec.model_class(**{**spec.test_config, **kw})
+
+
+def kinds(module: str, *, n: int = 6, labels=(0, 3, 9), seed: int = 3) -> dict:
+    """The registered models of ``aigc_keras.models.<module>``: name -> (make, generate() kwargs)."""
+    specs = [s for s in registry.specs() if s.model_class.__module__ == f"aigc_keras.models.{module}"]
+    assert specs, f"no registered model in aigc_keras.models.{module}"
+    return {s.name: (small(s), {"labels": list(labels), "seed": seed} if s.conditional
+                     else {"n": n, "seed": seed}) for s in specs}
+
+
+def check_policies(model, policy_name=None):
+    """The model runs under its own policy (``policy_name`` if given); Keras' global policy is untouched
+    (float32, or the one a test chose); every layer follows the model's policy unless it pins float32
+    (outputs, logits); under mixed_float16 every optimizer scales its loss."""
+    name = model.dtype_policy.name
+    if policy_name is not None:
+        assert name == policy_name
+        assert keras.config.dtype_policy().name == policy_name  # the test's own choice
+    else:
+        assert keras.config.dtype_policy().name == "float32", keras.config.dtype_policy().name
+    for layer in model._flatten_layers(include_self=False):
+        assert layer.dtype_policy.name in (name, "float32"), (layer.path, layer.dtype_policy.name)
+    weighted = [layer for layer in model._flatten_layers(include_self=False) if layer.weights]
+    own = [layer for layer in weighted if layer.dtype_policy.name == name]
+    assert len(own) >= len(weighted) / 2, (name, [(l.path, l.dtype_policy.name) for l in weighted])
+    if name == "mixed_float16":
+        assert all(isinstance(o, keras.optimizers.LossScaleOptimizer) for o in model.optimizers.values())
 
 
 def fresh(make):
@@ -21,6 +55,7 @@ def fresh(make):
 def check_finite_epoch(make, batches, steps):
     model = fresh(make)
     logs = model.fit(batches, epochs=1, verbose=0).history
+    check_policies(model)
     assert set(logs) == {t for t in model.trackers}, f"returned {set(logs)}, trackers {set(model.trackers)}"
     assert all(np.isfinite(v[-1]) for v in logs.values()), logs
     assert int(model.steps_done.numpy()) == steps
@@ -63,9 +98,9 @@ def check_generator_round_trip(model, folder, sample_kwargs, inputs):
 
 
 def check_mirrored_epoch(make, batches):
-    from aigc_keras import config
+    from aigc_keras import hardware
 
-    strategy = config.strategy("mirrored")  # one per process (see config.strategy)
+    strategy = hardware.strategy("mirrored")  # one per process (see hardware.strategy)
     assert strategy.num_replicas_in_sync == 2
     with strategy.scope():
         model = fresh(make)
@@ -81,12 +116,10 @@ def check_mirrored_epoch(make, batches):
 
 
 def check_mixed_epoch(make, batches, policy_name):
-    from aigc_keras import config
+    from aigc_keras import hardware
 
-    with config.precision_scope(policy_name):
+    with hardware.precision_scope(policy_name):
         model = fresh(make)
-        assert model.dtype_policy.name == policy_name
-        if policy_name == "mixed_float16":
-            assert all(isinstance(o, keras.optimizers.LossScaleOptimizer) for o in model.optimizers.values())
         logs = model.fit(batches, epochs=1, verbose=0).history
+        check_policies(model, policy_name)
         assert all(np.isfinite(v[-1]) for v in logs.values()), logs

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from aigc_keras import config
+from aigc_keras import config, hardware
 from aigc_keras.callbacks import Checkpoint
 from tiny_model import TinyGAN
 
@@ -39,7 +39,7 @@ def test_one_epoch_float32_finite_losses(digits8):
 
 
 def test_mirrored_strategy_replicas_draw_different_noise(digits8):
-    strategy = config.strategy("mirrored")
+    strategy = hardware.strategy("mirrored")
     assert strategy.num_replicas_in_sync == 2
     with strategy.scope():
         model = _model()

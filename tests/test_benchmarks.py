@@ -53,25 +53,25 @@ def test_every_model_trains_under_xla_or_refuses_it_by_name(name):
     kernel) the model refuses it with the reason, and its default stays graph mode even where XLA is on."""
     import tensorflow as tf
 
-    from aigc_keras import config
+    from aigc_keras import hardware
     from aigc_keras.models import editing
 
     if name == "superres":
         with pytest.raises(ValueError, match="cannot be compiled with XLA.*ResizeBicubic"):
             harness.build(name, True)
-        config.set_jit_compile(True)  # as on a GPU
+        hardware.set_jit_compile(True)  # as on a GPU
         try:
             model = editing.SuperResolution(2, 1, width=8, blocks=1)
             model.compile()
             assert model.jit_compile is False
         finally:
-            config.set_jit_compile("auto")
+            hardware.set_jit_compile("auto")
         return
-    config.set_jit_compile(True)  # as on a GPU; on a CPU a model under XLA keeps float32 (config.default_precision)
+    hardware.set_jit_compile(True)  # as on a GPU; on a CPU a model under XLA keeps float32 (hardware.default_precision)
     try:
         model, element = harness.build(name, True)
     finally:
-        config.set_jit_compile("auto")
+        hardware.set_jit_compile("auto")
     assert model.jit_compile is True and model.dtype_policy.name == "float32"
     logs = model.fit(tf.data.Dataset.from_tensors(element).repeat(), epochs=1, steps_per_epoch=2, verbose=0).history
     assert all(np.isfinite(v[-1]) for v in logs.values()), logs
@@ -91,7 +91,7 @@ def test_defaults_table_compares_the_modes_measured_and_names_a_refusal():
     # bfloat16 5% faster: under the bar config asks before making it the default
     assert lines[3] == ("| superres | graph/float32 | XLA cannot compile it | | | "
                         "yes, within the bar (graph/mixed_bfloat16 1.05x < 1.10x) |")
-    # a model whose quality test fails in bfloat16 is judged among its float32 modes (config.CPU_BF16_FAILS_QUALITY)
+    # a model whose quality test fails in bfloat16 is judged among its float32 modes (cpu_bf16_fails_quality in the measured defaults)
     rates = {"graph/float32": 100.0, "xla/float32": 80.0, "graph/mixed_bfloat16": 135.0}
     assert run._is_faster("graph/float32", rates, "vae") == "no (graph/mixed_bfloat16 1.35x)"
     assert run._is_faster("graph/float32", rates, "vaegan") == "yes (bfloat16 1.35x, but it fails the quality test)"
@@ -126,25 +126,38 @@ def test_sizes_table_merges_the_chapter_size_and_says_where_the_default_is_slowe
     assert run.bf16_gains(throughput + other) == {"dcgan": 1.5, "superres": 1.0}
 
 
-def test_the_bfloat16_table_in_config_is_the_committed_benchmark_s():
-    """config.CPU_BF16_GAIN is what the committed benchmark measured, model by model (one source of figures)."""
-    from aigc_keras import cli, config
+def test_the_measured_defaults_file_is_the_committed_benchmark_s(tmp_path):
+    """The package's measured defaults (the XLA and bfloat16 gains, package data) are what the committed
+    benchmark measured, model by model, and ``--write-defaults`` writes exactly them (one source of figures)."""
+    from aigc_keras import hardware
 
     report = json.loads((ROOT / "benchmarks" / "results" / "benchmark.json").read_text())
-    measured = run.bf16_gains(report["throughput"] + report["sizes"])
-    assert len(measured) == len(harness.MODELS) == len(config.CPU_BF16_GAIN)
-    assert {cli.model_class(name).__name__: gain for name, gain in measured.items()} == config.CPU_BF16_GAIN
+    shipped = hardware.measured_defaults()
+    measured = run.measured_defaults(report)
+    assert len(measured["cpu_bf16_gain"]) == len(harness.MODELS) == len(shipped["cpu_bf16_gain"])
+    assert measured["cpu_bf16_gain"] == shipped["cpu_bf16_gain"]
+    assert measured["cpu_xla_gain"] == shipped["cpu_xla_gain"]
+    written = tmp_path / "defaults.json"
+    written.write_text(json.dumps({"cpu_bf16_fails_quality": {"VAEGAN": "kept"}}))
+    try:
+        run.write_defaults(report, written)
+    finally:
+        hardware.measured_defaults.cache_clear()
+    stored = json.loads(written.read_text())
+    assert stored["cpu_xla_gain"]["gains"] == shipped["cpu_xla_gain"]
+    assert stored["cpu_bf16_fails_quality"] == {"VAEGAN": "kept"}
+    assert stored["measured"] == report["started"][:10] and "EPYC" in stored["machine"]
 
 
 @pytest.mark.slow
 def test_at_size_measures_every_mode_at_another_size():
-    from aigc_keras import config
+    from aigc_keras import hardware
 
-    before = config.precision()
+    before = hardware.precision()
     row = harness.at_size("vae", 32, seconds=0.2, repeats=1)
     assert row["size"] == 32 and row["steps"] >= 3
     assert all(row[f"{key}_per_s"] > 0 and row[f"{key}_first_fit_s"] > 0 for key in ("graph", "xla", "bf16"))
     refused = harness.at_size("superres", 16, seconds=0.2, repeats=1, modes=("graph/float32", "xla/float32"))
     assert "xla_per_s" not in refused and "bf16_per_s" not in refused
     assert "ResizeBicubic" in refused["xla_unsupported"]
-    assert config.precision() == before  # the global policy is restored
+    assert hardware.precision() == before  # the global policy is restored

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from aigc_keras import data
+from aigc_keras import data, judges
 from aigc_keras.models import cnn
 
 
@@ -43,6 +43,6 @@ def test_cached_classifier_reaches_held_out_accuracy(classifier):
     accuracy = float(np.mean(classifier.predict_proba(test.images).argmax(1) == test.labels))
     print(f"chapter-1 classifier held-out accuracy: {accuracy:.4f} on {len(test)} digits")
     assert accuracy >= 0.96
-    again = cnn.load_classifier(28)  # from the cache now: same weights
+    again = judges.load_classifier(28)  # from the cache now: same weights
     np.testing.assert_allclose(again.predict_proba(test.images[:8]), classifier.predict_proba(test.images[:8]),
                                rtol=1e-6)

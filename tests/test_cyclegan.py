@@ -6,12 +6,11 @@ import pytest
 import tensorflow as tf
 
 import matrix
-from aigc_keras import config, data, layers, losses
+from aigc_keras import config, data, hardware, judges, layers, losses, registry
 from aigc_keras.models import cyclegan, networks
 
 
-def make_small(**kw):
-    return cyclegan.CycleGAN(image_size=16, channels=1, ngf=4, ndf=4, n_blocks=1, pool_size=4, **kw)
+make_small = matrix.small(registry.get("cyclegan"))  # the registered small test configuration
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +238,7 @@ def test_grass_to_brick_translation_quality():
 
     arrays = {(name, split): data.load_arrays(name, split, image_size=32, source="offline").images
               for name in ("grass", "brick") for split in ("train", "test")}
-    judge = metrics.train_domain_extractor(arrays["grass", "train"], arrays["brick", "train"],
+    judge = judges.train_domain_extractor(arrays["grass", "train"], arrays["brick", "train"],
                                            arrays["grass", "test"], arrays["brick", "test"], epochs=5)
     test_a, test_b = arrays["grass", "test"], arrays["brick", "test"]
     kid = lambda x, y: metrics.kernel_distance(judge.features(x), judge.features(y), subsets=50,  # noqa: E731
@@ -247,7 +246,7 @@ def test_grass_to_brick_translation_quality():
     keras.utils.set_random_seed(0)
     model = cyclegan.CycleGAN(**QUALITY)
     model.compile(optimizers=cyclegan.make_optimizers(total_steps=QUALITY_STEPS),
-                  jit_compile=config.jit_compile(model, quick=False))  # as a standard run (XLA on this CPU)
+                  jit_compile=hardware.jit_compile(model, quick=False))  # as a standard run (XLA on this CPU)
     cycle_error = lambda: float(np.mean(np.abs(model.translate(model.translate(test_a, "a2b"), "b2a") - test_a)))  # noqa: E731
     untrained_cycle = cycle_error()
     pairs = data.load_unpaired("grass", "brick", image_size=32, batch_size=QUALITY_BATCH, source="offline", repeat=True)

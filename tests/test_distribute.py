@@ -11,17 +11,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from aigc_keras import config, data
+from aigc_keras import config, data, hardware
 from aigc_keras.models import cnn, editing, gan, pixelcnn
 
-# Two logical CPU devices (conftest); on a machine with GPUs config.strategy("mirrored") spans those instead.
-pytestmark = pytest.mark.skipif(bool(config.gpus()), reason="the two-replica CPU set-up is for machines without GPUs")
+# Two logical CPU devices (conftest); on a machine with GPUs hardware.strategy("mirrored") spans those instead.
+pytestmark = pytest.mark.skipif(bool(hardware.gpus()), reason="the two-replica CPU set-up is for machines without GPUs")
 
 
 def _train(make, batches, mirrored: bool, epochs=2):
     keras.utils.set_random_seed(0)
     if mirrored:
-        strategy = config.strategy("mirrored")
+        strategy = hardware.strategy("mirrored")
         assert strategy.num_replicas_in_sync == 2
         with strategy.scope():
             model = make()
@@ -61,7 +61,7 @@ def _fixed(value_range, labels=False, n=256, size=8):
     (_pixelcnn, lambda: _fixed(4)),
     (_superres, lambda: _fixed((0, 1))),
 ], ids=["classifier", "pixelcnn", "superres"])
-@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])  # the CPU defaults (config.default_precision)
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])  # the CPU defaults (hardware.default_precision)
 def test_mirrored_fit_equals_single_device_fit(make, batches, precision, policy):
     policy(precision)
     single, single_logs = _train(make, batches(), mirrored=False)

@@ -10,11 +10,7 @@ import matrix
 from aigc_keras import data, layers
 from aigc_keras.models import editing
 
-KINDS = {
-    "inpainter": (lambda **kw: editing.Inpainter(image_size=16, channels=1, width=8, mask_bank=16, **kw), 1),
-    "superres": (lambda **kw: editing.SuperResolution(scale=2, channels=1, width=8, blocks=1, **kw), 1),
-    "denoiser": (lambda **kw: editing.Denoiser(channels=1, width=8, depth=3, **kw), 1),
-}
+KINDS = matrix.kinds("editing")
 
 
 def _psnr(a, b):

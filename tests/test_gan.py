@@ -6,14 +6,10 @@ import pytest
 import tensorflow as tf
 
 import matrix
-from aigc_keras import config, data, losses, metrics
+from aigc_keras import config, data, hardware, judges, losses, metrics
 from aigc_keras.models import gan
 
-KINDS = {
-    "dcgan": (lambda **kw: gan.DCGAN(width=8, latent_dim=8, **kw), {"n": 6, "seed": 3}),
-    "cgan": (lambda **kw: gan.ConditionalGAN(width=8, latent_dim=8, **kw), {"labels": [0, 3, 9], "seed": 3}),
-    "wgan-gp": (lambda **kw: gan.WGANGP(width=8, latent_dim=8, n_critic=2, **kw), {"n": 6, "seed": 3}),
-}
+KINDS = matrix.kinds("gan")  # the registered models of aigc_keras.models.gan
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +135,7 @@ def _train(kind, steps):
     # As a standard run (graph mode for the three on this CPU), and the conditional GAN in graph mode wherever
     # the tests run: its memorisation bar was set there, and under XLA one run's closest sample came out at 2.87
     # against the 2.97 floor.
-    model.compile(jit_compile=kind != "cgan" and config.jit_compile(model, quick=False))
+    model.compile(jit_compile=kind != "cgan" and hardware.jit_compile(model, quick=False))
     dataset = data.load("digits", image_size=28, batch_size=64, labels=kind == "cgan", repeat=True,
                         drop_remainder=True, seed=0)
     model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
@@ -189,7 +185,7 @@ def _histogram_entropy_and_fid(model, classifier, test):
     predicted = classifier.predict_proba(images).argmax(1)
     freq = np.bincount(predicted, minlength=10) / len(predicted)
     entropy = float(-np.sum(freq[freq > 0] * np.log(freq[freq > 0])))
-    extractor = metrics.ClassifierExtractor(classifier)
+    extractor = judges.ClassifierExtractor(classifier)
     fid = metrics.frechet_distance(extractor.features(test.images), extractor.features(images[: len(test)]))
     return entropy, fid
 

@@ -6,7 +6,7 @@ import scipy.linalg
 import tensorflow as tf
 from scipy.stats import ortho_group
 
-from aigc_keras import callbacks, metrics
+from aigc_keras import callbacks, judges, metrics
 from aigc_keras.models import cnn
 from tiny_model import TinyGAN
 
@@ -149,22 +149,22 @@ def test_precision_recall_identical_and_half_the_modes():
 
 def test_classifier_extractor_and_evaluate(tmp_path, monkeypatch):
     monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path))
-    extractor = metrics.ClassifierExtractor(cnn.CNNClassifier(image_size=8, feature_dim=6))
+    extractor = judges.ClassifierExtractor(cnn.CNNClassifier(image_size=8, feature_dim=6))
     rng = np.random.default_rng(15)
     real, fake = rng.uniform(-1, 1, (40, 8, 8, 1)), rng.uniform(-1, 0, (30, 8, 8, 1))
-    report = metrics.evaluate(extractor, real, fake, metrics=("fid", "kid", "is", "pr"), real_key="test-8px")
+    report = judges.evaluate(extractor, real, fake, metrics=("fid", "kid", "is", "pr"), real_key="test-8px")
     assert report["n_real"] == 40 and report["n_generated"] == 30 and report["fid"] > 0
     assert "comparable only" in metrics.format_report(report)
     cached = list((tmp_path / "cache" / "stats").glob("test-8px-n40-*.npz"))
     assert len(cached) == 1
     with pytest.raises(ValueError, match=r"must be in \[-1, 1\]"):
-        metrics.ClassifierExtractor(cnn.CNNClassifier(image_size=8)).features(real * 255)
+        judges.ClassifierExtractor(cnn.CNNClassifier(image_size=8)).features(real * 255)
     with pytest.raises(ValueError, match="unknown metrics"):
-        metrics.evaluate(extractor, real, fake, metrics=("fid", "sharpness"))
+        judges.evaluate(extractor, real, fake, metrics=("fid", "sharpness"))
     with pytest.warns(UserWarning, match="real data holds 40"):
-        assert metrics.evaluate(extractor, real, real, metrics=("fid",), n=100)["n_real"] == 40
+        assert judges.evaluate(extractor, real, real, metrics=("fid",), n=100)["n_real"] == 40
     monkeypatch.setattr(extractor, "features", lambda images: (_ for _ in ()).throw(AssertionError("recomputed")))
-    np.testing.assert_array_equal(metrics.real_features(extractor, real, key="test-8px-n40"),
+    np.testing.assert_array_equal(judges.real_features(extractor, real, key="test-8px-n40"),
                                   np.load(cached[0])["features"])
 
 
@@ -174,13 +174,13 @@ def test_inception_extractor_refuses_random_weights_offline(monkeypatch):
     if data.network_available():
         pytest.skip("network present: the weights would download")
     with pytest.raises(RuntimeError, match="ClassifierExtractor"):
-        metrics.InceptionExtractor()
+        judges.InceptionExtractor()
 
 
 def test_quality_tracker_logs_into_history(digits8):
     model = TinyGAN()
     model.compile()
-    extractor = metrics.ClassifierExtractor(cnn.CNNClassifier(image_size=8, feature_dim=6))
+    extractor = judges.ClassifierExtractor(cnn.CNNClassifier(image_size=8, feature_dim=6))
     tracker = callbacks.QualityTracker(extractor, digits8.images, n=64)
     history = model.fit(tf.data.Dataset.from_tensor_slices(digits8.images[:64]).batch(32), epochs=2, verbose=0,
                         callbacks=[tracker])

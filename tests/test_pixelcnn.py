@@ -10,16 +10,15 @@ import pytest
 import tensorflow as tf
 
 import matrix
-from aigc_keras import data, layers
+from aigc_keras import data, layers, registry
 from aigc_keras.models import pixelcnn
 
 LEVELS = 4
-KINDS = {
-    "pixelcnn": (lambda **kw: pixelcnn.PixelCNN(image_size=8, levels=LEVELS, filters=8, blocks=1, **kw),
-                 {"n": 3, "seed": 2}),
-    "conditional": (lambda **kw: pixelcnn.PixelCNN(image_size=8, levels=LEVELS, filters=8, blocks=1, num_classes=10,
-                                                   **kw), {"labels": [1, 5, 7], "seed": 2}),
-}
+KINDS = matrix.kinds("pixelcnn", n=3, seed=2)
+_PIXELCNN = registry.get("pixelcnn")
+assert _PIXELCNN.test_config["levels"] == LEVELS
+# the class-conditional variant: the same model with num_classes (the command line trains the unconditional one)
+KINDS["conditional"] = (lambda **kw: matrix.small(_PIXELCNN)(num_classes=10, **kw), {"labels": [1, 5, 7], "seed": 2})
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aigc_keras import callbacks, cli, data
+from aigc_keras import callbacks, cli, data, order
 from aigc_keras.models import base, cnn, gan
 from tiny_model import TinyGAN
 
@@ -35,28 +35,35 @@ def _labels_in_order(dataset, n=64):
 
 def test_each_pass_has_its_own_order_and_set_epoch_replays_it():
     pipeline = data.load("digits", image_size=8, batch_size=16, labels=True)
-    data.set_epoch(0)
+    order.set_epoch(pipeline, 0)
     first, second = _labels_in_order(pipeline), _labels_in_order(pipeline)  # two passes in epoch 0 (repeat)
-    data.set_epoch(1)
+    order.set_epoch(pipeline, 1)
     third = _labels_in_order(pipeline)
     assert not np.array_equal(first, second) and not np.array_equal(third, first) \
         and not np.array_equal(third, second)  # no order comes back, within an epoch or across epochs
     fresh = data.load("digits", image_size=8, batch_size=16, labels=True)  # a resumed run's new pipeline
-    data.set_epoch(1)
+    order.set_epoch(fresh, 1)
     np.testing.assert_array_equal(_labels_in_order(fresh), third)
-    data.set_epoch(0)
+    order.set_epoch(fresh, 0)
     np.testing.assert_array_equal(_labels_in_order(fresh), first)
     np.testing.assert_array_equal(_labels_in_order(fresh), second)
     other_seed = data.load("digits", image_size=8, batch_size=16, labels=True, seed=1)
-    data.set_epoch(0)
+    order.set_epoch(other_seed, 0)
     assert not np.array_equal(_labels_in_order(other_seed), first)
+    order.set_epoch(pipeline, 0)  # each pipeline owns its order: setting one leaves another as it was
+    assert order.of(fresh)[0].epoch == 0 and order.of(other_seed)[0].epoch == 0
+    order.set_epoch(fresh, 3)
+    assert order.of(pipeline)[0].epoch == 0
+    with pytest.raises(ValueError, match="carries no data order"):
+        order.set_epoch(data.load("digits", "test", image_size=8), 1)  # the test split is not shuffled
 
 
 def test_resume_is_exact_with_a_shuffled_pipeline(tmp_path):
     """Interrupted after epoch 1 of 3 and resumed in a new pipeline: the same weights as a run that never stopped.
 
-    The negative control resumes without the Checkpoint callback's ``set_epoch``: the new pipeline replays
-    epoch 0's order in epoch 1 and the weights differ.
+    The models' own ``fit`` keeps the order (``order.DataOrderCallback``); the negative control resumes through
+    Keras' plain ``fit``, which does not: the new pipeline replays epoch 0's order in epoch 1 and the weights
+    differ.
     """
     def make():
         keras.utils.set_random_seed(0)
@@ -78,10 +85,14 @@ def test_resume_is_exact_with_a_shuffled_pipeline(tmp_path):
     for a, b in zip(straight.variables, resumed.variables):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)
 
+    without_checkpoint = make()
+    without_checkpoint.load_checkpoint(tmp_path / "run" / "ckpt-00001.npz")
+    without_checkpoint.fit(pipeline(), epochs=3, initial_epoch=1, verbose=0)  # fit keeps the order itself
+    for a, b in zip(straight.variables, without_checkpoint.variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)
     careless = make()
     careless.load_checkpoint(tmp_path / "run" / "ckpt-00001.npz")
-    data.set_epoch(0)
-    careless.fit(pipeline(), epochs=3, initial_epoch=1, verbose=0)  # no callback: the order restarts at pass 0
+    keras.Model.fit(careless, pipeline(), epochs=3, initial_epoch=1, verbose=0)  # the order restarts at pass 0
     assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in zip(straight.variables, careless.variables))
 
 
@@ -361,7 +372,7 @@ BAD_CALLS = [
     (lambda: data.load("digits", channels=2), ValueError, "channels must be 1, 3 or None"),
     (lambda: data.load("digits", source="web"), ValueError, "use one of auto, tfds, offline"),
     (lambda: data.load(42), TypeError, "dataset name must be a non-empty string"),
-    (lambda: data.set_epoch(-1), ValueError, "epoch"),
+    (lambda: order.DataOrder(0).set_epoch(-1), ValueError, "epoch must be a non-negative integer"),
     (lambda: data.read_image("/no/such.png"), ValueError, "could not read '/no/such.png'"),
     (lambda: data.image_files("/no/such/folder"), FileNotFoundError, "neither an image file nor a folder"),
     (lambda: _generative().generate(0), ValueError, "n must be a positive integer"),

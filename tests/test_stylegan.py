@@ -6,13 +6,11 @@ import pytest
 import tensorflow as tf
 
 import matrix
-from aigc_keras import config, data, layers, losses, metrics
+from aigc_keras import config, data, hardware, judges, layers, losses, metrics, registry
 from aigc_keras.models import stylegan
 
 
-def make_small(**kw):
-    options = dict(image_size=16, channels=1, latent_dim=16, mapping_layers=2, width=8, max_width=16)
-    return stylegan.StyleGAN(**{**options, **kw})
+make_small = matrix.small(registry.get("stylegan"))  # the registered small test configuration
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +183,7 @@ def test_ema_starts_equal_then_follows_behind(trained):
     np.testing.assert_allclose(betas, [0.5, 0.5 ** (1 / 10), 0.5 ** (1 / 100), 0.999], rtol=1e-6)
 
 
-@pytest.mark.skipif(bool(config.gpus()), reason="a CPU's XLA compiler")
+@pytest.mark.skipif(bool(hardware.gpus()), reason="a CPU's XLA compiler")
 def test_xla_with_bfloat16_on_a_cpu_is_refused_by_name_and_float32_trains(policy, digits16):
     """XLA's CPU compiler rejects StyleGAN's bfloat16 gradient with an internal error at the first step; the
     model says so at compile() instead, naming what to choose.  float32 under XLA trains (the default then)."""
@@ -246,14 +244,14 @@ def test_stylegan_covers_the_digits_and_matches_the_dcgan(classifier):
     """Digits at 32x32 (judged at 28x28 by the chapter-1 classifier), the same steps and batch for both models."""
     from aigc_keras.models import gan
 
-    extractor = metrics.ClassifierExtractor(classifier, resize=True)
+    extractor = judges.ClassifierExtractor(classifier, resize=True)
     real = extractor.features(data.load_arrays("digits", "test", image_size=32, source="offline").images)
     dataset = data.load("digits", image_size=32, batch_size=QUALITY_BATCH, repeat=True, drop_remainder=True, seed=0)
     report = {}
     for name, make in (("stylegan", lambda: stylegan.StyleGAN(**QUALITY)), ("dcgan", lambda: gan.DCGAN(image_size=32))):
         keras.utils.set_random_seed(0)
         model = make()
-        model.compile(jit_compile=config.jit_compile(model, quick=False))  # as a standard run (graph mode on this CPU)
+        model.compile(jit_compile=hardware.jit_compile(model, quick=False))  # as a standard run (graph mode on this CPU)
         model.fit(dataset, epochs=1, steps_per_epoch=QUALITY_STEPS, verbose=0)
         images = model.generate(1000, seed=12)  # StyleGAN: the EMA generator, no truncation
         freq = np.bincount(extractor.probabilities(images).argmax(1), minlength=10) / len(images)

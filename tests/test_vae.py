@@ -7,14 +7,10 @@ import tensorflow as tf
 from scipy import integrate, stats
 
 import matrix
-from aigc_keras import data, losses, metrics
+from aigc_keras import data, judges, losses, metrics
 from aigc_keras.models import vae
 
-KINDS = {
-    "vae": (lambda **kw: vae.VAE(width=8, latent_dim=4, **kw), {"n": 5, "seed": 2}),
-    "cvae": (lambda **kw: vae.ConditionalVAE(width=8, latent_dim=4, **kw), {"labels": [1, 5, 7], "seed": 2}),
-    "vaegan": (lambda **kw: vae.VAEGAN(width=8, latent_dim=4, **kw), {"n": 5, "seed": 2}),
-}
+KINDS = matrix.kinds("vae", n=5, labels=(1, 5, 7), seed=2)
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +194,7 @@ def test_conditional_vae_draws_the_requested_digits(classifier, digits01):
 def test_vaegan_samples_are_closer_to_the_data_than_the_vae(trained_vae, classifier, digits01):
     train, _ = digits01
     vaegan = _train(vae.VAEGAN, False)
-    extractor = metrics.ClassifierExtractor(classifier)
+    extractor = judges.ClassifierExtractor(classifier)
     real = extractor.features(train.images * 2 - 1)  # all 1,437 training digits: less sampling noise than 360
 
     def fid(model):  # mean over three sample draws of 1,437 images each

@@ -1,10 +1,11 @@
 """viz (grids, interpolation), config (modes, folders, report) and callbacks (grids, TensorBoard)."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from aigc_keras import callbacks, config, viz
+from aigc_keras import callbacks, config, hardware, judges, viz
 from tiny_model import TinyGAN
 
 
@@ -58,13 +59,13 @@ def test_modes_pick_and_output_dir(monkeypatch, tmp_path):
 
 
 def test_environment_report_and_precision(policy):
-    line = config.environment_report()
+    line = hardware.environment_report()
     for field in ("TensorFlow", "Keras", "CPU", "precision ", "XLA ", "strategy", "mode"):
         assert field in line
     policy("mixed_bfloat16")
-    assert "precision mixed_bfloat16" in config.environment_report()
+    assert "precision mixed_bfloat16" in hardware.environment_report()
     with pytest.raises(ValueError, match="float32, mixed_float16, mixed_bfloat16"):
-        config.set_precision("float64")
+        hardware.set_precision("float64")
     with pytest.raises(ValueError, match="non-negative integer"):
         config.set_seed(-1)
 
@@ -112,29 +113,31 @@ def test_hardware_defaults_chosen_in_config(policy, monkeypatch):  # policy: set
     an older one; a user's choice is never replaced; the batch scales with the replicas."""
     import tensorflow as tf
 
-    monkeypatch.setattr(config, "gpus", lambda: [])  # a CPU, even where the tests run on a GPU machine
+    from aigc_keras.models.gan import DCGAN
+
+    monkeypatch.setattr(hardware, "gpus", lambda: [])  # a CPU, even where the tests run on a GPU machine
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
-    monkeypatch.setitem(config._state, "cpu_flags", frozenset({"avx2"}))
-    assert config.default_precision() == "float32" and config.jit_compile() is False
-    line = config.environment_report()
+    monkeypatch.setitem(hardware._state, "cpu_flags", frozenset({"avx2"}))
+    assert hardware.default_precision() == "float32" and hardware.jit_compile() is False
+    line = hardware.environment_report()
     assert "precision float32 (hardware default)" in line and "XLA off (hardware default in quick mode)" in line
     assert "batch: recipe x1 replicas" in line
     details = {"compute_capability": (7, 5)}
-    monkeypatch.setattr(config, "gpus", lambda: ["fake GPU"])
+    monkeypatch.setattr(hardware, "gpus", lambda: ["fake GPU"])
     monkeypatch.setattr(tf.config.experimental, "get_device_details", lambda gpu: details)
-    assert config.default_precision() == "mixed_float16" and config.jit_compile() is True
+    assert hardware.default_precision() == "mixed_float16" and hardware.jit_compile() is True
     details["compute_capability"] = (6, 0)
-    assert config.default_precision() == "float32"
+    assert hardware.default_precision() == "float32"
     details["compute_capability"] = (8, 0)
     policy("mixed_bfloat16")  # the user's choice
-    assert config.apply_default_precision() == "mixed_bfloat16" and config.precision() == "mixed_bfloat16"
+    assert hardware.model_precision(DCGAN) == "mixed_bfloat16" and hardware.precision() == "mixed_bfloat16"
     policy("float32")
-    assert config.apply_default_precision() == "float32"  # chosen explicitly: kept, though the GPU would want float16
-    monkeypatch.setitem(config._state, "precision_chosen", False)
-    assert config.apply_default_precision() == "mixed_float16"  # nothing chosen: the hardware's default
-    assert config.set_precision("auto") == "mixed_float16"
+    assert hardware.model_precision(DCGAN) == "float32"  # chosen explicitly: kept, though the GPU would want float16
+    monkeypatch.setitem(hardware._state, "precision_chosen", False)
+    assert hardware.model_precision(DCGAN) == "mixed_float16"  # nothing chosen: the hardware's default
+    assert hardware.set_precision("auto") == "mixed_float16"
     with pytest.raises(ValueError, match="use 'auto' or one of float32"):
-        config.set_precision("float8")
+        hardware.set_precision("float8")
 
 
 def test_xla_default_on_this_cpu_is_per_model_from_the_benchmark(monkeypatch):
@@ -145,37 +148,38 @@ def test_xla_default_on_this_cpu_is_per_model_from_the_benchmark(monkeypatch):
 
     from aigc_keras.models import cnn, cyclegan, editing, gan, pixelcnn, vae
 
-    monkeypatch.setattr(config, "gpus", lambda: [])
+    monkeypatch.setattr(hardware, "gpus", lambda: [])
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
-    assert config.is_quick() and not config.jit_compile(cyclegan.CycleGAN)  # the tests run in quick mode
-    assert config.jit_compile(cyclegan.CycleGAN, quick=False) and not config.jit_compile(gan.DCGAN, quick=False)
+    assert config.is_quick() and not hardware.jit_compile(cyclegan.CycleGAN)  # the tests run in quick mode
+    assert hardware.jit_compile(cyclegan.CycleGAN, quick=False) and not hardware.jit_compile(gan.DCGAN, quick=False)
     monkeypatch.delenv("AIGC_QUICK")
     monkeypatch.setenv("AIGC_MODE", "standard")
 
     class MyTranslator(cyclegan.CycleGAN):  # a user's subclass takes its nearest listed base
         pass
 
-    on = {c: config.jit_compile(c) for c in (gan.DCGAN, gan.WGANGP, vae.VAE, vae.VAEGAN, pixelcnn.PixelCNN,
+    on = {c: hardware.jit_compile(c) for c in (gan.DCGAN, gan.WGANGP, vae.VAE, vae.VAEGAN, pixelcnn.PixelCNN,
                                               cnn.CNNClassifier, editing.SuperResolution, cyclegan.CycleGAN,
                                               MyTranslator)}
     assert on == {gan.DCGAN: False, gan.WGANGP: False, vae.VAE: False, vae.VAEGAN: False, pixelcnn.PixelCNN: False,
                   cnn.CNNClassifier: False, editing.SuperResolution: False, cyclegan.CycleGAN: True,
                   MyTranslator: True}
-    assert [n for n, g in config.CPU_XLA_GAIN.items() if g and g >= config.XLA_MIN_GAIN] == ["CycleGAN"]
+    xla_gains = hardware.measured_defaults()["cpu_xla_gain"]
+    assert [n for n, g in xla_gains.items() if g and g >= hardware.XLA_MIN_GAIN] == ["CycleGAN"]
     model = gan.DCGAN(image_size=16, latent_dim=8)
     model.compile()
     assert model.jit_compile is False
     model.compile(jit_compile=True)  # the user's choice wins
     assert model.jit_compile is True
-    assert "XLA per model (hardware default: on for CycleGAN)" in config.environment_report()
-    assert "XLA on (hardware default for CycleGAN)" in config.environment_report(cyclegan.CycleGAN)
-    assert "XLA off (hardware default for VAEGAN)" in config.environment_report(vae.VAEGAN)
-    config.set_jit_compile(True)  # --xla on
+    assert "XLA per model (hardware default: on for CycleGAN)" in hardware.environment_report()
+    assert "XLA on (hardware default for CycleGAN)" in hardware.environment_report(cyclegan.CycleGAN)
+    assert "XLA off (hardware default for VAEGAN)" in hardware.environment_report(vae.VAEGAN)
+    hardware.set_jit_compile(True)  # --xla on
     try:
-        assert config.jit_compile(vae.VAEGAN) and not config.jit_compile(editing.SuperResolution)
-        assert "XLA on |" in config.environment_report(vae.VAEGAN)
+        assert hardware.jit_compile(vae.VAEGAN) and not hardware.jit_compile(editing.SuperResolution)
+        assert "XLA on |" in hardware.environment_report(vae.VAEGAN)
     finally:
-        config.set_jit_compile("auto")
+        hardware.set_jit_compile("auto")
     with pytest.raises(ValueError, match="jit_compile must be True, False, None or 'auto', got 'yes'"):
         model.compile(jit_compile="yes")
 
@@ -188,7 +192,7 @@ def test_bfloat16_default_on_a_cpu_with_bfloat16_instructions_is_per_model(polic
 
     from aigc_keras.models import cnn, cyclegan, gan, vae
 
-    monkeypatch.setattr(config, "gpus", lambda: [])
+    monkeypatch.setattr(hardware, "gpus", lambda: [])
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
 
     class MyGAN(gan.DCGAN):  # a user's subclass
@@ -199,36 +203,39 @@ def test_bfloat16_default_on_a_cpu_with_bfloat16_instructions_is_per_model(polic
 
     classes = (cnn.CNNClassifier, gan.DCGAN, gan.ConditionalGAN, vae.VAE, vae.ConditionalVAE, vae.VAEGAN,
                cyclegan.CycleGAN, MyGAN, MyVAEGAN)
-    monkeypatch.setitem(config._state, "cpu_flags", frozenset({"sse2", "avx2", "avx512f"}))
-    assert {config.default_precision(c) for c in classes} == {"float32"}
-    assert "precision float32 (hardware default)" in config.environment_report()
-    monkeypatch.setitem(config._state, "cpu_flags", frozenset({"sse2", "avx2", "avx512f", "avx512_bf16"}))
+    monkeypatch.setitem(hardware._state, "cpu_flags", frozenset({"sse2", "avx2", "avx512f"}))
+    assert {hardware.default_precision(c) for c in classes} == {"float32"}
+    assert "precision float32 (hardware default)" in hardware.environment_report()
+    monkeypatch.setitem(hardware._state, "cpu_flags", frozenset({"sse2", "avx2", "avx512f", "avx512_bf16"}))
     # the VAE gains too little; the VAEGAN fails its quality test in bfloat16; CycleGAN's XLA beats it
-    assert [config.default_precision(c) for c in classes] == [
+    assert [hardware.default_precision(c) for c in classes] == [
         "mixed_bfloat16", "mixed_bfloat16", "mixed_bfloat16", "float32", "mixed_bfloat16", "float32", "float32",
         "mixed_bfloat16", "float32"]
-    assert config.default_precision() == "float32"
-    config.set_jit_compile(True)  # --xla on: the gains are graph-mode figures, so float32
+    assert hardware.default_precision() == "float32"
+    hardware.set_jit_compile(True)  # --xla on: the gains are graph-mode figures, so float32
     try:
-        assert config.default_precision(gan.DCGAN) == "float32"
+        assert hardware.default_precision(gan.DCGAN) == "float32"
     finally:
-        config.set_jit_compile("auto")
-    faster = [n for n, g in config.CPU_BF16_GAIN.items() if g >= config.BF16_MIN_GAIN and n != "VAEGAN"]
+        hardware.set_jit_compile("auto")
+    bf16_gains = hardware.measured_defaults()["cpu_bf16_gain"]
+    faster = [n for n, g in bf16_gains.items() if g >= hardware.BF16_MIN_GAIN and n != "VAEGAN"]
     assert "VAE" not in faster and "CycleGAN" not in faster and len(faster) == 10
     assert f"precision per model (hardware default: mixed_bfloat16 for {', '.join(faster)}; float32 otherwise)" \
-        in config.environment_report()
-    assert "precision mixed_bfloat16 (hardware default for DCGAN)" in config.environment_report(gan.DCGAN)
+        in hardware.environment_report()
+    assert "precision mixed_bfloat16 (hardware default for DCGAN)" in hardware.environment_report(gan.DCGAN)
 
     policy("auto")  # nothing chosen: each model made takes its own default, whichever model came before
     made = [gan.DCGAN(image_size=16, latent_dim=8, width=8), vae.VAE(image_size=16, latent_dim=4, width=8),
             MyGAN(image_size=16, latent_dim=8, width=8)]
     assert [m.dtype_policy.name for m in made] == ["mixed_bfloat16", "float32", "mixed_bfloat16"]
+    assert hardware.precision() == "float32"  # Keras' global policy: each model was built under its own
+    assert keras.layers.Dense(2).dtype_policy.name == "float32"  # a user's own layer does not follow the last model
     assert made[0].generator.layers[1].compute_dtype == "bfloat16" and made[0].generator.layers[1].dtype == "float32"
     assert {layer.compute_dtype for layer in made[1].encoder.layers} == {"float32"}
-    assert "precision float32 (hardware default for VAE)" in config.environment_report(made[1])
+    assert "precision float32 (hardware default for VAE)" in hardware.environment_report(made[1])
     policy("float32")  # the user's choice wins
     assert gan.DCGAN(image_size=16, latent_dim=8, width=8).dtype_policy.name == "float32"
-    assert "precision float32 |" in config.environment_report(gan.DCGAN)
+    assert "precision float32 |" in hardware.environment_report(gan.DCGAN)
     policy("auto")
 
     # The judge of the other models is float32 whatever the CPU, trained or loaded from its cache.
@@ -236,20 +243,21 @@ def test_bfloat16_default_on_a_cpu_with_bfloat16_instructions_is_per_model(polic
     seen = []
 
     def small_training(train, test, epochs, verbose):
-        seen.append(config.precision())
+        seen.append(hardware.precision())
         return cnn.CNNClassifier(image_size=8, width=4, feature_dim=8), None
 
     monkeypatch.setattr(cnn, "train_classifier", small_training)
-    trained, loaded = cnn.load_classifier(8, epochs=1), cnn.load_classifier(8, epochs=1)
+    trained, loaded = judges.load_classifier(8, epochs=1), judges.load_classifier(8, epochs=1)
     assert seen == ["float32"] and len(list(tmp_path.glob("cache/cnn_digits_8px_*.keras"))) == 1
     for judge in (trained, loaded):
         assert judge.dtype_policy.name == "float32"
         assert {layer.compute_dtype for layer in judge.network.layers} == {"float32"}
     assert cnn.CNNClassifier(image_size=8, width=4, feature_dim=8).dtype_policy.name == "mixed_bfloat16"
-    assert config.precision() == "mixed_bfloat16"  # the scope restored the automatic choice
+    assert hardware.precision() == "float32"  # neither the judge's scope nor the models changed the global policy
+    assert not hardware.user_chose_precision()  # the scope restored the automatic choice
 
 
 def test_default_batch_is_per_replica():
-    assert config.default_batch_size() == 64 and config.default_batch_size(8) == 8
-    with config.strategy("mirrored").scope():
-        assert config.default_batch_size() == 128
+    assert hardware.default_batch_size() == 64 and hardware.default_batch_size(8) == 8
+    with hardware.strategy("mirrored").scope():
+        assert hardware.default_batch_size() == 128

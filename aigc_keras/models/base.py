@@ -26,28 +26,96 @@ sub-models in ``__init__``, names its optimizers and trackers, and writes its ow
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import pathlib
 import warnings
+import zipfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from ..config import apply_default_precision, check_int
+from .. import __version__, hardware, order
+from ..validation import check_int
 
 CHECKPOINT_FORMAT = 1
+METADATA_NAME = "aigc_keras.json"  # the record inside an exported .keras archive
+METADATA_FORMAT = 1
 
 
-def save_atomically(model: keras.Model, path) -> pathlib.Path:
-    """``model.save`` (``.keras``) to a temporary name, then rename: a killed run leaves no half file."""
+def save_atomically(model: keras.Model, path, metadata: dict | None = None) -> pathlib.Path:
+    """Save ``model`` as a ``.keras`` file under a temporary name, then rename it into place.
+
+    A killed run leaves no half-written file.  ``metadata`` (the record the package's commands
+    dispatch on) is stored as one JSON entry inside the same archive: one file to copy, which
+    Keras' safe-mode loading reads as usual and :func:`read_metadata` reads without loading it.
+
+    Args:
+        model: the Keras model to save.
+        path: the ``.keras`` file to write.
+        metadata: a JSON-serialisable dict; the package's version and the record's format are
+            added to it.
+
+    Returns:
+        The path written.
+    """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
     model.save(tmp)
+    if metadata is not None:
+        record = {"format": METADATA_FORMAT, "package_version": __version__, **metadata}
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.writestr(METADATA_NAME, json.dumps(record, indent=1, default=str))
     os.replace(tmp, path)
     return path
+
+
+def read_metadata(path) -> dict | None:
+    """The metadata record of an exported ``.keras`` file, without loading the network.
+
+    Args:
+        path: a ``.keras`` file.
+
+    Returns:
+        The record (a dict), or ``None`` for a file without one (written by Keras itself or by
+        this package before version 0.2).
+    """
+    path = pathlib.Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if METADATA_NAME not in archive.namelist():
+                return None
+            return json.loads(archive.read(METADATA_NAME).decode("utf-8"))
+    except zipfile.BadZipFile:
+        raise ValueError(f"{str(path)!r} is not a .keras file (not a zip archive).") from None
+
+
+_BUILDING: list = []  # the models whose __init__ is running (a super().__init__ finds itself here)
+
+
+def _under_own_precision(init):
+    """Wrap a model's ``__init__`` so the model is built under its own dtype policy and Keras'
+    global policy is restored afterwards (:func:`aigc_keras.hardware.building`)."""
+
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        if any(model is self for model in _BUILDING):  # an inner __init__ of the same model
+            return init(self, *args, **kwargs)
+        _BUILDING.append(self)
+        try:
+            with hardware.building(type(self)):
+                return init(self, *args, **kwargs)
+        finally:
+            _BUILDING.pop()
+
+    # Keras reads the constructor's arguments with inspect.getfullargspec, which does not follow
+    # functools.wraps; the signature it honours is this one.
+    wrapper.__signature__ = inspect.signature(init)
+    return wrapper
 
 
 LIKELY_CAUSES = (
@@ -130,14 +198,25 @@ class Checkpointable:
     A subclass provides ``_named_optimizers()`` (name -> optimizer; empty before ``compile``),
     ``_state_variables()`` (group name -> variables, optimizer state included), ``_steps_done()``
     and ``get_config()`` (compared on load, so a checkpoint never loads into another configuration).
-    Its ``fit`` adds a :class:`NonFiniteGuard`, first among the callbacks, unless one is among them.
+    Its ``fit`` adds a :class:`NonFiniteGuard`, first among the callbacks, unless one is among them,
+    and, for a shuffled pipeline of the package, a :class:`~aigc_keras.order.DataOrderCallback`
+    (each epoch in its own order, also after a resume).  A subclass is built under its own dtype
+    policy; Keras' global policy is left as it was.
     """
 
-    def fit(self, *args, callbacks=None, **kwargs):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _under_own_precision(cls.__dict__["__init__"])
+
+    def fit(self, x=None, *args, callbacks=None, **kwargs):
         callbacks = list(callbacks or [])
         if not any(isinstance(c, NonFiniteGuard) for c in callbacks):
-            callbacks.insert(0, NonFiniteGuard())  # first: it speaks before a checkpoint callback refuses
-        return super().fit(*args, callbacks=callbacks, **kwargs)
+            callbacks.insert(0, NonFiniteGuard())  # first: it speaks before a checkpoint refuses
+        states = order.of(x)
+        if states and not any(isinstance(c, order.DataOrderCallback) for c in callbacks):
+            callbacks.insert(1, order.DataOrderCallback(states))
+        return super().fit(x, *args, callbacks=callbacks, **kwargs)
 
     def save_checkpoint(self, path, *, epoch: int | None = None, extra: dict | None = None) -> pathlib.Path:
         """Write the full training state to ``path`` (``.npz``), atomically."""
@@ -199,7 +278,7 @@ class Checkpointable:
                 # mixed_float16's loss-scaling optimizers keep state of their own.
                 raise ValueError(f"checkpoint {str(path)!r} was written under the {stored_precision} precision "
                                  f"policy and this model is {own_precision} (the float16 loss scaler keeps state of "
-                                 f"its own); build the model after config.set_precision({stored_precision!r}) "
+                                 f"its own); build the model after hardware.set_precision({stored_precision!r}) "
                                  f"(command line: --precision {stored_precision}).")
             groups = self._state_variables()
             for group, variables in groups.items():
@@ -237,8 +316,7 @@ class GenerativeModel(Checkpointable, keras.Model):
     xla_cpu_bf16_unsupported = ""  # what XLA's CPU compiler rejects in this model's step under mixed_bfloat16
 
     def __init__(self, *, trackers=(), seed: int = 0, **kwargs):
-        apply_default_precision(type(self))  # this model's hardware default unless the user chose (config)
-        super().__init__(**kwargs)
+        super().__init__(**kwargs)  # under the model's own policy (Checkpointable.__init_subclass__)
         self.seed = check_int(seed, "seed", minimum=0)
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="seed_generator")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in trackers}
@@ -267,22 +345,20 @@ class GenerativeModel(Checkpointable, keras.Model):
         """Attach and build one optimizer per name in ``optimizer_names``.
 
         ``jit_compile=None`` (or ``"auto"``) takes the package default for this model on this hardware
-        (``aigc_keras.config.jit_compile(model)``), or graph mode for a model whose
+        (``aigc_keras.hardware.jit_compile(model)``), or graph mode for a model whose
         ``xla_unsupported`` names an op that XLA cannot compile.
         """
-        from ..config import gpus, jit_compile as default_jit
-
         if jit_compile not in (True, False, None, "auto"):
             raise ValueError(f"jit_compile must be True, False, None or 'auto', got {jit_compile!r}.")
         if jit_compile in (None, "auto"):  # the default, unless an op of this model has no XLA kernel
-            jit_compile = default_jit(self)
+            jit_compile = hardware.jit_compile(self)
         elif jit_compile and self.xla_unsupported:
             raise ValueError(f"{type(self).__name__} cannot be compiled with XLA (jit_compile=True): "
                              f"{self.xla_unsupported}. Use jit_compile=False, or None for the default.")
         if jit_compile and self.xla_cpu_bf16_unsupported and self.dtype_policy.name == "mixed_bfloat16" \
-                and not gpus() and not tf.config.list_physical_devices("TPU"):
+                and not hardware.gpus() and not tf.config.list_physical_devices("TPU"):
             raise ValueError(f"{type(self).__name__} cannot be compiled with XLA under mixed_bfloat16 on a CPU: "
-                             f"{self.xla_cpu_bf16_unsupported}. Make the model after config.set_precision('float32') "
+                             f"{self.xla_cpu_bf16_unsupported}. Make the model after hardware.set_precision('float32') "
                              f"(command line: --precision float32), or use jit_compile=False (--xla off).")
         given = dict(self.default_optimizers() if optimizers is None else optimizers)
         if set(given) != set(self.optimizer_names):
@@ -290,7 +366,7 @@ class GenerativeModel(Checkpointable, keras.Model):
                 f"{type(self).__name__}.compile needs optimizers named {sorted(self.optimizer_names)}, "
                 f"got {sorted(given)}."
             )
-        mixed16 = keras.mixed_precision.global_policy().name == "mixed_float16"
+        mixed16 = self.dtype_policy.name == "mixed_float16"  # the model's own policy
         built = {}
         with self.distribute_strategy.scope():
             for name in self.optimizer_names:

@@ -25,8 +25,9 @@ import tensorflow as tf
 from keras import layers
 
 from .. import losses
-from ..config import check_int
+from ..validation import check_int
 from ..layers import ImagePool, ReflectionPadding2D, instance_norm
+from ..spec import ModelSpec, Option
 from .base import GenerativeModel
 from .networks import build_patch_discriminator, patch_layers, patch_receptive_field, residual_block
 
@@ -234,3 +235,33 @@ class CycleGAN(GenerativeModel):
 
     def generate(self, *args, **kwargs):
         raise TypeError("CycleGAN translates images rather than sampling them: use translate(images, direction).")
+
+
+def _make(spec, settings):
+    # The discriminators are cheap next to six generator passes a step: 4x the generators' width.
+    width = settings["width"]
+    return CycleGAN(image_size=settings["image_size"], channels=settings["channels"], ngf=width,
+                    ndf=4 * width, seed=settings["seed"])
+
+
+def _compile(model, *, jit_compile, total_steps):
+    model.compile(optimizers=make_optimizers(total_steps=total_steps), jit_compile=jit_compile)
+
+
+SPECS = (
+    ModelSpec(
+        "cyclegan", CycleGAN, "translator", "unpaired image-to-image translation (chapter 4)",
+        dataset="grass", image_size=32, batch_size=8, epochs=8, width=8, sizes=(16, 32, 64, 128),
+        test_config=dict(image_size=16, channels=1, ngf=4, ndf=4, n_blocks=1, pool_size=4),
+        options=(
+            Option("--domain-a", "grass", "domain A: a dataset name or folder; a TFDS pair such as "
+                   "cycle_gan/horse2zebra gives both domains (default: grass)"),
+            Option("--domain-b", None, "domain B: a dataset name or folder (default: brick, or "
+                   "the pair's B)"),
+        ),
+        make=_make, compile=_compile,
+        export=lambda model: {"generator_ab.keras": model.generator_ab,
+                              "generator_ba.keras": model.generator_ba},
+        inputs={"image": "an image in [-1, 1] of the source domain"},
+    ),
+)

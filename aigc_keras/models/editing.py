@@ -22,8 +22,9 @@ import tensorflow as tf
 from keras import layers
 
 from .. import losses
-from ..config import check_int
+from ..validation import check_int, fraction_from_text
 from ..layers import HoleComposite, SubPixelUpsampling
+from ..spec import ModelSpec, Option
 from .base import GenerativeModel
 from .networks import build_patch_discriminator
 
@@ -323,6 +324,16 @@ class Inpainter(GenerativeModel):
                              f"got {images.shape}.")
         return run_network(self.network, [images, masks], batch_size)
 
+    def examples(self, clean, seed: int = 0) -> list:
+        """Rows for a before/after picture: masked inputs, their inpainting, the originals.
+
+        Args:
+            clean: held-out images in [0, 1].
+            seed: the seed of the free-form masks.
+        """
+        masks = free_form_masks(len(clean), self.image_size, seed=seed)
+        return [clean * (1 - masks), self.inpaint(clean, masks), clean]
+
 
 class _Restorer(GenerativeModel):
     """What SuperResolution and Denoiser share: degrade clean patches in ``train_step``, learn to undo it
@@ -399,6 +410,18 @@ class SuperResolution(_Restorer):
         """Low-resolution images in [0, 1] -> ``scale`` times larger, clipped to [0, 1]."""
         return self._restore(images, batch_size)
 
+    def examples(self, clean, seed: int = 0) -> list:  # noqa: ARG002 (the degradation is fixed)
+        """Rows for a before/after picture: the low-resolution inputs (blown up by pixel
+        repetition), their upscaling, the originals.
+
+        Args:
+            clean: held-out images in [0, 1].
+            seed: unused (the degradation has no randomness).
+        """
+        low = keras.ops.convert_to_numpy(self.degrade(clean))
+        blocky = np.repeat(np.repeat(low, self.scale, 1), self.scale, 2)
+        return [blocky, self.upscale(low), clean]
+
 
 class Denoiser(_Restorer):
     """Removes additive Gaussian noise of standard deviation ``noise_std`` (in [0, 1] units; 0.1 is 25.5/255)."""
@@ -422,5 +445,51 @@ class Denoiser(_Restorer):
         """Noisy images (roughly in [0, 1]) -> denoised, clipped to [0, 1]."""
         return self._restore(images, batch_size)
 
+    def examples(self, clean, seed: int = 0) -> list:  # noqa: ARG002 (the model's own noise)
+        """Rows for a before/after picture: noisy inputs, their denoising, the originals.
 
-MODELS = {"inpainter": Inpainter, "superres": SuperResolution, "denoiser": Denoiser}
+        Args:
+            clean: held-out images in [0, 1].
+            seed: unused (the noise comes from the model's seed generator).
+        """
+        noisy = keras.ops.convert_to_numpy(self.degrade(clean))
+        return [np.clip(noisy, 0, 1), self.denoise(noisy), clean]
+
+
+def _width(settings) -> dict:
+    return {} if settings["width"] is None else {"width": settings["width"]}
+
+
+IMAGE = {"image": "an image in [0, 1]"}
+SPECS = (
+    ModelSpec(
+        "inpainter", Inpainter, "restorer", "fills holes in images (chapter 7)", batch_size=32,
+        value_range=(0, 1), width=32, sizes=(16, 28, 32, 64),
+        test_config=dict(image_size=16, channels=1, width=8, mask_bank=16),
+        make=lambda spec, s: Inpainter(s["image_size"], s["channels"], seed=s["seed"], **_width(s)),
+        export=lambda model: {"inpainter.keras": model.network},
+        inputs={**IMAGE, "mask": "1 where a pixel is missing, 0 where it is kept"},
+    ),
+    ModelSpec(
+        "superres", SuperResolution, "restorer", "super-resolution by sub-pixel convolution "
+        "(chapter 7)", dataset="photos", image_size=32, batch_size=16, epochs=20,
+        value_range=(0, 1), width=32, sizes=(16, 32, 64),
+        test_config=dict(scale=2, channels=1, width=8, blocks=1),
+        options=(Option("--scale", 2, "upscaling factor (default: 2)", parse=int, choices=(2, 4)),),
+        make=lambda spec, s: SuperResolution(s["scale"], s["channels"], seed=s["seed"], **_width(s)),
+        export=lambda model: {f"superres_x{model.scale}.keras": model.network},
+        inputs=IMAGE,
+    ),
+    ModelSpec(
+        "denoiser", Denoiser, "restorer", "removes Gaussian noise (chapter 7)", dataset="photos",
+        image_size=32, batch_size=16, epochs=20, value_range=(0, 1), width=32, sizes=(16, 32, 64),
+        test_config=dict(channels=1, width=8, depth=3),
+        options=(Option("--noise-std", 0.1, "standard deviation of the Gaussian noise in [0, 1] "
+                        "units, in (0, 1) (default: 0.1)",
+                        parse=lambda text: fraction_from_text(text, "(0, 1)")),),
+        make=lambda spec, s: Denoiser(s["channels"], noise_std=s["noise_std"], seed=s["seed"],
+                                      **_width(s)),
+        export=lambda model: {"denoiser.keras": model.network},
+        inputs=IMAGE,
+    ),
+)

@@ -20,7 +20,8 @@ import tensorflow as tf
 from keras import layers
 
 from .. import losses
-from ..config import check_int
+from ..validation import check_int
+from ..spec import ModelSpec
 from .base import GenerativeModel
 from .networks import build_discriminator, latent_input, upsampling_filters, upsampling_plan
 
@@ -223,4 +224,19 @@ class WGANGP(_AdversarialModel):
         return self.record(count_step=False, g_loss=self._generator_loss(latents, training=False), **values)
 
 
-MODELS = {"dcgan": DCGAN, "cgan": ConditionalGAN, "wgan-gp": WGANGP}
+def export_generator(model) -> dict:
+    """The network ``aigc-keras train`` saves: the generator, latent (, label) -> image in [-1, 1]."""
+    return {"generator.keras": model.generator}
+
+
+_SMALL = {"width": 8, "latent_dim": 8}
+_COMMON = dict(sizes=(28, 32, 64), export=export_generator, inputs={"latent": "a standard normal vector, one per image", "label": "the class of each image (an integer)"})
+SPECS = (
+    ModelSpec("dcgan", DCGAN, "sampler", "DCGAN, the non-saturating GAN (chapter 2)", epochs=40,
+              test_config=_SMALL, **_COMMON),
+    ModelSpec("cgan", ConditionalGAN, "conditional sampler",
+              "class-conditional GAN with a projection discriminator (chapter 2)", epochs=40,
+              test_config=_SMALL, **_COMMON),
+    ModelSpec("wgan-gp", WGANGP, "sampler", "Wasserstein GAN with gradient penalty (chapter 2)",
+              epochs=15, test_config={**_SMALL, "n_critic": 2}, **_COMMON),
+)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from ..config import check_int
+from ..validation import check_int
 from ..layers import ReflectionPadding2D, instance_norm
 
 

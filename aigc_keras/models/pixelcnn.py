@@ -28,8 +28,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from ..config import check_int
+from ..validation import check_int, int_from_text
 from ..layers import MaskedConv2D
+from ..spec import ModelSpec, Option
 from .base import GenerativeModel
 from .networks import label_input
 
@@ -313,4 +314,49 @@ def uniform_bits(levels: int) -> float:
     return math.log2(check_int(levels, "levels", minimum=2))
 
 
-MODELS = {"pixelcnn": PixelCNN}
+def _levels(text: str) -> int:
+    value = int_from_text(text)
+    if value < 2:
+        raise ValueError(f"--levels must be at least 2, got {value}.")
+    return value
+
+
+def _make(spec, settings):
+    width = {} if settings["width"] is None else {"filters": settings["width"]}
+    return PixelCNN(image_size=settings["image_size"], levels=settings["levels"], seed=settings["seed"],
+                    num_classes=settings["num_classes"], **width)
+
+
+def sample_exported(network, n: int, *, seed: int = 0, classes=None, truncation=None):
+    """Draw ``n`` images from an exported PixelCNN network with the compiled sampling loop.
+
+    Args:
+        network: the network ``build_pixelcnn`` made (loaded from ``.keras``).
+        n: the number of images.
+        seed: the sampling seed.
+        classes: must be ``None`` (the command line samples unconditional PixelCNNs).
+        truncation: must be ``None``.
+
+    Returns:
+        Images in [-1, 1] (bin centres), float32.
+    """
+    if truncation is not None or classes is not None:
+        raise ValueError("--truncation and --classes do not apply to a PixelCNN.")
+    model = PixelCNN.from_network(network)
+    return model.dequantise(model.generate(n, seed=seed))
+
+
+SPECS = (
+    ModelSpec(
+        "pixelcnn", PixelCNN, "sampler", "autoregressive PixelCNN with gated masked convolutions "
+        "(chapter 6)", image_size=16, epochs=40, channels=1, sizes=(8, 16, 28),
+        value_range=lambda settings: settings["levels"],
+        test_config=dict(image_size=8, levels=4, filters=8, blocks=1),
+        options=(Option("--levels", 4, "grey levels per pixel, at least 2 (default: 4)",
+                        parse=_levels),),
+        make=_make,
+        export=lambda model: {"generator.keras": model.network},
+        inputs={"images": "integer grey levels, one channel"},
+        sampler=sample_exported,
+    ),
+)

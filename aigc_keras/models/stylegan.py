@@ -30,9 +30,10 @@ import tensorflow as tf
 from keras import layers
 
 from .. import losses
-from ..config import check_int
+from ..validation import check_int
 from ..layers import (AUGMENTS, ConstantInput, EqualizedConv2D, EqualizedDense, MinibatchStdDev, ModulatedConv2D,
                       NoiseInjection, StyleAt, Truncation, diff_augment)
+from ..spec import ModelSpec, Option
 from .base import GenerativeModel
 
 def check_resolution(image_size) -> int:
@@ -366,4 +367,53 @@ class StyleGAN(GenerativeModel):
         return model
 
 
-MODELS = {"stylegan": StyleGAN}
+def parse_augment(text: str) -> tuple:
+    """``--augment``: ``none`` or a comma-separated subset of :data:`~aigc_keras.layers.AUGMENTS`."""
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if names == ("none",):
+        return ()
+    if not names or any(n not in AUGMENTS for n in names):
+        raise ValueError(f"augment must be 'none' or a comma-separated subset of "
+                         f"{','.join(AUGMENTS)}, got {text!r}")
+    return names
+
+
+def sample_exported(network, n: int, *, seed: int = 0, classes=None, truncation=None):
+    """Draw ``n`` images from an exported generator ``[latent, truncation_psi, *noise] -> image``.
+
+    Args:
+        network: the network :meth:`StyleGAN.export_generator` made (loaded from ``.keras``).
+        n: the number of images.
+        seed: the seed of the latents and noise maps.
+        classes: must be ``None`` (StyleGAN is unconditional).
+        truncation: psi in [0, 1] (default 1: no truncation).
+
+    Returns:
+        Images in [-1, 1], float32.
+    """
+    if classes is not None:
+        raise ValueError("--classes needs a class-conditional generator.")
+    rng = np.random.default_rng(seed)
+    inputs = network.inputs
+    latents = rng.standard_normal((n, inputs[0].shape[1])).astype(np.float32)
+    psi = np.full((n, 1), 1.0 if truncation is None else truncation, np.float32)
+    noise = [rng.standard_normal((n, *t.shape[1:])).astype(np.float32) for t in inputs[2:]]
+    images = network([latents, psi, *noise], training=False)
+    return np.clip(keras.ops.convert_to_numpy(images), -1.0, 1.0)
+
+
+SPECS = (
+    ModelSpec(
+        "stylegan", StyleGAN, "sampler", "style-based generator, StyleGAN2-style (chapter 5)",
+        image_size=32, batch_size=32, epochs=40, sizes=(32, 64),
+        test_config=dict(image_size=16, channels=1, latent_dim=16, mapping_layers=2, width=8,
+                         max_width=16),
+        options=(Option("--augment", None, "differentiable augmentations for small datasets in long "
+                        "runs: a comma-separated subset of translation,cutout,color, or none "
+                        "(default: none)", parse=parse_augment),),
+        export=lambda model: {"generator.keras": model.export_generator()},
+        inputs={"latent": "a standard normal vector, one per image", "truncation_psi": "truncation psi in [0, 1] (1: none)",
+                "noise_*": "per-pixel noise maps, standard normal"},
+        sampler=sample_exported,
+    ),
+)

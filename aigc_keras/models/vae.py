@@ -25,7 +25,8 @@ import tensorflow as tf
 from keras import layers
 
 from .. import losses
-from ..config import check_int
+from ..validation import check_int
+from ..spec import ModelSpec
 from .base import GenerativeModel
 from .networks import build_discriminator, label_input, latent_input, upsampling_filters, upsampling_plan
 
@@ -260,4 +261,19 @@ class VAEGAN(VAE):
         return self.record(count_step=False, **self._vaegan_losses(images, training=False))
 
 
-MODELS = {"vae": VAE, "cvae": ConditionalVAE, "vaegan": VAEGAN}
+def export_decoder(model) -> dict:
+    """The network ``aigc-keras train`` saves: the decoder as latent (, label) -> image in [-1, 1]."""
+    return {"generator.keras": model.image_generator()}
+
+
+_SMALL = {"width": 8, "latent_dim": 4}
+_COMMON = dict(value_range=(0, 1), sizes=(28, 32, 64), epochs=40, export=export_decoder,
+               inputs={"latent": "a standard normal vector, one per image", "label": "the class of each image (an integer)"})
+SPECS = (
+    ModelSpec("vae", VAE, "sampler", "variational autoencoder (chapter 3)", test_config=_SMALL,
+              **_COMMON),
+    ModelSpec("cvae", ConditionalVAE, "conditional sampler", "conditional VAE (chapter 3)",
+              test_config=_SMALL, **_COMMON),
+    ModelSpec("vaegan", VAEGAN, "sampler", "VAE with a GAN critic on its samples (chapter 3)",
+              test_config=_SMALL, **_COMMON),
+)
