@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from keras import ops
 
+from .validation import check_fraction
+
 
 def _f32(x):
     return ops.cast(x, "float32")
@@ -29,8 +31,7 @@ def discriminator_loss(real_logits, fake_logits, *, label_smoothing: float = 0.0
     ``label_smoothing`` (one-sided, Salimans et al. 2016) uses ``1 - label_smoothing``
     as the target for real images only.
     """
-    if not 0.0 <= label_smoothing < 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}.")
+    check_fraction(label_smoothing, "label_smoothing", "[0, 1)")
     real_logits, fake_logits = _f32(real_logits), _f32(fake_logits)
     target = 1.0 - label_smoothing
     # BCE(l, t) = t * softplus(-l) + (1 - t) * softplus(l)

@@ -100,7 +100,7 @@ def check_non_negative(value, what: str) -> float:
     """
     number = _as_float(value)
     if number is None or not number >= 0.0:
-        raise ValueError(f"{what} must be >= 0, got {value!r}.")
+        raise ValueError(f"{what} must be a number >= 0, got {value!r}.")
     return number
 
 

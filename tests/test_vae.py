@@ -119,9 +119,9 @@ def test_mixed_precision_epoch(kind, policy_name, small_digits):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="likelihood must be one of bernoulli, gaussian"):
         vae.VAE(likelihood="poisson")
-    with pytest.raises(ValueError, match="beta must be >= 0"):
+    with pytest.raises(ValueError, match="beta must be a number >= 0"):
         vae.VAE(beta=-1)
-    with pytest.raises(ValueError, match="gamma must be >= 0"):
+    with pytest.raises(ValueError, match="gamma must be a number >= 0"):
         vae.VAEGAN(gamma=-0.5)
 
 

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from .. import hardware
-from ..validation import check_int
+from ..validation import check_fraction, check_int
 from ..spec import ModelSpec
 from .base import Checkpointable, save_atomically  # noqa: F401  (save_atomically re-exported for notebooks)
 from .networks import build_classifier
@@ -44,8 +44,7 @@ class CNNClassifier(Checkpointable, keras.Model):
             check_int(value, key)
         if image_size < 4:
             raise ValueError(f"image_size must be at least 4 (two 2x2 poolings), got {image_size}.")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        check_fraction(dropout, "dropout", "[0, 1)")
         self.config = dict(image_size=int(image_size), channels=int(channels), num_classes=int(num_classes),
                            width=int(width), feature_dim=int(feature_dim), dropout=float(dropout))
         self.network = build_classifier(**self.config)

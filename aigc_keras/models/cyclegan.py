@@ -25,7 +25,7 @@ import tensorflow as tf
 from keras import layers
 
 from .. import losses
-from ..validation import check_int
+from ..validation import check_fraction, check_int, check_non_negative
 from ..layers import ImagePool, ReflectionPadding2D, instance_norm
 from ..spec import ModelSpec, Option
 from .base import GenerativeModel
@@ -95,8 +95,7 @@ class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 def make_optimizers(total_steps=None, learning_rate=2e-4, constant_fraction=0.5):
     """Four Adam(β1 = 0.5) optimizers; with ``total_steps`` the rate is constant for
     ``constant_fraction`` of them and then decays linearly to zero (100 + 100 epochs in the paper)."""
-    if not 0.0 <= constant_fraction < 1.0:
-        raise ValueError(f"constant_fraction must be in [0, 1), got {constant_fraction!r}.")
+    check_fraction(constant_fraction, "constant_fraction", "[0, 1)")
     rate = learning_rate
     if total_steps is not None:
         total_steps = check_int(total_steps, "total_steps")
@@ -123,10 +122,8 @@ class CycleGAN(GenerativeModel):
         self.image_size, self.channels = check_int(image_size, "image_size"), check_int(channels, "channels")
         self.ngf, self.ndf = check_int(ngf, "ngf"), check_int(ndf, "ndf")
         self.n_blocks = residual_blocks_for(self.image_size) if n_blocks is None else check_int(n_blocks, "n_blocks", 0)
-        for what, value in (("cycle_weight", cycle_weight), ("identity_weight", identity_weight)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ValueError(f"{what} must be a number >= 0, got {value!r}.")
-        self.cycle_weight, self.identity_weight = float(cycle_weight), float(identity_weight)
+        self.cycle_weight = check_non_negative(cycle_weight, "cycle_weight")
+        self.identity_weight = check_non_negative(identity_weight, "identity_weight")
         self.pool_size = check_int(pool_size, "pool_size", minimum=0)
         shape = (self.image_size, self.image_size, self.channels)
         make_g = lambda name: build_resnet_generator(self.image_size, self.channels, self.ngf, self.n_blocks, name)  # noqa: E731

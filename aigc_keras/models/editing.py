@@ -22,7 +22,7 @@ import tensorflow as tf
 from keras import layers
 
 from .. import losses
-from ..validation import check_int, fraction_from_text
+from ..validation import check_fraction, check_int, check_non_negative, fraction_from_text
 from ..layers import HoleComposite, SubPixelUpsampling
 from ..spec import ModelSpec, Option
 from .base import GenerativeModel
@@ -258,9 +258,7 @@ class Inpainter(GenerativeModel):
         super().__init__(trackers=("g_loss", "d_loss", "hole_l1", "adversarial"), seed=seed, **kwargs)
         self.image_size, self.channels = _check_size(image_size, 4), check_int(channels, "channels")
         self.width, self.mask_bank = check_int(width, "width"), check_int(mask_bank, "mask_bank")
-        if not adversarial_weight >= 0:
-            raise ValueError(f"adversarial_weight must be >= 0, got {adversarial_weight!r}.")
-        self.adversarial_weight = float(adversarial_weight)
+        self.adversarial_weight = check_non_negative(adversarial_weight, "adversarial_weight")
         self.value_range = (0, 1)
         self.network = build_inpainting_network(self.image_size, self.channels, self.width)
         self.discriminator = build_patch_discriminator(self.image_size, self.channels, width=self.width, norm=None)
@@ -390,7 +388,7 @@ class SuperResolution(_Restorer):
     def __init__(self, scale=2, channels=3, width=32, blocks=4, seed=0, **kwargs):
         if scale not in (2, 4) or isinstance(scale, bool):
             raise ValueError(f"scale must be 2 or 4, got {scale!r}.")
-        super().__init__(channels, seed, **kwargs)
+        super().__init__(channels=channels, seed=seed, **kwargs)
         self.scale, self.width, self.blocks = scale, check_int(width, "width"), check_int(blocks, "blocks", minimum=0)
         self.network = build_super_resolution_network(scale, self.channels, self.width, self.blocks)
         self.build_now(np.zeros((1, 8, 8, self.channels), np.float32))
@@ -427,9 +425,8 @@ class Denoiser(_Restorer):
     """Removes additive Gaussian noise of standard deviation ``noise_std`` (in [0, 1] units; 0.1 is 25.5/255)."""
 
     def __init__(self, channels=3, width=32, depth=8, noise_std=0.1, seed=0, **kwargs):
-        if not 0 < noise_std < 1:
-            raise ValueError(f"noise_std must be in (0, 1), got {noise_std!r}.")
-        super().__init__(channels, seed, **kwargs)
+        check_fraction(noise_std, "noise_std", "(0, 1)")
+        super().__init__(channels=channels, seed=seed, **kwargs)
         self.width, self.depth, self.noise_std = check_int(width, "width"), check_int(depth, "depth", 2), float(noise_std)
         self.network = build_denoising_network(self.channels, self.width, self.depth)
         self.build_now(np.zeros((1, 8, 8, self.channels), np.float32))

@@ -20,7 +20,7 @@ import tensorflow as tf
 from keras import layers
 
 from .. import losses
-from ..validation import check_int
+from ..validation import check_fraction, check_int, check_non_negative
 from ..spec import ModelSpec
 from .base import GenerativeModel
 from .networks import build_discriminator, latent_input, upsampling_filters, upsampling_plan
@@ -112,10 +112,9 @@ class DCGAN(_AdversarialModel):
     trackers_used = ("d_loss", "g_loss", "d_real", "d_fake")
 
     def __init__(self, image_size=28, channels=1, latent_dim=64, width=64, label_smoothing=0.0, seed=0, **kwargs):
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}.")
-        self.label_smoothing = float(label_smoothing)
-        super().__init__(image_size, channels, latent_dim, width, kwargs.pop("num_classes", None), seed, **kwargs)
+        self.label_smoothing = check_fraction(label_smoothing, "label_smoothing", "[0, 1)")
+        super().__init__(image_size=image_size, channels=channels, latent_dim=latent_dim, width=width,
+                         num_classes=kwargs.pop("num_classes", None), seed=seed, **kwargs)
 
     def get_config(self):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}
@@ -157,7 +156,8 @@ class ConditionalGAN(DCGAN):
 
     def __init__(self, image_size=28, channels=1, num_classes=10, latent_dim=64, width=64, label_smoothing=0.0,
                  seed=0, **kwargs):
-        super().__init__(image_size, channels, latent_dim, width, label_smoothing, seed, num_classes=num_classes,
+        super().__init__(image_size=image_size, channels=channels, latent_dim=latent_dim, width=width,
+                         label_smoothing=label_smoothing, seed=seed, num_classes=num_classes,
                          **kwargs)
 
 
@@ -180,10 +180,9 @@ class WGANGP(_AdversarialModel):
     def __init__(self, image_size=28, channels=1, latent_dim=64, width=64, n_critic=5, gp_weight=10.0, seed=0,
                  **kwargs):
         self.n_critic = check_int(n_critic, "n_critic")
-        if not gp_weight >= 0:
-            raise ValueError(f"gp_weight must be >= 0, got {gp_weight!r}.")
-        self.gp_weight = float(gp_weight)
-        super().__init__(image_size, channels, latent_dim, width, None, seed, **kwargs)
+        self.gp_weight = check_non_negative(gp_weight, "gp_weight")
+        super().__init__(image_size=image_size, channels=channels, latent_dim=latent_dim, width=width,
+                         num_classes=None, seed=seed, **kwargs)
 
     def get_config(self):
         return {**super().get_config(), "n_critic": self.n_critic, "gp_weight": self.gp_weight}

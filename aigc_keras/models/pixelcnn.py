@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from ..validation import check_int, int_from_text
+from ..validation import check_int, check_non_negative, int_from_text
 from ..layers import MaskedConv2D
 from ..spec import ModelSpec, Option
 from .base import GenerativeModel
@@ -193,9 +193,7 @@ class PixelCNN(GenerativeModel):
         return compiled
 
     def _run_sampler(self, canvas, labels, start: int, temperature, seed, batch_size: int) -> np.ndarray:
-        if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or temperature < 0 \
-                or not math.isfinite(temperature):
-            raise ValueError(f"temperature must be a number >= 0 (0: the most likely level), got {temperature!r}.")
+        temperature = check_non_negative(temperature, "temperature")  # 0: the most likely level
         if seed is None:
             seed_pair = tf.cast(self.seed_generator.next(), tf.int64)
         else:

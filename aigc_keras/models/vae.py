@@ -25,7 +25,7 @@ import tensorflow as tf
 from keras import layers
 
 from .. import losses
-from ..validation import check_int
+from ..validation import check_int, check_non_negative
 from ..spec import ModelSpec
 from .base import GenerativeModel
 from .networks import build_discriminator, label_input, latent_input, upsampling_filters, upsampling_plan
@@ -80,8 +80,9 @@ class VAE(GenerativeModel):
         super().__init__(trackers=self.tracker_list, seed=seed, **kwargs)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {', '.join(LIKELIHOODS)}, got {likelihood!r}.")
-        if not beta >= 0 or not sigma > 0:
-            raise ValueError(f"beta must be >= 0 and sigma > 0, got beta={beta!r}, sigma={sigma!r}.")
+        check_non_negative(beta, "beta")
+        if not check_non_negative(sigma, "sigma") > 0:
+            raise ValueError(f"sigma must be > 0, got {sigma!r}.")
         self.image_size, self.channels = check_int(image_size, "image_size"), check_int(channels, "channels")
         self.latent_dim, self.width = check_int(latent_dim, "latent_dim"), check_int(width, "width")
         self.beta, self.likelihood, self.sigma = float(beta), likelihood, float(sigma)
@@ -196,7 +197,8 @@ class ConditionalVAE(VAE):
 
     def __init__(self, image_size=28, channels=1, num_classes=10, latent_dim=16, width=32, beta=1.0,
                  likelihood="bernoulli", sigma=0.1, seed=0, **kwargs):
-        super().__init__(image_size, channels, latent_dim, width, beta, likelihood, sigma, num_classes, seed, **kwargs)
+        super().__init__(image_size=image_size, channels=channels, latent_dim=latent_dim, width=width, beta=beta,
+                         likelihood=likelihood, sigma=sigma, num_classes=num_classes, seed=seed, **kwargs)
 
 
 class VAEGAN(VAE):
@@ -214,10 +216,9 @@ class VAEGAN(VAE):
 
     def __init__(self, image_size=28, channels=1, latent_dim=16, width=32, beta=1.0, gamma=0.05,
                  likelihood="bernoulli", sigma=0.1, seed=0, **kwargs):
-        if not gamma >= 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma!r}.")
-        self.gamma = float(gamma)
-        super().__init__(image_size, channels, latent_dim, width, beta, likelihood, sigma, None, seed, **kwargs)
+        self.gamma = check_non_negative(gamma, "gamma")
+        super().__init__(image_size=image_size, channels=channels, latent_dim=latent_dim, width=width, beta=beta,
+                         likelihood=likelihood, sigma=sigma, num_classes=None, seed=seed, **kwargs)
 
     def get_config(self):
         return {**super().get_config(), "gamma": self.gamma}
