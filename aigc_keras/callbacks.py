@@ -28,8 +28,17 @@ class SampleGrid(keras.callbacks.Callback):
     models get ``labels`` (default: each class in turn).
     """
 
-    def __init__(self, directory, *, every: int = 1, n: int = 36, seed: int = 1234, labels=None,
-                 show: bool = False, prefix: str = "samples"):
+    def __init__(
+        self,
+        directory,
+        *,
+        every: int = 1,
+        n: int = 36,
+        seed: int = 1234,
+        labels=None,
+        show: bool = False,
+        prefix: str = "samples",
+    ):
         super().__init__()
         self.directory = pathlib.Path(directory)
         self.every = check_int(every, "every")
@@ -43,7 +52,11 @@ class SampleGrid(keras.callbacks.Callback):
 
     def _draw(self):
         images = _fixed_samples(self.model, self.n, self.seed, self.labels)
-        ncols = self.model.num_classes if self.labels is None and getattr(self.model, "num_classes", None) else None
+        ncols = (
+            self.model.num_classes
+            if self.labels is None and getattr(self.model, "num_classes", None)
+            else None
+        )
         return viz.image_grid(images, ncols=ncols, value_range=self.model.value_range)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -52,7 +65,9 @@ class SampleGrid(keras.callbacks.Callback):
             return
         grid = self._draw()
         self.grids[done] = grid
-        self.paths.append(viz.save_image(grid, self.directory / f"{self.prefix}_epoch{done:04d}.png"))
+        self.paths.append(
+            viz.save_image(grid, self.directory / f"{self.prefix}_epoch{done:04d}.png")
+        )
         if self.show:
             viz.show_array(grid, title=f"epoch {done}")
 
@@ -64,18 +79,30 @@ class TranslationGrid(SampleGrid):
     """
 
     def __init__(self, directory, images_a, images_b, **kwargs):
-        super().__init__(directory, n=len(images_a), prefix=kwargs.pop("prefix", "translations"), **kwargs)
+        super().__init__(
+            directory, n=len(images_a), prefix=kwargs.pop("prefix", "translations"), **kwargs
+        )
         self.images_a, self.images_b = np.asarray(images_a), np.asarray(images_b)
         if self.images_a.shape != self.images_b.shape:
-            raise ValueError(f"images_a and images_b must have the same shape, got {self.images_a.shape} "
-                             f"and {self.images_b.shape}.")
+            raise ValueError(
+                f"images_a and images_b must have the same shape, got {self.images_a.shape} "
+                f"and {self.images_b.shape}."
+            )
 
     def _draw(self):
         fake_b = self.model.translate(self.images_a, "a2b")
         fake_a = self.model.translate(self.images_b, "b2a")
-        rows = [self.images_a, fake_b, self.model.translate(fake_b, "b2a"),
-                self.images_b, fake_a, self.model.translate(fake_a, "a2b")]
-        return viz.image_grid(np.concatenate(rows), ncols=len(self.images_a), value_range=self.model.value_range)
+        rows = [
+            self.images_a,
+            fake_b,
+            self.model.translate(fake_b, "b2a"),
+            self.images_b,
+            fake_a,
+            self.model.translate(fake_a, "a2b"),
+        ]
+        return viz.image_grid(
+            np.concatenate(rows), ncols=len(self.images_a), value_range=self.model.value_range
+        )
 
 
 class TensorBoardImages(keras.callbacks.TensorBoard):
@@ -165,8 +192,16 @@ class QualityTracker(keras.callbacks.Callback):
     since training began) is logged too, so quality can be plotted against time.
     """
 
-    def __init__(self, extractor, real_images, *, every: int = 1, n: int = 500, seed: int = 4321,
-                 real_key: str | None = None):
+    def __init__(
+        self,
+        extractor,
+        real_images,
+        *,
+        every: int = 1,
+        n: int = 500,
+        seed: int = 4321,
+        real_key: str | None = None,
+    ):
         super().__init__()
         from . import judges, metrics
 
@@ -175,8 +210,11 @@ class QualityTracker(keras.callbacks.Callback):
         self.every = check_int(every, "every")
         self.n = min(check_int(n, "n"), len(real_images))
         self.seed = seed
-        self.real = judges.real_features(extractor, np.asarray(real_images)[: self.n],
-                                          key=None if real_key is None else f"{real_key}-n{self.n}")
+        self.real = judges.real_features(
+            extractor,
+            np.asarray(real_images)[: self.n],
+            key=None if real_key is None else f"{real_key}-n{self.n}",
+        )
         self.records: list[dict] = []
 
     def on_train_begin(self, logs=None):
@@ -188,6 +226,10 @@ class QualityTracker(keras.callbacks.Callback):
         images = _fixed_samples(self.model, self.n, self.seed)
         fake = self.extractor.features(np.clip(images, -1.0, 1.0))
         logs["fid"] = self.metrics.frechet_distance(self.real, fake)
-        logs["kid"] = self.metrics.kernel_distance(self.real, fake, subsets=20, subset_size=min(self.n, 500))[0]
+        logs["kid"] = self.metrics.kernel_distance(
+            self.real, fake, subsets=20, subset_size=min(self.n, 500)
+        )[0]
         logs["elapsed"] = time.perf_counter() - self._start
-        self.records.append({"epoch": epoch + 1, "fid": logs["fid"], "kid": logs["kid"], "elapsed": logs["elapsed"]})
+        self.records.append(
+            {"epoch": epoch + 1, "fid": logs["fid"], "kid": logs["kid"], "elapsed": logs["elapsed"]}
+        )

@@ -26,8 +26,10 @@ import time
 from . import registry
 from .validation import fraction_from_text, int_from_text
 
-STRICT_HELP = ("refuse a folder that holds unreadable or non-image files (default: skip them and "
-               "say how many, naming the first three)")
+STRICT_HELP = (
+    "refuse a folder that holds unreadable or non-image files (default: skip them and "
+    "say how many, naming the first three)"
+)
 COMMANDS = ("info", "train", "sample", "eval", "translate", "inpaint", "enhance")
 METRICS = ("fid", "kid", "is", "pr")
 # What a user's bad input raises inside a command: printed as one line, not a traceback.
@@ -81,134 +83,229 @@ def _metric(text: str) -> str:
 
 def _train_parser(commands) -> None:
     specs = registry.specs()
-    table = "\n".join(f"  {s.name:10s} {s.summary}; {s.dataset}, {s.image_size}px, batch "
-                      f"{s.batch_size}, {s.epochs} epochs" for s in specs)
+    table = "\n".join(
+        f"  {s.name:10s} {s.summary}; {s.dataset}, {s.image_size}px, batch "
+        f"{s.batch_size}, {s.epochs} epochs"
+        for s in specs
+    )
     train = commands.add_parser(
-        "train", help=f"train a model: {', '.join(s.name for s in specs)}",
-        description="Train a model and save it under --out.", epilog=f"models:\n{table}",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "train",
+        help=f"train a model: {', '.join(s.name for s in specs)}",
+        description="Train a model and save it under --out.",
+        epilog=f"models:\n{table}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     train.add_argument("model", choices=[s.name for s in specs], help="which model to train")
-    train.add_argument("--dataset", default=None,
-                       help="dataset name (digits, mnist, photos, ...) or a folder of images "
-                            "(default: the model's, listed below)")
-    train.add_argument("--epochs", type=_positive_int, default=None,
-                       help="epochs (default: the model's standard)")
-    train.add_argument("--steps", type=_positive_int, default=None,
-                       help="optimizer steps per epoch (default: one pass)")
-    train.add_argument("--batch-size", type=_positive_int, default=None,
-                       help="batch size (default: the model's, times the replicas)")
-    train.add_argument("--image-size", type=_positive_int, default=None,
-                       help="image height and width (default: the model's)")
-    train.add_argument("--out", default=None, help="output folder (default: $AIGC_OUTPUT or outputs/)")
-    train.add_argument("--quick", action="store_true", help="a few seconds of training (smoke test)")
+    train.add_argument(
+        "--dataset",
+        default=None,
+        help="dataset name (digits, mnist, photos, ...) or a folder of images "
+        "(default: the model's, listed below)",
+    )
+    train.add_argument(
+        "--epochs", type=_positive_int, default=None, help="epochs (default: the model's standard)"
+    )
+    train.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        help="optimizer steps per epoch (default: one pass)",
+    )
+    train.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help="batch size (default: the model's, times the replicas)",
+    )
+    train.add_argument(
+        "--image-size",
+        type=_positive_int,
+        default=None,
+        help="image height and width (default: the model's)",
+    )
+    train.add_argument(
+        "--out", default=None, help="output folder (default: $AIGC_OUTPUT or outputs/)"
+    )
+    train.add_argument(
+        "--quick", action="store_true", help="a few seconds of training (smoke test)"
+    )
     train.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
-    train.add_argument("--width", type=_positive_int, default=None,
-                       help="network width: base filters (CycleGAN: the generators' ngf, with the "
-                            "discriminators' ndf = 4 x ngf) (default: the model's)")
+    train.add_argument(
+        "--width",
+        type=_positive_int,
+        default=None,
+        help="network width: base filters (CycleGAN: the generators' ngf, with the "
+        "discriminators' ndf = 4 x ngf) (default: the model's)",
+    )
     train.add_argument("--strict", action="store_true", help=STRICT_HELP)
-    train.add_argument("--precision", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
-                       default="auto",
-                       help="dtype policy (default auto: mixed_float16 on a GPU with tensor cores, "
-                            "mixed_bfloat16 on a TPU; on a CPU per model: mixed_bfloat16 where the "
-                            "CPU has bfloat16 instructions and the benchmark measured it faster, "
-                            "float32 otherwise)")
-    train.add_argument("--xla", choices=("auto", "on", "off"), default="auto",
-                       help="XLA compilation (default auto: on on a GPU; on a CPU per model, on "
-                            "where the benchmark measured it faster)")
+    train.add_argument(
+        "--precision",
+        choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+        default="auto",
+        help="dtype policy (default auto: mixed_float16 on a GPU with tensor cores, "
+        "mixed_bfloat16 on a TPU; on a CPU per model: mixed_bfloat16 where the "
+        "CPU has bfloat16 instructions and the benchmark measured it faster, "
+        "float32 otherwise)",
+    )
+    train.add_argument(
+        "--xla",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="XLA compilation (default auto: on on a GPU; on a CPU per model, on "
+        "where the benchmark measured it faster)",
+    )
     again = train.add_mutually_exclusive_group()
-    again.add_argument("--resume", action="store_true",
-                       help="continue from the newest checkpoint in --out")
-    again.add_argument("--overwrite", action="store_true",
-                       help="discard checkpoints in --out and start again")
+    again.add_argument(
+        "--resume", action="store_true", help="continue from the newest checkpoint in --out"
+    )
+    again.add_argument(
+        "--overwrite", action="store_true", help="discard checkpoints in --out and start again"
+    )
     added = {}
     for spec in specs:
         for option in spec.options:
             added.setdefault(option.flag, (option, []))[1].append(spec.name)
     for flag, (option, takers) in added.items():
         kind = option.dest.replace("_", " ")
-        train.add_argument(flag, default=None, choices=option.choices,
-                           type=_argument_type(option.parse, kind) if option.parse else str,
-                           help=f"{', '.join(takers)}: {option.help}")
+        train.add_argument(
+            flag,
+            default=None,
+            choices=option.choices,
+            type=_argument_type(option.parse, kind) if option.parse else str,
+            help=f"{', '.join(takers)}: {option.help}",
+        )
 
 
-def _image_folder_command(commands, name: str, help_text: str, description: str, model: str,
-                          written: str) -> None:
+def _image_folder_command(
+    commands, name: str, help_text: str, description: str, model: str, written: str
+) -> None:
     """A command that applies a saved image-to-image network to a file or a folder."""
     command = commands.add_parser(name, help=help_text, description=description)
     command.add_argument("--model", required=True, help=f"path of {model} (.keras)")
     command.add_argument("--input", required=True, help="an image file or a folder of images")
-    command.add_argument("--out", required=True,
-                         help=f"folder for the {written} PNGs (created if needed)")
+    command.add_argument(
+        "--out", required=True, help=f"folder for the {written} PNGs (created if needed)"
+    )
     command.add_argument("--strict", action="store_true", help=STRICT_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser, its ``train`` models read from the registry."""
-    parser = argparse.ArgumentParser(prog="aigc-keras",
-                                     description="Train and sample the aigc_keras models.")
-    commands = parser.add_subparsers(dest="command", required=True,
-                                     metavar="{" + ",".join(COMMANDS) + "}")
-    commands.add_parser("info", help="print the environment line and the offline datasets",
-                        description="Print TensorFlow/Keras versions, device, precision, XLA, mode "
-                                    "and datasets.")
+    parser = argparse.ArgumentParser(
+        prog="aigc-keras", description="Train and sample the aigc_keras models."
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}"
+    )
+    commands.add_parser(
+        "info",
+        help="print the environment line and the offline datasets",
+        description="Print TensorFlow/Keras versions, device, precision, XLA, mode and datasets.",
+    )
     _train_parser(commands)
 
-    sample = commands.add_parser("sample", help="draw a grid of samples from a saved generator",
-                                 description="Load a saved generator (.keras, safe mode) and write a "
-                                             "PNG grid.")
+    sample = commands.add_parser(
+        "sample",
+        help="draw a grid of samples from a saved generator",
+        description="Load a saved generator (.keras, safe mode) and write a PNG grid.",
+    )
     sample.add_argument("--model", required=True, help="path of a saved generator (.keras)")
-    sample.add_argument("--n", type=_positive_int, default=64, help="number of samples (default: 64)")
-    sample.add_argument("--out", default="samples.png", help="PNG file to write (default: samples.png)")
-    sample.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
-    sample.add_argument("--classes", default=None,
-                        type=_comma_list(_class_id, "classes must be comma-separated non-negative "
-                                                    "integers"),
-                        help="for a class-conditional generator: comma-separated classes to draw, "
-                             "cycled (default: every class in turn)")
-    sample.add_argument("--truncation", type=_unit_interval, default=None,
-                        help="for a StyleGAN generator: truncation psi in [0, 1] (1: none, 0.7: "
-                             "typical; default 1)")
+    sample.add_argument(
+        "--n", type=_positive_int, default=64, help="number of samples (default: 64)"
+    )
+    sample.add_argument(
+        "--out", default="samples.png", help="PNG file to write (default: samples.png)"
+    )
+    sample.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="random seed (default: 0)"
+    )
+    sample.add_argument(
+        "--classes",
+        default=None,
+        type=_comma_list(_class_id, "classes must be comma-separated non-negative integers"),
+        help="for a class-conditional generator: comma-separated classes to draw, "
+        "cycled (default: every class in turn)",
+    )
+    sample.add_argument(
+        "--truncation",
+        type=_unit_interval,
+        default=None,
+        help="for a StyleGAN generator: truncation psi in [0, 1] (1: none, 0.7: "
+        "typical; default 1)",
+    )
 
-    _image_folder_command(commands, "translate", "translate images with a saved CycleGAN generator",
-                          "Load a saved generator_ab.keras or generator_ba.keras (safe mode), "
-                          "translate one image or every image in a folder, write PNGs.",
-                          "a saved CycleGAN generator", "translated")
+    _image_folder_command(
+        commands,
+        "translate",
+        "translate images with a saved CycleGAN generator",
+        "Load a saved generator_ab.keras or generator_ba.keras (safe mode), "
+        "translate one image or every image in a folder, write PNGs.",
+        "a saved CycleGAN generator",
+        "translated",
+    )
 
-    inpaint = commands.add_parser("inpaint", help="fill the holes of an image with a saved inpainter",
-                                  description="Load a saved inpainter.keras (safe mode) and fill the "
-                                              "white pixels of --mask in --image; known pixels are "
-                                              "kept exactly.")
+    inpaint = commands.add_parser(
+        "inpaint",
+        help="fill the holes of an image with a saved inpainter",
+        description="Load a saved inpainter.keras (safe mode) and fill the "
+        "white pixels of --mask in --image; known pixels are "
+        "kept exactly.",
+    )
     inpaint.add_argument("--model", required=True, help="path of a saved inpainter (.keras)")
     inpaint.add_argument("--image", required=True, help="the image to repair")
-    inpaint.add_argument("--mask", required=True,
-                         help="a black-and-white PNG of the image's size: white (255) = hole, black "
-                              "(0) = keep")
-    inpaint.add_argument("--out", default="inpainted.png",
-                         help="PNG file to write (default: inpainted.png)")
+    inpaint.add_argument(
+        "--mask",
+        required=True,
+        help="a black-and-white PNG of the image's size: white (255) = hole, black (0) = keep",
+    )
+    inpaint.add_argument(
+        "--out", default="inpainted.png", help="PNG file to write (default: inpainted.png)"
+    )
 
-    _image_folder_command(commands, "enhance", "upscale or denoise images with a saved model",
-                          "Load a saved superres_x2/x4.keras or denoiser.keras (safe mode) and apply "
-                          "it to one image or every image in a folder.",
-                          "a saved super-resolution or denoising network", "enhanced")
+    _image_folder_command(
+        commands,
+        "enhance",
+        "upscale or denoise images with a saved model",
+        "Load a saved superres_x2/x4.keras or denoiser.keras (safe mode) and apply "
+        "it to one image or every image in a folder.",
+        "a saved super-resolution or denoising network",
+        "enhanced",
+    )
 
-    evaluate = commands.add_parser("eval", help="score a saved generator against real data",
-                                   description="Fréchet/kernel distance, Inception-style score and "
-                                               "precision/recall of a saved generator's samples "
-                                               "against a dataset's test split.")
+    evaluate = commands.add_parser(
+        "eval",
+        help="score a saved generator against real data",
+        description="Fréchet/kernel distance, Inception-style score and "
+        "precision/recall of a saved generator's samples "
+        "against a dataset's test split.",
+    )
     evaluate.add_argument("--model", required=True, help="path of a saved generator (.keras)")
-    evaluate.add_argument("--dataset", default="digits",
-                          help="real data to compare with (default: digits)")
-    evaluate.add_argument("--metrics", default=METRICS,
-                          type=_comma_list(_metric, "metrics must be a comma-separated subset of "
-                                                    + ",".join(METRICS)),
-                          help="comma-separated subset of fid,kid,is,pr (default: all)")
-    evaluate.add_argument("--n", type=_positive_int, default=1000,
-                          help="samples per side, capped at what the real split holds "
-                               "(default: 1000)")
-    evaluate.add_argument("--extractor", choices=("classifier", "inception"), default=None,
-                          help="feature extractor (default: classifier for 1-channel images, else "
-                               "inception)")
-    evaluate.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
+    evaluate.add_argument(
+        "--dataset", default="digits", help="real data to compare with (default: digits)"
+    )
+    evaluate.add_argument(
+        "--metrics",
+        default=METRICS,
+        type=_comma_list(
+            _metric, "metrics must be a comma-separated subset of " + ",".join(METRICS)
+        ),
+        help="comma-separated subset of fid,kid,is,pr (default: all)",
+    )
+    evaluate.add_argument(
+        "--n",
+        type=_positive_int,
+        default=1000,
+        help="samples per side, capped at what the real split holds (default: 1000)",
+    )
+    evaluate.add_argument(
+        "--extractor",
+        choices=("classifier", "inception"),
+        default=None,
+        help="feature extractor (default: classifier for 1-channel images, else inception)",
+    )
+    evaluate.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="random seed (default: 0)"
+    )
     return parser
 
 
@@ -221,8 +318,10 @@ def _checkpoints(args, folder: pathlib.Path):
 
     checkpoints = callbacks.Checkpoint(folder / "checkpoints")
     if checkpoints.latest() is not None and not (args.resume or args.overwrite):
-        raise ValueError(f"{folder} already holds a checkpoint ({checkpoints.latest().name}); pass "
-                         "--resume to continue it or --overwrite to start again.")
+        raise ValueError(
+            f"{folder} already holds a checkpoint ({checkpoints.latest().name}); pass "
+            "--resume to continue it or --overwrite to start again."
+        )
     if args.overwrite:
         for _, old in checkpoints.checkpoints():
             old.unlink()
@@ -242,8 +341,10 @@ def _options(args, spec) -> dict:
 def _start(model, checkpoints, args, epochs: int) -> int:
     start = checkpoints.restore(model) if args.resume else 0
     if start >= epochs:
-        print(f"the checkpoint is already at epoch {start} of {epochs}; pass a larger --epochs to "
-              "train further")
+        print(
+            f"the checkpoint is already at epoch {start} of {epochs}; pass a larger --epochs to "
+            "train further"
+        )
     return start
 
 
@@ -264,33 +365,67 @@ def _train_classifier(spec, args, out: pathlib.Path) -> None:
     test = data.load_arrays(args.dataset, "test", limit=128 if args.quick else None, **common)
     if train.labels is None:
         raise ValueError(f"dataset {args.dataset!r} has no labels; a classifier needs them.")
-    print(f"training CNNClassifier on {len(train)} {train.name} images ({train.source}), "
-          f"testing on {len(test)}, {epochs} epochs")
-    model = registry.build(spec, image_size=args.image_size, channels=train.images.shape[-1],
-                           seed=args.seed, width=args.width,
-                           num_classes=max(int(train.labels.max()) + 1, 2), **_options(args, spec))
+    print(
+        f"training CNNClassifier on {len(train)} {train.name} images ({train.source}), "
+        f"testing on {len(test)}, {epochs} epochs"
+    )
+    model = registry.build(
+        spec,
+        image_size=args.image_size,
+        channels=train.images.shape[-1],
+        seed=args.seed,
+        width=args.width,
+        num_classes=max(int(train.labels.max()) + 1, 2),
+        **_options(args, spec),
+    )
     spec.compile(model, jit_compile=None, total_steps=None)
     checkpoints = _checkpoints(args, out / spec.name)
-    dataset = data.load(args.dataset, "train", batch_size=args.batch_size, labels=True,
-                        repeat=args.steps is not None, seed=args.seed,
-                        limit=256 if args.quick else None, **common)
+    dataset = data.load(
+        args.dataset,
+        "train",
+        batch_size=args.batch_size,
+        labels=True,
+        repeat=args.steps is not None,
+        seed=args.seed,
+        limit=256 if args.quick else None,
+        **common,
+    )
     start = _start(model, checkpoints, args, epochs)
-    model.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=args.steps,
-              callbacks=[checkpoints], verbose=2)
+    model.fit(
+        dataset,
+        epochs=epochs,
+        initial_epoch=start,
+        steps_per_epoch=args.steps,
+        callbacks=[checkpoints],
+        verbose=2,
+    )
     probs = model.predict_proba(test.images)
     accuracy = float(np.mean(probs.argmax(1) == test.labels))
-    record = {"model": spec.name, "class": type(model).__name__, "task": spec.task,
-              "image_size": args.image_size, "channels": int(train.images.shape[-1]),
-              "value_range": [-1, 1], "classes": int(probs.shape[1]),
-              "inputs": {"images": "images in [-1, 1]"}}
+    record = {
+        "model": spec.name,
+        "class": type(model).__name__,
+        "task": spec.task,
+        "image_size": args.image_size,
+        "channels": int(train.images.shape[-1]),
+        "value_range": [-1, 1],
+        "classes": int(probs.shape[1]),
+        "inputs": {"images": "images in [-1, 1]"},
+    }
     model_path = save_atomically(model, out / f"{spec.name}.keras", record)
     shown = min(36, len(test))
     names = test.class_names or tuple(str(i) for i in range(probs.shape[1]))
-    captions = [f"{names[p]}" + ("" if p == t else f" (true {names[t]})")
-                for p, t in zip(probs[:shown].argmax(1), test.labels[:shown])]
+    captions = [
+        f"{names[p]}" + ("" if p == t else f" (true {names[t]})")
+        for p, t in zip(probs[:shown].argmax(1), test.labels[:shown])
+    ]
     grid_path = out / f"{spec.name}_predictions.png"
-    viz.show_images(test.images[:shown], labels=captions, ncols=6, path=grid_path,
-                    title=f"held-out accuracy {accuracy:.1%}")
+    viz.show_images(
+        test.images[:shown],
+        labels=captions,
+        ncols=6,
+        path=grid_path,
+        title=f"held-out accuracy {accuracy:.1%}",
+    )
     print(f"held-out accuracy: {accuracy:.4f} on {len(test)} images")
     print(f"model:   {model_path}")
     print(f"picture: {grid_path}")
@@ -308,30 +443,60 @@ def _train_sampler(spec, args, out: pathlib.Path) -> None:
     steps, epochs = _length(args, spec, quick_steps=10)
     options = _options(args, spec)
     value_range = spec.data_value_range(registry.settings(spec, **options))
-    common = dict(image_size=args.image_size, value_range=value_range, channels=spec.channels,
-                  strict=args.strict)
+    common = dict(
+        image_size=args.image_size,
+        value_range=value_range,
+        channels=spec.channels,
+        strict=args.strict,
+    )
     arrays = data.load_arrays(args.dataset, "train", **common)
     if spec.conditional and arrays.labels is None:
-        raise ValueError(f"dataset {args.dataset!r} has no labels; the conditional {spec.name} "
-                         "needs them.")
-    dataset = data.load(args.dataset, "train", batch_size=args.batch_size, labels=spec.conditional,
-                        seed=args.seed, drop_remainder=True, repeat=steps is not None, **common)
+        raise ValueError(
+            f"dataset {args.dataset!r} has no labels; the conditional {spec.name} needs them."
+        )
+    dataset = data.load(
+        args.dataset,
+        "train",
+        batch_size=args.batch_size,
+        labels=spec.conditional,
+        seed=args.seed,
+        drop_remainder=True,
+        repeat=steps is not None,
+        **common,
+    )
     num_classes = int(arrays.labels.max()) + 1 if spec.conditional else None
-    model = registry.build(spec, image_size=args.image_size, channels=arrays.images.shape[-1],
-                           seed=args.seed, width=args.width, num_classes=num_classes, **options)
+    model = registry.build(
+        spec,
+        image_size=args.image_size,
+        channels=arrays.images.shape[-1],
+        seed=args.seed,
+        width=args.width,
+        num_classes=num_classes,
+        **options,
+    )
     spec.compile(model, jit_compile=None, total_steps=None)
     start = _start(model, checkpoints, args, epochs)
-    print(f"training {type(model).__name__} on {len(arrays)} {arrays.name} images "
-          f"({arrays.source}), epochs {start + 1}..{epochs}")
-    grids = callbacks.SampleGrid(folder / "samples", every=max(1, epochs // 10),
-                                 n=100 if spec.conditional else 64)
-    model.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=steps, verbose=2,
-              callbacks=[grids, checkpoints])
+    print(
+        f"training {type(model).__name__} on {len(arrays)} {arrays.name} images "
+        f"({arrays.source}), epochs {start + 1}..{epochs}"
+    )
+    grids = callbacks.SampleGrid(
+        folder / "samples", every=max(1, epochs // 10), n=100 if spec.conditional else 64
+    )
+    model.fit(
+        dataset,
+        epochs=epochs,
+        initial_epoch=start,
+        steps_per_epoch=steps,
+        verbose=2,
+        callbacks=[grids, checkpoints],
+    )
     paths = registry.export(spec, model, folder)
     labels = np.arange(100) % model.num_classes if spec.conditional else None
     images = model.generate(None if spec.conditional else 64, labels=labels, seed=args.seed)
-    grid = viz.image_grid(images, ncols=10 if spec.conditional else None,
-                          value_range=model.value_range)
+    grid = viz.image_grid(
+        images, ncols=10 if spec.conditional else None, value_range=model.value_range
+    )
     _print_paths(paths)
     print(f"samples:     {viz.save_image(grid, folder / 'samples.png')}")
     print(f"checkpoints: {checkpoints.directory}")
@@ -348,26 +513,42 @@ def _train_translator(spec, args, out: pathlib.Path) -> None:
         domain_b = "brick"
     steps, epochs = _length(args, spec, quick_steps=5)
     common = dict(image_size=args.image_size, seed=args.seed, strict=args.strict)
-    dataset = data.load_unpaired(domain_a, domain_b, batch_size=args.batch_size,
-                                 repeat=steps is not None, **common)
+    dataset = data.load_unpaired(
+        domain_a, domain_b, batch_size=args.batch_size, repeat=steps is not None, **common
+    )
     held_out = next(iter(data.load_unpaired(domain_a, domain_b, "test", batch_size=8, **common)))
     images_a, images_b = (x.numpy() for x in held_out)
-    model = registry.build(spec, image_size=args.image_size, channels=images_a.shape[-1],
-                           seed=args.seed, width=args.width, **_options(args, spec))
+    model = registry.build(
+        spec,
+        image_size=args.image_size,
+        channels=images_a.shape[-1],
+        seed=args.seed,
+        width=args.width,
+        **_options(args, spec),
+    )
     per_epoch = steps or int(dataset.cardinality().numpy())
     if per_epoch < 0:  # unknown cardinality: count one pass
         per_epoch = sum(1 for _ in dataset)
     total = epochs * per_epoch
     spec.compile(model, jit_compile=None, total_steps=total)
     start = checkpoints.restore(model) if args.resume else 0
-    print(f"training {type(model).__name__} {domain_a} <-> {domain_b or domain_a + ' (B)'} at "
-          f"{args.image_size}px, ngf {model.ngf}, ndf {model.ndf}, {model.n_blocks} residual blocks, "
-          f"{model.patch_size}x{model.patch_size} patches, epochs {start + 1}..{epochs} ({total} "
-          "steps, learning rate constant for the first half)")
-    grids = callbacks.TranslationGrid(folder / "samples", images_a, images_b,
-                                      every=max(1, epochs // 8))
-    model.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=steps, verbose=2,
-              callbacks=[grids, checkpoints])
+    print(
+        f"training {type(model).__name__} {domain_a} <-> {domain_b or domain_a + ' (B)'} at "
+        f"{args.image_size}px, ngf {model.ngf}, ndf {model.ndf}, {model.n_blocks} residual blocks, "
+        f"{model.patch_size}x{model.patch_size} patches, epochs {start + 1}..{epochs} ({total} "
+        "steps, learning rate constant for the first half)"
+    )
+    grids = callbacks.TranslationGrid(
+        folder / "samples", images_a, images_b, every=max(1, epochs // 8)
+    )
+    model.fit(
+        dataset,
+        epochs=epochs,
+        initial_epoch=start,
+        steps_per_epoch=steps,
+        verbose=2,
+        callbacks=[grids, checkpoints],
+    )
     _print_paths(registry.export(spec, model, folder))
 
 
@@ -382,32 +563,62 @@ def _train_restorer(spec, args, out: pathlib.Path) -> None:
     checkpoints = _checkpoints(args, folder)
     steps, epochs = _length(args, spec, quick_steps=5)
     options = _options(args, spec)
-    common = dict(image_size=args.image_size, seed=args.seed, strict=args.strict,
-                  value_range=spec.data_value_range(registry.settings(spec, **options)))
-    dataset = data.load(args.dataset, "train", batch_size=args.batch_size, drop_remainder=True,
-                        repeat=steps is not None, **common)
+    common = dict(
+        image_size=args.image_size,
+        seed=args.seed,
+        strict=args.strict,
+        value_range=spec.data_value_range(registry.settings(spec, **options)),
+    )
+    dataset = data.load(
+        args.dataset,
+        "train",
+        batch_size=args.batch_size,
+        drop_remainder=True,
+        repeat=steps is not None,
+        **common,
+    )
     held_out = data.load_arrays(args.dataset, "test", limit=8, **common).images
-    model = registry.build(spec, image_size=args.image_size, channels=held_out.shape[-1],
-                           seed=args.seed, width=args.width, **options)
+    model = registry.build(
+        spec,
+        image_size=args.image_size,
+        channels=held_out.shape[-1],
+        seed=args.seed,
+        width=args.width,
+        **options,
+    )
     spec.compile(model, jit_compile=None, total_steps=None)
     start = checkpoints.restore(model) if args.resume else 0
-    print(f"training {type(model).__name__} on {args.dataset} at {args.image_size}px, "
-          f"epochs {start + 1}..{epochs}")
-    model.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=steps, verbose=2,
-              callbacks=[checkpoints])
+    print(
+        f"training {type(model).__name__} on {args.dataset} at {args.image_size}px, "
+        f"epochs {start + 1}..{epochs}"
+    )
+    model.fit(
+        dataset,
+        epochs=epochs,
+        initial_epoch=start,
+        steps_per_epoch=steps,
+        verbose=2,
+        callbacks=[checkpoints],
+    )
     paths = registry.export(spec, model, folder)
     rows = model.examples(held_out, seed=args.seed)
     grid = viz.image_grid(np.concatenate(rows), ncols=len(held_out), value_range=(0, 1))
     for path in paths.values():
         print(f"network:     {path}")
-    print(f"examples:    {viz.save_image(grid, folder / 'examples.png')} (rows: input, output, "
-          "original)")
+    print(
+        f"examples:    {viz.save_image(grid, folder / 'examples.png')} (rows: input, output, "
+        "original)"
+    )
     print(f"checkpoints: {checkpoints.directory}")
 
 
-TRAINERS = {"classifier": _train_classifier, "translator": _train_translator,
-            "restorer": _train_restorer, "sampler": _train_sampler,
-            "conditional sampler": _train_sampler}
+TRAINERS = {
+    "classifier": _train_classifier,
+    "translator": _train_translator,
+    "restorer": _train_restorer,
+    "sampler": _train_sampler,
+    "conditional sampler": _train_sampler,
+}
 
 
 def _check_options(parser, spec, args) -> None:
@@ -471,14 +682,18 @@ def _sampled(path, n: int, seed: int, classes=None, truncation=None):
     if record.get("task") not in registry.SAMPLERS:
         why = _kind(record) or "it does not take one latent vector per image"
         samplers = [s.name for s in registry.specs() if s.task in registry.SAMPLERS]
-        raise ValueError(f"{str(path)!r} is not a generator ({why}); sample needs a saved "
-                         f"generator: the generator.keras of aigc-keras train {'|'.join(samplers)}.")
+        raise ValueError(
+            f"{str(path)!r} is not a generator ({why}); sample needs a saved "
+            f"generator: the generator.keras of aigc-keras train {'|'.join(samplers)}."
+        )
     try:
-        return registry.sample(network, record, n, seed=seed, classes=classes,
-                               truncation=truncation)
+        return registry.sample(
+            network, record, n, seed=seed, classes=classes, truncation=truncation
+        )
     except ValueError as error:
-        raise ValueError(str(error).replace("it is not a generator", f"{str(path)!r} is not a "
-                                            "generator")) from None
+        raise ValueError(
+            str(error).replace("it is not a generator", f"{str(path)!r} is not a generator")
+        ) from None
 
 
 def _sample(args) -> None:
@@ -503,13 +718,19 @@ def _evaluate(args) -> None:
     kind = args.extractor or ("classifier" if channels == 1 else "inception")
     if kind == "classifier":
         if channels != 1:
-            raise ValueError("the classifier extractor reads 1-channel digits; use --extractor "
-                             "inception.")
+            raise ValueError(
+                "the classifier extractor reads 1-channel digits; use --extractor inception."
+            )
         extractor = judges.ClassifierExtractor(judges.load_classifier(size))
     else:
         extractor = judges.InceptionExtractor()
-    report = judges.evaluate(extractor, real.images[:n], images[:n], metrics=args.metrics,
-                             real_key=f"{real.name}-test-{size}px")
+    report = judges.evaluate(
+        extractor,
+        real.images[:n],
+        images[:n],
+        metrics=args.metrics,
+        real_key=f"{real.name}-test-{size}px",
+    )
     print(metrics.format_report(report))
 
 
@@ -525,8 +746,9 @@ def _write_each(network, args, channels: int, size: int | None, apply) -> int:
         image = data.read_image(file, channels, size)[None] / 255.0
         picture = viz.to_uint8(apply(image).clip(0.0, 1.0), (0, 1))[0]
         relative = file.relative_to(source) if source.is_dir() else pathlib.Path(file.name)
-        viz.save_image(picture[..., 0] if channels == 1 else picture,
-                       (out / relative).with_suffix(".png"))
+        viz.save_image(
+            picture[..., 0] if channels == 1 else picture, (out / relative).with_suffix(".png")
+        )
     return len(files)
 
 
@@ -540,9 +762,11 @@ def _translate(args) -> None:
     shape = tuple(network.input_shape[1:]) if len(getattr(network, "inputs", []) or []) == 1 else ()
     if record.get("task") != "translator" or len(shape) != 3:
         why = f" ({_kind(record)})" if _kind(record) else ""
-        raise ValueError(f"{args.model!r} is not an image-to-image generator{why} (its output must "
-                         "have its input's shape); translate needs a saved CycleGAN "
-                         "generator_ab.keras or generator_ba.keras.")
+        raise ValueError(
+            f"{args.model!r} is not an image-to-image generator{why} (its output must "
+            "have its input's shape); translate needs a saved CycleGAN "
+            "generator_ab.keras or generator_ba.keras."
+        )
     size, channels = shape[0], shape[2]
 
     def translate(image):
@@ -563,22 +787,30 @@ def _inpaint(args) -> None:
     network, record = registry.load_exported(args.model, "inpainter")
     if record.get("model") != "inpainter":
         why = f" ({_kind(record)})" if _kind(record) else ""
-        raise ValueError(f"{args.model!r} is not an inpainter{why} (its inputs must be image and "
-                         "mask); train one with aigc-keras train inpainter.")
+        raise ValueError(
+            f"{args.model!r} is not an inpainter{why} (its inputs must be image and "
+            "mask); train one with aigc-keras train inpainter."
+        )
     channels = network.inputs[0].shape[-1]
     image = data.read_image(pathlib.Path(args.image).expanduser(), channels)[None] / 255.0
     mask = data.read_image(pathlib.Path(args.mask).expanduser(), 1)[None] / 255.0
     if mask.shape[1:3] != image.shape[1:3]:
-        raise ValueError(f"the mask is {mask.shape[2]}x{mask.shape[1]} pixels but the image is "
-                         f"{image.shape[2]}x{image.shape[1]}; they must be the same size.")
+        raise ValueError(
+            f"the mask is {mask.shape[2]}x{mask.shape[1]} pixels but the image is "
+            f"{image.shape[2]}x{image.shape[1]}; they must be the same size."
+        )
     if not np.isin(mask, (0.0, 1.0)).all():
-        raise ValueError(f"the mask must be black (0: keep) and white (255: hole) only; it has "
-                         f"{np.unique(mask).size} grey values (save it without antialiasing).")
+        raise ValueError(
+            f"the mask must be black (0: keep) and white (255: hole) only; it has "
+            f"{np.unique(mask).size} grey values (save it without antialiasing)."
+        )
     size = network.inputs[0].shape[1]
     if image.shape[1:3] != (size, size):
-        raise ValueError(f"this inpainter was trained on {size}x{size} images; the image is "
-                         f"{image.shape[2]}x{image.shape[1]} (crop or resize it, or train at its "
-                         "size with --image-size).")
+        raise ValueError(
+            f"this inpainter was trained on {size}x{size} images; the image is "
+            f"{image.shape[2]}x{image.shape[1]} (crop or resize it, or train at its "
+            "size with --image-size)."
+        )
     images, masks = editing.check_masks(image, mask)
     filled = editing.run_network(network, [images, masks])
     picture = viz.to_uint8(filled, (0, 1))[0]
@@ -593,17 +825,25 @@ def _enhance(args) -> None:
     network, record = registry.load_exported(args.model, "super-resolution or denoising network")
     done = {"superres": "upscaled", "denoiser": "denoised"}
     if record.get("model") not in done:
-        raise ValueError(f"{args.model!r} is neither a super-resolution nor a denoising network "
-                         f"(it is {network.name!r}); train one with aigc-keras train superres or "
-                         "train denoiser.")
+        raise ValueError(
+            f"{args.model!r} is neither a super-resolution nor a denoising network "
+            f"(it is {network.name!r}); train one with aigc-keras train superres or "
+            "train denoiser."
+        )
     channels = network.inputs[0].shape[-1]
-    written = _write_each(network, args, channels, None,
-                          lambda image: editing.run_network(network, image))
+    written = _write_each(
+        network, args, channels, None, lambda image: editing.run_network(network, image)
+    )
     print(f"{done[record['model']]} {written} image(s) into {args.out}")
 
 
-APPLY = {"sample": _sample, "eval": _evaluate, "translate": _translate, "inpaint": _inpaint,
-         "enhance": _enhance}
+APPLY = {
+    "sample": _sample,
+    "eval": _evaluate,
+    "translate": _translate,
+    "inpaint": _inpaint,
+    "enhance": _enhance,
+}
 
 
 def main(argv=None) -> int:

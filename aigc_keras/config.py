@@ -61,7 +61,9 @@ def pick(*, quick, standard, full=None):
     Returns:
         The value for :func:`mode`.
     """
-    return {"quick": quick, "standard": standard, "full": standard if full is None else full}[mode()]
+    return {"quick": quick, "standard": standard, "full": standard if full is None else full}[
+        mode()
+    ]
 
 
 def output_dir(*parts: str, create: bool = True) -> pathlib.Path:
@@ -103,10 +105,29 @@ def set_seed(seed: int = 0) -> int:
 _MOVED = {
     **dict.fromkeys(("is_int", "check_int", "check_value_range", "to_unit"), "validation"),
     **dict.fromkeys(
-        ("PRECISIONS", "RECIPE_BATCH", "XLA_MIN_GAIN", "BF16_MIN_GAIN", "BF16_CPU_FLAGS", "cpu_flags",
-         "cpu_bf16_gain", "cpu_xla_gain", "default_precision", "set_precision", "precision_scope",
-         "precision_report", "precision", "default_batch_size", "set_jit_compile", "jit_compile",
-         "xla_report", "gpus", "strategy", "split_cpu", "environment_report"),
+        (
+            "PRECISIONS",
+            "RECIPE_BATCH",
+            "XLA_MIN_GAIN",
+            "BF16_MIN_GAIN",
+            "BF16_CPU_FLAGS",
+            "cpu_flags",
+            "cpu_bf16_gain",
+            "cpu_xla_gain",
+            "default_precision",
+            "set_precision",
+            "precision_scope",
+            "precision_report",
+            "precision",
+            "default_batch_size",
+            "set_jit_compile",
+            "jit_compile",
+            "xla_report",
+            "gpus",
+            "strategy",
+            "split_cpu",
+            "environment_report",
+        ),
         "hardware",
     ),
 }
@@ -115,7 +136,11 @@ _MOVED = {
 def __getattr__(name):
     if name in _MOVED:
         home = _MOVED[name]
-        warnings.warn(f"aigc_keras.config.{name} moved to aigc_keras.{home}.{name}; the old name "
-                      "goes away in the next release.", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"aigc_keras.config.{name} moved to aigc_keras.{home}.{name}; the old name "
+            "goes away in the next release.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return getattr(importlib.import_module(f"aigc_keras.{home}"), name)
     raise AttributeError(f"module 'aigc_keras.config' has no attribute {name!r}")

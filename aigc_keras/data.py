@@ -45,7 +45,10 @@ OFFLINE = {
     "brick": ("scikit-image brick texture, random crops", 1),
     "grass": ("scikit-image grass texture, random crops", 1),
     "gravel": ("scikit-image gravel texture, random crops", 1),
-    "photos": ("scikit-image photographs (astronaut, coffee, chelsea, rocket, immunohistochemistry), random crops", 3),
+    "photos": (
+        "scikit-image photographs (astronaut, coffee, chelsea, rocket, immunohistochemistry), random crops",
+        3,
+    ),
 }
 # Online names with an honest offline stand-in.
 STAND_INS = {"mnist": "digits"}
@@ -61,8 +64,8 @@ NETWORK_PROBE = ("storage.googleapis.com", 443)
 # Known download refusals, explained where TFDS' own error does not say what to do.
 DOWNLOAD_HINTS = {
     "celeb_a": "; CelebA's files sit on a file-sharing host that often refuses automated downloads once a daily "
-               "quota is used up: try again later, place the files in <data_dir>/downloads/manual as TFDS "
-               "describes, or train on 'lfw' faces instead",
+    "quota is used up: try again later, place the files in <data_dir>/downloads/manual as TFDS "
+    "describes, or train on 'lfw' faces instead",
 }
 
 
@@ -128,14 +131,20 @@ def _region_crops(picture: np.ndarray, split: str, size: int, count: int, rng) -
 def _offline_raw(name: str, split: str, image_size: int, seed: int, num_crops: int | None):
     """Images in [0, 1] at their native size (crops at ``image_size``), labels, class names."""
     if split not in ("train", "test"):
-        raise ValueError(f"split {split!r} does not exist for offline dataset {name!r}; use 'train' or 'test'.")
+        raise ValueError(
+            f"split {split!r} does not exist for offline dataset {name!r}; use 'train' or 'test'."
+        )
     if name == "digits":
         from sklearn.datasets import load_digits
 
         bunch = load_digits()
         index = _split_indices(bunch.target, split)
         images = (bunch.images[index] / 16.0)[..., None]
-        return images.astype(np.float32), bunch.target[index].astype(np.int32), tuple(str(i) for i in range(10))
+        return (
+            images.astype(np.float32),
+            bunch.target[index].astype(np.int32),
+            tuple(str(i) for i in range(10)),
+        )
     if name == "lfw_subset":
         from skimage import data as skdata
 
@@ -210,22 +219,34 @@ def _tfds_dataset(name: str, split: str, data_dir):
     prepared = os.path.exists(os.path.join(builder.data_dir, "dataset_info.json"))
     if not prepared:
         if not network_available():
-            raise _Unavailable("TFDS has no prepared copy in its data_dir and there is no network to download it")
+            raise _Unavailable(
+                "TFDS has no prepared copy in its data_dir and there is no network to download it"
+            )
         try:
             builder.download_and_prepare()
         except Exception as error:  # the host refused, a manual download is needed, ...
             hint = DOWNLOAD_HINTS.get(name.split("/")[0], "")
-            raise _Unavailable(f"TFDS could not download it ({type(error).__name__}: {str(error)[:200]}){hint}") \
-                from error
+            raise _Unavailable(
+                f"TFDS could not download it ({type(error).__name__}: {str(error)[:200]}){hint}"
+            ) from error
     splits = builder.info.splits
     base_split = split.split("[")[0].split("+")[0]
     if splits and base_split not in splits:
-        raise ValueError(f"split {split!r} does not exist for {name!r}; available: {', '.join(splits)}.")
+        raise ValueError(
+            f"split {split!r} does not exist for {name!r}; available: {', '.join(splits)}."
+        )
     dataset = builder.as_dataset(split=split, shuffle_files=False)
     features = builder.info.features
-    label_key = "label" if "label" in features and getattr(features["label"], "num_classes", None) else None
+    label_key = (
+        "label" if "label" in features and getattr(features["label"], "num_classes", None) else None
+    )
     class_names = tuple(features[label_key].names) if label_key else ()
-    return dataset, label_key, class_names, builder.info.splits[split].num_examples if splits else None
+    return (
+        dataset,
+        label_key,
+        class_names,
+        builder.info.splits[split].num_examples if splits else None,
+    )
 
 
 # --- the entry points -------------------------------------------------------------------
@@ -242,7 +263,9 @@ def _check_common(name, split, image_size, batch_size, value_range, source):
     if not isinstance(name, (str, pathlib.Path)) or not str(name):
         raise TypeError(f"dataset name must be a non-empty string or a folder path, got {name!r}.")
     if not isinstance(split, str) or not split:
-        raise ValueError(f"split must be a non-empty string such as 'train' or 'test', got {split!r}.")
+        raise ValueError(
+            f"split must be a non-empty string such as 'train' or 'test', got {split!r}."
+        )
     image_size = check_int(image_size, "image_size")
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size")
@@ -258,7 +281,9 @@ def _resize_and_channels(images, image_size: int, channels: int | None):
 
     images = tf.convert_to_tensor(images, tf.float32)
     if images.shape[-3] != image_size or images.shape[-2] != image_size:
-        images = tf.image.resize(images, (image_size, image_size), method="bilinear", antialias=True)
+        images = tf.image.resize(
+            images, (image_size, image_size), method="bilinear", antialias=True
+        )
         images = tf.clip_by_value(images, 0.0, 1.0)
     if channels is not None and images.shape[-1] != channels:
         if channels == 3 and images.shape[-1] == 1:
@@ -266,7 +291,9 @@ def _resize_and_channels(images, image_size: int, channels: int | None):
         elif channels == 1 and images.shape[-1] == 3:
             images = tf.image.rgb_to_grayscale(images)
         else:
-            raise ValueError(f"cannot convert {images.shape[-1]} channels to {channels}; use 1 or 3.")
+            raise ValueError(
+                f"cannot convert {images.shape[-1]} channels to {channels}; use 1 or 3."
+            )
     return images
 
 
@@ -303,7 +330,9 @@ def load_arrays(
         limit = check_int(limit, "limit")
     if _is_folder(name):
         images, labels, class_names = read_folder(name, image_size, channels, strict=strict)
-        result = Images(images.astype(np.float32) / 255.0, labels, str(name), "folder", split, class_names)
+        result = Images(
+            images.astype(np.float32) / 255.0, labels, str(name), "folder", split, class_names
+        )
     else:
         used, origin = _resolve(name, source, data_dir, split)
         if origin == "offline":
@@ -321,7 +350,14 @@ def load_arrays(
                     labels.append(example[label_key])
             array = np.stack(images).astype(np.float32) / 255.0
             array = _resize_and_channels(array, image_size, channels).numpy()
-            result = Images(array, np.array(labels, np.int32) if label_key else None, used, "tfds", split, class_names)
+            result = Images(
+                array,
+                np.array(labels, np.int32) if label_key else None,
+                used,
+                "tfds",
+                split,
+                class_names,
+            )
     if limit is not None:
         result.images = result.images[:limit]
         result.labels = None if result.labels is None else result.labels[:limit]
@@ -334,7 +370,9 @@ def _resolve(name: str, source: str, data_dir, split: str):
     name = str(name)
     if name in OFFLINE:
         if source == "tfds":
-            raise ValueError(f"{name!r} is an offline dataset, not a TFDS one; use source='offline' or 'auto'.")
+            raise ValueError(
+                f"{name!r} is an offline dataset, not a TFDS one; use source='offline' or 'auto'."
+            )
         return name, "offline"
     if source == "offline":
         if name in STAND_INS:
@@ -347,7 +385,9 @@ def _resolve(name: str, source: str, data_dir, split: str):
     except _Unavailable as why:
         if source == "auto" and name in STAND_INS:
             used = STAND_INS[name]
-            count = len(_offline_raw(used, split, 8, 0, None)[0]) if split in ("train", "test") else "?"
+            count = (
+                len(_offline_raw(used, split, 8, 0, None)[0]) if split in ("train", "test") else "?"
+            )
             _announce(
                 f"{name!r} is unavailable ({why}); using the offline stand-in {used!r} instead: "
                 f"{count} real images ({OFFLINE[used][0]}, {split} split)."
@@ -365,7 +405,9 @@ def _why_unreadable(path: pathlib.Path) -> str | None:
     try:
         with Image.open(path) as image:
             image.load()  # decodes every byte: truncated files fail here, not mid-training
-    except Exception as error:  # Pillow raises many types (OSError, SyntaxError, DecompressionBombError, ...)
+    except (
+        Exception
+    ) as error:  # Pillow raises many types (OSError, SyntaxError, DecompressionBombError, ...)
         return f"{type(error).__name__}: {error}"[:120]
     return None
 
@@ -379,14 +421,19 @@ def image_files(source, *, strict: bool = False) -> list:
     """
     source = pathlib.Path(source).expanduser()
     if source.is_dir():
-        candidates = sorted(p for p in source.rglob("*")
-                            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(source).parts))
+        candidates = sorted(
+            p
+            for p in source.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(source).parts)
+        )
     elif source.is_file():
         candidates = [source]
     else:
         raise FileNotFoundError(f"{str(source)!r} is neither an image file nor a folder.")
     if not candidates:
-        raise ValueError(f"{str(source)!r} holds no images (no files at all; looked for {', '.join(IMAGE_EXTENSIONS)}).")
+        raise ValueError(
+            f"{str(source)!r} holds no images (no files at all; looked for {', '.join(IMAGE_EXTENSIONS)})."
+        )
     good, bad = [], []
     for path in candidates:
         why = _why_unreadable(path)
@@ -395,15 +442,23 @@ def image_files(source, *, strict: bool = False) -> list:
         else:
             bad.append((path, why))
     if bad:
-        listing = "; ".join(f"{p.relative_to(source) if source.is_dir() else p.name}: {why}" for p, why in bad[:3])
+        listing = "; ".join(
+            f"{p.relative_to(source) if source.is_dir() else p.name}: {why}" for p, why in bad[:3]
+        )
         listing += f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
         if not good:
-            raise ValueError(f"none of the {len(candidates)} files in {str(source)!r} is a readable image ({listing}).")
+            raise ValueError(
+                f"none of the {len(candidates)} files in {str(source)!r} is a readable image ({listing})."
+            )
         if strict:
-            raise ValueError(f"{len(bad)} of {len(candidates)} files in {str(source)!r} are not readable images "
-                             f"({listing}); remove them, or leave strict off to skip them.")
-        _announce(f"skipped {len(bad)} of {len(candidates)} files in {str(source)!r} that are not readable images "
-                  f"({listing}).")
+            raise ValueError(
+                f"{len(bad)} of {len(candidates)} files in {str(source)!r} are not readable images "
+                f"({listing}); remove them, or leave strict off to skip them."
+            )
+        _announce(
+            f"skipped {len(bad)} of {len(candidates)} files in {str(source)!r} that are not readable images "
+            f"({listing})."
+        )
     return good
 
 
@@ -445,15 +500,25 @@ def read_folder(path, image_size: int, channels=None, *, strict: bool = False):
     relative = [p.relative_to(folder) for p in files]
     with_classes = all(len(r.parts) > 1 for r in relative)
     class_names = ()
-    if with_classes:  # every sub-folder is a class, as in Keras; one with no readable image is named
-        class_names = tuple(sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")))
+    if (
+        with_classes
+    ):  # every sub-folder is a class, as in Keras; one with no readable image is named
+        class_names = tuple(
+            sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+        )
         empty = sorted(set(class_names) - {r.parts[0] for r in relative})
         if empty:
-            _announce(f"class folder(s) {', '.join(empty)} in {str(folder)!r} hold no readable image; "
-                      "their class numbers are kept, with no examples.")
+            _announce(
+                f"class folder(s) {', '.join(empty)} in {str(folder)!r} hold no readable image; "
+                "their class numbers are kept, with no examples."
+            )
     wanted = 3 if channels is None else channels
     images = np.stack([read_image(p, wanted, image_size) for p in files]).round().astype(np.uint8)
-    labels = np.array([class_names.index(r.parts[0]) for r in relative], np.int32) if with_classes else None
+    labels = (
+        np.array([class_names.index(r.parts[0]) for r in relative], np.int32)
+        if with_classes
+        else None
+    )
     return images, labels, class_names
 
 
@@ -472,7 +537,9 @@ def _shuffle_per_epoch(dataset, seed: int):
         # This function's own graph seed: the order depends on (seed, key) only, not on the global seed,
         # and tf.data accepts a tensor seed only when the graph seed is not 0.
         tf.compat.v1.set_random_seed(1)
-        return dataset.shuffle(SHUFFLE_BUFFER, seed=seed * 1_000_003 + key, reshuffle_each_iteration=False)
+        return dataset.shuffle(
+            SHUFFLE_BUFFER, seed=seed * 1_000_003 + key, reshuffle_each_iteration=False
+        )
 
     shuffled = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).flat_map(one_pass)
     size = int(dataset.cardinality())
@@ -529,15 +596,19 @@ def load(
     """
     import tensorflow as tf
 
-    image_size, batch_size, value_range = _check_common(name, split, image_size, batch_size, value_range, source)
+    image_size, batch_size, value_range = _check_common(
+        name, split, image_size, batch_size, value_range, source
+    )
     _check_channels(channels)
     if shuffle is None:
         shuffle = split.startswith("train")
     if _is_folder(name):
         images, label_array, class_names = read_folder(name, image_size, channels, strict=strict)
         if labels and not class_names:
-            raise ValueError(f"labels=True needs every image of {str(name)!r} inside a class sub-folder "
-                             "(folder/<class>/<image>); it has images at its top level.")
+            raise ValueError(
+                f"labels=True needs every image of {str(name)!r} inside a class sub-folder "
+                "(folder/<class>/<image>); it has images at its top level."
+            )
         if label_array is None:
             label_array = np.full(len(images), -1, np.int32)
         dataset = tf.data.Dataset.from_tensor_slices((images, label_array))
@@ -545,11 +616,21 @@ def load(
     else:
         used, origin = _resolve(name, source, data_dir, split)
         if origin == "offline":
-            arrays = load_arrays(used, split, image_size=image_size, value_range=(0, 1), source="offline",
-                                 channels=channels, seed=seed, num_crops=num_crops)
+            arrays = load_arrays(
+                used,
+                split,
+                image_size=image_size,
+                value_range=(0, 1),
+                source="offline",
+                channels=channels,
+                seed=seed,
+                num_crops=num_crops,
+            )
             if labels and arrays.labels is None:
                 raise ValueError(f"dataset {used!r} has no labels; use labels=False.")
-            label_array = arrays.labels if arrays.labels is not None else np.full(len(arrays), -1, np.int32)
+            label_array = (
+                arrays.labels if arrays.labels is not None else np.full(len(arrays), -1, np.int32)
+            )
             dataset = tf.data.Dataset.from_tensor_slices((arrays.images, label_array))
         else:
             dataset, label_key, _, _ = origin
@@ -557,8 +638,14 @@ def load(
                 raise ValueError(f"dataset {used!r} has no integer labels; use labels=False.")
 
             def unpack(example):
-                image = _resize_and_channels(tf.cast(example["image"], tf.float32)[None] / 255.0, image_size, channels)[0]
-                label = tf.cast(example[label_key], tf.int32) if label_key else tf.constant(-1, tf.int32)
+                image = _resize_and_channels(
+                    tf.cast(example["image"], tf.float32)[None] / 255.0, image_size, channels
+                )[0]
+                label = (
+                    tf.cast(example[label_key], tf.int32)
+                    if label_key
+                    else tf.constant(-1, tf.int32)
+                )
                 return image, label
 
             dataset = dataset.map(unpack, num_parallel_calls=tf.data.AUTOTUNE)
@@ -606,15 +693,24 @@ def augmentation(preset="digits", *, value_range=(-1, 1), seed=0):
         raise ValueError("augmentation works on float images; use value_range (-1, 1) or (0, 1).")
     seed = check_int(seed, "seed", minimum=0)
     if preset == "digits":
-        fill = {"fill_mode": "constant", "fill_value": float(value_range[0])}  # the background is the darkest value
-        steps = [keras.layers.RandomRotation(10 / 360, seed=seed, **fill),
-                 keras.layers.RandomTranslation(0.1, 0.1, seed=seed + 1, **fill),
-                 keras.layers.RandomZoom(0.1, seed=seed + 2, **fill)]
+        fill = {
+            "fill_mode": "constant",
+            "fill_value": float(value_range[0]),
+        }  # the background is the darkest value
+        steps = [
+            keras.layers.RandomRotation(10 / 360, seed=seed, **fill),
+            keras.layers.RandomTranslation(0.1, 0.1, seed=seed + 1, **fill),
+            keras.layers.RandomZoom(0.1, seed=seed + 2, **fill),
+        ]
     elif preset == "photos":
-        steps = [keras.layers.RandomFlip("horizontal", seed=seed),
-                 keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 1)]
+        steps = [
+            keras.layers.RandomFlip("horizontal", seed=seed),
+            keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 1),
+        ]
     else:
-        raise ValueError(f"augmentation preset {preset!r} is not known; use one of {', '.join(AUGMENTATION_PRESETS)}.")
+        raise ValueError(
+            f"augmentation preset {preset!r} is not known; use one of {', '.join(AUGMENTATION_PRESETS)}."
+        )
     return keras.Sequential(steps, name=f"augment_{preset}")
 
 
@@ -660,19 +756,36 @@ def load_unpaired(
         raise ValueError(f"split must be 'train' or 'test' for unpaired data, got {split!r}.")
     if domain_b is None:
         if not str(domain_a).startswith("cycle_gan/"):
-            raise ValueError(f"domain_b is needed unless domain_a is a TFDS CycleGAN pair such as "
-                             f"'cycle_gan/horse2zebra'; got domain_a={domain_a!r}.")
+            raise ValueError(
+                f"domain_b is needed unless domain_a is a TFDS CycleGAN pair such as "
+                f"'cycle_gan/horse2zebra'; got domain_a={domain_a!r}."
+            )
         sources = [(domain_a, split + "A"), (domain_a, split + "B")]
     else:
         sources = [(domain_a, split), (domain_b, split)]
-    common = dict(image_size=image_size, batch_size=None, value_range=value_range, source=source, data_dir=data_dir,
-                  channels=channels, limit=limit, num_crops=num_crops, shuffle=False, seed=seed, strict=strict)
+    common = dict(
+        image_size=image_size,
+        batch_size=None,
+        value_range=value_range,
+        source=source,
+        data_dir=data_dir,
+        channels=channels,
+        limit=limit,
+        num_crops=num_crops,
+        shuffle=False,
+        seed=seed,
+        strict=strict,
+    )
     a, b = (load(name, part, **common) for name, part in sources)
     if a.element_spec.shape[-1] != b.element_spec.shape[-1]:
-        raise ValueError(f"the domains have {a.element_spec.shape[-1]} and {b.element_spec.shape[-1]} channels; "
-                         "pass channels=1 or channels=3 to convert both.")
+        raise ValueError(
+            f"the domains have {a.element_spec.shape[-1]} and {b.element_spec.shape[-1]} channels; "
+            "pass channels=1 or channels=3 to convert both."
+        )
     states = ()
-    if split == "train":  # each domain in its own order: no pairing survives from one epoch to the next
+    if (
+        split == "train"
+    ):  # each domain in its own order: no pairing survives from one epoch to the next
         (a, state_a), (b, state_b) = _shuffle_per_epoch(a, seed), _shuffle_per_epoch(b, seed + 1)
         states = (state_a, state_b)
     pairs = tf.data.Dataset.zip((a, b))

@@ -39,7 +39,7 @@ _state = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def measured_defaults() -> dict:
     """The measured per-model gains (see the module docstring); empty tables if the file is missing.
 
@@ -272,8 +272,10 @@ def precision_report(model=None) -> str:
     general = default_precision()
     if general == "float32" and cpu_flags() & set(BF16_CPU_FLAGS) and not gpus():
         listed = [name for name in measured_defaults()["cpu_bf16_gain"] if _bf16_on_cpu(name)]
-        return ("precision per model (hardware default: mixed_bfloat16 for "
-                f"{', '.join(listed)}; float32 otherwise)")
+        return (
+            "precision per model (hardware default: mixed_bfloat16 for "
+            f"{', '.join(listed)}; float32 otherwise)"
+        )
     return f"precision {general} (hardware default)"
 
 
@@ -424,8 +426,10 @@ def environment_report(model=None) -> str:
 
     gpu_list = gpus()
     if gpu_list:
-        names = {tf.config.experimental.get_device_details(g).get("device_name", g.name)
-                 for g in gpu_list}
+        names = {
+            tf.config.experimental.get_device_details(g).get("device_name", g.name)
+            for g in gpu_list
+        }
         device = f"GPU x{len(gpu_list)} ({', '.join(sorted(names))})"
     else:
         device = f"CPU ({os.cpu_count()} cores)"

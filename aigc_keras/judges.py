@@ -25,7 +25,10 @@ from .models import cnn
 from .models.base import save_atomically
 from .validation import check_int
 
-def load_classifier(image_size: int = 28, *, epochs: int = 20, verbose: int = 0) -> cnn.CNNClassifier:
+
+def load_classifier(
+    image_size: int = 28, *, epochs: int = 20, verbose: int = 0
+) -> cnn.CNNClassifier:
     """The chapter-1 digit classifier at ``image_size``, trained once and cached.
 
     Looks for ``<output>/cache/cnn_digits_<size>px_v<version>.keras``; if it is missing,
@@ -33,14 +36,20 @@ def load_classifier(image_size: int = 28, *, epochs: int = 20, verbose: int = 0)
     28x28) and saves it there. Loading uses Keras' safe mode.  Trained and loaded in float32 on every
     machine (it judges the other models: its scores must not depend on the hardware's precision).
     """
-    path = config.output_dir("cache") / f"cnn_digits_{image_size}px_v{cnn.CLASSIFIER_VERSION}_e{epochs}.keras"
-    with hardware.precision_scope("float32"):  # the judge: its scores must not depend on the machine's precision
+    path = (
+        config.output_dir("cache")
+        / f"cnn_digits_{image_size}px_v{cnn.CLASSIFIER_VERSION}_e{epochs}.keras"
+    )
+    with hardware.precision_scope(
+        "float32"
+    ):  # the judge: its scores must not depend on the machine's precision
         if path.exists():
             return keras.saving.load_model(path, safe_mode=True)
         train = data.load_arrays("digits", "train", image_size=image_size, source="offline")
         test = data.load_arrays("digits", "test", image_size=image_size, source="offline")
-        model, _ = cnn.train_classifier((train.images, train.labels), (test.images, test.labels),
-                                    epochs=epochs, verbose=verbose)
+        model, _ = cnn.train_classifier(
+            (train.images, train.labels), (test.images, test.labels), epochs=epochs, verbose=verbose
+        )
     save_atomically(model, path)
     return model
 
@@ -63,8 +72,10 @@ def _check_images(images, value_range=(-1, 1)) -> np.ndarray:
         raise ValueError("images contain NaN or infinite values.")
     low, high = value_range
     if images.size and (images.min() < low - 1e-3 or images.max() > high + 1e-3):
-        raise ValueError(f"images must be in [{low}, {high}], got {images.min():.3g}..{images.max():.3g}; "
-                         "convert them with aigc_keras.data.scale.")
+        raise ValueError(
+            f"images must be in [{low}, {high}], got {images.min():.3g}..{images.max():.3g}; "
+            "convert them with aigc_keras.data.scale."
+        )
     return images
 
 
@@ -86,7 +97,9 @@ class ClassifierExtractor:
         self.name = f"chapter-1 classifier ({self.image_size}px, {classifier.config['feature_dim']}-d features)"
         if self.resize:
             self.name += f", inputs resized to {self.image_size}px"
-        self.comparable_note = "domain metric: comparable only with numbers from the same classifier"
+        self.comparable_note = (
+            "domain metric: comparable only with numbers from the same classifier"
+        )
         self.weights_hash = _weights_hash(classifier)
 
     def _prepare(self, images) -> np.ndarray:
@@ -94,7 +107,9 @@ class ClassifierExtractor:
         if self.resize and images.shape[1:3] != (self.image_size, self.image_size):
             import tensorflow as tf
 
-            images = np.clip(tf.image.resize(images, (self.image_size, self.image_size)).numpy(), -1.0, 1.0)
+            images = np.clip(
+                tf.image.resize(images, (self.image_size, self.image_size)).numpy(), -1.0, 1.0
+            )
         return images
 
     def features(self, images, batch_size: int = 256) -> np.ndarray:
@@ -141,14 +156,19 @@ class DomainExtractor(ClassifierExtractor):
         return float(np.mean(np.argmax(self.probabilities(images), axis=1) == 1))
 
 
-def train_domain_extractor(train_a, train_b, test_a=None, test_b=None, *, epochs: int = 10, seed: int = 0):
+def train_domain_extractor(
+    train_a, train_b, test_a=None, test_b=None, *, epochs: int = 10, seed: int = 0
+):
     """Train a :class:`DomainExtractor` (label 0 = A, 1 = B); its ``accuracy`` is on the test images if given."""
+
     def stack(a, b):
         x = contrast_normalise(np.concatenate([_check_images(a), _check_images(b)]))
         return x, np.concatenate([np.zeros(len(a), np.int32), np.ones(len(b), np.int32)])
 
     test = stack(test_a, test_b) if test_a is not None and test_b is not None else None
-    model, _ = cnn.train_classifier(stack(train_a, train_b), test, epochs=epochs, seed=seed, verbose=0)
+    model, _ = cnn.train_classifier(
+        stack(train_a, train_b), test, epochs=epochs, seed=seed, verbose=0
+    )
     accuracy = None
     if test is not None:
         accuracy = float(np.mean(np.argmax(model.predict_proba(test[0]), axis=1) == test[1]))
@@ -172,7 +192,11 @@ class InceptionExtractor:
         try:
             model = keras.applications.InceptionV3(weights="imagenet", include_top=True)
         except Exception as error:
-            reason = "no network" if not data.network_available() else f"{type(error).__name__}: {str(error)[:200]}"
+            reason = (
+                "no network"
+                if not data.network_available()
+                else f"{type(error).__name__}: {str(error)[:200]}"
+            )
             raise RuntimeError(
                 f"InceptionV3's ImageNet weights could not be downloaded ({reason}). Random weights would give "
                 "meaningless numbers, so none are used: for digits-like data use "
@@ -191,14 +215,19 @@ class InceptionExtractor:
         if images.shape[-1] == 1:
             images = np.repeat(images, 3, axis=-1)
         if self._run is None:
+
             @tf.function(reduce_retracing=True)
             def run(batch):
                 batch = tf.image.resize(batch, (self.size, self.size), method="bilinear")
                 return self.model(batch, training=False)
 
             self._run = run
-        return np.concatenate([self._run(images[i : i + batch_size])[index].numpy()
-                               for i in range(0, len(images), batch_size)])
+        return np.concatenate(
+            [
+                self._run(images[i : i + batch_size])[index].numpy()
+                for i in range(0, len(images), batch_size)
+            ]
+        )
 
     def features(self, images, batch_size: int = 64) -> np.ndarray:
         return self._outputs(images, batch_size, 0)
@@ -231,8 +260,17 @@ def real_features(extractor, images, *, key: str | None = None) -> np.ndarray:
     return features
 
 
-def evaluate(extractor, real_images, generated_images, *, metrics=("fid", "kid"), real_key: str | None = None,
-             n: int | None = None, kid_subset_size: int = 1000, seed: int = 0) -> dict:
+def evaluate(
+    extractor,
+    real_images,
+    generated_images,
+    *,
+    metrics=("fid", "kid"),
+    real_key: str | None = None,
+    n: int | None = None,
+    kid_subset_size: int = 1000,
+    seed: int = 0,
+) -> dict:
     """Compare generated with real images; returns a report dict.
 
     ``n`` caps both sets (default: all of them); the report says how many of each were
@@ -245,22 +283,35 @@ def evaluate(extractor, real_images, generated_images, *, metrics=("fid", "kid")
     if n is not None:
         check_int(n, "n", minimum=2)
         if n > len(real_images):
-            warnings.warn(f"{n} samples requested but the real data holds {len(real_images)}; using "
-                          f"{len(real_images)}.", stacklevel=2)
+            warnings.warn(
+                f"{n} samples requested but the real data holds {len(real_images)}; using "
+                f"{len(real_images)}.",
+                stacklevel=2,
+            )
         real_images, generated_images = real_images[:n], generated_images[:n]
-    report = {"extractor": extractor.name, "note": extractor.comparable_note,
-              "n_real": len(real_images), "n_generated": len(generated_images)}
+    report = {
+        "extractor": extractor.name,
+        "note": extractor.comparable_note,
+        "n_real": len(real_images),
+        "n_generated": len(generated_images),
+    }
     if {"fid", "kid", "pr"} & set(metrics):
-        real = real_features(extractor, real_images, key=None if real_key is None else f"{real_key}-n{len(real_images)}")
+        real = real_features(
+            extractor,
+            real_images,
+            key=None if real_key is None else f"{real_key}-n{len(real_images)}",
+        )
         fake = extractor.features(generated_images)
         if "fid" in metrics:
             report["fid"] = _metrics.frechet_distance(real, fake)
         if "kid" in metrics:
-            report["kid"], report["kid_std"] = _metrics.kernel_distance(real, fake, subset_size=kid_subset_size, seed=seed)
+            report["kid"], report["kid_std"] = _metrics.kernel_distance(
+                real, fake, subset_size=kid_subset_size, seed=seed
+            )
         if "pr" in metrics:
             report["precision"], report["recall"] = _metrics.precision_recall(real, fake)
     if "is" in metrics:
-        report["is"], report["is_std"] = _metrics.inception_score(extractor.probabilities(generated_images), splits=1)
+        report["is"], report["is_std"] = _metrics.inception_score(
+            extractor.probabilities(generated_images), splits=1
+        )
     return report
-
-

@@ -48,8 +48,12 @@ class ReflectionPadding2D(layers.Layer):
     def call(self, inputs):
         p = self.padding
         if inputs.shape[1] is not None and (inputs.shape[1] <= p or inputs.shape[2] <= p):
-            raise ValueError(f"reflection padding of {p} needs maps larger than {p} pixels, got {tuple(inputs.shape[1:3])}.")
-        return ops.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")  # H, W -> H + 2p, W + 2p
+            raise ValueError(
+                f"reflection padding of {p} needs maps larger than {p} pixels, got {tuple(inputs.shape[1:3])}."
+            )
+        return ops.pad(
+            inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect"
+        )  # H, W -> H + 2p, W + 2p
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape
@@ -76,10 +80,21 @@ class ImagePool(layers.Layer):
         super().__init__(**kwargs)
         self.size = check_int(size, "pool size", minimum=0)
         self.image_shape = tuple(int(d) for d in image_shape)
-        self.images = self.add_weight(shape=(max(self.size, 1), *self.image_shape), initializer="zeros",
-                                      trainable=False, name="images", aggregation="only_first_replica")
-        self.count = self.add_weight(shape=(), initializer="zeros", dtype="int32", trainable=False,
-                                     name="count", aggregation="only_first_replica")
+        self.images = self.add_weight(
+            shape=(max(self.size, 1), *self.image_shape),
+            initializer="zeros",
+            trainable=False,
+            name="images",
+            aggregation="only_first_replica",
+        )
+        self.count = self.add_weight(
+            shape=(),
+            initializer="zeros",
+            dtype="int32",
+            trainable=False,
+            name="count",
+            aggregation="only_first_replica",
+        )
         self.built = True  # the state is made above; nothing depends on the first input
 
     def call(self, new, coins, slots):
@@ -90,16 +105,22 @@ class ImagePool(layers.Layer):
 
         batch = tf.shape(new)[0]
         new_f = tf.cast(new, self.images.dtype)
-        position = self.count + tf.range(batch, dtype="int32")  # where a filling pool stores image i
+        position = self.count + tf.range(
+            batch, dtype="int32"
+        )  # where a filling pool stores image i
         filling = position < self.size
-        chosen = tf.minimum(tf.cast(slots * self.size, "int32"), self.size - 1)  # a stored image, uniformly
+        chosen = tf.minimum(
+            tf.cast(slots * self.size, "int32"), self.size - 1
+        )  # a stored image, uniformly
         swap = tf.logical_and(tf.logical_not(filling), coins < 0.5)
         old = tf.gather(self.images, chosen)
         out = tf.where(swap[:, None, None, None], old, new_f)
         target = tf.where(filling, position, chosen)
         write = tf.logical_or(filling, swap)
         indices = tf.boolean_mask(target, write)[:, None]
-        self.images.assign(tf.tensor_scatter_nd_update(self.images, indices, tf.boolean_mask(new_f, write)))
+        self.images.assign(
+            tf.tensor_scatter_nd_update(self.images, indices, tf.boolean_mask(new_f, write))
+        )
         self.count.assign(tf.minimum(self.count + batch, self.size))
         return tf.cast(out, new.dtype)
 
@@ -126,34 +147,58 @@ class EqualizedDense(layers.Layer):
     ``lr_multiplier = 0.01`` slows the mapping network as StyleGAN does.
     """
 
-    def __init__(self, units: int, *, lr_multiplier: float = 1.0, bias_init: float = 0.0, activation=None, **kwargs):
+    def __init__(
+        self,
+        units: int,
+        *,
+        lr_multiplier: float = 1.0,
+        bias_init: float = 0.0,
+        activation=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units = check_int(units, "units")
         if not lr_multiplier > 0:
             raise ValueError(f"lr_multiplier must be > 0, got {lr_multiplier!r}.")
         if activation not in (None, "lrelu"):
             raise ValueError(f"activation must be None or 'lrelu', got {activation!r}.")
-        self.lr_multiplier, self.bias_init, self.activation = float(lr_multiplier), float(bias_init), activation
+        self.lr_multiplier, self.bias_init, self.activation = (
+            float(lr_multiplier),
+            float(bias_init),
+            activation,
+        )
 
     def build(self, input_shape):
         fan_in = int(input_shape[-1])
-        self.kernel = self.add_weight(shape=(fan_in, self.units), name="kernel",
-                                      initializer=keras.initializers.RandomNormal(0.0, 1.0 / self.lr_multiplier))
-        self.bias = self.add_weight(shape=(self.units,), name="bias",
-                                    initializer=keras.initializers.Constant(self.bias_init / self.lr_multiplier))
+        self.kernel = self.add_weight(
+            shape=(fan_in, self.units),
+            name="kernel",
+            initializer=keras.initializers.RandomNormal(0.0, 1.0 / self.lr_multiplier),
+        )
+        self.bias = self.add_weight(
+            shape=(self.units,),
+            name="bias",
+            initializer=keras.initializers.Constant(self.bias_init / self.lr_multiplier),
+        )
         self.weight_gain = self.lr_multiplier / math.sqrt(fan_in)
 
     def call(self, x):
-        y = ops.matmul(x, ops.cast(self.kernel * self.weight_gain, x.dtype)) + ops.cast(self.bias * self.lr_multiplier,
-                                                                                         x.dtype)
+        y = ops.matmul(x, ops.cast(self.kernel * self.weight_gain, x.dtype)) + ops.cast(
+            self.bias * self.lr_multiplier, x.dtype
+        )
         return leaky_relu_gain(y) if self.activation == "lrelu" else y
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "lr_multiplier": self.lr_multiplier,
-                "bias_init": self.bias_init, "activation": self.activation}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "lr_multiplier": self.lr_multiplier,
+            "bias_init": self.bias_init,
+            "activation": self.activation,
+        }
 
 
 @keras.saving.register_keras_serializable(package="aigc_keras")
@@ -161,18 +206,36 @@ class EqualizedConv2D(layers.Layer):
     """``same``-padded convolution with the equalised learning rate (weights ``N(0, 1)``, scaled by
     ``1 / sqrt(k * k * in_channels)`` at run time), optional bias and gained leaky ReLU."""
 
-    def __init__(self, filters: int, kernel_size: int = 3, *, use_bias: bool = True, activation=None, **kwargs):
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int = 3,
+        *,
+        use_bias: bool = True,
+        activation=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        self.filters, self.kernel_size = check_int(filters, "filters"), check_int(kernel_size, "kernel_size")
+        self.filters, self.kernel_size = (
+            check_int(filters, "filters"),
+            check_int(kernel_size, "kernel_size"),
+        )
         if activation not in (None, "lrelu"):
             raise ValueError(f"activation must be None or 'lrelu', got {activation!r}.")
         self.use_bias, self.activation = bool(use_bias), activation
 
     def build(self, input_shape):
         fan_in = self.kernel_size * self.kernel_size * int(input_shape[-1])
-        self.kernel = self.add_weight(shape=(self.kernel_size, self.kernel_size, int(input_shape[-1]), self.filters),
-                                      name="kernel", initializer=keras.initializers.RandomNormal(0.0, 1.0))
-        self.bias = self.add_weight(shape=(self.filters,), name="bias", initializer="zeros") if self.use_bias else None
+        self.kernel = self.add_weight(
+            shape=(self.kernel_size, self.kernel_size, int(input_shape[-1]), self.filters),
+            name="kernel",
+            initializer=keras.initializers.RandomNormal(0.0, 1.0),
+        )
+        self.bias = (
+            self.add_weight(shape=(self.filters,), name="bias", initializer="zeros")
+            if self.use_bias
+            else None
+        )
         self.weight_gain = 1.0 / math.sqrt(fan_in)
 
     def call(self, x):
@@ -185,8 +248,13 @@ class EqualizedConv2D(layers.Layer):
         return (*input_shape[:-1], self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "use_bias": self.use_bias, "activation": self.activation}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "use_bias": self.use_bias,
+            "activation": self.activation,
+        }
 
 
 @keras.saving.register_keras_serializable(package="aigc_keras")
@@ -204,20 +272,42 @@ class ModulatedConv2D(layers.Layer):
     layers use ``kernel_size=1, demodulate=False, use_bias=True``.
     """
 
-    def __init__(self, filters: int, kernel_size: int = 3, *, demodulate: bool = True, upsample: bool = False,
-                 use_bias: bool = False, **kwargs):
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int = 3,
+        *,
+        demodulate: bool = True,
+        upsample: bool = False,
+        use_bias: bool = False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        self.filters, self.kernel_size = check_int(filters, "filters"), check_int(kernel_size, "kernel_size")
-        self.demodulate, self.upsample, self.use_bias = bool(demodulate), bool(upsample), bool(use_bias)
+        self.filters, self.kernel_size = (
+            check_int(filters, "filters"),
+            check_int(kernel_size, "kernel_size"),
+        )
+        self.demodulate, self.upsample, self.use_bias = (
+            bool(demodulate),
+            bool(upsample),
+            bool(use_bias),
+        )
 
     def build(self, input_shape):
         x_shape, w_shape = input_shape
         self.in_channels = int(x_shape[-1])
         self.affine = EqualizedDense(self.in_channels, bias_init=1.0, name="affine")
         self.affine.build(w_shape)
-        self.kernel = self.add_weight(shape=(self.kernel_size, self.kernel_size, self.in_channels, self.filters),
-                                      name="kernel", initializer=keras.initializers.RandomNormal(0.0, 1.0))
-        self.bias = self.add_weight(shape=(self.filters,), name="bias", initializer="zeros") if self.use_bias else None
+        self.kernel = self.add_weight(
+            shape=(self.kernel_size, self.kernel_size, self.in_channels, self.filters),
+            name="kernel",
+            initializer=keras.initializers.RandomNormal(0.0, 1.0),
+        )
+        self.bias = (
+            self.add_weight(shape=(self.filters,), name="bias", initializer="zeros")
+            if self.use_bias
+            else None
+        )
         self.weight_gain = 1.0 / math.sqrt(self.kernel_size * self.kernel_size * self.in_channels)
 
     def styles(self, w):
@@ -229,12 +319,16 @@ class ModulatedConv2D(layers.Layer):
         s = ops.cast(self.styles(w), x.dtype)  # (B, C_in)
         kernel = ops.cast(self.kernel * self.weight_gain, x.dtype)  # (k, k, C_in, C_out)
         if self.upsample:
-            x = ops.image.resize(x, (2 * x.shape[1], 2 * x.shape[2]), interpolation="bilinear")  # (B, 2H, 2W, C_in)
+            x = ops.image.resize(
+                x, (2 * x.shape[1], 2 * x.shape[2]), interpolation="bilinear"
+            )  # (B, 2H, 2W, C_in)
         y = ops.conv(x * s[:, None, None, :], kernel, padding="same")  # (B, H, W, C_out)
         if self.demodulate:
             # sum over i, k of (s_i w_ijk)^2 = sum_i s_i^2 (sum_k w_ijk^2): (B, C_in) @ (C_in, C_out)
-            energy = ops.matmul(ops.square(ops.cast(s, "float32")),
-                                ops.sum(ops.square(ops.cast(kernel, "float32")), axis=(0, 1)))
+            energy = ops.matmul(
+                ops.square(ops.cast(s, "float32")),
+                ops.sum(ops.square(ops.cast(kernel, "float32")), axis=(0, 1)),
+            )
             y = y * ops.cast(ops.rsqrt(energy + 1e-8), y.dtype)[:, None, None, :]
         if self.bias is not None:
             y = y + ops.cast(self.bias, y.dtype)
@@ -246,8 +340,14 @@ class ModulatedConv2D(layers.Layer):
         return (b, grow(h), grow(w), self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "demodulate": self.demodulate, "upsample": self.upsample, "use_bias": self.use_bias}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "demodulate": self.demodulate,
+            "upsample": self.upsample,
+            "use_bias": self.use_bias,
+        }
 
 
 @keras.saving.register_keras_serializable(package="aigc_keras")
@@ -262,11 +362,17 @@ class NoiseInjection(layers.Layer):
 
     def build(self, input_shape):
         self.strength = self.add_weight(shape=(), name="strength", initializer="zeros")
-        self.bias = self.add_weight(shape=(int(input_shape[0][-1]),), name="bias", initializer="zeros")
+        self.bias = self.add_weight(
+            shape=(int(input_shape[0][-1]),), name="bias", initializer="zeros"
+        )
 
     def call(self, inputs):
         x, noise = inputs
-        x = x + ops.cast(self.strength, x.dtype) * ops.cast(noise, x.dtype) + ops.cast(self.bias, x.dtype)
+        x = (
+            x
+            + ops.cast(self.strength, x.dtype) * ops.cast(noise, x.dtype)
+            + ops.cast(self.bias, x.dtype)
+        )
         return leaky_relu_gain(x)
 
     def compute_output_shape(self, input_shape):
@@ -289,11 +395,17 @@ class MinibatchStdDev(layers.Layer):
 
         batch, h, w, c = tf.shape(x)[0], x.shape[1], x.shape[2], x.shape[3]
         group = tf.minimum(self.group_size, batch)
-        group = tf.where(batch % group == 0, group, 1)  # a batch that does not divide: per-sample groups
+        group = tf.where(
+            batch % group == 0, group, 1
+        )  # a batch that does not divide: per-sample groups
         y = tf.reshape(tf.cast(x, "float32"), (group, -1, h, w, c))  # (G, B/G, H, W, C)
-        y = tf.sqrt(tf.reduce_mean(tf.square(y - tf.reduce_mean(y, axis=0)), axis=0) + 1e-8)  # (B/G, H, W, C)
+        y = tf.sqrt(
+            tf.reduce_mean(tf.square(y - tf.reduce_mean(y, axis=0)), axis=0) + 1e-8
+        )  # (B/G, H, W, C)
         y = tf.reduce_mean(y, axis=[1, 2, 3])  # (B/G,)
-        y = tf.tile(y, [group])[:, None, None, None] * tf.ones((1, h, w, 1))  # sample i belongs to group i % (B/G)
+        y = tf.tile(y, [group])[:, None, None, None] * tf.ones(
+            (1, h, w, 1)
+        )  # sample i belongs to group i % (B/G)
         return tf.concat([x, tf.cast(y, x.dtype)], axis=-1)  # (B, H, W, C + 1)
 
     def compute_output_shape(self, input_shape):
@@ -312,8 +424,11 @@ class ConstantInput(layers.Layer):
         self.channels, self.size = check_int(channels, "channels"), check_int(size, "size")
 
     def build(self, input_shape):
-        self.const = self.add_weight(shape=(1, self.size, self.size, self.channels), name="const",
-                                     initializer=keras.initializers.RandomNormal(0.0, 1.0))
+        self.const = self.add_weight(
+            shape=(1, self.size, self.size, self.channels),
+            name="const",
+            initializer=keras.initializers.RandomNormal(0.0, 1.0),
+        )
 
     def call(self, ws):
         return ops.cast(ops.repeat(self.const, ops.shape(ws)[0], axis=0), self.compute_dtype)
@@ -350,7 +465,9 @@ class Truncation(layers.Layer):
     def __init__(self, w_dim: int, **kwargs):
         super().__init__(**kwargs)
         self.w_dim = check_int(w_dim, "w_dim")
-        self.w_avg = self.add_weight(shape=(self.w_dim,), initializer="zeros", trainable=False, name="w_avg")
+        self.w_avg = self.add_weight(
+            shape=(self.w_dim,), initializer="zeros", trainable=False, name="w_avg"
+        )
 
     def call(self, inputs):
         w, psi = inputs
@@ -392,13 +509,20 @@ def diff_augment(images, draws, policy=AUGMENTS):
         padded = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])  # (B, H + 2 pad, W + 2 pad, C)
         rows = tf.range(size)[None, :] + shift[:, :1]  # (B, H)
         cols = tf.range(size)[None, :] + shift[:, 1:]
-        x = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)  # (B, H, W, C)
+        x = tf.gather(
+            tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1
+        )  # (B, H, W, C)
     if "cutout" in policy:
         half = size // 4  # the square is size / 2 wide
         centre = tf.cast(tf.floor(draws[:, 5:7] * size), tf.int32)  # (B, 2)
         grid = tf.range(size)
-        offset_r, offset_c = grid[None, :] - centre[:, :1], grid[None, :] - centre[:, 1:]  # (B, H), (B, W)
-        outside_r = tf.logical_or(offset_r < -half, offset_r >= half)  # rows centre - half .. centre + half - 1 cut
+        offset_r, offset_c = (
+            grid[None, :] - centre[:, :1],
+            grid[None, :] - centre[:, 1:],
+        )  # (B, H), (B, W)
+        outside_r = tf.logical_or(
+            offset_r < -half, offset_r >= half
+        )  # rows centre - half .. centre + half - 1 cut
         outside_c = tf.logical_or(offset_c < -half, offset_c >= half)
         keep = tf.logical_or(outside_r[:, :, None], outside_c[:, None, :])  # (B, H, W)
         x = x * tf.cast(keep, x.dtype)[..., None]
@@ -413,10 +537,14 @@ def causal_mask(kernel_size: int, mask_type: str) -> np.ndarray:
     earlier pixels), mask ``A`` does not (the first layer must not see the pixel it predicts).
     """
     if mask_type not in ("A", "B"):
-        raise ValueError(f"mask_type must be 'A' (first layer) or 'B' (later layers), got {mask_type!r}.")
+        raise ValueError(
+            f"mask_type must be 'A' (first layer) or 'B' (later layers), got {mask_type!r}."
+        )
     kernel_size = check_int(kernel_size, "kernel_size")
     if kernel_size % 2 == 0:
-        raise ValueError(f"a masked convolution needs an odd kernel_size (a centre pixel), got {kernel_size}.")
+        raise ValueError(
+            f"a masked convolution needs an odd kernel_size (a centre pixel), got {kernel_size}."
+        )
     centre = kernel_size // 2
     mask = np.zeros((kernel_size, kernel_size), np.float32)
     mask[:centre, :] = 1.0
@@ -438,17 +566,23 @@ class MaskedConv2D(layers.Conv2D):
     def __init__(self, filters: int, kernel_size: int, *, mask_type: str = "B", **kwargs):
         padding = kwargs.pop("padding", "same")
         if padding != "same":
-            raise ValueError(f"MaskedConv2D pads 'same' (output pixel i sits over input pixel i), got {padding!r}.")
+            raise ValueError(
+                f"MaskedConv2D pads 'same' (output pixel i sits over input pixel i), got {padding!r}."
+            )
         for option in ("strides", "dilation_rate"):
             value = kwargs.get(option, 1)
             if value not in (1, (1, 1), [1, 1]):
                 raise ValueError(f"MaskedConv2D supports {option}=1 only, got {value!r}.")
         if isinstance(kernel_size, (tuple, list)):  # from_config gives Conv2D's (k, k)
             if len(kernel_size) != 2 or kernel_size[0] != kernel_size[1]:
-                raise ValueError(f"MaskedConv2D needs a square kernel, got kernel_size={kernel_size!r}.")
+                raise ValueError(
+                    f"MaskedConv2D needs a square kernel, got kernel_size={kernel_size!r}."
+                )
             kernel_size = kernel_size[0]
         self.mask_type = mask_type
-        self.mask = causal_mask(kernel_size, mask_type)[:, :, None, None]  # (k, k, 1, 1), broadcast over channels
+        self.mask = causal_mask(kernel_size, mask_type)[
+            :, :, None, None
+        ]  # (k, k, 1, 1), broadcast over channels
         super().__init__(filters, kernel_size, padding="same", **kwargs)
 
     def convolution_op(self, inputs, kernel):

@@ -69,7 +69,9 @@ def gradient_penalty(critic, real, fake, epsilon):
         tape.watch(interpolates)
         scores = tf.cast(critic(interpolates), tf.float32)
     gradients = tape.gradient(scores, interpolates)
-    norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=list(range(1, len(gradients.shape)))) + 1e-12)
+    norms = tf.sqrt(
+        tf.reduce_sum(tf.square(gradients), axis=list(range(1, len(gradients.shape)))) + 1e-12
+    )
     return tf.reduce_mean(tf.square(norms - 1.0))
 
 
@@ -100,7 +102,9 @@ def gaussian_nll(images, mean, sigma: float):
     x, mean = _f32(images), _f32(mean)
     squared = ops.reshape(ops.square(x - mean), (ops.shape(x)[0], -1))
     pixels = squared.shape[-1]
-    return ops.sum(squared, axis=-1) / (2.0 * sigma**2) + pixels * (math.log(sigma) + 0.5 * math.log(2 * math.pi))
+    return ops.sum(squared, axis=-1) / (2.0 * sigma**2) + pixels * (
+        math.log(sigma) + 0.5 * math.log(2 * math.pi)
+    )
 
 
 def least_squares_discriminator_loss(real_scores, fake_scores):
@@ -137,5 +141,7 @@ def scores_and_r1(critic, images):
         scores = critic(images)
         total = tf.reduce_sum(tf.cast(scores, tf.float32))
     gradients = tf.cast(tape.gradient(total, images), tf.float32)
-    penalty = tf.reduce_mean(tf.reduce_sum(tf.square(gradients), axis=list(range(1, len(gradients.shape)))))
+    penalty = tf.reduce_mean(
+        tf.reduce_sum(tf.square(gradients), axis=list(range(1, len(gradients.shape))))
+    )
     return scores, penalty

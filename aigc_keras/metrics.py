@@ -28,7 +28,9 @@ from .validation import check_int, is_int
 def _features(array, what: str) -> np.ndarray:
     array = np.asarray(array, dtype=np.float64)
     if array.ndim != 2:
-        raise ValueError(f"{what} must be a 2-D array (samples x features), got shape {array.shape}.")
+        raise ValueError(
+            f"{what} must be a 2-D array (samples x features), got shape {array.shape}."
+        )
     if len(array) < 2:
         raise ValueError(f"{what} needs at least 2 samples, got {len(array)}.")
     if not np.all(np.isfinite(array)):
@@ -39,7 +41,9 @@ def _features(array, what: str) -> np.ndarray:
 def _pair(a, b, names=("real features", "generated features")):
     a, b = _features(a, names[0]), _features(b, names[1])
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature sizes differ: {names[0]} have {a.shape[1]}, {names[1]} have {b.shape[1]}.")
+        raise ValueError(
+            f"feature sizes differ: {names[0]} have {a.shape[1]}, {names[1]} have {b.shape[1]}."
+        )
     return a, b
 
 
@@ -82,22 +86,38 @@ def trace_sqrt_product(sigma_a: np.ndarray, sigma_b: np.ndarray) -> float:
 def frechet_distance_from_statistics(mu_a, sigma_a, mu_b, sigma_b) -> float:
     """``||μa - μb||² + tr(Σa) + tr(Σb) - 2 tr((Σa Σb)^{1/2})``, clamped at 0."""
     mu_a, mu_b = np.asarray(mu_a, np.float64), np.asarray(mu_b, np.float64)
-    sigma_a, sigma_b = np.atleast_2d(np.asarray(sigma_a, np.float64)), np.atleast_2d(np.asarray(sigma_b, np.float64))
-    if mu_a.shape != mu_b.shape or sigma_a.shape != sigma_b.shape or sigma_a.shape != (mu_a.size, mu_a.size):
-        raise ValueError(f"statistics do not match: means {mu_a.shape} and {mu_b.shape}, "
-                         f"covariances {sigma_a.shape} and {sigma_b.shape}.")
+    sigma_a, sigma_b = (
+        np.atleast_2d(np.asarray(sigma_a, np.float64)),
+        np.atleast_2d(np.asarray(sigma_b, np.float64)),
+    )
+    if (
+        mu_a.shape != mu_b.shape
+        or sigma_a.shape != sigma_b.shape
+        or sigma_a.shape != (mu_a.size, mu_a.size)
+    ):
+        raise ValueError(
+            f"statistics do not match: means {mu_a.shape} and {mu_b.shape}, "
+            f"covariances {sigma_a.shape} and {sigma_b.shape}."
+        )
     for value in (mu_a, mu_b, sigma_a, sigma_b):
         if not np.all(np.isfinite(value)):
             raise ValueError("statistics contain NaN or infinite values.")
     diff = mu_a - mu_b
-    distance = diff @ diff + np.trace(sigma_a) + np.trace(sigma_b) - 2.0 * trace_sqrt_product(sigma_a, sigma_b)
+    distance = (
+        diff @ diff
+        + np.trace(sigma_a)
+        + np.trace(sigma_b)
+        - 2.0 * trace_sqrt_product(sigma_a, sigma_b)
+    )
     return float(max(distance, 0.0))
 
 
 def frechet_distance(features_a, features_b) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets (FID with Inception features)."""
     features_a, features_b = _pair(features_a, features_b)
-    return frechet_distance_from_statistics(*gaussian_statistics(features_a), *gaussian_statistics(features_b))
+    return frechet_distance_from_statistics(
+        *gaussian_statistics(features_a), *gaussian_statistics(features_b)
+    )
 
 
 # --- Inception Score ------------------------------------------------------------------------
@@ -106,11 +126,15 @@ def frechet_distance(features_a, features_b) -> float:
 def _probabilities(probs) -> np.ndarray:
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[0] < 1 or probs.shape[1] < 2:
-        raise ValueError(f"probabilities must be N x K with K >= 2 classes, got shape {probs.shape}.")
+        raise ValueError(
+            f"probabilities must be N x K with K >= 2 classes, got shape {probs.shape}."
+        )
     if not np.all(np.isfinite(probs)):
         raise ValueError("probabilities contain NaN or infinite values.")
     if probs.min() < 0 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
-        raise ValueError("each row of probabilities must be non-negative and sum to 1 (pass softmax outputs, not logits).")
+        raise ValueError(
+            "each row of probabilities must be non-negative and sum to 1 (pass softmax outputs, not logits)."
+        )
     return probs
 
 
@@ -123,7 +147,9 @@ def inception_score(probs, splits: int = 1) -> tuple[float, float]:
     """
     probs = _probabilities(probs)
     if not is_int(splits) or not 1 <= splits <= len(probs):
-        raise ValueError(f"splits must be an integer between 1 and the number of samples ({len(probs)}), got {splits!r}.")
+        raise ValueError(
+            f"splits must be an integer between 1 and the number of samples ({len(probs)}), got {splits!r}."
+        )
     scores = []
     for part in np.array_split(probs, splits):
         marginal = part.mean(axis=0)
@@ -145,12 +171,16 @@ def mmd2_unbiased(a: np.ndarray, b: np.ndarray) -> float:
     """Unbiased squared MMD: off-diagonal means of k(a, a) and k(b, b), minus twice the mean of k(a, b)."""
     m, n = len(a), len(b)
     k_aa, k_bb, k_ab = polynomial_kernel(a, a), polynomial_kernel(b, b), polynomial_kernel(a, b)
-    return float((k_aa.sum() - np.trace(k_aa)) / (m * (m - 1))
-                 + (k_bb.sum() - np.trace(k_bb)) / (n * (n - 1))
-                 - 2.0 * k_ab.mean())
+    return float(
+        (k_aa.sum() - np.trace(k_aa)) / (m * (m - 1))
+        + (k_bb.sum() - np.trace(k_bb)) / (n * (n - 1))
+        - 2.0 * k_ab.mean()
+    )
 
 
-def kernel_distance(features_a, features_b, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0):
+def kernel_distance(
+    features_a, features_b, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0
+):
     """KID: mean and standard deviation of the unbiased MMD² over random subsets.
 
     ``subset_size`` is capped at the smaller set's size.  Individual values can be
@@ -161,8 +191,13 @@ def kernel_distance(features_a, features_b, *, subsets: int = 100, subset_size: 
     check_int(subset_size, "subset_size")
     size = min(subset_size, len(features_a), len(features_b))
     rng = np.random.default_rng(seed)
-    values = [mmd2_unbiased(features_a[rng.choice(len(features_a), size, replace=False)],
-                            features_b[rng.choice(len(features_b), size, replace=False)]) for _ in range(subsets)]
+    values = [
+        mmd2_unbiased(
+            features_a[rng.choice(len(features_a), size, replace=False)],
+            features_b[rng.choice(len(features_b), size, replace=False)],
+        )
+        for _ in range(subsets)
+    ]
     return float(np.mean(values)), float(np.std(values))
 
 
@@ -174,7 +209,9 @@ def _squared_distances(a: np.ndarray, b: np.ndarray, chunk: int = 1024) -> np.nd
     b_norms = np.sum(b * b, axis=1)
     for start in range(0, len(a), chunk):
         part = a[start : start + chunk]
-        out[start : start + chunk] = np.sum(part * part, axis=1)[:, None] + b_norms[None] - 2.0 * part @ b.T
+        out[start : start + chunk] = (
+            np.sum(part * part, axis=1)[:, None] + b_norms[None] - 2.0 * part @ b.T
+        )
     return np.maximum(out, 0.0)
 
 
@@ -193,7 +230,9 @@ def precision_recall(real, generated, *, k: int = 3) -> tuple[float, float]:
     """
     real, generated = _pair(real, generated)
     if not is_int(k) or not 1 <= k < min(len(real), len(generated)):
-        raise ValueError(f"k must be an integer between 1 and the smaller set size minus 1, got {k!r}.")
+        raise ValueError(
+            f"k must be an integer between 1 and the smaller set size minus 1, got {k!r}."
+        )
     real_radius, fake_radius = _kth_radius(real, k), _kth_radius(generated, k)
     cross = _squared_distances(generated, real)  # generated x real
     precision = np.mean(np.any(cross <= real_radius[None, :], axis=1))
@@ -203,8 +242,10 @@ def precision_recall(real, generated, *, k: int = 3) -> tuple[float, float]:
 
 def format_report(report: dict) -> str:
     """One readable line per figure, naming the extractor and the sample counts."""
-    lines = [f"extractor: {report['extractor']} ({report['note']})",
-             f"samples: {report['n_generated']} generated, {report['n_real']} real"]
+    lines = [
+        f"extractor: {report['extractor']} ({report['note']})",
+        f"samples: {report['n_generated']} generated, {report['n_real']} real",
+    ]
     if "fid" in report:
         lines.append(f"Fréchet distance: {report['fid']:.3f}")
     if "kid" in report:
@@ -219,13 +260,24 @@ def format_report(report: dict) -> str:
 METRICS = ("fid", "kid", "is", "pr")
 
 # Names that moved to aigc_keras.judges in 0.2: they keep working for one release.
-_MOVED = ("ClassifierExtractor", "DomainExtractor", "InceptionExtractor", "train_domain_extractor",
-          "contrast_normalise", "real_features", "evaluate")
+_MOVED = (
+    "ClassifierExtractor",
+    "DomainExtractor",
+    "InceptionExtractor",
+    "train_domain_extractor",
+    "contrast_normalise",
+    "real_features",
+    "evaluate",
+)
 
 
 def __getattr__(name):
     if name in _MOVED:
-        warnings.warn(f"aigc_keras.metrics.{name} moved to aigc_keras.judges.{name}; the old name "
-                      "goes away in the next release.", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"aigc_keras.metrics.{name} moved to aigc_keras.judges.{name}; the old name "
+            "goes away in the next release.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return getattr(importlib.import_module("aigc_keras.judges"), name)
     raise AttributeError(f"module 'aigc_keras.metrics' has no attribute {name!r}")

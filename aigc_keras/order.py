@@ -91,8 +91,10 @@ def set_epoch(dataset, epoch: int) -> None:
     """
     states = of(dataset)
     if not states:
-        raise ValueError("this dataset carries no data order: only shuffled pipelines from "
-                         "aigc_keras.data.load or load_unpaired do.")
+        raise ValueError(
+            "this dataset carries no data order: only shuffled pipelines from "
+            "aigc_keras.data.load or load_unpaired do."
+        )
     for state in states:
         state.set_epoch(epoch)
 

@@ -56,8 +56,9 @@ def register(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
         raise TypeError(f"register takes a ModelSpec, got {type(spec).__name__}.")
     _load_builtin()
     if spec.name in _specs and not replace and _specs[spec.name] is not spec:
-        raise ValueError(f"a model named {spec.name!r} is registered already "
-                         "(pass replace=True to replace it).")
+        raise ValueError(
+            f"a model named {spec.name!r} is registered already (pass replace=True to replace it)."
+        )
     _specs[spec.name] = spec
     return spec
 
@@ -118,8 +119,13 @@ def settings(spec: ModelSpec, **given) -> dict:
     Returns:
         A dict with every key ``make`` may read.
     """
-    values = {"image_size": spec.image_size, "channels": spec.channels or 1, "seed": 0,
-              "width": spec.width, "num_classes": 10 if spec.conditional else None}
+    values = {
+        "image_size": spec.image_size,
+        "channels": spec.channels or 1,
+        "seed": 0,
+        "width": spec.width,
+        "num_classes": 10 if spec.conditional else None,
+    }
     values.update({option.dest: option.default for option in spec.options})
     values.update({key: value for key, value in given.items() if value is not None})
     if spec.channels is not None:
@@ -154,8 +160,11 @@ def metadata(spec: ModelSpec, model, network) -> dict:
     described = {}
     for tensor in network.inputs:
         name = tensor.name.split(":")[0]
-        key = name if name in spec.inputs else next(
-            (k for k in spec.inputs if k.endswith("*") and name.startswith(k[:-1])), None)
+        key = (
+            name
+            if name in spec.inputs
+            else next((k for k in spec.inputs if k.endswith("*") and name.startswith(k[:-1])), None)
+        )
         described[name] = spec.inputs.get(key, "")
     value_range = getattr(model, "value_range", spec.value_range)
     return {
@@ -184,8 +193,10 @@ def export(spec: ModelSpec, model, folder) -> dict:
     from .models.base import save_atomically
 
     folder = pathlib.Path(folder)
-    return {name: save_atomically(network, folder / name, metadata(spec, model, network))
-            for name, network in spec.export(model).items()}
+    return {
+        name: save_atomically(network, folder / name, metadata(spec, model, network))
+        for name, network in spec.export(model).items()
+    }
 
 
 def infer_metadata(network) -> dict:
@@ -214,8 +225,9 @@ def infer_metadata(network) -> dict:
     elif names == ["image", "mask"]:
         record.update(model="inpainter", task="restorer")
     elif network.name in ("super_resolution", "denoiser") and len(inputs) == 1:
-        record.update(model="superres" if network.name == "super_resolution" else "denoiser",
-                      task="restorer")
+        record.update(
+            model="superres" if network.name == "super_resolution" else "denoiser", task="restorer"
+        )
     elif len(inputs) == 1 and len(first) == 3 and tuple(network.outputs[0].shape[1:]) == first:
         record["task"] = "translator"
     return record
@@ -243,8 +255,11 @@ def load_exported(path, what: str):
     network = keras.saving.load_model(path, safe_mode=True, compile=False)
     if record is None:
         record = infer_metadata(network)
-        print(f"aigc-keras: note: {str(path)!r} has no aigc_keras metadata record (saved by Keras, or "
-              "by aigc_keras before 0.2): its kind was inferred from its inputs.", file=sys.stderr)
+        print(
+            f"aigc-keras: note: {str(path)!r} has no aigc_keras metadata record (saved by Keras, or "
+            "by aigc_keras before 0.2): its kind was inferred from its inputs.",
+            file=sys.stderr,
+        )
     return network, record
 
 
@@ -269,10 +284,14 @@ def latent_sampler(network, n: int, *, seed: int = 0, classes=None, truncation=N
     inputs = list(getattr(network, "inputs", None) or [])
     names = [t.name.split(":")[0] for t in inputs]
     if not inputs or len(inputs[0].shape) != 2 or names[1:] not in ([], ["label"]):
-        raise ValueError("it is not a generator (it does not take one latent vector per image); "
-                         "sample needs a saved generator.")
+        raise ValueError(
+            "it is not a generator (it does not take one latent vector per image); "
+            "sample needs a saved generator."
+        )
     n = check_int(n, "n")
-    latents = np.random.default_rng(seed).standard_normal((n, inputs[0].shape[1])).astype(np.float32)
+    latents = (
+        np.random.default_rng(seed).standard_normal((n, inputs[0].shape[1])).astype(np.float32)
+    )
     if len(inputs) == 1:
         if classes is not None:
             raise ValueError("--classes needs a class-conditional generator.")

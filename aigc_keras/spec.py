@@ -115,8 +115,9 @@ class ModelSpec:
         for size in self.sizes:
             check_int(size, "sizes")
         if self.image_size not in self.sizes:
-            raise ValueError(f"{self.name}: sizes {self.sizes} must include image_size "
-                             f"{self.image_size}.")
+            raise ValueError(
+                f"{self.name}: sizes {self.sizes} must include image_size {self.image_size}."
+            )
         if self.task != "classifier" and self.export is None:
             raise ValueError(f"{self.name}: a {self.task} needs export (what is saved).")
 

@@ -28,7 +28,9 @@ def to_uint8(images, value_range=(-1, 1)) -> np.ndarray:
     return np.round(unit * 255).astype(np.uint8)
 
 
-def image_grid(images, *, ncols: int | None = None, value_range=(-1, 1), pad: int = 1) -> np.ndarray:
+def image_grid(
+    images, *, ncols: int | None = None, value_range=(-1, 1), pad: int = 1
+) -> np.ndarray:
     """Tile images into one uint8 array (``H x W`` for grayscale, ``H x W x 3`` for colour)."""
     tiles = to_uint8(images, value_range)
     n, h, w, c = tiles.shape
@@ -53,12 +55,20 @@ def save_image(array: np.ndarray, path) -> pathlib.Path:
     from PIL import Image
 
     array = np.asarray(array)
-    if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4)):
-        raise ValueError(f"save_image needs a uint8 H x W or H x W x 1/3/4 array, got {array.dtype} {array.shape}.")
+    if (
+        array.dtype != np.uint8
+        or array.ndim not in (2, 3)
+        or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4))
+    ):
+        raise ValueError(
+            f"save_image needs a uint8 H x W or H x W x 1/3/4 array, got {array.dtype} {array.shape}."
+        )
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")
-    Image.fromarray(array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array).save(tmp, format="PNG")
+    Image.fromarray(array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array).save(
+        tmp, format="PNG"
+    )
     os.replace(tmp, path)
     return path
 
@@ -67,7 +77,9 @@ def show_array(array: np.ndarray, *, title=None, size: float = 3.0):
     """Show one uint8 picture (e.g. a grid from :func:`image_grid`) and return the figure."""
     plt = _matplotlib()
     fig, ax = plt.subplots(figsize=(size, size * array.shape[0] / array.shape[1]))
-    ax.imshow(array, cmap="gray" if array.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
+    ax.imshow(
+        array, cmap="gray" if array.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest"
+    )
     ax.axis("off")
     if title:
         ax.set_title(title)
@@ -75,7 +87,9 @@ def show_array(array: np.ndarray, *, title=None, size: float = 3.0):
     return fig
 
 
-def show_images(images, *, title=None, ncols=None, value_range=(-1, 1), path=None, labels=None, scale=1.0):
+def show_images(
+    images, *, title=None, ncols=None, value_range=(-1, 1), path=None, labels=None, scale=1.0
+):
     """Show a grid of images in a figure (and save it as PNG when ``path`` is given).
 
     ``labels`` (one string per image) puts a caption under each image instead of a single
@@ -87,7 +101,9 @@ def show_images(images, *, title=None, ncols=None, value_range=(-1, 1), path=Non
         height, width = grid.shape[:2]
         size = max(4.0, min(12.0, width / 40.0)) * scale
         fig, ax = plt.subplots(figsize=(size, size * height / width + (0.4 if title else 0)))
-        ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
+        ax.imshow(
+            grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest"
+        )
         ax.axis("off")
     else:
         tiles = to_uint8(images, value_range)
@@ -118,7 +134,9 @@ def plot_history(history, *, keys=None, title="Training curves", path=None):
     if not isinstance(logs, dict):
         raise ValueError("plot_history needs a History object or a dict of lists.")
     if not logs:  # e.g. a resumed fit whose checkpoint was already at the last epoch
-        print("no epochs ran in this fit, so there is no curve to plot (was training resumed at its end?)")
+        print(
+            "no epochs ran in this fit, so there is no curve to plot (was training resumed at its end?)"
+        )
         return None
     keys = list(keys or [k for k in logs if not k.startswith("val_")])
     missing = [k for k in keys if k not in logs]
@@ -144,7 +162,9 @@ def interpolate(start, end, steps: int = 8, *, spherical: bool = False) -> np.nd
     """Points from ``start`` to ``end`` (inclusive): linear, or spherical for Gaussian latents."""
     start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
     if start.shape != end.shape:
-        raise ValueError(f"start and end must have the same shape, got {start.shape} and {end.shape}.")
+        raise ValueError(
+            f"start and end must have the same shape, got {start.shape} and {end.shape}."
+        )
     check_int(steps, "steps", minimum=2)
     t = np.linspace(0.0, 1.0, steps)[:, None]
     a, b = start.ravel()[None], end.ravel()[None]
@@ -173,8 +193,15 @@ def confusion_matrix_plot(matrix, class_names, *, title="Confusion matrix", path
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     for (i, j), value in np.ndenumerate(matrix):
-        ax.text(j, i, str(value), ha="center", va="center", fontsize=7,
-                color="white" if value > matrix.max() / 2 else "black")
+        ax.text(
+            j,
+            i,
+            str(value),
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if value > matrix.max() / 2 else "black",
+        )
     ax.set_title(title)
     fig.tight_layout()
     if path is not None:

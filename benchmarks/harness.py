@@ -33,17 +33,27 @@ from aigc_keras.models.pixelcnn import sample_pixel_by_pixel
 # name -> (image size, batch size, what one step consumes): the configurations `aigc-keras train` uses,
 # and name -> the sizes the model supports (the full benchmark measures fit() at each, :func:`at_size`);
 # both read from the model registry.
-MODELS = {spec.name: (spec.image_size, spec.batch_size,
-                      "image pairs" if spec.task == "translator" else "images") for spec in registry.specs()}
+MODELS = {
+    spec.name: (
+        spec.image_size,
+        spec.batch_size,
+        "image pairs" if spec.task == "translator" else "images",
+    )
+    for spec in registry.specs()
+}
 SIZES = {spec.name: spec.sizes for spec in registry.specs()}
 MODES = {  # name -> (jit_compile, precision)
-    "graph/float32": (False, "float32"), "xla/float32": (True, "float32"),
-    "graph/mixed_bfloat16": (False, "mixed_bfloat16"), "graph/mixed_float16": (False, "mixed_float16"),
+    "graph/float32": (False, "float32"),
+    "xla/float32": (True, "float32"),
+    "graph/mixed_bfloat16": (False, "mixed_bfloat16"),
+    "graph/mixed_float16": (False, "mixed_float16"),
 }
 
 
 def _digits(size, value_range, n, labels=False):
-    arrays = data.load_arrays("digits", "train", image_size=size, value_range=value_range, source="offline")
+    arrays = data.load_arrays(
+        "digits", "train", image_size=size, value_range=value_range, source="offline"
+    )
     return (arrays.images[:n], arrays.labels[:n]) if labels else arrays.images[:n]
 
 
@@ -55,17 +65,23 @@ def build(name: str, jit: bool, size: int | None = None):
     size = size or spec.image_size
     if spec.task == "translator":
         domain_a = spec.option("domain_a").default
-        pairs = data.load_unpaired(domain_a, "brick", image_size=size, batch_size=spec.batch_size,
-                                   source="offline")
+        pairs = data.load_unpaired(
+            domain_a, "brick", image_size=size, batch_size=spec.batch_size, source="offline"
+        )
         element = tuple(t.numpy() for t in next(iter(pairs)))
         channels = element[0].shape[-1]
     else:
         labelled = spec.conditional or spec.task == "classifier"
-        arrays = data.load_arrays(spec.dataset, "train", image_size=size, channels=spec.channels,
-                                  value_range=spec.data_value_range(registry.settings(spec)),
-                                  source="offline")
-        images = arrays.images[:spec.batch_size]
-        element = (images, arrays.labels[:spec.batch_size]) if labelled else images
+        arrays = data.load_arrays(
+            spec.dataset,
+            "train",
+            image_size=size,
+            channels=spec.channels,
+            value_range=spec.data_value_range(registry.settings(spec)),
+            source="offline",
+        )
+        images = arrays.images[: spec.batch_size]
+        element = (images, arrays.labels[: spec.batch_size]) if labelled else images
         channels = images.shape[-1]
     model = registry.build(spec, image_size=size, channels=channels)
     spec.compile(model, jit_compile=jit, total_steps=10_000)
@@ -95,7 +111,9 @@ class _Clock(keras.callbacks.Callback):
         self.end = time.perf_counter()
 
 
-FIT_SKIP = 2  # steps of each timed fit() call left out: the first one waits for the iterator to fill
+FIT_SKIP = (
+    2  # steps of each timed fit() call left out: the first one waits for the iterator to fill
+)
 
 
 def _fit_timer(model, dataset, steps):
@@ -103,10 +121,19 @@ def _fit_timer(model, dataset, steps):
     the package's callbacks (the NaN guard) and logs.  fit()'s own start-up (iterator, callback list) is
     a once-per-call cost that a real training run spreads over thousands of steps; it is timed separately
     (:func:`fit_startup`)."""
+
     def run():
         clock = _Clock(FIT_SKIP)
-        model.fit(dataset, epochs=1, steps_per_epoch=steps + FIT_SKIP, verbose=0, shuffle=False, callbacks=[clock])
+        model.fit(
+            dataset,
+            epochs=1,
+            steps_per_epoch=steps + FIT_SKIP,
+            verbose=0,
+            shuffle=False,
+            callbacks=[clock],
+        )
         return clock.end - clock.start
+
     return run
 
 
@@ -128,6 +155,7 @@ def _bare_timer(step, dataset, steps):
             logs = step(next(iterator))
         keras.ops.convert_to_numpy(next(iter(logs.values())))  # wait for the last step
         return time.perf_counter() - start
+
     return run
 
 
@@ -145,7 +173,9 @@ def compare(timers: dict, repeats: int) -> dict:
     return times
 
 
-def throughput(name: str, mode: str = "graph/float32", *, seconds: float = 3.0, repeats: int = 3) -> dict:
+def throughput(
+    name: str, mode: str = "graph/float32", *, seconds: float = 3.0, repeats: int = 3
+) -> dict:
     """``fit()`` against a bare ``tf.function(model.train_step)`` loop on one batch kept in memory."""
     jit, precision = MODES[mode]
     with hardware.precision_scope(precision):
@@ -155,8 +185,13 @@ def throughput(name: str, mode: str = "graph/float32", *, seconds: float = 3.0, 
         except ValueError as error:
             if not _xla_refusal(name, jit):
                 raise
-            return {"model": name, "mode": mode, "size": MODELS[name][0], "batch": MODELS[name][1],
-                    "unsupported": str(error)}
+            return {
+                "model": name,
+                "mode": mode,
+                "size": MODELS[name][0],
+                "batch": MODELS[name][1],
+                "unsupported": str(error),
+            }
         per_step = MODELS[name][1]
         dataset = tf.data.Dataset.from_tensors(element).repeat()
         step = tf.function(model.train_step, jit_compile=jit)
@@ -165,27 +200,53 @@ def throughput(name: str, mode: str = "graph/float32", *, seconds: float = 3.0, 
         first_fit = time.perf_counter() - start
         _bare_timer(step, dataset, 3)()  # traces the bare one
         steps = _calibrate(lambda n: _fit_timer(model, dataset, n)(), seconds)
-        times = compare({"fit": _fit_timer(model, dataset, steps), "bare": _bare_timer(step, dataset, steps)}, repeats)
+        times = compare(
+            {"fit": _fit_timer(model, dataset, steps), "bare": _bare_timer(step, dataset, steps)},
+            repeats,
+        )
         startup = fit_startup(model, dataset)
     fit_rate, bare_rate = (_median_rate(times[k], steps, per_step) for k in ("fit", "bare"))
-    return {"model": name, "mode": mode, "size": MODELS[name][0], "batch": per_step, "unit": MODELS[name][2],
-            "steps": steps, "fit_per_s": fit_rate, "bare_per_s": bare_rate, "ratio": fit_rate / bare_rate,
-            "fit_startup_s": startup, "first_fit_s": first_fit}
+    return {
+        "model": name,
+        "mode": mode,
+        "size": MODELS[name][0],
+        "batch": per_step,
+        "unit": MODELS[name][2],
+        "steps": steps,
+        "fit_per_s": fit_rate,
+        "bare_per_s": bare_rate,
+        "ratio": fit_rate / bare_rate,
+        "fit_startup_s": startup,
+        "first_fit_s": first_fit,
+    }
 
 
-SIZE_MODES = {"graph/float32": "graph", "xla/float32": "xla", "graph/mixed_bfloat16": "bf16"}  # mode -> row key
+SIZE_MODES = {
+    "graph/float32": "graph",
+    "xla/float32": "xla",
+    "graph/mixed_bfloat16": "bf16",
+}  # mode -> row key
 
 
 def _under_policy(run, precision: str):
     """``run`` with Keras' global dtype policy set to ``precision`` while it runs."""
+
     def go():
         with hardware.precision_scope(precision):
             return run()
+
     return go
 
 
-def at_size(name: str, size: int, *, seconds: float = 1.5, repeats: int = 3, least: int = 3,
-            modes=tuple(SIZE_MODES)) -> dict:
+def at_size(
+    name: str,
+    size: int,
+    *,
+    seconds: float = 1.5,
+    repeats: int = 3,
+    least: int = 3,
+    modes=tuple(SIZE_MODES),
+) -> dict:
     """fit() images per second at ``size`` in graph mode, with XLA and in ``mixed_bfloat16`` (graph), interleaved,
     medians, and each mode's first fit() (trace, and XLA's compile): is the model's default the faster at every
     size?  ``mixed_float16`` (3-9x slower than float32 on a CPU at the chapter size) is measured there only.
@@ -210,8 +271,13 @@ def at_size(name: str, size: int, *, seconds: float = 1.5, repeats: int = 3, lea
                     raise
                 row["xla_unsupported"] = str(error)
     steps = _calibrate(lambda n: _fit_timer(*timers["graph/float32"][:2], n)(), seconds, least)
-    times = compare({mode: _under_policy(_fit_timer(model, dataset, steps), precision)
-                     for mode, (model, dataset, precision) in timers.items()}, repeats)
+    times = compare(
+        {
+            mode: _under_policy(_fit_timer(model, dataset, steps), precision)
+            for mode, (model, dataset, precision) in timers.items()
+        },
+        repeats,
+    )
     for mode, seconds_list in times.items():
         row[f"{SIZE_MODES[mode]}_per_s"] = _median_rate(seconds_list, steps, row["batch"])
     row["steps"] = steps
@@ -233,20 +299,38 @@ def hand_written_dcgan(*, seconds: float = 3.0, repeats: int = 3) -> dict:
         z = tf.random.normal((tf.shape(real)[0], model.latent_dim))
         with tf.GradientTape(persistent=True) as tape:
             fake = generator(z, training=True)
-            real_logits, fake_logits = discriminator(real, training=True), discriminator(fake, training=True)
-            d_loss = bce(tf.ones_like(real_logits), real_logits) + bce(tf.zeros_like(fake_logits), fake_logits)
+            real_logits, fake_logits = (
+                discriminator(real, training=True),
+                discriminator(fake, training=True),
+            )
+            d_loss = bce(tf.ones_like(real_logits), real_logits) + bce(
+                tf.zeros_like(fake_logits), fake_logits
+            )
             g_loss = bce(tf.ones_like(fake_logits), fake_logits)
-        d_opt.apply(tape.gradient(d_loss, discriminator.trainable_variables), discriminator.trainable_variables)
-        g_opt.apply(tape.gradient(g_loss, generator.trainable_variables), generator.trainable_variables)
+        d_opt.apply(
+            tape.gradient(d_loss, discriminator.trainable_variables),
+            discriminator.trainable_variables,
+        )
+        g_opt.apply(
+            tape.gradient(g_loss, generator.trainable_variables), generator.trainable_variables
+        )
         return {"d_loss": d_loss, "g_loss": g_loss}
 
     dataset = tf.data.Dataset.from_tensors(images).repeat()
     _fit_timer(model, dataset, 3)()
     _bare_timer(step, dataset, 3)()
     steps = _calibrate(lambda n: _fit_timer(model, dataset, n)(), seconds)
-    times = compare({"fit": _fit_timer(model, dataset, steps), "hand": _bare_timer(step, dataset, steps)}, repeats)
+    times = compare(
+        {"fit": _fit_timer(model, dataset, steps), "hand": _bare_timer(step, dataset, steps)},
+        repeats,
+    )
     fit_rate, hand_rate = (_median_rate(times[k], steps, len(images)) for k in ("fit", "hand"))
-    return {"fit_per_s": fit_rate, "hand_per_s": hand_rate, "ratio": fit_rate / hand_rate, "steps": steps}
+    return {
+        "fit_per_s": fit_rate,
+        "hand_per_s": hand_rate,
+        "ratio": fit_rate / hand_rate,
+        "steps": steps,
+    }
 
 
 def pipeline(*, seconds: float = 3.0, repeats: int = 3) -> dict:
@@ -254,17 +338,28 @@ def pipeline(*, seconds: float = 3.0, repeats: int = 3) -> dict:
     batches already in memory."""
     keras.utils.set_random_seed(0)
     model, _ = build("dcgan", False)
-    loaded = data.load("digits", image_size=28, batch_size=64, drop_remainder=True, repeat=True, source="offline")
+    loaded = data.load(
+        "digits", image_size=28, batch_size=64, drop_remainder=True, repeat=True, source="offline"
+    )
     epoch = data.load("digits", image_size=28, batch_size=64, drop_remainder=True, source="offline")
     in_memory = tf.data.Dataset.from_tensor_slices(tf.stack(list(epoch))).repeat()
     _fit_timer(model, loaded, 3)()
     _fit_timer(model, in_memory, 3)()
     steps = _calibrate(lambda n: _fit_timer(model, in_memory, n)(), seconds)
-    times = compare({"pipeline": _fit_timer(model, loaded, steps), "memory": _fit_timer(model, in_memory, steps)},
-                    repeats)
+    times = compare(
+        {
+            "pipeline": _fit_timer(model, loaded, steps),
+            "memory": _fit_timer(model, in_memory, steps),
+        },
+        repeats,
+    )
     rates = {k: _median_rate(v, steps, 64) for k, v in times.items()}
-    return {"pipeline_per_s": rates["pipeline"], "memory_per_s": rates["memory"],
-            "ratio": rates["pipeline"] / rates["memory"], "steps": steps}
+    return {
+        "pipeline_per_s": rates["pipeline"],
+        "memory_per_s": rates["memory"],
+        "ratio": rates["pipeline"] / rates["memory"],
+        "steps": steps,
+    }
 
 
 def _agreement(model, judge, n=500, seed=0) -> float:
@@ -274,8 +369,9 @@ def _agreement(model, judge, n=500, seed=0) -> float:
     return float(np.mean(judge.predict_proba(images).argmax(1) == labels))
 
 
-def time_to_quality(*, target: float = 0.9, chunk: int = 50, limit_s: float = 300.0,
-                    budgets=(30.0, 60.0, 120.0)) -> dict:
+def time_to_quality(
+    *, target: float = 0.9, chunk: int = 50, limit_s: float = 300.0, budgets=(30.0, 60.0, 120.0)
+) -> dict:
     """Training seconds (evaluation excluded) to ``target`` class agreement for the conditional GAN and
     VAE, and the DCGAN's domain FID (classifier features, 1,000 samples vs the 360 test digits) after
     each budget of training seconds."""
@@ -285,8 +381,16 @@ def time_to_quality(*, target: float = 0.9, chunk: int = 50, limit_s: float = 30
         keras.utils.set_random_seed(0)
         model, _ = build(name, hardware.jit_compile())
         value_range = (0, 1) if name == "cvae" else (-1, 1)
-        batches = data.load("digits", image_size=28, batch_size=64, labels=True, drop_remainder=True, repeat=True,
-                            value_range=value_range, source="offline")
+        batches = data.load(
+            "digits",
+            image_size=28,
+            batch_size=64,
+            labels=True,
+            drop_remainder=True,
+            repeat=True,
+            value_range=value_range,
+            source="offline",
+        )
         trained, reached, history = 0.0, None, []
         while trained < limit_s:
             start = time.perf_counter()
@@ -297,13 +401,21 @@ def time_to_quality(*, target: float = 0.9, chunk: int = 50, limit_s: float = 30
             if score >= target:
                 reached = trained
                 break
-        results[name] = {"seconds": reached, "steps": history[-1][0], "agreement": history[-1][2],
-                         "history": history}
+        results[name] = {
+            "seconds": reached,
+            "steps": history[-1][0],
+            "agreement": history[-1][2],
+            "history": history,
+        }
     extractor = judges.ClassifierExtractor(judge)
-    real = extractor.features(data.load_arrays("digits", "test", image_size=28, source="offline").images)
+    real = extractor.features(
+        data.load_arrays("digits", "test", image_size=28, source="offline").images
+    )
     keras.utils.set_random_seed(0)
     model, _ = build("dcgan", hardware.jit_compile())
-    batches = data.load("digits", image_size=28, batch_size=64, drop_remainder=True, repeat=True, source="offline")
+    batches = data.load(
+        "digits", image_size=28, batch_size=64, drop_remainder=True, repeat=True, source="offline"
+    )
     trained, fids = 0.0, {}
     for budget in budgets:
         while trained < budget:
@@ -311,8 +423,11 @@ def time_to_quality(*, target: float = 0.9, chunk: int = 50, limit_s: float = 30
             model.fit(batches, epochs=1, steps_per_epoch=chunk, verbose=0)
             trained += time.perf_counter() - start
         fake = extractor.features(model.generate(1000, seed=0))
-        fids[f"{budget:g}"] = {"trained_s": round(trained, 1), "steps": int(model.steps_done.numpy()),
-                               "fid": metrics.frechet_distance(real, fake)}
+        fids[f"{budget:g}"] = {
+            "trained_s": round(trained, 1),
+            "steps": int(model.steps_done.numpy()),
+            "fid": metrics.frechet_distance(real, fake),
+        }
     results["dcgan_fid"] = fids
     return results
 
@@ -334,12 +449,19 @@ def sampling() -> dict:
     result = {"pixelcnn": {}}
     for batch in (1, 16):
         compiled = _images_per_second(lambda: model.generate(batch, seed=0), batch)
-        loop = _images_per_second(lambda: sample_pixel_by_pixel(model, batch, seed=0), batch, repeats=1)
-        result["pixelcnn"][f"batch {batch}"] = {"compiled_per_s": compiled, "pixel_loop_per_s": loop}
+        loop = _images_per_second(
+            lambda: sample_pixel_by_pixel(model, batch, seed=0), batch, repeats=1
+        )
+        result["pixelcnn"][f"batch {batch}"] = {
+            "compiled_per_s": compiled,
+            "pixel_loop_per_s": loop,
+        }
     for name in ("dcgan", "cgan", "wgan-gp", "vae", "stylegan"):
         model, _ = build(name, False)
         labels = {"labels": np.arange(512) % 10} if name == "cgan" else {}
-        result[name] = {"images_per_s": _images_per_second(lambda: model.generate(512, seed=0, **labels), 512)}
+        result[name] = {
+            "images_per_s": _images_per_second(lambda: model.generate(512, seed=0, **labels), 512)
+        }
     return result
 
 
@@ -354,18 +476,33 @@ def hardware() -> dict:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
+            )
     except (OSError, StopIteration):
         pass
     gpus = []
     if hardware.gpus():
         try:
-            gpus = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                                  text=True, timeout=10).stdout.split("\n")
+            gpus = subprocess.run(
+                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.split("\n")
         except OSError:
             gpus = [d.name for d in hardware.gpus()]
-    return {"cpu": cpu, "cores": os.cpu_count(), "gpus": [g for g in gpus if g], "python": platform.python_version(),
-            "tensorflow": tf.__version__, "keras": keras.__version__, "environment": hardware.environment_report(),
-            "default_modes": {spec.name: f"{'xla' if hardware.jit_compile(spec.model_class) else 'graph'}/"
-                                         f"{hardware.default_precision(spec.model_class)}"
-                              for spec in registry.specs()}}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "gpus": [g for g in gpus if g],
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "environment": hardware.environment_report(),
+        "default_modes": {
+            spec.name: f"{'xla' if hardware.jit_compile(spec.model_class) else 'graph'}/"
+            f"{hardware.default_precision(spec.model_class)}"
+            for spec in registry.specs()
+        },
+    }

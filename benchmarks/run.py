@@ -36,18 +36,36 @@ def _child(part: str, model: str | None, modes: list, seconds: float) -> dict:
         rows = [harness.throughput(model, mode, seconds=seconds) for mode in modes]
         return {"rows": rows, "peak_mib": harness.peak_memory_mib()}
     if part == "sizes":  # the model's other sizes; its chapter size is in the throughput rows
-        rows = [harness.at_size(model, size, seconds=seconds, modes=[m for m in modes if m in harness.SIZE_MODES])
-                for size in harness.SIZES[model] if size != harness.MODELS[model][0]]
+        rows = [
+            harness.at_size(
+                model, size, seconds=seconds, modes=[m for m in modes if m in harness.SIZE_MODES]
+            )
+            for size in harness.SIZES[model]
+            if size != harness.MODELS[model][0]
+        ]
         return {"rows": rows, "peak_mib": harness.peak_memory_mib()}
-    function = {"hand": harness.hand_written_dcgan, "pipeline": harness.pipeline, "sampling": harness.sampling,
-                "quality": harness.time_to_quality}[part]
+    function = {
+        "hand": harness.hand_written_dcgan,
+        "pipeline": harness.pipeline,
+        "sampling": harness.sampling,
+        "quality": harness.time_to_quality,
+    }[part]
     result = function(seconds=seconds) if part in ("hand", "pipeline") else function()
     return {"result": result, "peak_mib": harness.peak_memory_mib()}
 
 
 def _in_subprocess(part: str, model: str | None, modes: list, seconds: float) -> dict:
-    command = [sys.executable, "-m", "benchmarks.run", "--child", part, "--seconds", str(seconds),
-               "--modes", ",".join(modes)] + (["--models", model] if model else [])
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.run",
+        "--child",
+        part,
+        "--seconds",
+        str(seconds),
+        "--modes",
+        ",".join(modes),
+    ] + (["--models", model] if model else [])
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
     if done.returncode != 0:
@@ -55,8 +73,15 @@ def _in_subprocess(part: str, model: str | None, modes: list, seconds: float) ->
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run(parts=PARTS, models=None, modes=FULL_MODES, seconds: float = 3.0, isolate: bool = True, out=None,
-        mixed_models=None) -> dict:
+def run(
+    parts=PARTS,
+    models=None,
+    modes=FULL_MODES,
+    seconds: float = 3.0,
+    isolate: bool = True,
+    out=None,
+    mixed_models=None,
+) -> dict:
     """Every part asked for; with ``out``, the report is written again after each part (a long run
     stopped early keeps what it measured).  ``mixed_models``: the models measured in the mixed-precision
     modes too (default: all); the others in the float32 modes only."""
@@ -64,40 +89,72 @@ def run(parts=PARTS, models=None, modes=FULL_MODES, seconds: float = 3.0, isolat
 
     out_dir = out
     models = list(models or harness.MODELS)
-    report = {"hardware": harness.hardware(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": seconds}
+    report = {
+        "hardware": harness.hardware(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "seconds": seconds,
+    }
     call = _in_subprocess if isolate else _child
     if "throughput" in parts:
         report["throughput"] = []
         for name in models:
-            wanted = [m for m in modes if mixed_models is None or name in mixed_models or m.endswith("float32")]
+            wanted = [
+                m
+                for m in modes
+                if mixed_models is None or name in mixed_models or m.endswith("float32")
+            ]
             out = call("throughput", name, wanted, seconds)
             for row in out["rows"]:
                 row["peak_mib"] = out["peak_mib"]
             report["throughput"] += out["rows"]
-            print(f"throughput {name}: " + ", ".join(f"{r['mode']} {r['fit_per_s']:.0f}/s (x{r['ratio']:.3f})"
-                                                     if "fit_per_s" in r else f"{r['mode']} unsupported"
-                                                     for r in out["rows"]), flush=True)
+            print(
+                f"throughput {name}: "
+                + ", ".join(
+                    f"{r['mode']} {r['fit_per_s']:.0f}/s (x{r['ratio']:.3f})"
+                    if "fit_per_s" in r
+                    else f"{r['mode']} unsupported"
+                    for r in out["rows"]
+                ),
+                flush=True,
+            )
             if out_dir is not None:
                 write(report, out_dir)
     if "sizes" in parts:
         report["sizes"] = []
         for name in models:
-            wanted = [m for m in harness.SIZE_MODES if (m in modes or m == "graph/float32")
-                      and (mixed_models is None or name in mixed_models or m.endswith("float32"))]
+            wanted = [
+                m
+                for m in harness.SIZE_MODES
+                if (m in modes or m == "graph/float32")
+                and (mixed_models is None or name in mixed_models or m.endswith("float32"))
+            ]
             out = call("sizes", name, wanted, seconds)
             for row in out["rows"]:
                 row["peak_mib"] = out["peak_mib"]
             report["sizes"] += out["rows"]
-            print(f"sizes {name}: " + ", ".join(f"{r['size']}px " + " ".join(
-                f"{key} {r[key + '_per_s']:.0f}/s" for key in harness.SIZE_MODES.values() if key + "_per_s" in r)
-                for r in out["rows"]), flush=True)
+            print(
+                f"sizes {name}: "
+                + ", ".join(
+                    f"{r['size']}px "
+                    + " ".join(
+                        f"{key} {r[key + '_per_s']:.0f}/s"
+                        for key in harness.SIZE_MODES.values()
+                        if key + "_per_s" in r
+                    )
+                    for r in out["rows"]
+                ),
+                flush=True,
+            )
             if out_dir is not None:
                 write(report, out_dir)
     for part in ("hand", "pipeline", "sampling", "quality"):
         if part in parts:
             out = call(part, None, list(modes), seconds)
-            report[part] = {**out["result"], "peak_mib": out["peak_mib"]} if isinstance(out["result"], dict) \
+            report[part] = (
+                {**out["result"], "peak_mib": out["peak_mib"]}
+                if isinstance(out["result"], dict)
                 else out["result"]
+            )
             print(f"{part}: done", flush=True)
             if out_dir is not None:
                 write(report, out_dir)
@@ -107,55 +164,93 @@ def run(parts=PARTS, models=None, modes=FULL_MODES, seconds: float = 3.0, isolat
 
 def markdown(report: dict) -> str:
     hw = report["hardware"]
-    lines = [f"Machine: {hw['cpu']}, {hw['cores']} cores" + (f", GPU {', '.join(hw['gpus'])}" if hw["gpus"] else
-                                                            ", no GPU"),
-             f"`{hw['environment']}`; Python {hw['python']}; {report['started']}", ""]
+    lines = [
+        f"Machine: {hw['cpu']}, {hw['cores']} cores"
+        + (f", GPU {', '.join(hw['gpus'])}" if hw["gpus"] else ", no GPU"),
+        f"`{hw['environment']}`; Python {hw['python']}; {report['started']}",
+        "",
+    ]
     if report.get("throughput"):
-        lines += ["| model | size | batch | mode | fit() per s | bare loop per s | fit/bare | fit() start-up | "
-                  "first fit() (trace/compile) | peak memory |", "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "| model | size | batch | mode | fit() per s | bare loop per s | fit/bare | fit() start-up | "
+            "first fit() (trace/compile) | peak memory |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in report["throughput"]:
             if "fit_per_s" not in r:
-                lines.append(f"| {r['model']} | {r['size']} | {r['batch']} | {r['mode']} | not compiled: "
-                             f"{r['unsupported'].split(': ', 1)[-1].split('. ')[0]} | | | | | |")
+                lines.append(
+                    f"| {r['model']} | {r['size']} | {r['batch']} | {r['mode']} | not compiled: "
+                    f"{r['unsupported'].split(': ', 1)[-1].split('. ')[0]} | | | | | |"
+                )
                 continue
             flag = "" if r["ratio"] >= TARGET else " (below 0.95)"
-            lines.append(f"| {r['model']} | {r['size']} | {r['batch']} | {r['mode']} | {r['fit_per_s']:.0f} "
-                         f"{r['unit']} | {r['bare_per_s']:.0f} | {r['ratio']:.3f}{flag} | {r['fit_startup_s']:.2f} s | "
-                         f"{_seconds(r.get('first_fit_s'))} | {r['peak_mib']:.0f} MiB |")
+            lines.append(
+                f"| {r['model']} | {r['size']} | {r['batch']} | {r['mode']} | {r['fit_per_s']:.0f} "
+                f"{r['unit']} | {r['bare_per_s']:.0f} | {r['ratio']:.3f}{flag} | {r['fit_startup_s']:.2f} s | "
+                f"{_seconds(r.get('first_fit_s'))} | {r['peak_mib']:.0f} MiB |"
+            )
         lines.append("")
-        for label, rows in report.get("reruns", {}).items():  # rows measured again apart, e.g. with longer runs
-            lines += [f"Re-run, {label}: `fit()` {r['fit_per_s']:.0f} {r['unit']}/s vs bare loop "
-                      f"{r['bare_per_s']:.0f}: ratio {r['ratio']:.3f}." for r in rows]
+        for label, rows in report.get(
+            "reruns", {}
+        ).items():  # rows measured again apart, e.g. with longer runs
+            lines += [
+                f"Re-run, {label}: `fit()` {r['fit_per_s']:.0f} {r['unit']}/s vs bare loop "
+                f"{r['bare_per_s']:.0f}: ratio {r['ratio']:.3f}."
+                for r in rows
+            ]
         if hw.get("defaults_note"):
             lines.append(f"Note: {hw['defaults_note']}")
         lines += [""] + defaults(report["throughput"], hw.get("default_modes", {})) + [""]
     if report.get("sizes"):
-        lines += sizes(report.get("throughput", []) + report["sizes"], hw.get("default_modes", {})) + [""]
+        lines += sizes(
+            report.get("throughput", []) + report["sizes"], hw.get("default_modes", {})
+        ) + [""]
     if report.get("hand"):
         h = report["hand"]
-        lines.append(f"DCGAN `fit()` {h['fit_per_s']:.0f} images/s vs a hand-written TensorFlow step "
-                     f"{h['hand_per_s']:.0f} images/s: ratio {h['ratio']:.3f}.")
+        lines.append(
+            f"DCGAN `fit()` {h['fit_per_s']:.0f} images/s vs a hand-written TensorFlow step "
+            f"{h['hand_per_s']:.0f} images/s: ratio {h['ratio']:.3f}."
+        )
     if report.get("pipeline"):
         p = report["pipeline"]
-        lines.append(f"Input pipeline (DCGAN, batch 64): `data.load` {p['pipeline_per_s']:.0f} images/s vs the same "
-                     f"batches in memory {p['memory_per_s']:.0f} images/s: ratio {p['ratio']:.3f}"
-                     f"{'' if p['ratio'] >= TARGET else ' (below 0.95)'}.")
+        lines.append(
+            f"Input pipeline (DCGAN, batch 64): `data.load` {p['pipeline_per_s']:.0f} images/s vs the same "
+            f"batches in memory {p['memory_per_s']:.0f} images/s: ratio {p['ratio']:.3f}"
+            f"{'' if p['ratio'] >= TARGET else ' (below 0.95)'}."
+        )
     if report.get("sampling"):
         s = report["sampling"]
         for batch, v in s["pixelcnn"].items():
-            lines.append(f"PixelCNN 16x16, {batch}: compiled {v['compiled_per_s']:.2f} images/s vs per-pixel predict "
-                         f"{v['pixel_loop_per_s']:.3f} images/s ({v['compiled_per_s'] / v['pixel_loop_per_s']:.0f}x).")
-        lines.append("Sampling, images/s (batch 512): " + ", ".join(
-            f"{k} {v['images_per_s']:.0f}" for k, v in s.items() if k not in ("pixelcnn", "peak_mib")) + ".")
+            lines.append(
+                f"PixelCNN 16x16, {batch}: compiled {v['compiled_per_s']:.2f} images/s vs per-pixel predict "
+                f"{v['pixel_loop_per_s']:.3f} images/s ({v['compiled_per_s'] / v['pixel_loop_per_s']:.0f}x)."
+            )
+        lines.append(
+            "Sampling, images/s (batch 512): "
+            + ", ".join(
+                f"{k} {v['images_per_s']:.0f}"
+                for k, v in s.items()
+                if k not in ("pixelcnn", "peak_mib")
+            )
+            + "."
+        )
     if report.get("quality"):
         q = report["quality"]
         for name in ("cgan", "cvae"):
             v = q[name]
-            reached = f"{v['seconds']:.0f} s of training ({v['steps']} steps)" if v["seconds"] else \
-                f"not within the limit ({v['steps']} steps, agreement {v['agreement']:.1%})"
+            reached = (
+                f"{v['seconds']:.0f} s of training ({v['steps']} steps)"
+                if v["seconds"]
+                else f"not within the limit ({v['steps']} steps, agreement {v['agreement']:.1%})"
+            )
             lines.append(f"Time to 90% class agreement, {name}: {reached}.")
-        lines.append("DCGAN domain FID after " + ", ".join(
-            f"{b} s: {v['fid']:.1f} ({v['steps']} steps)" for b, v in q["dcgan_fid"].items()) + ".")
+        lines.append(
+            "DCGAN domain FID after "
+            + ", ".join(
+                f"{b} s: {v['fid']:.1f} ({v['steps']} steps)" for b, v in q["dcgan_fid"].items()
+            )
+            + "."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -172,7 +267,11 @@ def _is_faster(default: str, rates: dict, model: str = "") -> str:
         return "not measured"
     note = ""
     fails = hardware.measured_defaults()["cpu_bf16_fails_quality"]
-    if model and registry.get(model).model_class.__name__ in fails and not default.endswith("bfloat16"):
+    if (
+        model
+        and registry.get(model).model_class.__name__ in fails
+        and not default.endswith("bfloat16")
+    ):
         bf16 = {mode: rate for mode, rate in rates.items() if mode.endswith("mixed_bfloat16")}
         if bf16 and max(bf16.values()) > rates[default]:
             note = f"; bfloat16 {max(bf16.values()) / rates[default]:.2f}x, but it fails the quality test"
@@ -181,9 +280,16 @@ def _is_faster(default: str, rates: dict, model: str = "") -> str:
     if best == default:
         return f"yes{f' ({note[2:]})' if note else ''}"
     gain = rates[best] / rates[default]
-    bar = hardware.BF16_MIN_GAIN if best.split("/")[1] != default.split("/")[1] else hardware.XLA_MIN_GAIN
-    return (f"yes, within the bar ({best} {gain:.2f}x < {bar:.2f}x{note})" if gain < bar
-            else f"no ({best} {gain:.2f}x{note})")
+    bar = (
+        hardware.BF16_MIN_GAIN
+        if best.split("/")[1] != default.split("/")[1]
+        else hardware.XLA_MIN_GAIN
+    )
+    return (
+        f"yes, within the bar ({best} {gain:.2f}x < {bar:.2f}x{note})"
+        if gain < bar
+        else f"no ({best} {gain:.2f}x{note})"
+    )
 
 
 def _seconds(value) -> str:
@@ -198,25 +304,44 @@ def defaults(throughput: list, default_modes: dict) -> list:
 
     rows = {(r["model"], r["mode"]): r for r in throughput}
     measured = [r for r in throughput if "fit_per_s" in r]
-    lines = ["| model | default here | XLA / graph, steady state | XLA's extra first-fit() time | "
-             "XLA repaid after | default is the fastest of graph, XLA and bfloat16 |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| model | default here | XLA / graph, steady state | XLA's extra first-fit() time | "
+        "XLA repaid after | default is the fastest of graph, XLA and bfloat16 |",
+        "|---|---|---|---|---|---|",
+    ]
     for model in dict.fromkeys(r["model"] for r in measured):
         graph, xla = rows.get((model, "graph/float32")), rows.get((model, "xla/float32"))
         default = default_modes.get(model, "")
         if graph is None or xla is None:  # not measured in both modes
             continue
-        rates = {mode: rows[(model, mode)]["fit_per_s"] for mode in SIZE_MODES  # the modes a default is chosen among
-                 if "fit_per_s" in rows.get((model, mode), {})}
+        rates = {
+            mode: rows[(model, mode)]["fit_per_s"]
+            for mode in SIZE_MODES  # the modes a default is chosen among
+            if "fit_per_s" in rows.get((model, mode), {})
+        }
         if "fit_per_s" not in xla:  # refused: an op without an XLA kernel
-            lines.append(f"| {model} | {default} | XLA cannot compile it | | | {_is_faster(default, rates, model)} |")
+            lines.append(
+                f"| {model} | {default} | XLA cannot compile it | | | {_is_faster(default, rates, model)} |"
+            )
             continue
         gain = xla["fit_per_s"] / graph["fit_per_s"]
-        extra = xla["first_fit_s"] - graph["first_fit_s"] if "first_fit_s" in xla and "first_fit_s" in graph \
+        extra = (
+            xla["first_fit_s"] - graph["first_fit_s"]
+            if "first_fit_s" in xla and "first_fit_s" in graph
             else None
-        saved = graph["batch"] / graph["fit_per_s"] - xla["batch"] / xla["fit_per_s"]  # seconds per step
-        repaid = "never" if saved <= 0 else ("" if extra is None else f"{max(extra, 0) / saved:.0f} steps")
-        lines.append(f"| {model} | {default} | {gain:.2f}x | {_seconds(extra)} | {repaid} | "
-                     f"{_is_faster(default, rates, model)} |")
+        )
+        saved = (
+            graph["batch"] / graph["fit_per_s"] - xla["batch"] / xla["fit_per_s"]
+        )  # seconds per step
+        repaid = (
+            "never"
+            if saved <= 0
+            else ("" if extra is None else f"{max(extra, 0) / saved:.0f} steps")
+        )
+        lines.append(
+            f"| {model} | {default} | {gain:.2f}x | {_seconds(extra)} | {repaid} | "
+            f"{_is_faster(default, rates, model)} |"
+        )
     return lines
 
 
@@ -227,7 +352,9 @@ def _size_table(rows: list) -> dict:
 
     table = {}
     for r in rows:
-        entry = table.setdefault((r["model"], r["size"]), {"batch": r["batch"], "unit": r.get("unit", "")})
+        entry = table.setdefault(
+            (r["model"], r["size"]), {"batch": r["batch"], "unit": r.get("unit", "")}
+        )
         if "mode" in r:  # a throughput row: one mode
             if r["mode"] in SIZE_MODES:
                 key = SIZE_MODES[r["mode"]]
@@ -236,7 +363,10 @@ def _size_table(rows: list) -> dict:
         else:
             for key in SIZE_MODES.values():
                 if key + "_per_s" in r:
-                    entry[key], entry[key + "_first"] = r[key + "_per_s"], r.get(key + "_first_fit_s")
+                    entry[key], entry[key + "_first"] = (
+                        r[key + "_per_s"],
+                        r.get(key + "_first_fit_s"),
+                    )
             if "xla_unsupported" in r:
                 entry["xla"] = "refused"
     return table
@@ -259,33 +389,51 @@ def sizes(rows: list, default_modes: dict) -> list:
     from .harness import SIZE_MODES
 
     table = _size_table(rows)
-    lines = ["| model | size | batch | graph fit() per s | XLA fit() per s | XLA / graph | bfloat16 fit() per s | "
-             "bfloat16 / graph | first fit() graph / XLA | default here | default is the fastest of the three |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | size | batch | graph fit() per s | XLA fit() per s | XLA / graph | bfloat16 fit() per s | "
+        "bfloat16 / graph | first fit() graph / XLA | default here | default is the fastest of the three |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     order = list(default_modes)
-    for (model, size), e in sorted(table.items(), key=lambda item: (order.index(item[0][0]) if item[0][0] in order
-                                                                      else len(order), item[0][0], item[0][1])):
+    for (model, size), e in sorted(
+        table.items(),
+        key=lambda item: (
+            order.index(item[0][0]) if item[0][0] in order else len(order),
+            item[0][0],
+            item[0][1],
+        ),
+    ):
         if "graph" not in e or "xla" not in e:
             continue
         default = default_modes.get(model, "")
         bf16 = f"{e['bf16']:.0f} | {e['bf16'] / e['graph']:.2f}x" if "bf16" in e else " | "
-        rates = {mode: e[key] for mode, key in SIZE_MODES.items() if key in e and e[key] != "refused"}
+        rates = {
+            mode: e[key] for mode, key in SIZE_MODES.items() if key in e and e[key] != "refused"
+        }
         if e["xla"] == "refused":
-            lines.append(f"| {model} | {size} | {e['batch']} | {e['graph']:.0f} {e['unit']} | XLA cannot compile it | "
-                         f"| {bf16} | {_seconds(e['graph_first'])} / | {default} | "
-                         f"{_is_faster(default, rates, model)} |")
+            lines.append(
+                f"| {model} | {size} | {e['batch']} | {e['graph']:.0f} {e['unit']} | XLA cannot compile it | "
+                f"| {bf16} | {_seconds(e['graph_first'])} / | {default} | "
+                f"{_is_faster(default, rates, model)} |"
+            )
             continue
-        lines.append(f"| {model} | {size} | {e['batch']} | {e['graph']:.0f} {e['unit']} | {e['xla']:.0f} | "
-                     f"{e['xla'] / e['graph']:.2f}x | {bf16} | {_seconds(e['graph_first'])} / "
-                     f"{_seconds(e['xla_first'])} | {default} | {_is_faster(default, rates, model)} |")
+        lines.append(
+            f"| {model} | {size} | {e['batch']} | {e['graph']:.0f} {e['unit']} | {e['xla']:.0f} | "
+            f"{e['xla'] / e['graph']:.2f}x | {bf16} | {_seconds(e['graph_first'])} / "
+            f"{_seconds(e['xla_first'])} | {default} | {_is_faster(default, rates, model)} |"
+        )
     gains = bf16_gains(rows)
     if gains:
         from aigc_keras import hardware
 
-        lines += ["", "bfloat16 / float32 (graph mode), geometric mean over the sizes above (the precision default "
-                  f"on a CPU with bfloat16 instructions takes it where at least {hardware.BF16_MIN_GAIN:.2f}x and the "
-                  "model passes its quality test in it): "
-                  + ", ".join(f"{model} {gain:.2f}x" for model, gain in gains.items()) + "."]
+        lines += [
+            "",
+            "bfloat16 / float32 (graph mode), geometric mean over the sizes above (the precision default "
+            f"on a CPU with bfloat16 instructions takes it where at least {hardware.BF16_MIN_GAIN:.2f}x and the "
+            "model passes its quality test in it): "
+            + ", ".join(f"{model} {gain:.2f}x" for model, gain in gains.items())
+            + ".",
+        ]
     return lines
 
 
@@ -298,7 +446,9 @@ def xla_gains(throughput: list) -> dict:
         xla = rows.get((model, "xla/float32"))
         if mode != "graph/float32" or xla is None or "fit_per_s" not in graph:
             continue
-        gains[model] = round(xla["fit_per_s"] / graph["fit_per_s"], 2) if "fit_per_s" in xla else None
+        gains[model] = (
+            round(xla["fit_per_s"] / graph["fit_per_s"], 2) if "fit_per_s" in xla else None
+        )
     return gains
 
 
@@ -310,8 +460,10 @@ def measured_defaults(report: dict) -> dict:
         return {registry.get(name).model_class.__name__: gain for name, gain in gains.items()}
 
     throughput = report.get("throughput", [])
-    return {"cpu_xla_gain": by_class(xla_gains(throughput)),
-            "cpu_bf16_gain": by_class(bf16_gains(throughput + report.get("sizes", [])))}
+    return {
+        "cpu_xla_gain": by_class(xla_gains(throughput)),
+        "cpu_bf16_gain": by_class(bf16_gains(throughput + report.get("sizes", []))),
+    }
 
 
 def write_defaults(report: dict, path=None) -> pathlib.Path:
@@ -326,8 +478,10 @@ def write_defaults(report: dict, path=None) -> pathlib.Path:
         table = stored.setdefault(key, {"what": "", "gains": {}})
         table["gains"].update(gains)
     cpu = report.get("hardware", {})
-    stored["machine"] = (f"{cpu.get('cores', '?')}-core {cpu.get('cpu', '?')}, TensorFlow "
-                         f"{cpu.get('tensorflow', '?')}, Keras {cpu.get('keras', '?')}")
+    stored["machine"] = (
+        f"{cpu.get('cores', '?')}-core {cpu.get('cpu', '?')}, TensorFlow "
+        f"{cpu.get('tensorflow', '?')}, Keras {cpu.get('keras', '?')}"
+    )
     stored["measured"] = report.get("started", "")[:10]
     path.write_text(json.dumps(stored, indent=2) + "\n")
     hardware.measured_defaults.cache_clear()
@@ -343,18 +497,32 @@ def write(report: dict, out) -> pathlib.Path:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
-    parser.add_argument("--fast", action="store_true", help="DCGAN throughput and the pipeline, in this process")
-    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--fast", action="store_true", help="DCGAN throughput and the pipeline, in this process"
+    )
+    parser.add_argument(
+        "--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}"
+    )
     parser.add_argument("--models", default=None, help="comma-separated model names (default: all)")
     parser.add_argument("--modes", default=",".join(FULL_MODES), help="comma-separated modes")
-    parser.add_argument("--mixed-models", default=None,
-                        help="models also measured in the mixed-precision modes (default: all)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="seconds per timed run (default 3)")
+    parser.add_argument(
+        "--mixed-models",
+        default=None,
+        help="models also measured in the mixed-precision modes (default: all)",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=3.0, help="seconds per timed run (default 3)"
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="output folder")
-    parser.add_argument("--write-defaults", action="store_true",
-                        help="write the gains of --out's benchmark.json into the package's measured defaults "
-                             "(aigc_keras/measured_defaults.json) and stop")
+    parser.add_argument(
+        "--write-defaults",
+        action="store_true",
+        help="write the gains of --out's benchmark.json into the package's measured defaults "
+        "(aigc_keras/measured_defaults.json) and stop",
+    )
     parser.add_argument("--child", choices=PARTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     from . import harness
@@ -363,8 +531,10 @@ def main(argv=None) -> int:
     modes = args.modes.split(",")
     unknown = [p for p in parts if p not in PARTS] + [m for m in modes if m not in harness.MODES]
     if unknown or args.seconds <= 0:
-        parser.error(f"unknown part or mode {unknown}, or --seconds not positive; parts: {', '.join(PARTS)}; "
-                     f"modes: {', '.join(harness.MODES)}")
+        parser.error(
+            f"unknown part or mode {unknown}, or --seconds not positive; parts: {', '.join(PARTS)}; "
+            f"modes: {', '.join(harness.MODES)}"
+        )
     if args.write_defaults:
         report = json.loads((pathlib.Path(args.out) / "benchmark.json").read_text())
         print(f"wrote {write_defaults(report)}")
@@ -373,12 +543,23 @@ def main(argv=None) -> int:
         print(json.dumps(_child(args.child, args.models, modes, args.seconds), default=float))
         return 0
     if args.fast:
-        report = run(parts=("throughput", "pipeline"), models=["dcgan"], modes=["graph/float32"],
-                     seconds=min(args.seconds, 1.0), isolate=False)
+        report = run(
+            parts=("throughput", "pipeline"),
+            models=["dcgan"],
+            modes=["graph/float32"],
+            seconds=min(args.seconds, 1.0),
+            isolate=False,
+        )
     else:
         models = args.models.split(",") if args.models else None
-        report = run(parts=parts, models=models, modes=modes, seconds=args.seconds, out=args.out,
-                     mixed_models=args.mixed_models.split(",") if args.mixed_models else None)
+        report = run(
+            parts=parts,
+            models=models,
+            modes=modes,
+            seconds=args.seconds,
+            out=args.out,
+            mixed_models=args.mixed_models.split(",") if args.mixed_models else None,
+        )
     path = write(report, args.out)
     print(path.read_text())
     return 0

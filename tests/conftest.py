@@ -26,6 +26,7 @@ import pytest  # noqa: E402
 @pytest.fixture
 def policy():
     """Set a dtype policy for one test and return to the hardware's defaults afterwards."""
+
     def set_policy(name):
         hardware.set_precision(name)
         return name
@@ -69,17 +70,31 @@ def _seed():
 # longest training) came last and ran alone.  Seconds on one worker of a two-worker run (pytest --durations,
 # 2026-11-24, graph mode; only the order matters).
 FILE_SECONDS = {
-    "tests/test_gan.py": 1750, "tests/test_stylegan.py": 1500, "tests/test_editing.py": 650,
-    "tests/test_vae.py": 600, "tests/test_cyclegan.py": 450, "tests/test_benchmarks.py": 330,
-    "tests/test_pixelcnn.py": 200, "notebooks/05_stylegan.ipynb": 172, "notebooks/02_gan.ipynb": 145,
-    "tests/test_cli.py": 130, "notebooks/08_evaluation.ipynb": 98, "notebooks/04_cyclegan.ipynb": 88,
-    "tests/test_reliability.py": 80, "notebooks/06_pixelcnn.ipynb": 64, "notebooks/07_image_editing.ipynb": 60,
-    "notebooks/03_vae.ipynb": 57, "tests/test_distribute.py": 35, "notebooks/01_cnn.ipynb": 30,
+    "tests/test_gan.py": 1750,
+    "tests/test_stylegan.py": 1500,
+    "tests/test_editing.py": 650,
+    "tests/test_vae.py": 600,
+    "tests/test_cyclegan.py": 450,
+    "tests/test_benchmarks.py": 330,
+    "tests/test_pixelcnn.py": 200,
+    "notebooks/05_stylegan.ipynb": 172,
+    "notebooks/02_gan.ipynb": 145,
+    "tests/test_cli.py": 130,
+    "notebooks/08_evaluation.ipynb": 98,
+    "notebooks/04_cyclegan.ipynb": 88,
+    "tests/test_reliability.py": 80,
+    "notebooks/06_pixelcnn.ipynb": 64,
+    "notebooks/07_image_editing.ipynb": 60,
+    "notebooks/03_vae.ipynb": 57,
+    "tests/test_distribute.py": 35,
+    "notebooks/01_cnn.ipynb": 30,
 }
 
 
 def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: -FILE_SECONDS.get(item.nodeid.split("::")[0], 0))  # stable: file order kept inside
+    items.sort(
+        key=lambda item: -FILE_SECONDS.get(item.nodeid.split("::")[0], 0)
+    )  # stable: file order kept inside
 
 
 # --- the quality figures, printed at the end of the run -------------------------------------------------------
@@ -89,7 +104,12 @@ _FIGURES = []
 
 
 def pytest_runtest_logreport(report):
-    if report.when == "call" and report.passed and "slow" in report.keywords and report.capstdout.strip():
+    if (
+        report.when == "call"
+        and report.passed
+        and "slow" in report.keywords
+        and report.capstdout.strip()
+    ):
         _FIGURES.append(f"{report.nodeid} ({report.duration:.0f} s): {report.capstdout.strip()}")
 
 

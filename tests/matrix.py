@@ -20,10 +20,17 @@ def small(spec):
 
 def kinds(module: str, *, n: int = 6, labels=(0, 3, 9), seed: int = 3) -> dict:
     """The registered models of ``aigc_keras.models.<module>``: name -> (make, generate() kwargs)."""
-    specs = [s for s in registry.specs() if s.model_class.__module__ == f"aigc_keras.models.{module}"]
+    specs = [
+        s for s in registry.specs() if s.model_class.__module__ == f"aigc_keras.models.{module}"
+    ]
     assert specs, f"no registered model in aigc_keras.models.{module}"
-    return {s.name: (small(s), {"labels": list(labels), "seed": seed} if s.conditional
-                     else {"n": n, "seed": seed}) for s in specs}
+    return {
+        s.name: (
+            small(s),
+            {"labels": list(labels), "seed": seed} if s.conditional else {"n": n, "seed": seed},
+        )
+        for s in specs
+    }
 
 
 def check_policies(model, policy_name=None):
@@ -42,7 +49,9 @@ def check_policies(model, policy_name=None):
     own = [layer for layer in weighted if layer.dtype_policy.name == name]
     assert len(own) >= len(weighted) / 2, (name, [(l.path, l.dtype_policy.name) for l in weighted])
     if name == "mixed_float16":
-        assert all(isinstance(o, keras.optimizers.LossScaleOptimizer) for o in model.optimizers.values())
+        assert all(
+            isinstance(o, keras.optimizers.LossScaleOptimizer) for o in model.optimizers.values()
+        )
 
 
 def fresh(make):
@@ -56,7 +65,9 @@ def check_finite_epoch(make, batches, steps):
     model = fresh(make)
     logs = model.fit(batches, epochs=1, verbose=0).history
     check_policies(model)
-    assert set(logs) == {t for t in model.trackers}, f"returned {set(logs)}, trackers {set(model.trackers)}"
+    assert set(logs) == {t for t in model.trackers}, (
+        f"returned {set(logs)}, trackers {set(model.trackers)}"
+    )
     assert all(np.isfinite(v[-1]) for v in logs.values()), logs
     assert int(model.steps_done.numpy()) == steps
     val = model.evaluate(batches, verbose=0, return_dict=True)
@@ -93,8 +104,10 @@ def check_generator_round_trip(model, folder, sample_kwargs, inputs):
     loaded = keras.saving.load_model(path, safe_mode=True)
     n = len(sample_kwargs.get("labels", [])) or sample_kwargs["n"]
     latents = tf.random.stateless_normal((n, *model.latent_shape), seed=[sample_kwargs["seed"], 0])
-    np.testing.assert_array_equal(model.generate(**sample_kwargs),
-                                  keras.ops.convert_to_numpy(loaded(inputs(latents), training=False)))
+    np.testing.assert_array_equal(
+        model.generate(**sample_kwargs),
+        keras.ops.convert_to_numpy(loaded(inputs(latents), training=False)),
+    )
 
 
 def check_mirrored_epoch(make, batches):

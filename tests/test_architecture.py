@@ -94,8 +94,10 @@ def test_the_checker_sees_a_violation():
 
     with tempfile.TemporaryDirectory() as folder:
         probe = pathlib.Path(folder) / "probe.py"
-        probe.write_text("import numpy\ndef f():\n    from .. import data\n    from .gan import DCGAN\n"
-                         "    from aigc_keras.models import vae\n")
+        probe.write_text(
+            "import numpy\ndef f():\n    from .. import data\n    from .gan import DCGAN\n"
+            "    from aigc_keras.models import vae\n"
+        )
         found = {target for _, target in _imports(probe, "models.probe")}
     assert found == {"data", "models.gan", "models.vae", "models.__init__"}
 
@@ -105,7 +107,8 @@ def test_design_document_shows_the_same_order():
     section = text.split("## Import order", 1)[1].split("\n## ", 1)[0]
     groups = re.findall(r"^(\d+)\. (.+(?:\n   .+)*)", section, re.M)
     documented = [tuple(re.findall(r"`([a-z_.]+)`", body)) for _, body in groups]
-    ours = [tuple(m for m in group if not m.endswith("__init__") and m != "__main__")
-            for group in ORDER]
+    ours = [
+        tuple(m for m in group if not m.endswith("__init__") and m != "__main__") for group in ORDER
+    ]
     merged = [ours[0], ours[1], ours[2] + ours[3] + ours[4], *ours[5:]]  # group 3 is one line there
     assert documented == merged

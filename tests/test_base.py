@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from aigc_keras import config, hardware
-from aigc_keras.callbacks import Checkpoint
 from tiny_model import TinyGAN
+
+from aigc_keras import hardware
+from aigc_keras.callbacks import Checkpoint
 
 
 def _dataset(digits8, batch=32, n=256):
@@ -63,7 +63,9 @@ def test_mixed_precision_epoch(policy, digits8, name):
     model = _model()
     assert model.generator.get_layer("g_hidden").compute_dtype == name.split("_")[1]
     if name == "mixed_float16":
-        assert all(isinstance(o, keras.optimizers.LossScaleOptimizer) for o in model.optimizers.values())
+        assert all(
+            isinstance(o, keras.optimizers.LossScaleOptimizer) for o in model.optimizers.values()
+        )
     logs = model.fit(_dataset(digits8), epochs=1, verbose=0).history
     assert all(np.isfinite(v[-1]) for v in logs.values())
     assert model.generate(4, seed=1).dtype == np.float32
@@ -86,7 +88,9 @@ def test_checkpoint_resume_continues_exactly(digits8, tmp_path):
     for name in ("generator", "discriminator"):
         for a, b in zip(first.optimizers[name].variables, resumed.optimizers[name].variables):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
-    np.testing.assert_array_equal(first.seed_generator.state.numpy(), resumed.seed_generator.state.numpy())
+    np.testing.assert_array_equal(
+        first.seed_generator.state.numpy(), resumed.seed_generator.state.numpy()
+    )
     resumed.fit(data, epochs=2, initial_epoch=start, verbose=0)
     assert int(resumed.steps_done.numpy()) == 16
     for a, b in zip(straight.variables, resumed.variables):

@@ -16,14 +16,22 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import harness, run  # noqa: E402
 
+
 @pytest.mark.benchmark
 def test_fast_benchmark_ratios_and_report(tmp_path):
-    report = run.run(parts=("throughput", "pipeline"), models=["dcgan"], modes=["graph/float32"], seconds=1.0,
-                     isolate=False)
+    report = run.run(
+        parts=("throughput", "pipeline"),
+        models=["dcgan"],
+        modes=["graph/float32"],
+        seconds=1.0,
+        isolate=False,
+    )
     (row,) = report["throughput"]
     assert row["fit_per_s"] > 0 and row["bare_per_s"] > 0
     assert row["ratio"] >= 0.8, f"fit() ran at {row['ratio']:.3f} of the bare loop's speed: {row}"
-    assert report["pipeline"]["ratio"] >= 0.8, f"the input pipeline is the bottleneck: {report['pipeline']}"
+    assert report["pipeline"]["ratio"] >= 0.8, (
+        f"the input pipeline is the bottleneck: {report['pipeline']}"
+    )
     table = run.write(report, tmp_path).read_text()
     assert "| dcgan | 28 | 64 | graph/float32 |" in table and "Input pipeline" in table
     stored = json.loads((tmp_path / "benchmark.json").read_text())
@@ -67,62 +75,132 @@ def test_every_model_trains_under_xla_or_refuses_it_by_name(name):
         finally:
             hardware.set_jit_compile("auto")
         return
-    hardware.set_jit_compile(True)  # as on a GPU; on a CPU a model under XLA keeps float32 (hardware.default_precision)
+    hardware.set_jit_compile(
+        True
+    )  # as on a GPU; on a CPU a model under XLA keeps float32 (hardware.default_precision)
     try:
         model, element = harness.build(name, True)
     finally:
         hardware.set_jit_compile("auto")
     assert model.jit_compile is True and model.dtype_policy.name == "float32"
-    logs = model.fit(tf.data.Dataset.from_tensors(element).repeat(), epochs=1, steps_per_epoch=2, verbose=0).history
+    logs = model.fit(
+        tf.data.Dataset.from_tensors(element).repeat(), epochs=1, steps_per_epoch=2, verbose=0
+    ).history
     assert all(np.isfinite(v[-1]) for v in logs.values()), logs
 
 
 def test_defaults_table_compares_the_modes_measured_and_names_a_refusal():
-    row = lambda model, mode, rate, first: {"model": model, "mode": mode, "batch": 64, "fit_per_s": rate,  # noqa: E731
-                                             "first_fit_s": first}
-    throughput = [row("dcgan", "graph/float32", 320.0, 3.0), row("dcgan", "xla/float32", 640.0, 8.0),
-                  row("cnn", "graph/float32", 800.0, 1.0),  # XLA not measured: no row
-                  row("superres", "graph/float32", 600.0, 1.0), row("superres", "graph/mixed_bfloat16", 630.0, 1.0),
-                  {"model": "superres", "mode": "xla/float32", "unsupported": "no XLA kernel"}]
+    row = lambda model, mode, rate, first: {
+        "model": model,
+        "mode": mode,
+        "batch": 64,
+        "fit_per_s": rate,  # noqa: E731
+        "first_fit_s": first,
+    }
+    throughput = [
+        row("dcgan", "graph/float32", 320.0, 3.0),
+        row("dcgan", "xla/float32", 640.0, 8.0),
+        row("cnn", "graph/float32", 800.0, 1.0),  # XLA not measured: no row
+        row("superres", "graph/float32", 600.0, 1.0),
+        row("superres", "graph/mixed_bfloat16", 630.0, 1.0),
+        {"model": "superres", "mode": "xla/float32", "unsupported": "no XLA kernel"},
+    ]
     lines = run.defaults(throughput, {"dcgan": "graph/float32", "superres": "graph/float32"})
     assert len(lines) == 4 and not any("| cnn |" in line for line in lines)
     # XLA saves 0.1 s of a 0.2 s step and costs 5 s more to compile: repaid after 50 steps; graph is the slower.
-    assert lines[2] == "| dcgan | graph/float32 | 2.00x | 5.0 s | 50 steps | no (xla/float32 2.00x) |"
+    assert (
+        lines[2] == "| dcgan | graph/float32 | 2.00x | 5.0 s | 50 steps | no (xla/float32 2.00x) |"
+    )
     # bfloat16 5% faster: under the bar config asks before making it the default
-    assert lines[3] == ("| superres | graph/float32 | XLA cannot compile it | | | "
-                        "yes, within the bar (graph/mixed_bfloat16 1.05x < 1.10x) |")
+    assert lines[3] == (
+        "| superres | graph/float32 | XLA cannot compile it | | | "
+        "yes, within the bar (graph/mixed_bfloat16 1.05x < 1.10x) |"
+    )
     # a model whose quality test fails in bfloat16 is judged among its float32 modes (cpu_bf16_fails_quality in the measured defaults)
     rates = {"graph/float32": 100.0, "xla/float32": 80.0, "graph/mixed_bfloat16": 135.0}
     assert run._is_faster("graph/float32", rates, "vae") == "no (graph/mixed_bfloat16 1.35x)"
-    assert run._is_faster("graph/float32", rates, "vaegan") == "yes (bfloat16 1.35x, but it fails the quality test)"
-    assert run._is_faster("graph/float32", {**rates, "xla/float32": 200.0}, "vaegan") == \
-        "no (xla/float32 2.00x; bfloat16 1.35x, but it fails the quality test)"
+    assert (
+        run._is_faster("graph/float32", rates, "vaegan")
+        == "yes (bfloat16 1.35x, but it fails the quality test)"
+    )
+    assert (
+        run._is_faster("graph/float32", {**rates, "xla/float32": 200.0}, "vaegan")
+        == "no (xla/float32 2.00x; bfloat16 1.35x, but it fails the quality test)"
+    )
 
 
 def test_sizes_table_merges_the_chapter_size_and_says_where_the_default_is_slower():
     def row(mode, rate, first):
-        return {"model": "dcgan", "mode": mode, "size": 28, "batch": 64, "unit": "images", "fit_per_s": rate,
-                "first_fit_s": first}
+        return {
+            "model": "dcgan",
+            "mode": mode,
+            "size": 28,
+            "batch": 64,
+            "unit": "images",
+            "fit_per_s": rate,
+            "first_fit_s": first,
+        }
 
-    throughput = [row("graph/float32", 300.0, 3.0), row("xla/float32", 360.0, 6.0),
-                  row("graph/mixed_bfloat16", 450.0, 3.5), row("graph/mixed_float16", 50.0, 4.0)]
-    other = [{"model": "dcgan", "size": 64, "batch": 64, "unit": "images", "graph_per_s": 100.0, "xla_per_s": 80.0,
-              "graph_first_fit_s": 4.0, "xla_first_fit_s": 9.0},  # bfloat16 not measured at this size
-             {"model": "superres", "size": 64, "batch": 16, "unit": "images", "graph_per_s": 200.0,
-              "graph_first_fit_s": 2.0, "bf16_per_s": 100.0, "xla_unsupported": "no XLA kernel"},
-             {"model": "superres", "size": 32, "batch": 16, "unit": "images", "graph_per_s": 100.0,
-              "graph_first_fit_s": 2.0, "bf16_per_s": 200.0, "xla_unsupported": "no XLA kernel"}]
+    throughput = [
+        row("graph/float32", 300.0, 3.0),
+        row("xla/float32", 360.0, 6.0),
+        row("graph/mixed_bfloat16", 450.0, 3.5),
+        row("graph/mixed_float16", 50.0, 4.0),
+    ]
+    other = [
+        {
+            "model": "dcgan",
+            "size": 64,
+            "batch": 64,
+            "unit": "images",
+            "graph_per_s": 100.0,
+            "xla_per_s": 80.0,
+            "graph_first_fit_s": 4.0,
+            "xla_first_fit_s": 9.0,
+        },  # bfloat16 not measured at this size
+        {
+            "model": "superres",
+            "size": 64,
+            "batch": 16,
+            "unit": "images",
+            "graph_per_s": 200.0,
+            "graph_first_fit_s": 2.0,
+            "bf16_per_s": 100.0,
+            "xla_unsupported": "no XLA kernel",
+        },
+        {
+            "model": "superres",
+            "size": 32,
+            "batch": 16,
+            "unit": "images",
+            "graph_per_s": 100.0,
+            "graph_first_fit_s": 2.0,
+            "bf16_per_s": 200.0,
+            "xla_unsupported": "no XLA kernel",
+        },
+    ]
     lines = run.sizes(throughput + other, {"dcgan": "xla/float32", "superres": "graph/float32"})
-    assert lines[2] == ("| dcgan | 28 | 64 | 300 images | 360 | 1.20x | 450 | 1.50x | 3.0 s / 6.0 s | xla/float32 | "
-                        "no (graph/mixed_bfloat16 1.25x) |")
-    assert lines[3] == "| dcgan | 64 | 64 | 100 images | 80 | 0.80x |  |  | 4.0 s / 9.0 s | xla/float32 | no " \
-                       "(graph/float32 1.25x) |"
-    assert lines[4] == ("| superres | 32 | 16 | 100 images | XLA cannot compile it | | 200 | 2.00x | 2.0 s / | "
-                        "graph/float32 | no (graph/mixed_bfloat16 2.00x) |")
-    assert lines[5] == ("| superres | 64 | 16 | 200 images | XLA cannot compile it | | 100 | 0.50x | 2.0 s / | "
-                        "graph/float32 | yes |")
+    assert lines[2] == (
+        "| dcgan | 28 | 64 | 300 images | 360 | 1.20x | 450 | 1.50x | 3.0 s / 6.0 s | xla/float32 | "
+        "no (graph/mixed_bfloat16 1.25x) |"
+    )
+    assert (
+        lines[3]
+        == "| dcgan | 64 | 64 | 100 images | 80 | 0.80x |  |  | 4.0 s / 9.0 s | xla/float32 | no "
+        "(graph/float32 1.25x) |"
+    )
+    assert lines[4] == (
+        "| superres | 32 | 16 | 100 images | XLA cannot compile it | | 200 | 2.00x | 2.0 s / | "
+        "graph/float32 | no (graph/mixed_bfloat16 2.00x) |"
+    )
+    assert lines[5] == (
+        "| superres | 64 | 16 | 200 images | XLA cannot compile it | | 100 | 0.50x | 2.0 s / | "
+        "graph/float32 | yes |"
+    )
     # the gains the precision default is chosen from: geometric means (superres: 2.0 and 0.5 -> 1.0)
-    assert lines[7].endswith("quality test in it): dcgan 1.50x, superres 1.00x.") and len(lines) == 8
+    assert (
+        lines[7].endswith("quality test in it): dcgan 1.50x, superres 1.00x.") and len(lines) == 8
+    )
     assert run.bf16_gains(throughput + other) == {"dcgan": 1.5, "superres": 1.0}
 
 
@@ -156,8 +234,13 @@ def test_at_size_measures_every_mode_at_another_size():
     before = hardware.precision()
     row = harness.at_size("vae", 32, seconds=0.2, repeats=1)
     assert row["size"] == 32 and row["steps"] >= 3
-    assert all(row[f"{key}_per_s"] > 0 and row[f"{key}_first_fit_s"] > 0 for key in ("graph", "xla", "bf16"))
-    refused = harness.at_size("superres", 16, seconds=0.2, repeats=1, modes=("graph/float32", "xla/float32"))
+    assert all(
+        row[f"{key}_per_s"] > 0 and row[f"{key}_first_fit_s"] > 0
+        for key in ("graph", "xla", "bf16")
+    )
+    refused = harness.at_size(
+        "superres", 16, seconds=0.2, repeats=1, modes=("graph/float32", "xla/float32")
+    )
     assert "xla_per_s" not in refused and "bf16_per_s" not in refused
     assert "ResizeBicubic" in refused["xla_unsupported"]
     assert hardware.precision() == before  # the global policy is restored

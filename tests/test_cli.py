@@ -13,8 +13,13 @@ from aigc_keras import cli
 
 def _run(*args, env_extra=None):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "aigc_keras", *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "aigc_keras", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_train_cnn_quick_writes_outputs(tmp_path):
@@ -37,7 +42,10 @@ def test_train_cnn_quick_writes_outputs(tmp_path):
         (["train", "denoiser", "--noise-std", "1.5"], "expected a number in (0, 1), got 1.5"),
         (["inpaint", "--model", "m.keras"], "required: --image, --mask"),
         (["translate", "--model", "g.keras"], "required: --input, --out"),
-        (["eval", "--model", "g.keras", "--metrics", "fid,sharp"], "comma-separated subset of fid,kid,is,pr"),
+        (
+            ["eval", "--model", "g.keras", "--metrics", "fid,sharp"],
+            "comma-separated subset of fid,kid,is,pr",
+        ),
     ],
 )
 def test_bad_arguments_exit_with_usage(args, message, capsys):
@@ -68,11 +76,28 @@ def test_info_prints_environment(capsys):
 
 
 def test_sample_from_saved_generator(tmp_path, capsys):
-    generator = keras.Sequential([keras.Input((3,)), keras.layers.Dense(16, activation="tanh"),
-                                  keras.layers.Reshape((4, 4, 1))])
+    generator = keras.Sequential(
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(16, activation="tanh"),
+            keras.layers.Reshape((4, 4, 1)),
+        ]
+    )
     generator.save(tmp_path / "g.keras")
-    assert cli.main(["sample", "--model", str(tmp_path / "g.keras"), "--n", "9", "--out",
-                     str(tmp_path / "grid.png")]) == 0
+    assert (
+        cli.main(
+            [
+                "sample",
+                "--model",
+                str(tmp_path / "g.keras"),
+                "--n",
+                "9",
+                "--out",
+                str(tmp_path / "grid.png"),
+            ]
+        )
+        == 0
+    )
     import matplotlib.pyplot as plt
 
     grid = plt.imread(tmp_path / "grid.png")
@@ -91,12 +116,22 @@ def test_sample_refuses_a_classifier(tmp_path):
 
 @pytest.mark.slow
 def test_eval_prints_a_report_naming_extractor_and_counts(tmp_path, capsys, classifier):
-    generator = keras.Sequential([keras.Input((3,)), keras.layers.Dense(784, activation="tanh"),
-                                  keras.layers.Reshape((28, 28, 1))])
+    generator = keras.Sequential(
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(784, activation="tanh"),
+            keras.layers.Reshape((28, 28, 1)),
+        ]
+    )
     generator.save(tmp_path / "g.keras")
-    assert cli.main(["eval", "--model", str(tmp_path / "g.keras"), "--n", "50", "--metrics", "fid,is"]) == 0
+    assert (
+        cli.main(["eval", "--model", str(tmp_path / "g.keras"), "--n", "50", "--metrics", "fid,is"])
+        == 0
+    )
     out = capsys.readouterr().out
-    assert "extractor: chapter-1 classifier (28px" in out and "samples: 50 generated, 50 real" in out
+    assert (
+        "extractor: chapter-1 classifier (28px" in out and "samples: 50 generated, 50 real" in out
+    )
     assert "Fréchet distance" in out and "Inception-style score" in out and "kernel" not in out
 
 
@@ -115,8 +150,22 @@ def test_train_gan_resume_and_overwrite(tmp_path, capsys):
     assert (folder / "checkpoints" / "ckpt-00003.npz").is_file()
     assert cli.main(args + ["--overwrite", "--epochs", "1"]) == 0
     assert [p.name for p in sorted((folder / "checkpoints").glob("*.npz"))] == ["ckpt-00001.npz"]
-    assert cli.main(["sample", "--model", str(folder / "generator.keras"), "--classes", "3,4", "--n", "6",
-                     "--out", str(tmp_path / "s.png")]) == 0
+    assert (
+        cli.main(
+            [
+                "sample",
+                "--model",
+                str(folder / "generator.keras"),
+                "--classes",
+                "3,4",
+                "--n",
+                "6",
+                "--out",
+                str(tmp_path / "s.png"),
+            ]
+        )
+        == 0
+    )
     with pytest.raises(SystemExit, match="knows classes 0..9"):
         cli.main(["sample", "--model", str(folder / "generator.keras"), "--classes", "12"])
 
@@ -128,19 +177,39 @@ def test_train_vae_saves_a_generator_that_sample_reads(tmp_path):
 
     images = generator([tf.zeros((2, 16)), tf.constant([1, 2], tf.int32)]).numpy()
     assert images.shape == (2, 28, 28, 1) and -1.0 <= images.min() and images.max() <= 1.0
-    assert cli.main(["sample", "--model", str(tmp_path / "cvae" / "generator.keras"), "--classes", "7",
-                     "--n", "4", "--out", str(tmp_path / "s.png")]) == 0
+    assert (
+        cli.main(
+            [
+                "sample",
+                "--model",
+                str(tmp_path / "cvae" / "generator.keras"),
+                "--classes",
+                "7",
+                "--n",
+                "4",
+                "--out",
+                str(tmp_path / "s.png"),
+            ]
+        )
+        == 0
+    )
 
 
 def test_train_cyclegan_quick_then_translate_a_folder(tmp_path):
     out = tmp_path / "run"
-    result = _run("train", "cyclegan", "--quick", "--image-size", "16", "--width", "4", "--out", str(out))
+    result = _run(
+        "train", "cyclegan", "--quick", "--image-size", "16", "--width", "4", "--out", str(out)
+    )
     assert result.returncode == 0, result.stderr
     folder = out / "cyclegan"
     for name in ("generator_ab.keras", "generator_ba.keras"):
         assert (folder / name).is_file()
-    assert "16x16 patches" in result.stdout and list((folder / "samples").glob("translations_epoch*.png"))
-    again = _run("train", "cyclegan", "--quick", "--image-size", "16", "--width", "4", "--out", str(out))
+    assert "16x16 patches" in result.stdout and list(
+        (folder / "samples").glob("translations_epoch*.png")
+    )
+    again = _run(
+        "train", "cyclegan", "--quick", "--image-size", "16", "--width", "4", "--out", str(out)
+    )
     assert again.returncode == 2 and "--resume" in again.stderr
 
     import numpy as np
@@ -150,17 +219,35 @@ def test_train_cyclegan_quick_then_translate_a_folder(tmp_path):
     (pictures / "sub").mkdir(parents=True)
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (40, 30), dtype=np.uint8)).save(pictures / "one.png")
-    Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(pictures / "sub" / "two.jpg")
-    result = _run("translate", "--model", str(folder / "generator_ab.keras"), "--input", str(pictures),
-                  "--out", str(tmp_path / "translated"))
+    Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(
+        pictures / "sub" / "two.jpg"
+    )
+    result = _run(
+        "translate",
+        "--model",
+        str(folder / "generator_ab.keras"),
+        "--input",
+        str(pictures),
+        "--out",
+        str(tmp_path / "translated"),
+    )
     assert result.returncode == 0, result.stderr
-    written = sorted(p.relative_to(tmp_path / "translated").as_posix() for p in (tmp_path / "translated").rglob("*.png"))
+    written = sorted(
+        p.relative_to(tmp_path / "translated").as_posix()
+        for p in (tmp_path / "translated").rglob("*.png")
+    )
     assert written == ["one.png", "sub/two.png"]
     assert np.asarray(Image.open(tmp_path / "translated" / "one.png")).shape[:2] == (16, 16)
 
 
-@pytest.mark.parametrize("which, message", [("missing", "no saved generator"), ("not_translator", "not an image-to-image"),
-                                            ("no_input", "neither an image file nor a folder")])
+@pytest.mark.parametrize(
+    "which, message",
+    [
+        ("missing", "no saved generator"),
+        ("not_translator", "not an image-to-image"),
+        ("no_input", "neither an image file nor a folder"),
+    ],
+)
 def test_translate_refusals(which, message, tmp_path, capsys):
     model = tmp_path / "m.keras"
     if which == "not_translator":  # a vector-to-vector model
@@ -170,41 +257,126 @@ def test_translate_refusals(which, message, tmp_path, capsys):
         images = keras.Input((16, 16, 1))
         keras.Model(images, keras.layers.Conv2D(1, 3, padding="same")(images)).save(model)
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["translate", "--model", str(model), "--input", str(tmp_path / "nothing"), "--out", str(tmp_path)])
+        cli.main(
+            [
+                "translate",
+                "--model",
+                str(model),
+                "--input",
+                str(tmp_path / "nothing"),
+                "--out",
+                str(tmp_path),
+            ]
+        )
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_train_stylegan_quick_then_sample_with_truncation(tmp_path, capsys):
-    assert cli.main(["train", "stylegan", "--quick", "--image-size", "16", "--width", "4", "--augment", "translation",
-                     "--out", str(tmp_path)]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                "stylegan",
+                "--quick",
+                "--image-size",
+                "16",
+                "--width",
+                "4",
+                "--augment",
+                "translation",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     generator = tmp_path / "stylegan" / "generator.keras"
-    assert generator.is_file() and (tmp_path / "stylegan" / "checkpoints" / "ckpt-00002.npz").is_file()
+    assert (
+        generator.is_file() and (tmp_path / "stylegan" / "checkpoints" / "ckpt-00002.npz").is_file()
+    )
     for psi in ("0.7", "0"):
-        assert cli.main(["sample", "--model", str(generator), "--truncation", psi, "--n", "4",
-                         "--out", str(tmp_path / f"s{psi}.png")]) == 0
+        assert (
+            cli.main(
+                [
+                    "sample",
+                    "--model",
+                    str(generator),
+                    "--truncation",
+                    psi,
+                    "--n",
+                    "4",
+                    "--out",
+                    str(tmp_path / f"s{psi}.png"),
+                ]
+            )
+            == 0
+        )
     import matplotlib.pyplot as plt
 
-    assert plt.imread(tmp_path / "s0.png").shape[:2] == (2 * 17 + 1, 2 * 17 + 1)  # 2x2 tiles of 16 px, 1 px gaps
+    assert plt.imread(tmp_path / "s0.png").shape[:2] == (
+        2 * 17 + 1,
+        2 * 17 + 1,
+    )  # 2x2 tiles of 16 px, 1 px gaps
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["sample", "--model", str(generator), "--truncation", "1.5"])
-    assert exit_info.value.code == 2 and "expected a number in [0, 1], got 1.5" in capsys.readouterr().err
+    assert (
+        exit_info.value.code == 2
+        and "expected a number in [0, 1], got 1.5" in capsys.readouterr().err
+    )
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["train", "stylegan", "--augment", "flip"])
-    assert exit_info.value.code == 2 and "subset of translation,cutout,color" in capsys.readouterr().err
+    assert (
+        exit_info.value.code == 2
+        and "subset of translation,cutout,color" in capsys.readouterr().err
+    )
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["train", "dcgan", "--quick", "--augment", "cutout", "--out", str(tmp_path)])
     assert exit_info.value.code == 2 and "--augment is a stylegan option" in capsys.readouterr().err
-    plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Reshape((4, 4, 1))])
+    plain = keras.Sequential(
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(16, activation="tanh"),
+            keras.layers.Reshape((4, 4, 1)),
+        ]
+    )
     plain.save(tmp_path / "plain.keras")
     with pytest.raises(SystemExit, match="--truncation needs a StyleGAN generator"):
         cli.main(["sample", "--model", str(tmp_path / "plain.keras"), "--truncation", "0.5"])
 
 
 def test_train_pixelcnn_quick_then_sample(tmp_path):
-    assert cli.main(["train", "pixelcnn", "--quick", "--image-size", "8", "--width", "8", "--levels", "3",
-                     "--out", str(tmp_path)]) == 0
-    assert cli.main(["sample", "--model", str(tmp_path / "pixelcnn" / "generator.keras"), "--n", "4",
-                     "--out", str(tmp_path / "s.png")]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                "pixelcnn",
+                "--quick",
+                "--image-size",
+                "8",
+                "--width",
+                "8",
+                "--levels",
+                "3",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    assert (
+        cli.main(
+            [
+                "sample",
+                "--model",
+                str(tmp_path / "pixelcnn" / "generator.keras"),
+                "--n",
+                "4",
+                "--out",
+                str(tmp_path / "s.png"),
+            ]
+        )
+        == 0
+    )
     import matplotlib.pyplot as plt
 
     grid = plt.imread(tmp_path / "s.png")
@@ -221,7 +393,22 @@ def _png(path, array):
 
 
 def test_train_inpainter_quick_then_inpaint_with_a_user_mask(tmp_path, capsys):
-    assert cli.main(["train", "inpainter", "--quick", "--image-size", "16", "--width", "4", "--out", str(tmp_path)]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                "inpainter",
+                "--quick",
+                "--image-size",
+                "16",
+                "--width",
+                "4",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     model = str(tmp_path / "inpainter" / "inpainter.keras")
     assert (tmp_path / "inpainter" / "examples.png").is_file()
     rng = np.random.default_rng(0)
@@ -230,39 +417,99 @@ def test_train_inpainter_quick_then_inpaint_with_a_user_mask(tmp_path, capsys):
     hole[4:9, 6:12] = 255
     mask = _png(tmp_path / "mask.png", hole)
     out = tmp_path / "filled.png"
-    assert cli.main(["inpaint", "--model", model, "--image", image, "--mask", mask, "--out", str(out)]) == 0
+    assert (
+        cli.main(["inpaint", "--model", model, "--image", image, "--mask", mask, "--out", str(out)])
+        == 0
+    )
     from PIL import Image
 
     before, after = np.asarray(Image.open(image)), np.asarray(Image.open(out).convert("L"))
     np.testing.assert_array_equal(after[hole == 0], before[hole == 0])  # known pixels kept exactly
     assert "filled 30 pixels" in capsys.readouterr().out
-    refusals = [(_png(tmp_path / "small.png", hole[:8, :8]), "must be the same size"),
-                (_png(tmp_path / "grey.png", hole // 2 + 60), "black (0: keep) and white (255: hole) only")]
+    refusals = [
+        (_png(tmp_path / "small.png", hole[:8, :8]), "must be the same size"),
+        (_png(tmp_path / "grey.png", hole // 2 + 60), "black (0: keep) and white (255: hole) only"),
+    ]
     for bad_mask, message in refusals:
         with pytest.raises(SystemExit):
             cli.main(["inpaint", "--model", model, "--image", image, "--mask", bad_mask])
         assert message in capsys.readouterr().err
     big = _png(tmp_path / "big.png", rng.integers(0, 256, (20, 20)))
     with pytest.raises(SystemExit):
-        cli.main(["inpaint", "--model", model, "--image", big, "--mask", _png(tmp_path / "m20.png", np.zeros((20, 20)))])
+        cli.main(
+            [
+                "inpaint",
+                "--model",
+                model,
+                "--image",
+                big,
+                "--mask",
+                _png(tmp_path / "m20.png", np.zeros((20, 20))),
+            ]
+        )
     assert "trained on 16x16 images" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("kind, options, factor", [("superres", ["--scale", "4"], 4), ("denoiser", [], 1)])
+@pytest.mark.parametrize(
+    "kind, options, factor", [("superres", ["--scale", "4"], 4), ("denoiser", [], 1)]
+)
 def test_train_enhancer_quick_then_enhance_a_folder(kind, options, factor, tmp_path, capsys):
-    assert cli.main(["train", kind, "--quick", "--image-size", "16", "--width", "4", *options,
-                     "--out", str(tmp_path)]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                kind,
+                "--quick",
+                "--image-size",
+                "16",
+                "--width",
+                "4",
+                *options,
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     name = "superres_x4.keras" if kind == "superres" else "denoiser.keras"
     pictures = tmp_path / "pictures"
     pictures.mkdir()
     _png(pictures / "a.png", np.random.default_rng(0).integers(0, 256, (12, 10, 3)))
-    assert cli.main(["enhance", "--model", str(tmp_path / kind / name), "--input", str(pictures),
-                     "--out", str(tmp_path / "enhanced")]) == 0
+    assert (
+        cli.main(
+            [
+                "enhance",
+                "--model",
+                str(tmp_path / kind / name),
+                "--input",
+                str(pictures),
+                "--out",
+                str(tmp_path / "enhanced"),
+            ]
+        )
+        == 0
+    )
     from PIL import Image
 
-    assert np.asarray(Image.open(tmp_path / "enhanced" / "a.png")).shape == (12 * factor, 10 * factor, 3)
-    plain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(3, 1)], name="something_else")
+    assert np.asarray(Image.open(tmp_path / "enhanced" / "a.png")).shape == (
+        12 * factor,
+        10 * factor,
+        3,
+    )
+    plain = keras.Sequential(
+        [keras.Input((8, 8, 3)), keras.layers.Conv2D(3, 1)], name="something_else"
+    )
     plain.save(tmp_path / "plain.keras")
     with pytest.raises(SystemExit):
-        cli.main(["enhance", "--model", str(tmp_path / "plain.keras"), "--input", str(pictures), "--out", str(tmp_path)])
+        cli.main(
+            [
+                "enhance",
+                "--model",
+                str(tmp_path / "plain.keras"),
+                "--input",
+                str(pictures),
+                "--out",
+                str(tmp_path),
+            ]
+        )
     assert "neither a super-resolution nor a denoising network" in capsys.readouterr().err

@@ -10,11 +10,15 @@ from aigc_keras.models import cnn
 
 def test_shapes_probabilities_and_features():
     model = cnn.CNNClassifier(image_size=16, channels=3, num_classes=4, feature_dim=12)
-    images = np.random.default_rng(0).uniform(-1, 1, (5, 16, 16, 3)).astype(np.float32)  # synthetic input
+    images = (
+        np.random.default_rng(0).uniform(-1, 1, (5, 16, 16, 3)).astype(np.float32)
+    )  # synthetic input
     assert model(images).shape == (5, 4)
     probs = model.predict_proba(images)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
-    np.testing.assert_allclose(probs, keras.ops.convert_to_numpy(keras.ops.softmax(model(images))), rtol=1e-5)
+    np.testing.assert_allclose(
+        probs, keras.ops.convert_to_numpy(keras.ops.softmax(model(images))), rtol=1e-5
+    )
     assert model.features(images).shape == (5, 12)
 
 
@@ -44,5 +48,6 @@ def test_cached_classifier_reaches_held_out_accuracy(classifier):
     print(f"chapter-1 classifier held-out accuracy: {accuracy:.4f} on {len(test)} digits")
     assert accuracy >= 0.96
     again = judges.load_classifier(28)  # from the cache now: same weights
-    np.testing.assert_allclose(again.predict_proba(test.images[:8]), classifier.predict_proba(test.images[:8]),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        again.predict_proba(test.images[:8]), classifier.predict_proba(test.images[:8]), rtol=1e-6
+    )

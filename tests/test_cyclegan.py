@@ -1,14 +1,13 @@
 """Chapter 4: CycleGAN — its layers, losses, pool and schedule, the unpaired data, the standard matrix."""
 
 import keras
+import matrix
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import matrix
-from aigc_keras import config, data, hardware, judges, layers, losses, registry
+from aigc_keras import data, hardware, judges, layers, losses, registry
 from aigc_keras.models import cyclegan, networks
-
 
 make_small = matrix.small(registry.get("cyclegan"))  # the registered small test configuration
 
@@ -27,7 +26,9 @@ def pairs():
 def test_instance_norm_matches_numpy(policy):
     policy("float32")  # the reference is float32 arithmetic
     rng = np.random.default_rng(0)
-    x = (rng.normal(size=(3, 5, 6, 4)) * [1.0, 3.0, 0.2, 7.0] + [0.0, -2.0, 5.0, 1.0]).astype(np.float32)
+    x = (rng.normal(size=(3, 5, 6, 4)) * [1.0, 3.0, 0.2, 7.0] + [0.0, -2.0, 5.0, 1.0]).astype(
+        np.float32
+    )
     out = layers.instance_norm("norm")(x)  # gamma = 1, beta = 0 at initialisation
     mean = x.mean(axis=(1, 2), keepdims=True)
     var = x.var(axis=(1, 2), keepdims=True)
@@ -69,7 +70,13 @@ def test_residual_blocks_follow_the_paper():
 
 def test_patch_receptive_fields_and_depths():
     assert [networks.patch_receptive_field(n) for n in (1, 2, 3)] == [16, 34, 70]
-    assert {s: networks.patch_layers(s) for s in (16, 32, 64, 128, 256)} == {16: 1, 32: 1, 64: 2, 128: 3, 256: 3}
+    assert {s: networks.patch_layers(s) for s in (16, 32, 64, 128, 256)} == {
+        16: 1,
+        32: 1,
+        64: 2,
+        128: 3,
+        256: 3,
+    }
     # The receptive field computed independently: the input pixels whose gradient reaches one output unit
     # (without instance norm, whose per-image statistics touch every pixel a little).
     disc = networks.build_patch_discriminator(64, 1, width=4, strided_layers=2, norm=None)
@@ -86,8 +93,10 @@ def test_patch_receptive_fields_and_depths():
 
 def test_least_squares_losses_and_l1_against_numpy():
     real, fake = np.array([0.5, 1.5, 1.0]), np.array([0.2, -0.4])
-    assert np.isclose(losses.least_squares_discriminator_loss(real, fake),
-                      0.5 * (np.mean((real - 1) ** 2) + np.mean(fake**2)))
+    assert np.isclose(
+        losses.least_squares_discriminator_loss(real, fake),
+        0.5 * (np.mean((real - 1) ** 2) + np.mean(fake**2)),
+    )
     assert np.isclose(losses.least_squares_generator_loss(fake), np.mean((fake - 1) ** 2))
     assert np.isclose(losses.l1(real, [0.0, 0.0, 2.0]), np.mean([0.5, 1.5, 1.0]))
 
@@ -109,17 +118,25 @@ def test_image_pool_fills_then_swaps_as_documented():
 def test_image_pool_returns_stored_images_half_the_time():
     pool = layers.ImagePool(50, (1, 1, 1))
     stored = -1.0 - np.arange(50, dtype=np.float32).reshape(50, 1, 1, 1)
-    np.testing.assert_array_equal(pool(stored, np.zeros(50, np.float32), np.zeros(50, np.float32)), stored)
+    np.testing.assert_array_equal(
+        pool(stored, np.zeros(50, np.float32), np.zeros(50, np.float32)), stored
+    )
     rng = np.random.default_rng(0)
     new = np.arange(1, 4001, dtype=np.float32).reshape(40, 100, 1, 1, 1)  # every image distinct
     returned_stored = 0
     for chunk in new:
-        out = pool(chunk, rng.uniform(size=100).astype(np.float32), rng.uniform(size=100).astype(np.float32)).numpy()
+        out = pool(
+            chunk,
+            rng.uniform(size=100).astype(np.float32),
+            rng.uniform(size=100).astype(np.float32),
+        ).numpy()
         returned_stored += int(np.sum(out != chunk))
         older = out[out != chunk]
         assert np.all(older < chunk.min())  # what came back was stored before this batch
     assert 0.46 < returned_stored / 4000 < 0.54, returned_stored / 4000
-    assert int(pool.count.numpy()) == 50 and pool.images.numpy().min() > 0  # the originals have been swapped out
+    assert (
+        int(pool.count.numpy()) == 50 and pool.images.numpy().min() > 0
+    )  # the originals have been swapped out
 
 
 def test_schedule_is_constant_then_linear_to_zero():
@@ -138,7 +155,9 @@ def test_schedule_is_constant_then_linear_to_zero():
 
 
 def test_unpaired_domains_are_shuffled_independently():
-    ds = data.load_unpaired("brick", "grass", image_size=16, batch_size=None, num_crops=20, source="offline")
+    ds = data.load_unpaired(
+        "brick", "grass", image_size=16, batch_size=None, num_crops=20, source="offline"
+    )
     a_ref = data.load_arrays("brick", "train", image_size=16, num_crops=20, source="offline").images
     b_ref = data.load_arrays("grass", "train", image_size=16, num_crops=20, source="offline").images
     pairs = list(ds.as_numpy_iterator())
@@ -163,7 +182,9 @@ def test_unpaired_refusals():
 def test_translate_and_its_refusals():
     model = make_small()
     x = np.zeros((3, 16, 16, 1), np.float32)
-    assert model.translate(x, "a2b").shape == (3, 16, 16, 1) and model.translate(x, "b2a").shape == (3, 16, 16, 1)
+    assert model.translate(x, "a2b").shape == (3, 16, 16, 1) and model.translate(
+        x, "b2a"
+    ).shape == (3, 16, 16, 1)
     np.testing.assert_allclose(model.translate(x, "a2b"), model.generator_ab(x).numpy(), atol=1e-6)
     with pytest.raises(ValueError, match="'a2b'"):
         model.translate(x, "ab")
@@ -185,8 +206,11 @@ def test_finite_losses_and_validation(pairs):
 
 
 def test_training_without_a_pool_or_identity_term(pairs):
-    model = matrix.fresh(lambda: cyclegan.CycleGAN(image_size=16, channels=1, ngf=4, ndf=4, n_blocks=1,
-                                                   pool_size=0, identity_weight=0.0))
+    model = matrix.fresh(
+        lambda: cyclegan.CycleGAN(
+            image_size=16, channels=1, ngf=4, ndf=4, n_blocks=1, pool_size=0, identity_weight=0.0
+        )
+    )
     logs = model.fit(pairs, epochs=1, verbose=0).history
     assert logs["identity"][-1] == 0.0 and np.isfinite(logs["g_loss"][-1])
 
@@ -199,21 +223,30 @@ def test_both_generators_round_trip(pairs, tmp_path):
         path = tmp_path / f"{direction}.keras"
         network.save(path)
         loaded = keras.saving.load_model(path, safe_mode=True)
-        np.testing.assert_array_equal(model.translate(x, direction), loaded(x, training=False).numpy())
+        np.testing.assert_array_equal(
+            model.translate(x, direction), loaded(x, training=False).numpy()
+        )
 
 
 def test_checkpoint_resume_is_exact_and_keeps_the_pools(pairs, tmp_path):
     x = next(iter(pairs))[0].numpy()
-    matrix.check_resume_is_exact(make_small, pairs, tmp_path, {}, sample=lambda m: m.translate(x, "a2b"))
+    matrix.check_resume_is_exact(
+        make_small, pairs, tmp_path, {}, sample=lambda m: m.translate(x, "a2b")
+    )
     # The epoch-1 checkpoint holds both pools, filled with the first epoch's fakes (a fresh model's are empty).
     restored = matrix.fresh(make_small)
     assert int(restored.pool_a.count.numpy()) == 0
     restored.load_checkpoint(tmp_path / "ckpt-00001.npz")
     for pool in (restored.pool_a, restored.pool_b):
-        assert int(pool.count.numpy()) == 4 and np.all(np.abs(pool.images.numpy()).max(axis=(1, 2, 3)) > 0)
+        assert int(pool.count.numpy()) == 4 and np.all(
+            np.abs(pool.images.numpy()).max(axis=(1, 2, 3)) > 0
+        )
     with pytest.raises(ValueError, match="ngf: checkpoint 4 vs model 8"):
-        matrix.fresh(lambda: cyclegan.CycleGAN(image_size=16, channels=1, ngf=8, ndf=4, n_blocks=1,
-                                               pool_size=4)).load_checkpoint(tmp_path / "ckpt-00001.npz")
+        matrix.fresh(
+            lambda: cyclegan.CycleGAN(
+                image_size=16, channels=1, ngf=8, ndf=4, n_blocks=1, pool_size=4
+            )
+        ).load_checkpoint(tmp_path / "ckpt-00001.npz")
 
 
 def test_mirrored_strategy_epoch(pairs):
@@ -236,26 +269,49 @@ def test_grass_to_brick_translation_quality():
     """600 steps of batch 8 at 32x32 on the offline textures (grass = A, brick = B), judged on held-out crops."""
     from aigc_keras import metrics
 
-    arrays = {(name, split): data.load_arrays(name, split, image_size=32, source="offline").images
-              for name in ("grass", "brick") for split in ("train", "test")}
-    judge = judges.train_domain_extractor(arrays["grass", "train"], arrays["brick", "train"],
-                                           arrays["grass", "test"], arrays["brick", "test"], epochs=5)
+    arrays = {
+        (name, split): data.load_arrays(name, split, image_size=32, source="offline").images
+        for name in ("grass", "brick")
+        for split in ("train", "test")
+    }
+    judge = judges.train_domain_extractor(
+        arrays["grass", "train"],
+        arrays["brick", "train"],
+        arrays["grass", "test"],
+        arrays["brick", "test"],
+        epochs=5,
+    )
     test_a, test_b = arrays["grass", "test"], arrays["brick", "test"]
-    kid = lambda x, y: metrics.kernel_distance(judge.features(x), judge.features(y), subsets=50,  # noqa: E731
-                                               subset_size=150)[0]
+    kid = lambda x, y: metrics.kernel_distance(
+        judge.features(x),
+        judge.features(y),
+        subsets=50,  # noqa: E731
+        subset_size=150,
+    )[0]
     keras.utils.set_random_seed(0)
     model = cyclegan.CycleGAN(**QUALITY)
-    model.compile(optimizers=cyclegan.make_optimizers(total_steps=QUALITY_STEPS),
-                  jit_compile=hardware.jit_compile(model, quick=False))  # as a standard run (XLA on this CPU)
-    cycle_error = lambda: float(np.mean(np.abs(model.translate(model.translate(test_a, "a2b"), "b2a") - test_a)))  # noqa: E731
+    model.compile(
+        optimizers=cyclegan.make_optimizers(total_steps=QUALITY_STEPS),
+        jit_compile=hardware.jit_compile(model, quick=False),
+    )  # as a standard run (XLA on this CPU)
+    cycle_error = lambda: float(
+        np.mean(np.abs(model.translate(model.translate(test_a, "a2b"), "b2a") - test_a))
+    )  # noqa: E731
     untrained_cycle = cycle_error()
-    pairs = data.load_unpaired("grass", "brick", image_size=32, batch_size=QUALITY_BATCH, source="offline", repeat=True)
+    pairs = data.load_unpaired(
+        "grass", "brick", image_size=32, batch_size=QUALITY_BATCH, source="offline", repeat=True
+    )
     model.fit(pairs, steps_per_epoch=QUALITY_STEPS, epochs=1, verbose=0)
     fake_b = model.translate(test_a, "a2b")
-    report = {"judge accuracy": judge.accuracy, "G(A) judged B": judge.fraction_b(fake_b),
-              "KID(G(A), B)": kid(fake_b, test_b), "KID(A, B)": kid(test_a, test_b),
-              "cycle error": cycle_error(), "untrained cycle error": untrained_cycle,
-              "F(B) judged A": 1.0 - judge.fraction_b(model.translate(test_b, "b2a"))}
+    report = {
+        "judge accuracy": judge.accuracy,
+        "G(A) judged B": judge.fraction_b(fake_b),
+        "KID(G(A), B)": kid(fake_b, test_b),
+        "KID(A, B)": kid(test_a, test_b),
+        "cycle error": cycle_error(),
+        "untrained cycle error": untrained_cycle,
+        "F(B) judged A": 1.0 - judge.fraction_b(model.translate(test_b, "b2a")),
+    }
     print(report)
     assert judge.accuracy >= 0.95, report
     assert report["G(A) judged B"] >= 0.80, report
@@ -270,10 +326,18 @@ def test_unpaired_user_folders_and_tfds_pairs_offline(tmp_path, monkeypatch):
     for domain, count in (("summer", 5), ("winter", 3)):
         (tmp_path / domain).mkdir()
         for i in range(count):  # mixed sizes: the loader resizes
-            Image.fromarray(rng.integers(0, 255, (20 + i, 24, 3), dtype=np.uint8)).save(tmp_path / domain / f"{i}.png")
-    pairs = list(data.load_unpaired(tmp_path / "summer", tmp_path / "winter", image_size=16, batch_size=2)
-                 .as_numpy_iterator())
-    assert [p[0].shape for p in pairs] == [(2, 16, 16, 3), (1, 16, 16, 3)]  # the smaller domain ends the epoch
+            Image.fromarray(rng.integers(0, 255, (20 + i, 24, 3), dtype=np.uint8)).save(
+                tmp_path / domain / f"{i}.png"
+            )
+    pairs = list(
+        data.load_unpaired(
+            tmp_path / "summer", tmp_path / "winter", image_size=16, batch_size=2
+        ).as_numpy_iterator()
+    )
+    assert [p[0].shape for p in pairs] == [
+        (2, 16, 16, 3),
+        (1, 16, 16, 3),
+    ]  # the smaller domain ends the epoch
     monkeypatch.setattr(data, "network_available", lambda: False)
     with pytest.raises(ValueError, match="no honest offline stand-in.*brick"):
         data.load_unpaired("cycle_gan/horse2zebra", None)

@@ -22,7 +22,9 @@ def test_digits_arrays_shapes_range_and_counts():
 def test_pipeline_batches_labels_and_value_ranges():
     batch = next(iter(data.load("digits", image_size=16, batch_size=32)))
     assert batch.shape == (32, 16, 16, 1) and batch.dtype == tf.float32
-    images, labels = next(iter(data.load("digits", "test", image_size=16, batch_size=8, labels=True)))
+    images, labels = next(
+        iter(data.load("digits", "test", image_size=16, batch_size=8, labels=True))
+    )
     assert images.shape == (8, 16, 16, 1) and labels.dtype == tf.int32
     unit = next(iter(data.load("digits", image_size=8, batch_size=500, value_range=(0, 1))))
     assert 0.0 <= float(tf.reduce_min(unit)) and float(tf.reduce_max(unit)) <= 1.0
@@ -46,7 +48,11 @@ def test_channels_conversion_and_other_offline_sets():
     photos = data.load_arrays("photos", "test", image_size=32, num_crops=4)
     assert photos.images.shape == (20, 32, 32, 3) and photos.class_names[0] == "astronaut"
     textures = data.load_arrays("textures", "train", image_size=64, num_crops=10)
-    assert textures.images.shape == (30, 64, 64, 1) and list(np.bincount(textures.labels)) == [10, 10, 10]
+    assert textures.images.shape == (30, 64, 64, 1) and list(np.bincount(textures.labels)) == [
+        10,
+        10,
+        10,
+    ]
 
 
 def _positions(crop, picture):
@@ -61,7 +67,9 @@ def test_texture_train_and_test_crops_come_from_disjoint_regions():
     picture = skdata.brick()
     boundary = int(picture.shape[0] * data.TRAIN_REGION)
     for split in ("train", "test"):
-        crops = data.load_arrays("brick", split, image_size=size, num_crops=25, value_range=(0, 1)).images
+        crops = data.load_arrays(
+            "brick", split, image_size=size, num_crops=25, value_range=(0, 1)
+        ).images
         for crop in crops[..., 0]:
             rows = _positions(np.round(crop * 255).astype(np.uint8), picture)
             assert len(rows) >= 1, "a crop was not found in the source picture"
@@ -138,7 +146,9 @@ def _write_pngs(folder, count, value):
 def test_user_folder_with_and_without_classes(tmp_path):
     _write_pngs(tmp_path / "classes" / "cats", 3, 10)
     _write_pngs(tmp_path / "classes" / "dogs", 2, 200)
-    images, labels = next(iter(data.load(tmp_path / "classes", image_size=8, batch_size=10, labels=True)))
+    images, labels = next(
+        iter(data.load(tmp_path / "classes", image_size=8, batch_size=10, labels=True))
+    )
     assert images.shape == (5, 8, 8, 3) and sorted(labels.numpy().tolist()) == [0, 0, 0, 1, 1]
     arrays = data.load_arrays(tmp_path / "classes", image_size=8, value_range=(0, 1))
     assert arrays.class_names == ("cats", "dogs") and arrays.images.max() <= 1.0
@@ -170,5 +180,12 @@ def test_a_refused_download_is_explained(monkeypatch, tmp_path):
     with pytest.raises(ValueError) as error:
         data.load("celeb_a", image_size=32)
     message = str(error.value)
-    assert "TFDS could not download it (DownloadError: Failed to get url: 403 quota exceeded" in message
-    assert "refuses automated downloads" in message and "'lfw'" in message and "no honest offline stand-in" in message
+    assert (
+        "TFDS could not download it (DownloadError: Failed to get url: 403 quota exceeded"
+        in message
+    )
+    assert (
+        "refuses automated downloads" in message
+        and "'lfw'" in message
+        and "no honest offline stand-in" in message
+    )

@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from aigc_keras import config, data, hardware
+from aigc_keras import data, hardware
 from aigc_keras.models import cnn, editing, gan, pixelcnn
 
 # Two logical CPU devices (conftest); on a machine with GPUs hardware.strategy("mirrored") spans those instead.
-pytestmark = pytest.mark.skipif(bool(hardware.gpus()), reason="the two-replica CPU set-up is for machines without GPUs")
+pytestmark = pytest.mark.skipif(
+    bool(hardware.gpus()), reason="the two-replica CPU set-up is for machines without GPUs"
+)
 
 
 def _train(make, batches, mirrored: bool, epochs=2):
@@ -33,8 +35,10 @@ def _train(make, batches, mirrored: bool, epochs=2):
 
 def _classifier():
     model = cnn.CNNClassifier(image_size=8, width=8, feature_dim=16, dropout=0.0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     return model
 
 
@@ -56,12 +60,18 @@ def _fixed(value_range, labels=False, n=256, size=8):
     return tf.data.Dataset.from_tensor_slices(element).batch(64, drop_remainder=True)
 
 
-@pytest.mark.parametrize("make, batches", [
-    (_classifier, lambda: _fixed((-1, 1), labels=True)),
-    (_pixelcnn, lambda: _fixed(4)),
-    (_superres, lambda: _fixed((0, 1))),
-], ids=["classifier", "pixelcnn", "superres"])
-@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])  # the CPU defaults (hardware.default_precision)
+@pytest.mark.parametrize(
+    "make, batches",
+    [
+        (_classifier, lambda: _fixed((-1, 1), labels=True)),
+        (_pixelcnn, lambda: _fixed(4)),
+        (_superres, lambda: _fixed((0, 1))),
+    ],
+    ids=["classifier", "pixelcnn", "superres"],
+)
+@pytest.mark.parametrize(
+    "precision", ["float32", "mixed_bfloat16"]
+)  # the CPU defaults (hardware.default_precision)
 def test_mirrored_fit_equals_single_device_fit(make, batches, precision, policy):
     policy(precision)
     single, single_logs = _train(make, batches(), mirrored=False)
@@ -84,6 +94,7 @@ def test_mirrored_fit_equals_single_device_fit(make, batches, precision, policy)
 def test_mirrored_dcgan_losses_match_single_device_in_distribution():
     """Different noise per replica: not equal, but the epoch's mean losses agree to within 2 % (0.3 % here;
     a replica-scaling error, i.e. a doubled learning rate, would show)."""
+
     def make():
         model = gan.DCGAN(image_size=28, width=16, latent_dim=16)
         model.compile()
@@ -94,4 +105,6 @@ def test_mirrored_dcgan_losses_match_single_device_in_distribution():
     _, mirrored = _train(make, batches(), mirrored=True, epochs=1)
     for name in ("d_loss", "g_loss"):
         assert mirrored[name][0] != single[name][0]  # the noise differs...
-        np.testing.assert_allclose(mirrored[name][0], single[name][0], rtol=0.02, err_msg=name)  # ...its effect not
+        np.testing.assert_allclose(
+            mirrored[name][0], single[name][0], rtol=0.02, err_msg=name
+        )  # ...its effect not

@@ -2,11 +2,11 @@
 inputs, the standard matrix and the quality bars against scikit-image's classical restorations and bicubic."""
 
 import keras
+import matrix
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import matrix
 from aigc_keras import data, layers
 from aigc_keras.models import editing
 
@@ -14,18 +14,24 @@ KINDS = matrix.kinds("editing")
 
 
 def _psnr(a, b):
-    return float(np.mean(tf.image.psnr(np.asarray(a, np.float32), np.asarray(b, np.float32), max_val=1.0)))
+    return float(
+        np.mean(tf.image.psnr(np.asarray(a, np.float32), np.asarray(b, np.float32), max_val=1.0))
+    )
 
 
 @pytest.fixture(scope="module")
 def patches():
     """64 grey 16x16 texture crops in [0, 1], in a fixed order (train split)."""
-    images = data.load_arrays("textures", "train", image_size=16, value_range=(0, 1), num_crops=22).images[:64]
+    images = data.load_arrays(
+        "textures", "train", image_size=16, value_range=(0, 1), num_crops=22
+    ).images[:64]
     return tf.data.Dataset.from_tensor_slices(images).batch(16)
 
 
 def _held_out(n=4):
-    return data.load_arrays("textures", "test", image_size=16, value_range=(0, 1), num_crops=2).images[:n]
+    return data.load_arrays(
+        "textures", "test", image_size=16, value_range=(0, 1), num_crops=2
+    ).images[:n]
 
 
 def _network_inputs(kind):
@@ -38,18 +44,27 @@ def _network_inputs(kind):
 def _sample(kind):
     """What each model's output is compared by in the resume test: its public editing method."""
     inputs = _network_inputs(kind)
-    methods = {"inpainter": lambda m: m.inpaint(*inputs), "superres": lambda m: m.upscale(inputs),
-               "denoiser": lambda m: m.denoise(inputs)}
+    methods = {
+        "inpainter": lambda m: m.inpaint(*inputs),
+        "superres": lambda m: m.upscale(inputs),
+        "denoiser": lambda m: m.denoise(inputs),
+    }
     return methods[kind]
 
 
 # --- masks ---------------------------------------------------------------------------------
 
+
 def test_rectangle_masks_cover_the_documented_fraction():
     masks = editing.rectangle_masks(500, 32, seed=0)
     assert set(np.unique(masks)) == {0.0, 1.0} and masks.shape == (500, 32, 32, 1)
-    rows, cols = masks.max(axis=2)[..., 0].sum(1), masks.max(axis=1)[..., 0].sum(1)  # rectangle height and width
-    assert rows.min() >= 8 and rows.max() <= 16 and cols.min() >= 8 and cols.max() <= 16  # 25-50 % of 32
+    rows, cols = (
+        masks.max(axis=2)[..., 0].sum(1),
+        masks.max(axis=1)[..., 0].sum(1),
+    )  # rectangle height and width
+    assert (
+        rows.min() >= 8 and rows.max() <= 16 and cols.min() >= 8 and cols.max() <= 16
+    )  # 25-50 % of 32
     np.testing.assert_array_equal(masks.sum((1, 2, 3)), rows * cols)  # solid rectangles
     assert rows.std() > 2 and cols.std() > 2  # the sizes vary across the documented range
 
@@ -67,19 +82,25 @@ def test_free_form_masks_cover_the_documented_fraction():
 def test_training_masks_mix_rectangles_and_strokes():
     model = KINDS["inpainter"][0]()
     masks = model.draw_masks(64).numpy()
-    solid = [m.sum() == m.max(0).sum() * m.max(1).sum() for m in masks[..., 0]]  # rectangles are solid boxes
+    solid = [
+        m.sum() == m.max(0).sum() * m.max(1).sum() for m in masks[..., 0]
+    ]  # rectangles are solid boxes
     assert 10 < sum(solid) < 54
 
 
 def test_sub_pixel_and_composite_layers_against_references(policy):
     policy("float32")  # the references are float32 arithmetic
     x = np.random.default_rng(0).normal(size=(2, 3, 5, 12)).astype(np.float32)
-    np.testing.assert_array_equal(layers.SubPixelUpsampling(2)(x).numpy(), tf.nn.depth_to_space(x, 2).numpy())
+    np.testing.assert_array_equal(
+        layers.SubPixelUpsampling(2)(x).numpy(), tf.nn.depth_to_space(x, 2).numpy()
+    )
     image, fill = np.full((1, 2, 2, 3), 0.25, np.float32), np.full((1, 2, 2, 3), 0.75, np.float32)
     mask = np.array([[[[1.0], [0.0]], [[0.0], [1.0]]]], np.float32)
     out = layers.HoleComposite()([image, mask, fill]).numpy()
     np.testing.assert_array_equal(out[0, :, :, 0], [[0.75, 0.25], [0.25, 0.75]])
-    np.testing.assert_array_equal(layers.HoleComposite()([image, mask]).numpy()[0, :, :, 1], [[0, 0.25], [0.25, 0]])
+    np.testing.assert_array_equal(
+        layers.HoleComposite()([image, mask]).numpy()[0, :, :, 1], [[0, 0.25], [0.25, 0]]
+    )
 
 
 def test_baselines_and_scores_by_hand():
@@ -90,13 +111,17 @@ def test_baselines_and_scores_by_hand():
     masks = np.zeros_like(reference)
     masks[0, :2, :2] = 1.0  # 4 hole pixels, one of them off by 0.1
     assert editing.hole_mse(restored, reference, masks) == pytest.approx(0.01 / 4)
-    ramp = np.tile(np.linspace(0, 1, 8, dtype=np.float32), (8, 1))[None, ..., None]  # a linear ramp: biharmonic is exact
+    ramp = np.tile(np.linspace(0, 1, 8, dtype=np.float32), (8, 1))[
+        None, ..., None
+    ]  # a linear ramp: biharmonic is exact
     hole = np.zeros_like(ramp)
     hole[0, 2:5, 3:6] = 1.0
     np.testing.assert_allclose(editing.biharmonic_inpaint(ramp, hole), ramp, atol=1e-6)
     noisy = ramp + 0.1 * np.random.default_rng(0).standard_normal(ramp.shape).astype(np.float32)
     denoised, weight = editing.tv_denoise(noisy, reference=ramp)
-    assert weight in (0.03, 0.06, 0.1, 0.15) and editing.pooled_psnr(denoised, ramp) > editing.pooled_psnr(noisy, ramp)
+    assert weight in (0.03, 0.06, 0.1, 0.15) and editing.pooled_psnr(
+        denoised, ramp
+    ) > editing.pooled_psnr(noisy, ramp)
     with pytest.raises(ValueError, match="clean reference"):
         editing.tv_denoise(noisy)
 
@@ -119,13 +144,18 @@ def test_super_resolution_starts_at_bicubic_and_degrades_by_block_means(policy):
     low = model.degrade(clean).numpy()
     np.testing.assert_allclose(low, clean.reshape(2, 2, 4, 2, 4, 1).mean(axis=(2, 4)), atol=1e-6)
     bicubic = tf.image.resize(low, (8, 8), method="bicubic").numpy()
-    np.testing.assert_allclose(model.network(low).numpy(), bicubic, atol=1e-6)  # untrained: exactly bicubic ...
+    np.testing.assert_allclose(
+        model.network(low).numpy(), bicubic, atol=1e-6
+    )  # untrained: exactly bicubic ...
     last = model.network.get_layer("to_subpixels")
     last.set_weights([np.full_like(w, 0.05) for w in last.get_weights()])
-    assert not np.allclose(model.network(low).numpy(), bicubic, atol=1e-3)  # ... plus a learned correction
+    assert not np.allclose(
+        model.network(low).numpy(), bicubic, atol=1e-3
+    )  # ... plus a learned correction
 
 
 # --- bad inputs ----------------------------------------------------------------------------
+
 
 def test_bad_inputs_raise_clear_errors():
     model = KINDS["inpainter"][0]()
@@ -149,6 +179,7 @@ def test_bad_inputs_raise_clear_errors():
 
 # --- the standard matrix -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("size, channels", [(16, 1), (32, 3), (64, 3)])
 def test_shapes_at_each_size(size, channels):
     rng = np.random.default_rng(0)
@@ -158,7 +189,9 @@ def test_shapes_at_each_size(size, channels):
     for scale in (2, 4):
         model = editing.SuperResolution(scale=scale, channels=channels, width=8, blocks=1)
         assert model.upscale(images).shape == (2, size * scale, size * scale, channels)
-    assert editing.Denoiser(channels=channels, width=8, depth=3).denoise(images).shape == images.shape
+    assert (
+        editing.Denoiser(channels=channels, width=8, depth=3).denoise(images).shape == images.shape
+    )
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -172,7 +205,9 @@ def test_network_round_trip(kind, out_dir):
     model.network.save(out_dir / "network.keras")
     loaded = keras.saving.load_model(out_dir / "network.keras", safe_mode=True)
     inputs = _network_inputs(kind)
-    np.testing.assert_array_equal(loaded.predict_on_batch(inputs), model.network.predict_on_batch(inputs))
+    np.testing.assert_array_equal(
+        loaded.predict_on_batch(inputs), model.network.predict_on_batch(inputs)
+    )
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -193,22 +228,42 @@ def test_mixed_precision_epoch(kind, policy_name, patches):
 
 # --- augmentation ----------------------------------------------------------------------------
 
+
 def test_digit_augmentation_keeps_shape_range_and_background(policy):
     policy("float32")  # exact background and range checks
-    images = data.load_arrays("digits", "train", image_size=28, limit=32).images  # [-1, 1], background -1
+    images = data.load_arrays(
+        "digits", "train", image_size=28, limit=32
+    ).images  # [-1, 1], background -1
     augment = data.augmentation("digits", value_range=(-1, 1), seed=3)
     out = augment(images, training=True).numpy()
     assert out.shape == images.shape and out.min() >= -1 - 1e-5 and out.max() <= 1 + 1e-5
     assert not np.allclose(out, images)
-    white = augment(np.ones((16, 28, 28, 1), np.float32), training=True).numpy()  # synthetic: all foreground
-    assert (white < -0.99).mean() > 0.01  # uncovered borders take the background value -1 (no reflection)
-    flipped = np.mean([np.abs(o - i[:, ::-1]).mean() < np.abs(o - i).mean() for o, i in zip(out, images)])
-    assert flipped < 0.2  # no horizontal flips: outputs stay closer to the original than to its mirror image
-    np.testing.assert_array_equal(augment(images, training=False).numpy(), images)  # off outside training
+    white = augment(
+        np.ones((16, 28, 28, 1), np.float32), training=True
+    ).numpy()  # synthetic: all foreground
+    assert (
+        white < -0.99
+    ).mean() > 0.01  # uncovered borders take the background value -1 (no reflection)
+    flipped = np.mean(
+        [np.abs(o - i[:, ::-1]).mean() < np.abs(o - i).mean() for o, i in zip(out, images)]
+    )
+    assert (
+        flipped < 0.2
+    )  # no horizontal flips: outputs stay closer to the original than to its mirror image
+    np.testing.assert_array_equal(
+        augment(images, training=False).numpy(), images
+    )  # off outside training
     with pytest.raises(ValueError, match="preset 'rotate' is not known"):
         data.augmentation("rotate")
-    labelled = data.load("digits", "train", image_size=28, batch_size=8, labels=True, limit=16,
-                         augment=data.augmentation("digits"))
+    labelled = data.load(
+        "digits",
+        "train",
+        image_size=28,
+        batch_size=8,
+        labels=True,
+        limit=16,
+        augment=data.augmentation("digits"),
+    )
     batch, labels = next(iter(labelled))
     assert batch.shape == (8, 28, 28, 1) and labels.dtype == tf.int32
 
@@ -219,24 +274,37 @@ def test_augmentation_helps_the_classifier_on_ten_percent_of_the_digits():
 
     train = data.load_arrays("digits", "train", image_size=28)
     test = data.load_arrays("digits", "test", image_size=28)
-    index = np.concatenate([np.flatnonzero(train.labels == k)[:14] for k in range(10)])  # 140 images, ~10 %
+    index = np.concatenate(
+        [np.flatnonzero(train.labels == k)[:14] for k in range(10)]
+    )  # 140 images, ~10 %
     accuracy = {}
     for name, augment in (("plain", None), ("augmented", data.augmentation("digits", seed=0))):
-        model, _ = cnn.train_classifier((train.images[index], train.labels[index]), epochs=60, verbose=0,
-                                        augment=augment)
+        model, _ = cnn.train_classifier(
+            (train.images[index], train.labels[index]), epochs=60, verbose=0, augment=augment
+        )
         accuracy[name] = float(np.mean(model.predict_proba(test.images).argmax(1) == test.labels))
-    print(f"held-out accuracy after training on 140 digits: plain {accuracy['plain']:.3f}, "
-          f"augmented {accuracy['augmented']:.3f}")
+    print(
+        f"held-out accuracy after training on 140 digits: plain {accuracy['plain']:.3f}, "
+        f"augmented {accuracy['augmented']:.3f}"
+    )
     assert accuracy["augmented"] >= accuracy["plain"]
 
 
 # --- quality bars against the classical methods ---------------------------------------------
 
+
 @pytest.mark.slow
 def test_super_resolution_beats_bicubic_by_half_a_decibel():
     """x2 on 32x32 photograph patches, 1,500 steps of batch 16, held-out patches from unseen picture regions."""
-    train = data.load("photos", "train", image_size=32, value_range=(0, 1), batch_size=16, repeat=True,
-                      drop_remainder=True)
+    train = data.load(
+        "photos",
+        "train",
+        image_size=32,
+        value_range=(0, 1),
+        batch_size=16,
+        repeat=True,
+        drop_remainder=True,
+    )
     test = data.load_arrays("photos", "test", image_size=32, value_range=(0, 1)).images
     model = matrix.fresh(lambda: editing.SuperResolution(scale=2, channels=3))
     model.fit(train, steps_per_epoch=1500, epochs=1, verbose=0)
@@ -251,35 +319,58 @@ def test_super_resolution_beats_bicubic_by_half_a_decibel():
 def test_denoiser_beats_total_variation_denoising():
     """sigma = 0.1 on 32x32 photograph patches, 1,000 steps of batch 16; TV's weight is the best of four
     on the held-out patches themselves (favouring the baseline)."""
-    train = data.load("photos", "train", image_size=32, value_range=(0, 1), batch_size=16, repeat=True,
-                      drop_remainder=True)
+    train = data.load(
+        "photos",
+        "train",
+        image_size=32,
+        value_range=(0, 1),
+        batch_size=16,
+        repeat=True,
+        drop_remainder=True,
+    )
     test = data.load_arrays("photos", "test", image_size=32, value_range=(0, 1)).images
     model = matrix.fresh(lambda: editing.Denoiser(channels=3, noise_std=0.1))
     model.fit(train, steps_per_epoch=1000, epochs=1, verbose=0)
     noisy = test + 0.1 * np.random.default_rng(0).standard_normal(test.shape).astype(np.float32)
     tv = editing.pooled_psnr(editing.tv_denoise(noisy, reference=test)[0], test)
     ours = editing.pooled_psnr(model.denoise(noisy), test)
-    print(f"PSNR at sigma 0.1: noisy {editing.pooled_psnr(np.clip(noisy, 0, 1), test):.2f} dB, TV {tv:.2f} dB, "
-          f"model {ours:.2f} dB")
+    print(
+        f"PSNR at sigma 0.1: noisy {editing.pooled_psnr(np.clip(noisy, 0, 1), test):.2f} dB, TV {tv:.2f} dB, "
+        f"model {ours:.2f} dB"
+    )
     assert ours > tv
 
 
 @pytest.mark.slow
 def test_inpainter_beats_biharmonic_inpainting_in_the_hole():
     """16x16 digits, 2,000 steps of batch 32; squared error over hole pixels of held-out digits."""
-    train = data.load("digits", "train", image_size=16, value_range=(0, 1), batch_size=32, repeat=True,
-                      drop_remainder=True)
+    train = data.load(
+        "digits",
+        "train",
+        image_size=16,
+        value_range=(0, 1),
+        batch_size=32,
+        repeat=True,
+        drop_remainder=True,
+    )
     test = data.load_arrays("digits", "test", image_size=16, value_range=(0, 1)).images
     model = matrix.fresh(lambda: editing.Inpainter(image_size=16, channels=1, width=16))
     model.fit(train, steps_per_epoch=2000, epochs=1, verbose=0)
-    masks = {"rectangles": editing.rectangle_masks(len(test), 16, seed=5),
-             "free-form": editing.free_form_masks(len(test), 16, seed=6)}
-    masks["half and half"] = np.where(np.arange(len(test))[:, None, None, None] % 2 == 0, masks["rectangles"],
-                                      masks["free-form"])
+    masks = {
+        "rectangles": editing.rectangle_masks(len(test), 16, seed=5),
+        "free-form": editing.free_form_masks(len(test), 16, seed=6),
+    }
+    masks["half and half"] = np.where(
+        np.arange(len(test))[:, None, None, None] % 2 == 0, masks["rectangles"], masks["free-form"]
+    )
     errors = {}
     for kind, mask in masks.items():
-        errors[kind] = [editing.hole_mse(out, test, mask)
-                        for out in (model.inpaint(test, mask), editing.biharmonic_inpaint(test, mask))]
-        print(f"hole MSE, {kind}: inpainter {errors[kind][0]:.4f}, biharmonic {errors[kind][1]:.4f}")
+        errors[kind] = [
+            editing.hole_mse(out, test, mask)
+            for out in (model.inpaint(test, mask), editing.biharmonic_inpaint(test, mask))
+        ]
+        print(
+            f"hole MSE, {kind}: inpainter {errors[kind][0]:.4f}, biharmonic {errors[kind][1]:.4f}"
+        )
     assert errors["rectangles"][0] < errors["rectangles"][1]
     assert errors["half and half"][0] < errors["half and half"][1]

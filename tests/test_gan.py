@@ -1,12 +1,12 @@
 """Chapter 2: DCGAN, ConditionalGAN and WGAN-GP — the standard matrix, the losses, the quality bars."""
 
 import keras
+import matrix
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import matrix
-from aigc_keras import config, data, hardware, judges, losses, metrics
+from aigc_keras import data, hardware, judges, losses, metrics
 from aigc_keras.models import gan
 
 KINDS = matrix.kinds("gan")  # the registered models of aigc_keras.models.gan
@@ -60,7 +60,9 @@ def test_generator_round_trip(kind, small_digits, tmp_path):
 
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_checkpoint_resume_is_exact(kind, small_digits, tmp_path):
-    matrix.check_resume_is_exact(KINDS[kind][0], _batches(kind, small_digits), tmp_path, KINDS[kind][1])
+    matrix.check_resume_is_exact(
+        KINDS[kind][0], _batches(kind, small_digits), tmp_path, KINDS[kind][1]
+    )
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -96,10 +98,18 @@ def test_gan_losses_match_their_formulas():
     sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
     expected = -np.mean(np.log(sig(real))) - np.mean(np.log(1 - sig(fake)))
     assert float(losses.discriminator_loss(real, fake)) == pytest.approx(expected, rel=1e-5)
-    smooth = -np.mean(0.9 * np.log(sig(real)) + 0.1 * np.log(1 - sig(real))) - np.mean(np.log(1 - sig(fake)))
-    assert float(losses.discriminator_loss(real, fake, label_smoothing=0.1)) == pytest.approx(smooth, rel=1e-5)
-    assert float(losses.generator_loss(fake)) == pytest.approx(-np.mean(np.log(sig(fake))), rel=1e-5)
-    assert float(losses.wasserstein_critic_loss(real, fake)) == pytest.approx(fake.mean() - real.mean())
+    smooth = -np.mean(0.9 * np.log(sig(real)) + 0.1 * np.log(1 - sig(real))) - np.mean(
+        np.log(1 - sig(fake))
+    )
+    assert float(losses.discriminator_loss(real, fake, label_smoothing=0.1)) == pytest.approx(
+        smooth, rel=1e-5
+    )
+    assert float(losses.generator_loss(fake)) == pytest.approx(
+        -np.mean(np.log(sig(fake))), rel=1e-5
+    )
+    assert float(losses.wasserstein_critic_loss(real, fake)) == pytest.approx(
+        fake.mean() - real.mean()
+    )
 
 
 def test_gradient_penalty_of_a_linear_critic():
@@ -112,11 +122,16 @@ def test_gradient_penalty_of_a_linear_critic():
     fake = tf.random.normal((5, 2, 2, 3), seed=2)
     epsilon = tf.random.uniform((5, 1, 1, 1), seed=3)
     expected = (np.linalg.norm(w.numpy()) - 1.0) ** 2
-    assert float(losses.gradient_penalty(critic, real, fake, epsilon)) == pytest.approx(expected, rel=1e-5)
+    assert float(losses.gradient_penalty(critic, real, fake, epsilon)) == pytest.approx(
+        expected, rel=1e-5
+    )
     # a 1-Lipschitz linear critic (unit-norm w) pays no penalty
     unit = w / tf.norm(w)
-    assert float(losses.gradient_penalty(lambda x: tf.reduce_sum(x * unit, axis=[1, 2, 3]), real, fake,
-                                         epsilon)) == pytest.approx(0.0, abs=1e-6)
+    assert float(
+        losses.gradient_penalty(
+            lambda x: tf.reduce_sum(x * unit, axis=[1, 2, 3]), real, fake, epsilon
+        )
+    ) == pytest.approx(0.0, abs=1e-6)
 
 
 # --- quality bars: fixed step budgets on the offline digits at 28x28 --------------------------
@@ -136,16 +151,25 @@ def _train(kind, steps):
     # the tests run: its memorisation bar was set there, and under XLA one run's closest sample came out at 2.87
     # against the 2.97 floor.
     model.compile(jit_compile=kind != "cgan" and hardware.jit_compile(model, quick=False))
-    dataset = data.load("digits", image_size=28, batch_size=64, labels=kind == "cgan", repeat=True,
-                        drop_remainder=True, seed=0)
+    dataset = data.load(
+        "digits",
+        image_size=28,
+        batch_size=64,
+        labels=kind == "cgan",
+        repeat=True,
+        drop_remainder=True,
+        seed=0,
+    )
     model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
     return model
 
 
 @pytest.fixture(scope="module")
 def real_digits():
-    return (data.load_arrays("digits", "train", image_size=28, source="offline"),
-            data.load_arrays("digits", "test", image_size=28, source="offline"))
+    return (
+        data.load_arrays("digits", "train", image_size=28, source="offline"),
+        data.load_arrays("digits", "test", image_size=28, source="offline"),
+    )
 
 
 def _mean_pairwise(features):
@@ -155,7 +179,11 @@ def _mean_pairwise(features):
 
 def _nearest_distance(images, pool):
     flat, pool_flat = images.reshape(len(images), -1), pool.reshape(len(pool), -1)
-    return np.sqrt(metrics._squared_distances(flat.astype(np.float64), pool_flat.astype(np.float64)).min(axis=1))
+    return np.sqrt(
+        metrics._squared_distances(flat.astype(np.float64), pool_flat.astype(np.float64)).min(
+            axis=1
+        )
+    )
 
 
 @pytest.mark.slow
@@ -166,15 +194,20 @@ def test_conditional_gan_draws_the_requested_digits(classifier, real_digits):
     images = model.generate(labels=labels, seed=11)
     agreement = float(np.mean(classifier.predict_proba(images).argmax(1) == labels))
     fake_features, real_features = classifier.features(images), classifier.features(train.images)
-    ratios = [_mean_pairwise(fake_features[labels == c]) / _mean_pairwise(real_features[train.labels == c])
-              for c in range(10)]
+    ratios = [
+        _mean_pairwise(fake_features[labels == c])
+        / _mean_pairwise(real_features[train.labels == c])
+        for c in range(10)
+    ]
     generated_nn = _nearest_distance(images, train.images)
     held_out_nn = _nearest_distance(test.images, train.images)
     floor = np.percentile(held_out_nn, 1)
-    print(f"\ncGAN {STEPS['cgan']} steps: agreement {agreement:.3f}; diversity ratio per class "
-          f"min {min(ratios):.2f} mean {np.mean(ratios):.2f}; nearest-training distance: generated min "
-          f"{generated_nn.min():.2f} median {np.median(generated_nn):.2f}, held-out real 1st percentile {floor:.2f} "
-          f"median {np.median(held_out_nn):.2f}")
+    print(
+        f"\ncGAN {STEPS['cgan']} steps: agreement {agreement:.3f}; diversity ratio per class "
+        f"min {min(ratios):.2f} mean {np.mean(ratios):.2f}; nearest-training distance: generated min "
+        f"{generated_nn.min():.2f} median {np.median(generated_nn):.2f}, held-out real 1st percentile {floor:.2f} "
+        f"median {np.median(held_out_nn):.2f}"
+    )
     assert agreement >= 0.90
     assert min(ratios) >= 0.5
     assert generated_nn.min() >= floor
@@ -186,7 +219,9 @@ def _histogram_entropy_and_fid(model, classifier, test):
     freq = np.bincount(predicted, minlength=10) / len(predicted)
     entropy = float(-np.sum(freq[freq > 0] * np.log(freq[freq > 0])))
     extractor = judges.ClassifierExtractor(classifier)
-    fid = metrics.frechet_distance(extractor.features(test.images), extractor.features(images[: len(test)]))
+    fid = metrics.frechet_distance(
+        extractor.features(test.images), extractor.features(images[: len(test)])
+    )
     return entropy, fid
 
 
@@ -198,8 +233,9 @@ def test_unconditional_gans_cover_the_digits(kind, classifier, real_digits):
     untrained = {"dcgan": gan.DCGAN, "wgan-gp": gan.WGANGP}[kind]()
     _, fid_untrained = _histogram_entropy_and_fid(untrained, classifier, test)
     entropy, fid = _histogram_entropy_and_fid(_train(kind, STEPS[kind]), classifier, test)
-    print(f"\n{kind} {STEPS[kind]} generator steps: class entropy {entropy:.3f} (bar {0.9 * np.log(10):.3f}); "
-          f"domain FID {fid:.1f}, untrained {fid_untrained:.1f}: ratio {fid / fid_untrained:.3f} (bar {FID_BAR[kind]})")
+    print(
+        f"\n{kind} {STEPS[kind]} generator steps: class entropy {entropy:.3f} (bar {0.9 * np.log(10):.3f}); "
+        f"domain FID {fid:.1f}, untrained {fid_untrained:.1f}: ratio {fid / fid_untrained:.3f} (bar {FID_BAR[kind]})"
+    )
     assert entropy >= 0.9 * np.log(10)
     assert fid <= FID_BAR[kind] * fid_untrained
-

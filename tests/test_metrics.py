@@ -5,10 +5,10 @@ import pytest
 import scipy.linalg
 import tensorflow as tf
 from scipy.stats import ortho_group
+from tiny_model import TinyGAN
 
 from aigc_keras import callbacks, judges, metrics
 from aigc_keras.models import cnn
-from tiny_model import TinyGAN
 
 # All feature sets below are synthetic, drawn from known distributions on purpose:
 # the tests compare the code with closed forms that hold for those distributions.
@@ -38,15 +38,24 @@ def test_fid_for_commuting_covariances_matches_closed_form():
     mu_a, mu_b = rng.normal(size=d), rng.normal(size=d)
     sigma_a, sigma_b = q @ np.diag(eig_a) @ q.T, q @ np.diag(eig_b) @ q.T
     closed = np.sum((mu_a - mu_b) ** 2) + np.sum((np.sqrt(eig_a) - np.sqrt(eig_b)) ** 2)
-    assert metrics.frechet_distance_from_statistics(mu_a, sigma_a, mu_b, sigma_b) == pytest.approx(closed, rel=1e-9)
+    assert metrics.frechet_distance_from_statistics(mu_a, sigma_a, mu_b, sigma_b) == pytest.approx(
+        closed, rel=1e-9
+    )
 
 
 def test_fid_agrees_with_scipy_sqrtm_on_random_features():
-    a, b = _gaussian(500, 10, 4), _gaussian(500, 10, 5, shift=0.2, scale=1.3) @ np.diag(np.linspace(0.5, 2, 10))
+    a, b = (
+        _gaussian(500, 10, 4),
+        _gaussian(500, 10, 5, shift=0.2, scale=1.3) @ np.diag(np.linspace(0.5, 2, 10)),
+    )
     mu_a, s_a = a.mean(0), np.cov(a, rowvar=False)
     mu_b, s_b = b.mean(0), np.cov(b, rowvar=False)
-    reference = (np.sum((mu_a - mu_b) ** 2) + np.trace(s_a) + np.trace(s_b)
-                 - 2 * np.trace(scipy.linalg.sqrtm(s_a @ s_b)).real)
+    reference = (
+        np.sum((mu_a - mu_b) ** 2)
+        + np.trace(s_a)
+        + np.trace(s_b)
+        - 2 * np.trace(scipy.linalg.sqrtm(s_a @ s_b)).real
+    )
     assert metrics.frechet_distance(a, b) == pytest.approx(reference, rel=1e-6)
 
 
@@ -55,7 +64,9 @@ def test_fid_symmetry_and_invariances():
     fid = metrics.frechet_distance(a, b)
     assert metrics.frechet_distance(b, a) == pytest.approx(fid, rel=1e-9)
     rng = np.random.default_rng(8)
-    assert metrics.frechet_distance(a[rng.permutation(300)], b[rng.permutation(250)]) == pytest.approx(fid, rel=1e-9)
+    assert metrics.frechet_distance(
+        a[rng.permutation(300)], b[rng.permutation(250)]
+    ) == pytest.approx(fid, rel=1e-9)
     rotation, translation = ortho_group.rvs(5, random_state=9), rng.normal(size=5)
     moved = metrics.frechet_distance(a @ rotation + translation, b @ rotation + translation)
     assert moved == pytest.approx(fid, rel=1e-8)
@@ -97,8 +108,8 @@ def test_inception_score_closed_forms():
 
 
 def test_inception_score_splits():
-    first = np.tile(np.eye(2)[0], (10, 1))        # one class: score 1
-    second = np.eye(2)[np.arange(10) % 2]          # two classes evenly: score 2
+    first = np.tile(np.eye(2)[0], (10, 1))  # one class: score 1
+    second = np.eye(2)[np.arange(10) % 2]  # two classes evenly: score 2
     mean, std = metrics.inception_score(np.concatenate([first, second]), splits=2)
     assert (mean, std) == (pytest.approx(1.5), pytest.approx(0.5))
     with pytest.raises(ValueError, match="splits must be an integer between 1"):
@@ -114,19 +125,26 @@ def test_mmd_matches_brute_force_formula():
         return (np.dot(x, y) / 3 + 1) ** 3
 
     m, n = len(a), len(b)
-    brute = (sum(k(a[i], a[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
-             + sum(k(b[i], b[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
-             - 2 * sum(k(a[i], b[j]) for i in range(m) for j in range(n)) / (m * n))
+    brute = (
+        sum(k(a[i], a[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+        + sum(k(b[i], b[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+        - 2 * sum(k(a[i], b[j]) for i in range(m) for j in range(n)) / (m * n)
+    )
     assert metrics.mmd2_unbiased(a, b) == pytest.approx(brute, rel=1e-10)
 
 
 def test_kid_is_unbiased_near_zero_and_positive_when_shifted():
-    draws = np.array([metrics.mmd2_unbiased(_gaussian(60, 4, 2 * s), _gaussian(60, 4, 2 * s + 1))
-                      for s in range(300)])
+    draws = np.array(
+        [
+            metrics.mmd2_unbiased(_gaussian(60, 4, 2 * s), _gaussian(60, 4, 2 * s + 1))
+            for s in range(300)
+        ]
+    )
     assert (draws < 0).any(), "an unbiased estimator must sometimes go below zero"
     assert abs(draws.mean()) < 3 * draws.std() / np.sqrt(len(draws))
-    mean, std = metrics.kernel_distance(_gaussian(200, 4, 1), _gaussian(200, 4, 2, shift=1.0), subsets=20,
-                                        subset_size=100)
+    mean, std = metrics.kernel_distance(
+        _gaussian(200, 4, 1), _gaussian(200, 4, 2, shift=1.0), subsets=20, subset_size=100
+    )
     assert mean > 10 * draws.std() and std >= 0.0
 
 
@@ -152,7 +170,9 @@ def test_classifier_extractor_and_evaluate(tmp_path, monkeypatch):
     extractor = judges.ClassifierExtractor(cnn.CNNClassifier(image_size=8, feature_dim=6))
     rng = np.random.default_rng(15)
     real, fake = rng.uniform(-1, 1, (40, 8, 8, 1)), rng.uniform(-1, 0, (30, 8, 8, 1))
-    report = judges.evaluate(extractor, real, fake, metrics=("fid", "kid", "is", "pr"), real_key="test-8px")
+    report = judges.evaluate(
+        extractor, real, fake, metrics=("fid", "kid", "is", "pr"), real_key="test-8px"
+    )
     assert report["n_real"] == 40 and report["n_generated"] == 30 and report["fid"] > 0
     assert "comparable only" in metrics.format_report(report)
     cached = list((tmp_path / "cache" / "stats").glob("test-8px-n40-*.npz"))
@@ -163,9 +183,12 @@ def test_classifier_extractor_and_evaluate(tmp_path, monkeypatch):
         judges.evaluate(extractor, real, fake, metrics=("fid", "sharpness"))
     with pytest.warns(UserWarning, match="real data holds 40"):
         assert judges.evaluate(extractor, real, real, metrics=("fid",), n=100)["n_real"] == 40
-    monkeypatch.setattr(extractor, "features", lambda images: (_ for _ in ()).throw(AssertionError("recomputed")))
-    np.testing.assert_array_equal(judges.real_features(extractor, real, key="test-8px-n40"),
-                                  np.load(cached[0])["features"])
+    monkeypatch.setattr(
+        extractor, "features", lambda images: (_ for _ in ()).throw(AssertionError("recomputed"))
+    )
+    np.testing.assert_array_equal(
+        judges.real_features(extractor, real, key="test-8px-n40"), np.load(cached[0])["features"]
+    )
 
 
 def test_inception_extractor_refuses_random_weights_offline(monkeypatch):
@@ -182,7 +205,11 @@ def test_quality_tracker_logs_into_history(digits8):
     model.compile()
     extractor = judges.ClassifierExtractor(cnn.CNNClassifier(image_size=8, feature_dim=6))
     tracker = callbacks.QualityTracker(extractor, digits8.images, n=64)
-    history = model.fit(tf.data.Dataset.from_tensor_slices(digits8.images[:64]).batch(32), epochs=2, verbose=0,
-                        callbacks=[tracker])
+    history = model.fit(
+        tf.data.Dataset.from_tensor_slices(digits8.images[:64]).batch(32),
+        epochs=2,
+        verbose=0,
+        callbacks=[tracker],
+    )
     assert len(history.history["fid"]) == 2 and all(v >= 0 for v in history.history["fid"])
     assert history.history["elapsed"][1] > history.history["elapsed"][0]

@@ -16,12 +16,14 @@ def test_environment_yml_matches_pyproject():
     wanted = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
     listed = set()
     text = (ROOT / "environment.yml").read_text()
-    for line in text[text.index("dependencies:"):].splitlines():
+    for line in text[text.index("dependencies:") :].splitlines():
         match = re.match(r"^\s+-\s+([A-Za-z0-9_.\-]+)", line)
         if match and match.group(1) not in ("pip",):
             listed.add(_name(match.group(1)))
     listed.discard("python")
-    assert wanted == listed, f"only in pyproject: {wanted - listed}; only in environment.yml: {listed - wanted}"
+    assert wanted == listed, (
+        f"only in pyproject: {wanted - listed}; only in environment.yml: {listed - wanted}"
+    )
 
 
 def test_python_version_agrees():

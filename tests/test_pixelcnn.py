@@ -5,11 +5,11 @@ import math
 import time
 
 import keras
+import matrix
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import matrix
 from aigc_keras import data, layers, registry
 from aigc_keras.models import pixelcnn
 
@@ -18,15 +18,20 @@ KINDS = matrix.kinds("pixelcnn", n=3, seed=2)
 _PIXELCNN = registry.get("pixelcnn")
 assert _PIXELCNN.test_config["levels"] == LEVELS
 # the class-conditional variant: the same model with num_classes (the command line trains the unconditional one)
-KINDS["conditional"] = (lambda **kw: matrix.small(_PIXELCNN)(num_classes=10, **kw), {"labels": [1, 5, 7], "seed": 2})
+KINDS["conditional"] = (
+    lambda **kw: matrix.small(_PIXELCNN)(num_classes=10, **kw),
+    {"labels": [1, 5, 7], "seed": 2},
+)
 
 
 @pytest.fixture(scope="module")
 def levels8():
     """64 offline digits at 8x8 as 4 integer levels, in a fixed order (with and without labels)."""
     arrays = data.load_arrays("digits", "train", image_size=8, value_range=LEVELS, limit=64)
-    return {"pixelcnn": tf.data.Dataset.from_tensor_slices(arrays.images).batch(16),
-            "conditional": tf.data.Dataset.from_tensor_slices((arrays.images, arrays.labels)).batch(16)}
+    return {
+        "pixelcnn": tf.data.Dataset.from_tensor_slices(arrays.images).batch(16),
+        "conditional": tf.data.Dataset.from_tensor_slices((arrays.images, arrays.labels)).batch(16),
+    }
 
 
 def test_causal_masks_by_hand():
@@ -41,7 +46,7 @@ def test_causal_masks_by_hand():
 
 def _raster_after(size, row, col):
     after = np.zeros((size, size), bool)
-    after.flat[row * size + col:] = True  # pixel i and every pixel after it
+    after.flat[row * size + col :] = True  # pixel i and every pixel after it
     return after
 
 
@@ -58,14 +63,18 @@ def test_mask_a_stack_never_sees_the_current_or_later_pixels(row, col):
 
 def test_mask_b_only_stack_sees_the_pixel_it_predicts():
     """The negative control: without mask A the output at i reads input i (and the model would cheat)."""
-    network = pixelcnn.build_pixelcnn(image_size=8, levels=LEVELS, filters=8, blocks=3, first_mask="B")
+    network = pixelcnn.build_pixelcnn(
+        image_size=8, levels=LEVELS, filters=8, blocks=3, first_mask="B"
+    )
     dependence = pixelcnn.dependency_map(network, 8, 3, 4)
     assert dependence[3, 4] > 0
     assert np.all(dependence[_raster_after(8, 3, 5)] == 0.0)  # still nothing strictly after i
 
 
 def test_conditional_network_is_causal_too():
-    network = pixelcnn.build_pixelcnn(image_size=8, levels=LEVELS, filters=8, blocks=2, num_classes=10)
+    network = pixelcnn.build_pixelcnn(
+        image_size=8, levels=LEVELS, filters=8, blocks=2, num_classes=10
+    )
     dependence = pixelcnn.dependency_map(network, 8, 4, 2)
     assert np.all(dependence[_raster_after(8, 4, 2)] == 0.0) and dependence.max() > 0
 
@@ -89,15 +98,19 @@ def test_bits_per_dim_is_the_tracked_nll_over_ln2(levels8, policy):
     logits = model(images).numpy()  # the NLL from the logits, by hand with NumPy
     log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     by_hand = -np.take_along_axis(log_p, images.numpy(), axis=-1).mean()
-    assert model.evaluate(images, verbose=0, return_dict=True)["loss"] == pytest.approx(by_hand, rel=1e-5)
+    assert model.evaluate(images, verbose=0, return_dict=True)["loss"] == pytest.approx(
+        by_hand, rel=1e-5
+    )
 
 
 def test_compiled_greedy_sampler_matches_the_per_pixel_predict_loop(levels8):
     model = matrix.fresh(KINDS["conditional"][0])
     model.fit(levels8["conditional"], epochs=1, verbose=0)
     labels = [0, 3, 9]
-    np.testing.assert_array_equal(model.generate(labels=labels, temperature=0),
-                                  pixelcnn.sample_pixel_by_pixel(model, 3, labels=labels, greedy=True))
+    np.testing.assert_array_equal(
+        model.generate(labels=labels, temperature=0),
+        pixelcnn.sample_pixel_by_pixel(model, 3, labels=labels, greedy=True),
+    )
 
 
 def test_sampling_is_seeded_and_checks_its_arguments():
@@ -121,10 +134,16 @@ def test_completion_keeps_the_known_rows_and_samples_the_rest():
     images = data.load_arrays("digits", "test", image_size=8, value_range=LEVELS, limit=6).images
     done = model.complete(images, 4, seed=1)
     np.testing.assert_array_equal(done[:, :4], images[:, :4])
-    assert not np.array_equal(done[:, 4:], images[:, 4:])  # redrawn by an untrained model: not the originals
+    assert not np.array_equal(
+        done[:, 4:], images[:, 4:]
+    )  # redrawn by an untrained model: not the originals
     np.testing.assert_array_equal(done, model.complete(images, 4, seed=1))
-    for args, message in [((images[..., 0], 4), "must have shape"), ((images, 8), "below the image height"),
-                          ((images + LEVELS, 4), "integer levels"), ((images * 0.5, 4), "integer levels")]:
+    for args, message in [
+        ((images[..., 0], 4), "must have shape"),
+        ((images, 8), "below the image height"),
+        ((images + LEVELS, 4), "integer levels"),
+        ((images * 0.5, 4), "integer levels"),
+    ]:
         with pytest.raises(ValueError, match=message):
             model.complete(*args)
 
@@ -137,6 +156,7 @@ def test_float_images_are_refused_with_the_loader_to_use():
 
 
 # --- the standard matrix ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("size", [8, 16, 28])
 def test_shapes_at_each_size(size):
@@ -156,7 +176,9 @@ def test_network_round_trip(kind, out_dir):
     path = out_dir / "pixelcnn.keras"
     model.network.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
-    x = model.to_input(data.load_arrays("digits", "test", image_size=8, value_range=LEVELS, limit=3).images)
+    x = model.to_input(
+        data.load_arrays("digits", "test", image_size=8, value_range=LEVELS, limit=3).images
+    )
     inputs = [x, tf.constant([1, 2, 3])] if model.num_classes else x
     np.testing.assert_array_equal(model.network(inputs).numpy(), loaded(inputs).numpy())
 
@@ -177,21 +199,33 @@ def test_mixed_precision_epoch(policy_name, levels8):
 
 # --- quality and speed -----------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_held_out_likelihood_beats_both_baselines_and_compiled_sampling_is_fast():
     """16x16 digits, 4 levels, 400 steps of batch 64: held-out bits/dim below the independent-pixel
     model and the uniform one; compiled sampling at least 10x faster than a per-pixel predict loop."""
-    train = data.load("digits", "train", image_size=16, value_range=LEVELS, batch_size=64, repeat=True,
-                      drop_remainder=True)
+    train = data.load(
+        "digits",
+        "train",
+        image_size=16,
+        value_range=LEVELS,
+        batch_size=64,
+        repeat=True,
+        drop_remainder=True,
+    )
     train_arrays = data.load_arrays("digits", "train", image_size=16, value_range=LEVELS)
     test_arrays = data.load_arrays("digits", "test", image_size=16, value_range=LEVELS)
     model = pixelcnn.PixelCNN(image_size=16, levels=LEVELS, filters=64, blocks=5)
     model.compile()
     model.fit(train, steps_per_epoch=400, epochs=1, verbose=0)
-    held_out = model.evaluate(test_arrays.images, batch_size=128, verbose=0, return_dict=True)["bits_per_dim"]
+    held_out = model.evaluate(test_arrays.images, batch_size=128, verbose=0, return_dict=True)[
+        "bits_per_dim"
+    ]
     independent = pixelcnn.independent_pixel_bits(train_arrays.images, test_arrays.images, LEVELS)
     uniform = pixelcnn.uniform_bits(LEVELS)
-    print(f"held-out bits/dim: PixelCNN {held_out:.3f}, independent pixels {independent:.3f}, uniform {uniform:.3f}")
+    print(
+        f"held-out bits/dim: PixelCNN {held_out:.3f}, independent pixels {independent:.3f}, uniform {uniform:.3f}"
+    )
     assert held_out < independent < uniform
 
     speed = {}
@@ -204,6 +238,8 @@ def test_held_out_likelihood_beats_both_baselines_and_compiled_sampling_is_fast(
         pixelcnn.sample_pixel_by_pixel(model, batch, seed=1)
         loop = time.perf_counter() - start
         speed[batch] = loop / compiled
-        print(f"batch {batch}: compiled {batch / compiled:.1f} images/s, per-pixel predict {batch / loop:.2f} "
-              f"images/s, speed-up {speed[batch]:.0f}x")
+        print(
+            f"batch {batch}: compiled {batch / compiled:.1f} images/s, per-pixel predict {batch / loop:.2f} "
+            f"images/s, speed-up {speed[batch]:.0f}x"
+        )
     assert speed[1] >= 10

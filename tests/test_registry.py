@@ -24,23 +24,44 @@ class ToyGAN(base.GenerativeModel):
 
     def __init__(self, image_size=8, channels=1, latent_dim=4, width=16, seed=0, **kwargs):
         super().__init__(trackers=("d_loss", "g_loss"), seed=seed, **kwargs)
-        self.image_size, self.channels, self.latent_dim, self.width = image_size, channels, latent_dim, width
+        self.image_size, self.channels, self.latent_dim, self.width = (
+            image_size,
+            channels,
+            latent_dim,
+            width,
+        )
         pixels = image_size * image_size * channels
         self.generator = keras.Sequential(
-            [keras.Input((latent_dim,), name="latent"), layers.Dense(width, activation="relu"),
-             layers.Dense(pixels, activation="tanh", dtype="float32"),
-             layers.Reshape((image_size, image_size, channels))], name="toy_generator")
+            [
+                keras.Input((latent_dim,), name="latent"),
+                layers.Dense(width, activation="relu"),
+                layers.Dense(pixels, activation="tanh", dtype="float32"),
+                layers.Reshape((image_size, image_size, channels)),
+            ],
+            name="toy_generator",
+        )
         self.discriminator = keras.Sequential(
-            [keras.Input((image_size, image_size, channels)), layers.Flatten(),
-             layers.Dense(width, activation="relu"), layers.Dense(1, dtype="float32")], name="toy_critic")
+            [
+                keras.Input((image_size, image_size, channels)),
+                layers.Flatten(),
+                layers.Dense(width, activation="relu"),
+                layers.Dense(1, dtype="float32"),
+            ],
+            name="toy_critic",
+        )
         self.build_now(np.zeros((1, latent_dim), np.float32))
 
     def call(self, latents, training=False):
         return self.generator(latents, training=training)
 
     def get_config(self):
-        return {**super().get_config(), "image_size": self.image_size, "channels": self.channels,
-                "latent_dim": self.latent_dim, "width": self.width}
+        return {
+            **super().get_config(),
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "latent_dim": self.latent_dim,
+            "width": self.width,
+        }
 
     @property
     def latent_shape(self):
@@ -71,10 +92,18 @@ class ToyGAN(base.GenerativeModel):
         return self.record(d_loss=d_loss, g_loss=g_loss)
 
 
-TOY = ModelSpec("toy", ToyGAN, "sampler", "a dense toy GAN defined in a test", image_size=8, epochs=2,
-                sizes=(8,), test_config={"width": 8},
-                export=lambda model: {"generator.keras": model.generator},
-                inputs={"latent": "a standard normal vector, one per image"})
+TOY = ModelSpec(
+    "toy",
+    ToyGAN,
+    "sampler",
+    "a dense toy GAN defined in a test",
+    image_size=8,
+    epochs=2,
+    sizes=(8,),
+    test_config={"width": 8},
+    export=lambda model: {"generator.keras": model.generator},
+    inputs={"latent": "a standard normal vector, one per image"},
+)
 
 
 def _package_digest() -> str:
@@ -87,7 +116,8 @@ def _package_digest() -> str:
 
 @pytest.mark.slow
 def test_a_model_defined_outside_the_package_trains_samples_and_evaluates_through_the_command_line(
-        tmp_path, capsys):
+    tmp_path, capsys
+):
     before = _package_digest()
     registry.register(TOY)
     try:
@@ -99,10 +129,17 @@ def test_a_model_defined_outside_the_package_trains_samples_and_evaluates_throug
         assert "training ToyGAN on" in out and "epochs 1..2" in out
         exported = tmp_path / "toy" / "generator.keras"
         record = base.read_metadata(exported)
-        assert record["model"] == "toy" and record["task"] == "sampler" and record["image_size"] == 8
+        assert (
+            record["model"] == "toy" and record["task"] == "sampler" and record["image_size"] == 8
+        )
         assert record["inputs"] == {"latent": "a standard normal vector, one per image"}
         assert (tmp_path / "toy" / "checkpoints" / "ckpt-00002.npz").is_file()
-        assert cli.main(["sample", "--model", str(exported), "--n", "4", "--out", str(tmp_path / "s.png")]) == 0
+        assert (
+            cli.main(
+                ["sample", "--model", str(exported), "--n", "4", "--out", str(tmp_path / "s.png")]
+            )
+            == 0
+        )
         assert cli.main(["eval", "--model", str(exported), "--n", "50", "--metrics", "fid,is"]) == 0
         report = capsys.readouterr().out
         assert "Fréchet distance" in report and "samples: 50 generated, 50 real" in report
@@ -119,7 +156,10 @@ def test_register_refuses_duplicates_and_unknown_names():
         registry.get("nope")
     with pytest.raises(ValueError, match="task must be one of sampler"):
         ModelSpec("x", ToyGAN, "painter", "x")
-    assert registry.names()[:4] == ("cnn", "dcgan", "cgan", "wgan-gp") and len(set(registry.names())) == 13
+    assert (
+        registry.names()[:4] == ("cnn", "dcgan", "cgan", "wgan-gp")
+        and len(set(registry.names())) == 13
+    )
 
 
 def test_exported_files_carry_their_record_and_other_kinds_are_refused_by_name(tmp_path, capsys):
@@ -127,21 +167,50 @@ def test_exported_files_carry_their_record_and_other_kinds_are_refused_by_name(t
     model = editing.Inpainter(**spec.test_config)
     paths = registry.export(spec, model, tmp_path)
     record = base.read_metadata(paths["inpainter.keras"])
-    assert record["task"] == "restorer" and record["model"] == "inpainter" and record["channels"] == 1
+    assert (
+        record["task"] == "restorer" and record["model"] == "inpainter" and record["channels"] == 1
+    )
     assert set(record["inputs"]) == {"image", "mask"} and record["package_version"]
     with pytest.raises(SystemExit, match=r"is not a generator \(it is a restorer \(inpainter\)\)"):
         cli.main(["sample", "--model", str(paths["inpainter.keras"])])
     with pytest.raises(SystemExit):
-        cli.main(["enhance", "--model", str(paths["inpainter.keras"]), "--input", ".", "--out", str(tmp_path)])
+        cli.main(
+            [
+                "enhance",
+                "--model",
+                str(paths["inpainter.keras"]),
+                "--input",
+                ".",
+                "--out",
+                str(tmp_path),
+            ]
+        )
     assert "neither a super-resolution nor a denoising network" in capsys.readouterr().err
 
 
 def test_a_file_without_a_record_still_loads_with_a_notice(tmp_path, capsys):
-    generator = keras.Sequential([keras.Input((3,), name="latent"), layers.Dense(16, activation="tanh"),
-                                  layers.Reshape((4, 4, 1))])
+    generator = keras.Sequential(
+        [
+            keras.Input((3,), name="latent"),
+            layers.Dense(16, activation="tanh"),
+            layers.Reshape((4, 4, 1)),
+        ]
+    )
     generator.save(tmp_path / "old.keras")  # as Keras, or the package before the record, wrote it
     assert base.read_metadata(tmp_path / "old.keras") is None
-    assert cli.main(["sample", "--model", str(tmp_path / "old.keras"), "--n", "4",
-                     "--out", str(tmp_path / "s.png")]) == 0
+    assert (
+        cli.main(
+            [
+                "sample",
+                "--model",
+                str(tmp_path / "old.keras"),
+                "--n",
+                "4",
+                "--out",
+                str(tmp_path / "s.png"),
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "has no aigc_keras metadata record" in err and "inferred" in err

@@ -19,10 +19,10 @@ import keras
 import numpy as np
 import pytest
 from PIL import Image
+from tiny_model import TinyGAN
 
 from aigc_keras import callbacks, cli, data, order
 from aigc_keras.models import base, cnn, gan
-from tiny_model import TinyGAN
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -33,15 +33,24 @@ def _labels_in_order(dataset, n=64):
 
 # --- data order -------------------------------------------------------------------------------------------
 
+
 def test_each_pass_has_its_own_order_and_set_epoch_replays_it():
     pipeline = data.load("digits", image_size=8, batch_size=16, labels=True)
     order.set_epoch(pipeline, 0)
-    first, second = _labels_in_order(pipeline), _labels_in_order(pipeline)  # two passes in epoch 0 (repeat)
+    first, second = (
+        _labels_in_order(pipeline),
+        _labels_in_order(pipeline),
+    )  # two passes in epoch 0 (repeat)
     order.set_epoch(pipeline, 1)
     third = _labels_in_order(pipeline)
-    assert not np.array_equal(first, second) and not np.array_equal(third, first) \
-        and not np.array_equal(third, second)  # no order comes back, within an epoch or across epochs
-    fresh = data.load("digits", image_size=8, batch_size=16, labels=True)  # a resumed run's new pipeline
+    assert (
+        not np.array_equal(first, second)
+        and not np.array_equal(third, first)
+        and not np.array_equal(third, second)
+    )  # no order comes back, within an epoch or across epochs
+    fresh = data.load(
+        "digits", image_size=8, batch_size=16, labels=True
+    )  # a resumed run's new pipeline
     order.set_epoch(fresh, 1)
     np.testing.assert_array_equal(_labels_in_order(fresh), third)
     order.set_epoch(fresh, 0)
@@ -50,12 +59,16 @@ def test_each_pass_has_its_own_order_and_set_epoch_replays_it():
     other_seed = data.load("digits", image_size=8, batch_size=16, labels=True, seed=1)
     order.set_epoch(other_seed, 0)
     assert not np.array_equal(_labels_in_order(other_seed), first)
-    order.set_epoch(pipeline, 0)  # each pipeline owns its order: setting one leaves another as it was
+    order.set_epoch(
+        pipeline, 0
+    )  # each pipeline owns its order: setting one leaves another as it was
     assert order.of(fresh)[0].epoch == 0 and order.of(other_seed)[0].epoch == 0
     order.set_epoch(fresh, 3)
     assert order.of(pipeline)[0].epoch == 0
     with pytest.raises(ValueError, match="carries no data order"):
-        order.set_epoch(data.load("digits", "test", image_size=8), 1)  # the test split is not shuffled
+        order.set_epoch(
+            data.load("digits", "test", image_size=8), 1
+        )  # the test split is not shuffled
 
 
 def test_resume_is_exact_with_a_shuffled_pipeline(tmp_path):
@@ -65,6 +78,7 @@ def test_resume_is_exact_with_a_shuffled_pipeline(tmp_path):
     Keras' plain ``fit``, which does not: the new pipeline replays epoch 0's order in epoch 1 and the weights
     differ.
     """
+
     def make():
         keras.utils.set_random_seed(0)
         model = TinyGAN()
@@ -75,9 +89,13 @@ def test_resume_is_exact_with_a_shuffled_pipeline(tmp_path):
         return data.load("digits", image_size=8, batch_size=64, seed=3, drop_remainder=True)
 
     straight = make()
-    straight.fit(pipeline(), epochs=3, verbose=0, callbacks=[callbacks.Checkpoint(tmp_path / "straight")])
+    straight.fit(
+        pipeline(), epochs=3, verbose=0, callbacks=[callbacks.Checkpoint(tmp_path / "straight")]
+    )
     first = make()
-    first.fit(pipeline(), epochs=1, verbose=0, callbacks=[callbacks.Checkpoint(tmp_path / "run", keep=5)])
+    first.fit(
+        pipeline(), epochs=1, verbose=0, callbacks=[callbacks.Checkpoint(tmp_path / "run", keep=5)]
+    )
     resumed = make()
     checkpoint = callbacks.Checkpoint(tmp_path / "run", keep=5)
     start = checkpoint.restore(resumed)
@@ -87,29 +105,41 @@ def test_resume_is_exact_with_a_shuffled_pipeline(tmp_path):
 
     without_checkpoint = make()
     without_checkpoint.load_checkpoint(tmp_path / "run" / "ckpt-00001.npz")
-    without_checkpoint.fit(pipeline(), epochs=3, initial_epoch=1, verbose=0)  # fit keeps the order itself
+    without_checkpoint.fit(
+        pipeline(), epochs=3, initial_epoch=1, verbose=0
+    )  # fit keeps the order itself
     for a, b in zip(straight.variables, without_checkpoint.variables):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)
     careless = make()
     careless.load_checkpoint(tmp_path / "run" / "ckpt-00001.npz")
-    keras.Model.fit(careless, pipeline(), epochs=3, initial_epoch=1, verbose=0)  # the order restarts at pass 0
-    assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in zip(straight.variables, careless.variables))
+    keras.Model.fit(
+        careless, pipeline(), epochs=3, initial_epoch=1, verbose=0
+    )  # the order restarts at pass 0
+    assert any(
+        not np.allclose(a.numpy(), b.numpy())
+        for a, b in zip(straight.variables, careless.variables)
+    )
 
 
 def test_classifier_checkpoint_resume_is_exact(tmp_path):
     """The CNN classifier (Keras' own train_step, dropout) resumes exactly from the package's checkpoint."""
+
     def make():
         keras.utils.set_random_seed(0)
         model = cnn.CNNClassifier(image_size=8, width=4, feature_dim=8)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
         return model
 
     def pipeline():
         return data.load("digits", image_size=8, batch_size=128, labels=True, limit=512)
 
     straight = make()
-    straight.fit(pipeline(), epochs=2, verbose=0, callbacks=[callbacks.Checkpoint(tmp_path / "straight")])
+    straight.fit(
+        pipeline(), epochs=2, verbose=0, callbacks=[callbacks.Checkpoint(tmp_path / "straight")]
+    )
     first = make()
     first.fit(pipeline(), epochs=1, verbose=0, callbacks=[callbacks.Checkpoint(tmp_path / "run")])
     resumed = make()
@@ -127,6 +157,7 @@ def test_classifier_checkpoint_resume_is_exact(tmp_path):
 
 # --- training health --------------------------------------------------------------------------------------
 
+
 class _Poison(keras.callbacks.Callback):
     """Puts a NaN into a layer at the start of epoch ``at`` (what a diverging step does).  The default is
     the discriminator's logits layer, which reaches both losses through no saturating activation."""
@@ -141,13 +172,20 @@ class _Poison(keras.callbacks.Callback):
             weights.assign(np.full(weights.shape, np.nan, np.float32))
 
 
-def test_nan_loss_stops_training_naming_loss_and_step_and_keeps_last_good_checkpoint(digits8, tmp_path):
+def test_nan_loss_stops_training_naming_loss_and_step_and_keeps_last_good_checkpoint(
+    digits8, tmp_path
+):
     model = TinyGAN()
     model.compile()
     batches = data.load("digits", image_size=8, batch_size=64, drop_remainder=True)
     steps_per_epoch = sum(1 for _ in batches)
     with pytest.raises(FloatingPointError) as error:
-        model.fit(batches, epochs=4, verbose=0, callbacks=[_Poison(at=2), callbacks.Checkpoint(tmp_path, keep=5)])
+        model.fit(
+            batches,
+            epochs=4,
+            verbose=0,
+            callbacks=[_Poison(at=2), callbacks.Checkpoint(tmp_path, keep=5)],
+        )
     message = str(error.value)
     assert f"step {2 * steps_per_epoch + 1} " in message and "'g_loss'" in message
     assert "learning rate" in message and "mixed_float16" in message and "checkpoint" in message
@@ -156,7 +194,9 @@ def test_nan_loss_stops_training_naming_loss_and_step_and_keeps_last_good_checkp
     good = TinyGAN()
     good.compile()
     good.load_checkpoint(tmp_path / "ckpt-00002.npz")
-    assert all(np.all(np.isfinite(v.numpy())) for v in good.variables if v.dtype.startswith("float"))
+    assert all(
+        np.all(np.isfinite(v.numpy())) for v in good.variables if v.dtype.startswith("float")
+    )
 
 
 def test_nan_weights_behind_finite_losses_stop_training_at_the_epoch_end(tmp_path):
@@ -167,14 +207,28 @@ def test_nan_weights_behind_finite_losses_stop_training_at_the_epoch_end(tmp_pat
     model = TinyGAN()
     model.compile()
     batches = data.load("digits", image_size=8, batch_size=64, drop_remainder=True)
-    with pytest.raises(FloatingPointError, match=r"is not finite|end of epoch 3: generator/g_\w+/kernel holds NaN"):
-        model.fit(batches, epochs=4, verbose=0, callbacks=[_Poison(at=2, model="generator", layer="g_out"),
-                                                           callbacks.Checkpoint(tmp_path, keep=5)])
+    with pytest.raises(
+        FloatingPointError, match=r"is not finite|end of epoch 3: generator/g_\w+/kernel holds NaN"
+    ):
+        model.fit(
+            batches,
+            epochs=4,
+            verbose=0,
+            callbacks=[
+                _Poison(at=2, model="generator", layer="g_out"),
+                callbacks.Checkpoint(tmp_path, keep=5),
+            ],
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-00001.npz", "ckpt-00002.npz"]
-    guard = base.NonFiniteGuard()  # the weight check on its own (no checkpoint callback to catch it)
+    guard = (
+        base.NonFiniteGuard()
+    )  # the weight check on its own (no checkpoint callback to catch it)
     guard.set_model(model)
-    with pytest.raises(FloatingPointError, match=r"end of epoch 3: generator/g_\w+/kernel holds NaN.*losses "
-                                                 r"stayed finite"):
+    with pytest.raises(
+        FloatingPointError,
+        match=r"end of epoch 3: generator/g_\w+/kernel holds NaN.*losses "
+        r"stayed finite",
+    ):
         guard.on_epoch_end(2)
     healthy = TinyGAN()
     healthy.compile()
@@ -187,14 +241,18 @@ def test_the_guard_stops_on_nan_anywhere_and_on_infinite_losses_only():
     model.compile()
     guard = base.NonFiniteGuard()
     guard.set_model(model)
-    guard.on_train_batch_end(0, {"g_loss": 0.7, "psnr": float("inf"), "steps": 3})  # a perfect batch: fine
+    guard.on_train_batch_end(
+        0, {"g_loss": 0.7, "psnr": float("inf"), "steps": 3}
+    )  # a perfect batch: fine
     with pytest.raises(FloatingPointError, match="'kl' = nan"):
         guard.on_train_batch_end(1, {"g_loss": 0.7, "kl": float("nan")})
     with pytest.raises(FloatingPointError, match="'d_loss' = inf"):
         guard.on_train_batch_end(2, {"d_loss": np.array([1.0, np.inf])})
 
 
-def test_a_checkpoint_resumes_across_float32_and_bfloat16_and_float16_is_refused_naming_it(tmp_path, policy):
+def test_a_checkpoint_resumes_across_float32_and_bfloat16_and_float16_is_refused_naming_it(
+    tmp_path, policy
+):
     """float32 and mixed_bfloat16 hold the same float32 variables (a run that reconnects on a CPU with or
     without bfloat16 instructions resumes); mixed_float16's loss scaler has state of its own: refused."""
     policy("float32")
@@ -207,7 +265,9 @@ def test_a_checkpoint_resumes_across_float32_and_bfloat16_and_float16_is_refused
     assert bf16.dtype_policy.name == "mixed_bfloat16"
     assert bf16.load_checkpoint(tmp_path / "f32.npz")["epoch"] == 1
     for mine, theirs in zip(model.weights, bf16.weights):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs))
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs)
+        )
     bf16.save_checkpoint(tmp_path / "bf16.npz", epoch=2)
     policy("float32")
     back = TinyGAN()
@@ -216,14 +276,20 @@ def test_a_checkpoint_resumes_across_float32_and_bfloat16_and_float16_is_refused
     policy("mixed_float16")
     other = TinyGAN()
     other.compile()
-    with pytest.raises(ValueError, match=r"written under the float32 precision policy and this model is "
-                                         r"mixed_float16.*--precision float32"):
+    with pytest.raises(
+        ValueError,
+        match=r"written under the float32 precision policy and this model is "
+        r"mixed_float16.*--precision float32",
+    ):
         other.load_checkpoint(tmp_path / "f32.npz")
     with pytest.raises(ValueError, match=r"written under the mixed_bfloat16 precision policy"):
         other.load_checkpoint(tmp_path / "bf16.npz")
     other.save_checkpoint(tmp_path / "f16.npz", epoch=3)
-    with pytest.raises(ValueError, match=r"written under the mixed_float16 precision policy and this model is "
-                                         r"float32"):
+    with pytest.raises(
+        ValueError,
+        match=r"written under the mixed_float16 precision policy and this model is "
+        r"float32",
+    ):
         back.load_checkpoint(tmp_path / "f16.npz")
 
 
@@ -249,13 +315,18 @@ def test_collapsed_float16_loss_scale_is_reported(policy):
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         guard.on_epoch_end(0)
-    assert not [w for w in record if "loss scale" in str(w.message)]  # the healthy scale of 32768: no report
-    model.optimizers["generator"].dynamic_scale.assign(2.0 ** -3)
-    with pytest.warns(RuntimeWarning, match="loss scale of optimizer 'generator' has collapsed to 0.125"):
+    assert not [
+        w for w in record if "loss scale" in str(w.message)
+    ]  # the healthy scale of 32768: no report
+    model.optimizers["generator"].dynamic_scale.assign(2.0**-3)
+    with pytest.warns(
+        RuntimeWarning, match="loss scale of optimizer 'generator' has collapsed to 0.125"
+    ):
         guard.on_epoch_end(1)
 
 
 # --- user images ------------------------------------------------------------------------------------------
+
 
 def _write_folder(folder, good=5):
     folder.mkdir(parents=True)
@@ -263,8 +334,9 @@ def _write_folder(folder, good=5):
     for i in range(good):
         size = (12 + 4 * i, 10 + 3 * i)  # mixed sizes
         mode = ("L", "RGB", "RGBA", "P", "L")[i % 5]  # mixed channel counts
-        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).convert(mode).save(
-            folder / f"good{i}.png")
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).convert(
+            mode
+        ).save(folder / f"good{i}.png")
     whole = (folder / "good1.png").read_bytes()
     (folder / "truncated.png").write_bytes(whole[: len(whole) // 2])
     (folder / "text.jpg").write_text("not a picture")
@@ -289,7 +361,9 @@ def test_unreadable_files_are_skipped_with_a_count_and_names(tmp_path, capsys):
 
 def test_strict_refuses_a_folder_with_unreadable_files(tmp_path):
     folder = _write_folder(tmp_path / "mine")
-    with pytest.raises(ValueError, match=r"3 of 8 files .* are not readable images .*leave strict off"):
+    with pytest.raises(
+        ValueError, match=r"3 of 8 files .* are not readable images .*leave strict off"
+    ):
         data.load_arrays(str(folder), image_size=16, strict=True)
 
 
@@ -303,15 +377,58 @@ def test_a_folder_with_no_readable_image_is_an_error(tmp_path):
 
 def test_cli_strict_refuses_and_default_skips_on_a_user_folder(tmp_path):
     folder = _write_folder(tmp_path / "mine")
-    strict = subprocess.run([sys.executable, "-m", "aigc_keras", "train", "dcgan", "--dataset", str(folder),
-                             "--image-size", "8", "--strict", "--out", str(tmp_path / "a")],
-                            capture_output=True, text=True, timeout=300)
-    assert strict.returncode == 2 and "3 of 8 files" in strict.stderr and "Traceback" not in strict.stderr
-    skipping = subprocess.run([sys.executable, "-m", "aigc_keras", "train", "dcgan", "--dataset", str(folder),
-                               "--image-size", "28", "--width", "4", "--batch-size", "2", "--epochs", "1",
-                               "--out", str(tmp_path / "b")], capture_output=True, text=True, timeout=300)
+    strict = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aigc_keras",
+            "train",
+            "dcgan",
+            "--dataset",
+            str(folder),
+            "--image-size",
+            "8",
+            "--strict",
+            "--out",
+            str(tmp_path / "a"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (
+        strict.returncode == 2
+        and "3 of 8 files" in strict.stderr
+        and "Traceback" not in strict.stderr
+    )
+    skipping = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aigc_keras",
+            "train",
+            "dcgan",
+            "--dataset",
+            str(folder),
+            "--image-size",
+            "28",
+            "--width",
+            "4",
+            "--batch-size",
+            "2",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "b"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert skipping.returncode == 0, skipping.stderr
-    assert "skipped 3 of 8 files" in skipping.stdout and "on 5 " in skipping.stdout  # trained on the 5 good ones
+    assert (
+        "skipped 3 of 8 files" in skipping.stdout and "on 5 " in skipping.stdout
+    )  # trained on the 5 good ones
 
 
 # --- bad input: one table, each message checked -------------------------------------------------------
@@ -334,21 +451,31 @@ BAD_CLI = [
 ]
 
 
-@pytest.mark.parametrize("args, message", BAD_CLI, ids=[" ".join(a[:3]) + f" #{i}" for i, (a, _) in enumerate(BAD_CLI)])
+@pytest.mark.parametrize(
+    "args, message", BAD_CLI, ids=[" ".join(a[:3]) + f" #{i}" for i, (a, _) in enumerate(BAD_CLI)]
+)
 def test_each_bad_cli_option_is_refused_with_what_is_accepted(args, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(args)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command, message", [
-    (["sample", "--model", "missing.keras"], "missing.keras"),
-    (["enhance", "--model", "missing.keras", "--input", ".", "--out", "o"], "missing.keras"),
-    (["inpaint", "--model", "missing.keras", "--image", "x.png", "--mask", "m.png"], "missing.keras"),
-    (["train", "pixelcnn", "--levels", "1", "--quick"], "--levels must be at least 2"),
-    (["train", "dcgan", "--dataset", "/no/such/folder", "--quick"], "does not exist"),
-])
-def test_missing_files_and_bad_values_inside_commands_are_one_line_messages(command, message, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        (["sample", "--model", "missing.keras"], "missing.keras"),
+        (["enhance", "--model", "missing.keras", "--input", ".", "--out", "o"], "missing.keras"),
+        (
+            ["inpaint", "--model", "missing.keras", "--image", "x.png", "--mask", "m.png"],
+            "missing.keras",
+        ),
+        (["train", "pixelcnn", "--levels", "1", "--quick"], "--levels must be at least 2"),
+        (["train", "dcgan", "--dataset", "/no/such/folder", "--quick"], "does not exist"),
+    ],
+)
+def test_missing_files_and_bad_values_inside_commands_are_one_line_messages(
+    command, message, tmp_path, capsys
+):
     if command[0] == "train":
         command += ["--out", str(tmp_path / "out")]
     with pytest.raises(SystemExit) as exit_info:
@@ -365,30 +492,58 @@ def _generative():
 
 
 BAD_CALLS = [
-    (lambda: data.load("digits", image_size=0), ValueError, "image_size must be a positive integer"),
-    (lambda: data.load("digits", batch_size=-4), ValueError, "batch_size must be a positive integer"),
-    (lambda: data.load("digits", image_size=8.5), ValueError, "image_size must be a positive integer, got 8.5"),
+    (
+        lambda: data.load("digits", image_size=0),
+        ValueError,
+        "image_size must be a positive integer",
+    ),
+    (
+        lambda: data.load("digits", batch_size=-4),
+        ValueError,
+        "batch_size must be a positive integer",
+    ),
+    (
+        lambda: data.load("digits", image_size=8.5),
+        ValueError,
+        "image_size must be a positive integer, got 8.5",
+    ),
     (lambda: data.load("digits", value_range=(0, 2)), ValueError, "value_range"),
     (lambda: data.load("digits", channels=2), ValueError, "channels must be 1, 3 or None"),
     (lambda: data.load("digits", source="web"), ValueError, "use one of auto, tfds, offline"),
     (lambda: data.load(42), TypeError, "dataset name must be a non-empty string"),
     (lambda: order.DataOrder(0).set_epoch(-1), ValueError, "epoch must be a non-negative integer"),
     (lambda: data.read_image("/no/such.png"), ValueError, "could not read '/no/such.png'"),
-    (lambda: data.image_files("/no/such/folder"), FileNotFoundError, "neither an image file nor a folder"),
+    (
+        lambda: data.image_files("/no/such/folder"),
+        FileNotFoundError,
+        "neither an image file nor a folder",
+    ),
     (lambda: _generative().generate(0), ValueError, "n must be a positive integer"),
     (lambda: _generative().generate(2.5), ValueError, "n must be a positive integer, got 2.5"),
     (lambda: _generative().generate(4, seed=-1), ValueError, "seed"),
     (lambda: _generative().generate(labels=[1, 2]), ValueError, "not class-conditional"),
-    (lambda: _generative().load_checkpoint("/no/such.npz"), FileNotFoundError, "no checkpoint at '/no/such.npz'"),
+    (
+        lambda: _generative().load_checkpoint("/no/such.npz"),
+        FileNotFoundError,
+        "no checkpoint at '/no/such.npz'",
+    ),
     (lambda: callbacks.Checkpoint("x", every=0), ValueError, "every must be a positive integer"),
     (lambda: callbacks.SampleGrid("x", n=-1), ValueError, "n must be a positive integer"),
     (lambda: gan.DCGAN(image_size=0), ValueError, "image_size"),
-    (lambda: cnn.CNNClassifier(image_size=28, dropout=float("nan")), ValueError, "dropout must be in [0, 1)"),
+    (
+        lambda: cnn.CNNClassifier(image_size=28, dropout=float("nan")),
+        ValueError,
+        "dropout must be in [0, 1)",
+    ),
 ]
 
 
-@pytest.mark.parametrize("call, error, message", BAD_CALLS, ids=[f"call{i}" for i in range(len(BAD_CALLS))])
-def test_each_bad_argument_to_a_public_function_is_refused_with_what_is_accepted(call, error, message):
+@pytest.mark.parametrize(
+    "call, error, message", BAD_CALLS, ids=[f"call{i}" for i in range(len(BAD_CALLS))]
+)
+def test_each_bad_argument_to_a_public_function_is_refused_with_what_is_accepted(
+    call, error, message
+):
     with pytest.raises(error) as raised:
         call()
     assert message in str(raised.value)
@@ -408,19 +563,28 @@ def test_bad_arrays_are_refused():
 
 # --- safe loading -----------------------------------------------------------------------------------------
 
+
 def test_a_keras_file_with_code_in_it_is_refused(tmp_path, capsys):
     inputs = keras.Input((8, 8, 1))
-    outputs = keras.layers.Lambda(lambda x: x * 2.0)(inputs)  # arbitrary Python, serialised as bytecode
+    outputs = keras.layers.Lambda(lambda x: x * 2.0)(
+        inputs
+    )  # arbitrary Python, serialised as bytecode
     path = tmp_path / "lambda.keras"
     keras.Model(inputs, outputs).save(path)
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["enhance", "--model", str(path), "--input", str(path), "--out", str(tmp_path / "o")])
+        cli.main(
+            ["enhance", "--model", str(path), "--input", str(path), "--out", str(tmp_path / "o")]
+        )
     assert exit_info.value.code == 2 and "safe" in capsys.readouterr().err.lower()
 
 
 def test_the_package_never_unpickles_or_loads_unsafely():
     source = "\n".join(p.read_text() for p in (ROOT / "aigc_keras").rglob("*.py"))
-    assert "allow_pickle=True" not in source and "safe_mode=False" not in source and "import pickle" not in source
+    assert (
+        "allow_pickle=True" not in source
+        and "safe_mode=False" not in source
+        and "import pickle" not in source
+    )
     assert source.count("np.load(") == source.count("allow_pickle=False")
 
 
@@ -431,8 +595,12 @@ def test_files_the_package_writes_hold_no_code(tmp_path):
     model.save_checkpoint(tmp_path / "ckpt.npz", epoch=0)
     with zipfile.ZipFile(tmp_path / "generator.keras") as archive:
         config = archive.read("config.json").decode()
-    assert "Lambda" not in config and "__lambda__" not in config and "bytecode" not in config.lower()
-    with np.load(tmp_path / "ckpt.npz", allow_pickle=False) as stored:  # would fail on any object array
+    assert (
+        "Lambda" not in config and "__lambda__" not in config and "bytecode" not in config.lower()
+    )
+    with np.load(
+        tmp_path / "ckpt.npz", allow_pickle=False
+    ) as stored:  # would fail on any object array
         assert all(stored[k].dtype != object for k in stored.files)
         assert json.loads(str(stored["__meta__"]))["class"] == "ConditionalGAN"
 
@@ -453,28 +621,52 @@ KILL_DURING_SECOND_CHECKPOINT = textwrap.dedent("""
 
 
 def test_a_run_killed_mid_checkpoint_resumes_to_the_same_weights(tmp_path):
-    common = ["train", "dcgan", "--image-size", "28", "--width", "4", "--batch-size", "256", "--epochs", "3",
-              "--precision", "float32", "--xla", "off"]  # exact comparison: the same arithmetic on any machine
+    common = [
+        "train",
+        "dcgan",
+        "--image-size",
+        "28",
+        "--width",
+        "4",
+        "--batch-size",
+        "256",
+        "--epochs",
+        "3",
+        "--precision",
+        "float32",
+        "--xla",
+        "off",
+    ]  # exact comparison: the same arithmetic on any machine
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
     def run(*args, script=None):
         program = ["-c", script] if script else ["-m", "aigc_keras"]
-        return subprocess.run([sys.executable, *program, *common, *args], capture_output=True, text=True,
-                              env=env, timeout=300, cwd=ROOT / "tests")
+        return subprocess.run(
+            [sys.executable, *program, *common, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            cwd=ROOT / "tests",
+        )
 
     killed = run("--out", str(tmp_path / "killed"), script=KILL_DURING_SECOND_CHECKPOINT)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     folder = tmp_path / "killed" / "dcgan" / "checkpoints"
     assert sorted(p.name for p in folder.iterdir()) == ["ckpt-00001.npz", "ckpt-00002.npz.tmp"]
     again = run("--out", str(tmp_path / "killed"))
-    assert again.returncode == 2 and "--resume" in again.stderr  # never silently over an earlier run
+    assert (
+        again.returncode == 2 and "--resume" in again.stderr
+    )  # never silently over an earlier run
     resumed = run("--out", str(tmp_path / "killed"), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from" in resumed.stdout and "epoch 1," in resumed.stdout
     straight = run("--out", str(tmp_path / "straight"))
     assert straight.returncode == 0, straight.stderr
-    with np.load(folder / "ckpt-00003.npz") as a, \
-            np.load(tmp_path / "straight" / "dcgan" / "checkpoints" / "ckpt-00003.npz") as b:
+    with (
+        np.load(folder / "ckpt-00003.npz") as a,
+        np.load(tmp_path / "straight" / "dcgan" / "checkpoints" / "ckpt-00003.npz") as b,
+    ):
         assert set(a.files) == set(b.files)
         for key in a.files:
             if key != "__meta__":

@@ -1,14 +1,13 @@
 """Chapter 5: StyleGAN — its layers, mixing, truncation, R1, augmentation, the standard matrix, quality."""
 
 import keras
+import matrix
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import matrix
-from aigc_keras import config, data, hardware, judges, layers, losses, metrics, registry
+from aigc_keras import data, hardware, judges, layers, losses, metrics, registry
 from aigc_keras.models import stylegan
-
 
 make_small = matrix.small(registry.get("stylegan"))  # the registered small test configuration
 
@@ -53,7 +52,9 @@ def test_equalised_layers_scale_their_weights_at_run_time():
     y = dense(x).numpy()
     kernel, bias = dense.kernel.numpy(), dense.bias.numpy()
     assert 7.0 < kernel.std() < 13.0 and np.allclose(bias, 10.0)  # stored N(0, 1/lr^2), bias / lr
-    np.testing.assert_allclose(y, x @ (kernel * 0.1 / np.sqrt(20)) + bias * 0.1, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        y, x @ (kernel * 0.1 / np.sqrt(20)) + bias * 0.1, rtol=1e-5, atol=1e-5
+    )
     images = rng.standard_normal((2, 5, 5, 3)).astype(np.float32)
     conv = layers.EqualizedConv2D(2, 3, use_bias=False)
     out = conv(images).numpy()
@@ -62,7 +63,7 @@ def test_equalised_layers_scale_their_weights_at_run_time():
     expected = np.zeros((2, 5, 5, 2), np.float32)
     for i in range(5):  # y[i, j] = sum_k sum_l x[i + k - 1, j + l - 1] w[k, l] (cross-correlation)
         for j in range(5):
-            expected[:, i, j] = np.einsum("bklc,klco->bo", padded[:, i:i + 3, j:j + 3], k)
+            expected[:, i, j] = np.einsum("bklc,klco->bo", padded[:, i : i + 3, j : j + 3], k)
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
 
 
@@ -79,17 +80,27 @@ def test_minibatch_stddev_matches_numpy():
 def test_r1_is_the_squared_gradient_norm():
     x = tf.constant(np.random.default_rng(3).standard_normal((5, 2, 2, 3)).astype(np.float32))
     w = tf.constant(np.arange(1, 13, dtype=np.float32).reshape(1, 2, 2, 3) / 10.0)
-    scores, r1 = losses.scores_and_r1(lambda v: tf.reduce_sum(v * w, axis=[1, 2, 3]), x)  # gradient w
+    scores, r1 = losses.scores_and_r1(
+        lambda v: tf.reduce_sum(v * w, axis=[1, 2, 3]), x
+    )  # gradient w
     assert float(r1) == pytest.approx(float(tf.reduce_sum(w**2)), rel=1e-5)
     np.testing.assert_allclose(scores, tf.reduce_sum(x * w, axis=[1, 2, 3]), rtol=1e-5)
-    _, r1 = losses.scores_and_r1(lambda v: 0.5 * tf.reduce_sum(v**2, axis=[1, 2, 3]), x)  # gradient x
-    assert float(r1) == pytest.approx(float(np.mean(np.sum(x.numpy() ** 2, axis=(1, 2, 3)))), rel=1e-5)
+    _, r1 = losses.scores_and_r1(
+        lambda v: 0.5 * tf.reduce_sum(v**2, axis=[1, 2, 3]), x
+    )  # gradient x
+    assert float(r1) == pytest.approx(
+        float(np.mean(np.sum(x.numpy() ** 2, axis=(1, 2, 3)))), rel=1e-5
+    )
 
 
 def test_diff_augment_neutral_draws_shift_and_cutout():
     x = tf.constant(np.random.default_rng(4).uniform(-1, 1, (2, 16, 16, 3)).astype(np.float32))
-    neutral = np.full((2, 8), 0.5, np.float32)  # brightness +0, saturation x1, contrast x1, no shift
-    np.testing.assert_allclose(layers.diff_augment(x, neutral, ("color", "translation")), x, atol=1e-6)
+    neutral = np.full(
+        (2, 8), 0.5, np.float32
+    )  # brightness +0, saturation x1, contrast x1, no shift
+    np.testing.assert_allclose(
+        layers.diff_augment(x, neutral, ("color", "translation")), x, atol=1e-6
+    )
     shifted = neutral.copy()
     shifted[:, 3] = 0.99  # rows shift by +2 (the most at 16 px): output row i reads input row i + 2
     out = layers.diff_augment(x, shifted, ("translation",)).numpy()
@@ -108,8 +119,9 @@ def test_diff_augment_neutral_draws_shift_and_cutout():
 
 @pytest.mark.parametrize("size, channels", [(32, 1), (32, 3), (64, 1), (64, 3)])
 def test_shapes_at_each_size(size, channels):
-    model = stylegan.StyleGAN(image_size=size, channels=channels, latent_dim=16, mapping_layers=2, width=4,
-                              max_width=16)
+    model = stylegan.StyleGAN(
+        image_size=size, channels=channels, latent_dim=16, mapping_layers=2, width=4, max_width=16
+    )
     assert model.num_styles == 2 * int(np.log2(size)) - 2
     images = model.generate(2, seed=0)
     assert images.shape == (2, size, size, channels) and np.abs(images).max() <= 1.0
@@ -136,12 +148,18 @@ def test_mixing_replaces_only_the_styles_from_the_crossover_on():
     for k in range(model.num_styles + 1):
         ws = model.mix(w1, w2, k).numpy()
         np.testing.assert_array_equal(ws[:, :k], np.repeat(w1.numpy()[:, None], k, axis=1))
-        np.testing.assert_array_equal(ws[:, k:], np.repeat(w2.numpy()[:, None], model.num_styles - k, axis=1))
+        np.testing.assert_array_equal(
+            ws[:, k:], np.repeat(w2.numpy()[:, None], model.num_styles - k, axis=1)
+        )
     z1, z2 = np.random.default_rng(5).standard_normal((2, 3, 16)).astype(np.float32)
-    np.testing.assert_allclose(model.style_mix(z1, z2, model.num_styles), model.style_mix(z1, z1, 2), atol=1e-6)
+    np.testing.assert_allclose(
+        model.style_mix(z1, z2, model.num_styles), model.style_mix(z1, z1, 2), atol=1e-6
+    )
     np.testing.assert_allclose(model.style_mix(z1, z2, 0), model.style_mix(z2, z2, 3), atol=1e-6)
     mixed = model.style_mix(z1, z2, 3)
-    assert mixed.shape == (3, 16, 16, 1) and not np.allclose(mixed, model.style_mix(z1, z1, 3), atol=1e-4)
+    assert mixed.shape == (3, 16, 16, 1) and not np.allclose(
+        mixed, model.style_mix(z1, z1, 3), atol=1e-4
+    )
 
 
 def test_truncation_to_zero_gives_the_average_w_image(trained):
@@ -166,14 +184,18 @@ def test_noise_changes_details_not_the_image():
 
 
 def test_finite_losses_and_validation(digits16):
-    matrix.check_finite_epoch(lambda: make_small(augment="translation,cutout,color"), digits16, steps=4)
+    matrix.check_finite_epoch(
+        lambda: make_small(augment="translation,cutout,color"), digits16, steps=4
+    )
 
 
 def test_ema_starts_equal_then_follows_behind(trained):
     fresh = matrix.fresh(make_small)  # the same initial weights as ``trained`` had
     for ema, live in zip(fresh.synthesis_ema.weights, fresh.synthesis.weights):
         np.testing.assert_array_equal(ema.numpy(), live.numpy())
-    pairs = list(zip(fresh.synthesis.weights, trained.synthesis.weights, trained.synthesis_ema.weights))
+    pairs = list(
+        zip(fresh.synthesis.weights, trained.synthesis.weights, trained.synthesis_ema.weights)
+    )
     moved = max(np.abs(ema.numpy() - start.numpy()).max() for start, _, ema in pairs)
     lag = max(np.abs(ema.numpy() - live.numpy()).max() for _, live, ema in pairs)
     assert moved > 0 and lag > 0  # it follows the live weights, behind them
@@ -189,8 +211,11 @@ def test_xla_with_bfloat16_on_a_cpu_is_refused_by_name_and_float32_trains(policy
     model says so at compile() instead, naming what to choose.  float32 under XLA trains (the default then)."""
     policy("mixed_bfloat16")
     model = make_small()
-    with pytest.raises(ValueError, match="cannot be compiled with XLA under mixed_bfloat16 on a CPU.*"
-                                         "--precision float32.*--xla off"):
+    with pytest.raises(
+        ValueError,
+        match="cannot be compiled with XLA under mixed_bfloat16 on a CPU.*"
+        "--precision float32.*--xla off",
+    ):
         model.compile(jit_compile=True)
     model.compile(jit_compile=False)  # graph mode in bfloat16: fine
     assert np.isfinite(model.fit(digits16.take(1), epochs=1, verbose=0).history["d_loss"][-1])
@@ -209,14 +234,21 @@ def test_exported_generator_round_trips(policy, tmp_path):
     model.export_generator().save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     z = tf.random.stateless_normal((4, 16), seed=[3, 0])
-    maps = [tf.random.stateless_normal((4, *s), seed=[3, 1 + i]) for i, s in enumerate(model.noise_shapes)]
+    maps = [
+        tf.random.stateless_normal((4, *s), seed=[3, 1 + i])
+        for i, s in enumerate(model.noise_shapes)
+    ]
     out = loaded([z, tf.fill((4, 1), 0.7), *maps], training=False).numpy()
-    np.testing.assert_allclose(model.generate(4, seed=3, truncation_psi=0.7), np.clip(out, -1, 1), atol=1e-5)
+    np.testing.assert_allclose(
+        model.generate(4, seed=3, truncation_psi=0.7), np.clip(out, -1, 1), atol=1e-5
+    )
 
 
 def test_checkpoint_resume_is_exact(digits16, tmp_path):
     """Resume restores both networks, their EMA copies, w_avg and both optimizers (sampling uses all of them)."""
-    matrix.check_resume_is_exact(make_small, digits16, tmp_path, {"n": 4, "seed": 3, "truncation_psi": 0.5})
+    matrix.check_resume_is_exact(
+        make_small, digits16, tmp_path, {"n": 4, "seed": 3, "truncation_psi": 0.5}
+    )
 
 
 def test_mirrored_strategy_epoch(digits16):
@@ -245,18 +277,31 @@ def test_stylegan_covers_the_digits_and_matches_the_dcgan(classifier):
     from aigc_keras.models import gan
 
     extractor = judges.ClassifierExtractor(classifier, resize=True)
-    real = extractor.features(data.load_arrays("digits", "test", image_size=32, source="offline").images)
-    dataset = data.load("digits", image_size=32, batch_size=QUALITY_BATCH, repeat=True, drop_remainder=True, seed=0)
+    real = extractor.features(
+        data.load_arrays("digits", "test", image_size=32, source="offline").images
+    )
+    dataset = data.load(
+        "digits", image_size=32, batch_size=QUALITY_BATCH, repeat=True, drop_remainder=True, seed=0
+    )
     report = {}
-    for name, make in (("stylegan", lambda: stylegan.StyleGAN(**QUALITY)), ("dcgan", lambda: gan.DCGAN(image_size=32))):
+    for name, make in (
+        ("stylegan", lambda: stylegan.StyleGAN(**QUALITY)),
+        ("dcgan", lambda: gan.DCGAN(image_size=32)),
+    ):
         keras.utils.set_random_seed(0)
         model = make()
-        model.compile(jit_compile=hardware.jit_compile(model, quick=False))  # as a standard run (graph mode on this CPU)
+        model.compile(
+            jit_compile=hardware.jit_compile(model, quick=False)
+        )  # as a standard run (graph mode on this CPU)
         model.fit(dataset, epochs=1, steps_per_epoch=QUALITY_STEPS, verbose=0)
         images = model.generate(1000, seed=12)  # StyleGAN: the EMA generator, no truncation
         freq = np.bincount(extractor.probabilities(images).argmax(1), minlength=10) / len(images)
-        report[name] = {"entropy": float(-np.sum(freq[freq > 0] * np.log(freq[freq > 0]))),
-                        "fid": metrics.frechet_distance(real, extractor.features(images[: len(real)]))}
-    print(f"\n{QUALITY_STEPS} steps of batch {QUALITY_BATCH}: {report} (entropy bar {0.9 * np.log(10):.3f})")
+        report[name] = {
+            "entropy": float(-np.sum(freq[freq > 0] * np.log(freq[freq > 0]))),
+            "fid": metrics.frechet_distance(real, extractor.features(images[: len(real)])),
+        }
+    print(
+        f"\n{QUALITY_STEPS} steps of batch {QUALITY_BATCH}: {report} (entropy bar {0.9 * np.log(10):.3f})"
+    )
     assert report["stylegan"]["entropy"] >= 0.9 * np.log(10), report
     assert report["stylegan"]["fid"] <= 1.2 * report["dcgan"]["fid"], report

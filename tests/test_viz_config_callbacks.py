@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny_model import TinyGAN
 
 from aigc_keras import callbacks, config, hardware, judges, viz
-from tiny_model import TinyGAN
 
 
 def test_image_grid_layout_and_values():
@@ -55,7 +55,10 @@ def test_modes_pick_and_output_dir(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="quick, standard, full"):
         config.mode()
     monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path / "o"))
-    assert config.output_dir("a", "b") == tmp_path / "o" / "a" / "b" and (tmp_path / "o" / "a" / "b").is_dir()
+    assert (
+        config.output_dir("a", "b") == tmp_path / "o" / "a" / "b"
+        and (tmp_path / "o" / "a" / "b").is_dir()
+    )
 
 
 def test_environment_report_and_precision(policy):
@@ -74,10 +77,16 @@ def test_sample_grid_callback_is_fixed_and_saved(tmp_path, digits8):
     model = TinyGAN()
     model.compile()
     grids = callbacks.SampleGrid(tmp_path, every=2, n=9)
-    model.fit(tf.data.Dataset.from_tensor_slices(digits8.images[:64]).batch(32), epochs=4, verbose=0,
-              callbacks=[grids])
+    model.fit(
+        tf.data.Dataset.from_tensor_slices(digits8.images[:64]).batch(32),
+        epochs=4,
+        verbose=0,
+        callbacks=[grids],
+    )
     assert sorted(grids.grids) == [2, 4] and [p.name for p in grids.paths] == [
-        "samples_epoch0002.png", "samples_epoch0004.png"]
+        "samples_epoch0002.png",
+        "samples_epoch0004.png",
+    ]
     assert grids.grids[2].shape == (3 * 9 + 1, 3 * 9 + 1)
     again = viz.image_grid(model.generate(9, seed=grids.seed))
     np.testing.assert_array_equal(again, grids.grids[4])  # the same latents every time
@@ -87,12 +96,19 @@ def test_tensorboard_callback_logs_images(tmp_path, digits8):
     model = TinyGAN()
     model.compile()
     board = callbacks.TensorBoardImages(tmp_path, n=4)
-    model.fit(tf.data.Dataset.from_tensor_slices(digits8.images[:32]).batch(32), epochs=1, verbose=0,
-              callbacks=[board])
+    model.fit(
+        tf.data.Dataset.from_tensor_slices(digits8.images[:32]).batch(32),
+        epochs=1,
+        verbose=0,
+        callbacks=[board],
+    )
     events = list((tmp_path / "samples").glob("events.out.tfevents.*"))
     assert events
-    tags = {value.tag for event in tf.compat.v1.train.summary_iterator(str(events[0]))
-            for value in event.summary.value}
+    tags = {
+        value.tag
+        for event in tf.compat.v1.train.summary_iterator(str(events[0]))
+        for value in event.summary.value
+    }
     assert "samples" in tags
 
 
@@ -108,19 +124,26 @@ def test_save_image_writes_the_exact_bytes(tmp_path):
         viz.save_image(grey.astype(np.float32), tmp_path / "f.png")
 
 
-def test_hardware_defaults_chosen_in_config(policy, monkeypatch):  # policy: set up first, undone last
+def test_hardware_defaults_chosen_in_config(
+    policy, monkeypatch
+):  # policy: set up first, undone last
     """float32 and no XLA on a CPU without bfloat16 instructions; mixed_float16 on a tensor-core GPU, float32 on
     an older one; a user's choice is never replaced; the batch scales with the replicas."""
     import tensorflow as tf
 
     from aigc_keras.models.gan import DCGAN
 
-    monkeypatch.setattr(hardware, "gpus", lambda: [])  # a CPU, even where the tests run on a GPU machine
+    monkeypatch.setattr(
+        hardware, "gpus", lambda: []
+    )  # a CPU, even where the tests run on a GPU machine
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     monkeypatch.setitem(hardware._state, "cpu_flags", frozenset({"avx2"}))
     assert hardware.default_precision() == "float32" and hardware.jit_compile() is False
     line = hardware.environment_report()
-    assert "precision float32 (hardware default)" in line and "XLA off (hardware default in quick mode)" in line
+    assert (
+        "precision float32 (hardware default)" in line
+        and "XLA off (hardware default in quick mode)" in line
+    )
     assert "batch: recipe x1 replicas" in line
     details = {"compute_capability": (7, 5)}
     monkeypatch.setattr(hardware, "gpus", lambda: ["fake GPU"])
@@ -130,11 +153,18 @@ def test_hardware_defaults_chosen_in_config(policy, monkeypatch):  # policy: set
     assert hardware.default_precision() == "float32"
     details["compute_capability"] = (8, 0)
     policy("mixed_bfloat16")  # the user's choice
-    assert hardware.model_precision(DCGAN) == "mixed_bfloat16" and hardware.precision() == "mixed_bfloat16"
+    assert (
+        hardware.model_precision(DCGAN) == "mixed_bfloat16"
+        and hardware.precision() == "mixed_bfloat16"
+    )
     policy("float32")
-    assert hardware.model_precision(DCGAN) == "float32"  # chosen explicitly: kept, though the GPU would want float16
+    assert (
+        hardware.model_precision(DCGAN) == "float32"
+    )  # chosen explicitly: kept, though the GPU would want float16
     monkeypatch.setitem(hardware._state, "precision_chosen", False)
-    assert hardware.model_precision(DCGAN) == "mixed_float16"  # nothing chosen: the hardware's default
+    assert (
+        hardware.model_precision(DCGAN) == "mixed_float16"
+    )  # nothing chosen: the hardware's default
     assert hardware.set_precision("auto") == "mixed_float16"
     with pytest.raises(ValueError, match="use 'auto' or one of float32"):
         hardware.set_precision("float8")
@@ -150,20 +180,43 @@ def test_xla_default_on_this_cpu_is_per_model_from_the_benchmark(monkeypatch):
 
     monkeypatch.setattr(hardware, "gpus", lambda: [])
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
-    assert config.is_quick() and not hardware.jit_compile(cyclegan.CycleGAN)  # the tests run in quick mode
-    assert hardware.jit_compile(cyclegan.CycleGAN, quick=False) and not hardware.jit_compile(gan.DCGAN, quick=False)
+    assert config.is_quick() and not hardware.jit_compile(
+        cyclegan.CycleGAN
+    )  # the tests run in quick mode
+    assert hardware.jit_compile(cyclegan.CycleGAN, quick=False) and not hardware.jit_compile(
+        gan.DCGAN, quick=False
+    )
     monkeypatch.delenv("AIGC_QUICK")
     monkeypatch.setenv("AIGC_MODE", "standard")
 
     class MyTranslator(cyclegan.CycleGAN):  # a user's subclass takes its nearest listed base
         pass
 
-    on = {c: hardware.jit_compile(c) for c in (gan.DCGAN, gan.WGANGP, vae.VAE, vae.VAEGAN, pixelcnn.PixelCNN,
-                                              cnn.CNNClassifier, editing.SuperResolution, cyclegan.CycleGAN,
-                                              MyTranslator)}
-    assert on == {gan.DCGAN: False, gan.WGANGP: False, vae.VAE: False, vae.VAEGAN: False, pixelcnn.PixelCNN: False,
-                  cnn.CNNClassifier: False, editing.SuperResolution: False, cyclegan.CycleGAN: True,
-                  MyTranslator: True}
+    on = {
+        c: hardware.jit_compile(c)
+        for c in (
+            gan.DCGAN,
+            gan.WGANGP,
+            vae.VAE,
+            vae.VAEGAN,
+            pixelcnn.PixelCNN,
+            cnn.CNNClassifier,
+            editing.SuperResolution,
+            cyclegan.CycleGAN,
+            MyTranslator,
+        )
+    }
+    assert on == {
+        gan.DCGAN: False,
+        gan.WGANGP: False,
+        vae.VAE: False,
+        vae.VAEGAN: False,
+        pixelcnn.PixelCNN: False,
+        cnn.CNNClassifier: False,
+        editing.SuperResolution: False,
+        cyclegan.CycleGAN: True,
+        MyTranslator: True,
+    }
     xla_gains = hardware.measured_defaults()["cpu_xla_gain"]
     assert [n for n, g in xla_gains.items() if g and g >= hardware.XLA_MIN_GAIN] == ["CycleGAN"]
     model = gan.DCGAN(image_size=16, latent_dim=8)
@@ -172,19 +225,27 @@ def test_xla_default_on_this_cpu_is_per_model_from_the_benchmark(monkeypatch):
     model.compile(jit_compile=True)  # the user's choice wins
     assert model.jit_compile is True
     assert "XLA per model (hardware default: on for CycleGAN)" in hardware.environment_report()
-    assert "XLA on (hardware default for CycleGAN)" in hardware.environment_report(cyclegan.CycleGAN)
+    assert "XLA on (hardware default for CycleGAN)" in hardware.environment_report(
+        cyclegan.CycleGAN
+    )
     assert "XLA off (hardware default for VAEGAN)" in hardware.environment_report(vae.VAEGAN)
     hardware.set_jit_compile(True)  # --xla on
     try:
-        assert hardware.jit_compile(vae.VAEGAN) and not hardware.jit_compile(editing.SuperResolution)
+        assert hardware.jit_compile(vae.VAEGAN) and not hardware.jit_compile(
+            editing.SuperResolution
+        )
         assert "XLA on |" in hardware.environment_report(vae.VAEGAN)
     finally:
         hardware.set_jit_compile("auto")
-    with pytest.raises(ValueError, match="jit_compile must be True, False, None or 'auto', got 'yes'"):
+    with pytest.raises(
+        ValueError, match="jit_compile must be True, False, None or 'auto', got 'yes'"
+    ):
         model.compile(jit_compile="yes")
 
 
-def test_bfloat16_default_on_a_cpu_with_bfloat16_instructions_is_per_model(policy, monkeypatch, tmp_path):
+def test_bfloat16_default_on_a_cpu_with_bfloat16_instructions_is_per_model(
+    policy, monkeypatch, tmp_path
+):
     """A CPU with AVX512_BF16 or AMX: mixed_bfloat16 for each model the benchmark measured at least BF16_MIN_GAIN
     faster in it (a subclass takes its base's entry), float32 for the others, for models in general and for the
     judge classifier; a CPU without them: float32 for every model; the user's choice wins."""
@@ -201,16 +262,35 @@ def test_bfloat16_default_on_a_cpu_with_bfloat16_instructions_is_per_model(polic
     class MyVAEGAN(vae.VAEGAN):
         pass
 
-    classes = (cnn.CNNClassifier, gan.DCGAN, gan.ConditionalGAN, vae.VAE, vae.ConditionalVAE, vae.VAEGAN,
-               cyclegan.CycleGAN, MyGAN, MyVAEGAN)
+    classes = (
+        cnn.CNNClassifier,
+        gan.DCGAN,
+        gan.ConditionalGAN,
+        vae.VAE,
+        vae.ConditionalVAE,
+        vae.VAEGAN,
+        cyclegan.CycleGAN,
+        MyGAN,
+        MyVAEGAN,
+    )
     monkeypatch.setitem(hardware._state, "cpu_flags", frozenset({"sse2", "avx2", "avx512f"}))
     assert {hardware.default_precision(c) for c in classes} == {"float32"}
     assert "precision float32 (hardware default)" in hardware.environment_report()
-    monkeypatch.setitem(hardware._state, "cpu_flags", frozenset({"sse2", "avx2", "avx512f", "avx512_bf16"}))
+    monkeypatch.setitem(
+        hardware._state, "cpu_flags", frozenset({"sse2", "avx2", "avx512f", "avx512_bf16"})
+    )
     # the VAE gains too little; the VAEGAN fails its quality test in bfloat16; CycleGAN's XLA beats it
     assert [hardware.default_precision(c) for c in classes] == [
-        "mixed_bfloat16", "mixed_bfloat16", "mixed_bfloat16", "float32", "mixed_bfloat16", "float32", "float32",
-        "mixed_bfloat16", "float32"]
+        "mixed_bfloat16",
+        "mixed_bfloat16",
+        "mixed_bfloat16",
+        "float32",
+        "mixed_bfloat16",
+        "float32",
+        "float32",
+        "mixed_bfloat16",
+        "float32",
+    ]
     assert hardware.default_precision() == "float32"
     hardware.set_jit_compile(True)  # --xla on: the gains are graph-mode figures, so float32
     try:
@@ -220,17 +300,33 @@ def test_bfloat16_default_on_a_cpu_with_bfloat16_instructions_is_per_model(polic
     bf16_gains = hardware.measured_defaults()["cpu_bf16_gain"]
     faster = [n for n, g in bf16_gains.items() if g >= hardware.BF16_MIN_GAIN and n != "VAEGAN"]
     assert "VAE" not in faster and "CycleGAN" not in faster and len(faster) == 10
-    assert f"precision per model (hardware default: mixed_bfloat16 for {', '.join(faster)}; float32 otherwise)" \
+    assert (
+        f"precision per model (hardware default: mixed_bfloat16 for {', '.join(faster)}; float32 otherwise)"
         in hardware.environment_report()
-    assert "precision mixed_bfloat16 (hardware default for DCGAN)" in hardware.environment_report(gan.DCGAN)
+    )
+    assert "precision mixed_bfloat16 (hardware default for DCGAN)" in hardware.environment_report(
+        gan.DCGAN
+    )
 
-    policy("auto")  # nothing chosen: each model made takes its own default, whichever model came before
-    made = [gan.DCGAN(image_size=16, latent_dim=8, width=8), vae.VAE(image_size=16, latent_dim=4, width=8),
-            MyGAN(image_size=16, latent_dim=8, width=8)]
+    policy(
+        "auto"
+    )  # nothing chosen: each model made takes its own default, whichever model came before
+    made = [
+        gan.DCGAN(image_size=16, latent_dim=8, width=8),
+        vae.VAE(image_size=16, latent_dim=4, width=8),
+        MyGAN(image_size=16, latent_dim=8, width=8),
+    ]
     assert [m.dtype_policy.name for m in made] == ["mixed_bfloat16", "float32", "mixed_bfloat16"]
-    assert hardware.precision() == "float32"  # Keras' global policy: each model was built under its own
-    assert keras.layers.Dense(2).dtype_policy.name == "float32"  # a user's own layer does not follow the last model
-    assert made[0].generator.layers[1].compute_dtype == "bfloat16" and made[0].generator.layers[1].dtype == "float32"
+    assert (
+        hardware.precision() == "float32"
+    )  # Keras' global policy: each model was built under its own
+    assert (
+        keras.layers.Dense(2).dtype_policy.name == "float32"
+    )  # a user's own layer does not follow the last model
+    assert (
+        made[0].generator.layers[1].compute_dtype == "bfloat16"
+        and made[0].generator.layers[1].dtype == "float32"
+    )
     assert {layer.compute_dtype for layer in made[1].encoder.layers} == {"float32"}
     assert "precision float32 (hardware default for VAE)" in hardware.environment_report(made[1])
     policy("float32")  # the user's choice wins
@@ -252,8 +348,13 @@ def test_bfloat16_default_on_a_cpu_with_bfloat16_instructions_is_per_model(polic
     for judge in (trained, loaded):
         assert judge.dtype_policy.name == "float32"
         assert {layer.compute_dtype for layer in judge.network.layers} == {"float32"}
-    assert cnn.CNNClassifier(image_size=8, width=4, feature_dim=8).dtype_policy.name == "mixed_bfloat16"
-    assert hardware.precision() == "float32"  # neither the judge's scope nor the models changed the global policy
+    assert (
+        cnn.CNNClassifier(image_size=8, width=4, feature_dim=8).dtype_policy.name
+        == "mixed_bfloat16"
+    )
+    assert (
+        hardware.precision() == "float32"
+    )  # neither the judge's scope nor the models changed the global policy
     assert not hardware.user_chose_precision()  # the scope restored the automatic choice
 
 

@@ -16,12 +16,23 @@ class TinyGAN(GenerativeModel):
         super().__init__(trackers=("d_loss", "g_loss", "noise_mean"), seed=seed, **kwargs)
         self.latent_dim, self.width = latent_dim, width
         self.generator = keras.Sequential(
-            [keras.Input((latent_dim,)), layers.Dense(width, activation="relu", name="g_hidden"),
-             layers.Dense(64, activation="tanh", name="g_out", dtype="float32"), layers.Reshape((8, 8, 1))],
-            name="generator")
+            [
+                keras.Input((latent_dim,)),
+                layers.Dense(width, activation="relu", name="g_hidden"),
+                layers.Dense(64, activation="tanh", name="g_out", dtype="float32"),
+                layers.Reshape((8, 8, 1)),
+            ],
+            name="generator",
+        )
         self.discriminator = keras.Sequential(
-            [keras.Input((8, 8, 1)), layers.Flatten(), layers.Dense(width, activation="relu", name="d_hidden"),
-             layers.Dense(1, name="d_out", dtype="float32")], name="discriminator")
+            [
+                keras.Input((8, 8, 1)),
+                layers.Flatten(),
+                layers.Dense(width, activation="relu", name="d_hidden"),
+                layers.Dense(1, name="d_out", dtype="float32"),
+            ],
+            name="discriminator",
+        )
         self.build_now(np.zeros((1, latent_dim), np.float32))
 
     def call(self, latents, training=False):
@@ -38,7 +49,10 @@ class TinyGAN(GenerativeModel):
         return self.generator(latents, training=False)
 
     def default_optimizers(self):
-        return {"generator": keras.optimizers.Adam(1e-3), "discriminator": keras.optimizers.Adam(1e-3)}
+        return {
+            "generator": keras.optimizers.Adam(1e-3),
+            "discriminator": keras.optimizers.Adam(1e-3),
+        }
 
     def optimizer_variables(self, name):
         return getattr(self, name).trainable_variables
@@ -49,13 +63,16 @@ class TinyGAN(GenerativeModel):
         d_vars = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
-            d_loss = losses.discriminator_loss(self.discriminator(real, training=True),
-                                               self.discriminator(fake, training=True))
+            d_loss = losses.discriminator_loss(
+                self.discriminator(real, training=True), self.discriminator(fake, training=True)
+            )
             scaled = self.scale_loss("discriminator", d_loss)
         self.apply_gradients("discriminator", tape.gradient(scaled, d_vars), d_vars)
         g_vars = self.generator.trainable_variables
         with tf.GradientTape() as tape:
-            g_loss = losses.generator_loss(self.discriminator(self.generator(z, training=True), training=True))
+            g_loss = losses.generator_loss(
+                self.discriminator(self.generator(z, training=True), training=True)
+            )
             scaled = self.scale_loss("generator", g_loss)
         self.apply_gradients("generator", tape.gradient(scaled, g_vars), g_vars)
         return self.record(d_loss=d_loss, g_loss=g_loss, noise_mean=tf.reduce_mean(z))

@@ -148,7 +148,9 @@ class NonFiniteGuard(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         bad = {}
         for name, value in (logs or {}).items():
-            array = np.ravel(keras.ops.convert_to_numpy(value) if not isinstance(value, (int, float)) else value)
+            array = np.ravel(
+                keras.ops.convert_to_numpy(value) if not isinstance(value, (int, float)) else value
+            )
             if array.dtype.kind != "f":
                 continue
             # NaN is never a legitimate value; an infinite loss is a failure, an infinite PSNR (a perfect batch) is not.
@@ -157,10 +159,18 @@ class NonFiniteGuard(keras.callbacks.Callback):
                 bad[name] = float(array[np.argmax(broken)])
         if bad:
             model = self.model
-            step = model._steps_done() if hasattr(model, "_steps_done") else int(model.optimizer.iterations.numpy())
+            step = (
+                model._steps_done()
+                if hasattr(model, "_steps_done")
+                else int(model.optimizer.iterations.numpy())
+            )
             losses = ", ".join(f"{name!r} = {value}" for name, value in bad.items())
             scales = self._loss_scales()
-            scale_note = ("; loss scales now " + ", ".join(f"{n}: {v:g}" for n, v in scales.items())) if scales else ""
+            scale_note = (
+                ("; loss scales now " + ", ".join(f"{n}: {v:g}" for n, v in scales.items()))
+                if scales
+                else ""
+            )
             raise FloatingPointError(
                 f"training stopped at step {step} (batch {batch + 1} of this epoch): {losses} is not finite"
                 f"{scale_note}. Likely causes: {LIKELY_CAUSES}. Nothing was saved from this step: a checkpoint "
@@ -168,9 +178,14 @@ class NonFiniteGuard(keras.callbacks.Callback):
             )
 
     def _loss_scales(self) -> dict:
-        optimizers = self.model._named_optimizers() if hasattr(self.model, "_named_optimizers") else {}
-        return {name: float(opt.dynamic_scale.numpy()) for name, opt in optimizers.items()
-                if isinstance(opt, keras.optimizers.LossScaleOptimizer)}
+        optimizers = (
+            self.model._named_optimizers() if hasattr(self.model, "_named_optimizers") else {}
+        )
+        return {
+            name: float(opt.dynamic_scale.numpy())
+            for name, opt in optimizers.items()
+            if isinstance(opt, keras.optimizers.LossScaleOptimizer)
+        }
 
     def on_epoch_end(self, epoch, logs=None):
         # Finite losses do not prove finite weights: on an AVX-512 CPU here, TensorFlow's fused
@@ -181,7 +196,8 @@ class NonFiniteGuard(keras.callbacks.Callback):
                 raise FloatingPointError(
                     f"training stopped at the end of epoch {epoch + 1}: {variable.path} holds NaN or infinite "
                     f"values although the losses stayed finite. Likely causes: {LIKELY_CAUSES}. Nothing was saved "
-                    "from these weights: a checkpoint already on disk holds the last good state.")
+                    "from these weights: a checkpoint already on disk holds the last good state."
+                )
         for name, scale in self._loss_scales().items():
             if scale < 1.0 and name not in self._warned:
                 self._warned.add(name)
@@ -189,7 +205,9 @@ class NonFiniteGuard(keras.callbacks.Callback):
                     f"the float16 loss scale of optimizer {name!r} has collapsed to {scale:g} (it starts at 32768 and "
                     "halves at every overflowing step): its gradients overflow float16 at nearly every step and are "
                     "being skipped. Train with mixed_bfloat16 or float32, or lower the learning rate.",
-                    RuntimeWarning, stacklevel=2)
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
 
 
 class Checkpointable:
@@ -218,10 +236,14 @@ class Checkpointable:
             callbacks.insert(1, order.DataOrderCallback(states))
         return super().fit(x, *args, callbacks=callbacks, **kwargs)
 
-    def save_checkpoint(self, path, *, epoch: int | None = None, extra: dict | None = None) -> pathlib.Path:
+    def save_checkpoint(
+        self, path, *, epoch: int | None = None, extra: dict | None = None
+    ) -> pathlib.Path:
         """Write the full training state to ``path`` (``.npz``), atomically."""
         if not self._named_optimizers():
-            raise RuntimeError("compile() the model before saving a checkpoint, so its optimizers exist.")
+            raise RuntimeError(
+                "compile() the model before saving a checkpoint, so its optimizers exist."
+            )
         path = pathlib.Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays, layout = {}, {}
@@ -230,9 +252,11 @@ class Checkpointable:
             for i, variable in enumerate(variables):
                 value = keras.ops.convert_to_numpy(variable.value)
                 if _non_finite(value):
-                    raise FloatingPointError(f"refusing to write a checkpoint: {variable.path} holds NaN or infinite "
-                                             f"values (any checkpoint already on disk is untouched). "
-                                             f"Likely causes: {LIKELY_CAUSES}.")
+                    raise FloatingPointError(
+                        f"refusing to write a checkpoint: {variable.path} holds NaN or infinite "
+                        f"values (any checkpoint already on disk is untouched). "
+                        f"Likely causes: {LIKELY_CAUSES}."
+                    )
                 arrays[f"{group}/{i:05d}"] = value
         meta = {
             "format": CHECKPOINT_FORMAT,
@@ -256,7 +280,9 @@ class Checkpointable:
     def load_checkpoint(self, path) -> dict:
         """Restore the full training state written by :meth:`save_checkpoint`; returns its metadata."""
         if not self._named_optimizers():
-            raise RuntimeError("compile() the model before loading a checkpoint, so its optimizers exist.")
+            raise RuntimeError(
+                "compile() the model before loading a checkpoint, so its optimizers exist."
+            )
         path = pathlib.Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint at {str(path)!r}.")
@@ -265,21 +291,36 @@ class Checkpointable:
                 raise ValueError(f"{str(path)!r} is not an aigc_keras checkpoint (no metadata).")
             meta = json.loads(str(stored["__meta__"]))
             if meta.get("class") != type(self).__name__:
-                raise ValueError(f"checkpoint {str(path)!r} holds a {meta.get('class')}, not a {type(self).__name__}.")
+                raise ValueError(
+                    f"checkpoint {str(path)!r} holds a {meta.get('class')}, not a {type(self).__name__}."
+                )
             own_config = json.loads(json.dumps(self.get_config(), default=str))
             if meta.get("config") != own_config:
-                diff = {k: (meta["config"].get(k), own_config.get(k)) for k in set(meta["config"]) | set(own_config)
-                        if meta["config"].get(k) != own_config.get(k)}
-                raise ValueError(f"checkpoint {str(path)!r} was written by a model of another configuration: "
-                                 + ", ".join(f"{k}: checkpoint {a!r} vs model {b!r}" for k, (a, b) in sorted(diff.items())))
-            own_precision, stored_precision = self.dtype_policy.name, meta.get("precision", self.dtype_policy.name)
+                diff = {
+                    k: (meta["config"].get(k), own_config.get(k))
+                    for k in set(meta["config"]) | set(own_config)
+                    if meta["config"].get(k) != own_config.get(k)
+                }
+                raise ValueError(
+                    f"checkpoint {str(path)!r} was written by a model of another configuration: "
+                    + ", ".join(
+                        f"{k}: checkpoint {a!r} vs model {b!r}"
+                        for k, (a, b) in sorted(diff.items())
+                    )
+                )
+            own_precision, stored_precision = (
+                self.dtype_policy.name,
+                meta.get("precision", self.dtype_policy.name),
+            )
             if (own_precision == "mixed_float16") != (stored_precision == "mixed_float16"):
                 # float32 and mixed_bfloat16 hold the same float32 variables and resume across each other;
                 # mixed_float16's loss-scaling optimizers keep state of their own.
-                raise ValueError(f"checkpoint {str(path)!r} was written under the {stored_precision} precision "
-                                 f"policy and this model is {own_precision} (the float16 loss scaler keeps state of "
-                                 f"its own); build the model after hardware.set_precision({stored_precision!r}) "
-                                 f"(command line: --precision {stored_precision}).")
+                raise ValueError(
+                    f"checkpoint {str(path)!r} was written under the {stored_precision} precision "
+                    f"policy and this model is {own_precision} (the float16 loss scaler keeps state of "
+                    f"its own); build the model after hardware.set_precision({stored_precision!r}) "
+                    f"(command line: --precision {stored_precision})."
+                )
             groups = self._state_variables()
             for group, variables in groups.items():
                 stored_layout = meta["layout"].get(group)
@@ -313,10 +354,14 @@ class GenerativeModel(Checkpointable, keras.Model):
     num_classes: int | None = None  # class-conditional models set this
     value_range = (-1, 1)
     xla_unsupported = ""  # what has no XLA kernel in this model's step, if anything (then XLA is never the default)
-    xla_cpu_bf16_unsupported = ""  # what XLA's CPU compiler rejects in this model's step under mixed_bfloat16
+    xla_cpu_bf16_unsupported = (
+        ""  # what XLA's CPU compiler rejects in this model's step under mixed_bfloat16
+    )
 
     def __init__(self, *, trackers=(), seed: int = 0, **kwargs):
-        super().__init__(**kwargs)  # under the model's own policy (Checkpointable.__init_subclass__)
+        super().__init__(
+            **kwargs
+        )  # under the model's own policy (Checkpointable.__init_subclass__)
         self.seed = check_int(seed, "seed", minimum=0)
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="seed_generator")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in trackers}
@@ -349,17 +394,31 @@ class GenerativeModel(Checkpointable, keras.Model):
         ``xla_unsupported`` names an op that XLA cannot compile.
         """
         if jit_compile not in (True, False, None, "auto"):
-            raise ValueError(f"jit_compile must be True, False, None or 'auto', got {jit_compile!r}.")
-        if jit_compile in (None, "auto"):  # the default, unless an op of this model has no XLA kernel
+            raise ValueError(
+                f"jit_compile must be True, False, None or 'auto', got {jit_compile!r}."
+            )
+        if jit_compile in (
+            None,
+            "auto",
+        ):  # the default, unless an op of this model has no XLA kernel
             jit_compile = hardware.jit_compile(self)
         elif jit_compile and self.xla_unsupported:
-            raise ValueError(f"{type(self).__name__} cannot be compiled with XLA (jit_compile=True): "
-                             f"{self.xla_unsupported}. Use jit_compile=False, or None for the default.")
-        if jit_compile and self.xla_cpu_bf16_unsupported and self.dtype_policy.name == "mixed_bfloat16" \
-                and not hardware.gpus() and not tf.config.list_physical_devices("TPU"):
-            raise ValueError(f"{type(self).__name__} cannot be compiled with XLA under mixed_bfloat16 on a CPU: "
-                             f"{self.xla_cpu_bf16_unsupported}. Make the model after hardware.set_precision('float32') "
-                             f"(command line: --precision float32), or use jit_compile=False (--xla off).")
+            raise ValueError(
+                f"{type(self).__name__} cannot be compiled with XLA (jit_compile=True): "
+                f"{self.xla_unsupported}. Use jit_compile=False, or None for the default."
+            )
+        if (
+            jit_compile
+            and self.xla_cpu_bf16_unsupported
+            and self.dtype_policy.name == "mixed_bfloat16"
+            and not hardware.gpus()
+            and not tf.config.list_physical_devices("TPU")
+        ):
+            raise ValueError(
+                f"{type(self).__name__} cannot be compiled with XLA under mixed_bfloat16 on a CPU: "
+                f"{self.xla_cpu_bf16_unsupported}. Make the model after hardware.set_precision('float32') "
+                f"(command line: --precision float32), or use jit_compile=False (--xla off)."
+            )
         given = dict(self.default_optimizers() if optimizers is None else optimizers)
         if set(given) != set(self.optimizer_names):
             raise ValueError(
@@ -372,7 +431,9 @@ class GenerativeModel(Checkpointable, keras.Model):
             for name in self.optimizer_names:
                 opt = given[name]
                 if isinstance(opt, str) or not isinstance(opt, keras.optimizers.Optimizer):
-                    raise TypeError(f"optimizer {name!r} must be a keras.optimizers.Optimizer instance, got {opt!r}.")
+                    raise TypeError(
+                        f"optimizer {name!r} must be a keras.optimizers.Optimizer instance, got {opt!r}."
+                    )
                 if mixed16 and not isinstance(opt, keras.optimizers.LossScaleOptimizer):
                     opt = keras.optimizers.LossScaleOptimizer(opt)
                 opt.build(self.optimizer_variables(name))
@@ -383,7 +444,9 @@ class GenerativeModel(Checkpointable, keras.Model):
 
     # --- helpers for train_step ---------------------------------------------------------
 
-    def noise(self, shape, distribution: str = "normal", *, minval=0.0, maxval=1.0, dtype="float32"):
+    def noise(
+        self, shape, distribution: str = "normal", *, minval=0.0, maxval=1.0, dtype="float32"
+    ):
         """Seeded noise that differs between replicas and between steps."""
         seed = tf.cast(self.seed_generator.next(), tf.int64)
         context = tf.distribute.get_replica_context()
@@ -392,7 +455,9 @@ class GenerativeModel(Checkpointable, keras.Model):
         if distribution == "normal":
             return tf.random.stateless_normal(shape, seed=seed, dtype=dtype)
         if distribution == "uniform":
-            return tf.random.stateless_uniform(shape, seed=seed, minval=minval, maxval=maxval, dtype=dtype)
+            return tf.random.stateless_uniform(
+                shape, seed=seed, minval=minval, maxval=maxval, dtype=dtype
+            )
         raise ValueError(f"distribution {distribution!r} is not known; use 'normal' or 'uniform'.")
 
     def unpack(self, data):
@@ -405,7 +470,9 @@ class GenerativeModel(Checkpointable, keras.Model):
         else:
             images, labels = data, None
         if self.num_classes and labels is None:
-            raise ValueError(f"{type(self).__name__} trains on (images, labels) batches: load the data with labels=True.")
+            raise ValueError(
+                f"{type(self).__name__} trains on (images, labels) batches: load the data with labels=True."
+            )
         return self.as_compute(images), (tf.cast(labels, tf.int32) if self.num_classes else None)
 
     def as_compute(self, images):
@@ -434,8 +501,11 @@ class GenerativeModel(Checkpointable, keras.Model):
         scaled losses are the same tensor value, so one backward pass serves all: the gradient graph
         is built once instead of once per optimizer (CycleGAN's first step traced in 20 s instead of 26 s here).
         """
-        unscaled = all(not isinstance(self.optimizers[n], keras.optimizers.LossScaleOptimizer)
-                       and self.optimizers[n].loss_scale_factor is None for n in names)
+        unscaled = all(
+            not isinstance(self.optimizers[n], keras.optimizers.LossScaleOptimizer)
+            and self.optimizers[n].loss_scale_factor is None
+            for n in names
+        )
         if not unscaled:
             for name in names:
                 self.descend(name, tape, scaled_losses[name], self.optimizer_variables(name))
@@ -444,7 +514,7 @@ class GenerativeModel(Checkpointable, keras.Model):
         gradients = tape.gradient(scaled_losses[names[0]], [v for group in groups for v in group])
         start = 0
         for name, group in zip(names, groups):
-            self.apply_gradients(name, gradients[start:start + len(group)], group)
+            self.apply_gradients(name, gradients[start : start + len(group)], group)
             start += len(group)
 
     def record(self, *, count_step: bool = True, **values) -> dict:
@@ -467,7 +537,9 @@ class GenerativeModel(Checkpointable, keras.Model):
     def _check_labels(self, n, labels):
         if labels is None:
             if self.num_classes is not None:
-                raise ValueError(f"{type(self).__name__} is class-conditional: pass labels=[...] (0..{self.num_classes - 1}).")
+                raise ValueError(
+                    f"{type(self).__name__} is class-conditional: pass labels=[...] (0..{self.num_classes - 1})."
+                )
             return (16 if n is None else n), None
         if self.num_classes is None:
             raise ValueError(f"{type(self).__name__} is not class-conditional; do not pass labels.")
@@ -475,12 +547,18 @@ class GenerativeModel(Checkpointable, keras.Model):
         if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
             raise ValueError("labels must be a 1-D sequence of integer class ids.")
         if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
-            raise ValueError(f"labels must be in 0..{self.num_classes - 1}, got {labels.min()}..{labels.max()}.")
+            raise ValueError(
+                f"labels must be in 0..{self.num_classes - 1}, got {labels.min()}..{labels.max()}."
+            )
         if n is not None and n != len(labels):
-            raise ValueError(f"n={n} differs from the {len(labels)} labels given; pass one of them.")
+            raise ValueError(
+                f"n={n} differs from the {len(labels)} labels given; pass one of them."
+            )
         return len(labels), labels.astype(np.int32)
 
-    def generate(self, n=None, *, labels=None, seed=None, batch_size: int = 256, **options) -> np.ndarray:
+    def generate(
+        self, n=None, *, labels=None, seed=None, batch_size: int = 256, **options
+    ) -> np.ndarray:
         """Sample ``n`` images (in ``self.value_range``) as a float32 NumPy array.
 
         ``seed`` (an int) makes the draw reproducible and leaves the model's own seed
@@ -497,8 +575,14 @@ class GenerativeModel(Checkpointable, keras.Model):
             latents = tf.random.stateless_normal(shape, seed=[int(seed), 0])
         outputs = []
         for start in range(0, n, batch_size):
-            batch_labels = None if labels is None else tf.constant(labels[start : start + batch_size], tf.int32)
-            images = self.sample_from_latents(latents[start : start + batch_size], batch_labels, **options)
+            batch_labels = (
+                None
+                if labels is None
+                else tf.constant(labels[start : start + batch_size], tf.int32)
+            )
+            images = self.sample_from_latents(
+                latents[start : start + batch_size], batch_labels, **options
+            )
             outputs.append(keras.ops.convert_to_numpy(keras.ops.cast(images, "float32")))
         return np.concatenate(outputs)
 

@@ -18,8 +18,8 @@ import keras
 import numpy as np
 
 from .. import hardware
-from ..validation import check_fraction, check_int
 from ..spec import ModelSpec
+from ..validation import check_fraction, check_int
 from .base import Checkpointable, save_atomically  # noqa: F401  (save_atomically re-exported for notebooks)
 from .networks import build_classifier
 
@@ -37,16 +37,36 @@ class CNNClassifier(Checkpointable, keras.Model):
     ``Checkpoint`` callback) hold its weights, dropout seed state and optimizer state.
     """
 
-    def __init__(self, image_size=28, channels=1, num_classes=10, width=32, feature_dim=128, dropout=0.3, **kwargs):
+    def __init__(
+        self,
+        image_size=28,
+        channels=1,
+        num_classes=10,
+        width=32,
+        feature_dim=128,
+        dropout=0.3,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        for key, value in (("image_size", image_size), ("channels", channels), ("num_classes", num_classes),
-                           ("width", width), ("feature_dim", feature_dim)):
+        for key, value in (
+            ("image_size", image_size),
+            ("channels", channels),
+            ("num_classes", num_classes),
+            ("width", width),
+            ("feature_dim", feature_dim),
+        ):
             check_int(value, key)
         if image_size < 4:
             raise ValueError(f"image_size must be at least 4 (two 2x2 poolings), got {image_size}.")
         check_fraction(dropout, "dropout", "[0, 1)")
-        self.config = dict(image_size=int(image_size), channels=int(channels), num_classes=int(num_classes),
-                           width=int(width), feature_dim=int(feature_dim), dropout=float(dropout))
+        self.config = dict(
+            image_size=int(image_size),
+            channels=int(channels),
+            num_classes=int(num_classes),
+            width=int(width),
+            feature_dim=int(feature_dim),
+            dropout=float(dropout),
+        )
         self.network = build_classifier(**self.config)
         self(np.zeros((1, image_size, image_size, channels), np.float32))  # build now
 
@@ -58,7 +78,9 @@ class CNNClassifier(Checkpointable, keras.Model):
         images = np.asarray(images, np.float32)
         expected = (self.config["image_size"], self.config["image_size"], self.config["channels"])
         if images.ndim != 4 or images.shape[1:] != expected:
-            raise ValueError(f"images must have shape (N, {', '.join(map(str, expected))}), got {images.shape}.")
+            raise ValueError(
+                f"images must have shape (N, {', '.join(map(str, expected))}), got {images.shape}."
+            )
         if images.size and (images.min() < -1.0 - 1e-3 or images.max() > 1.0 + 1e-3):
             raise ValueError(
                 f"images must be in [-1, 1] (got {images.min():.3g}..{images.max():.3g}); "
@@ -67,9 +89,13 @@ class CNNClassifier(Checkpointable, keras.Model):
         if getattr(self, "_inference", None) is None:  # one compiled function for every batch
             import tensorflow as tf
 
-            self._inference = tf.function(lambda batch: self.network(batch, training=False), reduce_retracing=True)
-        outputs = [keras.ops.convert_to_numpy(self._inference(images[i : i + batch_size])[index])
-                   for i in range(0, len(images), batch_size)]
+            self._inference = tf.function(
+                lambda batch: self.network(batch, training=False), reduce_retracing=True
+            )
+        outputs = [
+            keras.ops.convert_to_numpy(self._inference(images[i : i + batch_size])[index])
+            for i in range(0, len(images), batch_size)
+        ]
         return np.concatenate(outputs) if outputs else np.zeros((0,), np.float32)
 
     def predict_proba(self, images, batch_size: int = 256) -> np.ndarray:
@@ -94,17 +120,31 @@ class CNNClassifier(Checkpointable, keras.Model):
         # built lazily, so a fresh model would not list them yet.  Keras builds the optimizer at the
         # first step; build it here so a fresh model can receive a checkpoint's optimizer state.
         if not self.optimizer.built:
-            with self.distribute_strategy.scope():  # slots mirrored like the weights under a strategy
+            with (
+                self.distribute_strategy.scope()
+            ):  # slots mirrored like the weights under a strategy
                 self.optimizer.build(self.trainable_variables)
-        return {"model": list(self.trainable_variables) + list(self.non_trainable_variables),
-                "optimizer/model": list(self.optimizer.variables)}
+        return {
+            "model": list(self.trainable_variables) + list(self.non_trainable_variables),
+            "optimizer/model": list(self.optimizer.variables),
+        }
 
     def _steps_done(self) -> int:
         return int(self.optimizer.iterations.numpy())
 
 
-def train_classifier(train, test=None, *, epochs: int = 20, batch_size: int = 64, seed: int = 0,
-                     learning_rate: float = 1e-3, verbose="auto", augment=None, **model_options):
+def train_classifier(
+    train,
+    test=None,
+    *,
+    epochs: int = 20,
+    batch_size: int = 64,
+    seed: int = 0,
+    learning_rate: float = 1e-3,
+    verbose="auto",
+    augment=None,
+    **model_options,
+):
     """Train a :class:`CNNClassifier` on ``(images, labels)`` arrays; returns ``(model, history)``.
 
     ``augment``: a Keras layer applied to every training batch inside the ``tf.data`` pipeline with
@@ -112,23 +152,44 @@ def train_classifier(train, test=None, *, epochs: int = 20, batch_size: int = 64
     """
     images, labels = train
     keras.utils.set_random_seed(seed)
-    model = CNNClassifier(image_size=images.shape[1], channels=images.shape[3],
-                          num_classes=int(labels.max()) + 1, **model_options)
+    model = CNNClassifier(
+        image_size=images.shape[1],
+        channels=images.shape[3],
+        num_classes=int(labels.max()) + 1,
+        **model_options,
+    )
     compile_classifier(model, jit_compile="auto", learning_rate=learning_rate)  # Keras' own choice
     if augment is None:
-        history = model.fit(images, labels, epochs=epochs, batch_size=batch_size, shuffle=True,
-                            validation_data=test, verbose=verbose)
+        history = model.fit(
+            images,
+            labels,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=True,
+            validation_data=test,
+            verbose=verbose,
+        )
     else:
         import tensorflow as tf
 
-        batches = (tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(len(images), seed=seed)
-                   .batch(batch_size).map(lambda x, y: (augment(x, training=True), y)).prefetch(2))
+        batches = (
+            tf.data.Dataset.from_tensor_slices((images, labels))
+            .shuffle(len(images), seed=seed)
+            .batch(batch_size)
+            .map(lambda x, y: (augment(x, training=True), y))
+            .prefetch(2)
+        )
         history = model.fit(batches, epochs=epochs, validation_data=test, verbose=verbose)
     return model, history
 
 
-def compile_classifier(model, *, jit_compile=None, total_steps=None,  # noqa: ARG001 (hook)
-                       learning_rate: float = 1e-3):
+def compile_classifier(
+    model,
+    *,
+    jit_compile=None,
+    total_steps=None,  # noqa: ARG001 (hook)
+    learning_rate: float = 1e-3,
+):
     """Compile a :class:`CNNClassifier` with Adam and cross-entropy on logits, tracking accuracy.
 
     Args:
@@ -138,19 +199,26 @@ def compile_classifier(model, *, jit_compile=None, total_steps=None,  # noqa: AR
         total_steps: unused (the learning rate is constant).
         learning_rate: Adam's learning rate.
     """
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-                  jit_compile=hardware.jit_compile(model) if jit_compile is None else jit_compile)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=hardware.jit_compile(model) if jit_compile is None else jit_compile,
+    )
 
 
 SPECS = (
     ModelSpec(
-        "cnn", CNNClassifier, "classifier", "convolutional digit classifier, the course's judge "
-        "(chapter 1)", epochs=20, sizes=(28, 32, 64),
+        "cnn",
+        CNNClassifier,
+        "classifier",
+        "convolutional digit classifier, the course's judge (chapter 1)",
+        epochs=20,
+        sizes=(28, 32, 64),
         test_config=dict(image_size=8, width=4, feature_dim=8),
-        make=lambda spec, s: CNNClassifier(image_size=s["image_size"], channels=s["channels"],
-                                           num_classes=s["num_classes"] or 10),
+        make=lambda spec, s: CNNClassifier(
+            image_size=s["image_size"], channels=s["channels"], num_classes=s["num_classes"] or 10
+        ),
         compile=compile_classifier,
     ),
 )
@@ -158,7 +226,11 @@ SPECS = (
 
 def __getattr__(name):
     if name == "load_classifier":  # moved to aigc_keras.judges in 0.2; works for one more release
-        warnings.warn("aigc_keras.models.cnn.load_classifier moved to aigc_keras.judges.load_classifier; "
-                      "the old name goes away in the next release.", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "aigc_keras.models.cnn.load_classifier moved to aigc_keras.judges.load_classifier; "
+            "the old name goes away in the next release.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return importlib.import_module("aigc_keras.judges").load_classifier
     raise AttributeError(f"module 'aigc_keras.models.cnn' has no attribute {name!r}")

@@ -25,9 +25,9 @@ import tensorflow as tf
 from keras import layers
 
 from .. import losses
-from ..validation import check_fraction, check_int, check_non_negative
 from ..layers import ImagePool, ReflectionPadding2D, instance_norm
 from ..spec import ModelSpec, Option
+from ..validation import check_fraction, check_int, check_non_negative
 from .base import GenerativeModel
 from .networks import build_patch_discriminator, patch_layers, patch_receptive_field, residual_block
 
@@ -48,9 +48,15 @@ def build_resnet_generator(image_size=64, channels=3, ngf=64, n_blocks=None, nam
     """c7s1-ngf, d2ngf, d4ngf, R4ngf x n_blocks, u2ngf, ungf, c7s1-channels (tanh); output shape = input shape."""
     image_size = check_int(image_size, "image_size")
     if image_size % 4 or image_size < 16:
-        raise ValueError(f"image_size {image_size} is not supported by the ResNet generator: "
-                         "use a multiple of 4 of at least 16 (it downsamples twice by 2).")
-    n_blocks = residual_blocks_for(image_size) if n_blocks is None else check_int(n_blocks, "n_blocks", minimum=0)
+        raise ValueError(
+            f"image_size {image_size} is not supported by the ResNet generator: "
+            "use a multiple of 4 of at least 16 (it downsamples twice by 2)."
+        )
+    n_blocks = (
+        residual_blocks_for(image_size)
+        if n_blocks is None
+        else check_int(n_blocks, "n_blocks", minimum=0)
+    )
     images = keras.Input((image_size, image_size, channels), name="images")
     x = ReflectionPadding2D(3, name="stem_pad")(images)  # H + 6
     x = layers.Conv2D(ngf, 7, name="stem_conv")(x)  # (H, W, ngf)
@@ -63,11 +69,15 @@ def build_resnet_generator(image_size=64, channels=3, ngf=64, n_blocks=None, nam
     for i in range(n_blocks):
         x = residual_block(x, 4 * ngf, name=f"res{i + 1}")  # (H/4, W/4, 4 ngf)
     for i, filters in enumerate((2 * ngf, ngf)):
-        x = layers.Conv2DTranspose(filters, 3, strides=2, padding="same", name=f"up{i + 1}")(x)  # 2x
+        x = layers.Conv2DTranspose(filters, 3, strides=2, padding="same", name=f"up{i + 1}")(
+            x
+        )  # 2x
         x = instance_norm(f"up{i + 1}_norm")(x)
         x = layers.ReLU(name=f"up{i + 1}_relu")(x)
     x = ReflectionPadding2D(3, name="head_pad")(x)
-    outputs = layers.Conv2D(channels, 7, activation="tanh", dtype="float32", name="to_image")(x)  # (H, W, C)
+    outputs = layers.Conv2D(channels, 7, activation="tanh", dtype="float32", name="to_image")(
+        x
+    )  # (H, W, C)
     return keras.Model(images, outputs, name=name)
 
 
@@ -80,7 +90,9 @@ class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.total_steps = check_int(total_steps, "total_steps")
         self.constant_steps = check_int(constant_steps, "constant_steps", minimum=0)
         if self.constant_steps >= self.total_steps:
-            raise ValueError(f"constant_steps ({constant_steps}) must be below total_steps ({total_steps}).")
+            raise ValueError(
+                f"constant_steps ({constant_steps}) must be below total_steps ({total_steps})."
+            )
 
     def __call__(self, step):
         step = tf.cast(step, "float32")
@@ -88,8 +100,11 @@ class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         return self.learning_rate * tf.clip_by_value(1.0 - decay, 0.0, 1.0)
 
     def get_config(self):
-        return {"learning_rate": self.learning_rate, "total_steps": self.total_steps,
-                "constant_steps": self.constant_steps}
+        return {
+            "learning_rate": self.learning_rate,
+            "total_steps": self.total_steps,
+            "constant_steps": self.constant_steps,
+        }
 
 
 def make_optimizers(total_steps=None, learning_rate=2e-4, constant_fraction=0.5):
@@ -99,7 +114,9 @@ def make_optimizers(total_steps=None, learning_rate=2e-4, constant_fraction=0.5)
     rate = learning_rate
     if total_steps is not None:
         total_steps = check_int(total_steps, "total_steps")
-        rate = ConstantThenLinearDecay(learning_rate, total_steps, int(constant_fraction * total_steps))
+        rate = ConstantThenLinearDecay(
+            learning_rate, total_steps, int(constant_fraction * total_steps)
+        )
     return {name: keras.optimizers.Adam(rate, beta_1=0.5) for name in CycleGAN.optimizer_names}
 
 
@@ -116,20 +133,45 @@ class CycleGAN(GenerativeModel):
     optimizer_names = ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b")
     trackers_used = ("g_loss", "adv_ab", "adv_ba", "cycle", "identity", "d_a_loss", "d_b_loss")
 
-    def __init__(self, image_size=64, channels=3, ngf=64, ndf=64, n_blocks=None, cycle_weight=10.0,
-                 identity_weight=0.5, pool_size=50, seed=0, **kwargs):
+    def __init__(
+        self,
+        image_size=64,
+        channels=3,
+        ngf=64,
+        ndf=64,
+        n_blocks=None,
+        cycle_weight=10.0,
+        identity_weight=0.5,
+        pool_size=50,
+        seed=0,
+        **kwargs,
+    ):
         super().__init__(trackers=self.trackers_used, seed=seed, **kwargs)
-        self.image_size, self.channels = check_int(image_size, "image_size"), check_int(channels, "channels")
+        self.image_size, self.channels = (
+            check_int(image_size, "image_size"),
+            check_int(channels, "channels"),
+        )
         self.ngf, self.ndf = check_int(ngf, "ngf"), check_int(ndf, "ndf")
-        self.n_blocks = residual_blocks_for(self.image_size) if n_blocks is None else check_int(n_blocks, "n_blocks", 0)
+        self.n_blocks = (
+            residual_blocks_for(self.image_size)
+            if n_blocks is None
+            else check_int(n_blocks, "n_blocks", 0)
+        )
         self.cycle_weight = check_non_negative(cycle_weight, "cycle_weight")
         self.identity_weight = check_non_negative(identity_weight, "identity_weight")
         self.pool_size = check_int(pool_size, "pool_size", minimum=0)
         shape = (self.image_size, self.image_size, self.channels)
-        make_g = lambda name: build_resnet_generator(self.image_size, self.channels, self.ngf, self.n_blocks, name)  # noqa: E731
-        make_d = lambda name: build_patch_discriminator(self.image_size, self.channels, self.ndf, name=name)  # noqa: E731
+        make_g = lambda name: build_resnet_generator(
+            self.image_size, self.channels, self.ngf, self.n_blocks, name
+        )  # noqa: E731
+        make_d = lambda name: build_patch_discriminator(
+            self.image_size, self.channels, self.ndf, name=name
+        )  # noqa: E731
         self.generator_ab, self.generator_ba = make_g("generator_ab"), make_g("generator_ba")
-        self.discriminator_a, self.discriminator_b = make_d("discriminator_a"), make_d("discriminator_b")
+        self.discriminator_a, self.discriminator_b = (
+            make_d("discriminator_a"),
+            make_d("discriminator_b"),
+        )
         self.pool_a = ImagePool(self.pool_size, shape, name="pool_a")
         self.pool_b = ImagePool(self.pool_size, shape, name="pool_b")
         self.build_now(np.zeros((1, *shape), np.float32))
@@ -143,9 +185,17 @@ class CycleGAN(GenerativeModel):
         return self.generator_ab(images_a, training=training)
 
     def get_config(self):
-        return {**super().get_config(), "image_size": self.image_size, "channels": self.channels, "ngf": self.ngf,
-                "ndf": self.ndf, "n_blocks": self.n_blocks, "cycle_weight": self.cycle_weight,
-                "identity_weight": self.identity_weight, "pool_size": self.pool_size}
+        return {
+            **super().get_config(),
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "ngf": self.ngf,
+            "ndf": self.ndf,
+            "n_blocks": self.n_blocks,
+            "cycle_weight": self.cycle_weight,
+            "identity_weight": self.identity_weight,
+            "pool_size": self.pool_size,
+        }
 
     def default_optimizers(self):
         return make_optimizers()
@@ -157,7 +207,9 @@ class CycleGAN(GenerativeModel):
 
     def _split(self, data):
         if not isinstance(data, (tuple, list)) or len(data) != 2:
-            raise ValueError("CycleGAN trains on (images_a, images_b) batches: use aigc_keras.data.load_unpaired.")
+            raise ValueError(
+                "CycleGAN trains on (images_a, images_b) batches: use aigc_keras.data.load_unpaired."
+            )
         return self.as_compute(data[0]), self.as_compute(data[1])
 
     def _cycle_losses(self, a, b, training: bool, pooled=None):
@@ -170,24 +222,46 @@ class CycleGAN(GenerativeModel):
         """
         n_a, n_b = tf.shape(a)[0], tf.shape(b)[0]
         with_identity = bool(self.identity_weight)
-        g_out = self.generator_ab(tf.concat([a, b], 0) if with_identity else a, training=training)  # [G(a); G(b)]
-        f_out = self.generator_ba(tf.concat([b, a], 0) if with_identity else b, training=training)  # [F(b); F(a)]
+        g_out = self.generator_ab(
+            tf.concat([a, b], 0) if with_identity else a, training=training
+        )  # [G(a); G(b)]
+        f_out = self.generator_ba(
+            tf.concat([b, a], 0) if with_identity else b, training=training
+        )  # [F(b); F(a)]
         fake_b, fake_a = g_out[:n_a], f_out[:n_b]
-        cycle = losses.l1(self.generator_ba(fake_b, training=training), a) + \
-            losses.l1(self.generator_ab(fake_a, training=training), b)  # |F(G(a)) - a| + |G(F(b)) - b|
+        cycle = losses.l1(self.generator_ba(fake_b, training=training), a) + losses.l1(
+            self.generator_ab(fake_a, training=training), b
+        )  # |F(G(a)) - a| + |G(F(b)) - b|
         identity = tf.constant(0.0)
         if with_identity:
-            identity = losses.l1(g_out[n_a:], b) + losses.l1(f_out[n_b:], a)  # |G(b) - b| + |F(a) - a|
-        adv_ab = losses.least_squares_generator_loss(self.discriminator_b(fake_b, training=training))
-        adv_ba = losses.least_squares_generator_loss(self.discriminator_a(fake_a, training=training))
+            identity = losses.l1(g_out[n_a:], b) + losses.l1(
+                f_out[n_b:], a
+            )  # |G(b) - b| + |F(a) - a|
+        adv_ab = losses.least_squares_generator_loss(
+            self.discriminator_b(fake_b, training=training)
+        )
+        adv_ba = losses.least_squares_generator_loss(
+            self.discriminator_a(fake_a, training=training)
+        )
         g_loss = adv_ab + adv_ba + self.cycle_weight * (cycle + self.identity_weight * identity)
         seen_b, seen_a = (fake_b, fake_a) if pooled is None else pooled(fake_b, fake_a)
-        scores_b = self.discriminator_b(tf.concat([b, tf.cast(tf.stop_gradient(seen_b), b.dtype)], 0), training=training)
-        scores_a = self.discriminator_a(tf.concat([a, tf.cast(tf.stop_gradient(seen_a), a.dtype)], 0), training=training)
+        scores_b = self.discriminator_b(
+            tf.concat([b, tf.cast(tf.stop_gradient(seen_b), b.dtype)], 0), training=training
+        )
+        scores_a = self.discriminator_a(
+            tf.concat([a, tf.cast(tf.stop_gradient(seen_a), a.dtype)], 0), training=training
+        )
         d_b = losses.least_squares_discriminator_loss(scores_b[:n_b], scores_b[n_b:])
         d_a = losses.least_squares_discriminator_loss(scores_a[:n_a], scores_a[n_a:])
-        return {"g_loss": g_loss, "adv_ab": adv_ab, "adv_ba": adv_ba, "cycle": cycle, "identity": identity,
-                "d_a_loss": d_a, "d_b_loss": d_b}
+        return {
+            "g_loss": g_loss,
+            "adv_ab": adv_ab,
+            "adv_ba": adv_ba,
+            "cycle": cycle,
+            "identity": identity,
+            "d_a_loss": d_a,
+            "d_b_loss": d_b,
+        }
 
     def _through_pools(self, fake_b, fake_a):
         batch = tf.shape(fake_b)[0]
@@ -198,7 +272,10 @@ class CycleGAN(GenerativeModel):
         a, b = self._split(data)
         with tf.GradientTape(persistent=True) as tape:
             values = self._cycle_losses(a, b, training=True, pooled=self._through_pools)
-            scaled = {name: self.scale_loss(name, values["g_loss"]) for name in ("generator_ab", "generator_ba")}
+            scaled = {
+                name: self.scale_loss(name, values["g_loss"])
+                for name in ("generator_ab", "generator_ba")
+            }
             scaled["discriminator_a"] = self.scale_loss("discriminator_a", values["d_a_loss"])
             scaled["discriminator_b"] = self.scale_loss("discriminator_b", values["d_b_loss"])
         self.descend_jointly(("generator_ab", "generator_ba"), tape, scaled)  # both minimise g_loss
@@ -216,29 +293,45 @@ class CycleGAN(GenerativeModel):
     def translate(self, images, direction: str = "a2b", batch_size: int = 64) -> np.ndarray:
         """Translate images in [-1, 1], ``(N, H, W, C)`` with the model's size and channels."""
         if direction not in DIRECTIONS:
-            raise ValueError(f"direction must be 'a2b' (G: A -> B) or 'b2a' (F: B -> A), got {direction!r}.")
+            raise ValueError(
+                f"direction must be 'a2b' (G: A -> B) or 'b2a' (F: B -> A), got {direction!r}."
+            )
         images = np.asarray(images, dtype=np.float32)
         expected = (self.image_size, self.image_size, self.channels)
         if images.ndim != 4 or images.shape[1:] != expected:
-            raise ValueError(f"images must have shape (N, {', '.join(map(str, expected))}), got {images.shape}.")
+            raise ValueError(
+                f"images must have shape (N, {', '.join(map(str, expected))}), got {images.shape}."
+            )
         if images.size and (images.min() < -1.0 - 1e-3 or images.max() > 1.0 + 1e-3):
-            raise ValueError(f"images must be in [-1, 1], got values in [{images.min():.3g}, {images.max():.3g}].")
+            raise ValueError(
+                f"images must be in [-1, 1], got values in [{images.min():.3g}, {images.max():.3g}]."
+            )
         network = self.generator_ab if direction == "a2b" else self.generator_ba
         batch_size = check_int(batch_size, "batch_size")
-        outputs = [keras.ops.convert_to_numpy(keras.ops.cast(network(images[i:i + batch_size], training=False),
-                                                             "float32"))
-                   for i in range(0, len(images), batch_size)]
+        outputs = [
+            keras.ops.convert_to_numpy(
+                keras.ops.cast(network(images[i : i + batch_size], training=False), "float32")
+            )
+            for i in range(0, len(images), batch_size)
+        ]
         return np.concatenate(outputs) if outputs else np.zeros((0, *expected), np.float32)
 
     def generate(self, *args, **kwargs):
-        raise TypeError("CycleGAN translates images rather than sampling them: use translate(images, direction).")
+        raise TypeError(
+            "CycleGAN translates images rather than sampling them: use translate(images, direction)."
+        )
 
 
 def _make(spec, settings):
     # The discriminators are cheap next to six generator passes a step: 4x the generators' width.
     width = settings["width"]
-    return CycleGAN(image_size=settings["image_size"], channels=settings["channels"], ngf=width,
-                    ndf=4 * width, seed=settings["seed"])
+    return CycleGAN(
+        image_size=settings["image_size"],
+        channels=settings["channels"],
+        ngf=width,
+        ndf=4 * width,
+        seed=settings["seed"],
+    )
 
 
 def _compile(model, *, jit_compile, total_steps):
@@ -247,18 +340,36 @@ def _compile(model, *, jit_compile, total_steps):
 
 SPECS = (
     ModelSpec(
-        "cyclegan", CycleGAN, "translator", "unpaired image-to-image translation (chapter 4)",
-        dataset="grass", image_size=32, batch_size=8, epochs=8, width=8, sizes=(16, 32, 64, 128),
+        "cyclegan",
+        CycleGAN,
+        "translator",
+        "unpaired image-to-image translation (chapter 4)",
+        dataset="grass",
+        image_size=32,
+        batch_size=8,
+        epochs=8,
+        width=8,
+        sizes=(16, 32, 64, 128),
         test_config=dict(image_size=16, channels=1, ngf=4, ndf=4, n_blocks=1, pool_size=4),
         options=(
-            Option("--domain-a", "grass", "domain A: a dataset name or folder; a TFDS pair such as "
-                   "cycle_gan/horse2zebra gives both domains (default: grass)"),
-            Option("--domain-b", None, "domain B: a dataset name or folder (default: brick, or "
-                   "the pair's B)"),
+            Option(
+                "--domain-a",
+                "grass",
+                "domain A: a dataset name or folder; a TFDS pair such as "
+                "cycle_gan/horse2zebra gives both domains (default: grass)",
+            ),
+            Option(
+                "--domain-b",
+                None,
+                "domain B: a dataset name or folder (default: brick, or the pair's B)",
+            ),
         ),
-        make=_make, compile=_compile,
-        export=lambda model: {"generator_ab.keras": model.generator_ab,
-                              "generator_ba.keras": model.generator_ba},
+        make=_make,
+        compile=_compile,
+        export=lambda model: {
+            "generator_ab.keras": model.generator_ab,
+            "generator_ba.keras": model.generator_ba,
+        },
         inputs={"image": "an image in [-1, 1] of the source domain"},
     ),
 )

@@ -22,14 +22,17 @@ import tensorflow as tf
 from keras import layers
 
 from .. import losses
-from ..validation import check_fraction, check_int, check_non_negative, fraction_from_text
 from ..layers import HoleComposite, SubPixelUpsampling
 from ..spec import ModelSpec, Option
+from ..validation import check_fraction, check_int, check_non_negative, fraction_from_text
 from .base import GenerativeModel
 from .networks import build_patch_discriminator
 
-RECTANGLE_SIDES = (0.25, 0.5)   # rectangle height and width as fractions of the image side
-FREE_FORM_COVER = (0.1, 0.3)    # free-form masks cover this fraction of the image (+ at most one brush dab)
+RECTANGLE_SIDES = (0.25, 0.5)  # rectangle height and width as fractions of the image side
+FREE_FORM_COVER = (
+    0.1,
+    0.3,
+)  # free-form masks cover this fraction of the image (+ at most one brush dab)
 
 
 # --- masks ---------------------------------------------------------------------------------
@@ -39,16 +42,18 @@ def _rectangles(uniforms, size: int, sides=RECTANGLE_SIDES):
     """Masks ``(B, size, size, 1)`` from ``uniforms`` ``(B, 4)`` in [0, 1): height, width, top, left."""
     low, high = sides
     extent = tf.round(size * (low + uniforms[:, :2] * (high - low)))  # (B, 2) rows, columns
-    corner = tf.floor(uniforms[:, 2:] * (size - extent + 1))          # (B, 2) top, left
+    corner = tf.floor(uniforms[:, 2:] * (size - extent + 1))  # (B, 2) top, left
     grid = tf.range(size, dtype=uniforms.dtype)
-    rows = (grid[None] >= corner[:, :1]) & (grid[None] < corner[:, :1] + extent[:, :1])   # (B, size)
-    cols = (grid[None] >= corner[:, 1:]) & (grid[None] < corner[:, 1:] + extent[:, 1:])   # (B, size)
+    rows = (grid[None] >= corner[:, :1]) & (grid[None] < corner[:, :1] + extent[:, :1])  # (B, size)
+    cols = (grid[None] >= corner[:, 1:]) & (grid[None] < corner[:, 1:] + extent[:, 1:])  # (B, size)
     return tf.cast(rows[:, :, None, None] & cols[:, None, :, None], tf.float32)
 
 
 def rectangle_masks(n: int, size: int, *, seed: int = 0) -> np.ndarray:
     """``n`` random rectangles; each side is 25-50 % of the image side (so 6-25 % of its area)."""
-    uniforms = tf.random.stateless_uniform((check_int(n, "n"), 4), seed=[check_int(seed, "seed", minimum=0), 7])
+    uniforms = tf.random.stateless_uniform(
+        (check_int(n, "n"), 4), seed=[check_int(seed, "seed", minimum=0), 7]
+    )
     return _rectangles(uniforms, check_int(size, "size", minimum=4)).numpy()
 
 
@@ -73,7 +78,10 @@ def free_form_masks(n: int, size: int, *, seed: int = 0, cover=FREE_FORM_COVER) 
                 y, x = rng.uniform(0, size, 2)
             angle, length = rng.uniform(0, 2 * np.pi), rng.uniform(0.1, 0.4) * size
             for t in np.linspace(0, 1, max(2, int(length))):
-                cy, cx = np.clip(y + t * length * np.sin(angle), 0, size - 1), np.clip(x + t * length * np.cos(angle), 0, size - 1)
+                cy, cx = (
+                    np.clip(y + t * length * np.sin(angle), 0, size - 1),
+                    np.clip(x + t * length * np.cos(angle), 0, size - 1),
+                )
                 mask[(yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2] = 1.0
                 if mask.mean() >= target:
                     break
@@ -89,11 +97,15 @@ def check_masks(images, masks) -> tuple[np.ndarray, np.ndarray]:
     if masks.ndim == 3:
         masks = masks[..., None]
     if masks.shape != (*images.shape[:3], 1):
-        raise ValueError(f"the mask must match the image size: images {images.shape[1:3]}, masks {masks.shape[1:3]} "
-                         f"(shape {masks.shape}; expected (N, H, W) or (N, H, W, 1) with the images' N, H, W).")
+        raise ValueError(
+            f"the mask must match the image size: images {images.shape[1:3]}, masks {masks.shape[1:3]} "
+            f"(shape {masks.shape}; expected (N, H, W) or (N, H, W, 1) with the images' N, H, W)."
+        )
     if not np.isin(masks, (0.0, 1.0)).all():
-        raise ValueError("masks must be binary: 1 (or white) in the hole, 0 (black) where pixels are known; got "
-                         f"{np.unique(masks).size} distinct values.")
+        raise ValueError(
+            "masks must be binary: 1 (or white) in the hole, 0 (black) where pixels are known; got "
+            f"{np.unique(masks).size} distinct values."
+        )
     if images.min() < -1e-3 or images.max() > 1 + 1e-3:
         raise ValueError(f"images must be in [0, 1], got [{images.min():.3g}, {images.max():.3g}].")
     return images, masks
@@ -107,19 +119,27 @@ def pooled_psnr(restored, reference) -> float:
     """
     restored, reference = np.asarray(restored, np.float64), np.asarray(reference, np.float64)
     if restored.shape != reference.shape:
-        raise ValueError(f"restored and reference images differ in shape: {restored.shape} vs {reference.shape}.")
+        raise ValueError(
+            f"restored and reference images differ in shape: {restored.shape} vs {reference.shape}."
+        )
     return float(10.0 * np.log10(1.0 / max(np.mean((restored - reference) ** 2), 1e-12)))
 
 
 def mean_ssim(restored, reference) -> float:
     """Mean structural similarity (``tf.image.ssim``, the standard 11x11 Gaussian window) of [0, 1] images."""
-    return float(np.mean(tf.image.ssim(np.asarray(restored, np.float32), np.asarray(reference, np.float32), 1.0)))
+    return float(
+        np.mean(
+            tf.image.ssim(np.asarray(restored, np.float32), np.asarray(reference, np.float32), 1.0)
+        )
+    )
 
 
 def hole_mse(filled, reference, masks) -> float:
     """Mean squared error over the hole pixels only (mask 1), all channels: what an inpainter is judged on."""
     filled, reference, masks = (np.asarray(a, np.float64) for a in (filled, reference, masks))
-    return float(((filled - reference) ** 2 * masks).sum() / max(masks.sum() * reference.shape[-1], 1.0))
+    return float(
+        ((filled - reference) ** 2 * masks).sum() / max(masks.sum() * reference.shape[-1], 1.0)
+    )
 
 
 def run_network(network: keras.Model, inputs, batch_size: int = 64) -> np.ndarray:
@@ -132,7 +152,7 @@ def run_network(network: keras.Model, inputs, batch_size: int = 64) -> np.ndarra
     parts = inputs if isinstance(inputs, (list, tuple)) else [inputs]
     outputs = []
     for start in range(0, len(parts[0]), batch_size):
-        batch = [np.asarray(p[start:start + batch_size], np.float32) for p in parts]
+        batch = [np.asarray(p[start : start + batch_size], np.float32) for p in parts]
         out = network(batch if isinstance(inputs, (list, tuple)) else batch[0], training=False)
         outputs.append(keras.ops.convert_to_numpy(out).astype(np.float32))
     return np.concatenate(outputs)
@@ -146,7 +166,9 @@ def biharmonic_inpaint(images, masks) -> np.ndarray:
     from skimage.restoration import inpaint_biharmonic
 
     images, masks = check_masks(images, masks)
-    return np.stack([inpaint_biharmonic(x, m[..., 0], channel_axis=-1) for x, m in zip(images, masks)]).astype(np.float32)
+    return np.stack(
+        [inpaint_biharmonic(x, m[..., 0], channel_axis=-1) for x, m in zip(images, masks)]
+    ).astype(np.float32)
 
 
 def tv_denoise(images, weights=(0.03, 0.06, 0.1, 0.15), reference=None):
@@ -159,10 +181,14 @@ def tv_denoise(images, weights=(0.03, 0.06, 0.1, 0.15), reference=None):
 
     images = np.asarray(images, np.float32)
     if reference is None and len(weights) != 1:
-        raise ValueError("pass the clean reference images to choose among several weights, or a single weight.")
+        raise ValueError(
+            "pass the clean reference images to choose among several weights, or a single weight."
+        )
     best = None
     for weight in weights:
-        out = np.stack([denoise_tv_chambolle(x, weight=weight, channel_axis=-1) for x in images]).astype(np.float32)
+        out = np.stack(
+            [denoise_tv_chambolle(x, weight=weight, channel_axis=-1) for x in images]
+        ).astype(np.float32)
         score = pooled_psnr(out, reference) if reference is not None else 0.0
         if best is None or score > best[0]:
             best = (score, out, weight)
@@ -183,24 +209,42 @@ def build_inpainting_network(image_size=32, channels=1, width=32, name="inpainte
     mask = keras.Input((image_size, image_size, 1), name="mask")
     known = HoleComposite(name="hide_hole")([image, mask])
     x = layers.Concatenate(name="image_and_mask")([known, mask])  # (H, W, C + 1)
-    e1 = layers.Conv2D(width, 5, padding="same", activation="relu", name="enc1")(x)                 # (H, W)
-    e2 = layers.Conv2D(2 * width, 3, strides=2, padding="same", activation="relu", name="enc2")(e1)  # (H/2, W/2)
-    x = layers.Conv2D(4 * width, 3, strides=2, padding="same", activation="relu", name="enc3")(e2)   # (H/4, W/4)
+    e1 = layers.Conv2D(width, 5, padding="same", activation="relu", name="enc1")(x)  # (H, W)
+    e2 = layers.Conv2D(2 * width, 3, strides=2, padding="same", activation="relu", name="enc2")(
+        e1
+    )  # (H/2, W/2)
+    x = layers.Conv2D(4 * width, 3, strides=2, padding="same", activation="relu", name="enc3")(
+        e2
+    )  # (H/4, W/4)
     for rate in (2, 4, 8):
-        x = layers.Conv2D(4 * width, 3, padding="same", dilation_rate=rate, activation="relu", name=f"dilated{rate}")(x)
-    x = layers.UpSampling2D(2, name="up1")(x)                                                           # (H/2, W/2)
+        x = layers.Conv2D(
+            4 * width,
+            3,
+            padding="same",
+            dilation_rate=rate,
+            activation="relu",
+            name=f"dilated{rate}",
+        )(x)
+    x = layers.UpSampling2D(2, name="up1")(x)  # (H/2, W/2)
     x = layers.Concatenate(name="skip1")([x, e2])
     x = layers.Conv2D(2 * width, 3, padding="same", activation="relu", name="dec1")(x)
-    x = layers.UpSampling2D(2, name="up2")(x)                                                           # (H, W)
+    x = layers.UpSampling2D(2, name="up2")(x)  # (H, W)
     x = layers.Concatenate(name="skip2")([x, e1])
     x = layers.Conv2D(width, 3, padding="same", activation="relu", name="dec2")(x)
-    fill = layers.Conv2D(channels, 3, padding="same", activation="sigmoid", dtype="float32", name="fill")(x)
+    fill = layers.Conv2D(
+        channels, 3, padding="same", activation="sigmoid", dtype="float32", name="fill"
+    )(x)
     image32 = layers.Activation("linear", dtype="float32", name="image_float32")(image)
-    return keras.Model([image, mask], HoleComposite(dtype="float32", name="composite")([image32, mask, fill]),
-                       name=name)
+    return keras.Model(
+        [image, mask],
+        HoleComposite(dtype="float32", name="composite")([image32, mask, fill]),
+        name=name,
+    )
 
 
-def build_super_resolution_network(scale=2, channels=3, width=32, blocks=4, name="super_resolution"):
+def build_super_resolution_network(
+    scale=2, channels=3, width=32, blocks=4, name="super_resolution"
+):
     """Low-resolution image -> ``scale`` times larger: bicubic upsampling + a learned correction (zero at first).
 
     Convolution, ``blocks`` residual blocks (conv-ReLU-conv + skip, no batch norm), a convolution to
@@ -209,17 +253,25 @@ def build_super_resolution_network(scale=2, channels=3, width=32, blocks=4, name
     low = keras.Input((None, None, channels), name="low_resolution")
     x = head = layers.Conv2D(width, 3, padding="same", name="head")(low)
     for b in range(blocks):
-        h = layers.Conv2D(width, 3, padding="same", activation="relu", name=f"block{b + 1}_conv1")(x)
+        h = layers.Conv2D(width, 3, padding="same", activation="relu", name=f"block{b + 1}_conv1")(
+            x
+        )
         h = layers.Conv2D(width, 3, padding="same", name=f"block{b + 1}_conv2")(h)
         x = layers.Add(name=f"block{b + 1}_skip")([x, h])
     x = layers.Add(name="global_skip")([x, head])
     # zero-initialised: the untrained network is exactly bicubic upsampling, and training only adds to it
-    x = layers.Conv2D(channels * scale**2, 3, padding="same", kernel_initializer="zeros",
-                      name="to_subpixels")(x)  # (h, w, C r^2)
-    correction = SubPixelUpsampling(scale, dtype="float32", name="subpixel")(x)      # (r h, r w, C)
-    bicubic = layers.UpSampling2D(scale, interpolation="bicubic", dtype="float32", name="bicubic")(low)
-    return keras.Model(low, layers.Add(dtype="float32", name="bicubic_plus_correction")([bicubic, correction]),
-                       name=name)
+    x = layers.Conv2D(
+        channels * scale**2, 3, padding="same", kernel_initializer="zeros", name="to_subpixels"
+    )(x)  # (h, w, C r^2)
+    correction = SubPixelUpsampling(scale, dtype="float32", name="subpixel")(x)  # (r h, r w, C)
+    bicubic = layers.UpSampling2D(scale, interpolation="bicubic", dtype="float32", name="bicubic")(
+        low
+    )
+    return keras.Model(
+        low,
+        layers.Add(dtype="float32", name="bicubic_plus_correction")([bicubic, correction]),
+        name=name,
+    )
 
 
 def build_denoising_network(channels=3, width=32, depth=8, name="denoiser"):
@@ -230,7 +282,11 @@ def build_denoising_network(channels=3, width=32, depth=8, name="denoiser"):
         x = layers.Conv2D(width, 3, padding="same", activation="relu", name=f"conv{d + 1}")(x)
     noise = layers.Conv2D(channels, 3, padding="same", dtype="float32", name="noise")(x)
     noisy32 = layers.Activation("linear", dtype="float32", name="noisy_float32")(noisy)
-    return keras.Model(noisy, layers.Subtract(dtype="float32", name="noisy_minus_noise")([noisy32, noise]), name=name)
+    return keras.Model(
+        noisy,
+        layers.Subtract(dtype="float32", name="noisy_minus_noise")([noisy32, noise]),
+        name=name,
+    )
 
 
 # --- models ---------------------------------------------------------------------------------
@@ -254,25 +310,50 @@ class Inpainter(GenerativeModel):
 
     optimizer_names = ("generator", "discriminator")
 
-    def __init__(self, image_size=32, channels=1, width=32, adversarial_weight=0.01, mask_bank=512, seed=0, **kwargs):
-        super().__init__(trackers=("g_loss", "d_loss", "hole_l1", "adversarial"), seed=seed, **kwargs)
+    def __init__(
+        self,
+        image_size=32,
+        channels=1,
+        width=32,
+        adversarial_weight=0.01,
+        mask_bank=512,
+        seed=0,
+        **kwargs,
+    ):
+        super().__init__(
+            trackers=("g_loss", "d_loss", "hole_l1", "adversarial"), seed=seed, **kwargs
+        )
         self.image_size, self.channels = _check_size(image_size, 4), check_int(channels, "channels")
         self.width, self.mask_bank = check_int(width, "width"), check_int(mask_bank, "mask_bank")
         self.adversarial_weight = check_non_negative(adversarial_weight, "adversarial_weight")
         self.value_range = (0, 1)
         self.network = build_inpainting_network(self.image_size, self.channels, self.width)
-        self.discriminator = build_patch_discriminator(self.image_size, self.channels, width=self.width, norm=None)
-        self.free_form = tf.constant(free_form_masks(self.mask_bank, self.image_size, seed=self.seed))
-        self.build_now(np.zeros((1, self.image_size, self.image_size, self.channels), np.float32),
-                       np.zeros((1, self.image_size, self.image_size, 1), np.float32))
+        self.discriminator = build_patch_discriminator(
+            self.image_size, self.channels, width=self.width, norm=None
+        )
+        self.free_form = tf.constant(
+            free_form_masks(self.mask_bank, self.image_size, seed=self.seed)
+        )
+        self.build_now(
+            np.zeros((1, self.image_size, self.image_size, self.channels), np.float32),
+            np.zeros((1, self.image_size, self.image_size, 1), np.float32),
+        )
 
     def get_config(self):
-        return {**super().get_config(), "image_size": self.image_size, "channels": self.channels, "width": self.width,
-                "adversarial_weight": self.adversarial_weight, "mask_bank": self.mask_bank}
+        return {
+            **super().get_config(),
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "width": self.width,
+            "adversarial_weight": self.adversarial_weight,
+            "mask_bank": self.mask_bank,
+        }
 
     def default_optimizers(self):
-        return {"generator": keras.optimizers.Adam(1e-3, beta_1=0.5),
-                "discriminator": keras.optimizers.Adam(1e-4, beta_1=0.5)}
+        return {
+            "generator": keras.optimizers.Adam(1e-3, beta_1=0.5),
+            "discriminator": keras.optimizers.Adam(1e-4, beta_1=0.5),
+        }
 
     def optimizer_variables(self, name):
         return (self.network if name == "generator" else self.discriminator).trainable_variables
@@ -291,20 +372,27 @@ class Inpainter(GenerativeModel):
     def _step_losses(self, images, masks, training):
         filled = self(images, masks, training=training)
         hole_l1 = tf.reduce_sum(tf.abs(filled - tf.cast(images, "float32"))) / tf.maximum(
-            tf.reduce_sum(masks) * self.channels, 1.0)
+            tf.reduce_sum(masks) * self.channels, 1.0
+        )
         real_scores = self.discriminator(images, training=training)
         fake_scores = self.discriminator(tf.cast(filled, self.compute_dtype), training=training)
         adversarial = losses.least_squares_generator_loss(fake_scores)
-        return {"g_loss": hole_l1 + self.adversarial_weight * adversarial, "hole_l1": hole_l1,
-                "adversarial": adversarial, "d_loss": losses.least_squares_discriminator_loss(real_scores, fake_scores)}
+        return {
+            "g_loss": hole_l1 + self.adversarial_weight * adversarial,
+            "hole_l1": hole_l1,
+            "adversarial": adversarial,
+            "d_loss": losses.least_squares_discriminator_loss(real_scores, fake_scores),
+        }
 
     def train_step(self, data):
         images = self.as_compute(data[0] if isinstance(data, (tuple, list)) else data)
         masks = self.draw_masks(tf.shape(images)[0])
         with tf.GradientTape(persistent=True) as tape:
             values = self._step_losses(images, masks, training=True)
-            scaled = {"generator": self.scale_loss("generator", values["g_loss"]),
-                      "discriminator": self.scale_loss("discriminator", values["d_loss"])}
+            scaled = {
+                "generator": self.scale_loss("generator", values["g_loss"]),
+                "discriminator": self.scale_loss("discriminator", values["d_loss"]),
+            }
         for name in self.optimizer_names:
             self.descend(name, tape, scaled[name], self.optimizer_variables(name))
         del tape
@@ -312,14 +400,19 @@ class Inpainter(GenerativeModel):
 
     def test_step(self, data):
         images = self.as_compute(data[0] if isinstance(data, (tuple, list)) else data)
-        return self.record(count_step=False, **self._step_losses(images, self.draw_masks(tf.shape(images)[0]), False))
+        return self.record(
+            count_step=False,
+            **self._step_losses(images, self.draw_masks(tf.shape(images)[0]), False),
+        )
 
     def inpaint(self, images, masks, batch_size: int = 64) -> np.ndarray:
         """Fill the holes (mask 1) of images in [0, 1]; known pixels are returned unchanged."""
         images, masks = check_masks(images, masks)
         if images.shape[1:] != (self.image_size, self.image_size, self.channels):
-            raise ValueError(f"images must be (N, {self.image_size}, {self.image_size}, {self.channels}), "
-                             f"got {images.shape}.")
+            raise ValueError(
+                f"images must be (N, {self.image_size}, {self.image_size}, {self.channels}), "
+                f"got {images.shape}."
+            )
         return run_network(self.network, [images, masks], batch_size)
 
     def examples(self, clean, seed: int = 0) -> list:
@@ -358,7 +451,9 @@ class _Restorer(GenerativeModel):
         clean = tf.cast(clean, "float32")
         loss = tf.reduce_mean(tf.square(restored - clean))
         clipped_mse = tf.reduce_mean(tf.square(tf.clip_by_value(restored, 0.0, 1.0) - clean))
-        psnr = -10.0 * tf.math.log(tf.maximum(clipped_mse, 1e-12)) / tf.math.log(10.0)  # pooled over the batch
+        psnr = (
+            -10.0 * tf.math.log(tf.maximum(clipped_mse, 1e-12)) / tf.math.log(10.0)
+        )  # pooled over the batch
         return {"loss": loss, "psnr": psnr}
 
     def train_step(self, data):
@@ -376,7 +471,9 @@ class _Restorer(GenerativeModel):
     def _restore(self, degraded, batch_size):
         degraded = np.asarray(degraded, np.float32)
         if degraded.ndim != 4 or degraded.shape[-1] != self.channels:
-            raise ValueError(f"images must be (N, H, W, {self.channels}), got shape {degraded.shape}.")
+            raise ValueError(
+                f"images must be (N, H, W, {self.channels}), got shape {degraded.shape}."
+            )
         return np.clip(run_network(self.network, degraded, batch_size), 0.0, 1.0)
 
 
@@ -389,13 +486,22 @@ class SuperResolution(_Restorer):
         if scale not in (2, 4) or isinstance(scale, bool):
             raise ValueError(f"scale must be 2 or 4, got {scale!r}.")
         super().__init__(channels=channels, seed=seed, **kwargs)
-        self.scale, self.width, self.blocks = scale, check_int(width, "width"), check_int(blocks, "blocks", minimum=0)
+        self.scale, self.width, self.blocks = (
+            scale,
+            check_int(width, "width"),
+            check_int(blocks, "blocks", minimum=0),
+        )
         self.network = build_super_resolution_network(scale, self.channels, self.width, self.blocks)
         self.build_now(np.zeros((1, 8, 8, self.channels), np.float32))
 
     def get_config(self):
-        return {**super().get_config(), "scale": self.scale, "channels": self.channels, "width": self.width,
-                "blocks": self.blocks}
+        return {
+            **super().get_config(),
+            "scale": self.scale,
+            "channels": self.channels,
+            "width": self.width,
+            "blocks": self.blocks,
+        }
 
     def degrade(self, clean):
         """Area-averaged downsampling by ``scale``: each low-resolution pixel is the mean of its ``scale`` x
@@ -427,13 +533,22 @@ class Denoiser(_Restorer):
     def __init__(self, channels=3, width=32, depth=8, noise_std=0.1, seed=0, **kwargs):
         check_fraction(noise_std, "noise_std", "(0, 1)")
         super().__init__(channels=channels, seed=seed, **kwargs)
-        self.width, self.depth, self.noise_std = check_int(width, "width"), check_int(depth, "depth", 2), float(noise_std)
+        self.width, self.depth, self.noise_std = (
+            check_int(width, "width"),
+            check_int(depth, "depth", 2),
+            float(noise_std),
+        )
         self.network = build_denoising_network(self.channels, self.width, self.depth)
         self.build_now(np.zeros((1, 8, 8, self.channels), np.float32))
 
     def get_config(self):
-        return {**super().get_config(), "channels": self.channels, "width": self.width, "depth": self.depth,
-                "noise_std": self.noise_std}
+        return {
+            **super().get_config(),
+            "channels": self.channels,
+            "width": self.width,
+            "depth": self.depth,
+            "noise_std": self.noise_std,
+        }
 
     def degrade(self, clean):
         return clean + tf.cast(self.noise_std * self.noise(tf.shape(clean)), clean.dtype)
@@ -460,32 +575,64 @@ def _width(settings) -> dict:
 IMAGE = {"image": "an image in [0, 1]"}
 SPECS = (
     ModelSpec(
-        "inpainter", Inpainter, "restorer", "fills holes in images (chapter 7)", batch_size=32,
-        value_range=(0, 1), width=32, sizes=(16, 28, 32, 64),
+        "inpainter",
+        Inpainter,
+        "restorer",
+        "fills holes in images (chapter 7)",
+        batch_size=32,
+        value_range=(0, 1),
+        width=32,
+        sizes=(16, 28, 32, 64),
         test_config=dict(image_size=16, channels=1, width=8, mask_bank=16),
         make=lambda spec, s: Inpainter(s["image_size"], s["channels"], seed=s["seed"], **_width(s)),
         export=lambda model: {"inpainter.keras": model.network},
         inputs={**IMAGE, "mask": "1 where a pixel is missing, 0 where it is kept"},
     ),
     ModelSpec(
-        "superres", SuperResolution, "restorer", "super-resolution by sub-pixel convolution "
-        "(chapter 7)", dataset="photos", image_size=32, batch_size=16, epochs=20,
-        value_range=(0, 1), width=32, sizes=(16, 32, 64),
+        "superres",
+        SuperResolution,
+        "restorer",
+        "super-resolution by sub-pixel convolution (chapter 7)",
+        dataset="photos",
+        image_size=32,
+        batch_size=16,
+        epochs=20,
+        value_range=(0, 1),
+        width=32,
+        sizes=(16, 32, 64),
         test_config=dict(scale=2, channels=1, width=8, blocks=1),
         options=(Option("--scale", 2, "upscaling factor (default: 2)", parse=int, choices=(2, 4)),),
-        make=lambda spec, s: SuperResolution(s["scale"], s["channels"], seed=s["seed"], **_width(s)),
+        make=lambda spec, s: SuperResolution(
+            s["scale"], s["channels"], seed=s["seed"], **_width(s)
+        ),
         export=lambda model: {f"superres_x{model.scale}.keras": model.network},
         inputs=IMAGE,
     ),
     ModelSpec(
-        "denoiser", Denoiser, "restorer", "removes Gaussian noise (chapter 7)", dataset="photos",
-        image_size=32, batch_size=16, epochs=20, value_range=(0, 1), width=32, sizes=(16, 32, 64),
+        "denoiser",
+        Denoiser,
+        "restorer",
+        "removes Gaussian noise (chapter 7)",
+        dataset="photos",
+        image_size=32,
+        batch_size=16,
+        epochs=20,
+        value_range=(0, 1),
+        width=32,
+        sizes=(16, 32, 64),
         test_config=dict(channels=1, width=8, depth=3),
-        options=(Option("--noise-std", 0.1, "standard deviation of the Gaussian noise in [0, 1] "
-                        "units, in (0, 1) (default: 0.1)",
-                        parse=lambda text: fraction_from_text(text, "(0, 1)")),),
-        make=lambda spec, s: Denoiser(s["channels"], noise_std=s["noise_std"], seed=s["seed"],
-                                      **_width(s)),
+        options=(
+            Option(
+                "--noise-std",
+                0.1,
+                "standard deviation of the Gaussian noise in [0, 1] "
+                "units, in (0, 1) (default: 0.1)",
+                parse=lambda text: fraction_from_text(text, "(0, 1)"),
+            ),
+        ),
+        make=lambda spec, s: Denoiser(
+            s["channels"], noise_std=s["noise_std"], seed=s["seed"], **_width(s)
+        ),
         export=lambda model: {"denoiser.keras": model.network},
         inputs=IMAGE,
     ),

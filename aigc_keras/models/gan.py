@@ -20,13 +20,15 @@ import tensorflow as tf
 from keras import layers
 
 from .. import losses
-from ..validation import check_fraction, check_int, check_non_negative
 from ..spec import ModelSpec
+from ..validation import check_fraction, check_int, check_non_negative
 from .base import GenerativeModel
 from .networks import build_discriminator, latent_input, upsampling_filters, upsampling_plan
 
 
-def build_generator(image_size=28, channels=1, latent_dim=64, width=64, num_classes=None, name="generator"):
+def build_generator(
+    image_size=28, channels=1, latent_dim=64, width=64, num_classes=None, name="generator"
+):
     """Transposed-convolution generator with batch norm: z (and a label) -> image in [-1, 1]."""
     start, ups = upsampling_plan(image_size)
     inputs, z, one_hot = latent_input(latent_dim, num_classes)
@@ -40,10 +42,14 @@ def build_generator(image_size=28, channels=1, latent_dim=64, width=64, num_clas
     x = layers.BatchNormalization(name="project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
     for i in range(ups):
-        x = layers.Conv2DTranspose(filters[i + 1], 4, strides=2, padding="same", use_bias=False, name=f"up{i + 1}")(x)  # 2x
+        x = layers.Conv2DTranspose(
+            filters[i + 1], 4, strides=2, padding="same", use_bias=False, name=f"up{i + 1}"
+        )(x)  # 2x
         x = layers.BatchNormalization(name=f"up{i + 1}_bn")(x)
         x = layers.ReLU(name=f"up{i + 1}_relu")(x)
-    images = layers.Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32", name="to_image")(x)
+    images = layers.Conv2D(
+        channels, 3, padding="same", activation="tanh", dtype="float32", name="to_image"
+    )(x)
     return keras.Model(inputs, images, name=name)
 
 
@@ -58,14 +64,27 @@ class _AdversarialModel(GenerativeModel):
     default_beta_1 = 0.5
     default_beta_2 = 0.999
 
-    def __init__(self, image_size=28, channels=1, latent_dim=64, width=64, num_classes=None, seed=0, **kwargs):
+    def __init__(
+        self, image_size=28, channels=1, latent_dim=64, width=64, num_classes=None, seed=0, **kwargs
+    ):
         super().__init__(trackers=self.trackers_used, seed=seed, **kwargs)
-        self.image_size, self.channels = check_int(image_size, "image_size"), check_int(channels, "channels")
+        self.image_size, self.channels = (
+            check_int(image_size, "image_size"),
+            check_int(channels, "channels"),
+        )
         self.latent_dim, self.width = check_int(latent_dim, "latent_dim"), check_int(width, "width")
-        self.num_classes = None if num_classes is None else check_int(num_classes, "num_classes", minimum=2)
+        self.num_classes = (
+            None if num_classes is None else check_int(num_classes, "num_classes", minimum=2)
+        )
         self.generator = build_generator(image_size, channels, latent_dim, width, self.num_classes)
-        self.discriminator = build_discriminator(image_size, channels, width, self.num_classes,
-                                                 norm=self.critic_norm, dropout=self.critic_dropout)
+        self.discriminator = build_discriminator(
+            image_size,
+            channels,
+            width,
+            self.num_classes,
+            norm=self.critic_norm,
+            dropout=self.critic_dropout,
+        )
         example = [np.zeros((1, latent_dim), np.float32)]
         if self.num_classes:
             example.append(np.zeros((1,), np.int32))
@@ -77,8 +96,14 @@ class _AdversarialModel(GenerativeModel):
         return self.generator(latents, training=training)
 
     def get_config(self):
-        return {**super().get_config(), "image_size": self.image_size, "channels": self.channels,
-                "latent_dim": self.latent_dim, "width": self.width, "num_classes": self.num_classes}
+        return {
+            **super().get_config(),
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "latent_dim": self.latent_dim,
+            "width": self.width,
+            "num_classes": self.num_classes,
+        }
 
     @property
     def latent_shape(self):
@@ -88,8 +113,11 @@ class _AdversarialModel(GenerativeModel):
         return self(latents, labels, training=False)
 
     def default_optimizers(self):
-        make = lambda: keras.optimizers.Adam(self.default_learning_rate, beta_1=self.default_beta_1,  # noqa: E731
-                                             beta_2=self.default_beta_2)
+        make = lambda: keras.optimizers.Adam(
+            self.default_learning_rate,
+            beta_1=self.default_beta_1,  # noqa: E731
+            beta_2=self.default_beta_2,
+        )
         return {"generator": make(), "discriminator": make()}
 
     def optimizer_variables(self, name):
@@ -111,10 +139,26 @@ class DCGAN(_AdversarialModel):
 
     trackers_used = ("d_loss", "g_loss", "d_real", "d_fake")
 
-    def __init__(self, image_size=28, channels=1, latent_dim=64, width=64, label_smoothing=0.0, seed=0, **kwargs):
+    def __init__(
+        self,
+        image_size=28,
+        channels=1,
+        latent_dim=64,
+        width=64,
+        label_smoothing=0.0,
+        seed=0,
+        **kwargs,
+    ):
         self.label_smoothing = check_fraction(label_smoothing, "label_smoothing", "[0, 1)")
-        super().__init__(image_size=image_size, channels=channels, latent_dim=latent_dim, width=width,
-                         num_classes=kwargs.pop("num_classes", None), seed=seed, **kwargs)
+        super().__init__(
+            image_size=image_size,
+            channels=channels,
+            latent_dim=latent_dim,
+            width=width,
+            num_classes=kwargs.pop("num_classes", None),
+            seed=seed,
+            **kwargs,
+        )
 
     def get_config(self):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}
@@ -125,7 +169,9 @@ class DCGAN(_AdversarialModel):
         real_logits = self._score(real, labels, training)
         fake_logits = self._score(fake, labels, training)
         return {
-            "d_loss": losses.discriminator_loss(real_logits, fake_logits, label_smoothing=self.label_smoothing),
+            "d_loss": losses.discriminator_loss(
+                real_logits, fake_logits, label_smoothing=self.label_smoothing
+            ),
             "g_loss": losses.generator_loss(fake_logits),
             "d_real": tf.reduce_mean(tf.sigmoid(tf.cast(real_logits, tf.float32))),
             "d_fake": tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32))),
@@ -145,7 +191,9 @@ class DCGAN(_AdversarialModel):
     def test_step(self, data):
         real, labels = self.unpack(data)
         latents = self.noise((tf.shape(real)[0], self.latent_dim))
-        return self.record(count_step=False, **self._gan_losses(real, labels, latents, training=False))
+        return self.record(
+            count_step=False, **self._gan_losses(real, labels, latents, training=False)
+        )
 
 
 class ConditionalGAN(DCGAN):
@@ -154,11 +202,27 @@ class ConditionalGAN(DCGAN):
     ``generate(labels=[...])`` draws images of the requested classes.
     """
 
-    def __init__(self, image_size=28, channels=1, num_classes=10, latent_dim=64, width=64, label_smoothing=0.0,
-                 seed=0, **kwargs):
-        super().__init__(image_size=image_size, channels=channels, latent_dim=latent_dim, width=width,
-                         label_smoothing=label_smoothing, seed=seed, num_classes=num_classes,
-                         **kwargs)
+    def __init__(
+        self,
+        image_size=28,
+        channels=1,
+        num_classes=10,
+        latent_dim=64,
+        width=64,
+        label_smoothing=0.0,
+        seed=0,
+        **kwargs,
+    ):
+        super().__init__(
+            image_size=image_size,
+            channels=channels,
+            latent_dim=latent_dim,
+            width=width,
+            label_smoothing=label_smoothing,
+            seed=seed,
+            num_classes=num_classes,
+            **kwargs,
+        )
 
 
 class WGANGP(_AdversarialModel):
@@ -177,12 +241,28 @@ class WGANGP(_AdversarialModel):
     default_beta_1 = 0.0
     default_beta_2 = 0.9
 
-    def __init__(self, image_size=28, channels=1, latent_dim=64, width=64, n_critic=5, gp_weight=10.0, seed=0,
-                 **kwargs):
+    def __init__(
+        self,
+        image_size=28,
+        channels=1,
+        latent_dim=64,
+        width=64,
+        n_critic=5,
+        gp_weight=10.0,
+        seed=0,
+        **kwargs,
+    ):
         self.n_critic = check_int(n_critic, "n_critic")
         self.gp_weight = check_non_negative(gp_weight, "gp_weight")
-        super().__init__(image_size=image_size, channels=channels, latent_dim=latent_dim, width=width,
-                         num_classes=None, seed=seed, **kwargs)
+        super().__init__(
+            image_size=image_size,
+            channels=channels,
+            latent_dim=latent_dim,
+            width=width,
+            num_classes=None,
+            seed=seed,
+            **kwargs,
+        )
 
     def get_config(self):
         return {**super().get_config(), "n_critic": self.n_critic, "gp_weight": self.gp_weight}
@@ -193,13 +273,16 @@ class WGANGP(_AdversarialModel):
         real_scores = self.discriminator(real, training=training)
         fake_scores = self.discriminator(fake, training=training)
         epsilon = self.noise((tf.shape(real)[0], 1, 1, 1), "uniform")
-        gp = losses.gradient_penalty(lambda x: self.discriminator(x, training=training), real, fake, epsilon)
+        gp = losses.gradient_penalty(
+            lambda x: self.discriminator(x, training=training), real, fake, epsilon
+        )
         w_loss = losses.wasserstein_critic_loss(real_scores, fake_scores)
         return {"d_loss": w_loss + self.gp_weight * gp, "gp": gp, "w_distance": -w_loss}
 
     def _generator_loss(self, latents, training):
-        return losses.wasserstein_generator_loss(self.discriminator(self(latents, training=training),
-                                                                    training=training))
+        return losses.wasserstein_generator_loss(
+            self.discriminator(self(latents, training=training), training=training)
+        )
 
     def train_step(self, data):
         real, _ = self.unpack(data)
@@ -207,7 +290,9 @@ class WGANGP(_AdversarialModel):
         values = {}
         for _ in range(self.n_critic):
             with tf.GradientTape() as tape:
-                values = self._critic_losses(real, self.noise((batch, self.latent_dim)), training=True)
+                values = self._critic_losses(
+                    real, self.noise((batch, self.latent_dim)), training=True
+                )
                 scaled = self.scale_loss("discriminator", values["d_loss"])
             self.descend("discriminator", tape, scaled, self.discriminator.trainable_variables)
         with tf.GradientTape() as tape:
@@ -220,7 +305,9 @@ class WGANGP(_AdversarialModel):
         real, _ = self.unpack(data)
         latents = self.noise((tf.shape(real)[0], self.latent_dim))
         values = self._critic_losses(real, latents, training=False)
-        return self.record(count_step=False, g_loss=self._generator_loss(latents, training=False), **values)
+        return self.record(
+            count_step=False, g_loss=self._generator_loss(latents, training=False), **values
+        )
 
 
 def export_generator(model) -> dict:
@@ -229,13 +316,40 @@ def export_generator(model) -> dict:
 
 
 _SMALL = {"width": 8, "latent_dim": 8}
-_COMMON = dict(sizes=(28, 32, 64), export=export_generator, inputs={"latent": "a standard normal vector, one per image", "label": "the class of each image (an integer)"})
+_COMMON = dict(
+    sizes=(28, 32, 64),
+    export=export_generator,
+    inputs={
+        "latent": "a standard normal vector, one per image",
+        "label": "the class of each image (an integer)",
+    },
+)
 SPECS = (
-    ModelSpec("dcgan", DCGAN, "sampler", "DCGAN, the non-saturating GAN (chapter 2)", epochs=40,
-              test_config=_SMALL, **_COMMON),
-    ModelSpec("cgan", ConditionalGAN, "conditional sampler",
-              "class-conditional GAN with a projection discriminator (chapter 2)", epochs=40,
-              test_config=_SMALL, **_COMMON),
-    ModelSpec("wgan-gp", WGANGP, "sampler", "Wasserstein GAN with gradient penalty (chapter 2)",
-              epochs=15, test_config={**_SMALL, "n_critic": 2}, **_COMMON),
+    ModelSpec(
+        "dcgan",
+        DCGAN,
+        "sampler",
+        "DCGAN, the non-saturating GAN (chapter 2)",
+        epochs=40,
+        test_config=_SMALL,
+        **_COMMON,
+    ),
+    ModelSpec(
+        "cgan",
+        ConditionalGAN,
+        "conditional sampler",
+        "class-conditional GAN with a projection discriminator (chapter 2)",
+        epochs=40,
+        test_config=_SMALL,
+        **_COMMON,
+    ),
+    ModelSpec(
+        "wgan-gp",
+        WGANGP,
+        "sampler",
+        "Wasserstein GAN with gradient penalty (chapter 2)",
+        epochs=15,
+        test_config={**_SMALL, "n_critic": 2},
+        **_COMMON,
+    ),
 )

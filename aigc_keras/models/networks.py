@@ -20,8 +20,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from ..validation import check_int
 from ..layers import ReflectionPadding2D, instance_norm
+from ..validation import check_int
 
 
 def build_classifier(
@@ -43,8 +43,12 @@ def build_classifier(
     inputs = keras.Input((image_size, image_size, channels), name="images")
     x = inputs
     for stage, filters in enumerate((width, 2 * width)):
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{stage + 1}a")(x)
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{stage + 1}b")(x)
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{stage + 1}a")(
+            x
+        )
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{stage + 1}b")(
+            x
+        )
         x = layers.MaxPooling2D(2, name=f"pool{stage + 1}")(x)  # H, W -> H/2, W/2
     x = layers.Flatten(name="flatten")(x)  # (H/4 * W/4 * 2 width)
     features = layers.Dense(feature_dim, activation="relu", name="features")(x)
@@ -63,14 +67,18 @@ def upsampling_plan(image_size: int) -> tuple[int, int]:
             ups += 1
         if size == start and ups >= 2:
             return start, ups
-    raise ValueError(f"image_size {image_size} is not supported; use 7 or 4 times a power of two, "
-                     "at least 4x upsampling (28, 32, 56, 64, 128, ...).")
+    raise ValueError(
+        f"image_size {image_size} is not supported; use 7 or 4 times a power of two, "
+        "at least 4x upsampling (28, 32, 56, 64, 128, ...)."
+    )
 
 
 def label_input(num_classes: int):
     """An int32 class-label input and its one-hot encoding: the label path of every conditional network."""
     label = keras.Input((), dtype="int32", name="label")
-    return label, layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
+    return label, layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(
+        label
+    )
 
 
 def latent_input(latent_dim: int, num_classes=None):
@@ -95,8 +103,15 @@ def upsampling_filters(width: int, ups: int) -> list[int]:
     return filters
 
 
-def build_discriminator(image_size=28, channels=1, width=64, num_classes=None, norm=None, dropout=0.3,
-                        name="discriminator"):
+def build_discriminator(
+    image_size=28,
+    channels=1,
+    width=64,
+    num_classes=None,
+    norm=None,
+    dropout=0.3,
+    name="discriminator",
+):
     """Strided convolutions with LeakyReLU down to 7x7 or 4x4, then one logit (no sigmoid).
 
     ``norm``: ``None``, ``"batch"`` or ``"layer"`` after every convolution but the first (WGAN-GP's
@@ -109,7 +124,9 @@ def build_discriminator(image_size=28, channels=1, width=64, num_classes=None, n
     images = keras.Input((image_size, image_size, channels), name="images")
     x = images
     for i in range(downs):
-        x = layers.Conv2D(width * 2 ** min(i, 3), 4, strides=2, padding="same", name=f"down{i + 1}")(x)  # /2
+        x = layers.Conv2D(
+            width * 2 ** min(i, 3), 4, strides=2, padding="same", name=f"down{i + 1}"
+        )(x)  # /2
         if i > 0 and norm == "batch":
             x = layers.BatchNormalization(name=f"down{i + 1}_bn")(x)
         elif i > 0 and norm == "layer":
@@ -122,10 +139,17 @@ def build_discriminator(image_size=28, channels=1, width=64, num_classes=None, n
     if not num_classes:
         return keras.Model(images, logit, name=name)
     label, one_hot = label_input(num_classes)
-    embedded = layers.Dense(features.shape[-1], use_bias=False, name="class_projection")(one_hot)  # e_y
-    projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])  # <e_y, φ(x)>
-    return keras.Model([images, label], layers.Add(dtype="float32", name="logit_plus_projection")([logit, projection]),
-                       name=name)
+    embedded = layers.Dense(features.shape[-1], use_bias=False, name="class_projection")(
+        one_hot
+    )  # e_y
+    projection = layers.Dot(axes=1, dtype="float32", name="projection")(
+        [embedded, features]
+    )  # <e_y, φ(x)>
+    return keras.Model(
+        [images, label],
+        layers.Add(dtype="float32", name="logit_plus_projection")([logit, projection]),
+        name=name,
+    )
 
 
 def patch_receptive_field(strided_layers: int) -> int:
@@ -151,8 +175,14 @@ def patch_layers(image_size: int) -> int:
     return depth
 
 
-def build_patch_discriminator(image_size=64, channels=3, width=64, strided_layers=None, norm="instance",
-                              name="patch_discriminator"):
+def build_patch_discriminator(
+    image_size=64,
+    channels=3,
+    width=64,
+    strided_layers=None,
+    norm="instance",
+    name="patch_discriminator",
+):
     """PatchGAN: C64-C128-C256 (4x4, stride 2), C512 (stride 1), then a 1-channel 4x4 convolution.
 
     Instance norm after every convolution but the first (``norm=None`` leaves it out), LeakyReLU(0.2),
@@ -169,12 +199,15 @@ def build_patch_discriminator(image_size=64, channels=3, width=64, strided_layer
     x = images
     for i in range(strided_layers + 1):
         last = i == strided_layers
-        x = layers.Conv2D(width * 2 ** min(i, 3), 4, strides=1 if last else 2, padding="same",
-                          name=f"conv{i + 1}")(x)  # /2 except the last
+        x = layers.Conv2D(
+            width * 2 ** min(i, 3), 4, strides=1 if last else 2, padding="same", name=f"conv{i + 1}"
+        )(x)  # /2 except the last
         if i > 0 and norm:
             x = instance_norm(f"conv{i + 1}_norm")(x)
         x = layers.LeakyReLU(0.2, name=f"conv{i + 1}_lrelu")(x)
-    scores = layers.Conv2D(1, 4, padding="same", dtype="float32", name="patch_scores")(x)  # (h, w, 1)
+    scores = layers.Conv2D(1, 4, padding="same", dtype="float32", name="patch_scores")(
+        x
+    )  # (h, w, 1)
     return keras.Model(images, scores, name=name)
 
 

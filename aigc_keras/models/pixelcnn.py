@@ -28,15 +28,23 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from ..validation import check_int, check_non_negative, int_from_text
 from ..layers import MaskedConv2D
 from ..spec import ModelSpec, Option
+from ..validation import check_int, check_non_negative, int_from_text
 from .base import GenerativeModel
 from .networks import label_input
 
 
-def build_pixelcnn(image_size=16, levels=4, filters=64, blocks=5, num_classes=None, first_mask="A",
-                   first_kernel=7, name="pixelcnn"):
+def build_pixelcnn(
+    image_size=16,
+    levels=4,
+    filters=64,
+    blocks=5,
+    num_classes=None,
+    first_mask="A",
+    first_kernel=7,
+    name="pixelcnn",
+):
     """Masked 7x7 convolution, residual blocks of masked 3x3 convolutions, 1x1 layers -> per-pixel logits.
 
     Input: images scaled to [-1, 1] (``PixelCNN.to_input``), ``(B, H, W, 1)`` float; with
@@ -46,7 +54,9 @@ def build_pixelcnn(image_size=16, levels=4, filters=64, blocks=5, num_classes=No
     predicts): the tests' negative control.
     """
     if first_mask not in ("A", "B"):
-        raise ValueError(f"first_mask must be 'A' (a causal model) or 'B' (the negative control), got {first_mask!r}.")
+        raise ValueError(
+            f"first_mask must be 'A' (a causal model) or 'B' (the negative control), got {first_mask!r}."
+        )
     images = keras.Input((image_size, image_size, 1), name="images")
     inputs = images
     condition = None
@@ -54,15 +64,23 @@ def build_pixelcnn(image_size=16, levels=4, filters=64, blocks=5, num_classes=No
         label, one_hot = label_input(num_classes)
         inputs = [images, label]
         condition = one_hot
-    x = MaskedConv2D(filters, first_kernel, mask_type=first_mask, name=f"masked_{first_mask.lower()}")(images)
+    x = MaskedConv2D(
+        filters, first_kernel, mask_type=first_mask, name=f"masked_{first_mask.lower()}"
+    )(images)
     for b in range(blocks):  # (B, H, W, filters) throughout
         h = layers.ReLU(name=f"block{b + 1}_relu1")(x)
-        h = layers.Conv2D(filters // 2, 1, name=f"block{b + 1}_reduce")(h)  # 1x1: only pixel i's own features
+        h = layers.Conv2D(filters // 2, 1, name=f"block{b + 1}_reduce")(
+            h
+        )  # 1x1: only pixel i's own features
         h = layers.ReLU(name=f"block{b + 1}_relu2")(h)
         h = MaskedConv2D(filters // 2, 3, mask_type="B", name=f"block{b + 1}_masked_b")(h)
         if condition is not None:  # h + V y, one bias per channel and class
-            bias = layers.Dense(filters // 2, use_bias=False, name=f"block{b + 1}_label_bias")(condition)
-            h = layers.Add(name=f"block{b + 1}_plus_label")([h, layers.Reshape((1, 1, filters // 2))(bias)])
+            bias = layers.Dense(filters // 2, use_bias=False, name=f"block{b + 1}_label_bias")(
+                condition
+            )
+            h = layers.Add(name=f"block{b + 1}_plus_label")(
+                [h, layers.Reshape((1, 1, filters // 2))(bias)]
+            )
         h = layers.ReLU(name=f"block{b + 1}_relu3")(h)
         h = layers.Conv2D(filters, 1, name=f"block{b + 1}_expand")(h)
         x = layers.Add(name=f"block{b + 1}_residual")([x, h])
@@ -82,21 +100,34 @@ class PixelCNN(GenerativeModel):
 
     optimizer_names = ("pixelcnn",)
 
-    def __init__(self, image_size=16, levels=4, filters=64, blocks=5, num_classes=None, learning_rate=1e-3,
-                 seed=0, network=None, **kwargs):
+    def __init__(
+        self,
+        image_size=16,
+        levels=4,
+        filters=64,
+        blocks=5,
+        num_classes=None,
+        learning_rate=1e-3,
+        seed=0,
+        network=None,
+        **kwargs,
+    ):
         super().__init__(trackers=("loss", "bits_per_dim"), seed=seed, **kwargs)
         self.image_size = check_int(image_size, "image_size", minimum=2)
         self.levels = check_int(levels, "levels", minimum=2)
         self.filters = check_int(filters, "filters", minimum=2)
         self.blocks = check_int(blocks, "blocks", minimum=0)
-        self.num_classes = None if num_classes is None else check_int(num_classes, "num_classes", minimum=2)
+        self.num_classes = (
+            None if num_classes is None else check_int(num_classes, "num_classes", minimum=2)
+        )
         if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
             raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
         self.learning_rate = float(learning_rate)
         self.value_range = self.levels  # images are integer levels
         # ``network``: an already built network (``from_network``); otherwise a new one
-        self.network = network or build_pixelcnn(self.image_size, self.levels, self.filters, self.blocks,
-                                                 self.num_classes)
+        self.network = network or build_pixelcnn(
+            self.image_size, self.levels, self.filters, self.blocks, self.num_classes
+        )
         self._compiled_samplers = {}
         example = [np.zeros((1, self.image_size, self.image_size, 1), np.int32)]
         if self.num_classes:
@@ -104,18 +135,36 @@ class PixelCNN(GenerativeModel):
         self.build_now(*example)
 
     @classmethod
-    def from_network(cls, network: keras.Model) -> "PixelCNN":
+    def from_network(cls, network: keras.Model) -> PixelCNN:
         """A PixelCNN around a saved network (``build_pixelcnn``'s model, e.g. loaded from ``.keras``), for sampling."""
         shape = tuple(network.inputs[0].shape[1:]) if getattr(network, "inputs", None) else ()
-        if len(shape) != 3 or shape[0] != shape[1] or shape[2] != 1 or len(network.inputs) > 2 \
-                or tuple(network.outputs[0].shape[1:3]) != shape[:2]:
-            raise ValueError("not a PixelCNN network: it must map (H, H, 1) images (and a label) to (H, H, levels) logits.")
-        num_classes = network.get_layer("label_one_hot").num_tokens if len(network.inputs) == 2 else None
-        return cls(shape[0], int(network.outputs[0].shape[-1]), num_classes=num_classes, network=network)
+        if (
+            len(shape) != 3
+            or shape[0] != shape[1]
+            or shape[2] != 1
+            or len(network.inputs) > 2
+            or tuple(network.outputs[0].shape[1:3]) != shape[:2]
+        ):
+            raise ValueError(
+                "not a PixelCNN network: it must map (H, H, 1) images (and a label) to (H, H, levels) logits."
+            )
+        num_classes = (
+            network.get_layer("label_one_hot").num_tokens if len(network.inputs) == 2 else None
+        )
+        return cls(
+            shape[0], int(network.outputs[0].shape[-1]), num_classes=num_classes, network=network
+        )
 
     def get_config(self):
-        return {**super().get_config(), "image_size": self.image_size, "levels": self.levels, "filters": self.filters,
-                "blocks": self.blocks, "num_classes": self.num_classes, "learning_rate": self.learning_rate}
+        return {
+            **super().get_config(),
+            "image_size": self.image_size,
+            "levels": self.levels,
+            "filters": self.filters,
+            "blocks": self.blocks,
+            "num_classes": self.num_classes,
+            "learning_rate": self.learning_rate,
+        }
 
     def default_optimizers(self):
         return {"pixelcnn": keras.optimizers.Adam(self.learning_rate)}
@@ -138,17 +187,23 @@ class PixelCNN(GenerativeModel):
     def _unpack(self, data):
         images, labels = data if isinstance(data, (tuple, list)) else (data, None)
         if self.num_classes and labels is None:
-            raise ValueError("a class-conditional PixelCNN trains on (images, labels) batches: load with labels=True.")
+            raise ValueError(
+                "a class-conditional PixelCNN trains on (images, labels) batches: load with labels=True."
+            )
         if images.dtype not in (tf.int32, tf.int64, tf.uint8):
-            raise TypeError(f"PixelCNN trains on integer levels (data.load(..., value_range={self.levels})), "
-                            f"got {images.dtype.name} images.")
+            raise TypeError(
+                f"PixelCNN trains on integer levels (data.load(..., value_range={self.levels})), "
+                f"got {images.dtype.name} images."
+            )
         return tf.cast(images, tf.int32), (tf.cast(labels, tf.int32) if self.num_classes else None)
 
     def _nll(self, images, labels, training):
         """Mean negative log-likelihood per pixel, in nats (cross-entropy of the per-pixel softmax)."""
         logits = self(images, labels, training=training)
         targets = images[..., 0]  # (B, H, W)
-        return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+        return tf.reduce_mean(
+            keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+        )
 
     def train_step(self, data):
         images, labels = self._unpack(data)
@@ -176,13 +231,19 @@ class PixelCNN(GenerativeModel):
             batch = tf.shape(canvas)[0]
 
             def body(i, canvas):
-                logits = tf.gather(tf.reshape(self(canvas, labels), (batch, pixels, levels)), i, axis=1)  # (B, L)
+                logits = tf.gather(
+                    tf.reshape(self(canvas, labels), (batch, pixels, levels)), i, axis=1
+                )  # (B, L)
                 if greedy:
                     draw = tf.argmax(logits, axis=-1, output_type=tf.int32)
                 else:
                     step_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(i, tf.int64))
-                    draw = tf.random.stateless_categorical(logits / temperature, 1, step_seed, dtype=tf.int32)[:, 0]
-                here = tf.reshape(tf.one_hot(i, pixels, dtype=tf.int32), (1, size, size, 1))  # 1 at pixel i
+                    draw = tf.random.stateless_categorical(
+                        logits / temperature, 1, step_seed, dtype=tf.int32
+                    )[:, 0]
+                here = tf.reshape(
+                    tf.one_hot(i, pixels, dtype=tf.int32), (1, size, size, 1)
+                )  # 1 at pixel i
                 return i + 1, canvas * (1 - here) + draw[:, None, None, None] * here
 
             _, canvas = tf.while_loop(lambda i, _: i < pixels, body, (start, canvas))
@@ -192,7 +253,9 @@ class PixelCNN(GenerativeModel):
         self._compiled_samplers[greedy] = compiled
         return compiled
 
-    def _run_sampler(self, canvas, labels, start: int, temperature, seed, batch_size: int) -> np.ndarray:
+    def _run_sampler(
+        self, canvas, labels, start: int, temperature, seed, batch_size: int
+    ) -> np.ndarray:
         temperature = check_non_negative(temperature, "temperature")  # 0: the most likely level
         if seed is None:
             seed_pair = tf.cast(self.seed_generator.next(), tf.int64)
@@ -202,14 +265,25 @@ class PixelCNN(GenerativeModel):
         temperature = tf.constant(max(float(temperature), 1e-6), tf.float32)
         outputs = []
         for first in range(0, len(canvas), batch_size):
-            batch_labels = None if labels is None else tf.constant(labels[first:first + batch_size], tf.int32)
+            batch_labels = (
+                None
+                if labels is None
+                else tf.constant(labels[first : first + batch_size], tf.int32)
+            )
             batch_seed = tf.random.experimental.stateless_fold_in(seed_pair, first)
-            out = sampler(tf.constant(canvas[first:first + batch_size], tf.int32), batch_labels,
-                          tf.constant(start, tf.int32), temperature, batch_seed)
+            out = sampler(
+                tf.constant(canvas[first : first + batch_size], tf.int32),
+                batch_labels,
+                tf.constant(start, tf.int32),
+                temperature,
+                batch_seed,
+            )
             outputs.append(out.numpy())
         return np.concatenate(outputs)
 
-    def generate(self, n=None, *, labels=None, seed=None, temperature=1.0, batch_size: int = 64) -> np.ndarray:
+    def generate(
+        self, n=None, *, labels=None, seed=None, temperature=1.0, batch_size: int = 64
+    ) -> np.ndarray:
         """Sample ``n`` images as int32 levels ``(n, H, W, 1)``, one pixel at a time in raster order.
 
         ``temperature`` divides the logits (1: the model's distribution; below 1: sharper;
@@ -218,10 +292,20 @@ class PixelCNN(GenerativeModel):
         n, labels = self._check_labels(n, labels)
         n = check_int(n, "n")
         canvas = np.zeros((n, self.image_size, self.image_size, 1), np.int32)
-        return self._run_sampler(canvas, labels, 0, temperature, seed, check_int(batch_size, "batch_size"))
+        return self._run_sampler(
+            canvas, labels, 0, temperature, seed, check_int(batch_size, "batch_size")
+        )
 
-    def complete(self, images, known_rows: int, *, labels=None, seed=None, temperature=1.0,
-                 batch_size: int = 64) -> np.ndarray:
+    def complete(
+        self,
+        images,
+        known_rows: int,
+        *,
+        labels=None,
+        seed=None,
+        temperature=1.0,
+        batch_size: int = 64,
+    ) -> np.ndarray:
         """Keep the top ``known_rows`` rows of integer ``images`` and sample the rest.
 
         Raster order means the known pixels must come first: PixelCNN completes a bottom part,
@@ -230,18 +314,36 @@ class PixelCNN(GenerativeModel):
         images = np.asarray(images)
         shape = (self.image_size, self.image_size, 1)
         if images.ndim != 4 or images.shape[1:] != shape:
-            raise ValueError(f"images must have shape (N, {self.image_size}, {self.image_size}, 1), got {images.shape}.")
-        if not np.issubdtype(images.dtype, np.integer) or images.min() < 0 or images.max() >= self.levels:
-            raise ValueError(f"images must be integer levels in 0..{self.levels - 1} (data.load(value_range="
-                             f"{self.levels})).")
+            raise ValueError(
+                f"images must have shape (N, {self.image_size}, {self.image_size}, 1), got {images.shape}."
+            )
+        if (
+            not np.issubdtype(images.dtype, np.integer)
+            or images.min() < 0
+            or images.max() >= self.levels
+        ):
+            raise ValueError(
+                f"images must be integer levels in 0..{self.levels - 1} (data.load(value_range="
+                f"{self.levels}))."
+            )
         known_rows = check_int(known_rows, "known_rows", minimum=0)
         if known_rows >= self.image_size:
-            raise ValueError(f"known_rows must be below the image height {self.image_size}, got {known_rows}.")
+            raise ValueError(
+                f"known_rows must be below the image height {self.image_size}, got {known_rows}."
+            )
         n, labels = self._check_labels(len(images), labels)
         canvas = images.astype(np.int32).copy()
-        canvas[:, known_rows:] = 0  # not read before it is drawn (causal), zeroed to make that plain
-        return self._run_sampler(canvas, labels, known_rows * self.image_size, temperature, seed,
-                                 check_int(batch_size, "batch_size"))
+        canvas[:, known_rows:] = (
+            0  # not read before it is drawn (causal), zeroed to make that plain
+        )
+        return self._run_sampler(
+            canvas,
+            labels,
+            known_rows * self.image_size,
+            temperature,
+            seed,
+            check_int(batch_size, "batch_size"),
+        )
 
     def dequantise(self, levels) -> np.ndarray:
         """Integer levels -> float images in [-1, 1] (bin centres), for judges and FID."""
@@ -251,7 +353,9 @@ class PixelCNN(GenerativeModel):
 # --- references and baselines (the tests and the chapter compare against these) ---------
 
 
-def sample_pixel_by_pixel(model: PixelCNN, n: int, *, labels=None, seed: int = 0, greedy: bool = False) -> np.ndarray:
+def sample_pixel_by_pixel(
+    model: PixelCNN, n: int, *, labels=None, seed: int = 0, greedy: bool = False
+) -> np.ndarray:
     """The slow way: a Python loop calling ``network.predict`` once per pixel (``H * W`` calls).
 
     The reference the compiled sampler is timed against; with ``greedy=True`` it must give the
@@ -264,7 +368,9 @@ def sample_pixel_by_pixel(model: PixelCNN, n: int, *, labels=None, seed: int = 0
     for i in range(size * size):
         row, col = divmod(i, size)
         x = keras.ops.convert_to_numpy(model.to_input(canvas))
-        logits = model.network.predict([x, label_array] if model.num_classes else x, verbose=0)[:, row, col]
+        logits = model.network.predict([x, label_array] if model.num_classes else x, verbose=0)[
+            :, row, col
+        ]
         if greedy:
             canvas[:, row, col, 0] = np.argmax(logits, axis=-1)
         else:
@@ -274,14 +380,17 @@ def sample_pixel_by_pixel(model: PixelCNN, n: int, *, labels=None, seed: int = 0
     return canvas
 
 
-def dependency_map(network: keras.Model, image_size: int, row: int, col: int, *, trials: int = 4,
-                   seed: int = 0) -> np.ndarray:
+def dependency_map(
+    network: keras.Model, image_size: int, row: int, col: int, *, trials: int = 4, seed: int = 0
+) -> np.ndarray:
     """Which input pixels the logits at ``(row, col)`` depend on: ``sum |d logits / d input|`` per pixel.
 
     Computed with gradients at ``trials`` random inputs (``(H, W)`` array).  A causal PixelCNN gives
     exactly 0 at ``(row, col)`` and after it in raster order; the nonzero pixels are its receptive field.
     """
-    x = tf.random.stateless_uniform((trials, image_size, image_size, 1), seed=[seed, 1], minval=-1.0, maxval=1.0)
+    x = tf.random.stateless_uniform(
+        (trials, image_size, image_size, 1), seed=[seed, 1], minval=-1.0, maxval=1.0
+    )
     inputs = [x, tf.zeros((trials,), tf.int32)] if len(network.inputs) == 2 else x
     with tf.GradientTape() as tape:
         tape.watch(x)
@@ -289,7 +398,9 @@ def dependency_map(network: keras.Model, image_size: int, row: int, col: int, *,
     return tf.reduce_sum(tf.abs(tape.gradient(out, x)), axis=(0, 3)).numpy()
 
 
-def independent_pixel_bits(train_levels, test_levels, levels: int, *, pseudo_count: float = 1.0) -> float:
+def independent_pixel_bits(
+    train_levels, test_levels, levels: int, *, pseudo_count: float = 1.0
+) -> float:
     """Bits per dimension of the per-position independent model on ``test_levels``.
 
     A categorical distribution per pixel position, fitted to ``train_levels`` by counting (with
@@ -299,8 +410,12 @@ def independent_pixel_bits(train_levels, test_levels, levels: int, *, pseudo_cou
     """
     train, test = np.asarray(train_levels)[..., 0], np.asarray(test_levels)[..., 0]
     if train.shape[1:] != test.shape[1:]:
-        raise ValueError(f"train and test images differ in size: {train.shape[1:]} vs {test.shape[1:]}.")
-    counts = np.stack([(train == k).sum(axis=0) for k in range(levels)], axis=-1) + pseudo_count  # (H, W, L)
+        raise ValueError(
+            f"train and test images differ in size: {train.shape[1:]} vs {test.shape[1:]}."
+        )
+    counts = (
+        np.stack([(train == k).sum(axis=0) for k in range(levels)], axis=-1) + pseudo_count
+    )  # (H, W, L)
     probs = counts / counts.sum(axis=-1, keepdims=True)
     rows, cols = np.indices(test.shape[1:])
     log_p = np.log2(probs[rows[None], cols[None], test])  # (N, H, W)
@@ -321,8 +436,13 @@ def _levels(text: str) -> int:
 
 def _make(spec, settings):
     width = {} if settings["width"] is None else {"filters": settings["width"]}
-    return PixelCNN(image_size=settings["image_size"], levels=settings["levels"], seed=settings["seed"],
-                    num_classes=settings["num_classes"], **width)
+    return PixelCNN(
+        image_size=settings["image_size"],
+        levels=settings["levels"],
+        seed=settings["seed"],
+        num_classes=settings["num_classes"],
+        **width,
+    )
 
 
 def sample_exported(network, n: int, *, seed: int = 0, classes=None, truncation=None):
@@ -346,12 +466,19 @@ def sample_exported(network, n: int, *, seed: int = 0, classes=None, truncation=
 
 SPECS = (
     ModelSpec(
-        "pixelcnn", PixelCNN, "sampler", "autoregressive PixelCNN with gated masked convolutions "
-        "(chapter 6)", image_size=16, epochs=40, channels=1, sizes=(8, 16, 28),
+        "pixelcnn",
+        PixelCNN,
+        "sampler",
+        "autoregressive PixelCNN with gated masked convolutions (chapter 6)",
+        image_size=16,
+        epochs=40,
+        channels=1,
+        sizes=(8, 16, 28),
         value_range=lambda settings: settings["levels"],
         test_config=dict(image_size=8, levels=4, filters=8, blocks=1),
-        options=(Option("--levels", 4, "grey levels per pixel, at least 2 (default: 4)",
-                        parse=_levels),),
+        options=(
+            Option("--levels", 4, "grey levels per pixel, at least 2 (default: 4)", parse=_levels),
+        ),
         make=_make,
         export=lambda model: {"generator.keras": model.network},
         inputs={"images": "integer grey levels, one channel"},

@@ -30,17 +30,30 @@ import tensorflow as tf
 from keras import layers
 
 from .. import losses
-from ..validation import check_int
-from ..layers import (AUGMENTS, ConstantInput, EqualizedConv2D, EqualizedDense, MinibatchStdDev, ModulatedConv2D,
-                      NoiseInjection, StyleAt, Truncation, diff_augment)
+from ..layers import (
+    AUGMENTS,
+    ConstantInput,
+    EqualizedConv2D,
+    EqualizedDense,
+    MinibatchStdDev,
+    ModulatedConv2D,
+    NoiseInjection,
+    StyleAt,
+    Truncation,
+    diff_augment,
+)
 from ..spec import ModelSpec, Option
+from ..validation import check_int
 from .base import GenerativeModel
+
 
 def check_resolution(image_size) -> int:
     image_size = check_int(image_size, "image_size")
     if image_size < 8 or image_size & (image_size - 1):
-        raise ValueError(f"image_size {image_size} is not supported by StyleGAN: use a power of two from 8 "
-                         "(8, 16, 32, 64, 128, ...).")
+        raise ValueError(
+            f"image_size {image_size} is not supported by StyleGAN: use a power of two from 8 "
+            "(8, 16, 32, 64, 128, ...)."
+        )
     return image_size
 
 
@@ -65,7 +78,9 @@ def build_mapping(latent_dim=128, w_dim=128, depth=4, lr_multiplier=0.01, name="
     x = layers.UnitNormalization(name="unit_norm")(z)  # z / ||z||
     x = layers.Rescaling(math.sqrt(latent_dim), name="pixel_norm")(x)  # z / rms(z)
     for i in range(check_int(depth, "mapping depth")):
-        x = EqualizedDense(w_dim, lr_multiplier=lr_multiplier, activation="lrelu", name=f"fc{i + 1}")(x)
+        x = EqualizedDense(
+            w_dim, lr_multiplier=lr_multiplier, activation="lrelu", name=f"fc{i + 1}"
+        )(x)
     return keras.Model(z, x, name=name)
 
 
@@ -74,32 +89,45 @@ def noise_shapes(image_size: int) -> list[tuple]:
     return [(r, r, 1) for r in resolutions(image_size) for _ in range(1 if r == 4 else 2)]
 
 
-def build_synthesis(image_size=32, channels=1, w_dim=128, width=32, max_width=128, name="synthesis"):
+def build_synthesis(
+    image_size=32, channels=1, w_dim=128, width=32, max_width=128, name="synthesis"
+):
     """``[ws, *noise] -> image``: constant 4x4 input, two modulated 3x3 convolutions per resolution
     (the first upsamples), noise and bias after each, and a toRGB at every resolution whose outputs
     are upsampled and summed (the skip generator).  Style ``i`` feeds layer ``i``; each toRGB takes the
     style of the next block's first convolution."""
     image_size = check_resolution(image_size)
     ws = keras.Input((num_styles(image_size), w_dim), name="ws")
-    noises = [keras.Input(shape, name=f"noise_{i}") for i, shape in enumerate(noise_shapes(image_size))]
+    noises = [
+        keras.Input(shape, name=f"noise_{i}") for i, shape in enumerate(noise_shapes(image_size))
+    ]
     width_at = lambda r: channels_at(r, image_size, width, max_width)  # noqa: E731
     x = ConstantInput(width_at(4), name="const")(ws)  # (4, 4, C)
     rgb, style, noise = None, 0, iter(noises)
     for r in resolutions(image_size):
         for j in range(1 if r == 4 else 2):
             x = ModulatedConv2D(width_at(r), 3, upsample=r > 4 and j == 0, name=f"b{r}_conv{j}")(
-                [x, StyleAt(style, name=f"b{r}_conv{j}_w")(ws)])  # (r, r, C_r)
+                [x, StyleAt(style, name=f"b{r}_conv{j}_w")(ws)]
+            )  # (r, r, C_r)
             x = NoiseInjection(name=f"b{r}_noise{j}")([x, next(noise)])
             style += 1
         y = ModulatedConv2D(channels, 1, demodulate=False, use_bias=True, name=f"b{r}_torgb")(
-            [x, StyleAt(style, name=f"b{r}_torgb_w")(ws)])  # (r, r, channels)
-        rgb = y if rgb is None else layers.Add(name=f"b{r}_skip")(
-            [layers.UpSampling2D(2, interpolation="bilinear", name=f"b{r}_rgb_up")(rgb), y])
+            [x, StyleAt(style, name=f"b{r}_torgb_w")(ws)]
+        )  # (r, r, channels)
+        rgb = (
+            y
+            if rgb is None
+            else layers.Add(name=f"b{r}_skip")(
+                [layers.UpSampling2D(2, interpolation="bilinear", name=f"b{r}_rgb_up")(rgb), y]
+            )
+        )
     image = layers.Activation("linear", dtype="float32", name="image")(rgb)
     return keras.Model([ws, *noises], image, name=name)
 
 
-def build_discriminator(image_size=32, channels=1, width=32, max_width=128, group_size=4, name="discriminator"):
+def build_discriminator(
+    image_size=32, channels=1, width=32, max_width=128, group_size=4, name="discriminator"
+):
     """Residual discriminator: fromRGB, then per resolution two 3x3 convolutions and a 2x average pool
     with a pooled 1x1 skip, summed and scaled by 1/sqrt(2); at 4x4 minibatch stddev, a convolution and
     two dense layers to one logit.  (The paper blurs before strided convolutions; pooling is simpler.)"""
@@ -113,7 +141,9 @@ def build_discriminator(image_size=32, channels=1, width=32, max_width=128, grou
         x = EqualizedConv2D(width_at(r), 3, activation="lrelu", name=f"b{r}_conv0")(x)
         x = EqualizedConv2D(width_at(r // 2), 3, activation="lrelu", name=f"b{r}_conv1")(x)
         x = layers.AveragePooling2D(2, name=f"b{r}_pool")(x)  # r/2
-        x = layers.Rescaling(1 / math.sqrt(2), name=f"b{r}_scale")(layers.Add(name=f"b{r}_add")([x, skip]))
+        x = layers.Rescaling(1 / math.sqrt(2), name=f"b{r}_scale")(
+            layers.Add(name=f"b{r}_add")([x, skip])
+        )
     x = MinibatchStdDev(group_size, name="mbstd")(x)  # (4, 4, C + 1)
     x = EqualizedConv2D(width_at(4), 3, activation="lrelu", name="b4_conv")(x)
     x = layers.Flatten(name="flatten")(x)
@@ -130,41 +160,86 @@ class StyleGAN(GenerativeModel):
     """
 
     optimizer_names = ("generator", "discriminator")
-    xla_cpu_bf16_unsupported = ("the gradient of the toRGB convolution mixes float32 and bfloat16 after XLA's CPU "
-                                "compiler widens the convolution (\"floating point types of different precisions\")")
+    xla_cpu_bf16_unsupported = (
+        "the gradient of the toRGB convolution mixes float32 and bfloat16 after XLA's CPU "
+        'compiler widens the convolution ("floating point types of different precisions")'
+    )
     trackers_used = ("d_loss", "g_loss", "r1", "d_real", "d_fake")
 
-    def __init__(self, image_size=32, channels=1, latent_dim=128, mapping_layers=4, width=32, max_width=128,
-                 r1_gamma=1.0, mixing_prob=0.9, ema_decay=0.999, ema_rampup=0.05, w_avg_decay=0.995, augment=None,
-                 seed=0, **kwargs):
+    def __init__(
+        self,
+        image_size=32,
+        channels=1,
+        latent_dim=128,
+        mapping_layers=4,
+        width=32,
+        max_width=128,
+        r1_gamma=1.0,
+        mixing_prob=0.9,
+        ema_decay=0.999,
+        ema_rampup=0.05,
+        w_avg_decay=0.995,
+        augment=None,
+        seed=0,
+        **kwargs,
+    ):
         super().__init__(trackers=self.trackers_used, seed=seed, **kwargs)
-        self.image_size, self.channels = check_resolution(image_size), check_int(channels, "channels")
-        self.latent_dim, self.mapping_layers = check_int(latent_dim, "latent_dim"), check_int(mapping_layers,
-                                                                                              "mapping_layers")
+        self.image_size, self.channels = (
+            check_resolution(image_size),
+            check_int(channels, "channels"),
+        )
+        self.latent_dim, self.mapping_layers = (
+            check_int(latent_dim, "latent_dim"),
+            check_int(mapping_layers, "mapping_layers"),
+        )
         self.width, self.max_width = check_int(width, "width"), check_int(max_width, "max_width")
-        for what, value, low, high in (("r1_gamma", r1_gamma, 0.0, math.inf), ("mixing_prob", mixing_prob, 0.0, 1.0),
-                                       ("ema_decay", ema_decay, 0.0, 1.0), ("ema_rampup", ema_rampup, 0.0, 1.0),
-                                       ("w_avg_decay", w_avg_decay, 0.0, 1.0)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        for what, value, low, high in (
+            ("r1_gamma", r1_gamma, 0.0, math.inf),
+            ("mixing_prob", mixing_prob, 0.0, 1.0),
+            ("ema_decay", ema_decay, 0.0, 1.0),
+            ("ema_rampup", ema_rampup, 0.0, 1.0),
+            ("w_avg_decay", w_avg_decay, 0.0, 1.0),
+        ):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not low <= value <= high
+            ):
                 raise ValueError(f"{what} must be a number in [{low}, {high}], got {value!r}.")
         self.r1_gamma, self.mixing_prob = float(r1_gamma), float(mixing_prob)
-        self.ema_decay, self.ema_rampup, self.w_avg_decay = float(ema_decay), float(ema_rampup), float(w_avg_decay)
-        augment = () if not augment else tuple(augment.split(",") if isinstance(augment, str) else augment)
+        self.ema_decay, self.ema_rampup, self.w_avg_decay = (
+            float(ema_decay),
+            float(ema_rampup),
+            float(w_avg_decay),
+        )
+        augment = (
+            ()
+            if not augment
+            else tuple(augment.split(",") if isinstance(augment, str) else augment)
+        )
         if any(a not in AUGMENTS for a in augment):
-            raise ValueError(f"augment must be a subset of {', '.join(AUGMENTS)} (or None), got {augment!r}.")
+            raise ValueError(
+                f"augment must be a subset of {', '.join(AUGMENTS)} (or None), got {augment!r}."
+            )
         self.augment = augment
         self.num_styles = num_styles(self.image_size)
         self.noise_shapes = noise_shapes(self.image_size)
         make_mapping = lambda name: build_mapping(latent_dim, latent_dim, mapping_layers, name=name)  # noqa: E731
-        make_synthesis = lambda name: build_synthesis(image_size, channels, latent_dim, width, max_width, name)  # noqa: E731
+        make_synthesis = lambda name: build_synthesis(
+            image_size, channels, latent_dim, width, max_width, name
+        )  # noqa: E731
         self.mapping, self.synthesis = make_mapping("mapping"), make_synthesis("synthesis")
-        self.mapping_ema, self.synthesis_ema = make_mapping("mapping_ema"), make_synthesis("synthesis_ema")
+        self.mapping_ema, self.synthesis_ema = (
+            make_mapping("mapping_ema"),
+            make_synthesis("synthesis_ema"),
+        )
         for live, ema in ((self.mapping, self.mapping_ema), (self.synthesis, self.synthesis_ema)):
             ema.set_weights(live.get_weights())
             ema.trainable = False
         self.discriminator = build_discriminator(image_size, channels, width, max_width)
-        self.w_avg = keras.Variable(np.zeros(latent_dim, np.float32), trainable=False, name="w_avg",
-                                    aggregation="mean")
+        self.w_avg = keras.Variable(
+            np.zeros(latent_dim, np.float32), trainable=False, name="w_avg", aggregation="mean"
+        )
         self.build_now(np.zeros((1, latent_dim), np.float32))
 
     def call(self, latents, training=False):
@@ -174,11 +249,21 @@ class StyleGAN(GenerativeModel):
         return self.synthesis([ws, *zeros], training=training)
 
     def get_config(self):
-        return {**super().get_config(), "image_size": self.image_size, "channels": self.channels,
-                "latent_dim": self.latent_dim, "mapping_layers": self.mapping_layers, "width": self.width,
-                "max_width": self.max_width, "r1_gamma": self.r1_gamma, "mixing_prob": self.mixing_prob,
-                "ema_decay": self.ema_decay, "ema_rampup": self.ema_rampup, "w_avg_decay": self.w_avg_decay,
-                "augment": ",".join(self.augment)}
+        return {
+            **super().get_config(),
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "latent_dim": self.latent_dim,
+            "mapping_layers": self.mapping_layers,
+            "width": self.width,
+            "max_width": self.max_width,
+            "r1_gamma": self.r1_gamma,
+            "mixing_prob": self.mixing_prob,
+            "ema_decay": self.ema_decay,
+            "ema_rampup": self.ema_rampup,
+            "w_avg_decay": self.w_avg_decay,
+            "augment": ",".join(self.augment),
+        }
 
     @property
     def latent_shape(self):
@@ -214,15 +299,19 @@ class StyleGAN(GenerativeModel):
             return w, self._broadcast(w)
         w_second = self.mapping(self.noise((batch, self.latent_dim)), training=training)
         draws = self.noise((2, batch), "uniform")
-        crossover = 1 + tf.cast(tf.floor(draws[1] * (self.num_styles - 1)), tf.int32)  # 1 .. num_styles - 1
+        crossover = 1 + tf.cast(
+            tf.floor(draws[1] * (self.num_styles - 1)), tf.int32
+        )  # 1 .. num_styles - 1
         crossover = tf.where(draws[0] < self.mixing_prob, crossover, self.num_styles)
         return w, self.mix(w, w_second, crossover)
 
     def _noise_maps(self, batch, seed=None, dtype="float32"):
         if seed is None:
             return [self.noise((batch, *s), dtype=dtype) for s in self.noise_shapes]
-        return [tf.random.stateless_normal((batch, *s), seed=[int(seed), 1 + i], dtype=dtype)
-                for i, s in enumerate(self.noise_shapes)]
+        return [
+            tf.random.stateless_normal((batch, *s), seed=[int(seed), 1 + i], dtype=dtype)
+            for i, s in enumerate(self.noise_shapes)
+        ]
 
     def _augmented(self, images):
         if not self.augment:
@@ -240,9 +329,13 @@ class StyleGAN(GenerativeModel):
         real_logits, r1 = losses.scores_and_r1(critic, self._augmented(real))
         fake_logits = critic(self._augmented(tf.cast(fake, real.dtype)))
         d_loss = losses.discriminator_loss(real_logits, fake_logits) + 0.5 * self.r1_gamma * r1
-        values = {"d_loss": d_loss, "g_loss": losses.generator_loss(fake_logits), "r1": r1,
-                  "d_real": tf.reduce_mean(tf.sigmoid(tf.cast(real_logits, tf.float32))),
-                  "d_fake": tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32)))}
+        values = {
+            "d_loss": d_loss,
+            "g_loss": losses.generator_loss(fake_logits),
+            "r1": r1,
+            "d_real": tf.reduce_mean(tf.sigmoid(tf.cast(real_logits, tf.float32))),
+            "d_fake": tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32))),
+        }
         return values, w
 
     def ema_beta(self, step):
@@ -256,17 +349,27 @@ class StyleGAN(GenerativeModel):
         """EMA of the generator's weights and the running mean of w.  The weight copies are identical on every
         replica after the gradient all-reduce, so the copy is done once, in cross-replica context."""
         beta = self.ema_beta(self.steps_done)
-        pairs = list(zip(self.mapping_ema.weights + self.synthesis_ema.weights,
-                         self.mapping.weights + self.synthesis.weights))
+        pairs = list(
+            zip(
+                self.mapping_ema.weights + self.synthesis_ema.weights,
+                self.mapping.weights + self.synthesis.weights,
+            )
+        )
 
         def update(strategy):
             for ema, live in pairs:
-                strategy.extended.update(ema.value, lambda e, v: e.assign(beta * e + (1.0 - beta) * v),
-                                         args=(live.value,), group=False)
+                strategy.extended.update(
+                    ema.value,
+                    lambda e, v: e.assign(beta * e + (1.0 - beta) * v),
+                    args=(live.value,),
+                    group=False,
+                )
 
         tf.distribute.get_replica_context().merge_call(update)
         batch_mean = tf.reduce_mean(tf.cast(w, tf.float32), axis=0)
-        self.w_avg.assign(batch_mean + self.w_avg_decay * (self.w_avg - batch_mean))  # mean over replicas
+        self.w_avg.assign(
+            batch_mean + self.w_avg_decay * (self.w_avg - batch_mean)
+        )  # mean over replicas
 
     def train_step(self, data):
         real, _ = self.unpack(data)
@@ -286,9 +389,14 @@ class StyleGAN(GenerativeModel):
     # --- sampling (the EMA generator) ----------------------------------------------------------
 
     def _check_psi(self, truncation_psi):
-        if isinstance(truncation_psi, bool) or not isinstance(truncation_psi, (int, float)) \
-                or not 0.0 <= truncation_psi <= 1.0:
-            raise ValueError(f"truncation_psi must be a number in [0, 1] (1: no truncation), got {truncation_psi!r}.")
+        if (
+            isinstance(truncation_psi, bool)
+            or not isinstance(truncation_psi, (int, float))
+            or not 0.0 <= truncation_psi <= 1.0
+        ):
+            raise ValueError(
+                f"truncation_psi must be a number in [0, 1] (1: no truncation), got {truncation_psi!r}."
+            )
         return float(truncation_psi)
 
     def _styles_for_sampling(self, latents, truncation_psi):
@@ -299,17 +407,23 @@ class StyleGAN(GenerativeModel):
         """``noise``: None (random), ``"zero"``, or one array per noise map (leading dimension 1 or batch)."""
         if isinstance(noise, str):
             if noise != "zero":
-                raise ValueError(f"noise must be None (random), 'zero' or a list of arrays, got {noise!r}.")
+                raise ValueError(
+                    f"noise must be None (random), 'zero' or a list of arrays, got {noise!r}."
+                )
             return [tf.zeros((batch, *s)) for s in self.noise_shapes]
         if len(noise) != len(self.noise_shapes):
-            raise ValueError(f"noise must hold {len(self.noise_shapes)} maps of shapes {self.noise_shapes}, "
-                             f"got {len(noise)}.")
+            raise ValueError(
+                f"noise must hold {len(self.noise_shapes)} maps of shapes {self.noise_shapes}, "
+                f"got {len(noise)}."
+            )
         maps = []
         for given, shape in zip(noise, self.noise_shapes):
             given = tf.convert_to_tensor(given, tf.float32)
             if tuple(given.shape[1:]) != shape or given.shape[0] not in (1, batch):
-                raise ValueError(f"a noise map must have shape (1 or {batch}, {', '.join(map(str, shape))}), "
-                                 f"got {tuple(given.shape)}.")
+                raise ValueError(
+                    f"a noise map must have shape (1 or {batch}, {', '.join(map(str, shape))}), "
+                    f"got {tuple(given.shape)}."
+                )
             maps.append(tf.broadcast_to(given, (batch, *shape)))
         return maps
 
@@ -321,32 +435,64 @@ class StyleGAN(GenerativeModel):
         images = self.synthesis_ema([ws, *maps], training=False)
         return np.clip(keras.ops.convert_to_numpy(keras.ops.cast(images, "float32")), -1.0, 1.0)
 
-    def generate(self, n=None, *, labels=None, seed=None, truncation_psi: float = 1.0, noise=None,
-                 batch_size: int = 256) -> np.ndarray:
+    def generate(
+        self,
+        n=None,
+        *,
+        labels=None,
+        seed=None,
+        truncation_psi: float = 1.0,
+        noise=None,
+        batch_size: int = 256,
+    ) -> np.ndarray:
         """``n`` images from the EMA generator; ``truncation_psi`` in [0, 1] pulls w towards ``w_avg``
         (1: none, 0: the average image); ``noise``: None (random; seeded by ``seed``), ``"zero"``, or fixed maps."""
         n, _ = self._check_labels(n, labels)
         n, psi = check_int(n, "n"), self._check_psi(truncation_psi)
         if seed is not None:
             check_int(seed, "seed", minimum=0)
-        latents = self.noise((n, self.latent_dim)) if seed is None else \
-            tf.random.stateless_normal((n, self.latent_dim), seed=[int(seed), 0])
+        latents = (
+            self.noise((n, self.latent_dim))
+            if seed is None
+            else tf.random.stateless_normal((n, self.latent_dim), seed=[int(seed), 0])
+        )
         maps = self._noise_maps(n, seed) if noise is None else self._fixed_noise(noise, n)
-        out = [self.synthesize(self._broadcast(self._styles_for_sampling(latents[i:i + batch_size], psi)),
-                               [m[i:i + batch_size] for m in maps]) for i in range(0, n, batch_size)]
+        out = [
+            self.synthesize(
+                self._broadcast(self._styles_for_sampling(latents[i : i + batch_size], psi)),
+                [m[i : i + batch_size] for m in maps],
+            )
+            for i in range(0, n, batch_size)
+        ]
         return np.concatenate(out)
 
-    def style_mix(self, z_coarse, z_fine, crossover_layer: int, *, truncation_psi: float = 1.0, noise="zero",
-                  seed=None) -> np.ndarray:
+    def style_mix(
+        self,
+        z_coarse,
+        z_fine,
+        crossover_layer: int,
+        *,
+        truncation_psi: float = 1.0,
+        noise="zero",
+        seed=None,
+    ) -> np.ndarray:
         """Images whose layers ``< crossover_layer`` take w(z_coarse) and the rest w(z_fine) (one pair per row)."""
         crossover_layer = check_int(crossover_layer, "crossover_layer", minimum=0)
         if crossover_layer > self.num_styles:
-            raise ValueError(f"crossover_layer must be in 0..{self.num_styles}, got {crossover_layer}.")
+            raise ValueError(
+                f"crossover_layer must be in 0..{self.num_styles}, got {crossover_layer}."
+            )
         psi = self._check_psi(truncation_psi)
-        ws = self.mix(self._styles_for_sampling(z_coarse, psi), self._styles_for_sampling(z_fine, psi), crossover_layer)
+        ws = self.mix(
+            self._styles_for_sampling(z_coarse, psi),
+            self._styles_for_sampling(z_fine, psi),
+            crossover_layer,
+        )
         return self.synthesize(ws, noise, seed)
 
-    def noise_variation(self, z, n: int = 8, *, truncation_psi: float = 1.0, seed: int = 0) -> np.ndarray:
+    def noise_variation(
+        self, z, n: int = 8, *, truncation_psi: float = 1.0, seed: int = 0
+    ) -> np.ndarray:
         """``n`` images of one latent ``z`` (shape (latent_dim,) or (1, latent_dim)) under ``n`` noise draws."""
         n = check_int(n, "n")
         z = np.reshape(np.asarray(z, np.float32), (1, self.latent_dim))
@@ -373,8 +519,10 @@ def parse_augment(text: str) -> tuple:
     if names == ("none",):
         return ()
     if not names or any(n not in AUGMENTS for n in names):
-        raise ValueError(f"augment must be 'none' or a comma-separated subset of "
-                         f"{','.join(AUGMENTS)}, got {text!r}")
+        raise ValueError(
+            f"augment must be 'none' or a comma-separated subset of "
+            f"{','.join(AUGMENTS)}, got {text!r}"
+        )
     return names
 
 
@@ -404,16 +552,33 @@ def sample_exported(network, n: int, *, seed: int = 0, classes=None, truncation=
 
 SPECS = (
     ModelSpec(
-        "stylegan", StyleGAN, "sampler", "style-based generator, StyleGAN2-style (chapter 5)",
-        image_size=32, batch_size=32, epochs=40, sizes=(32, 64),
-        test_config=dict(image_size=16, channels=1, latent_dim=16, mapping_layers=2, width=8,
-                         max_width=16),
-        options=(Option("--augment", None, "differentiable augmentations for small datasets in long "
-                        "runs: a comma-separated subset of translation,cutout,color, or none "
-                        "(default: none)", parse=parse_augment),),
+        "stylegan",
+        StyleGAN,
+        "sampler",
+        "style-based generator, StyleGAN2-style (chapter 5)",
+        image_size=32,
+        batch_size=32,
+        epochs=40,
+        sizes=(32, 64),
+        test_config=dict(
+            image_size=16, channels=1, latent_dim=16, mapping_layers=2, width=8, max_width=16
+        ),
+        options=(
+            Option(
+                "--augment",
+                None,
+                "differentiable augmentations for small datasets in long "
+                "runs: a comma-separated subset of translation,cutout,color, or none "
+                "(default: none)",
+                parse=parse_augment,
+            ),
+        ),
         export=lambda model: {"generator.keras": model.export_generator()},
-        inputs={"latent": "a standard normal vector, one per image", "truncation_psi": "truncation psi in [0, 1] (1: none)",
-                "noise_*": "per-pixel noise maps, standard normal"},
+        inputs={
+            "latent": "a standard normal vector, one per image",
+            "truncation_psi": "truncation psi in [0, 1] (1: none)",
+            "noise_*": "per-pixel noise maps, standard normal",
+        },
         sampler=sample_exported,
     ),
 )

@@ -25,10 +25,16 @@ import tensorflow as tf
 from keras import layers
 
 from .. import losses
-from ..validation import check_int, check_non_negative
 from ..spec import ModelSpec
+from ..validation import check_int, check_non_negative
 from .base import GenerativeModel
-from .networks import build_discriminator, label_input, latent_input, upsampling_filters, upsampling_plan
+from .networks import (
+    build_discriminator,
+    label_input,
+    latent_input,
+    upsampling_filters,
+    upsampling_plan,
+)
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -39,8 +45,14 @@ def build_encoder(image_size, channels, latent_dim, width, num_classes=None, nam
     images = keras.Input((image_size, image_size, channels), name="images")
     x = images
     for i in range(downs):
-        x = layers.Conv2D(width * 2 ** min(i, 2), 4, strides=2, padding="same", activation="relu",
-                          name=f"down{i + 1}")(x)  # /2
+        x = layers.Conv2D(
+            width * 2 ** min(i, 2),
+            4,
+            strides=2,
+            padding="same",
+            activation="relu",
+            name=f"down{i + 1}",
+        )(x)  # /2
     x = layers.Flatten(name="flatten")(x)
     inputs = [images]
     if num_classes:
@@ -62,8 +74,9 @@ def build_decoder(image_size, channels, latent_dim, width, num_classes=None, nam
     x = layers.Dense(start * start * filters[0], activation="relu", name="project")(x)
     x = layers.Reshape((start, start, filters[0]), name="to_map")(x)  # (start, start, filters)
     for i in range(ups):
-        x = layers.Conv2DTranspose(filters[i + 1], 4, strides=2, padding="same", activation="relu",
-                                   name=f"up{i + 1}")(x)  # 2x
+        x = layers.Conv2DTranspose(
+            filters[i + 1], 4, strides=2, padding="same", activation="relu", name=f"up{i + 1}"
+        )(x)  # 2x
     out = layers.Conv2D(channels, 3, padding="same", dtype="float32", name="pixels")(x)
     return keras.Model(inputs, out, name=name)
 
@@ -73,20 +86,40 @@ class VAE(GenerativeModel):
 
     optimizer_names = ("vae",)
     tracker_list = ("loss", "reconstruction", "kl", "neg_elbo")
-    with_discriminator = False  # VAEGAN adds one (all sub-models must exist before the model is built)
+    with_discriminator = (
+        False  # VAEGAN adds one (all sub-models must exist before the model is built)
+    )
 
-    def __init__(self, image_size=28, channels=1, latent_dim=16, width=32, beta=1.0, likelihood="bernoulli",
-                 sigma=0.1, num_classes=None, seed=0, **kwargs):
+    def __init__(
+        self,
+        image_size=28,
+        channels=1,
+        latent_dim=16,
+        width=32,
+        beta=1.0,
+        likelihood="bernoulli",
+        sigma=0.1,
+        num_classes=None,
+        seed=0,
+        **kwargs,
+    ):
         super().__init__(trackers=self.tracker_list, seed=seed, **kwargs)
         if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {', '.join(LIKELIHOODS)}, got {likelihood!r}.")
+            raise ValueError(
+                f"likelihood must be one of {', '.join(LIKELIHOODS)}, got {likelihood!r}."
+            )
         check_non_negative(beta, "beta")
         if not check_non_negative(sigma, "sigma") > 0:
             raise ValueError(f"sigma must be > 0, got {sigma!r}.")
-        self.image_size, self.channels = check_int(image_size, "image_size"), check_int(channels, "channels")
+        self.image_size, self.channels = (
+            check_int(image_size, "image_size"),
+            check_int(channels, "channels"),
+        )
         self.latent_dim, self.width = check_int(latent_dim, "latent_dim"), check_int(width, "width")
         self.beta, self.likelihood, self.sigma = float(beta), likelihood, float(sigma)
-        self.num_classes = None if num_classes is None else check_int(num_classes, "num_classes", minimum=2)
+        self.num_classes = (
+            None if num_classes is None else check_int(num_classes, "num_classes", minimum=2)
+        )
         self.value_range = (0, 1) if likelihood == "bernoulli" else (-1, 1)
         self.encoder = build_encoder(image_size, channels, latent_dim, width, self.num_classes)
         self.decoder = build_decoder(image_size, channels, latent_dim, width, self.num_classes)
@@ -98,9 +131,17 @@ class VAE(GenerativeModel):
         self.build_now(*example)
 
     def get_config(self):
-        return {**super().get_config(), "image_size": self.image_size, "channels": self.channels,
-                "latent_dim": self.latent_dim, "width": self.width, "beta": self.beta,
-                "likelihood": self.likelihood, "sigma": self.sigma, "num_classes": self.num_classes}
+        return {
+            **super().get_config(),
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "latent_dim": self.latent_dim,
+            "width": self.width,
+            "beta": self.beta,
+            "likelihood": self.likelihood,
+            "sigma": self.sigma,
+            "num_classes": self.num_classes,
+        }
 
     # --- the pieces ---------------------------------------------------------------------
 
@@ -133,8 +174,12 @@ class VAE(GenerativeModel):
         pixels = self.decoder(self._with_label(z, labels), training=training)
         reconstruction = tf.reduce_mean(self._reconstruction_nll(images, pixels))
         kl = tf.reduce_mean(losses.gaussian_kl(mean, log_var))
-        return {"loss": reconstruction + self.beta * kl, "reconstruction": reconstruction, "kl": kl,
-                "neg_elbo": reconstruction + kl}, pixels
+        return {
+            "loss": reconstruction + self.beta * kl,
+            "reconstruction": reconstruction,
+            "kl": kl,
+            "neg_elbo": reconstruction + kl,
+        }, pixels
 
     def train_step(self, data):
         images, labels = self.unpack(data)
@@ -183,9 +228,14 @@ class VAE(GenerativeModel):
         Gaussian one; this is what the command line saves as ``generator.keras``.
         """
         half = layers.Rescaling(0.5 if self.likelihood == "bernoulli" else 1.0, name="logit_scale")
-        images = layers.Activation("tanh", dtype="float32", name="to_image")(half(self.decoder.output))
-        return keras.Model(self.decoder.inputs if self.num_classes else self.decoder.inputs[0], images,
-                           name="image_generator")
+        images = layers.Activation("tanh", dtype="float32", name="to_image")(
+            half(self.decoder.output)
+        )
+        return keras.Model(
+            self.decoder.inputs if self.num_classes else self.decoder.inputs[0],
+            images,
+            name="image_generator",
+        )
 
     def reconstruct(self, images, labels=None):
         """Decode the posterior mean of each image."""
@@ -195,10 +245,31 @@ class VAE(GenerativeModel):
 class ConditionalVAE(VAE):
     """VAE whose encoder and decoder both see the class label; ``generate(labels=[...])``."""
 
-    def __init__(self, image_size=28, channels=1, num_classes=10, latent_dim=16, width=32, beta=1.0,
-                 likelihood="bernoulli", sigma=0.1, seed=0, **kwargs):
-        super().__init__(image_size=image_size, channels=channels, latent_dim=latent_dim, width=width, beta=beta,
-                         likelihood=likelihood, sigma=sigma, num_classes=num_classes, seed=seed, **kwargs)
+    def __init__(
+        self,
+        image_size=28,
+        channels=1,
+        num_classes=10,
+        latent_dim=16,
+        width=32,
+        beta=1.0,
+        likelihood="bernoulli",
+        sigma=0.1,
+        seed=0,
+        **kwargs,
+    ):
+        super().__init__(
+            image_size=image_size,
+            channels=channels,
+            latent_dim=latent_dim,
+            width=width,
+            beta=beta,
+            likelihood=likelihood,
+            sigma=sigma,
+            num_classes=num_classes,
+            seed=seed,
+            **kwargs,
+        )
 
 
 class VAEGAN(VAE):
@@ -214,18 +285,41 @@ class VAEGAN(VAE):
     tracker_list = ("loss", "reconstruction", "kl", "neg_elbo", "d_loss", "g_loss")
     with_discriminator = True
 
-    def __init__(self, image_size=28, channels=1, latent_dim=16, width=32, beta=1.0, gamma=0.05,
-                 likelihood="bernoulli", sigma=0.1, seed=0, **kwargs):
+    def __init__(
+        self,
+        image_size=28,
+        channels=1,
+        latent_dim=16,
+        width=32,
+        beta=1.0,
+        gamma=0.05,
+        likelihood="bernoulli",
+        sigma=0.1,
+        seed=0,
+        **kwargs,
+    ):
         self.gamma = check_non_negative(gamma, "gamma")
-        super().__init__(image_size=image_size, channels=channels, latent_dim=latent_dim, width=width, beta=beta,
-                         likelihood=likelihood, sigma=sigma, num_classes=None, seed=seed, **kwargs)
+        super().__init__(
+            image_size=image_size,
+            channels=channels,
+            latent_dim=latent_dim,
+            width=width,
+            beta=beta,
+            likelihood=likelihood,
+            sigma=sigma,
+            num_classes=None,
+            seed=seed,
+            **kwargs,
+        )
 
     def get_config(self):
         return {**super().get_config(), "gamma": self.gamma}
 
     def default_optimizers(self):
-        return {name: keras.optimizers.Adam(1e-3 if name != "discriminator" else 2e-4, beta_1=0.5)
-                for name in self.optimizer_names}
+        return {
+            name: keras.optimizers.Adam(1e-3 if name != "discriminator" else 2e-4, beta_1=0.5)
+            for name in self.optimizer_names
+        }
 
     def optimizer_variables(self, name):
         return getattr(self, name).trainable_variables
@@ -240,7 +334,9 @@ class VAEGAN(VAE):
         prior = self.noise((tf.shape(images)[0], self.latent_dim))
         decoded = [self._to_images(pixels), self._to_images(self.decoder(prior, training=training))]
         real_logits = self.discriminator(self._critic_input(images), training=training)
-        fake_logits = [self.discriminator(self._critic_input(x), training=training) for x in decoded]
+        fake_logits = [
+            self.discriminator(self._critic_input(x), training=training) for x in decoded
+        ]
         values["d_loss"] = 0.5 * sum(losses.discriminator_loss(real_logits, f) for f in fake_logits)
         values["g_loss"] = 0.5 * sum(losses.generator_loss(f) for f in fake_logits)
         return values
@@ -250,7 +346,9 @@ class VAEGAN(VAE):
         with tf.GradientTape() as e_tape, tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             values = self._vaegan_losses(images, training=True)
             e_scaled = self.scale_loss("encoder", values["loss"])
-            g_scaled = self.scale_loss("decoder", values["reconstruction"] + self.gamma * values["g_loss"])
+            g_scaled = self.scale_loss(
+                "decoder", values["reconstruction"] + self.gamma * values["g_loss"]
+            )
             d_scaled = self.scale_loss("discriminator", values["d_loss"])
         self.descend("encoder", e_tape, e_scaled, self.encoder.trainable_variables)
         self.descend("decoder", g_tape, g_scaled, self.decoder.trainable_variables)
@@ -268,13 +366,34 @@ def export_decoder(model) -> dict:
 
 
 _SMALL = {"width": 8, "latent_dim": 4}
-_COMMON = dict(value_range=(0, 1), sizes=(28, 32, 64), epochs=40, export=export_decoder,
-               inputs={"latent": "a standard normal vector, one per image", "label": "the class of each image (an integer)"})
+_COMMON = dict(
+    value_range=(0, 1),
+    sizes=(28, 32, 64),
+    epochs=40,
+    export=export_decoder,
+    inputs={
+        "latent": "a standard normal vector, one per image",
+        "label": "the class of each image (an integer)",
+    },
+)
 SPECS = (
-    ModelSpec("vae", VAE, "sampler", "variational autoencoder (chapter 3)", test_config=_SMALL,
-              **_COMMON),
-    ModelSpec("cvae", ConditionalVAE, "conditional sampler", "conditional VAE (chapter 3)",
-              test_config=_SMALL, **_COMMON),
-    ModelSpec("vaegan", VAEGAN, "sampler", "VAE with a GAN critic on its samples (chapter 3)",
-              test_config=_SMALL, **_COMMON),
+    ModelSpec(
+        "vae", VAE, "sampler", "variational autoencoder (chapter 3)", test_config=_SMALL, **_COMMON
+    ),
+    ModelSpec(
+        "cvae",
+        ConditionalVAE,
+        "conditional sampler",
+        "conditional VAE (chapter 3)",
+        test_config=_SMALL,
+        **_COMMON,
+    ),
+    ModelSpec(
+        "vaegan",
+        VAEGAN,
+        "sampler",
+        "VAE with a GAN critic on its samples (chapter 3)",
+        test_config=_SMALL,
+        **_COMMON,
+    ),
 )
