@@ -26,14 +26,16 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 demo: $(VENV)/.installed
 	$(VENV)/bin/aigc-keras train cgan --epochs 20 --out outputs/demo --overwrite
 
-# Everything: unit tests, quality trainings and every notebook (quick mode, nbval).
+# Everything: the linter, unit tests, quality trainings and every notebook (quick mode, nbval).
 test: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
 	rm -rf $(TEST_OUTPUT)
 	AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS) -m "not benchmark" tests notebooks --nbval-lax --durations=25
 	AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider -m benchmark tests
 
 # Unit tests without quality trainings or notebooks, for iteration.
 test-fast: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
 	AIGC_QUICK=1 $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS) -m "not slow and not benchmark" tests
 
 # Re-execute the notebooks in standard mode (what is committed); about 15 minutes each at most.

@@ -26,6 +26,18 @@ class SampleGrid(keras.callbacks.Callback):
     The grids are kept in ``self.grids`` (epoch -> uint8 array) so a notebook can show
     how samples evolved; ``show=True`` also displays each one inline.  Class-conditional
     models get ``labels`` (default: each class in turn).
+
+    Args:
+        directory: the folder the PNGs go to (created if missing), as
+            ``<directory>/<prefix>_epoch<epoch>.png`` with the epoch counted from 1.
+        every: draw a grid every this many epochs, a positive integer.
+        n: how many samples each grid holds, a positive integer.
+        seed: the fixed sampling seed, so every grid shows the same latents.
+        labels: for a class-conditional model, one integer class label per sample (their
+            number then sets the grid's size); ``None`` cycles through the classes, one
+            class per column.
+        show: also display each grid inline (in a notebook).
+        prefix: the start of each file name.
     """
 
     def __init__(
@@ -73,9 +85,21 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 class TranslationGrid(SampleGrid):
-    """:class:`SampleGrid` for translation models: rows ``a``, ``G(a)``, ``F(G(a))``, ``b``, ``F(b)``, ``G(F(b))``.
+    """:class:`SampleGrid` for translation models, one column per held-out image pair.
 
-    ``images_a``/``images_b``: the same few held-out images every time (in the model's value range).
+    The rows are ``a``, ``G(a)``, ``F(G(a))``, ``b``, ``F(b)``, ``G(F(b))``: each domain's
+    images, their translations and the translations back.
+
+    Args:
+        directory: the folder the PNGs go to (created if missing).
+        images_a: the same few held-out images of domain A every time, ``N x H x W x C`` in
+            the model's value range.
+        images_b: as many images of domain B, the same shape.
+        **kwargs: passed to :class:`SampleGrid` (``every``, ``seed``, ``show``; ``prefix``
+            defaults to ``"translations"``).
+
+    Raises:
+        ValueError: if ``images_a`` and ``images_b`` differ in shape.
     """
 
     def __init__(self, directory, images_a, images_b, **kwargs):
@@ -106,7 +130,16 @@ class TranslationGrid(SampleGrid):
 
 
 class TensorBoardImages(keras.callbacks.TensorBoard):
-    """Keras' TensorBoard callback that also logs a fixed-latent sample grid every epoch."""
+    """Keras' TensorBoard callback that also logs a fixed-latent sample grid every epoch.
+
+    The grid goes to ``<log_dir>/samples`` under the tag ``samples``, at step ``epoch + 1``.
+
+    Args:
+        log_dir: TensorBoard's log folder (a string or path).
+        n: how many samples each grid holds, a positive integer.
+        seed: the fixed sampling seed, so every grid shows the same latents.
+        **kwargs: passed to ``keras.callbacks.TensorBoard``.
+    """
 
     def __init__(self, log_dir, *, n: int = 16, seed: int = 1234, **kwargs):
         super().__init__(log_dir=str(log_dir), **kwargs)
@@ -127,7 +160,10 @@ class TensorBoardImages(keras.callbacks.TensorBoard):
 
 
 class Checkpoint(keras.callbacks.Callback):
-    """Full-state checkpoints of a package model (any :class:`~aigc_keras.models.base.Checkpointable`).
+    """Full-state checkpoints of a package model.
+
+    Works with any :class:`~aigc_keras.models.base.Checkpointable`: each checkpoint holds
+    the model's state variables, its optimizers' state and the epoch.
 
     The data order of a resumed run is kept by the models' ``fit`` itself
     (:class:`~aigc_keras.order.DataOrderCallback`), not by this callback.
@@ -138,6 +174,11 @@ class Checkpoint(keras.callbacks.Callback):
         ckpt = Checkpoint(folder)
         start = ckpt.restore(model)            # 0 when there is nothing to resume
         model.fit(data, epochs=EPOCHS, initial_epoch=start, callbacks=[ckpt])
+
+    Args:
+        directory: the checkpoint folder (created on the first save).
+        every: save every this many epochs, a positive integer.
+        keep: how many of the newest checkpoints to keep, a positive integer.
     """
 
     pattern = re.compile(r"^ckpt-(\d+)\.npz$")
@@ -150,6 +191,11 @@ class Checkpoint(keras.callbacks.Callback):
         self.last_saved: int | None = None
 
     def checkpoints(self) -> list[tuple[int, pathlib.Path]]:
+        """The checkpoints in ``directory``, oldest first.
+
+        Returns:
+            ``(epoch, path)`` pairs sorted by epoch; empty when there are none.
+        """
         if not self.directory.is_dir():
             return []
         found = []
@@ -160,11 +206,21 @@ class Checkpoint(keras.callbacks.Callback):
         return sorted(found)
 
     def latest(self) -> pathlib.Path | None:
+        """The newest checkpoint's path, or ``None`` when there is none."""
         found = self.checkpoints()
         return found[-1][1] if found else None
 
     def restore(self, model) -> int:
-        """Load the newest checkpoint into ``model`` (compiled); returns the epoch to start from."""
+        """Load the newest checkpoint into ``model``; returns the epoch to start from.
+
+        Args:
+            model: the compiled package model to restore (the same class and configuration
+                as the one saved).
+
+        Returns:
+            The epoch the checkpoint was saved after (pass it as ``initial_epoch``), or 0
+            when there is nothing to resume.
+        """
         path = self.latest()
         if path is None:
             return 0
@@ -173,6 +229,14 @@ class Checkpoint(keras.callbacks.Callback):
         return int(meta["epoch"] or 0)
 
     def save(self, epoch: int) -> pathlib.Path:
+        """Save the model's full state as ``ckpt-<epoch>.npz``, then prune old checkpoints.
+
+        Args:
+            epoch: the number of epochs done, counted from 1; stored in the checkpoint.
+
+        Returns:
+            The path written.
+        """
         path = self.model.save_checkpoint(self.directory / f"ckpt-{epoch:05d}.npz", epoch=epoch)
         self.last_saved = epoch
         for _, old in self.checkpoints()[: -self.keep]:
@@ -190,6 +254,17 @@ class QualityTracker(keras.callbacks.Callback):
     The values land in the History (``history.history["fid"]``) and, because the logs
     dict is filled before Keras prints it, in the progress line.  ``elapsed`` (seconds
     since training began) is logged too, so quality can be plotted against time.
+
+    Args:
+        extractor: the judge that makes the features, e.g. a
+            :class:`~aigc_keras.judges.ClassifierExtractor`.
+        real_images: real images ``N x H x W x C`` in [-1, 1]; the first ``n`` are used.
+        every: measure every this many epochs, a positive integer.
+        n: how many generated and real images are compared (capped at the number of real
+            images), a positive integer.
+        seed: the fixed sampling seed of the generated images.
+        real_key: cache key of the real features (see
+            :func:`~aigc_keras.judges.real_features`); ``None`` disables the cache.
     """
 
     def __init__(

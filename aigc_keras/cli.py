@@ -416,7 +416,7 @@ def _train_classifier(spec, args, out: pathlib.Path) -> None:
     names = test.class_names or tuple(str(i) for i in range(probs.shape[1]))
     captions = [
         f"{names[p]}" + ("" if p == t else f" (true {names[t]})")
-        for p, t in zip(probs[:shown].argmax(1), test.labels[:shown])
+        for p, t in zip(probs[:shown].argmax(1), test.labels[:shown], strict=True)
     ]
     grid_path = out / f"{spec.name}_predictions.png"
     viz.show_images(

@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from .validation import check_int
+from . import validation
 
 MODES = ("quick", "standard", "full")
 
@@ -92,7 +92,7 @@ def set_seed(seed: int = 0) -> int:
     Returns:
         The seed.
     """
-    seed = check_int(seed, "seed", minimum=0)
+    seed = validation.check_int(seed, "seed", minimum=0)
     import keras
 
     random.seed(seed)

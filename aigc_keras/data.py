@@ -46,7 +46,8 @@ OFFLINE = {
     "grass": ("scikit-image grass texture, random crops", 1),
     "gravel": ("scikit-image gravel texture, random crops", 1),
     "photos": (
-        "scikit-image photographs (astronaut, coffee, chelsea, rocket, immunohistochemistry), random crops",
+        "scikit-image photographs (astronaut, coffee, chelsea, rocket, immunohistochemistry), "
+        "random crops",
         3,
     ),
 }
@@ -63,15 +64,26 @@ DEFAULT_CROPS = {"train": 600, "test": 150}
 NETWORK_PROBE = ("storage.googleapis.com", 443)
 # Known download refusals, explained where TFDS' own error does not say what to do.
 DOWNLOAD_HINTS = {
-    "celeb_a": "; CelebA's files sit on a file-sharing host that often refuses automated downloads once a daily "
-    "quota is used up: try again later, place the files in <data_dir>/downloads/manual as TFDS "
-    "describes, or train on 'lfw' faces instead",
+    "celeb_a": "; CelebA's files sit on a file-sharing host that often refuses automated "
+    "downloads once a daily quota is used up: try again later, place the files in "
+    "<data_dir>/downloads/manual as TFDS describes, or train on 'lfw' faces instead",
 }
 
 
 @dataclasses.dataclass
 class Images:
-    """Images (``N x H x W x C``) with optional integer labels and where they came from."""
+    """Images (``N x H x W x C``) with optional integer labels and where they came from.
+
+    ``len()`` is the number of images.
+
+    Args:
+        images: the images, ``N x H x W x C``, in the value range they were loaded with.
+        labels: ``N`` int32 labels, or ``None`` for an unlabelled dataset.
+        name: the dataset's name (the stand-in's name when one was used, or the folder).
+        source: ``"offline"``, ``"tfds"`` or ``"folder"``.
+        split: the split that was loaded.
+        class_names: the class names in label order; empty when unknown or unlabelled.
+    """
 
     images: np.ndarray
     labels: np.ndarray | None
@@ -88,7 +100,21 @@ class Images:
 
 
 def scale(images01, value_range):
-    """Map images in [0, 1] (NumPy or TensorFlow) to ``value_range``."""
+    """Map images in [0, 1] (NumPy or TensorFlow) to ``value_range``.
+
+    Args:
+        images01: images (any shape) with values in [0, 1], a NumPy array or a TensorFlow
+            tensor.
+        value_range: ``(-1, 1)``, ``(0, 1)`` or an integer ``K >= 2``: ``K`` quantised
+            levels, ``floor(x * K)`` capped at ``K - 1``.
+
+    Returns:
+        The images in ``value_range``, of the same kind (NumPy or TensorFlow); int32 for
+        quantised levels, otherwise float.
+
+    Raises:
+        ValueError: if ``value_range`` is not supported.
+    """
     value_range = check_value_range(value_range)
     if isinstance(value_range, int):
         levels = value_range
@@ -121,11 +147,12 @@ def _region_crops(picture: np.ndarray, split: str, size: int, count: int, rng) -
     if bottom - top < size or picture.shape[1] < size:
         raise ValueError(
             f"image_size {size} is too large for the {split} region of an offline picture "
-            f"({bottom - top}x{picture.shape[1]} pixels); use image_size <= {min(bottom - top, picture.shape[1])}."
+            f"({bottom - top}x{picture.shape[1]} pixels); "
+            f"use image_size <= {min(bottom - top, picture.shape[1])}."
         )
     ys = rng.integers(top, bottom - size + 1, size=count)
     xs = rng.integers(0, picture.shape[1] - size + 1, size=count)
-    return np.stack([picture[y : y + size, x : x + size] for y, x in zip(ys, xs)])
+    return np.stack([picture[y : y + size, x : x + size] for y, x in zip(ys, xs, strict=True)])
 
 
 def _offline_raw(name: str, split: str, image_size: int, seed: int, num_crops: int | None):
@@ -173,7 +200,8 @@ def _offline_raw(name: str, split: str, image_size: int, seed: int, num_crops: i
 def _unknown_message(name) -> str:
     return (
         f"unknown dataset {name!r}. Offline datasets: {', '.join(OFFLINE)}; "
-        "online (TensorFlow Datasets): mnist, fashion_mnist, cifar10, lfw, celeb_a, cycle_gan/horse2zebra, ...; "
+        "online (TensorFlow Datasets): mnist, fashion_mnist, cifar10, lfw, celeb_a, "
+        "cycle_gan/horse2zebra, ...; "
         "or the path of a folder of images."
     )
 
@@ -194,7 +222,10 @@ def network_available() -> bool:
     """Whether TFDS could download: a 3-second connection test (``AIGC_OFFLINE=1`` skips it).
 
     TFDS retries a failed download for minutes before giving up; this check lets the
-    offline fallback happen in seconds.
+    offline fallback happen in seconds.  The answer is cached for the session.
+
+    Returns:
+        ``True`` if a connection to ``storage.googleapis.com:443`` opened within 3 seconds.
     """
     if os.environ.get("AIGC_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         return False
@@ -320,9 +351,30 @@ def load_arrays(
     num_crops=None,
     strict=False,
 ) -> Images:
-    """Load a whole split into memory as NumPy arrays (see :func:`load` for the arguments).
+    """Load a whole split into memory as NumPy arrays.
 
-    Used for evaluation (held-out real images) and for small offline datasets.
+    Used for evaluation (held-out real images) and for small offline datasets.  The
+    arguments mean what they mean for :func:`load`.
+
+    Args:
+        name: an offline dataset, a TFDS name or a folder path.
+        split: ``"train"`` or ``"test"`` (TFDS split strings work online).
+        image_size: output height and width in pixels.
+        value_range: ``(-1, 1)``, ``(0, 1)`` or an integer number of quantisation levels.
+        source: ``"auto"``, ``"tfds"`` or ``"offline"``.
+        data_dir: TFDS data folder.
+        channels: 1 or 3 to convert; ``None`` keeps the dataset's own (RGB for a folder).
+        limit: keep at most this many images.
+        seed: cropping seed (``textures``/``photos``).
+        num_crops: crops per picture for ``textures``/``photos``.
+        strict: for a folder, refuse unreadable files instead of skipping them.
+
+    Returns:
+        An :class:`Images` with the images in ``value_range``.
+
+    Raises:
+        ValueError: for an unknown dataset or split, an unsupported argument, or a dataset
+            that cannot be loaded here and has no offline stand-in.
     """
     image_size, _, value_range = _check_common(name, split, image_size, None, value_range, source)
     _check_channels(channels)
@@ -413,11 +465,23 @@ def _why_unreadable(path: pathlib.Path) -> str | None:
 
 
 def image_files(source, *, strict: bool = False) -> list:
-    """The readable image files under a folder (sorted), or one file; each is decoded once to check it.
+    """The readable image files under a folder (sorted), or one file.
 
-    Files that are not images (by extension), cannot be opened or are truncated are skipped, and one
-    line says how many and names the first three; ``strict=True`` refuses them instead.  Hidden files
-    (``.name``) are ignored.  No readable image at all is an error.
+    Each file is decoded once to check it.  Files that are not images (by extension),
+    cannot be opened or are truncated are skipped, and one line says how many and names the
+    first three; ``strict=True`` refuses them instead.  Hidden files (``.name``) are
+    ignored.  No readable image at all is an error.
+
+    Args:
+        source: a folder (searched recursively) or one image file; ``~`` is expanded.
+        strict: raise instead of skipping unreadable files.
+
+    Returns:
+        The readable files as ``pathlib.Path`` objects, sorted.
+
+    Raises:
+        FileNotFoundError: if ``source`` is neither a file nor a folder.
+        ValueError: if no file is a readable image, or (with ``strict``) any is not.
     """
     source = pathlib.Path(source).expanduser()
     if source.is_dir():
@@ -432,7 +496,8 @@ def image_files(source, *, strict: bool = False) -> list:
         raise FileNotFoundError(f"{str(source)!r} is neither an image file nor a folder.")
     if not candidates:
         raise ValueError(
-            f"{str(source)!r} holds no images (no files at all; looked for {', '.join(IMAGE_EXTENSIONS)})."
+            f"{str(source)!r} holds no images "
+            f"(no files at all; looked for {', '.join(IMAGE_EXTENSIONS)})."
         )
     good, bad = [], []
     for path in candidates:
@@ -448,7 +513,8 @@ def image_files(source, *, strict: bool = False) -> list:
         listing += f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
         if not good:
             raise ValueError(
-                f"none of the {len(candidates)} files in {str(source)!r} is a readable image ({listing})."
+                f"none of the {len(candidates)} files in {str(source)!r} is a readable image "
+                f"({listing})."
             )
         if strict:
             raise ValueError(
@@ -456,8 +522,8 @@ def image_files(source, *, strict: bool = False) -> list:
                 f"({listing}); remove them, or leave strict off to skip them."
             )
         _announce(
-            f"skipped {len(bad)} of {len(candidates)} files in {str(source)!r} that are not readable images "
-            f"({listing})."
+            f"skipped {len(bad)} of {len(candidates)} files in {str(source)!r} "
+            f"that are not readable images ({listing})."
         )
     return good
 
@@ -469,6 +535,17 @@ def read_image(path, channels: int = 3, size: int | None = None) -> np.ndarray:
     ``channels=1`` or RGB for ``channels=3`` (transparency is dropped: pixels keep their stored
     colour); animated files give their first frame; ``size`` resizes to ``size x size`` (bilinear,
     antialiased when shrinking; the aspect ratio is not kept).
+
+    Args:
+        path: the image file (a string or path; ``~`` is expanded).
+        channels: 1 (grey) or 3 (RGB).
+        size: resize to ``size x size`` pixels; ``None`` keeps the file's size.
+
+    Returns:
+        A float32 ``(H, W, channels)`` array with values in [0, 255].
+
+    Raises:
+        ValueError: if ``channels`` is not 1 or 3, or the file cannot be read as an image.
     """
     from PIL import Image
 
@@ -485,13 +562,28 @@ def read_image(path, channels: int = 3, size: int | None = None) -> np.ndarray:
 
 
 def read_folder(path, image_size: int, channels=None, *, strict: bool = False):
-    """A folder of the user's images in memory: ``(uint8 images (N, S, S, C), labels or None, class names)``.
+    """A folder of the user's images in memory.
 
-    Every image is converted by :func:`read_image` (``channels=None`` means RGB).  Class sub-folders
-    (every image one level or more below ``path``) give integer labels in sorted folder-name order.
-    Unreadable files are skipped with a count, or refused with ``strict=True`` (:func:`image_files`).
-    Keras' ``image_dataset_from_directory`` is not used: it lists files without opening them, so one
-    truncated JPEG stops training at the step that reaches it.
+    Every image is converted by :func:`read_image` (``channels=None`` means RGB).  Class
+    sub-folders (every image one level or more below ``path``) give integer labels in sorted
+    folder-name order.  Unreadable files are skipped with a count, or refused with
+    ``strict=True`` (:func:`image_files`).  Keras' ``image_dataset_from_directory`` is not
+    used: it lists files without opening them, so one truncated JPEG stops training at the
+    step that reaches it.
+
+    Args:
+        path: the folder (a string or path; ``~`` is expanded).
+        image_size: the side ``S`` every image is resized to, in pixels.
+        channels: 1 (grey), 3 (RGB) or ``None`` (RGB).
+        strict: raise instead of skipping unreadable files.
+
+    Returns:
+        ``(images, labels, class_names)``: uint8 images ``(N, S, S, C)`` with values in
+        [0, 255]; int32 labels ``(N,)``, or ``None`` when the images are not all in class
+        sub-folders; the class names in label order (empty without classes).
+
+    Raises:
+        ValueError: if ``path`` is not a folder or holds no readable image.
     """
     folder = pathlib.Path(path).expanduser()
     if not folder.is_dir():
@@ -526,16 +618,19 @@ SHUFFLE_BUFFER = 10_000
 
 
 def _shuffle_per_epoch(dataset, seed: int):
-    """``dataset`` in a new order each pass, the order a function of ``(seed, epoch, pass)``; returns
-    the dataset and its :class:`~aigc_keras.order.DataOrder` (see :mod:`aigc_keras.order`)."""
+    """``dataset`` in a new order each pass, the order a function of ``(seed, epoch, pass)``.
+
+    Returns the dataset and its :class:`~aigc_keras.order.DataOrder` (see
+    :mod:`aigc_keras.order`).
+    """
     import tensorflow as tf
 
     state = order.DataOrder(seed)
 
     def one_pass(_):
         key = state.next_key()  # epoch * PASSES_PER_EPOCH + pass within the epoch
-        # This function's own graph seed: the order depends on (seed, key) only, not on the global seed,
-        # and tf.data accepts a tensor seed only when the graph seed is not 0.
+        # This function's own graph seed: the order depends on (seed, key) only, not on the
+        # global seed, and tf.data accepts a tensor seed only when the graph seed is not 0.
         tf.compat.v1.set_random_seed(1)
         return dataset.shuffle(
             SHUFFLE_BUFFER, seed=seed * 1_000_003 + key, reshuffle_each_iteration=False
@@ -543,8 +638,9 @@ def _shuffle_per_epoch(dataset, seed: int):
 
     shuffled = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).flat_map(one_pass)
     size = int(dataset.cardinality())
-    # flat_map hides the length; Keras then runs one extra, empty call of the train function per epoch,
-    # whose data-independent counter updates (optimizer iterations, steps done) still happen.
+    # flat_map hides the length; Keras then runs one extra, empty call of the train function
+    # per epoch, whose data-independent counter updates (optimizer iterations, steps done)
+    # still happen.
     if size >= 0:
         shuffled = shuffled.apply(tf.data.experimental.assert_cardinality(size))
     return shuffled, state
@@ -570,7 +666,11 @@ def load(
     augment=None,
     strict=False,
 ):
-    """A ready ``tf.data`` pipeline: decode, resize, scale, (labels), cache, shuffle, batch, (augment), prefetch.
+    """A ready ``tf.data`` pipeline of a named dataset or a folder of images.
+
+    The steps: decode, resize, scale, (labels), cache, shuffle, batch, (augment), prefetch.
+    A shuffled pipeline carries its data order, so a package model's ``fit`` gives each
+    epoch its own order, also after a resume.
 
     Args:
         name: an offline dataset (``digits``, ``lfw_subset``, ``textures``, ``brick``,
@@ -590,9 +690,21 @@ def load(
         num_crops: crops per picture for ``textures``/``photos`` (default 600 train, 150 test).
         drop_remainder: drop the last incomplete batch.
         repeat: repeat forever (then pass ``steps_per_epoch`` to ``fit``).
-        augment: a Keras layer (e.g. :func:`augmentation`) applied to every batch with ``training=True``;
-            labels pass through unchanged.
+        augment: a Keras layer (e.g. :func:`augmentation`) applied to every batch with
+            ``training=True``; labels pass through unchanged.
         strict: for a folder, refuse unreadable files instead of skipping them with a count.
+
+    Returns:
+        A ``tf.data.Dataset`` of image batches ``(B, image_size, image_size, C)`` in
+        ``value_range`` (float32, or int32 for quantised levels), or of ``(images, labels)``
+        pairs with int32 labels when ``labels=True``; unbatched elements when
+        ``batch_size`` is ``None``.
+
+    Raises:
+        TypeError: if ``name`` is neither a string nor a path.
+        ValueError: for an unknown dataset or split, an unsupported argument, ``labels=True``
+            for a dataset without labels, or a dataset that cannot be loaded here and has no
+            offline stand-in.
     """
     import tensorflow as tf
 
@@ -684,7 +796,21 @@ def augmentation(preset="digits", *, value_range=(-1, 1), seed=0):
     * ``"digits"``: rotations up to ±10 degrees, shifts up to 10 % and zoom up to ±10 %, with the
       background value filling the new borders.  No flips: a mirrored 2, 3, 4, 5, 7 or 9 is not that
       digit any more, and a flipped 6 turned upside down reads as a 9.
-    * ``"photos"``: horizontal flips (a mirrored scene is still a scene) and shifts up to 10 %, borders reflected.
+    * ``"photos"``: horizontal flips (a mirrored scene is still a scene) and shifts up to
+      10 %, borders reflected.
+
+    Args:
+        preset: ``"digits"`` or ``"photos"``.
+        value_range: the images' range, ``(-1, 1)`` or ``(0, 1)``; its low end fills the
+            borders of ``"digits"``.
+        seed: a non-negative integer seeding the random layers.
+
+    Returns:
+        A ``keras.Sequential`` to call on batches ``(B, H, W, C)`` with ``training=True``
+        (it leaves images unchanged with ``training=False``).
+
+    Raises:
+        ValueError: for an unknown preset, a quantised ``value_range`` or a negative seed.
     """
     import keras
 
@@ -709,13 +835,24 @@ def augmentation(preset="digits", *, value_range=(-1, 1), seed=0):
         ]
     else:
         raise ValueError(
-            f"augmentation preset {preset!r} is not known; use one of {', '.join(AUGMENTATION_PRESETS)}."
+            f"augmentation preset {preset!r} is not known; "
+            f"use one of {', '.join(AUGMENTATION_PRESETS)}."
         )
     return keras.Sequential(steps, name=f"augment_{preset}")
 
 
 def apply_augmentation(dataset, augment):
-    """Map ``augment(images, training=True)`` over a batched dataset of images or ``(images, labels)``."""
+    """Map ``augment(images, training=True)`` over a batched dataset.
+
+    Args:
+        dataset: a ``tf.data.Dataset`` of image batches, or of tuples whose first item is the
+            image batch (e.g. ``(images, labels)``); the other items pass through unchanged.
+        augment: a callable taking ``(images, training=True)``, e.g. from
+            :func:`augmentation`.
+
+    Returns:
+        The mapped ``tf.data.Dataset``.
+    """
     import tensorflow as tf
 
     def run(*element):
@@ -746,9 +883,34 @@ def load_unpaired(
 
     ``domain_a``/``domain_b``: any name :func:`load` takes (offline ``brick``, ``grass``, ...,
     a TFDS name, a folder).  A TFDS CycleGAN pair such as ``"cycle_gan/horse2zebra"`` may be
-    given as ``domain_a`` alone (``domain_b=None``): its ``trainA``/``trainB`` (or ``testA``/``testB``)
-    splits are the two domains.  An epoch ends with the smaller domain.  Both domains must end
-    up with the same channel count (pass ``channels`` to convert).
+    given as ``domain_a`` alone (``domain_b=None``): its ``trainA``/``trainB`` (or
+    ``testA``/``testB``) splits are the two domains.  An epoch ends with the smaller domain.
+    Both domains must end up with the same channel count (pass ``channels`` to convert).
+
+    Args:
+        domain_a: the first domain's dataset name or folder.
+        domain_b: the second domain's, or ``None`` for a TFDS CycleGAN pair in ``domain_a``.
+        split: ``"train"`` (each domain reshuffled on its own every epoch) or ``"test"``
+            (fixed order).
+        image_size: output height and width in pixels.
+        batch_size: pairs of images per batch; ``None`` for unbatched pairs.
+        value_range: ``(-1, 1)``, ``(0, 1)`` or an integer number of quantisation levels.
+        source: ``"auto"``, ``"tfds"`` or ``"offline"``, as for :func:`load`.
+        data_dir: TFDS data folder.
+        channels: 1 or 3 to convert both domains; ``None`` keeps their own.
+        seed: shuffling and cropping seed.
+        limit: keep at most this many images of each domain.
+        num_crops: crops per picture for ``textures``/``photos``.
+        repeat: repeat forever (then pass ``steps_per_epoch`` to ``fit``).
+        strict: for a folder, refuse unreadable files instead of skipping them.
+
+    Returns:
+        A ``tf.data.Dataset`` of ``(images_a, images_b)`` pairs of batches
+        ``(B, image_size, image_size, C)`` in ``value_range``.
+
+    Raises:
+        ValueError: for a split other than ``"train"``/``"test"``, a missing ``domain_b``
+            that is needed, or domains whose channel counts differ.
     """
     import tensorflow as tf
 
@@ -797,7 +959,11 @@ def load_unpaired(
 
 
 def describe() -> str:
-    """A table of the offline datasets (used by ``aigc-keras info``)."""
+    """A table of the offline datasets (used by ``aigc-keras info``).
+
+    Returns:
+        The table as text, one dataset per line, then the online names' stand-ins.
+    """
     lines = ["offline datasets (ship inside installed packages):"]
     lines += [f"  {name:11s} {text}" for name, (text, _) in OFFLINE.items()]
     lines.append("online stand-ins: " + ", ".join(f"{k} -> {v}" for k, v in STAND_INS.items()))

@@ -1,8 +1,8 @@
 """Run-time hardware defaults: precision, XLA, distribution strategy and batch size.
 
 The defaults are chosen per model from speed ratios the benchmark measured (package data
-``measured_defaults.json``, written by ``python -m benchmarks.run --write-defaults``; the machine and
-date are stored beside the figures).  A model without an entry there gets the plain defaults
+``measured_defaults.json``, written by ``python -m benchmarks.run --write-defaults``; the machine
+and date are stored beside the figures).  A model without an entry there gets the plain defaults
 (float32, graph mode on a CPU).
 
 Precision never leaks: a model is built under its own dtype policy and Keras' global policy is

@@ -33,8 +33,19 @@ def load_classifier(
 
     Looks for ``<output>/cache/cnn_digits_<size>px_v<version>.keras``; if it is missing,
     trains on the offline digits' train split (about half a minute on a 2-core CPU at
-    28x28) and saves it there. Loading uses Keras' safe mode.  Trained and loaded in float32 on every
-    machine (it judges the other models: its scores must not depend on the hardware's precision).
+    28x28) and saves it there. Loading uses Keras' safe mode.  Trained and loaded in float32
+    on every machine (it judges the other models: its scores must not depend on the
+    hardware's precision).
+
+    Args:
+        image_size: height and width of the classifier's input in pixels (the 8x8 digits
+            are resized to it).
+        epochs: training epochs when no cached classifier exists; part of the cache file's
+            name, so each value has its own cache.
+        verbose: Keras' ``verbose`` for that training (0 silent).
+
+    Returns:
+        The trained :class:`~aigc_keras.models.cnn.CNNClassifier`.
     """
     path = (
         config.output_dir("cache")
@@ -88,13 +99,21 @@ class ClassifierExtractor:
     from the same classifier.  ``resize=True`` accepts images of another size and resizes
     them (bilinear) to the classifier's first, e.g. 32x32 StyleGAN digits for the 28x28 judge;
     without it a size mismatch is an error.
+
+    Args:
+        classifier: a trained :class:`~aigc_keras.models.cnn.CNNClassifier`, e.g. from
+            :func:`load_classifier`.
+        resize: accept images of any size and resize them to the classifier's.
     """
 
     def __init__(self, classifier, *, resize: bool = False):
         self.classifier = classifier
         self.image_size = classifier.config["image_size"]
         self.resize = bool(resize)
-        self.name = f"chapter-1 classifier ({self.image_size}px, {classifier.config['feature_dim']}-d features)"
+        self.name = (
+            f"chapter-1 classifier ({self.image_size}px, "
+            f"{classifier.config['feature_dim']}-d features)"
+        )
         if self.resize:
             self.name += f", inputs resized to {self.image_size}px"
         self.comparable_note = (
@@ -113,17 +132,55 @@ class ClassifierExtractor:
         return images
 
     def features(self, images, batch_size: int = 256) -> np.ndarray:
+        """The classifier's penultimate-layer features of ``images``.
+
+        Args:
+            images: ``N x H x W x C`` in [-1, 1], at the classifier's size unless ``resize``.
+            batch_size: images per inference call.
+
+        Returns:
+            A float32 ``N x feature_dim`` array.
+
+        Raises:
+            ValueError: if ``images`` is not 4-D, holds NaN or infinite values, or lies
+                outside [-1, 1].
+        """
         return self.classifier.features(self._prepare(images), batch_size=batch_size)
 
     def probabilities(self, images, batch_size: int = 256) -> np.ndarray:
+        """The classifier's class probabilities for ``images``.
+
+        Args:
+            images: ``N x H x W x C`` in [-1, 1], at the classifier's size unless ``resize``.
+            batch_size: images per inference call.
+
+        Returns:
+            A float32 ``N x num_classes`` array whose rows sum to 1.
+
+        Raises:
+            ValueError: if ``images`` is not 4-D, holds NaN or infinite values, or lies
+                outside [-1, 1].
+        """
         return self.classifier.predict_proba(self._prepare(images), batch_size=batch_size)
 
 
 def contrast_normalise(images, *, clip: float = 4.0) -> np.ndarray:
-    """Standardise each image to zero mean and unit variance, then map ``±clip`` standard deviations to ±1.
+    """Standardise each image, then map ``±clip`` standard deviations to ±1.
 
-    A brightness or contrast change leaves the result unchanged, so a judge trained on it must look at
-    texture and shape.  Flat images (variance 0) map to 0.
+    Each image is shifted to zero mean and scaled to unit variance (over all its pixels and
+    channels), divided by ``clip`` and clipped to [-1, 1].  A brightness or contrast change
+    leaves the result unchanged, so a judge trained on it must look at texture and shape.
+    Flat images (variance 0) map to 0.
+
+    Args:
+        images: ``N x H x W x C``, in any value range.
+        clip: how many standard deviations map to ±1, > 0.
+
+    Returns:
+        A float32 array of the same shape, in [-1, 1].
+
+    Raises:
+        ValueError: if ``images`` is not 4-D.
     """
     images = np.asarray(images, np.float32)
     if images.ndim != 4:
@@ -134,10 +191,16 @@ def contrast_normalise(images, *, clip: float = 4.0) -> np.ndarray:
 
 
 class DomainExtractor(ClassifierExtractor):
-    """A two-domain judge for translation: a chapter-1-style classifier on contrast-normalised images.
+    """A two-domain judge for translation.
 
-    ``probabilities(x)[:, 1]`` is the probability of domain B; ``features`` feed KID/FID between
-    translated and real images.  Build one with :func:`train_domain_extractor`.
+    A chapter-1-style classifier on contrast-normalised images (:func:`contrast_normalise`).
+    ``probabilities(x)[:, 1]`` is the probability of domain B; ``features`` feed KID/FID
+    between translated and real images.  Build one with :func:`train_domain_extractor`.
+
+    Args:
+        classifier: a two-class :class:`~aigc_keras.models.cnn.CNNClassifier` trained on
+            contrast-normalised images (label 0 = A, 1 = B).
+        accuracy: its accuracy on held-out images, in [0, 1], or ``None`` if unknown.
     """
 
     def __init__(self, classifier, accuracy: float | None = None):
@@ -146,20 +209,60 @@ class DomainExtractor(ClassifierExtractor):
         self.accuracy = accuracy
 
     def features(self, images, batch_size: int = 256) -> np.ndarray:
+        """The judge's penultimate-layer features of contrast-normalised ``images``.
+
+        Args:
+            images: ``N x H x W x C`` in [-1, 1], at the judge's size.
+            batch_size: images per inference call.
+
+        Returns:
+            A float32 ``N x feature_dim`` array.
+        """
         return super().features(contrast_normalise(_check_images(images)), batch_size)
 
     def probabilities(self, images, batch_size: int = 256) -> np.ndarray:
+        """Domain probabilities of ``images``: column 0 is A, column 1 is B.
+
+        Args:
+            images: ``N x H x W x C`` in [-1, 1], at the judge's size.
+            batch_size: images per inference call.
+
+        Returns:
+            A float32 ``N x 2`` array whose rows sum to 1.
+        """
         return super().probabilities(contrast_normalise(_check_images(images)), batch_size)
 
     def fraction_b(self, images) -> float:
-        """Share of ``images`` the judge labels as domain B."""
+        """Share of ``images`` the judge labels as domain B.
+
+        Args:
+            images: ``N x H x W x C`` in [-1, 1], at the judge's size.
+
+        Returns:
+            A float in [0, 1].
+        """
         return float(np.mean(np.argmax(self.probabilities(images), axis=1) == 1))
 
 
 def train_domain_extractor(
     train_a, train_b, test_a=None, test_b=None, *, epochs: int = 10, seed: int = 0
 ):
-    """Train a :class:`DomainExtractor` (label 0 = A, 1 = B); its ``accuracy`` is on the test images if given."""
+    """Train a :class:`DomainExtractor` (label 0 = A, 1 = B).
+
+    Its ``accuracy`` is measured on the test images if both test sets are given, else it is
+    ``None``.
+
+    Args:
+        train_a: training images of domain A, ``N x H x W x C`` in [-1, 1].
+        train_b: training images of domain B, the same height, width and channels.
+        test_a: held-out images of domain A, or ``None``.
+        test_b: held-out images of domain B, or ``None``.
+        epochs: training epochs.
+        seed: seed of weight initialisation and shuffling.
+
+    Returns:
+        The trained :class:`DomainExtractor`.
+    """
 
     def stack(a, b):
         x = contrast_normalise(np.concatenate([_check_images(a), _check_images(b)]))
@@ -183,6 +286,10 @@ class InceptionExtractor:
     ``preprocess_input`` maps [0, 255] there).  Features: the 2048-d global average pool;
     probabilities: the 1000-way softmax.  Not the 2015 TensorFlow Inception graph of the
     published FID/IS, so the numbers are not comparable with papers.
+
+    Raises:
+        RuntimeError: on construction, if the ImageNet weights cannot be downloaded (random
+            weights are never used).
     """
 
     size = 299
@@ -198,8 +305,9 @@ class InceptionExtractor:
                 else f"{type(error).__name__}: {str(error)[:200]}"
             )
             raise RuntimeError(
-                f"InceptionV3's ImageNet weights could not be downloaded ({reason}). Random weights would give "
-                "meaningless numbers, so none are used: for digits-like data use "
+                f"InceptionV3's ImageNet weights could not be downloaded ({reason}). "
+                "Random weights would give meaningless numbers, so none are used: "
+                "for digits-like data use "
                 "ClassifierExtractor(aigc_keras.judges.load_classifier(28)), which works offline."
             ) from error
         pool = model.get_layer("avg_pool").output
@@ -230,9 +338,27 @@ class InceptionExtractor:
         )
 
     def features(self, images, batch_size: int = 64) -> np.ndarray:
+        """InceptionV3's 2048-d global-average-pool features of ``images``.
+
+        Args:
+            images: ``N x H x W x C`` in [-1, 1], any size, 1 or 3 channels.
+            batch_size: images per inference call.
+
+        Returns:
+            An ``N x 2048`` array.
+        """
         return self._outputs(images, batch_size, 0)
 
     def probabilities(self, images, batch_size: int = 64) -> np.ndarray:
+        """InceptionV3's ImageNet class probabilities for ``images``.
+
+        Args:
+            images: ``N x H x W x C`` in [-1, 1], any size, 1 or 3 channels.
+            batch_size: images per inference call.
+
+        Returns:
+            An ``N x 1000`` array whose rows sum to 1.
+        """
         return self._outputs(images, batch_size, 1)
 
 
@@ -245,6 +371,15 @@ def real_features(extractor, images, *, key: str | None = None) -> np.ndarray:
     ``key`` should name the dataset, split, image size and sample count (for example
     ``"digits-test-28px-n360"``); the extractor's weight hash is added to it, so a retrained
     extractor never reuses stale statistics.
+
+    Args:
+        extractor: an object with ``features(images)`` and ``weights_hash``, e.g. a
+            :class:`ClassifierExtractor` or :class:`InceptionExtractor`.
+        images: the real images, in the range the extractor expects ([-1, 1]).
+        key: the cache key; ``None`` computes the features without caching.
+
+    Returns:
+        The features, ``N x D``.
     """
     if key is None:
         return extractor.features(images)
@@ -275,6 +410,27 @@ def evaluate(
 
     ``n`` caps both sets (default: all of them); the report says how many of each were
     used, which extractor, and whether its numbers are comparable with published ones.
+
+    Args:
+        extractor: the judge, e.g. a :class:`ClassifierExtractor` or
+            :class:`InceptionExtractor`.
+        real_images: real images ``N x H x W x C`` in [-1, 1].
+        generated_images: generated images of the same kind, in [-1, 1].
+        metrics: any of ``"fid"``, ``"kid"``, ``"is"`` (Inception-style score) and ``"pr"``
+            (precision and recall).
+        real_key: cache key of the real features (see :func:`real_features`); the sample
+            count is appended to it.  ``None`` disables the cache.
+        n: use at most this many images of each set, at least 2; ``None`` uses all.
+        kid_subset_size: subset size of the kernel distance.
+        seed: seed of the kernel distance's subset draws.
+
+    Returns:
+        A dict with ``extractor``, ``note``, ``n_real`` and ``n_generated``, plus ``fid``;
+        ``kid`` and ``kid_std``; ``is`` and ``is_std``; ``precision`` and ``recall``, for
+        the metrics asked for.  :func:`aigc_keras.metrics.format_report` prints it.
+
+    Raises:
+        ValueError: for an unknown metric name or an invalid ``n``.
     """
     unknown = [m for m in metrics if m not in _metrics.METRICS]
     if unknown:

@@ -18,7 +18,8 @@
   ``A`` hides the centre pixel and everything after it in raster order, mask ``B`` only
   what comes after it.
 * Image editing (chapter 7): :class:`HoleComposite` (known pixels from the image, the hole from a
-  fill) and :class:`SubPixelUpsampling` (the sub-pixel convolution's rearrangement, Shi et al. 2016).
+  fill) and :class:`SubPixelUpsampling` (the sub-pixel convolution's rearrangement, Shi et al.
+  2016).
 """
 
 from __future__ import annotations
@@ -33,13 +34,30 @@ from .validation import check_int
 
 
 def instance_norm(name: str, epsilon: float = 1e-5) -> layers.Layer:
-    """``(x - mean_hw) / sqrt(var_hw + eps) * gamma + beta`` per sample and channel."""
+    """``(x - mean_hw) / sqrt(var_hw + eps) * gamma + beta`` per sample and channel.
+
+    Args:
+        name: the layer's name.
+        epsilon: added to the variance for stability, > 0.
+
+    Returns:
+        A ``keras.layers.GroupNormalization`` layer with one group per channel, for
+        ``NHWC`` inputs.
+    """
     return layers.GroupNormalization(groups=-1, epsilon=epsilon, name=name)
 
 
 @keras.saving.register_keras_serializable(package="aigc_keras")
 class ReflectionPadding2D(layers.Layer):
-    """Mirror-pad height and width by ``padding`` pixels (``NHWC``)."""
+    """Mirror-pad height and width by ``padding`` pixels (``NHWC``).
+
+    ``(B, H, W, C)`` becomes ``(B, H + 2 padding, W + 2 padding, C)``; the border pixel itself
+    is not repeated, so ``H`` and ``W`` must exceed ``padding``.
+
+    Args:
+        padding: pixels added on each side, a positive integer.
+        **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+    """
 
     def __init__(self, padding: int = 1, **kwargs):
         super().__init__(**kwargs)
@@ -49,7 +67,8 @@ class ReflectionPadding2D(layers.Layer):
         p = self.padding
         if inputs.shape[1] is not None and (inputs.shape[1] <= p or inputs.shape[2] <= p):
             raise ValueError(
-                f"reflection padding of {p} needs maps larger than {p} pixels, got {tuple(inputs.shape[1:3])}."
+                f"reflection padding of {p} needs maps larger than {p} pixels, "
+                f"got {tuple(inputs.shape[1:3])}."
             )
         return ops.pad(
             inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect"
@@ -57,7 +76,10 @@ class ReflectionPadding2D(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape
-        grow = lambda n: None if n is None else n + 2 * self.padding  # noqa: E731
+
+        def grow(n):
+            return None if n is None else n + 2 * self.padding
+
         return (b, grow(h), grow(w), c)
 
     def get_config(self):
@@ -74,6 +96,11 @@ class ImagePool(layers.Layer):
     before the batch (the paper, with batch size 1, handles one image at a time).
     ``size=0`` turns the pool off.  Randomness comes in as arguments (the model's seeded
     noise), so the layer holds no random state of its own.
+
+    Args:
+        size: how many images the pool holds, a non-negative integer; 0 turns it off.
+        image_shape: the shape of one image, ``(H, W, C)``.
+        **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
     """
 
     def __init__(self, size: int, image_shape, **kwargs):
@@ -98,7 +125,16 @@ class ImagePool(layers.Layer):
         self.built = True  # the state is made above; nothing depends on the first input
 
     def call(self, new, coins, slots):
-        """``new``: (B, H, W, C); ``coins``: (B,) uniform in [0, 1); ``slots``: (B,) uniform in [0, 1)."""
+        """Swap some of ``new`` with stored images, and store ``new`` in the pool.
+
+        Args:
+            new: the batch of newly generated images, ``(B, H, W, C)``.
+            coins: ``(B,)`` uniform in [0, 1): below 0.5 swaps (once the pool is full).
+            slots: ``(B,)`` uniform in [0, 1): picks the stored image to swap with.
+
+        Returns:
+            The images for the discriminator, ``(B, H, W, C)``, in ``new``'s dtype.
+        """
         if self.size == 0:
             return new
         import tensorflow as tf
@@ -132,7 +168,16 @@ class ImagePool(layers.Layer):
 
 
 def leaky_relu_gain(x):
-    """``sqrt(2) * leaky_relu(x, 0.2)``: the gain keeps the signal's second moment with equalised layers."""
+    """``sqrt(2) * leaky_relu(x, 0.2)``.
+
+    The gain keeps the signal's second moment with equalised layers.
+
+    Args:
+        x: a tensor of any shape.
+
+    Returns:
+        A tensor of the same shape and dtype.
+    """
     return ops.leaky_relu(x, 0.2) * math.sqrt(2.0)
 
 
@@ -141,10 +186,18 @@ class EqualizedDense(layers.Layer):
     """Dense layer with the equalised learning rate.
 
     The stored weight is drawn from ``N(0, 1 / lr_multiplier^2)`` and multiplied at run time by
-    ``lr_multiplier / sqrt(fan_in)``; the stored bias by ``lr_multiplier``.  The effective weight has
-    He's variance ``1 / fan_in`` either way, but Adam's step (about the learning rate in stored units)
-    now changes every layer's effective weights at the same relative speed, whatever its fan-in.
-    ``lr_multiplier = 0.01`` slows the mapping network as StyleGAN does.
+    ``lr_multiplier / sqrt(fan_in)``; the stored bias by ``lr_multiplier``.  The effective
+    weight has He's variance ``1 / fan_in`` either way, but Adam's step (about the learning
+    rate in stored units) now changes every layer's effective weights at the same relative
+    speed, whatever its fan-in.  ``lr_multiplier = 0.01`` slows the mapping network as
+    StyleGAN does.
+
+    Args:
+        units: output features, a positive integer.
+        lr_multiplier: the relative learning rate of this layer, > 0.
+        bias_init: the initial effective bias (every unit the same).
+        activation: ``None`` (linear) or ``"lrelu"`` (:func:`leaky_relu_gain`).
+        **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
     """
 
     def __init__(
@@ -203,8 +256,19 @@ class EqualizedDense(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="aigc_keras")
 class EqualizedConv2D(layers.Layer):
-    """``same``-padded convolution with the equalised learning rate (weights ``N(0, 1)``, scaled by
-    ``1 / sqrt(k * k * in_channels)`` at run time), optional bias and gained leaky ReLU."""
+    """``same``-padded convolution with the equalised learning rate.
+
+    Weights are drawn from ``N(0, 1)`` and scaled by ``1 / sqrt(k * k * in_channels)`` at
+    run time; optional bias and gained leaky ReLU.  Stride 1: ``(B, H, W, C_in)`` becomes
+    ``(B, H, W, filters)``.
+
+    Args:
+        filters: output channels, a positive integer.
+        kernel_size: the square kernel's side ``k``, a positive integer.
+        use_bias: add a learned bias per output channel (initially 0).
+        activation: ``None`` (linear) or ``"lrelu"`` (:func:`leaky_relu_gain`).
+        **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+    """
 
     def __init__(
         self,
@@ -259,17 +323,27 @@ class EqualizedConv2D(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="aigc_keras")
 class ModulatedConv2D(layers.Layer):
-    """StyleGAN2's modulated convolution: ``call([x, w])`` with ``x`` (B, H, W, C_in) and ``w`` (B, w_dim).
+    """StyleGAN2's modulated convolution: ``call([x, w])``.
 
-    An equalised affine layer ``A`` turns ``w`` into one scale per input channel, ``s = A(w)`` (bias 1, so
-    styles start near identity).  The weights are modulated per sample, ``w'_{ijk} = s_i w_{ijk}``, and,
+    ``x`` is ``(B, H, W, C_in)`` and ``w`` is ``(B, w_dim)``.  An equalised affine layer
+    ``A`` turns ``w`` into one scale per input channel, ``s = A(w)`` (bias 1, so styles start
+    near identity).  The weights are modulated per sample, ``w'_{ijk} = s_i w_{ijk}``, and,
     with ``demodulate``, divided by their norm per output channel,
-    ``w''_{ijk} = w'_{ijk} / sqrt(sum_{i,k} w'_{ijk}^2 + eps)``, so unit-variance inputs give unit-variance
-    outputs: what AdaIN's explicit normalisation did, without the droplet artefacts it caused.
-    Computed in the equivalent non-fused form (scale the input channels by ``s``, convolve with the
-    shared weights, multiply each output channel by its demodulation factor), which needs no per-sample
-    grouped convolution.  ``upsample=True`` doubles the map (bilinear) before the convolution; toRGB
-    layers use ``kernel_size=1, demodulate=False, use_bias=True``.
+    ``w''_{ijk} = w'_{ijk} / sqrt(sum_{i,k} w'_{ijk}^2 + eps)``, so unit-variance inputs give
+    unit-variance outputs: what AdaIN's explicit normalisation did, without the droplet
+    artefacts it caused.  Computed in the equivalent non-fused form (scale the input
+    channels by ``s``, convolve with the shared weights, multiply each output channel by its
+    demodulation factor), which needs no per-sample grouped convolution.  ``upsample=True``
+    doubles the map (bilinear) before the convolution; toRGB layers use
+    ``kernel_size=1, demodulate=False, use_bias=True``.
+
+    Args:
+        filters: output channels ``C_out``, a positive integer.
+        kernel_size: the square kernel's side, a positive integer (``same`` padding).
+        demodulate: divide by the modulated weights' norm per output channel.
+        upsample: double height and width (bilinear) before the convolution.
+        use_bias: add a learned bias per output channel (initially 0).
+        **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
     """
 
     def __init__(
@@ -311,7 +385,14 @@ class ModulatedConv2D(layers.Layer):
         self.weight_gain = 1.0 / math.sqrt(self.kernel_size * self.kernel_size * self.in_channels)
 
     def styles(self, w):
-        """The per-sample input-channel scales ``s = A(w)``, (B, C_in)."""
+        """The per-sample input-channel scales ``s = A(w)``.
+
+        Args:
+            w: the style vectors, ``(B, w_dim)``.
+
+        Returns:
+            The scales, ``(B, C_in)``.
+        """
         return self.affine(w)
 
     def call(self, inputs):
@@ -324,7 +405,8 @@ class ModulatedConv2D(layers.Layer):
             )  # (B, 2H, 2W, C_in)
         y = ops.conv(x * s[:, None, None, :], kernel, padding="same")  # (B, H, W, C_out)
         if self.demodulate:
-            # sum over i, k of (s_i w_ijk)^2 = sum_i s_i^2 (sum_k w_ijk^2): (B, C_in) @ (C_in, C_out)
+            # sum over i, k of (s_i w_ijk)^2 = sum_i s_i^2 (sum_k w_ijk^2):
+            # (B, C_in) @ (C_in, C_out)
             energy = ops.matmul(
                 ops.square(ops.cast(s, "float32")),
                 ops.sum(ops.square(ops.cast(kernel, "float32")), axis=(0, 1)),
@@ -354,10 +436,12 @@ class ModulatedConv2D(layers.Layer):
 class NoiseInjection(layers.Layer):
     """``call([x, noise])``: ``x + strength * noise`` plus a bias and the gained leaky ReLU.
 
-    ``noise`` is one map per image, (B, H, W, 1), broadcast over the channels; ``strength`` is one learned
-    scalar per layer, starting at 0 (StyleGAN2), so the network decides how much stochastic detail to use.
-    The noise is an input, not drawn here: the model draws it from its seeded, per-replica generator, and a
-    caller can fix it to see what it alone changes.
+    ``x`` is ``(B, H, W, C)``; ``noise`` is one map per image, ``(B, H, W, 1)``, broadcast
+    over the channels; ``strength`` is one learned scalar per layer, starting at 0
+    (StyleGAN2), so the network decides how much stochastic detail to use.  The bias is one
+    learned value per channel, starting at 0.  The noise is an input, not drawn here: the
+    model draws it from its seeded, per-replica generator, and a caller can fix it to see
+    what it alone changes.
     """
 
     def build(self, input_shape):
@@ -381,10 +465,19 @@ class NoiseInjection(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="aigc_keras")
 class MinibatchStdDev(layers.Layer):
-    """Appends one feature map: the standard deviation of each feature across a group of samples,
-    averaged over features and pixels (Karras et al. 2018).  A discriminator that sees how varied a
-    group is can punish a generator that collapses to few images.  Groups of ``group_size`` samples
-    (the batch must divide into them; smaller batches form one group)."""
+    """Appends one feature map: the minibatch standard deviation (Karras et al. 2018).
+
+    The map holds the standard deviation of each feature across a group of samples,
+    averaged over features and pixels.  A discriminator that sees how varied a group is can
+    punish a generator that collapses to few images.  Groups of ``group_size`` samples (the
+    batch must divide into them; smaller batches form one group).  ``(B, H, W, C)`` becomes
+    ``(B, H, W, C + 1)``.
+
+    Args:
+        group_size: samples per group, a positive integer.  A larger batch that it does not
+            divide falls back to groups of one sample, whose map is a constant (about 1e-4).
+        **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+    """
 
     def __init__(self, group_size: int = 4, **kwargs):
         super().__init__(**kwargs)
@@ -417,7 +510,16 @@ class MinibatchStdDev(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="aigc_keras")
 class ConstantInput(layers.Layer):
-    """The synthesis network's learned 4x4 starting map, repeated for every sample of the batch."""
+    """The synthesis network's learned 4x4 starting map, repeated for every sample of the batch.
+
+    ``call(ws)`` only reads the batch size of ``ws``; the output is
+    ``(B, size, size, channels)``.
+
+    Args:
+        channels: the map's channels, a positive integer.
+        size: its height and width in pixels, a positive integer.
+        **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+    """
 
     def __init__(self, channels: int, size: int = 4, **kwargs):
         super().__init__(**kwargs)
@@ -442,7 +544,14 @@ class ConstantInput(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="aigc_keras")
 class StyleAt(layers.Layer):
-    """``ws[:, index]``: the style vector one layer receives from the (B, num_styles, w_dim) stack."""
+    """``ws[:, index]``: the style vector one layer receives from the style stack.
+
+    ``(B, num_styles, w_dim)`` becomes ``(B, w_dim)``.
+
+    Args:
+        index: which style to take, from 0 to ``num_styles - 1``.
+        **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+    """
 
     def __init__(self, index: int, **kwargs):
         super().__init__(**kwargs)
@@ -460,7 +569,15 @@ class StyleAt(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="aigc_keras")
 class Truncation(layers.Layer):
-    """``w_avg + psi (w - w_avg)`` for ``call([w, psi])``; ``w_avg`` is a copy of the model's average w."""
+    """The truncation trick: ``w_avg + psi (w - w_avg)`` for ``call([w, psi])``.
+
+    ``w_avg`` is a copy of the model's average w, held in a non-trainable weight (zeros until
+    assigned); ``psi`` 1 leaves ``w`` unchanged, 0 gives the average.
+
+    Args:
+        w_dim: the size of w, a positive integer.
+        **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+    """
 
     def __init__(self, w_dim: int, **kwargs):
         super().__init__(**kwargs)
@@ -486,16 +603,32 @@ AUGMENTS = ("translation", "cutout", "color")
 def diff_augment(images, draws, policy=AUGMENTS):
     """DiffAugment on a batch in [-1, 1]: differentiable, so the generator learns through it.
 
-    ``draws`` (B, 8) uniform in [0, 1) drive everything: brightness ±0.5, saturation x[0, 2] (colour
-    images), contrast x[0.5, 1.5]; a shift of up to 1/8 of the side (zero fill); a cutout square of half
-    the side at a random place.  Applied to real and fake images alike, so D cannot tell them apart by
-    the augmentation, and G is not rewarded for producing augmented-looking images.
+    ``draws`` (B, 8) uniform in [0, 1) drive everything: brightness ±0.5, saturation
+    x[0, 2] (colour images), contrast x[0.5, 1.5]; a shift of up to 1/8 of the side (zero
+    fill); a cutout square of half the side at a random place.  Applied to real and fake
+    images alike, so D cannot tell them apart by the augmentation, and G is not rewarded for
+    producing augmented-looking images.
+
+    Args:
+        images: a batch of square images ``(B, S, S, C)`` in [-1, 1], with static ``S`` and
+            ``C``.
+        draws: ``(B, 8)`` uniform in [0, 1); columns 0-2 drive colour, 3-4 the shift, 5-6
+            the cutout's centre (column 7 is unused).
+        policy: which augmentations to apply, any of :data:`AUGMENTS`
+            (``"translation"``, ``"cutout"``, ``"color"``); they run in the order colour,
+            translation, cutout.
+
+    Returns:
+        The augmented batch, the same shape and dtype as ``images``.
     """
     import tensorflow as tf
 
     x = images
     size, channels = x.shape[1], x.shape[3]
-    u = lambda i: tf.cast(draws[:, i], x.dtype)[:, None, None, None]  # noqa: E731
+
+    def u(i):
+        return tf.cast(draws[:, i], x.dtype)[:, None, None, None]
+
     if "color" in policy:
         x = x + (u(0) - 0.5)
         if channels > 1:
@@ -535,6 +668,16 @@ def causal_mask(kernel_size: int, mask_type: str) -> np.ndarray:
     Rows above the centre are kept; in the centre row the columns left of the centre are kept;
     mask ``B`` also keeps the centre itself (a pixel may see its own *features*, computed from
     earlier pixels), mask ``A`` does not (the first layer must not see the pixel it predicts).
+
+    Args:
+        kernel_size: the kernel's side ``k``, an odd positive integer.
+        mask_type: ``"A"`` (first layer) or ``"B"`` (later layers).
+
+    Returns:
+        A float32 ``(k, k)`` array of 0s and 1s.
+
+    Raises:
+        ValueError: for another ``mask_type`` or an even ``kernel_size``.
     """
     if mask_type not in ("A", "B"):
         raise ValueError(
@@ -561,13 +704,25 @@ class MaskedConv2D(layers.Conv2D):
     The kernel's masked entries still exist (and get zero gradient); multiplying at call time keeps
     them out of the output whatever the optimizer does to them.  One image channel only: colour
     PixelCNNs also mask between the R, G and B groups of feature maps, which this layer does not do.
+
+    Args:
+        filters: output channels, a positive integer.
+        kernel_size: the square kernel's side, an odd positive integer (a ``(k, k)`` pair
+            is accepted too, as ``from_config`` passes it).
+        mask_type: ``"A"`` (first layer: the centre pixel hidden) or ``"B"`` (later layers).
+        **kwargs: passed to ``keras.layers.Conv2D``; ``padding`` must be ``"same"`` and
+            ``strides`` and ``dilation_rate`` 1.
+
+    Raises:
+        ValueError: for other padding, strides or dilation, or a non-square kernel.
     """
 
     def __init__(self, filters: int, kernel_size: int, *, mask_type: str = "B", **kwargs):
         padding = kwargs.pop("padding", "same")
         if padding != "same":
             raise ValueError(
-                f"MaskedConv2D pads 'same' (output pixel i sits over input pixel i), got {padding!r}."
+                "MaskedConv2D pads 'same' (output pixel i sits over input pixel i), "
+                f"got {padding!r}."
             )
         for option in ("strides", "dilation_rate"):
             value = kwargs.get(option, 1)
@@ -586,6 +741,7 @@ class MaskedConv2D(layers.Conv2D):
         super().__init__(filters, kernel_size, padding="same", **kwargs)
 
     def convolution_op(self, inputs, kernel):
+        """``Conv2D``'s convolution with the masked kernel."""
         return super().convolution_op(inputs, kernel * ops.cast(self.mask, kernel.dtype))
 
     def get_config(self):
@@ -594,10 +750,14 @@ class MaskedConv2D(layers.Conv2D):
 
 @keras.saving.register_keras_serializable(package="aigc_keras")
 class HoleComposite(layers.Layer):
-    """``call([image, mask])`` -> ``image * (1 - mask)``; ``call([image, mask, fill])`` -> ``image * (1 - mask) + fill * mask``.
+    """Blanks or fills the hole of an image.
 
-    ``mask`` is 1 in the hole and 0 where pixels are known, ``(B, H, W, 1)``, broadcast over channels.
-    The first form hides the hole from a network's input; the second keeps every known pixel exactly.
+    ``call([image, mask])`` -> ``image * (1 - mask)``;
+    ``call([image, mask, fill])`` -> ``image * (1 - mask) + fill * mask``.
+
+    ``mask`` is 1 in the hole and 0 where pixels are known, ``(B, H, W, 1)``, broadcast over
+    channels; ``image`` and ``fill`` are ``(B, H, W, C)``.  The first form hides the hole
+    from a network's input; the second keeps every known pixel exactly.
     """
 
     def call(self, inputs):
@@ -611,10 +771,16 @@ class HoleComposite(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="aigc_keras")
 class SubPixelUpsampling(layers.Layer):
-    """``(B, H, W, C * r * r)`` -> ``(B, r H, r W, C)``: each pixel's ``r * r`` channel groups become an ``r x r`` block.
+    """``(B, H, W, C * r * r)`` -> ``(B, r H, r W, C)``.
 
-    The same arrangement as ``tf.nn.depth_to_space`` (channel ``(i * r + j) * C + c`` goes to offset ``(i, j)``,
+    Each pixel's ``r * r`` channel groups become an ``r x r`` block.  The same arrangement as
+    ``tf.nn.depth_to_space`` (channel ``(i * r + j) * C + c`` goes to offset ``(i, j)``,
     channel ``c``); written with ``reshape``/``transpose`` so the layer is plain Keras.
+
+    Args:
+        factor: the upsampling factor ``r``, at least 2; the input's channels must be a
+            multiple of ``r * r``.
+        **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
     """
 
     def __init__(self, factor: int, **kwargs):

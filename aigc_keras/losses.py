@@ -21,7 +21,14 @@ def _f32(x):
 
 
 def softplus(x):
-    """``log(1 + exp(x))`` computed stably; ``-log sigmoid(l) = softplus(-l)``."""
+    """``log(1 + exp(x))`` computed stably; ``-log sigmoid(l) = softplus(-l)``.
+
+    Args:
+        x: a tensor of any shape.
+
+    Returns:
+        A tensor of the same shape and dtype, elementwise ``log(1 + exp(x))``.
+    """
     return ops.softplus(x)
 
 
@@ -30,6 +37,20 @@ def discriminator_loss(real_logits, fake_logits, *, label_smoothing: float = 0.0
 
     ``label_smoothing`` (one-sided, Salimans et al. 2016) uses ``1 - label_smoothing``
     as the target for real images only.
+
+    Args:
+        real_logits: the discriminator's logits on real images, any shape (one per image,
+            typically ``(B,)`` or ``(B, 1)``); the mean is taken over all entries.
+        fake_logits: the discriminator's logits on generated images, any shape.
+        label_smoothing: how much to lower the real target, in ``[0, 1)``; 0 means no
+            smoothing.
+
+    Returns:
+        A float32 scalar tensor: the real images' mean binary cross-entropy plus the
+        generated images'.
+
+    Raises:
+        ValueError: if ``label_smoothing`` is not in ``[0, 1)``.
     """
     check_fraction(label_smoothing, "label_smoothing", "[0, 1)")
     real_logits, fake_logits = _f32(real_logits), _f32(fake_logits)
@@ -41,25 +62,60 @@ def discriminator_loss(real_logits, fake_logits, *, label_smoothing: float = 0.0
 
 
 def generator_loss(fake_logits):
-    """Non-saturating generator loss ``-E[log D(G(z))] = E[softplus(-l)]``."""
+    """Non-saturating generator loss ``-E[log D(G(z))] = E[softplus(-l)]``.
+
+    Args:
+        fake_logits: the discriminator's logits on generated images, any shape.
+
+    Returns:
+        A float32 scalar tensor.
+    """
     return ops.mean(softplus(-_f32(fake_logits)))
 
 
 def wasserstein_critic_loss(real_scores, fake_scores):
-    """Critic loss ``E[D(G(z))] - E[D(x)]`` (Arjovsky et al. 2017): minimising it maximises the gap."""
+    """Critic loss ``E[D(G(z))] - E[D(x)]`` (Arjovsky et al. 2017).
+
+    Minimising it maximises the gap between the critic's scores on real and generated
+    images.
+
+    Args:
+        real_scores: the critic's unbounded scores on real images, any shape.
+        fake_scores: the critic's scores on generated images, any shape.
+
+    Returns:
+        A float32 scalar tensor (negative when real images score higher).
+    """
     return ops.mean(_f32(fake_scores)) - ops.mean(_f32(real_scores))
 
 
 def wasserstein_generator_loss(fake_scores):
-    """Generator loss ``-E[D(G(z))]``."""
+    """Generator loss ``-E[D(G(z))]``.
+
+    Args:
+        fake_scores: the critic's unbounded scores on generated images, any shape.
+
+    Returns:
+        A float32 scalar tensor.
+    """
     return -ops.mean(_f32(fake_scores))
 
 
 def gradient_penalty(critic, real, fake, epsilon):
-    """WGAN-GP penalty ``E[(||∇_x̂ D(x̂)||_2 - 1)^2]`` with ``x̂ = ε x + (1 - ε) x̃`` (Gulrajani et al. 2017).
+    """WGAN-GP penalty ``E[(||∇_x̂ D(x̂)||_2 - 1)^2]`` (Gulrajani et al. 2017).
 
-    ``epsilon`` holds one uniform draw per sample (shape ``(batch, 1, 1, 1)``); ``critic``
-    maps images to one score each.  Uses TensorFlow's GradientTape (the package's backend).
+    The gradient is taken at ``x̂ = ε x + (1 - ε) x̃``, random points between real images
+    ``x`` and generated images ``x̃``.  Uses TensorFlow's GradientTape (the package's
+    backend).
+
+    Args:
+        critic: a callable (e.g. a Keras model) mapping a batch of images to one score each.
+        real: real images, ``(B, H, W, C)``.
+        fake: generated images, the same shape as ``real``.
+        epsilon: one uniform draw in [0, 1] per sample, shape ``(B, 1, 1, 1)``, float32.
+
+    Returns:
+        A float32 scalar tensor.
     """
     import tensorflow as tf
 
@@ -79,16 +135,32 @@ def gaussian_kl(mean, log_var):
     """``KL(N(mean, exp(log_var)) || N(0, I))`` per sample, summed over latent dimensions.
 
     Closed form for diagonal Gaussians: ``0.5 * Σ_j (μ_j² + σ_j² - 1 - log σ_j²)``.
+
+    Args:
+        mean: the encoder's means, ``(B, latent_dim)``.
+        log_var: the encoder's log-variances (natural log of σ²), the same shape.
+
+    Returns:
+        A float32 tensor of shape ``(B,)``, in nats.
     """
     mean, log_var = _f32(mean), _f32(log_var)
     return 0.5 * ops.sum(ops.square(mean) + ops.exp(log_var) - 1.0 - log_var, axis=-1)
 
 
 def bernoulli_nll(images01, logits):
-    """``-log p(x|z)`` per sample for a Bernoulli decoder: binary cross-entropy summed over pixels.
+    """``-log p(x|z)`` per sample for a Bernoulli decoder.
 
-    With logits ``l``: ``Σ x softplus(-l) + (1 - x) softplus(l)``.  For grey levels in
-    [0, 1] (not just 0/1) this is the usual practice; it is not a normalised density.
+    The binary cross-entropy summed over pixels; with logits ``l``:
+    ``Σ x softplus(-l) + (1 - x) softplus(l)``.  For grey levels in [0, 1] (not just 0/1)
+    this is the usual practice; it is not a normalised density.
+
+    Args:
+        images01: the target images in [0, 1], ``(B, H, W, C)`` (any shape with the batch
+            first).
+        logits: the decoder's logits, the same shape.
+
+    Returns:
+        A float32 tensor of shape ``(B,)``, in nats.
     """
     x, logits = _f32(images01), _f32(logits)
     per_pixel = x * softplus(-logits) + (1.0 - x) * softplus(logits)
@@ -96,7 +168,16 @@ def bernoulli_nll(images01, logits):
 
 
 def gaussian_nll(images, mean, sigma: float):
-    """``-log N(x; mean, sigma² I)`` per sample, summed over pixels (with its constant)."""
+    """``-log N(x; mean, sigma² I)`` per sample, summed over pixels (with its constant).
+
+    Args:
+        images: the target images, ``(B, H, W, C)`` (any shape with the batch first).
+        mean: the decoder's means, the same shape and value range as ``images``.
+        sigma: the fixed standard deviation, > 0, in the images' units.
+
+    Returns:
+        A float32 tensor of shape ``(B,)``, in nats.
+    """
     import math
 
     x, mean = _f32(images), _f32(mean)
@@ -111,27 +192,61 @@ def least_squares_discriminator_loss(real_scores, fake_scores):
     """LSGAN (Mao et al. 2017) as CycleGAN uses it: ``E[(D(x) - 1)^2] + E[D(G(z))^2]``, halved.
 
     Halving slows the discriminator relative to the generator (Zhu et al. 2017, sec. 7.1).
+
+    Args:
+        real_scores: the discriminator's scores on real images, any shape (e.g. a PatchGAN
+            map ``(B, h, w, 1)``).
+        fake_scores: its scores on generated images, any shape.
+
+    Returns:
+        A float32 scalar tensor.
     """
     real_scores, fake_scores = _f32(real_scores), _f32(fake_scores)
     return 0.5 * (ops.mean(ops.square(real_scores - 1.0)) + ops.mean(ops.square(fake_scores)))
 
 
 def least_squares_generator_loss(fake_scores):
-    """``E[(D(G(z)) - 1)^2]``: the generator pushes the scores of its images towards the real target 1."""
+    """``E[(D(G(z)) - 1)^2]``: LSGAN's generator loss.
+
+    The generator pushes the scores of its images towards the real target 1.
+
+    Args:
+        fake_scores: the discriminator's scores on generated images, any shape.
+
+    Returns:
+        A float32 scalar tensor.
+    """
     return ops.mean(ops.square(_f32(fake_scores) - 1.0))
 
 
 def l1(x, y):
-    """Mean absolute difference: the cycle-consistency ``E|F(G(a)) - a|`` and identity losses."""
+    """Mean absolute difference: the cycle-consistency ``E|F(G(a)) - a|`` and identity losses.
+
+    Args:
+        x: a tensor.
+        y: a tensor of the same shape (or one that broadcasts against ``x``).
+
+    Returns:
+        A float32 scalar tensor.
+    """
     return ops.mean(ops.abs(_f32(x) - _f32(y)))
 
 
 def scores_and_r1(critic, images):
-    """``(D(x), R1)`` with ``R1 = E_x[||∇_x D(x)||^2]`` on real images (Mescheder, Geiger, Nowozin 2018).
+    """``(D(x), R1)`` with ``R1 = E_x[||∇_x D(x)||^2]`` on real images.
 
-    StyleGAN2 adds ``γ/2 · R1`` to the discriminator's logistic loss: penalising the gradient on real data
-    keeps the discriminator from growing steep around the data, which is what makes training converge.
-    The scores come back too, so the discriminator runs once on the real batch.
+    The R1 penalty of Mescheder, Geiger, Nowozin (2018).  StyleGAN2 adds ``γ/2 · R1`` to
+    the discriminator's logistic loss: penalising the gradient on real data keeps the
+    discriminator from growing steep around the data, which is what makes training
+    converge.  The scores come back too, so the discriminator runs once on the real batch.
+
+    Args:
+        critic: a callable (e.g. a Keras model) mapping a batch of images to one score each.
+        images: real images, ``(B, H, W, C)``.
+
+    Returns:
+        A pair ``(scores, penalty)``: the critic's scores as it returned them (its own
+        dtype) and the penalty as a float32 scalar tensor.
     """
     import tensorflow as tf
 

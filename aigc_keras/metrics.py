@@ -51,7 +51,20 @@ def _pair(a, b, names=("real features", "generated features")):
 
 
 def gaussian_statistics(features) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance (float64, ``N - 1`` normalisation) of ``N x D`` features."""
+    """Mean and covariance (float64, ``N - 1`` normalisation) of ``N x D`` features.
+
+    Warns when ``N < D``: the covariance is then singular.
+
+    Args:
+        features: an ``N x D`` array-like of finite numbers, ``N >= 2``.
+
+    Returns:
+        ``(mean, covariance)``: float64 arrays of shapes ``(D,)`` and ``(D, D)``.
+
+    Raises:
+        ValueError: if ``features`` is not 2-D, has fewer than 2 rows, or holds NaN or
+            infinite values.
+    """
     features = _features(features, "features")
     n, d = features.shape
     if n < d:
@@ -76,6 +89,13 @@ def trace_sqrt_product(sigma_a: np.ndarray, sigma_b: np.ndarray) -> float:
     ``M = Σa^{1/2} Σb Σa^{1/2}`` (same eigenvalues), so the trace of its square root is
     ``Σ sqrt(λ_i(M))``.  Both square roots come from symmetric eigendecompositions with
     eigenvalues clamped at zero: no complex numbers, no NaN from tiny negative round-off.
+
+    Args:
+        sigma_a: a symmetric positive semi-definite ``D x D`` matrix (a covariance).
+        sigma_b: another one of the same shape.
+
+    Returns:
+        The trace, a non-negative float.
     """
     root_a = _sqrt_psd(sigma_a)
     middle = root_a @ sigma_b @ root_a
@@ -84,7 +104,20 @@ def trace_sqrt_product(sigma_a: np.ndarray, sigma_b: np.ndarray) -> float:
 
 
 def frechet_distance_from_statistics(mu_a, sigma_a, mu_b, sigma_b) -> float:
-    """``||μa - μb||² + tr(Σa) + tr(Σb) - 2 tr((Σa Σb)^{1/2})``, clamped at 0."""
+    """``||μa - μb||² + tr(Σa) + tr(Σb) - 2 tr((Σa Σb)^{1/2})``, clamped at 0.
+
+    Args:
+        mu_a: the mean of the first Gaussian, shape ``(D,)``.
+        sigma_a: its covariance, ``(D, D)``.
+        mu_b: the mean of the second Gaussian, ``(D,)``.
+        sigma_b: its covariance, ``(D, D)``.
+
+    Returns:
+        The squared Fréchet distance, a float ``>= 0``.
+
+    Raises:
+        ValueError: if the shapes do not match or a value is NaN or infinite.
+    """
     mu_a, mu_b = np.asarray(mu_a, np.float64), np.asarray(mu_b, np.float64)
     sigma_a, sigma_b = (
         np.atleast_2d(np.asarray(sigma_a, np.float64)),
@@ -113,7 +146,22 @@ def frechet_distance_from_statistics(mu_a, sigma_a, mu_b, sigma_b) -> float:
 
 
 def frechet_distance(features_a, features_b) -> float:
-    """Fréchet distance between Gaussians fitted to two feature sets (FID with Inception features)."""
+    """Fréchet distance between Gaussians fitted to two feature sets.
+
+    With Inception features this is the FID; with any other extractor it is comparable only
+    with numbers from the same extractor.
+
+    Args:
+        features_a: an ``N x D`` array of features (e.g. of real images), ``N >= 2``.
+        features_b: an ``M x D`` array of features (e.g. of generated images), ``M >= 2``.
+
+    Returns:
+        The squared Fréchet distance, a float ``>= 0``.
+
+    Raises:
+        ValueError: if either set is not 2-D, has fewer than 2 samples or non-finite
+            values, or the feature sizes differ.
+    """
     features_a, features_b = _pair(features_a, features_b)
     return frechet_distance_from_statistics(
         *gaussian_statistics(features_a), *gaussian_statistics(features_b)
@@ -133,7 +181,8 @@ def _probabilities(probs) -> np.ndarray:
         raise ValueError("probabilities contain NaN or infinite values.")
     if probs.min() < 0 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
         raise ValueError(
-            "each row of probabilities must be non-negative and sum to 1 (pass softmax outputs, not logits)."
+            "each row of probabilities must be non-negative and sum to 1 "
+            "(pass softmax outputs, not logits)."
         )
     return probs
 
@@ -144,11 +193,24 @@ def inception_score(probs, splits: int = 1) -> tuple[float, float]:
     ``p(y)`` is the mean prediction within each split, as in Salimans et al.; the
     standard deviation is 0 for one split.  ``0 log 0`` is taken as 0, so exact one-hot
     predictions stay finite.
+
+    Args:
+        probs: class probabilities, ``N x K`` with ``K >= 2``; each row non-negative and
+            summing to 1 (softmax outputs, not logits).
+        splits: how many equal parts to split the ``N`` samples into, between 1 and ``N``.
+
+    Returns:
+        ``(mean, std)`` of the score over the splits; the score lies in ``[1, K]``.
+
+    Raises:
+        ValueError: if ``probs`` is not a valid probability matrix or ``splits`` is out of
+            range.
     """
     probs = _probabilities(probs)
     if not is_int(splits) or not 1 <= splits <= len(probs):
         raise ValueError(
-            f"splits must be an integer between 1 and the number of samples ({len(probs)}), got {splits!r}."
+            f"splits must be an integer between 1 and the number of samples ({len(probs)}), "
+            f"got {splits!r}."
         )
     scores = []
     for part in np.array_split(probs, splits):
@@ -163,12 +225,31 @@ def inception_score(probs, splits: int = 1) -> tuple[float, float]:
 
 
 def polynomial_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``k(x, y) = (x·y / d + 1)^3``, the kernel of Bińkowski et al."""
+    """``k(x, y) = (x·y / d + 1)^3``, the kernel of Bińkowski et al.
+
+    Args:
+        a: an ``M x D`` array.
+        b: an ``N x D`` array.
+
+    Returns:
+        The ``M x N`` kernel matrix.
+    """
     return (a @ b.T / a.shape[1] + 1.0) ** 3
 
 
 def mmd2_unbiased(a: np.ndarray, b: np.ndarray) -> float:
-    """Unbiased squared MMD: off-diagonal means of k(a, a) and k(b, b), minus twice the mean of k(a, b)."""
+    """Unbiased squared MMD with :func:`polynomial_kernel`.
+
+    The off-diagonal means of ``k(a, a)`` and ``k(b, b)``, minus twice the mean of
+    ``k(a, b)``.
+
+    Args:
+        a: an ``M x D`` array, ``M >= 2``.
+        b: an ``N x D`` array, ``N >= 2``.
+
+    Returns:
+        The estimate, a float (may be negative).
+    """
     m, n = len(a), len(b)
     k_aa, k_bb, k_ab = polynomial_kernel(a, a), polynomial_kernel(b, b), polynomial_kernel(a, b)
     return float(
@@ -185,6 +266,21 @@ def kernel_distance(
 
     ``subset_size`` is capped at the smaller set's size.  Individual values can be
     negative (the estimator is unbiased, so it scatters around 0 for equal distributions).
+
+    Args:
+        features_a: an ``N x D`` array of features, ``N >= 2``.
+        features_b: an ``M x D`` array of features, ``M >= 2``.
+        subsets: how many random subsets to average over, a positive integer.
+        subset_size: samples per subset from each set (drawn without replacement), a
+            positive integer.
+        seed: seed of the subset draws.
+
+    Returns:
+        ``(mean, std)`` of the unbiased MMD² over the subsets, as floats.
+
+    Raises:
+        ValueError: if the feature sets are invalid or ``subsets``/``subset_size`` are not
+            positive integers.
     """
     features_a, features_b = _pair(features_a, features_b)
     check_int(subsets, "subsets")
@@ -227,6 +323,18 @@ def precision_recall(real, generated, *, k: int = 3) -> tuple[float, float]:
     Precision: share of generated samples inside the real manifold (the union of balls
     around each real sample reaching its k-th nearest real neighbour); recall: share of
     real samples inside the generated manifold.
+
+    Args:
+        real: an ``N x D`` array of features of real images.
+        generated: an ``M x D`` array of features of generated images.
+        k: which nearest neighbour sets each ball's radius, between 1 and
+            ``min(N, M) - 1``.
+
+    Returns:
+        ``(precision, recall)``, each a float in [0, 1].
+
+    Raises:
+        ValueError: if the feature sets are invalid or ``k`` is out of range.
     """
     real, generated = _pair(real, generated)
     if not is_int(k) or not 1 <= k < min(len(real), len(generated)):
@@ -241,7 +349,16 @@ def precision_recall(real, generated, *, k: int = 3) -> tuple[float, float]:
 
 
 def format_report(report: dict) -> str:
-    """One readable line per figure, naming the extractor and the sample counts."""
+    """One readable line per figure, naming the extractor and the sample counts.
+
+    Args:
+        report: a dict from :func:`aigc_keras.judges.evaluate`: it needs ``extractor``,
+            ``note``, ``n_generated`` and ``n_real``; ``fid``, ``kid`` (with ``kid_std``),
+            ``is`` and ``precision`` (with ``recall``) are printed when present.
+
+    Returns:
+        The lines joined with newlines.
+    """
     lines = [
         f"extractor: {report['extractor']} ({report['note']})",
         f"samples: {report['n_generated']} generated, {report['n_real']} real",

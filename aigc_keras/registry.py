@@ -256,8 +256,8 @@ def load_exported(path, what: str):
     if record is None:
         record = infer_metadata(network)
         print(
-            f"aigc-keras: note: {str(path)!r} has no aigc_keras metadata record (saved by Keras, or "
-            "by aigc_keras before 0.2): its kind was inferred from its inputs.",
+            f"aigc-keras: note: {str(path)!r} has no aigc_keras metadata record (saved by Keras, "
+            "or by aigc_keras before 0.2): its kind was inferred from its inputs.",
             file=sys.stderr,
         )
     return network, record

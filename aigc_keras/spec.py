@@ -42,12 +42,26 @@ class Option:
 
 
 def default_make(spec: ModelSpec, settings: dict):
-    """Make ``spec.model_class`` from the settings it accepts (``None`` values left out)."""
+    """Make ``spec.model_class`` from the settings (``None`` values left out).
+
+    Args:
+        spec: the model's spec.
+        settings: constructor keyword arguments (see :attr:`ModelSpec.make`).
+
+    Returns:
+        The model, not compiled.
+    """
     return spec.model_class(**{k: v for k, v in settings.items() if v is not None})
 
 
 def default_compile(model, *, jit_compile, total_steps):  # noqa: ARG001 (the hook's signature)
-    """``model.compile()`` with the model's own optimizers."""
+    """``model.compile()`` with the model's own optimizers.
+
+    Args:
+        model: the model.
+        jit_compile: XLA (``None``: the hardware default for the model).
+        total_steps: the run's length in steps (unused here; schedules read it).
+    """
     model.compile(jit_compile=jit_compile)
 
 
@@ -127,9 +141,17 @@ class ModelSpec:
         return self.task == "conditional sampler"
 
     def data_value_range(self, settings: dict):
-        """The value range the training data is loaded in, for these settings."""
+        """The value range the training data is loaded in, for these settings.
+
+        Args:
+            settings: as :func:`aigc_keras.registry.settings` makes them.
+        """
         return self.value_range(settings) if callable(self.value_range) else self.value_range
 
     def option(self, dest: str) -> Option | None:
-        """The option stored under ``dest``, if the model takes it."""
+        """The option stored under ``dest``, if the model takes it.
+
+        Args:
+            dest: the settings key (the flag without dashes, ``_`` for ``-``).
+        """
         return next((o for o in self.options if o.dest == dest), None)

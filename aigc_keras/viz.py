@@ -18,7 +18,20 @@ def _matplotlib():
 
 
 def to_uint8(images, value_range=(-1, 1)) -> np.ndarray:
-    """Images in ``value_range`` ((-1, 1), (0, 1) or K levels) -> uint8 ``N x H x W x C``."""
+    """Images in ``value_range`` ((-1, 1), (0, 1) or K levels) -> uint8 ``N x H x W x C``.
+
+    Values outside the range are clipped; K levels map to the centres of their bins.
+
+    Args:
+        images: ``N x H x W x C`` or ``N x H x W`` (grey), in ``value_range``.
+        value_range: ``(-1, 1)``, ``(0, 1)`` or an integer ``K >= 2`` of quantised levels.
+
+    Returns:
+        A uint8 ``N x H x W x C`` array in [0, 255].
+
+    Raises:
+        ValueError: if ``images`` is not 3-D or 4-D, or ``value_range`` is not supported.
+    """
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
@@ -31,7 +44,22 @@ def to_uint8(images, value_range=(-1, 1)) -> np.ndarray:
 def image_grid(
     images, *, ncols: int | None = None, value_range=(-1, 1), pad: int = 1
 ) -> np.ndarray:
-    """Tile images into one uint8 array (``H x W`` for grayscale, ``H x W x 3`` for colour)."""
+    """Tile images into one uint8 array (``H x W`` for grayscale, ``H x W x 3`` for colour).
+
+    Tiles are laid out row by row, separated by white borders of ``pad`` pixels.
+
+    Args:
+        images: ``N x h x w x C`` or ``N x h x w``, ``N >= 1``, in ``value_range``.
+        ncols: images per row; ``None`` for a square-ish grid (``ceil(sqrt(N))`` columns).
+        value_range: ``(-1, 1)``, ``(0, 1)`` or an integer ``K >= 2`` of quantised levels.
+        pad: border width in pixels, around and between the tiles.
+
+    Returns:
+        The grid as a uint8 array.
+
+    Raises:
+        ValueError: if there are no images.
+    """
     tiles = to_uint8(images, value_range)
     n, h, w, c = tiles.shape
     if n == 0:
@@ -47,10 +75,22 @@ def image_grid(
 
 
 def save_image(array: np.ndarray, path) -> pathlib.Path:
-    """Write a uint8 array (``H x W`` grey or ``H x W x 3``) as PNG, exactly (atomically: temporary name, then rename).
+    """Write a uint8 array (``H x W`` grey or ``H x W x 3``) as PNG, exactly.
 
-    Written with Pillow, which stores the bytes as given; matplotlib's ``imsave`` passes grey images through
-    its colour map and wrote some levels one lower (180 -> 179).
+    Written atomically (a temporary name, then a rename), with Pillow, which stores the bytes
+    as given; matplotlib's ``imsave`` passes grey images through its colour map and wrote
+    some levels one lower (180 -> 179).  Missing parent folders are created.
+
+    Args:
+        array: a uint8 ``H x W``, ``H x W x 1``, ``H x W x 3`` (RGB) or ``H x W x 4`` (RGBA)
+            array, e.g. from :func:`image_grid`.
+        path: where to write the PNG (a string or path).
+
+    Returns:
+        The path written, as a ``pathlib.Path``.
+
+    Raises:
+        ValueError: if ``array`` is not uint8 or has another shape.
     """
     from PIL import Image
 
@@ -61,7 +101,8 @@ def save_image(array: np.ndarray, path) -> pathlib.Path:
         or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4))
     ):
         raise ValueError(
-            f"save_image needs a uint8 H x W or H x W x 1/3/4 array, got {array.dtype} {array.shape}."
+            "save_image needs a uint8 H x W or H x W x 1/3/4 array, "
+            f"got {array.dtype} {array.shape}."
         )
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +115,16 @@ def save_image(array: np.ndarray, path) -> pathlib.Path:
 
 
 def show_array(array: np.ndarray, *, title=None, size: float = 3.0):
-    """Show one uint8 picture (e.g. a grid from :func:`image_grid`) and return the figure."""
+    """Show one uint8 picture (e.g. a grid from :func:`image_grid`) and return the figure.
+
+    Args:
+        array: a uint8 ``H x W`` (grey) or ``H x W x 3`` array.
+        title: a title above the picture, or ``None``.
+        size: the figure's width in inches; the height follows the aspect ratio.
+
+    Returns:
+        The matplotlib figure.
+    """
     plt = _matplotlib()
     fig, ax = plt.subplots(figsize=(size, size * array.shape[0] / array.shape[1]))
     ax.imshow(
@@ -94,6 +144,21 @@ def show_images(
 
     ``labels`` (one string per image) puts a caption under each image instead of a single
     tiled picture.
+
+    Args:
+        images: ``N x H x W x C`` or ``N x H x W``, in ``value_range``.
+        title: a title above the figure, or ``None``.
+        ncols: images per row; ``None`` for a square-ish grid.
+        value_range: ``(-1, 1)``, ``(0, 1)`` or an integer ``K >= 2`` of quantised levels.
+        path: where to save the figure as PNG (100 dpi), or ``None``.
+        labels: one caption per image (anything ``str`` accepts), or ``None``.
+        scale: a factor on the figure size, > 0.
+
+    Returns:
+        The matplotlib figure.
+
+    Raises:
+        ValueError: if ``labels`` does not have one entry per image.
     """
     plt = _matplotlib()
     if labels is None:
@@ -114,7 +179,8 @@ def show_images(
         fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols * scale, 1.45 * nrows * scale))
         for ax in np.ravel(axes):
             ax.axis("off")
-        for ax, tile, label in zip(np.ravel(axes), tiles, labels):
+        # nrows * ncols axes can outnumber the images; the spare ones stay blank.
+        for ax, tile, label in zip(np.ravel(axes), tiles, labels, strict=False):
             ax.imshow(tile[..., 0] if tile.shape[-1] == 1 else tile, cmap="gray", vmin=0, vmax=255)
             ax.set_title(str(label), fontsize=8)
     if title:
@@ -128,14 +194,31 @@ def show_images(
 
 
 def plot_history(history, *, keys=None, title="Training curves", path=None):
-    """Plot the curves of a ``keras.callbacks.History`` (or its ``.history`` dict)."""
+    """Plot the curves of a ``keras.callbacks.History`` (or its ``.history`` dict).
+
+    One panel per curve, against the epoch; a ``val_<key>`` curve, if logged, is drawn in
+    the same panel as ``held-out``.
+
+    Args:
+        history: a ``History`` object, or a dict from curve names to per-epoch values.
+        keys: the curves to plot; ``None`` plots every curve not starting with ``val_``.
+        title: the figure's title.
+        path: where to save the figure as PNG (100 dpi), or ``None``.
+
+    Returns:
+        The matplotlib figure, or ``None`` (with a printed note) when no epoch ran.
+
+    Raises:
+        ValueError: if ``history`` is neither, or a key names no logged curve.
+    """
     plt = _matplotlib()
     logs = getattr(history, "history", history)
     if not isinstance(logs, dict):
         raise ValueError("plot_history needs a History object or a dict of lists.")
     if not logs:  # e.g. a resumed fit whose checkpoint was already at the last epoch
         print(
-            "no epochs ran in this fit, so there is no curve to plot (was training resumed at its end?)"
+            "no epochs ran in this fit, so there is no curve to plot "
+            "(was training resumed at its end?)"
         )
         return None
     keys = list(keys or [k for k in logs if not k.startswith("val_")])
@@ -143,7 +226,7 @@ def plot_history(history, *, keys=None, title="Training curves", path=None):
     if missing:
         raise ValueError(f"no curve named {missing}; available: {', '.join(logs)}.")
     fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.0), squeeze=False)
-    for ax, key in zip(axes[0], keys):
+    for ax, key in zip(axes[0], keys, strict=True):
         epochs = np.arange(1, len(logs[key]) + 1)
         ax.plot(epochs, logs[key], label="train")
         if f"val_{key}" in logs:
@@ -159,7 +242,24 @@ def plot_history(history, *, keys=None, title="Training curves", path=None):
 
 
 def interpolate(start, end, steps: int = 8, *, spherical: bool = False) -> np.ndarray:
-    """Points from ``start`` to ``end`` (inclusive): linear, or spherical for Gaussian latents."""
+    """Points from ``start`` to ``end`` (inclusive): linear, or spherical for Gaussian latents.
+
+    Spherical interpolation (slerp) follows the great circle between the two vectors, which
+    keeps the norm typical of Gaussian latents; it falls back to linear for (nearly)
+    parallel vectors.
+
+    Args:
+        start: the first point, an array of any shape (e.g. one latent vector).
+        end: the last point, the same shape.
+        steps: the number of points, at least 2.
+        spherical: interpolate spherically instead of linearly.
+
+    Returns:
+        A float32 array of shape ``(steps, *start.shape)``.
+
+    Raises:
+        ValueError: if the shapes differ or ``steps`` is below 2.
+    """
     start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
     if start.shape != end.shape:
         raise ValueError(
@@ -179,11 +279,32 @@ def interpolate(start, end, steps: int = 8, *, spherical: bool = False) -> np.nd
 
 
 def show_interpolation(images, *, value_range=(-1, 1), title="Latent interpolation", path=None):
-    """One row of images (e.g. decoded :func:`interpolate` points)."""
+    """One row of images (e.g. decoded :func:`interpolate` points).
+
+    Args:
+        images: ``N x H x W x C`` or ``N x H x W``, in ``value_range``.
+        value_range: ``(-1, 1)``, ``(0, 1)`` or an integer ``K >= 2`` of quantised levels.
+        title: the figure's title.
+        path: where to save the figure as PNG, or ``None``.
+
+    Returns:
+        The matplotlib figure.
+    """
     return show_images(images, ncols=len(images), value_range=value_range, title=title, path=path)
 
 
 def confusion_matrix_plot(matrix, class_names, *, title="Confusion matrix", path=None):
+    """Plot a confusion matrix with the count written in each cell.
+
+    Args:
+        matrix: a ``K x K`` array of counts, rows the true classes, columns the predicted.
+        class_names: ``K`` tick labels, in class order.
+        title: the figure's title.
+        path: where to save the figure as PNG (100 dpi), or ``None``.
+
+    Returns:
+        The matplotlib figure.
+    """
     plt = _matplotlib()
     matrix = np.asarray(matrix)
     fig, ax = plt.subplots(figsize=(4.5, 4.0))

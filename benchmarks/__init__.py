@@ -1,1 +1,2 @@
-"""Benchmarks of aigc_keras: throughput, input pipeline, sampling, time-to-quality, memory (see run.py)."""
+"""Benchmarks of aigc_keras: throughput, input pipeline, sampling, time-to-quality, memory (see
+run.py)."""

@@ -1,18 +1,20 @@
 """What the benchmarks measure, one function per figure.
 
-* :func:`throughput`: images (CycleGAN: image pairs) per second of ``fit()`` against the same model's
-  ``train_step`` driven by a bare ``tf.function`` loop (no Keras trainer, no callbacks), interleaved,
-  medians; the ratio is what the trainer and the package's callbacks cost.
+* :func:`throughput`: images (CycleGAN: image pairs) per second of ``fit()`` against the same
+  model's ``train_step`` driven by a bare ``tf.function`` loop (no Keras trainer, no callbacks),
+  interleaved, medians; the ratio is what the trainer and the package's callbacks cost.
 * :func:`hand_written_dcgan`: a DCGAN step written with plain TensorFlow (tape, two Adams, no base
   class), the same networks: what the package's training core costs.
-* :func:`pipeline`: ``fit()`` on ``aigc_keras.data.load`` against the same batches already in memory.
+* :func:`pipeline`: ``fit()`` on ``aigc_keras.data.load`` against the same batches already in
+  memory.
 * :func:`time_to_quality`: training seconds until the conditional GAN / conditional VAE reach 90 %
   class agreement with the chapter-1 classifier, and the DCGAN's domain FID after 30, 60 and 120 s.
-* :func:`sampling`: PixelCNN's compiled loop against per-pixel ``predict``; generators' images per second.
+* :func:`sampling`: PixelCNN's compiled loop against per-pixel ``predict``; generators' images per
+  second.
 * :func:`peak_memory_mib`: the process's peak resident memory (each model runs in its own process).
 
-Throughput and sampling exclude tracing (a few warm-up steps run first); time-to-quality includes it,
-as a learner waits for it too.
+Throughput and sampling exclude tracing (a few warm-up steps run first); time-to-quality includes
+it, as a learner waits for it too.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ import tensorflow as tf
 from aigc_keras import data, hardware, judges, metrics, registry, validation
 from aigc_keras.models.pixelcnn import sample_pixel_by_pixel
 
-# name -> (image size, batch size, what one step consumes): the configurations `aigc-keras train` uses,
-# and name -> the sizes the model supports (the full benchmark measures fit() at each, :func:`at_size`);
-# both read from the model registry.
+# name -> (image size, batch size, what one step consumes): the configurations `aigc-keras train`
+# uses, and name -> the sizes the model supports (the full benchmark measures fit() at each,
+# :func:`at_size`); both read from the model registry.
 MODELS = {
     spec.name: (
         spec.image_size,
@@ -58,9 +60,9 @@ def _digits(size, value_range, n, labels=False):
 
 
 def build(name: str, jit: bool, size: int | None = None):
-    """A compiled model and one batch for it (real offline images of the model's default dataset), as
-    ``aigc-keras train`` makes them; ``size``: another of the model's :data:`SIZES` (default: its chapter
-    size)."""
+    """A compiled model and one batch for it (real offline images of the model's default dataset),
+    as ``aigc-keras train`` makes them; ``size``: another of the model's :data:`SIZES` (default: its
+    chapter size)."""
     spec = registry.get(name)
     size = size or spec.image_size
     if spec.task == "translator":
@@ -89,8 +91,8 @@ def build(name: str, jit: bool, size: int | None = None):
 
 
 def _xla_refusal(name: str, jit: bool) -> bool:
-    """Whether building ``name`` with ``jit`` failed because the model has an op XLA cannot compile (it then
-    refuses ``jit_compile=True`` by name): a row to report, not an error."""
+    """Whether building ``name`` with ``jit`` failed because the model has an op XLA cannot compile
+    (it then refuses ``jit_compile=True`` by name): a row to report, not an error."""
     return jit and bool(getattr(registry.get(name).model_class, "xla_unsupported", ""))
 
 
@@ -99,7 +101,8 @@ def _median_rate(seconds: list, steps: int, per_step: int) -> float:
 
 
 class _Clock(keras.callbacks.Callback):
-    """Times the steps after the first ``skip`` of a fit() call (fit's start-up and wind-down left out)."""
+    """Times the steps after the first ``skip`` of a fit() call (fit's start-up and wind-down left
+    out)."""
 
     def __init__(self, skip: int):
         super().__init__()
@@ -117,10 +120,10 @@ FIT_SKIP = (
 
 
 def _fit_timer(model, dataset, steps):
-    """Seconds for ``steps`` steps inside one fit() call, steady state: the per-step cost of Keras' trainer,
-    the package's callbacks (the NaN guard) and logs.  fit()'s own start-up (iterator, callback list) is
-    a once-per-call cost that a real training run spreads over thousands of steps; it is timed separately
-    (:func:`fit_startup`)."""
+    """Seconds for ``steps`` steps inside one fit() call, steady state: the per-step cost of Keras'
+    trainer, the package's callbacks (the NaN guard) and logs.  fit()'s own start-up (iterator,
+    callback list) is a once-per-call cost that a real training run spreads over thousands of steps;
+    it is timed separately (:func:`fit_startup`)."""
 
     def run():
         clock = _Clock(FIT_SKIP)
@@ -138,7 +141,8 @@ def _fit_timer(model, dataset, steps):
 
 
 def fit_startup(model, dataset, steps: int = 5) -> float:
-    """fit()'s fixed cost per call: the wall clock of a fit() of ``steps`` steps minus its steady-state steps."""
+    """fit()'s fixed cost per call: the wall clock of a fit() of ``steps`` steps minus its
+    steady-state steps."""
     clock = _Clock(1)
     start = time.perf_counter()
     model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False, callbacks=[clock])
@@ -165,7 +169,8 @@ def _calibrate(run_once, seconds: float, least: int = 10) -> int:
 
 
 def compare(timers: dict, repeats: int) -> dict:
-    """Run each timer ``repeats`` times, interleaved (A, B, A, B, ...); lists of seconds per timer."""
+    """Run each timer ``repeats`` times, interleaved (A, B, A, B, ...); lists of seconds per
+    timer."""
     times = {name: [] for name in timers}
     for _ in range(repeats):
         for name, run in timers.items():
@@ -176,7 +181,8 @@ def compare(timers: dict, repeats: int) -> dict:
 def throughput(
     name: str, mode: str = "graph/float32", *, seconds: float = 3.0, repeats: int = 3
 ) -> dict:
-    """``fit()`` against a bare ``tf.function(model.train_step)`` loop on one batch kept in memory."""
+    """``fit()`` against a bare ``tf.function(model.train_step)`` loop on one batch kept in
+    memory."""
     jit, precision = MODES[mode]
     with hardware.precision_scope(precision):
         keras.utils.set_random_seed(0)
@@ -247,12 +253,13 @@ def at_size(
     least: int = 3,
     modes=tuple(SIZE_MODES),
 ) -> dict:
-    """fit() images per second at ``size`` in graph mode, with XLA and in ``mixed_bfloat16`` (graph), interleaved,
-    medians, and each mode's first fit() (trace, and XLA's compile): is the model's default the faster at every
-    size?  ``mixed_float16`` (3-9x slower than float32 on a CPU at the chapter size) is measured there only.
+    """fit() images per second at ``size`` in graph mode, with XLA and in ``mixed_bfloat16``
+    (graph), interleaved, medians, and each mode's first fit() (trace, and XLA's compile): is the
+    model's default the faster at every size?  ``mixed_float16`` (3-9x slower than float32 on a CPU
+    at the chapter size) is measured there only.
 
-    The bare loop is compared at the chapter size only (:func:`throughput`): what the trainer costs is a
-    fixed time per step, so its share is largest there, where steps are shortest."""
+    The bare loop is compared at the chapter size only (:func:`throughput`): what the trainer costs
+    is a fixed time per step, so its share is largest there, where steps are shortest."""
     row = {"model": name, "size": size, "batch": MODELS[name][1], "unit": MODELS[name][2]}
     timers = {}
     for mode in modes:
@@ -285,7 +292,8 @@ def at_size(
 
 
 def hand_written_dcgan(*, seconds: float = 3.0, repeats: int = 3) -> dict:
-    """The package's DCGAN ``fit()`` against a DCGAN step written with plain TensorFlow, same networks."""
+    """The package's DCGAN ``fit()`` against a DCGAN step written with plain TensorFlow, same
+    networks."""
     keras.utils.set_random_seed(0)
     model, images = build("dcgan", False)
     generator, discriminator = model.generator, model.discriminator
@@ -334,8 +342,8 @@ def hand_written_dcgan(*, seconds: float = 3.0, repeats: int = 3) -> dict:
 
 
 def pipeline(*, seconds: float = 3.0, repeats: int = 3) -> dict:
-    """DCGAN ``fit()`` on ``data.load`` (decode, scale, cache, shuffle, batch, prefetch) against the same
-    batches already in memory."""
+    """DCGAN ``fit()`` on ``data.load`` (decode, scale, cache, shuffle, batch, prefetch) against the
+    same batches already in memory."""
     keras.utils.set_random_seed(0)
     model, _ = build("dcgan", False)
     loaded = data.load(
@@ -372,9 +380,9 @@ def _agreement(model, judge, n=500, seed=0) -> float:
 def time_to_quality(
     *, target: float = 0.9, chunk: int = 50, limit_s: float = 300.0, budgets=(30.0, 60.0, 120.0)
 ) -> dict:
-    """Training seconds (evaluation excluded) to ``target`` class agreement for the conditional GAN and
-    VAE, and the DCGAN's domain FID (classifier features, 1,000 samples vs the 360 test digits) after
-    each budget of training seconds."""
+    """Training seconds (evaluation excluded) to ``target`` class agreement for the conditional GAN
+    and VAE, and the DCGAN's domain FID (classifier features, 1,000 samples vs the 360 test digits)
+    after each budget of training seconds."""
     judge = judges.load_classifier(28)
     results = {}
     for name in ("cgan", "cvae"):
@@ -448,9 +456,9 @@ def sampling() -> dict:
     model, _ = build("pixelcnn", False)
     result = {"pixelcnn": {}}
     for batch in (1, 16):
-        compiled = _images_per_second(lambda: model.generate(batch, seed=0), batch)
+        compiled = _images_per_second(lambda batch=batch: model.generate(batch, seed=0), batch)
         loop = _images_per_second(
-            lambda: sample_pixel_by_pixel(model, batch, seed=0), batch, repeats=1
+            lambda batch=batch: sample_pixel_by_pixel(model, batch, seed=0), batch, repeats=1
         )
         result["pixelcnn"][f"batch {batch}"] = {
             "compiled_per_s": compiled,
@@ -460,7 +468,9 @@ def sampling() -> dict:
         model, _ = build(name, False)
         labels = {"labels": np.arange(512) % 10} if name == "cgan" else {}
         result[name] = {
-            "images_per_s": _images_per_second(lambda: model.generate(512, seed=0, **labels), 512)
+            "images_per_s": _images_per_second(
+                lambda model=model, labels=labels: model.generate(512, seed=0, **labels), 512
+            )
         }
     return result
 
@@ -470,7 +480,7 @@ def peak_memory_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def hardware() -> dict:
+def hardware_report() -> dict:
     import subprocess
 
     cpu = platform.processor() or platform.machine()

@@ -1,14 +1,16 @@
 """Run the benchmarks and write a Markdown table and a JSON file.
 
-    python -m benchmarks.run                 # the full benchmark (about an hour on this project's 2-core CPU)
-    python -m benchmarks.run --fast          # DCGAN throughput and the input pipeline only (under a minute)
+    # the full benchmark (about an hour on this project's 2-core CPU)
+    python -m benchmarks.run
+    # DCGAN throughput and the input pipeline only (under a minute)
+    python -m benchmarks.run --fast
     python -m benchmarks.run --models dcgan,vae --parts throughput,sizes
 
-``throughput`` measures each model at its chapter size in every mode, against a bare loop; ``sizes`` measures
-``fit()`` at the model's other supported sizes (``harness.SIZES``) in graph mode, with XLA and in
-mixed_bfloat16.  Each model's throughput runs in its own process, so its peak resident memory is its own and no dtype
-policy or traced function leaks from one model to the next.  Results go to ``--out`` (default
-``benchmarks/results``): ``benchmark.json`` and ``benchmark.md``.
+``throughput`` measures each model at its chapter size in every mode, against a bare loop; ``sizes``
+measures ``fit()`` at the model's other supported sizes (``harness.SIZES``) in graph mode, with XLA
+and in mixed_bfloat16.  Each model's throughput runs in its own process, so its peak resident memory
+is its own and no dtype policy or traced function leaks from one model to the next.  Results go to
+``--out`` (default ``benchmarks/results``): ``benchmark.json`` and ``benchmark.md``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import time
 
 PARTS = ("throughput", "sizes", "hand", "pipeline", "sampling", "quality")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-# The modes measured for every model; both mixed policies run on a CPU (slowly), bfloat16 is the TPU/CPU one.
+# The modes measured for every model; both mixed policies run on a CPU (slowly), bfloat16 is the
+# TPU/CPU one.
 FULL_MODES = ("graph/float32", "xla/float32", "graph/mixed_bfloat16", "graph/mixed_float16")
 TARGET = 0.95  # the full benchmark's bar for fit()/bare and for the input pipeline
 
@@ -83,14 +86,14 @@ def run(
     mixed_models=None,
 ) -> dict:
     """Every part asked for; with ``out``, the report is written again after each part (a long run
-    stopped early keeps what it measured).  ``mixed_models``: the models measured in the mixed-precision
-    modes too (default: all); the others in the float32 modes only."""
+    stopped early keeps what it measured).  ``mixed_models``: the models measured in the
+    mixed-precision modes too (default: all); the others in the float32 modes only."""
     from . import harness
 
     out_dir = out
     models = list(models or harness.MODELS)
     report = {
-        "hardware": harness.hardware(),
+        "hardware": harness.hardware_report(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "seconds": seconds,
     }
@@ -172,7 +175,8 @@ def markdown(report: dict) -> str:
     ]
     if report.get("throughput"):
         lines += [
-            "| model | size | batch | mode | fit() per s | bare loop per s | fit/bare | fit() start-up | "
+            "| model | size | batch | mode | fit() per s | bare loop per s | fit/bare | "
+            "fit() start-up | "
             "first fit() (trace/compile) | peak memory |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
@@ -186,7 +190,8 @@ def markdown(report: dict) -> str:
             flag = "" if r["ratio"] >= TARGET else " (below 0.95)"
             lines.append(
                 f"| {r['model']} | {r['size']} | {r['batch']} | {r['mode']} | {r['fit_per_s']:.0f} "
-                f"{r['unit']} | {r['bare_per_s']:.0f} | {r['ratio']:.3f}{flag} | {r['fit_startup_s']:.2f} s | "
+                f"{r['unit']} | {r['bare_per_s']:.0f} | {r['ratio']:.3f}{flag} | "
+                f"{r['fit_startup_s']:.2f} s | "
                 f"{_seconds(r.get('first_fit_s'))} | {r['peak_mib']:.0f} MiB |"
             )
         lines.append("")
@@ -214,7 +219,8 @@ def markdown(report: dict) -> str:
     if report.get("pipeline"):
         p = report["pipeline"]
         lines.append(
-            f"Input pipeline (DCGAN, batch 64): `data.load` {p['pipeline_per_s']:.0f} images/s vs the same "
+            f"Input pipeline (DCGAN, batch 64): `data.load` {p['pipeline_per_s']:.0f} images/s "
+            "vs the same "
             f"batches in memory {p['memory_per_s']:.0f} images/s: ratio {p['ratio']:.3f}"
             f"{'' if p['ratio'] >= TARGET else ' (below 0.95)'}."
         )
@@ -222,8 +228,9 @@ def markdown(report: dict) -> str:
         s = report["sampling"]
         for batch, v in s["pixelcnn"].items():
             lines.append(
-                f"PixelCNN 16x16, {batch}: compiled {v['compiled_per_s']:.2f} images/s vs per-pixel predict "
-                f"{v['pixel_loop_per_s']:.3f} images/s ({v['compiled_per_s'] / v['pixel_loop_per_s']:.0f}x)."
+                f"PixelCNN 16x16, {batch}: compiled {v['compiled_per_s']:.2f} images/s "
+                f"vs per-pixel predict {v['pixel_loop_per_s']:.3f} images/s "
+                f"({v['compiled_per_s'] / v['pixel_loop_per_s']:.0f}x)."
             )
         lines.append(
             "Sampling, images/s (batch 512): "
@@ -255,12 +262,12 @@ def markdown(report: dict) -> str:
 
 
 def _is_faster(default: str, rates: dict, model: str = "") -> str:
-    """Whether the default mode is the fastest correct one of the modes measured (``rates``: mode -> fit() per
-    second): "yes"; "yes, within the bar (...)" where a faster mode gains less than the bar ``config`` asks of it
-    before making it the default (XLA_MIN_GAIN, or BF16_MIN_GAIN between precisions), which is the run-to-run
-    noise of a shared CPU; or "no (...)".  A model whose quality test fails in mixed_bfloat16
-    (``cpu_bf16_fails_quality`` in the package's measured defaults) is judged among its float32 modes, and the
-    note says so."""
+    """Whether the default mode is the fastest correct one of the modes measured (``rates``: mode ->
+    fit() per second): "yes"; "yes, within the bar (...)" where a faster mode gains less than the
+    bar ``config`` asks of it before making it the default (XLA_MIN_GAIN, or BF16_MIN_GAIN between
+    precisions), which is the run-to-run noise of a shared CPU; or "no (...)".  A model whose
+    quality test fails in mixed_bfloat16 (``cpu_bf16_fails_quality`` in the package's measured
+    defaults) is judged among its float32 modes, and the note says so."""
     from aigc_keras import hardware, registry
 
     if default not in rates:
@@ -274,7 +281,10 @@ def _is_faster(default: str, rates: dict, model: str = "") -> str:
     ):
         bf16 = {mode: rate for mode, rate in rates.items() if mode.endswith("mixed_bfloat16")}
         if bf16 and max(bf16.values()) > rates[default]:
-            note = f"; bfloat16 {max(bf16.values()) / rates[default]:.2f}x, but it fails the quality test"
+            note = (
+                f"; bfloat16 {max(bf16.values()) / rates[default]:.2f}x, "
+                "but it fails the quality test"
+            )
         rates = {mode: rate for mode, rate in rates.items() if mode not in bf16}
     best = max(rates, key=rates.get)
     if best == default:
@@ -297,9 +307,9 @@ def _seconds(value) -> str:
 
 
 def defaults(throughput: list, default_modes: dict) -> list:
-    """Per model measured in both float32 modes (or refused by XLA): graph vs XLA in steady state, the extra
-    first-fit() time XLA's compile costs, the steps after which XLA has repaid it, and whether the default of
-    ``config`` is the fastest of graph, XLA and mixed_bfloat16."""
+    """Per model measured in both float32 modes (or refused by XLA): graph vs XLA in steady state,
+    the extra first-fit() time XLA's compile costs, the steps after which XLA has repaid it, and
+    whether the default of ``config`` is the fastest of graph, XLA and mixed_bfloat16."""
     from .harness import SIZE_MODES
 
     rows = {(r["model"], r["mode"]): r for r in throughput}
@@ -321,7 +331,8 @@ def defaults(throughput: list, default_modes: dict) -> list:
         }
         if "fit_per_s" not in xla:  # refused: an op without an XLA kernel
             lines.append(
-                f"| {model} | {default} | XLA cannot compile it | | | {_is_faster(default, rates, model)} |"
+                f"| {model} | {default} | XLA cannot compile it | | | "
+                f"{_is_faster(default, rates, model)} |"
             )
             continue
         gain = xla["fit_per_s"] / graph["fit_per_s"]
@@ -346,8 +357,9 @@ def defaults(throughput: list, default_modes: dict) -> list:
 
 
 def _size_table(rows: list) -> dict:
-    """(model, size) -> {"graph": rate, "xla": rate or "refused", "bf16": rate, "<key>_first": seconds, "batch",
-    "unit"} from throughput rows (the chapter size, one mode each) and :func:`benchmarks.harness.at_size` rows."""
+    """(model, size) -> {"graph": rate, "xla": rate or "refused", "bf16": rate, "<key>_first":
+    seconds, "batch", "unit"} from throughput rows (the chapter size, one mode each) and
+    :func:`benchmarks.harness.at_size` rows."""
     from .harness import SIZE_MODES
 
     table = {}
@@ -373,8 +385,9 @@ def _size_table(rows: list) -> dict:
 
 
 def bf16_gains(rows: list) -> dict:
-    """Per model: fit() per second in mixed_bfloat16 over float32 (both graph mode), geometric mean over the sizes
-    measured in both, rounded to 0.01 -- what the package's measured defaults hold (``cpu_bf16_gain``)."""
+    """Per model: fit() per second in mixed_bfloat16 over float32 (both graph mode), geometric mean
+    over the sizes measured in both, rounded to 0.01 -- what the package's measured defaults hold
+    (``cpu_bf16_gain``)."""
     gains = {}
     for (model, _), e in _size_table(rows).items():
         if "bf16" in e and "graph" in e:
@@ -383,15 +396,17 @@ def bf16_gains(rows: list) -> dict:
 
 
 def sizes(rows: list, default_modes: dict) -> list:
-    """fit() per second in graph mode, with XLA and in mixed_bfloat16 at each size measured (throughput rows at the
-    chapter size, :func:`benchmarks.harness.at_size` rows at the others), whether the model's default mode is the
-    fastest of the three there, and the bfloat16 gains the precision default is chosen from."""
+    """fit() per second in graph mode, with XLA and in mixed_bfloat16 at each size measured
+    (throughput rows at the chapter size, :func:`benchmarks.harness.at_size` rows at the others),
+    whether the model's default mode is the fastest of the three there, and the bfloat16 gains the
+    precision default is chosen from."""
     from .harness import SIZE_MODES
 
     table = _size_table(rows)
     lines = [
-        "| model | size | batch | graph fit() per s | XLA fit() per s | XLA / graph | bfloat16 fit() per s | "
-        "bfloat16 / graph | first fit() graph / XLA | default here | default is the fastest of the three |",
+        "| model | size | batch | graph fit() per s | XLA fit() per s | XLA / graph | "
+        "bfloat16 fit() per s | bfloat16 / graph | first fit() graph / XLA | default here | "
+        "default is the fastest of the three |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     order = list(default_modes)
@@ -412,7 +427,8 @@ def sizes(rows: list, default_modes: dict) -> list:
         }
         if e["xla"] == "refused":
             lines.append(
-                f"| {model} | {size} | {e['batch']} | {e['graph']:.0f} {e['unit']} | XLA cannot compile it | "
+                f"| {model} | {size} | {e['batch']} | {e['graph']:.0f} {e['unit']} | "
+                "XLA cannot compile it | "
                 f"| {bf16} | {_seconds(e['graph_first'])} / | {default} | "
                 f"{_is_faster(default, rates, model)} |"
             )
@@ -428,8 +444,9 @@ def sizes(rows: list, default_modes: dict) -> list:
 
         lines += [
             "",
-            "bfloat16 / float32 (graph mode), geometric mean over the sizes above (the precision default "
-            f"on a CPU with bfloat16 instructions takes it where at least {hardware.BF16_MIN_GAIN:.2f}x and the "
+            "bfloat16 / float32 (graph mode), geometric mean over the sizes above "
+            "(the precision default on a CPU with bfloat16 instructions takes it where at least "
+            f"{hardware.BF16_MIN_GAIN:.2f}x and the "
             "model passes its quality test in it): "
             + ", ".join(f"{model} {gain:.2f}x" for model, gain in gains.items())
             + ".",
@@ -438,8 +455,9 @@ def sizes(rows: list, default_modes: dict) -> list:
 
 
 def xla_gains(throughput: list) -> dict:
-    """Per model: fit() per second with XLA over graph mode (float32, the chapter size), rounded to 0.01;
-    ``None`` where XLA refused the model -- what the package's measured defaults hold (``cpu_xla_gain``)."""
+    """Per model: fit() per second with XLA over graph mode (float32, the chapter size), rounded to
+    0.01; ``None`` where XLA refused the model -- what the package's measured defaults hold
+    (``cpu_xla_gain``)."""
     rows = {(r["model"], r["mode"]): r for r in throughput}
     gains = {}
     for (model, mode), graph in rows.items():
@@ -453,7 +471,8 @@ def xla_gains(throughput: list) -> dict:
 
 
 def measured_defaults(report: dict) -> dict:
-    """The package's measured-defaults tables (keyed by model class name) from a benchmark report."""
+    """The package's measured-defaults tables (keyed by model class name) from a benchmark
+    report."""
     from aigc_keras import registry
 
     def by_class(gains):
@@ -467,9 +486,10 @@ def measured_defaults(report: dict) -> dict:
 
 
 def write_defaults(report: dict, path=None) -> pathlib.Path:
-    """Write the gains a report measured into the package's measured defaults (``aigc_keras/
-    measured_defaults.json``), with the report's machine and date; models the report did not measure keep
-    their entries, and so do the quality exceptions (``cpu_bf16_fails_quality``, set by hand from a test)."""
+    """Write the gains a report measured into the package's measured defaults
+    (``aigc_keras/measured_defaults.json``), with the report's machine and date; models the report
+    did not measure keep their entries, and so do the quality exceptions
+    (``cpu_bf16_fails_quality``, set by hand from a test)."""
     from aigc_keras import hardware
 
     path = pathlib.Path(path or hardware.DEFAULTS_FILE)
@@ -532,7 +552,8 @@ def main(argv=None) -> int:
     unknown = [p for p in parts if p not in PARTS] + [m for m in modes if m not in harness.MODES]
     if unknown or args.seconds <= 0:
         parser.error(
-            f"unknown part or mode {unknown}, or --seconds not positive; parts: {', '.join(PARTS)}; "
+            f"unknown part or mode {unknown}, or --seconds not positive; "
+            f"parts: {', '.join(PARTS)}; "
             f"modes: {', '.join(harness.MODES)}"
         )
     if args.write_defaults:

@@ -63,12 +63,13 @@ def _seed():
     yield
 
 
-# --- scheduling: the longest files first ------------------------------------------------------------------
-# `make test` runs two pytest-xdist workers that take whole files (`--dist loadfile --no-loadscope-reorder`) in
-# collection order.  Sorted longest first, the quality trainings start at once and the short files fill in
-# behind them; by default xdist sorted files by their number of tests, and the StyleGAN file (few tests, the
-# longest training) came last and ran alone.  Seconds on one worker of a two-worker run (pytest --durations,
-# 2026-11-24, graph mode; only the order matters).
+# --- scheduling: the longest files first ----------------------------------------------------------
+# `make test` runs two pytest-xdist workers that take whole files
+# (`--dist loadfile --no-loadscope-reorder`) in collection order.  Sorted longest first, the quality
+# trainings start at once and the short files fill in behind them; by default xdist sorted files by
+# their number of tests, and the StyleGAN file (few tests, the longest training) came last and ran
+# alone.  Seconds on one worker of a two-worker run (pytest --durations, 2026-11-24, graph mode;
+# only the order matters).
 FILE_SECONDS = {
     "tests/test_gan.py": 1750,
     "tests/test_stylegan.py": 1500,
@@ -97,9 +98,9 @@ def pytest_collection_modifyitems(config, items):
     )  # stable: file order kept inside
 
 
-# --- the quality figures, printed at the end of the run -------------------------------------------------------
-# The quality tests print what they measured; pytest hides the output of passing tests, and these figures are
-# the ones the README reports.
+# --- the quality figures, printed at the end of the run -------------------------------------------
+# The quality tests print what they measured; pytest hides the output of passing tests, and these
+# figures are the ones the README reports.
 _FIGURES = []
 
 

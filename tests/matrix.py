@@ -19,7 +19,8 @@ def small(spec):
 
 
 def kinds(module: str, *, n: int = 6, labels=(0, 3, 9), seed: int = 3) -> dict:
-    """The registered models of ``aigc_keras.models.<module>``: name -> (make, generate() kwargs)."""
+    """The registered models of ``aigc_keras.models.<module>``: name -> (make, generate()
+    kwargs)."""
     specs = [
         s for s in registry.specs() if s.model_class.__module__ == f"aigc_keras.models.{module}"
     ]
@@ -34,9 +35,9 @@ def kinds(module: str, *, n: int = 6, labels=(0, 3, 9), seed: int = 3) -> dict:
 
 
 def check_policies(model, policy_name=None):
-    """The model runs under its own policy (``policy_name`` if given); Keras' global policy is untouched
-    (float32, or the one a test chose); every layer follows the model's policy unless it pins float32
-    (outputs, logits); under mixed_float16 every optimizer scales its loss."""
+    """The model runs under its own policy (``policy_name`` if given); Keras' global policy is
+    untouched (float32, or the one a test chose); every layer follows the model's policy unless it
+    pins float32 (outputs, logits); under mixed_float16 every optimizer scales its loss."""
     name = model.dtype_policy.name
     if policy_name is not None:
         assert name == policy_name
@@ -47,7 +48,7 @@ def check_policies(model, policy_name=None):
         assert layer.dtype_policy.name in (name, "float32"), (layer.path, layer.dtype_policy.name)
     weighted = [layer for layer in model._flatten_layers(include_self=False) if layer.weights]
     own = [layer for layer in weighted if layer.dtype_policy.name == name]
-    assert len(own) >= len(weighted) / 2, (name, [(l.path, l.dtype_policy.name) for l in weighted])
+    assert len(own) >= len(weighted) / 2, (name, [(w.path, w.dtype_policy.name) for w in weighted])
     if name == "mixed_float16":
         assert all(
             isinstance(o, keras.optimizers.LossScaleOptimizer) for o in model.optimizers.values()
@@ -78,7 +79,8 @@ def check_finite_epoch(make, batches, steps):
 def check_resume_is_exact(make, batches, folder, sample_kwargs, sample=None):
     """Two epochs straight equal one epoch, a checkpoint, a fresh model restored and one more epoch.
 
-    ``sample(model)`` gives the outputs compared at the end (default ``model.generate(**sample_kwargs)``).
+    ``sample(model)`` gives the outputs compared at the end (default
+    ``model.generate(**sample_kwargs)``).
     """
     sample = sample or (lambda model: model.generate(**sample_kwargs))
     straight = fresh(make)
@@ -89,16 +91,19 @@ def check_resume_is_exact(make, batches, folder, sample_kwargs, sample=None):
     start = Checkpoint(folder).restore(resumed)
     assert start == 1 and int(resumed.steps_done.numpy()) == int(first.steps_done.numpy())
     for name in resumed.optimizer_names:
-        for a, b in zip(first.optimizers[name].variables, resumed.optimizers[name].variables):
+        for a, b in zip(
+            first.optimizers[name].variables, resumed.optimizers[name].variables, strict=True
+        ):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
     resumed.fit(batches, epochs=2, initial_epoch=start, verbose=0)
-    for a, b in zip(straight.variables, resumed.variables):
+    for a, b in zip(straight.variables, resumed.variables, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5, err_msg=a.path)
     np.testing.assert_allclose(sample(straight), sample(resumed), atol=1e-4)
 
 
 def check_generator_round_trip(model, folder, sample_kwargs, inputs):
-    """The saved generator reproduces ``generate`` exactly; ``inputs`` maps latents to its inputs."""
+    """The saved generator reproduces ``generate`` exactly; ``inputs`` maps latents to its
+    inputs."""
     path = folder / "generator.keras"
     model.generator.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)

@@ -86,14 +86,16 @@ def test_checkpoint_resume_continues_exactly(digits8, tmp_path):
     assert start == 1
     assert int(resumed.steps_done.numpy()) == 8
     for name in ("generator", "discriminator"):
-        for a, b in zip(first.optimizers[name].variables, resumed.optimizers[name].variables):
+        for a, b in zip(
+            first.optimizers[name].variables, resumed.optimizers[name].variables, strict=True
+        ):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
     np.testing.assert_array_equal(
         first.seed_generator.state.numpy(), resumed.seed_generator.state.numpy()
     )
     resumed.fit(data, epochs=2, initial_epoch=start, verbose=0)
     assert int(resumed.steps_done.numpy()) == 16
-    for a, b in zip(straight.variables, resumed.variables):
+    for a, b in zip(straight.variables, resumed.variables, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
 
 

@@ -1,4 +1,5 @@
-"""The fast benchmark (issue 9): the package's trainer and input pipeline may cost at most 20 % here.
+"""The fast benchmark (issue 9): the package's trainer and input pipeline may cost at most
+20 % here.
 
 Two shared cores make a tighter bound flaky in a short test; the full benchmark (``make benchmark``)
 reports the real ratios against 0.95.  ``make test`` runs this file alone, after the parallel tests.
@@ -57,8 +58,9 @@ def test_bad_options_are_refused(capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(harness.MODELS))
 def test_every_model_trains_under_xla_or_refuses_it_by_name(name):
-    """XLA is the default on GPUs: each model's fit() compiles with jit_compile=True, or (an op without an XLA
-    kernel) the model refuses it with the reason, and its default stays graph mode even where XLA is on."""
+    """XLA is the default on GPUs: each model's fit() compiles with jit_compile=True, or (an op
+    without an XLA kernel) the model refuses it with the reason, and its default stays graph mode
+    even where XLA is on."""
     import tensorflow as tf
 
     from aigc_keras import hardware
@@ -90,13 +92,15 @@ def test_every_model_trains_under_xla_or_refuses_it_by_name(name):
 
 
 def test_defaults_table_compares_the_modes_measured_and_names_a_refusal():
-    row = lambda model, mode, rate, first: {
-        "model": model,
-        "mode": mode,
-        "batch": 64,
-        "fit_per_s": rate,  # noqa: E731
-        "first_fit_s": first,
-    }
+    def row(model, mode, rate, first):
+        return {
+            "model": model,
+            "mode": mode,
+            "batch": 64,
+            "fit_per_s": rate,
+            "first_fit_s": first,
+        }
+
     throughput = [
         row("dcgan", "graph/float32", 320.0, 3.0),
         row("dcgan", "xla/float32", 640.0, 8.0),
@@ -107,7 +111,8 @@ def test_defaults_table_compares_the_modes_measured_and_names_a_refusal():
     ]
     lines = run.defaults(throughput, {"dcgan": "graph/float32", "superres": "graph/float32"})
     assert len(lines) == 4 and not any("| cnn |" in line for line in lines)
-    # XLA saves 0.1 s of a 0.2 s step and costs 5 s more to compile: repaid after 50 steps; graph is the slower.
+    # XLA saves 0.1 s of a 0.2 s step and costs 5 s more to compile: repaid after 50 steps; graph is
+    # the slower.
     assert (
         lines[2] == "| dcgan | graph/float32 | 2.00x | 5.0 s | 50 steps | no (xla/float32 2.00x) |"
     )
@@ -116,7 +121,8 @@ def test_defaults_table_compares_the_modes_measured_and_names_a_refusal():
         "| superres | graph/float32 | XLA cannot compile it | | | "
         "yes, within the bar (graph/mixed_bfloat16 1.05x < 1.10x) |"
     )
-    # a model whose quality test fails in bfloat16 is judged among its float32 modes (cpu_bf16_fails_quality in the measured defaults)
+    # a model whose quality test fails in bfloat16 is judged among its float32 modes
+    # (cpu_bf16_fails_quality in the measured defaults)
     rates = {"graph/float32": 100.0, "xla/float32": 80.0, "graph/mixed_bfloat16": 135.0}
     assert run._is_faster("graph/float32", rates, "vae") == "no (graph/mixed_bfloat16 1.35x)"
     assert (
@@ -181,7 +187,8 @@ def test_sizes_table_merges_the_chapter_size_and_says_where_the_default_is_slowe
     ]
     lines = run.sizes(throughput + other, {"dcgan": "xla/float32", "superres": "graph/float32"})
     assert lines[2] == (
-        "| dcgan | 28 | 64 | 300 images | 360 | 1.20x | 450 | 1.50x | 3.0 s / 6.0 s | xla/float32 | "
+        "| dcgan | 28 | 64 | 300 images | 360 | 1.20x | 450 | 1.50x | 3.0 s / 6.0 s | "
+        "xla/float32 | "
         "no (graph/mixed_bfloat16 1.25x) |"
     )
     assert (
@@ -205,8 +212,9 @@ def test_sizes_table_merges_the_chapter_size_and_says_where_the_default_is_slowe
 
 
 def test_the_measured_defaults_file_is_the_committed_benchmark_s(tmp_path):
-    """The package's measured defaults (the XLA and bfloat16 gains, package data) are what the committed
-    benchmark measured, model by model, and ``--write-defaults`` writes exactly them (one source of figures)."""
+    """The package's measured defaults (the XLA and bfloat16 gains, package data) are what the
+    committed benchmark measured, model by model, and ``--write-defaults`` writes exactly them (one
+    source of figures)."""
     from aigc_keras import hardware
 
     report = json.loads((ROOT / "benchmarks" / "results" / "benchmark.json").read_text())

@@ -1,4 +1,5 @@
-"""Chapter 4: CycleGAN — its layers, losses, pool and schedule, the unpaired data, the standard matrix."""
+"""Chapter 4: CycleGAN — its layers, losses, pool and schedule, the unpaired data, the standard
+matrix."""
 
 import keras
 import matrix
@@ -77,8 +78,8 @@ def test_patch_receptive_fields_and_depths():
         128: 3,
         256: 3,
     }
-    # The receptive field computed independently: the input pixels whose gradient reaches one output unit
-    # (without instance norm, whose per-image statistics touch every pixel a little).
+    # The receptive field computed independently: the input pixels whose gradient reaches one output
+    # unit (without instance norm, whose per-image statistics touch every pixel a little).
     disc = networks.build_patch_discriminator(64, 1, width=4, strided_layers=2, norm=None)
     x = tf.Variable(np.random.default_rng(0).normal(size=(1, 64, 64, 1)).astype(np.float32))
     with tf.GradientTape() as tape:
@@ -233,7 +234,8 @@ def test_checkpoint_resume_is_exact_and_keeps_the_pools(pairs, tmp_path):
     matrix.check_resume_is_exact(
         make_small, pairs, tmp_path, {}, sample=lambda m: m.translate(x, "a2b")
     )
-    # The epoch-1 checkpoint holds both pools, filled with the first epoch's fakes (a fresh model's are empty).
+    # The epoch-1 checkpoint holds both pools, filled with the first epoch's fakes (a fresh model's
+    # are empty).
     restored = matrix.fresh(make_small)
     assert int(restored.pool_a.count.numpy()) == 0
     restored.load_checkpoint(tmp_path / "ckpt-00001.npz")
@@ -258,7 +260,7 @@ def test_mixed_precision_epoch(policy_name, pairs):
     matrix.check_mixed_epoch(make_small, pairs, policy_name)
 
 
-# --- quality (slow) --------------------------------------------------------------------------------
+# --- quality (slow) -------------------------------------------------------------------------------
 
 QUALITY = dict(image_size=32, channels=1, ngf=8, ndf=32, n_blocks=3)  # 16x16 patches
 QUALITY_STEPS, QUALITY_BATCH = 600, 8
@@ -266,7 +268,8 @@ QUALITY_STEPS, QUALITY_BATCH = 600, 8
 
 @pytest.mark.slow
 def test_grass_to_brick_translation_quality():
-    """600 steps of batch 8 at 32x32 on the offline textures (grass = A, brick = B), judged on held-out crops."""
+    """600 steps of batch 8 at 32x32 on the offline textures (grass = A, brick = B), judged on
+    held-out crops."""
     from aigc_keras import metrics
 
     arrays = {
@@ -282,21 +285,24 @@ def test_grass_to_brick_translation_quality():
         epochs=5,
     )
     test_a, test_b = arrays["grass", "test"], arrays["brick", "test"]
-    kid = lambda x, y: metrics.kernel_distance(
-        judge.features(x),
-        judge.features(y),
-        subsets=50,  # noqa: E731
-        subset_size=150,
-    )[0]
+
+    def kid(x, y):
+        return metrics.kernel_distance(
+            judge.features(x), judge.features(y), subsets=50, subset_size=150
+        )[0]
+
     keras.utils.set_random_seed(0)
     model = cyclegan.CycleGAN(**QUALITY)
     model.compile(
         optimizers=cyclegan.make_optimizers(total_steps=QUALITY_STEPS),
         jit_compile=hardware.jit_compile(model, quick=False),
     )  # as a standard run (XLA on this CPU)
-    cycle_error = lambda: float(
-        np.mean(np.abs(model.translate(model.translate(test_a, "a2b"), "b2a") - test_a))
-    )  # noqa: E731
+
+    def cycle_error():
+        return float(
+            np.mean(np.abs(model.translate(model.translate(test_a, "a2b"), "b2a") - test_a))
+        )
+
     untrained_cycle = cycle_error()
     pairs = data.load_unpaired(
         "grass", "brick", image_size=32, batch_size=QUALITY_BATCH, source="offline", repeat=True

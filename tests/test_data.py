@@ -166,7 +166,8 @@ def test_empty_folder(tmp_path):
 
 
 def test_a_refused_download_is_explained(monkeypatch, tmp_path):
-    """A host that refuses the download (CelebA's often does) gives a message with what to do, not a retry loop."""
+    """A host that refuses the download (CelebA's often does) gives a message with what to do, not a
+    retry loop."""
     import tensorflow_datasets as tfds
 
     class RefusingBuilder:

@@ -1,9 +1,9 @@
 """fit() under MirroredStrategy over two logical CPU devices (issue 9).
 
 Models whose step is deterministic given the data (the classifier without dropout, PixelCNN,
-super-resolution: no noise, no batch norm) give the losses and weights of single-device training with
-the same global batch.  The generative models' replicas draw different noise (each model's matrix tests
-that), so their losses can only match in distribution: checked for the DCGAN.
+super-resolution: no noise, no batch norm) give the losses and weights of single-device training
+with the same global batch.  The generative models' replicas draw different noise (each model's
+matrix tests that), so their losses can only match in distribution: checked for the DCGAN.
 """
 
 import keras
@@ -14,7 +14,8 @@ import tensorflow as tf
 from aigc_keras import data, hardware
 from aigc_keras.models import cnn, editing, gan, pixelcnn
 
-# Two logical CPU devices (conftest); on a machine with GPUs hardware.strategy("mirrored") spans those instead.
+# Two logical CPU devices (conftest); on a machine with GPUs hardware.strategy("mirrored") spans
+# those instead.
 pytestmark = pytest.mark.skipif(
     bool(hardware.gpus()), reason="the two-replica CPU set-up is for machines without GPUs"
 )
@@ -80,20 +81,22 @@ def test_mirrored_fit_equals_single_device_fit(make, batches, precision, policy)
     assert set(single_logs) == set(mirrored_logs)
     for name in single_logs:
         # PSNR is a log of each batch's MSE: the mean of two half-batch PSNRs is not the PSNR of the
-        # whole batch, so the tracker differs slightly (4.5e-4 relative here) while the loss does not.
+        # whole batch, so the tracker differs slightly (4.5e-4 relative here) while the loss does
+        # not.
         rtol = 1e-3 if name == "psnr" else 1e-4
         np.testing.assert_allclose(mirrored_logs[name], single_logs[name], rtol=rtol, err_msg=name)
-    # float32: the same weights.  mixed_bfloat16 rounds each replica's half-batch products to 8 bits of mantissa,
-    # and Adam's normalised steps (1e-3 each) carry the rounding into the weights even where it is far below the
-    # gradient's scale: measured at most 1.7e-3 apart after these 8 steps (weights up to 0.55), losses 1.5e-5.
+    # float32: the same weights.  mixed_bfloat16 rounds each replica's half-batch products to 8 bits
+    # of mantissa, and Adam's normalised steps (1e-3 each) carry the rounding into the weights even
+    # where it is far below the gradient's scale: measured at most 1.7e-3 apart after these 8 steps
+    # (weights up to 0.55), losses 1.5e-5.
     rtol, atol = (1e-3, 1e-5) if precision == "float32" else (0.0, 5e-3)
-    for a, b in zip(single.trainable_variables, mirrored.trainable_variables):
+    for a, b in zip(single.trainable_variables, mirrored.trainable_variables, strict=True):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=rtol, atol=atol, err_msg=a.path)
 
 
 def test_mirrored_dcgan_losses_match_single_device_in_distribution():
-    """Different noise per replica: not equal, but the epoch's mean losses agree to within 2 % (0.3 % here;
-    a replica-scaling error, i.e. a doubled learning rate, would show)."""
+    """Different noise per replica: not equal, but the epoch's mean losses agree to within 2 %
+    (0.3 % here; a replica-scaling error, i.e. a doubled learning rate, would show)."""
 
     def make():
         model = gan.DCGAN(image_size=28, width=16, latent_dim=16)

@@ -1,5 +1,6 @@
-"""Chapter 7: Inpainter, SuperResolution, Denoiser and augmentation — masks, layers against references, bad
-inputs, the standard matrix and the quality bars against scikit-image's classical restorations and bicubic."""
+"""Chapter 7: Inpainter, SuperResolution, Denoiser and augmentation — masks, layers against
+references, bad inputs, the standard matrix and the quality bars against scikit-image's classical
+restorations and bicubic."""
 
 import keras
 import matrix
@@ -245,7 +246,10 @@ def test_digit_augmentation_keeps_shape_range_and_background(policy):
         white < -0.99
     ).mean() > 0.01  # uncovered borders take the background value -1 (no reflection)
     flipped = np.mean(
-        [np.abs(o - i[:, ::-1]).mean() < np.abs(o - i).mean() for o, i in zip(out, images)]
+        [
+            np.abs(o - i[:, ::-1]).mean() < np.abs(o - i).mean()
+            for o, i in zip(out, images, strict=True)
+        ]
     )
     assert (
         flipped < 0.2
@@ -295,7 +299,8 @@ def test_augmentation_helps_the_classifier_on_ten_percent_of_the_digits():
 
 @pytest.mark.slow
 def test_super_resolution_beats_bicubic_by_half_a_decibel():
-    """x2 on 32x32 photograph patches, 1,500 steps of batch 16, held-out patches from unseen picture regions."""
+    """x2 on 32x32 photograph patches, 1,500 steps of batch 16, held-out patches from unseen picture
+    regions."""
     train = data.load(
         "photos",
         "train",
@@ -317,8 +322,8 @@ def test_super_resolution_beats_bicubic_by_half_a_decibel():
 
 @pytest.mark.slow
 def test_denoiser_beats_total_variation_denoising():
-    """sigma = 0.1 on 32x32 photograph patches, 1,000 steps of batch 16; TV's weight is the best of four
-    on the held-out patches themselves (favouring the baseline)."""
+    """sigma = 0.1 on 32x32 photograph patches, 1,000 steps of batch 16; TV's weight is the best of
+    four on the held-out patches themselves (favouring the baseline)."""
     train = data.load(
         "photos",
         "train",
@@ -335,7 +340,8 @@ def test_denoiser_beats_total_variation_denoising():
     tv = editing.pooled_psnr(editing.tv_denoise(noisy, reference=test)[0], test)
     ours = editing.pooled_psnr(model.denoise(noisy), test)
     print(
-        f"PSNR at sigma 0.1: noisy {editing.pooled_psnr(np.clip(noisy, 0, 1), test):.2f} dB, TV {tv:.2f} dB, "
+        f"PSNR at sigma 0.1: noisy {editing.pooled_psnr(np.clip(noisy, 0, 1), test):.2f} dB, "
+        f"TV {tv:.2f} dB, "
         f"model {ours:.2f} dB"
     )
     assert ours > tv

@@ -1,4 +1,5 @@
-"""Chapter 2: DCGAN, ConditionalGAN and WGAN-GP — the standard matrix, the losses, the quality bars."""
+"""Chapter 2: DCGAN, ConditionalGAN and WGAN-GP — the standard matrix, the losses, the quality
+bars."""
 
 import keras
 import matrix
@@ -137,19 +138,20 @@ def test_gradient_penalty_of_a_linear_critic():
 # --- quality bars: fixed step budgets on the offline digits at 28x28 --------------------------
 
 STEPS = {"cgan": 1500, "dcgan": 1000, "wgan-gp": 300}
-# Domain Fréchet distance bars as a fraction of the untrained generator's: the scale of the classifier's features
-# (and so of every FID) changes from one trained classifier to the next (an untrained generator scored 2,025 in one
-# test run and 1,110 in another), the ratio much less. Measured on the 2-core CPU at these budgets: DCGAN 0.15 and
-# 0.14 of the untrained score, WGAN-GP 0.079 and 0.091.
+# Domain Fréchet distance bars as a fraction of the untrained generator's: the scale of the
+# classifier's features (and so of every FID) changes from one trained classifier to the next (an
+# untrained generator scored 2,025 in one test run and 1,110 in another), the ratio much less.
+# Measured on the 2-core CPU at these budgets: DCGAN 0.15 and 0.14 of the untrained score, WGAN-GP
+# 0.079 and 0.091.
 FID_BAR = {"dcgan": 0.25, "wgan-gp": 0.15}
 
 
 def _train(kind, steps):
     keras.utils.set_random_seed(0)
     model = {"cgan": gan.ConditionalGAN, "dcgan": gan.DCGAN, "wgan-gp": gan.WGANGP}[kind]()
-    # As a standard run (graph mode for the three on this CPU), and the conditional GAN in graph mode wherever
-    # the tests run: its memorisation bar was set there, and under XLA one run's closest sample came out at 2.87
-    # against the 2.97 floor.
+    # As a standard run (graph mode for the three on this CPU), and the conditional GAN in graph
+    # mode wherever the tests run: its memorisation bar was set there, and under XLA one run's
+    # closest sample came out at 2.87 against the 2.97 floor.
     model.compile(jit_compile=kind != "cgan" and hardware.jit_compile(model, quick=False))
     dataset = data.load(
         "digits",
@@ -204,8 +206,9 @@ def test_conditional_gan_draws_the_requested_digits(classifier, real_digits):
     floor = np.percentile(held_out_nn, 1)
     print(
         f"\ncGAN {STEPS['cgan']} steps: agreement {agreement:.3f}; diversity ratio per class "
-        f"min {min(ratios):.2f} mean {np.mean(ratios):.2f}; nearest-training distance: generated min "
-        f"{generated_nn.min():.2f} median {np.median(generated_nn):.2f}, held-out real 1st percentile {floor:.2f} "
+        f"min {min(ratios):.2f} mean {np.mean(ratios):.2f}; nearest-training distance: "
+        f"generated min {generated_nn.min():.2f} median {np.median(generated_nn):.2f}, "
+        f"held-out real 1st percentile {floor:.2f} "
         f"median {np.median(held_out_nn):.2f}"
     )
     assert agreement >= 0.90
@@ -234,8 +237,9 @@ def test_unconditional_gans_cover_the_digits(kind, classifier, real_digits):
     _, fid_untrained = _histogram_entropy_and_fid(untrained, classifier, test)
     entropy, fid = _histogram_entropy_and_fid(_train(kind, STEPS[kind]), classifier, test)
     print(
-        f"\n{kind} {STEPS[kind]} generator steps: class entropy {entropy:.3f} (bar {0.9 * np.log(10):.3f}); "
-        f"domain FID {fid:.1f}, untrained {fid_untrained:.1f}: ratio {fid / fid_untrained:.3f} (bar {FID_BAR[kind]})"
+        f"\n{kind} {STEPS[kind]} generator steps: class entropy {entropy:.3f} "
+        f"(bar {0.9 * np.log(10):.3f}); domain FID {fid:.1f}, untrained {fid_untrained:.1f}: "
+        f"ratio {fid / fid_untrained:.3f} (bar {FID_BAR[kind]})"
     )
     assert entropy >= 0.9 * np.log(10)
     assert fid <= FID_BAR[kind] * fid_untrained

@@ -1,5 +1,6 @@
-"""Chapter 6: PixelCNN — causality by gradients (and the negative control), the compiled sampler against a
-per-pixel ``predict`` loop, baselines, completion, the standard matrix and the likelihood bar."""
+"""Chapter 6: PixelCNN — causality by gradients (and the negative control), the compiled sampler
+against a per-pixel ``predict`` loop, baselines, completion, the standard matrix and the likelihood
+bar."""
 
 import math
 import time
@@ -17,7 +18,8 @@ LEVELS = 4
 KINDS = matrix.kinds("pixelcnn", n=3, seed=2)
 _PIXELCNN = registry.get("pixelcnn")
 assert _PIXELCNN.test_config["levels"] == LEVELS
-# the class-conditional variant: the same model with num_classes (the command line trains the unconditional one)
+# the class-conditional variant: the same model with num_classes (the command line trains the
+# unconditional one)
 KINDS["conditional"] = (
     lambda **kw: matrix.small(_PIXELCNN)(num_classes=10, **kw),
     {"labels": [1, 5, 7], "seed": 2},
@@ -62,7 +64,8 @@ def test_mask_a_stack_never_sees_the_current_or_later_pixels(row, col):
 
 
 def test_mask_b_only_stack_sees_the_pixel_it_predicts():
-    """The negative control: without mask A the output at i reads input i (and the model would cheat)."""
+    """The negative control: without mask A the output at i reads input i (and the model would
+    cheat)."""
     network = pixelcnn.build_pixelcnn(
         image_size=8, levels=LEVELS, filters=8, blocks=3, first_mask="B"
     )
@@ -203,7 +206,8 @@ def test_mixed_precision_epoch(policy_name, levels8):
 @pytest.mark.slow
 def test_held_out_likelihood_beats_both_baselines_and_compiled_sampling_is_fast():
     """16x16 digits, 4 levels, 400 steps of batch 64: held-out bits/dim below the independent-pixel
-    model and the uniform one; compiled sampling at least 10x faster than a per-pixel predict loop."""
+    model and the uniform one; compiled sampling at least 10x faster than a per-pixel predict
+    loop."""
     train = data.load(
         "digits",
         "train",
@@ -224,7 +228,8 @@ def test_held_out_likelihood_beats_both_baselines_and_compiled_sampling_is_fast(
     independent = pixelcnn.independent_pixel_bits(train_arrays.images, test_arrays.images, LEVELS)
     uniform = pixelcnn.uniform_bits(LEVELS)
     print(
-        f"held-out bits/dim: PixelCNN {held_out:.3f}, independent pixels {independent:.3f}, uniform {uniform:.3f}"
+        f"held-out bits/dim: PixelCNN {held_out:.3f}, independent pixels {independent:.3f}, "
+        f"uniform {uniform:.3f}"
     )
     assert held_out < independent < uniform
 
@@ -239,7 +244,8 @@ def test_held_out_likelihood_beats_both_baselines_and_compiled_sampling_is_fast(
         loop = time.perf_counter() - start
         speed[batch] = loop / compiled
         print(
-            f"batch {batch}: compiled {batch / compiled:.1f} images/s, per-pixel predict {batch / loop:.2f} "
+            f"batch {batch}: compiled {batch / compiled:.1f} images/s, "
+            f"per-pixel predict {batch / loop:.2f} "
             f"images/s, speed-up {speed[batch]:.0f}x"
         )
     assert speed[1] >= 10

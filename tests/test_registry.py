@@ -1,5 +1,5 @@
-"""The registry: a model written here joins the command line without a change to the package, and the
-exported networks carry the metadata record the commands dispatch on."""
+"""The registry: a model written here joins the command line without a change to the package, and
+the exported networks carry the metadata record the commands dispatch on."""
 
 import hashlib
 import pathlib

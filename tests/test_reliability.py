@@ -1,8 +1,9 @@
-"""Reliability guarantees (issue 10): data order on resume, the NaN guard, loss-scale collapse, unreadable
-user images, safe loading, and a training process killed in the middle of writing a checkpoint.
+"""Reliability guarantees (issue 10): data order on resume, the NaN guard, loss-scale collapse,
+unreadable user images, safe loading, and a training process killed in the middle of writing a
+checkpoint.
 
-The per-model exact-resume tests live in each model's test file (``matrix.check_resume_is_exact``); here the
-guarantees that do not depend on the model.
+The per-model exact-resume tests live in each model's test file (``matrix.check_resume_is_exact``);
+here the guarantees that do not depend on the model.
 """
 
 import json
@@ -31,7 +32,7 @@ def _labels_in_order(dataset, n=64):
     return np.concatenate([labels.numpy() for _, labels in dataset.take(n // 16)])
 
 
-# --- data order -------------------------------------------------------------------------------------------
+# --- data order -----------------------------------------------------------------------------------
 
 
 def test_each_pass_has_its_own_order_and_set_epoch_replays_it():
@@ -72,11 +73,12 @@ def test_each_pass_has_its_own_order_and_set_epoch_replays_it():
 
 
 def test_resume_is_exact_with_a_shuffled_pipeline(tmp_path):
-    """Interrupted after epoch 1 of 3 and resumed in a new pipeline: the same weights as a run that never stopped.
+    """Interrupted after epoch 1 of 3 and resumed in a new pipeline: the same weights as a run that
+    never stopped.
 
-    The models' own ``fit`` keeps the order (``order.DataOrderCallback``); the negative control resumes through
-    Keras' plain ``fit``, which does not: the new pipeline replays epoch 0's order in epoch 1 and the weights
-    differ.
+    The models' own ``fit`` keeps the order (``order.DataOrderCallback``); the negative control
+    resumes through Keras' plain ``fit``, which does not: the new pipeline replays epoch 0's order
+    in epoch 1 and the weights differ.
     """
 
     def make():
@@ -100,7 +102,7 @@ def test_resume_is_exact_with_a_shuffled_pipeline(tmp_path):
     checkpoint = callbacks.Checkpoint(tmp_path / "run", keep=5)
     start = checkpoint.restore(resumed)
     resumed.fit(pipeline(), epochs=3, initial_epoch=start, verbose=0, callbacks=[checkpoint])
-    for a, b in zip(straight.variables, resumed.variables):
+    for a, b in zip(straight.variables, resumed.variables, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)
 
     without_checkpoint = make()
@@ -108,7 +110,7 @@ def test_resume_is_exact_with_a_shuffled_pipeline(tmp_path):
     without_checkpoint.fit(
         pipeline(), epochs=3, initial_epoch=1, verbose=0
     )  # fit keeps the order itself
-    for a, b in zip(straight.variables, without_checkpoint.variables):
+    for a, b in zip(straight.variables, without_checkpoint.variables, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)
     careless = make()
     careless.load_checkpoint(tmp_path / "run" / "ckpt-00001.npz")
@@ -117,12 +119,13 @@ def test_resume_is_exact_with_a_shuffled_pipeline(tmp_path):
     )  # the order restarts at pass 0
     assert any(
         not np.allclose(a.numpy(), b.numpy())
-        for a, b in zip(straight.variables, careless.variables)
+        for a, b in zip(straight.variables, careless.variables, strict=True)
     )
 
 
 def test_classifier_checkpoint_resume_is_exact(tmp_path):
-    """The CNN classifier (Keras' own train_step, dropout) resumes exactly from the package's checkpoint."""
+    """The CNN classifier (Keras' own train_step, dropout) resumes exactly from the package's
+    checkpoint."""
 
     def make():
         keras.utils.set_random_seed(0)
@@ -147,7 +150,7 @@ def test_classifier_checkpoint_resume_is_exact(tmp_path):
     assert checkpoint.restore(resumed) == 1
     assert int(resumed.optimizer.iterations.numpy()) == 4
     resumed.fit(pipeline(), epochs=2, initial_epoch=1, verbose=0, callbacks=[checkpoint])
-    for a, b in zip(straight.trainable_variables, resumed.trainable_variables):
+    for a, b in zip(straight.trainable_variables, resumed.trainable_variables, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)
     with pytest.raises(ValueError, match="width: checkpoint 4 vs model 8"):
         other = cnn.CNNClassifier(image_size=8, width=8, feature_dim=8)
@@ -155,12 +158,13 @@ def test_classifier_checkpoint_resume_is_exact(tmp_path):
         other.load_checkpoint(tmp_path / "run" / "ckpt-00002.npz")
 
 
-# --- training health --------------------------------------------------------------------------------------
+# --- training health ------------------------------------------------------------------------------
 
 
 class _Poison(keras.callbacks.Callback):
-    """Puts a NaN into a layer at the start of epoch ``at`` (what a diverging step does).  The default is
-    the discriminator's logits layer, which reaches both losses through no saturating activation."""
+    """Puts a NaN into a layer at the start of epoch ``at`` (what a diverging step does).  The
+    default is the discriminator's logits layer, which reaches both losses through no saturating
+    activation."""
 
     def __init__(self, at, model="discriminator", layer="d_out"):
         super().__init__()
@@ -201,9 +205,9 @@ def test_nan_loss_stops_training_naming_loss_and_step_and_keeps_last_good_checkp
 
 def test_nan_weights_behind_finite_losses_stop_training_at_the_epoch_end(tmp_path):
     """A NaN in the generator's output layer: on an AVX-512 CPU here the discriminator's fused
-    MatMul+BiasAdd+Relu kernel turned the NaN images into finite logits and the losses stayed finite (elsewhere
-    they turn NaN at once); either way training stops in that epoch, naming what is wrong, and no checkpoint
-    is written from the broken weights."""
+    MatMul+BiasAdd+Relu kernel turned the NaN images into finite logits and the losses stayed finite
+    (elsewhere they turn NaN at once); either way training stops in that epoch, naming what is
+    wrong, and no checkpoint is written from the broken weights."""
     model = TinyGAN()
     model.compile()
     batches = data.load("digits", image_size=8, batch_size=64, drop_remainder=True)
@@ -253,8 +257,9 @@ def test_the_guard_stops_on_nan_anywhere_and_on_infinite_losses_only():
 def test_a_checkpoint_resumes_across_float32_and_bfloat16_and_float16_is_refused_naming_it(
     tmp_path, policy
 ):
-    """float32 and mixed_bfloat16 hold the same float32 variables (a run that reconnects on a CPU with or
-    without bfloat16 instructions resumes); mixed_float16's loss scaler has state of its own: refused."""
+    """float32 and mixed_bfloat16 hold the same float32 variables (a run that reconnects on a CPU
+    with or without bfloat16 instructions resumes); mixed_float16's loss scaler has state of its
+    own: refused."""
     policy("float32")
     model = TinyGAN()
     model.compile()
@@ -264,7 +269,7 @@ def test_a_checkpoint_resumes_across_float32_and_bfloat16_and_float16_is_refused
     bf16.compile()
     assert bf16.dtype_policy.name == "mixed_bfloat16"
     assert bf16.load_checkpoint(tmp_path / "f32.npz")["epoch"] == 1
-    for mine, theirs in zip(model.weights, bf16.weights):
+    for mine, theirs in zip(model.weights, bf16.weights, strict=True):
         np.testing.assert_array_equal(
             keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs)
         )
@@ -325,7 +330,7 @@ def test_collapsed_float16_loss_scale_is_reported(policy):
         guard.on_epoch_end(1)
 
 
-# --- user images ------------------------------------------------------------------------------------------
+# --- user images ----------------------------------------------------------------------------------
 
 
 def _write_folder(folder, good=5):
@@ -431,7 +436,7 @@ def test_cli_strict_refuses_and_default_skips_on_a_user_folder(tmp_path):
     )  # trained on the 5 good ones
 
 
-# --- bad input: one table, each message checked -------------------------------------------------------
+# --- bad input: one table, each message checked ---------------------------------------------------
 
 BAD_CLI = [
     (["train", "dcgan", "--epochs", "-1"], "expected a positive integer, got -1"),
@@ -561,7 +566,7 @@ def test_bad_arrays_are_refused():
         metrics.frechet_distance(np.full((4, 3), np.nan), np.zeros((4, 3)))
 
 
-# --- safe loading -----------------------------------------------------------------------------------------
+# --- safe loading ---------------------------------------------------------------------------------
 
 
 def test_a_keras_file_with_code_in_it_is_refused(tmp_path, capsys):
@@ -605,13 +610,14 @@ def test_files_the_package_writes_hold_no_code(tmp_path):
         assert json.loads(str(stored["__meta__"]))["class"] == "ConditionalGAN"
 
 
-# --- a process killed while writing a checkpoint ------------------------------------------------------------
+# --- a process killed while writing a checkpoint --------------------------------------------------
 
 KILL_DURING_SECOND_CHECKPOINT = textwrap.dedent("""
     import os, signal, sys
     real_replace = os.replace
     def replace(source, target):
-        if str(target).endswith("ckpt-00002.npz"):  # the file is written, the rename has not happened
+        # the file is written, the rename has not happened
+        if str(target).endswith("ckpt-00002.npz"):
             os.kill(os.getpid(), signal.SIGKILL)
         return real_replace(source, target)
     os.replace = replace

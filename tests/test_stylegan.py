@@ -1,4 +1,5 @@
-"""Chapter 5: StyleGAN — its layers, mixing, truncation, R1, augmentation, the standard matrix, quality."""
+"""Chapter 5: StyleGAN — its layers, mixing, truncation, R1, augmentation, the standard matrix,
+quality."""
 
 import keras
 import matrix
@@ -191,10 +192,15 @@ def test_finite_losses_and_validation(digits16):
 
 def test_ema_starts_equal_then_follows_behind(trained):
     fresh = matrix.fresh(make_small)  # the same initial weights as ``trained`` had
-    for ema, live in zip(fresh.synthesis_ema.weights, fresh.synthesis.weights):
+    for ema, live in zip(fresh.synthesis_ema.weights, fresh.synthesis.weights, strict=True):
         np.testing.assert_array_equal(ema.numpy(), live.numpy())
     pairs = list(
-        zip(fresh.synthesis.weights, trained.synthesis.weights, trained.synthesis_ema.weights)
+        zip(
+            fresh.synthesis.weights,
+            trained.synthesis.weights,
+            trained.synthesis_ema.weights,
+            strict=True,
+        )
     )
     moved = max(np.abs(ema.numpy() - start.numpy()).max() for start, _, ema in pairs)
     lag = max(np.abs(ema.numpy() - live.numpy()).max() for _, live, ema in pairs)
@@ -207,8 +213,9 @@ def test_ema_starts_equal_then_follows_behind(trained):
 
 @pytest.mark.skipif(bool(hardware.gpus()), reason="a CPU's XLA compiler")
 def test_xla_with_bfloat16_on_a_cpu_is_refused_by_name_and_float32_trains(policy, digits16):
-    """XLA's CPU compiler rejects StyleGAN's bfloat16 gradient with an internal error at the first step; the
-    model says so at compile() instead, naming what to choose.  float32 under XLA trains (the default then)."""
+    """XLA's CPU compiler rejects StyleGAN's bfloat16 gradient with an internal error at the first
+    step; the model says so at compile() instead, naming what to choose.  float32 under XLA trains
+    (the default then)."""
     policy("mixed_bfloat16")
     model = make_small()
     with pytest.raises(
@@ -226,8 +233,9 @@ def test_xla_with_bfloat16_on_a_cpu_is_refused_by_name_and_float32_trains(policy
 
 
 def test_exported_generator_round_trips(policy, tmp_path):
-    # Identity to 1e-5 is a float32 property: a generator saved under mixed_bfloat16 reloads its nested
-    # functional parts under the loader's policy (Keras), and its images then differ at bfloat16's rounding.
+    # Identity to 1e-5 is a float32 property: a generator saved under mixed_bfloat16 reloads its
+    # nested functional parts under the loader's policy (Keras), and its images then differ at
+    # bfloat16's rounding.
     policy("float32")
     model = matrix.fresh(make_small)
     path = tmp_path / "generator.keras"
@@ -245,7 +253,8 @@ def test_exported_generator_round_trips(policy, tmp_path):
 
 
 def test_checkpoint_resume_is_exact(digits16, tmp_path):
-    """Resume restores both networks, their EMA copies, w_avg and both optimizers (sampling uses all of them)."""
+    """Resume restores both networks, their EMA copies, w_avg and both optimizers (sampling uses all
+    of them)."""
     matrix.check_resume_is_exact(
         make_small, digits16, tmp_path, {"n": 4, "seed": 3, "truncation_psi": 0.5}
     )
@@ -260,20 +269,23 @@ def test_mixed_precision_epoch(policy_name, digits16):
     matrix.check_mixed_epoch(make_small, digits16, policy_name)
 
 
-# --- quality (slow): StyleGAN against the chapter-2 DCGAN at the same step budget ------------------
+# --- quality (slow): StyleGAN against the chapter-2 DCGAN at the same step budget -----------------
 
 QUALITY = dict(image_size=32, channels=1, latent_dim=64, width=16, max_width=64, mixing_prob=0.5)
-# 1,800 steps: at 1,200 the FID ratio to the DCGAN moved with the data order (1.04, 1.11, and 1.24, on which CI
-# failed); StyleGAN gains fastest after that. Measured per data seed 0 / 1 (StyleGAN vs DCGAN): 109 vs 92 / 95 vs 85
-# at 1,200 steps, 86 vs 84 / 73 vs 82 at 1,500, 66 vs 78 / 61 vs 84 at 1,800 (ratios 0.85 / 0.72).
-# Under XLA on the earlier CPU: 61.7 vs 83.2 (ratio 0.74); under XLA on the AVX-512 CPU: 115.8 vs 127.5 (0.91).
+# 1,800 steps: at 1,200 the FID ratio to the DCGAN moved with the data order (1.04, 1.11, and 1.24,
+# on which CI failed); StyleGAN gains fastest after that. Measured per data seed 0 / 1 (StyleGAN vs
+# DCGAN): 109 vs 92 / 95 vs 85 at 1,200 steps, 86 vs 84 / 73 vs 82 at 1,500, 66 vs 78 / 61 vs 84 at
+# 1,800 (ratios 0.85 / 0.72).
+# Under XLA on the earlier CPU: 61.7 vs 83.2 (ratio 0.74); under XLA on the AVX-512 CPU: 115.8 vs
+# 127.5 (0.91).
 # Both train in the CPU default mode (graph mode on the AVX-512 CPU).
 QUALITY_STEPS, QUALITY_BATCH = 1800, 32
 
 
 @pytest.mark.slow
 def test_stylegan_covers_the_digits_and_matches_the_dcgan(classifier):
-    """Digits at 32x32 (judged at 28x28 by the chapter-1 classifier), the same steps and batch for both models."""
+    """Digits at 32x32 (judged at 28x28 by the chapter-1 classifier), the same steps and batch for
+    both models."""
     from aigc_keras.models import gan
 
     extractor = judges.ClassifierExtractor(classifier, resize=True)
@@ -301,7 +313,8 @@ def test_stylegan_covers_the_digits_and_matches_the_dcgan(classifier):
             "fid": metrics.frechet_distance(real, extractor.features(images[: len(real)])),
         }
     print(
-        f"\n{QUALITY_STEPS} steps of batch {QUALITY_BATCH}: {report} (entropy bar {0.9 * np.log(10):.3f})"
+        f"\n{QUALITY_STEPS} steps of batch {QUALITY_BATCH}: {report} "
+        f"(entropy bar {0.9 * np.log(10):.3f})"
     )
     assert report["stylegan"]["entropy"] >= 0.9 * np.log(10), report
     assert report["stylegan"]["fid"] <= 1.2 * report["dcgan"]["fid"], report

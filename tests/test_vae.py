@@ -1,4 +1,5 @@
-"""Chapter 3: VAE, ConditionalVAE, VAEGAN — losses against closed forms, the standard matrix, quality bars."""
+"""Chapter 3: VAE, ConditionalVAE, VAEGAN — losses against closed forms, the standard matrix,
+quality bars."""
 
 import keras
 import matrix
@@ -32,7 +33,7 @@ def test_kl_matches_closed_form_and_numerical_integration():
 
     numeric = sum(
         integrate.quad(integrand, -30, 30, args=(m, np.exp(0.5 * lv)))[0]
-        for m, lv in zip(mean[0], log_var[0])
+        for m, lv in zip(mean[0], log_var[0], strict=True)
     )
     assert float(losses.gaussian_kl(mean, log_var)[0]) == pytest.approx(numeric, rel=1e-5)
 
@@ -147,8 +148,8 @@ def test_bad_arguments():
 # --- quality bars on the offline digits at 28x28 (fixed step budgets) ---------------------------
 
 STEPS = 1500
-# Held-out negative ELBO bar (nats per image), set from a measured run on the 2-core CPU: 283.4 at 1,500 steps;
-# predicting the mean image for every digit costs 355.
+# Held-out negative ELBO bar (nats per image), set from a measured run on the 2-core CPU: 283.4 at
+# 1,500 steps; predicting the mean image for every digit costs 355.
 ELBO_BAR = 300.0
 
 
@@ -201,7 +202,8 @@ def test_vae_elbo_and_reconstructions(trained_vae, classifier, digits01):
     accuracy = float(np.mean(classifier.predict_proba(recon * 2 - 1).argmax(1) == test.labels))
     print(
         f"\nVAE {STEPS} steps: held-out negative ELBO {held_out['neg_elbo']:.1f} nats per image "
-        f"(reconstruction {held_out['reconstruction']:.1f}, KL {held_out['kl']:.1f}); predicting the mean image "
+        f"(reconstruction {held_out['reconstruction']:.1f}, KL {held_out['kl']:.1f}); "
+        "predicting the mean image "
         f"costs {baseline:.1f}; reconstructions classified correctly: {accuracy:.3f}"
     )
     assert held_out["neg_elbo"] < ELBO_BAR < baseline
@@ -223,7 +225,8 @@ def test_conditional_vae_draws_the_requested_digits(classifier, digits01):
 
     ratios = [spread(fake[labels == c]) / spread(real[train.labels == c]) for c in range(10)]
     print(
-        f"\nConditionalVAE {STEPS} steps: agreement {agreement:.3f}; diversity ratio min {min(ratios):.2f} "
+        f"\nConditionalVAE {STEPS} steps: agreement {agreement:.3f}; "
+        f"diversity ratio min {min(ratios):.2f} "
         f"mean {np.mean(ratios):.2f}"
     )
     assert agreement >= 0.85 and min(ratios) >= 1 / 3
@@ -252,7 +255,8 @@ def test_vaegan_samples_are_closer_to_the_data_than_the_vae(trained_vae, classif
 
     fids = {"VAE": fid(trained_vae), "VAEGAN": fid(vaegan)}
     print(
-        f"\n{STEPS} steps: domain FID of 1,437 samples against the training digits (mean of 3 draws): "
+        f"\n{STEPS} steps: domain FID of 1,437 samples against the training digits "
+        "(mean of 3 draws): "
         f"VAE {fids['VAE']:.1f}, VAEGAN {fids['VAEGAN']:.1f}"
     )
     assert fids["VAEGAN"] < fids["VAE"]

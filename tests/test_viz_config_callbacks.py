@@ -1,4 +1,5 @@
-"""viz (grids, interpolation), config (modes, folders, report) and callbacks (grids, TensorBoard)."""
+"""viz (grids, interpolation), config (modes, folders, report) and callbacks (grids,
+TensorBoard)."""
 
 import keras
 import numpy as np
@@ -127,8 +128,9 @@ def test_save_image_writes_the_exact_bytes(tmp_path):
 def test_hardware_defaults_chosen_in_config(
     policy, monkeypatch
 ):  # policy: set up first, undone last
-    """float32 and no XLA on a CPU without bfloat16 instructions; mixed_float16 on a tensor-core GPU, float32 on
-    an older one; a user's choice is never replaced; the batch scales with the replicas."""
+    """float32 and no XLA on a CPU without bfloat16 instructions; mixed_float16 on a tensor-core
+    GPU, float32 on an older one; a user's choice is never replaced; the batch scales with the
+    replicas."""
     import tensorflow as tf
 
     from aigc_keras.models.gan import DCGAN
@@ -171,9 +173,9 @@ def test_hardware_defaults_chosen_in_config(
 
 
 def test_xla_default_on_this_cpu_is_per_model_from_the_benchmark(monkeypatch):
-    """On a CPU, XLA where the benchmark measured it at least XLA_MIN_GAIN faster (standard and full mode; on
-    this project's CPU only CycleGAN), never in quick mode (runs too short to repay the compile), never for a
-    model XLA cannot compile."""
+    """On a CPU, XLA where the benchmark measured it at least XLA_MIN_GAIN faster (standard and full
+    mode; on this project's CPU only CycleGAN), never in quick mode (runs too short to repay the
+    compile), never for a model XLA cannot compile."""
     import tensorflow as tf
 
     from aigc_keras.models import cnn, cyclegan, editing, gan, pixelcnn, vae
@@ -246,9 +248,10 @@ def test_xla_default_on_this_cpu_is_per_model_from_the_benchmark(monkeypatch):
 def test_bfloat16_default_on_a_cpu_with_bfloat16_instructions_is_per_model(
     policy, monkeypatch, tmp_path
 ):
-    """A CPU with AVX512_BF16 or AMX: mixed_bfloat16 for each model the benchmark measured at least BF16_MIN_GAIN
-    faster in it (a subclass takes its base's entry), float32 for the others, for models in general and for the
-    judge classifier; a CPU without them: float32 for every model; the user's choice wins."""
+    """A CPU with AVX512_BF16 or AMX: mixed_bfloat16 for each model the benchmark measured at least
+    BF16_MIN_GAIN faster in it (a subclass takes its base's entry), float32 for the others, for
+    models in general and for the judge classifier; a CPU without them: float32 for every model; the
+    user's choice wins."""
     import tensorflow as tf
 
     from aigc_keras.models import cnn, cyclegan, gan, vae
@@ -279,7 +282,8 @@ def test_bfloat16_default_on_a_cpu_with_bfloat16_instructions_is_per_model(
     monkeypatch.setitem(
         hardware._state, "cpu_flags", frozenset({"sse2", "avx2", "avx512f", "avx512_bf16"})
     )
-    # the VAE gains too little; the VAEGAN fails its quality test in bfloat16; CycleGAN's XLA beats it
+    # the VAE gains too little; the VAEGAN fails its quality test in bfloat16; CycleGAN's XLA beats
+    # it
     assert [hardware.default_precision(c) for c in classes] == [
         "mixed_bfloat16",
         "mixed_bfloat16",
@@ -301,8 +305,8 @@ def test_bfloat16_default_on_a_cpu_with_bfloat16_instructions_is_per_model(
     faster = [n for n, g in bf16_gains.items() if g >= hardware.BF16_MIN_GAIN and n != "VAEGAN"]
     assert "VAE" not in faster and "CycleGAN" not in faster and len(faster) == 10
     assert (
-        f"precision per model (hardware default: mixed_bfloat16 for {', '.join(faster)}; float32 otherwise)"
-        in hardware.environment_report()
+        f"precision per model (hardware default: mixed_bfloat16 for {', '.join(faster)}; "
+        "float32 otherwise)" in hardware.environment_report()
     )
     assert "precision mixed_bfloat16 (hardware default for DCGAN)" in hardware.environment_report(
         gan.DCGAN

@@ -119,9 +119,10 @@ def _under_own_precision(init):
 
 
 LIKELY_CAUSES = (
-    "a learning rate too high for this model or batch size (try a tenth of it); float16 overflow under "
-    "mixed_float16 (the loss scaler skips overflowing steps, but a loss computed in float16 can still "
-    "overflow: try mixed_bfloat16 or float32); NaN or infinite values in the training images"
+    "a learning rate too high for this model or batch size (try a tenth of it); "
+    "float16 overflow under mixed_float16 (the loss scaler skips overflowing steps, "
+    "but a loss computed in float16 can still overflow: try mixed_bfloat16 or float32); "
+    "NaN or infinite values in the training images"
 )
 
 
@@ -131,14 +132,15 @@ def _non_finite(value: np.ndarray) -> bool:
 
 
 class NonFiniteGuard(keras.callbacks.Callback):
-    """Stop training at the first step whose logs hold a NaN or an infinite loss, and say what to do.
+    """Stop training at the first step whose logs hold a NaN or an infinite loss.
 
     Every ``fit()`` of the package's models adds one (unless one is given).  It raises
-    ``FloatingPointError`` naming the loss, the step and the likely causes; it raises before the
-    epoch ends, so no checkpoint is written from the broken weights and the newest one on disk is
-    the last good state.  At each epoch's end it also checks the weights themselves (a NaN can hide
-    behind finite losses).  Under ``mixed_float16`` it also warns, once per optimizer, when a dynamic
-    loss scale has collapsed below 1 (every step overflowed: gradients are being thrown away).
+    ``FloatingPointError`` naming the loss, the step and the likely causes (what to do); it raises
+    before the epoch ends, so no checkpoint is written from the broken weights and the newest one
+    on disk is the last good state.  At each epoch's end it also checks the weights themselves (a
+    NaN can hide behind finite losses).  Under ``mixed_float16`` it also warns, once per
+    optimizer, when a dynamic loss scale has collapsed below 1 (every step overflowed: gradients
+    are being thrown away).  It takes no arguments.
     """
 
     def __init__(self):
@@ -146,6 +148,12 @@ class NonFiniteGuard(keras.callbacks.Callback):
         self._warned = set()
 
     def on_train_batch_end(self, batch, logs=None):
+        """Raise ``FloatingPointError`` when this batch's logs hold a NaN or an infinite loss.
+
+        Args:
+            batch: the index of the batch within the epoch (from 0).
+            logs: the metric values Keras reports for the batch (name -> scalar).
+        """
         bad = {}
         for name, value in (logs or {}).items():
             array = np.ravel(
@@ -153,7 +161,8 @@ class NonFiniteGuard(keras.callbacks.Callback):
             )
             if array.dtype.kind != "f":
                 continue
-            # NaN is never a legitimate value; an infinite loss is a failure, an infinite PSNR (a perfect batch) is not.
+            # NaN is never a legitimate value; an infinite loss is a failure, an infinite PSNR
+            # (a perfect batch) is not.
             broken = np.isnan(array) | (np.isinf(array) if "loss" in name else False)
             if broken.any():
                 bad[name] = float(array[np.argmax(broken)])
@@ -172,9 +181,10 @@ class NonFiniteGuard(keras.callbacks.Callback):
                 else ""
             )
             raise FloatingPointError(
-                f"training stopped at step {step} (batch {batch + 1} of this epoch): {losses} is not finite"
-                f"{scale_note}. Likely causes: {LIKELY_CAUSES}. Nothing was saved from this step: a checkpoint "
-                "already on disk holds the last good state; resume from it after changing the cause."
+                f"training stopped at step {step} (batch {batch + 1} of this epoch): "
+                f"{losses} is not finite{scale_note}. Likely causes: {LIKELY_CAUSES}. "
+                "Nothing was saved from this step: a checkpoint already on disk holds the "
+                "last good state; resume from it after changing the cause."
             )
 
     def _loss_scales(self) -> dict:
@@ -188,23 +198,32 @@ class NonFiniteGuard(keras.callbacks.Callback):
         }
 
     def on_epoch_end(self, epoch, logs=None):
+        """Raise when a weight is not finite; warn once per optimizer about a collapsed loss scale.
+
+        Args:
+            epoch: the index of the epoch that ended (from 0).
+            logs: the epoch's metric values (unused).
+        """
         # Finite losses do not prove finite weights: on an AVX-512 CPU here, TensorFlow's fused
-        # MatMul+BiasAdd+Relu kernel (graph mode) turns a NaN into 0, so a discriminator fed the NaN images of a
-        # broken generator still gave finite logits and losses.  Once an epoch, look at the weights themselves.
+        # MatMul+BiasAdd+Relu kernel (graph mode) turns a NaN into 0, so a discriminator fed the
+        # NaN images of a broken generator still gave finite logits and losses.  Once an epoch,
+        # look at the weights themselves.
         for variable in self.model.trainable_variables:
             if _non_finite(keras.ops.convert_to_numpy(variable.value)):
                 raise FloatingPointError(
-                    f"training stopped at the end of epoch {epoch + 1}: {variable.path} holds NaN or infinite "
-                    f"values although the losses stayed finite. Likely causes: {LIKELY_CAUSES}. Nothing was saved "
-                    "from these weights: a checkpoint already on disk holds the last good state."
+                    f"training stopped at the end of epoch {epoch + 1}: {variable.path} holds "
+                    f"NaN or infinite values although the losses stayed finite. Likely causes: "
+                    f"{LIKELY_CAUSES}. Nothing was saved from these weights: a checkpoint "
+                    "already on disk holds the last good state."
                 )
         for name, scale in self._loss_scales().items():
             if scale < 1.0 and name not in self._warned:
                 self._warned.add(name)
                 warnings.warn(
-                    f"the float16 loss scale of optimizer {name!r} has collapsed to {scale:g} (it starts at 32768 and "
-                    "halves at every overflowing step): its gradients overflow float16 at nearly every step and are "
-                    "being skipped. Train with mixed_bfloat16 or float32, or lower the learning rate.",
+                    f"the float16 loss scale of optimizer {name!r} has collapsed to {scale:g} "
+                    "(it starts at 32768 and halves at every overflowing step): its gradients "
+                    "overflow float16 at nearly every step and are being skipped. Train with "
+                    "mixed_bfloat16 or float32, or lower the learning rate.",
                     RuntimeWarning,
                     stacklevel=2,
                 )
@@ -215,11 +234,12 @@ class Checkpointable:
 
     A subclass provides ``_named_optimizers()`` (name -> optimizer; empty before ``compile``),
     ``_state_variables()`` (group name -> variables, optimizer state included), ``_steps_done()``
-    and ``get_config()`` (compared on load, so a checkpoint never loads into another configuration).
-    Its ``fit`` adds a :class:`NonFiniteGuard`, first among the callbacks, unless one is among them,
-    and, for a shuffled pipeline of the package, a :class:`~aigc_keras.order.DataOrderCallback`
-    (each epoch in its own order, also after a resume).  A subclass is built under its own dtype
-    policy; Keras' global policy is left as it was.
+    and ``get_config()`` (compared on load, so a checkpoint never loads into another
+    configuration).  Its ``fit`` adds a :class:`NonFiniteGuard`, first among the callbacks, unless
+    one is among them, and, for a shuffled pipeline of the package, a
+    :class:`~aigc_keras.order.DataOrderCallback` (each epoch in its own order, also after a
+    resume).  A subclass is built under its own dtype policy; Keras' global policy is left as it
+    was.  The mixin has no constructor arguments of its own.
     """
 
     def __init_subclass__(cls, **kwargs):
@@ -228,6 +248,20 @@ class Checkpointable:
             cls.__init__ = _under_own_precision(cls.__dict__["__init__"])
 
     def fit(self, x=None, *args, callbacks=None, **kwargs):
+        """Keras' ``fit`` with the package's callbacks added.
+
+        Args:
+            x: the training data, as ``keras.Model.fit`` takes it (a ``tf.data.Dataset`` from
+                ``aigc_keras.data``, arrays, ...).
+            *args: further positional arguments of ``keras.Model.fit``.
+            callbacks: Keras callbacks; a :class:`NonFiniteGuard` is put first unless one is
+                among them, and a :class:`~aigc_keras.order.DataOrderCallback` second for a
+                shuffled pipeline of the package unless one is among them.
+            **kwargs: further keyword arguments of ``keras.Model.fit`` (``epochs``, ...).
+
+        Returns:
+            The ``keras.callbacks.History`` of the run.
+        """
         callbacks = list(callbacks or [])
         if not any(isinstance(c, NonFiniteGuard) for c in callbacks):
             callbacks.insert(0, NonFiniteGuard())  # first: it speaks before a checkpoint refuses
@@ -239,7 +273,25 @@ class Checkpointable:
     def save_checkpoint(
         self, path, *, epoch: int | None = None, extra: dict | None = None
     ) -> pathlib.Path:
-        """Write the full training state to ``path`` (``.npz``), atomically."""
+        """Write the full training state to ``path`` (``.npz``), atomically.
+
+        Every variable of the model (weights, seed-generator states, EMA weights, image pools),
+        every optimizer's state and the step counter are stored with the model's configuration
+        and a layout that :meth:`load_checkpoint` checks.  The file is written under a temporary
+        name and renamed into place, so a killed run never leaves a half-written checkpoint.
+
+        Args:
+            path: the ``.npz`` file to write; missing parent folders are created.
+            epoch: the number of epochs done, kept in the metadata (``None``: not recorded).
+            extra: a JSON-serialisable dict kept as the metadata's ``"extra"`` entry.
+
+        Returns:
+            The path written, a ``pathlib.Path``.
+
+        Raises:
+            RuntimeError: the model is not compiled (its optimizers do not exist yet).
+            FloatingPointError: a variable holds NaN or infinite values; nothing is written.
+        """
         if not self._named_optimizers():
             raise RuntimeError(
                 "compile() the model before saving a checkpoint, so its optimizers exist."
@@ -278,7 +330,25 @@ class Checkpointable:
         return path
 
     def load_checkpoint(self, path) -> dict:
-        """Restore the full training state written by :meth:`save_checkpoint`; returns its metadata."""
+        """Restore the full training state written by :meth:`save_checkpoint`; returns its metadata.
+
+        The checkpoint must come from the same class with the same ``get_config()`` and a
+        compatible precision policy (``float32`` and ``mixed_bfloat16`` resume across each other,
+        ``mixed_float16`` only from ``mixed_float16``).  Every variable's count and shape is
+        checked before any is assigned, so a mismatch leaves the model untouched.
+
+        Args:
+            path: an ``.npz`` file written by :meth:`save_checkpoint`.
+
+        Returns:
+            The checkpoint's metadata, a dict with ``"format"``, ``"class"``, ``"config"``,
+            ``"epoch"``, ``"steps"``, ``"precision"``, ``"layout"`` and ``"extra"``.
+
+        Raises:
+            RuntimeError: the model is not compiled (its optimizers do not exist yet).
+            FileNotFoundError: there is no file at ``path``.
+            ValueError: the file is not a checkpoint of this class, configuration and precision.
+        """
         if not self._named_optimizers():
             raise RuntimeError(
                 "compile() the model before loading a checkpoint, so its optimizers exist."
@@ -292,7 +362,8 @@ class Checkpointable:
             meta = json.loads(str(stored["__meta__"]))
             if meta.get("class") != type(self).__name__:
                 raise ValueError(
-                    f"checkpoint {str(path)!r} holds a {meta.get('class')}, not a {type(self).__name__}."
+                    f"checkpoint {str(path)!r} holds a {meta.get('class')}, "
+                    f"not a {type(self).__name__}."
                 )
             own_config = json.loads(json.dumps(self.get_config(), default=str))
             if meta.get("config") != own_config:
@@ -313,12 +384,13 @@ class Checkpointable:
                 meta.get("precision", self.dtype_policy.name),
             )
             if (own_precision == "mixed_float16") != (stored_precision == "mixed_float16"):
-                # float32 and mixed_bfloat16 hold the same float32 variables and resume across each other;
-                # mixed_float16's loss-scaling optimizers keep state of their own.
+                # float32 and mixed_bfloat16 hold the same float32 variables and resume across
+                # each other; mixed_float16's loss-scaling optimizers keep state of their own.
                 raise ValueError(
-                    f"checkpoint {str(path)!r} was written under the {stored_precision} precision "
-                    f"policy and this model is {own_precision} (the float16 loss scaler keeps state of "
-                    f"its own); build the model after hardware.set_precision({stored_precision!r}) "
+                    f"checkpoint {str(path)!r} was written under the {stored_precision} "
+                    f"precision policy and this model is {own_precision} (the float16 loss "
+                    f"scaler keeps state of its own); build the model after "
+                    f"hardware.set_precision({stored_precision!r}) "
                     f"(command line: --precision {stored_precision})."
                 )
             groups = self._state_variables()
@@ -327,14 +399,16 @@ class Checkpointable:
                 if stored_layout is None or len(stored_layout) != len(variables):
                     raise ValueError(
                         f"checkpoint {str(path)!r} does not match this model: {group} has "
-                        f"{len(variables)} variables here and {0 if stored_layout is None else len(stored_layout)} stored."
+                        f"{len(variables)} variables here and "
+                        f"{0 if stored_layout is None else len(stored_layout)} stored."
                     )
                 for i, variable in enumerate(variables):
                     value = stored[f"{group}/{i:05d}"]
                     if tuple(value.shape) != tuple(variable.shape):
                         raise ValueError(
-                            f"checkpoint {str(path)!r} does not match this model: {variable.path} has shape "
-                            f"{tuple(variable.shape)} here and {tuple(value.shape)} stored ({stored_layout[i][0]})."
+                            f"checkpoint {str(path)!r} does not match this model: "
+                            f"{variable.path} has shape {tuple(variable.shape)} here and "
+                            f"{tuple(value.shape)} stored ({stored_layout[i][0]})."
                         )
             for group, variables in groups.items():
                 for i, variable in enumerate(variables):
@@ -348,20 +422,26 @@ class GenerativeModel(Checkpointable, keras.Model):
     Subclasses set ``optimizer_names``, implement ``optimizer_variables(name)``,
     ``default_optimizers()``, ``call()``, ``train_step()`` and, for sampling,
     ``latent_shape`` and ``sample_from_latents(latents, labels, **options)``.
+
+    Args:
+        trackers: the names of the ``keras.metrics.Mean`` trackers that :meth:`record` updates
+            and ``fit`` reports (``"d_loss"``, ``"g_loss"``, ...).
+        seed: a non-negative int, the seed of the model's ``keras.random.SeedGenerator`` (every
+            noise draw in training and unseeded sampling).
+        **kwargs: passed on to ``keras.Model`` (``name``, ...).
     """
 
     optimizer_names: tuple = ()
     num_classes: int | None = None  # class-conditional models set this
     value_range = (-1, 1)
-    xla_unsupported = ""  # what has no XLA kernel in this model's step, if anything (then XLA is never the default)
-    xla_cpu_bf16_unsupported = (
-        ""  # what XLA's CPU compiler rejects in this model's step under mixed_bfloat16
-    )
+    # what has no XLA kernel in this model's step, if anything (then XLA is never the default)
+    xla_unsupported = ""
+    # what XLA's CPU compiler rejects in this model's step under mixed_bfloat16
+    xla_cpu_bf16_unsupported = ""
 
     def __init__(self, *, trackers=(), seed: int = 0, **kwargs):
-        super().__init__(
-            **kwargs
-        )  # under the model's own policy (Checkpointable.__init_subclass__)
+        # under the model's own policy (Checkpointable.__init_subclass__)
+        super().__init__(**kwargs)
         self.seed = check_int(seed, "seed", minimum=0)
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="seed_generator")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in trackers}
@@ -373,7 +453,12 @@ class GenerativeModel(Checkpointable, keras.Model):
     # --- construction -------------------------------------------------------------
 
     def build_now(self, *example_inputs) -> None:
-        """Call the model once so it is built (``save_weights`` refuses unbuilt models)."""
+        """Call the model once so it is built (``save_weights`` refuses unbuilt models).
+
+        Args:
+            *example_inputs: one example batch for each positional argument of ``call`` (NumPy
+                arrays with a batch of 1: latents, or images and labels, ...).
+        """
         self(*example_inputs)
 
     @property
@@ -381,26 +466,52 @@ class GenerativeModel(Checkpointable, keras.Model):
         return list(self.trackers.values())
 
     def optimizer_variables(self, name: str) -> list:
+        """The variables that optimizer ``name`` updates; subclasses implement it.
+
+        Args:
+            name: one of ``optimizer_names``.
+
+        Returns:
+            A list of trainable variables.
+        """
         raise NotImplementedError
 
     def default_optimizers(self) -> dict:
+        """The optimizers :meth:`compile` uses when none are given; subclasses implement it.
+
+        Returns:
+            A dict from every name in ``optimizer_names`` to a new ``keras.optimizers.Optimizer``.
+        """
         raise NotImplementedError
 
     def compile(self, optimizers: dict | None = None, *, jit_compile=None, **kwargs):
         """Attach and build one optimizer per name in ``optimizer_names``.
 
-        ``jit_compile=None`` (or ``"auto"``) takes the package default for this model on this hardware
-        (``aigc_keras.hardware.jit_compile(model)``), or graph mode for a model whose
+        Every optimizer is built on its variables inside the model's distribution strategy scope
+        and, under the ``mixed_float16`` policy, wrapped in a ``LossScaleOptimizer``.
+        ``jit_compile=None`` (or ``"auto"``) takes the package default for this model on this
+        hardware (``aigc_keras.hardware.jit_compile(model)``), or graph mode for a model whose
         ``xla_unsupported`` names an op that XLA cannot compile.
+
+        Args:
+            optimizers: a dict from every name in ``optimizer_names`` (no more, no fewer) to a
+                ``keras.optimizers.Optimizer`` instance (not a string); ``None`` takes
+                :meth:`default_optimizers`.
+            jit_compile: ``True`` (XLA), ``False`` (graph mode), or ``None`` / ``"auto"`` (the
+                package default).
+            **kwargs: passed on to ``keras.Model.compile`` (``steps_per_execution``, ...).
+
+        Raises:
+            ValueError: an unknown ``jit_compile``, XLA asked for where it cannot compile this
+                model's step, or optimizer names that differ from ``optimizer_names``.
+            TypeError: an optimizer that is not a ``keras.optimizers.Optimizer`` instance.
         """
         if jit_compile not in (True, False, None, "auto"):
             raise ValueError(
                 f"jit_compile must be True, False, None or 'auto', got {jit_compile!r}."
             )
-        if jit_compile in (
-            None,
-            "auto",
-        ):  # the default, unless an op of this model has no XLA kernel
+        if jit_compile in (None, "auto"):
+            # the default, unless an op of this model has no XLA kernel
             jit_compile = hardware.jit_compile(self)
         elif jit_compile and self.xla_unsupported:
             raise ValueError(
@@ -416,14 +527,15 @@ class GenerativeModel(Checkpointable, keras.Model):
         ):
             raise ValueError(
                 f"{type(self).__name__} cannot be compiled with XLA under mixed_bfloat16 on a CPU: "
-                f"{self.xla_cpu_bf16_unsupported}. Make the model after hardware.set_precision('float32') "
+                f"{self.xla_cpu_bf16_unsupported}. Make the model after "
+                "hardware.set_precision('float32') "
                 f"(command line: --precision float32), or use jit_compile=False (--xla off)."
             )
         given = dict(self.default_optimizers() if optimizers is None else optimizers)
         if set(given) != set(self.optimizer_names):
             raise ValueError(
-                f"{type(self).__name__}.compile needs optimizers named {sorted(self.optimizer_names)}, "
-                f"got {sorted(given)}."
+                f"{type(self).__name__}.compile needs optimizers named "
+                f"{sorted(self.optimizer_names)}, got {sorted(given)}."
             )
         mixed16 = self.dtype_policy.name == "mixed_float16"  # the model's own policy
         built = {}
@@ -432,7 +544,8 @@ class GenerativeModel(Checkpointable, keras.Model):
                 opt = given[name]
                 if isinstance(opt, str) or not isinstance(opt, keras.optimizers.Optimizer):
                     raise TypeError(
-                        f"optimizer {name!r} must be a keras.optimizers.Optimizer instance, got {opt!r}."
+                        f"optimizer {name!r} must be a keras.optimizers.Optimizer instance, "
+                        f"got {opt!r}."
                     )
                 if mixed16 and not isinstance(opt, keras.optimizers.LossScaleOptimizer):
                     opt = keras.optimizers.LossScaleOptimizer(opt)
@@ -447,7 +560,24 @@ class GenerativeModel(Checkpointable, keras.Model):
     def noise(
         self, shape, distribution: str = "normal", *, minval=0.0, maxval=1.0, dtype="float32"
     ):
-        """Seeded noise that differs between replicas and between steps."""
+        """Seeded noise that differs between replicas and between steps.
+
+        Every call advances the model's seed generator; the replica id is folded into the seed, so
+        the replicas of a ``MirroredStrategy`` draw different noise.
+
+        Args:
+            shape: the shape of the draw, batch first (a tuple of ints or an int tensor).
+            distribution: ``"normal"`` (standard normal) or ``"uniform"``.
+            minval: the lower bound of a uniform draw (included).
+            maxval: the upper bound of a uniform draw (excluded).
+            dtype: the dtype of the draw (float32 by default).
+
+        Returns:
+            A tensor of ``shape`` and ``dtype``.
+
+        Raises:
+            ValueError: an unknown ``distribution``.
+        """
         seed = tf.cast(self.seed_generator.next(), tf.int64)
         context = tf.distribute.get_replica_context()
         replica = context.replica_id_in_sync_group if context is not None else 0
@@ -464,6 +594,14 @@ class GenerativeModel(Checkpointable, keras.Model):
         """``(images in the compute dtype, int32 labels or None)`` from a batch.
 
         Class-conditional models need ``(images, labels)`` batches; the others ignore labels.
+
+        Args:
+            data: a batch as ``fit`` passes it to ``train_step``: images ``(B, H, W, C)``, or a
+                tuple or list ``(images, labels)`` with integer class ids ``(B,)``.
+
+        Returns:
+            ``(images, labels)``: the images cast to the compute dtype, and the labels as int32
+            (``None`` for a model that is not class-conditional).
         """
         if isinstance(data, (tuple, list)):
             images, labels = data[0], data[1]
@@ -471,16 +609,35 @@ class GenerativeModel(Checkpointable, keras.Model):
             images, labels = data, None
         if self.num_classes and labels is None:
             raise ValueError(
-                f"{type(self).__name__} trains on (images, labels) batches: load the data with labels=True."
+                f"{type(self).__name__} trains on (images, labels) batches: "
+                "load the data with labels=True."
             )
         return self.as_compute(images), (tf.cast(labels, tf.int32) if self.num_classes else None)
 
     def as_compute(self, images):
-        """Cast real images to the compute dtype (float16/bfloat16 under a mixed policy)."""
+        """Cast real images to the compute dtype (float16/bfloat16 under a mixed policy).
+
+        Args:
+            images: a tensor or array of images (any dtype).
+
+        Returns:
+            The images as a tensor of ``self.compute_dtype``.
+        """
         return keras.ops.cast(images, self.compute_dtype)
 
     def scale_loss(self, name: str, loss):
-        """The loss to differentiate: divided by the replica count, then loss-scaled."""
+        """The loss to differentiate: divided by the replica count, then loss-scaled.
+
+        Call it inside the ``tf.GradientTape`` (the scaling must be recorded) and give the result
+        to :meth:`descend`.
+
+        Args:
+            name: the optimizer whose loss scale applies (one of ``optimizer_names``).
+            loss: this replica's scalar loss (any float dtype; cast to float32).
+
+        Returns:
+            The scaled float32 scalar.
+        """
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         loss = keras.ops.cast(loss, "float32")
         if replicas > 1:
@@ -488,18 +645,44 @@ class GenerativeModel(Checkpointable, keras.Model):
         return self.optimizers[name].scale_loss(loss)
 
     def apply_gradients(self, name: str, gradients, variables) -> None:
+        """Apply ``gradients`` to ``variables`` with optimizer ``name``.
+
+        A loss-scaling optimizer unscales the gradients first (and skips a non-finite step).
+
+        Args:
+            name: one of ``optimizer_names``.
+            gradients: one gradient per variable, of a loss from :meth:`scale_loss`.
+            variables: the variables to update.
+        """
         self.optimizers[name].apply(gradients, variables)
 
     def descend(self, name: str, tape, scaled_loss, variables) -> None:
-        """One optimizer step on ``variables`` from a loss that :meth:`scale_loss` scaled inside ``tape``."""
+        """One optimizer step on ``variables`` from a loss that :meth:`scale_loss` scaled.
+
+        Args:
+            name: the optimizer to step (one of ``optimizer_names``).
+            tape: the ``tf.GradientTape`` that recorded the loss and its scaling (persistent when
+                it serves more than one call).
+            scaled_loss: ``self.scale_loss(name, loss)``, computed inside ``tape``.
+            variables: the variables to differentiate and update.
+        """
         self.apply_gradients(name, tape.gradient(scaled_loss, variables), variables)
 
     def descend_jointly(self, names, tape, scaled_losses: dict) -> None:
         """:meth:`descend` for optimizers that minimise the same loss (CycleGAN's two generators).
 
-        When none of them scales the loss (no ``LossScaleOptimizer``, no ``loss_scale_factor``), their
-        scaled losses are the same tensor value, so one backward pass serves all: the gradient graph
-        is built once instead of once per optimizer (CycleGAN's first step traced in 20 s instead of 26 s here).
+        When none of them scales the loss (no ``LossScaleOptimizer``, no ``loss_scale_factor``),
+        their scaled losses are the same tensor value, so one backward pass serves all: the
+        gradient graph is built once instead of once per optimizer (CycleGAN's first step traced
+        in 20 s instead of 26 s here).
+
+        Args:
+            names: the optimizers to step (names from ``optimizer_names``), each on its own
+                ``optimizer_variables(name)``.
+            tape: the ``tf.GradientTape`` that recorded the losses; persistent, as each optimizer
+                may differentiate its own scaled loss.
+            scaled_losses: a dict from each of ``names`` to ``self.scale_loss(name, loss)`` of the
+                shared loss (further entries are ignored).
         """
         unscaled = all(
             not isinstance(self.optimizers[n], keras.optimizers.LossScaleOptimizer)
@@ -513,12 +696,22 @@ class GenerativeModel(Checkpointable, keras.Model):
         groups = [list(self.optimizer_variables(name)) for name in names]
         gradients = tape.gradient(scaled_losses[names[0]], [v for group in groups for v in group])
         start = 0
-        for name, group in zip(names, groups):
+        for name, group in zip(names, groups, strict=True):
             self.apply_gradients(name, gradients[start : start + len(group)], group)
             start += len(group)
 
     def record(self, *, count_step: bool = True, **values) -> dict:
-        """Update the trackers named in ``values``; returns every tracker's result."""
+        """Update the trackers named in ``values``; returns every tracker's result.
+
+        Args:
+            count_step: add one to the step counter (``True`` in ``train_step``, ``False`` in
+                ``test_step``).
+            **values: tracker name -> this batch's value (a scalar tensor), for the trackers to
+                update.
+
+        Returns:
+            A dict from every tracker's name to its running mean: what ``train_step`` returns.
+        """
         for name, value in values.items():
             self.trackers[name].update_state(value)
         if count_step:
@@ -529,16 +722,28 @@ class GenerativeModel(Checkpointable, keras.Model):
 
     @property
     def latent_shape(self) -> tuple:
+        """The shape of one latent (without the batch) that :meth:`generate` draws."""
         raise NotImplementedError
 
     def sample_from_latents(self, latents, labels=None, **options):
+        """Images from a batch of latents; subclasses implement it.
+
+        Args:
+            latents: a float tensor ``(B, *latent_shape)``.
+            labels: int32 class ids ``(B,)`` for a class-conditional model, else ``None``.
+            **options: the subclass's sampling options.
+
+        Returns:
+            Images ``(B, H, W, C)`` in ``value_range``.
+        """
         raise NotImplementedError
 
     def _check_labels(self, n, labels):
         if labels is None:
             if self.num_classes is not None:
                 raise ValueError(
-                    f"{type(self).__name__} is class-conditional: pass labels=[...] (0..{self.num_classes - 1})."
+                    f"{type(self).__name__} is class-conditional: "
+                    f"pass labels=[...] (0..{self.num_classes - 1})."
                 )
             return (16 if n is None else n), None
         if self.num_classes is None:
@@ -563,6 +768,18 @@ class GenerativeModel(Checkpointable, keras.Model):
 
         ``seed`` (an int) makes the draw reproducible and leaves the model's own seed
         state untouched; without it the model's seed generator advances.
+
+        Args:
+            n: the number of images (``None``: 16, or one per label); with ``labels`` it must
+                equal ``len(labels)``.
+            labels: class ids in ``0 .. num_classes - 1``, one per image (a 1-D integer
+                sequence); required by class-conditional models, refused by the others.
+            seed: a non-negative int for a reproducible draw, or ``None``.
+            batch_size: the most images the network makes per call.
+            **options: sampling options of the model, passed to ``sample_from_latents``.
+
+        Returns:
+            Float32 images ``(n, H, W, C)`` in ``value_range``.
         """
         n, labels = self._check_labels(n, labels)
         n = check_int(n, "n")

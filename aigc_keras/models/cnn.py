@@ -35,6 +35,15 @@ class CNNClassifier(Checkpointable, keras.Model):
     the domain feature space for FID/KID.  Keras' own ``train_step`` trains it (cross-entropy and a
     gradient step are all a classifier needs); the package's checkpoints (``save_checkpoint``, the
     ``Checkpoint`` callback) hold its weights, dropout seed state and optimizer state.
+
+    Args:
+        image_size: the side of the square input images, in pixels (at least 4).
+        channels: the channels of the images (1 grayscale, 3 RGB).
+        num_classes: the number of classes.
+        width: the filters of the first convolution stage (the second has ``2 * width``).
+        feature_dim: the size of the penultimate feature layer.
+        dropout: the dropout rate before the logits, in [0, 1).
+        **kwargs: passed on to ``keras.Model`` (``name``, ...).
     """
 
     def __init__(
@@ -99,14 +108,30 @@ class CNNClassifier(Checkpointable, keras.Model):
         return np.concatenate(outputs) if outputs else np.zeros((0,), np.float32)
 
     def predict_proba(self, images, batch_size: int = 256) -> np.ndarray:
-        """Class probabilities ``softmax(logits)`` (N x num_classes)."""
+        """Class probabilities ``softmax(logits)`` (N x num_classes).
+
+        Args:
+            images: images ``(N, image_size, image_size, channels)`` in [-1, 1].
+            batch_size: the images per network call.
+
+        Returns:
+            Float32 probabilities ``(N, num_classes)``, each row summing to 1.
+        """
         logits = self._batched(images, batch_size, 0).astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
 
     def features(self, images, batch_size: int = 256) -> np.ndarray:
-        """Penultimate-layer features (N x feature_dim)."""
+        """Penultimate-layer features (N x feature_dim).
+
+        Args:
+            images: images ``(N, image_size, image_size, channels)`` in [-1, 1].
+            batch_size: the images per network call.
+
+        Returns:
+            Float32 features ``(N, feature_dim)`` (non-negative: the layer ends in a ReLU).
+        """
         return self._batched(images, batch_size, 1)
 
     def get_config(self):
@@ -149,6 +174,23 @@ def train_classifier(
 
     ``augment``: a Keras layer applied to every training batch inside the ``tf.data`` pipeline with
     ``training=True`` (``data.augmentation``); the validation data is never augmented.
+
+    Args:
+        train: ``(images, labels)``: images ``(N, H, H, C)`` in [-1, 1] and integer labels
+            ``(N,)`` in ``0 .. num_classes - 1`` (the class count is ``labels.max() + 1``).
+        test: validation ``(images, labels)`` in the same form, or ``None``.
+        epochs: the number of epochs.
+        batch_size: the batch size.
+        seed: the seed of the weights, the shuffling and dropout (``keras.utils.set_random_seed``).
+        learning_rate: Adam's learning rate.
+        verbose: Keras' ``fit`` verbosity (``"auto"``, 0, 1 or 2).
+        augment: a Keras augmentation layer, or ``None`` for none.
+        **model_options: further :class:`CNNClassifier` arguments (``width``, ``feature_dim``,
+            ``dropout``).
+
+    Returns:
+        ``(model, history)``: the trained :class:`CNNClassifier` and its
+        ``keras.callbacks.History``.
     """
     images, labels = train
     keras.utils.set_random_seed(seed)

@@ -40,12 +40,36 @@ def residual_blocks_for(image_size: int) -> int:
     Below 128 the bottleneck map is at most 16x16 (8x8 at 32x32); three blocks (six 3x3
     convolutions) already let each bottleneck unit see 13x13 of its neighbours, and they halve the
     generator's cost, which is what a CPU run feels.
+
+    Args:
+        image_size: the image side, in pixels.
+
+    Returns:
+        The number of residual blocks: 3, 6 or 9.
     """
     return 9 if image_size >= 256 else 6 if image_size >= 128 else 3
 
 
 def build_resnet_generator(image_size=64, channels=3, ngf=64, n_blocks=None, name="generator"):
-    """c7s1-ngf, d2ngf, d4ngf, R4ngf x n_blocks, u2ngf, ungf, c7s1-channels (tanh); output shape = input shape."""
+    """c7s1-ngf, d2ngf, d4ngf, R4ngf x n_blocks, u2ngf, ungf, c7s1-channels (tanh).
+
+    The output shape is the input shape.
+
+    Args:
+        image_size: the image side: a multiple of 4, at least 16.
+        channels: the channels of the images.
+        ngf: the filters of the first convolution (64 in the paper).
+        n_blocks: the number of residual blocks (non-negative); ``None`` takes
+            :func:`residual_blocks_for` of ``image_size``.
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` from images ``(B, H, W, C)`` in [-1, 1] to float32 images of the same
+        shape in [-1, 1].
+
+    Raises:
+        ValueError: an unsupported ``image_size``.
+    """
     image_size = check_int(image_size, "image_size")
     if image_size % 4 or image_size < 16:
         raise ValueError(
@@ -83,7 +107,15 @@ def build_resnet_generator(image_size=64, channels=3, ngf=64, n_blocks=None, nam
 
 @keras.saving.register_keras_serializable(package="aigc_keras")
 class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """The paper's schedule: ``learning_rate`` for ``constant_steps``, then linear to 0 at ``total_steps``."""
+    """The paper's schedule: ``learning_rate`` for ``constant_steps``, then linear to 0.
+
+    The rate reaches 0 at ``total_steps`` and stays there.
+
+    Args:
+        learning_rate: the initial learning rate.
+        total_steps: the step at which the rate reaches 0 (a positive int).
+        constant_steps: the steps at the full rate, below ``total_steps``.
+    """
 
     def __init__(self, learning_rate: float, total_steps: int, constant_steps: int):
         self.learning_rate = float(learning_rate)
@@ -108,8 +140,19 @@ class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def make_optimizers(total_steps=None, learning_rate=2e-4, constant_fraction=0.5):
-    """Four Adam(β1 = 0.5) optimizers; with ``total_steps`` the rate is constant for
-    ``constant_fraction`` of them and then decays linearly to zero (100 + 100 epochs in the paper)."""
+    """Four Adam(β1 = 0.5) optimizers, one per CycleGAN network.
+
+    With ``total_steps`` the rate is constant for ``constant_fraction`` of them and then decays
+    linearly to zero (100 + 100 epochs in the paper).
+
+    Args:
+        total_steps: the training steps of the whole run, or ``None`` for a constant rate.
+        learning_rate: the initial learning rate.
+        constant_fraction: the fraction of ``total_steps`` at the full rate, in [0, 1).
+
+    Returns:
+        A dict from each of :attr:`CycleGAN.optimizer_names` to a new Adam optimizer.
+    """
     check_fraction(constant_fraction, "constant_fraction", "[0, 1)")
     rate = learning_rate
     if total_steps is not None:
@@ -121,13 +164,28 @@ def make_optimizers(total_steps=None, learning_rate=2e-4, constant_fraction=0.5)
 
 
 class CycleGAN(GenerativeModel):
-    """Unpaired translation between domains A and B; trains on ``(a, b)`` batches (see ``data.load_unpaired``).
+    """Unpaired translation between domains A and B.
 
+    Trains on ``(a, b)`` batches of images in [-1, 1] (see ``data.load_unpaired``).
     ``translate(images, "a2b")`` applies G, ``translate(images, "b2a")`` applies F.  The PatchGAN's
-    depth follows :func:`~aigc_keras.models.networks.patch_layers` (16x16 patches at 32x32, 34x34 at
-    64x64, the paper's 70x70 at 128x128 and above); ``n_blocks`` follows :func:`residual_blocks_for`.
-    ``identity_weight`` is relative to ``cycle_weight``: the identity term weighs
-    ``identity_weight * cycle_weight`` (0.5 λ by default), and ``cycle_weight=0`` removes both.
+    depth follows :func:`~aigc_keras.models.networks.patch_layers` (16x16 patches at 32x32, 34x34
+    at 64x64, the paper's 70x70 at 128x128 and above); ``n_blocks`` follows
+    :func:`residual_blocks_for`.  ``identity_weight`` is relative to ``cycle_weight``: the identity
+    term weighs ``identity_weight * cycle_weight`` (0.5 λ by default), and ``cycle_weight=0``
+    removes both.
+
+    Args:
+        image_size: the image side of both domains: a multiple of 4, at least 16.
+        channels: the channels of both domains' images.
+        ngf: the generators' base width (64 in the paper).
+        ndf: the discriminators' base width (64 in the paper).
+        n_blocks: the generators' residual blocks; ``None`` takes :func:`residual_blocks_for`.
+        cycle_weight: λ, the weight of the cycle-consistency term (non-negative).
+        identity_weight: the identity term's weight relative to ``cycle_weight``
+            (non-negative).
+        pool_size: the generated images each discriminator's history pool keeps (0: no pool).
+        seed: the seed of the model's noise (a non-negative int).
+        **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel` (``name``, ...).
     """
 
     optimizer_names = ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b")
@@ -161,12 +219,15 @@ class CycleGAN(GenerativeModel):
         self.identity_weight = check_non_negative(identity_weight, "identity_weight")
         self.pool_size = check_int(pool_size, "pool_size", minimum=0)
         shape = (self.image_size, self.image_size, self.channels)
-        make_g = lambda name: build_resnet_generator(
-            self.image_size, self.channels, self.ngf, self.n_blocks, name
-        )  # noqa: E731
-        make_d = lambda name: build_patch_discriminator(
-            self.image_size, self.channels, self.ndf, name=name
-        )  # noqa: E731
+
+        def make_g(name):
+            return build_resnet_generator(
+                self.image_size, self.channels, self.ngf, self.n_blocks, name
+            )
+
+        def make_d(name):
+            return build_patch_discriminator(self.image_size, self.channels, self.ndf, name=name)
+
         self.generator_ab, self.generator_ba = make_g("generator_ab"), make_g("generator_ba")
         self.discriminator_a, self.discriminator_b = (
             make_d("discriminator_a"),
@@ -198,9 +259,23 @@ class CycleGAN(GenerativeModel):
         }
 
     def default_optimizers(self):
+        """Four Adam(2e-4, β1 = 0.5) optimizers at a constant rate (:func:`make_optimizers`).
+
+        Returns:
+            A dict from each of ``optimizer_names`` to an Adam optimizer.
+        """
         return make_optimizers()
 
     def optimizer_variables(self, name):
+        """The trainable variables of the network that optimizer ``name`` updates.
+
+        Args:
+            name: one of ``optimizer_names`` (``"generator_ab"``, ``"generator_ba"``,
+                ``"discriminator_a"``, ``"discriminator_b"``).
+
+        Returns:
+            That network's trainable variables.
+        """
         return getattr(self, name).trainable_variables
 
     # --- training ---------------------------------------------------------------------
@@ -208,7 +283,8 @@ class CycleGAN(GenerativeModel):
     def _split(self, data):
         if not isinstance(data, (tuple, list)) or len(data) != 2:
             raise ValueError(
-                "CycleGAN trains on (images_a, images_b) batches: use aigc_keras.data.load_unpaired."
+                "CycleGAN trains on (images_a, images_b) batches: "
+                "use aigc_keras.data.load_unpaired."
             )
         return self.as_compute(data[0]), self.as_compute(data[1])
 
@@ -216,9 +292,9 @@ class CycleGAN(GenerativeModel):
         """Every loss of one step; ``pooled`` maps the fakes to what the discriminators see.
 
         Instance norm treats each image on its own, so stacking images into one call changes no
-        result: G runs once on ``[a; b]`` (translation and identity image) and once on ``F(b)``, F likewise,
-        and each discriminator once on ``[real; fake]`` for its own loss.  Four generator calls instead of six
-        trace and run faster.
+        result: G runs once on ``[a; b]`` (translation and identity image) and once on ``F(b)``,
+        F likewise, and each discriminator once on ``[real; fake]`` for its own loss.  Four
+        generator calls instead of six trace and run faster.
         """
         n_a, n_b = tf.shape(a)[0], tf.shape(b)[0]
         with_identity = bool(self.identity_weight)
@@ -291,7 +367,20 @@ class CycleGAN(GenerativeModel):
     # --- translation --------------------------------------------------------------------
 
     def translate(self, images, direction: str = "a2b", batch_size: int = 64) -> np.ndarray:
-        """Translate images in [-1, 1], ``(N, H, W, C)`` with the model's size and channels."""
+        """Translate images in [-1, 1], ``(N, H, W, C)`` with the model's size and channels.
+
+        Args:
+            images: images ``(N, image_size, image_size, channels)`` in [-1, 1] of the source
+                domain.
+            direction: ``"a2b"`` (G: A -> B) or ``"b2a"`` (F: B -> A).
+            batch_size: the images per network call.
+
+        Returns:
+            Float32 images of the same shape in [-1, 1], in the target domain.
+
+        Raises:
+            ValueError: an unknown ``direction``, or images of another shape or range.
+        """
         if direction not in DIRECTIONS:
             raise ValueError(
                 f"direction must be 'a2b' (G: A -> B) or 'b2a' (F: B -> A), got {direction!r}."
@@ -304,7 +393,8 @@ class CycleGAN(GenerativeModel):
             )
         if images.size and (images.min() < -1.0 - 1e-3 or images.max() > 1.0 + 1e-3):
             raise ValueError(
-                f"images must be in [-1, 1], got values in [{images.min():.3g}, {images.max():.3g}]."
+                f"images must be in [-1, 1], got values in "
+                f"[{images.min():.3g}, {images.max():.3g}]."
             )
         network = self.generator_ab if direction == "a2b" else self.generator_ba
         batch_size = check_int(batch_size, "batch_size")
@@ -317,8 +407,18 @@ class CycleGAN(GenerativeModel):
         return np.concatenate(outputs) if outputs else np.zeros((0, *expected), np.float32)
 
     def generate(self, *args, **kwargs):
+        """Not available: CycleGAN translates images rather than sampling them.
+
+        Args:
+            *args: ignored.
+            **kwargs: ignored.
+
+        Raises:
+            TypeError: always; use :meth:`translate`.
+        """
         raise TypeError(
-            "CycleGAN translates images rather than sampling them: use translate(images, direction)."
+            "CycleGAN translates images rather than sampling them: "
+            "use translate(images, direction)."
         )
 
 

@@ -4,13 +4,14 @@
   (CVPR 2016); dilated convolutions for context: Iizuka, Simo-Serra, Ishikawa (SIGGRAPH 2017);
   free-form (brush-stroke) masks: Yu et al., "Free-Form Image Inpainting with Gated Convolution"
   (ICCV 2019) — their masks, not their gated convolutions.
-* Super-resolution: Shi et al., "Real-Time Single Image and Video Super-Resolution Using an Efficient
-  Sub-Pixel Convolutional Neural Network" (CVPR 2016); residual blocks without batch norm: Lim et al.,
-  "EDSR" (CVPRW 2017).  The network predicts a correction to bicubic upsampling.
+* Super-resolution: Shi et al., "Real-Time Single Image and Video Super-Resolution Using an
+  Efficient Sub-Pixel Convolutional Neural Network" (CVPR 2016); residual blocks without batch
+  norm: Lim et al., "EDSR" (CVPRW 2017).  The network predicts a correction to bicubic upsampling.
 * Denoising: Zhang et al., "Beyond a Gaussian Denoiser: Residual Learning of Deep CNN for Image
   Denoising" (DnCNN, TIP 2017): the network predicts the noise, which is subtracted.
 
-Images are in [0, 1] (``data.load(..., value_range=(0, 1))``), the range PSNR and SSIM are computed in.
+Images are in [0, 1] (``data.load(..., value_range=(0, 1))``), the range PSNR and SSIM are
+computed in.
 Masks are 1 in the hole and 0 where pixels are known, shape ``(N, H, W, 1)``.
 """
 
@@ -29,28 +30,39 @@ from .base import GenerativeModel
 from .networks import build_patch_discriminator
 
 RECTANGLE_SIDES = (0.25, 0.5)  # rectangle height and width as fractions of the image side
-FREE_FORM_COVER = (
-    0.1,
-    0.3,
-)  # free-form masks cover this fraction of the image (+ at most one brush dab)
+# free-form masks cover this fraction of the image (+ at most one brush dab)
+FREE_FORM_COVER = (0.1, 0.3)
 
 
 # --- masks ---------------------------------------------------------------------------------
 
 
 def _rectangles(uniforms, size: int, sides=RECTANGLE_SIDES):
-    """Masks ``(B, size, size, 1)`` from ``uniforms`` ``(B, 4)`` in [0, 1): height, width, top, left."""
+    """Masks ``(B, size, size, 1)`` from ``uniforms`` ``(B, 4)`` in [0, 1).
+
+    The four uniforms of a row set the rectangle's height, width, top and left.
+    """
     low, high = sides
     extent = tf.round(size * (low + uniforms[:, :2] * (high - low)))  # (B, 2) rows, columns
     corner = tf.floor(uniforms[:, 2:] * (size - extent + 1))  # (B, 2) top, left
     grid = tf.range(size, dtype=uniforms.dtype)
-    rows = (grid[None] >= corner[:, :1]) & (grid[None] < corner[:, :1] + extent[:, :1])  # (B, size)
-    cols = (grid[None] >= corner[:, 1:]) & (grid[None] < corner[:, 1:] + extent[:, 1:])  # (B, size)
+    # rows and cols: (B, size) each
+    rows = (grid[None] >= corner[:, :1]) & (grid[None] < corner[:, :1] + extent[:, :1])
+    cols = (grid[None] >= corner[:, 1:]) & (grid[None] < corner[:, 1:] + extent[:, 1:])
     return tf.cast(rows[:, :, None, None] & cols[:, None, :, None], tf.float32)
 
 
 def rectangle_masks(n: int, size: int, *, seed: int = 0) -> np.ndarray:
-    """``n`` random rectangles; each side is 25-50 % of the image side (so 6-25 % of its area)."""
+    """``n`` random rectangles; each side is 25-50 % of the image side (so 6-25 % of its area).
+
+    Args:
+        n: the number of masks.
+        size: the image side, in pixels (at least 4).
+        seed: the seed of the draw (a non-negative int).
+
+    Returns:
+        Float32 masks ``(n, size, size, 1)``: 1 in the hole, 0 elsewhere.
+    """
     uniforms = tf.random.stateless_uniform(
         (check_int(n, "n"), 4), seed=[check_int(seed, "seed", minimum=0), 7]
     )
@@ -58,13 +70,32 @@ def rectangle_masks(n: int, size: int, *, seed: int = 0) -> np.ndarray:
 
 
 def brush_radius(size: int) -> int:
+    """The radius of the brush that draws free-form masks: ``size / 16``, at least 1 pixel.
+
+    Args:
+        size: the image side, in pixels.
+
+    Returns:
+        The radius in pixels.
+    """
     return max(1, round(size / 16))
 
 
 def free_form_masks(n: int, size: int, *, seed: int = 0, cover=FREE_FORM_COVER) -> np.ndarray:
-    """``n`` brush-stroke masks: strokes of 1-4 straight segments, drawn until each mask covers a
-    fraction drawn uniformly from ``cover`` (it may exceed it by one brush dab, ``pi r^2`` pixels,
-    ``r = size / 16``)."""
+    """``n`` brush-stroke masks: strokes of straight segments, drawn until each mask is covered.
+
+    Strokes of 1-4 straight segments are drawn until each mask covers a fraction drawn uniformly
+    from ``cover`` (it may exceed it by one brush dab, ``pi r^2`` pixels, ``r = size / 16``).
+
+    Args:
+        n: the number of masks.
+        size: the image side, in pixels (at least 4).
+        seed: the seed of the draw (a non-negative int).
+        cover: ``(low, high)``, the range of the covered fraction of each mask.
+
+    Returns:
+        Float32 masks ``(n, size, size, 1)``: 1 in the hole, 0 elsewhere.
+    """
     n, size = check_int(n, "n"), check_int(size, "size", minimum=4)
     rng = np.random.default_rng([check_int(seed, "seed", minimum=0), 11])
     radius = brush_radius(size)
@@ -90,7 +121,20 @@ def free_form_masks(n: int, size: int, *, seed: int = 0, cover=FREE_FORM_COVER) 
 
 
 def check_masks(images, masks) -> tuple[np.ndarray, np.ndarray]:
-    """Images ``(N, H, W, C)`` in [0, 1] and binary masks ``(N, H, W, 1)`` (or ``(N, H, W)``), or a clear error."""
+    """Images ``(N, H, W, C)`` in [0, 1] and binary masks ``(N, H, W, 1)``, or a clear error.
+
+    Args:
+        images: images ``(N, H, W, C)`` in [0, 1].
+        masks: binary masks ``(N, H, W, 1)`` or ``(N, H, W)``: 1 in the hole, 0 where pixels
+            are known.
+
+    Returns:
+        ``(images, masks)`` as float32 arrays, the masks ``(N, H, W, 1)``.
+
+    Raises:
+        ValueError: images that are not 4-D or not in [0, 1], masks of another size, or masks
+            that are not binary.
+    """
     images, masks = np.asarray(images, np.float32), np.asarray(masks, np.float32)
     if images.ndim != 4:
         raise ValueError(f"images must be (N, H, W, C), got shape {images.shape}.")
@@ -98,8 +142,9 @@ def check_masks(images, masks) -> tuple[np.ndarray, np.ndarray]:
         masks = masks[..., None]
     if masks.shape != (*images.shape[:3], 1):
         raise ValueError(
-            f"the mask must match the image size: images {images.shape[1:3]}, masks {masks.shape[1:3]} "
-            f"(shape {masks.shape}; expected (N, H, W) or (N, H, W, 1) with the images' N, H, W)."
+            f"the mask must match the image size: images {images.shape[1:3]}, "
+            f"masks {masks.shape[1:3]} (shape {masks.shape}; expected (N, H, W) or "
+            f"(N, H, W, 1) with the images' N, H, W)."
         )
     if not np.isin(masks, (0.0, 1.0)).all():
         raise ValueError(
@@ -112,10 +157,21 @@ def check_masks(images, masks) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pooled_psnr(restored, reference) -> float:
-    """PSNR in dB of the mean squared error over *all* pixels of all images, ``10 log10(1 / MSE)`` ([0, 1] images).
+    """PSNR in dB of the mean squared error over *all* pixels of all images.
 
-    Averaging per-image PSNR (``tf.image.psnr``) breaks on flat patches, where bicubic upsampling or any
-    method can be exact and the PSNR infinite; pooling the error first keeps every patch's weight equal.
+    ``10 log10(1 / MSE)`` for [0, 1] images.  Averaging per-image PSNR (``tf.image.psnr``) breaks
+    on flat patches, where bicubic upsampling or any method can be exact and the PSNR infinite;
+    pooling the error first keeps every patch's weight equal.
+
+    Args:
+        restored: images in [0, 1], any shape.
+        reference: the true images, the same shape.
+
+    Returns:
+        The PSNR in dB (at most 120: the error is floored at 1e-12).
+
+    Raises:
+        ValueError: arrays of different shapes.
     """
     restored, reference = np.asarray(restored, np.float64), np.asarray(reference, np.float64)
     if restored.shape != reference.shape:
@@ -126,7 +182,17 @@ def pooled_psnr(restored, reference) -> float:
 
 
 def mean_ssim(restored, reference) -> float:
-    """Mean structural similarity (``tf.image.ssim``, the standard 11x11 Gaussian window) of [0, 1] images."""
+    """Mean structural similarity of [0, 1] images.
+
+    ``tf.image.ssim`` with the standard 11x11 Gaussian window.
+
+    Args:
+        restored: images ``(N, H, W, C)`` in [0, 1].
+        reference: the true images, the same shape.
+
+    Returns:
+        The SSIM averaged over the images (1: identical).
+    """
     return float(
         np.mean(
             tf.image.ssim(np.asarray(restored, np.float32), np.asarray(reference, np.float32), 1.0)
@@ -135,7 +201,18 @@ def mean_ssim(restored, reference) -> float:
 
 
 def hole_mse(filled, reference, masks) -> float:
-    """Mean squared error over the hole pixels only (mask 1), all channels: what an inpainter is judged on."""
+    """Mean squared error over the hole pixels only (mask 1), all channels.
+
+    What an inpainter is judged on.
+
+    Args:
+        filled: inpainted images ``(N, H, W, C)`` in [0, 1].
+        reference: the true images, the same shape.
+        masks: masks ``(N, H, W, 1)``: 1 in the hole, 0 where pixels are known.
+
+    Returns:
+        The mean squared error per hole pixel and channel (0 when there is no hole).
+    """
     filled, reference, masks = (np.asarray(a, np.float64) for a in (filled, reference, masks))
     return float(
         ((filled - reference) ** 2 * masks).sum() / max(masks.sum() * reference.shape[-1], 1.0)
@@ -143,10 +220,19 @@ def hole_mse(filled, reference, masks) -> float:
 
 
 def run_network(network: keras.Model, inputs, batch_size: int = 64) -> np.ndarray:
-    """``network(inputs, training=False)`` in batches, as float32 NumPy; ``inputs`` an array or a list of arrays.
+    """``network(inputs, training=False)`` in batches, as float32 NumPy.
 
-    Called eagerly: images of new sizes (super-resolution and denoising accept any size) and a smaller last
-    batch cost no retracing, which ``predict_on_batch`` warned about.
+    Called eagerly: images of new sizes (super-resolution and denoising accept any size) and a
+    smaller last batch cost no retracing, which ``predict_on_batch`` warned about.
+
+    Args:
+        network: a Keras model.
+        inputs: an array, or a list or tuple of arrays (one per network input) with the same
+            first dimension.
+        batch_size: the most samples per call.
+
+    Returns:
+        The outputs of all batches, concatenated, as a float32 array.
     """
     batch_size = check_int(batch_size, "batch_size")
     parts = inputs if isinstance(inputs, (list, tuple)) else [inputs]
@@ -162,20 +248,44 @@ def run_network(network: keras.Model, inputs, batch_size: int = 64) -> np.ndarra
 
 
 def biharmonic_inpaint(images, masks) -> np.ndarray:
-    """scikit-image's biharmonic inpainting per image: the smoothest surface through the known pixels."""
+    """scikit-image's biharmonic inpainting per image.
+
+    The smoothest surface through the known pixels.
+
+    Args:
+        images: images ``(N, H, W, C)`` in [0, 1].
+        masks: binary masks ``(N, H, W, 1)`` or ``(N, H, W)``: 1 in the hole.
+
+    Returns:
+        Float32 images ``(N, H, W, C)`` with their holes filled.
+    """
     from skimage.restoration import inpaint_biharmonic
 
     images, masks = check_masks(images, masks)
     return np.stack(
-        [inpaint_biharmonic(x, m[..., 0], channel_axis=-1) for x, m in zip(images, masks)]
+        [
+            inpaint_biharmonic(x, m[..., 0], channel_axis=-1)
+            for x, m in zip(images, masks, strict=True)
+        ]
     ).astype(np.float32)
 
 
 def tv_denoise(images, weights=(0.03, 0.06, 0.1, 0.15), reference=None):
-    """scikit-image's total-variation denoising (Chambolle).  With ``reference`` (the clean images), every
-    weight in ``weights`` is tried and the best by :func:`pooled_psnr` is kept — the baseline's best case.
+    """scikit-image's total-variation denoising (Chambolle).
 
-    Returns ``(denoised, weight)``.
+    With ``reference`` (the clean images), every weight in ``weights`` is tried and the best by
+    :func:`pooled_psnr` is kept — the baseline's best case.
+
+    Args:
+        images: noisy images ``(N, H, W, C)``, roughly in [0, 1].
+        weights: the denoising weights to try; a single one when ``reference`` is ``None``.
+        reference: the clean images, the same shape, or ``None``.
+
+    Returns:
+        ``(denoised, weight)``: float32 images clipped to [0, 1] and the weight used.
+
+    Raises:
+        ValueError: several weights but no ``reference``.
     """
     from skimage.restoration import denoise_tv_chambolle
 
@@ -201,9 +311,20 @@ def tv_denoise(images, weights=(0.03, 0.06, 0.1, 0.15), reference=None):
 def build_inpainting_network(image_size=32, channels=1, width=32, name="inpainter"):
     """Encoder-decoder over ``[image * (1 - mask), mask]`` -> the image with its hole filled.
 
-    Two stride-2 convolutions (H/4), dilated 3x3 convolutions (rates 2, 4, 8) for context beyond the hole,
-    two upsamplings with skips from the encoder, sigmoid output.  The output keeps every known pixel
-    (``HoleComposite``): only the hole comes from the network.  ``image_size`` must be divisible by 4.
+    Two stride-2 convolutions (H/4), dilated 3x3 convolutions (rates 2, 4, 8) for context beyond
+    the hole, two upsamplings with skips from the encoder, sigmoid output.  The output keeps every
+    known pixel (``HoleComposite``): only the hole comes from the network.  ``image_size`` must be
+    divisible by 4.
+
+    Args:
+        image_size: the image side, divisible by 4.
+        channels: the channels of the images.
+        width: the filters of the first convolution (the deepest have ``4 * width``).
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` from ``[images (B, H, W, C) in [0, 1], masks (B, H, W, 1)]`` to
+        float32 images ``(B, H, W, C)`` in [0, 1].
     """
     image = keras.Input((image_size, image_size, channels), name="image")
     mask = keras.Input((image_size, image_size, 1), name="mask")
@@ -245,10 +366,22 @@ def build_inpainting_network(image_size=32, channels=1, width=32, name="inpainte
 def build_super_resolution_network(
     scale=2, channels=3, width=32, blocks=4, name="super_resolution"
 ):
-    """Low-resolution image -> ``scale`` times larger: bicubic upsampling + a learned correction (zero at first).
+    """Low-resolution image -> ``scale`` times larger: bicubic upsampling + a learned correction.
 
-    Convolution, ``blocks`` residual blocks (conv-ReLU-conv + skip, no batch norm), a convolution to
-    ``channels * scale**2`` maps and a sub-pixel rearrangement to the large grid.  Any input size.
+    The correction is zero at first.  Convolution, ``blocks`` residual blocks (conv-ReLU-conv +
+    skip, no batch norm), a convolution to ``channels * scale**2`` maps and a sub-pixel
+    rearrangement to the large grid.  Any input size.
+
+    Args:
+        scale: the upscaling factor (2 or 4 in the package).
+        channels: the channels of the images.
+        width: the filters of the convolutions.
+        blocks: the number of residual blocks.
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` from images ``(B, h, w, C)`` in [0, 1] to float32 images
+        ``(B, scale h, scale w, C)`` (about [0, 1]; not clipped).
     """
     low = keras.Input((None, None, channels), name="low_resolution")
     x = head = layers.Conv2D(width, 3, padding="same", name="head")(low)
@@ -259,7 +392,8 @@ def build_super_resolution_network(
         h = layers.Conv2D(width, 3, padding="same", name=f"block{b + 1}_conv2")(h)
         x = layers.Add(name=f"block{b + 1}_skip")([x, h])
     x = layers.Add(name="global_skip")([x, head])
-    # zero-initialised: the untrained network is exactly bicubic upsampling, and training only adds to it
+    # zero-initialised: the untrained network is exactly bicubic upsampling, and training only
+    # adds to it
     x = layers.Conv2D(
         channels * scale**2, 3, padding="same", kernel_initializer="zeros", name="to_subpixels"
     )(x)  # (h, w, C r^2)
@@ -275,7 +409,20 @@ def build_super_resolution_network(
 
 
 def build_denoising_network(channels=3, width=32, depth=8, name="denoiser"):
-    """DnCNN without batch norm: ``depth`` 3x3 convolutions predict the noise; output = noisy - noise."""
+    """DnCNN without batch norm: ``depth`` 3x3 convolutions predict the noise.
+
+    The output is the noisy image minus the predicted noise.  Any input size.
+
+    Args:
+        channels: the channels of the images.
+        width: the filters of the hidden convolutions.
+        depth: the number of convolutions, the last one predicting the noise.
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` from noisy images ``(B, H, W, C)`` (roughly in [0, 1]) to float32
+        denoised images of the same shape (not clipped).
+    """
     noisy = keras.Input((None, None, channels), name="noisy")
     x = noisy
     for d in range(depth - 1):
@@ -302,10 +449,20 @@ def _check_size(image_size, multiple=1):
 class Inpainter(GenerativeModel):
     """Fill holes: L1 on the hole plus a least-squares PatchGAN term on the composite image.
 
-    ``g_loss = hole_l1 + adversarial_weight * E[(D(x̂) - 1)^2]``, where ``hole_l1`` is the mean absolute
-    error over hole pixels and ``x̂`` the image with its hole filled; ``d_loss`` is LSGAN's.  Each batch
-    gets fresh masks: half rectangles (:func:`rectangle_masks`' sizes), half free-form strokes from a bank
-    of ``mask_bank`` masks drawn once from the seed.
+    ``g_loss = hole_l1 + adversarial_weight * E[(D(x̂) - 1)^2]``, where ``hole_l1`` is the mean
+    absolute error over hole pixels and ``x̂`` the image with its hole filled; ``d_loss`` is
+    LSGAN's.  Each batch gets fresh masks: half rectangles (:func:`rectangle_masks`' sizes), half
+    free-form strokes from a bank of ``mask_bank`` masks drawn once from the seed.  Trains on
+    batches of clean images in [0, 1] (labels, if present, are ignored).
+
+    Args:
+        image_size: the image side, divisible by 4.
+        channels: the channels of the images.
+        width: the base width of the inpainting network and the discriminator.
+        adversarial_weight: the weight of the adversarial term (non-negative; 0: L1 only).
+        mask_bank: the number of free-form masks drawn once for training (a positive int).
+        seed: the seed of the model's noise and of the mask bank (a non-negative int).
+        **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel` (``name``, ...).
     """
 
     optimizer_names = ("generator", "discriminator")
@@ -350,19 +507,41 @@ class Inpainter(GenerativeModel):
         }
 
     def default_optimizers(self):
+        """Adam(β1 = 0.5): 1e-3 for the inpainting network, 1e-4 for the discriminator.
+
+        Returns:
+            ``{"generator": Adam, "discriminator": Adam}``.
+        """
         return {
             "generator": keras.optimizers.Adam(1e-3, beta_1=0.5),
             "discriminator": keras.optimizers.Adam(1e-4, beta_1=0.5),
         }
 
     def optimizer_variables(self, name):
+        """The trainable variables of the network that optimizer ``name`` updates.
+
+        Args:
+            name: ``"generator"`` (the inpainting network) or ``"discriminator"``.
+
+        Returns:
+            That network's trainable variables.
+        """
         return (self.network if name == "generator" else self.discriminator).trainable_variables
 
     def call(self, images, masks, training=False):
         return self.network([images, masks], training=training)
 
     def draw_masks(self, batch):
-        """Fresh training masks ``(batch, H, W, 1)``: rectangles or bank strokes, by a coin per sample."""
+        """Fresh training masks ``(batch, H, W, 1)``: rectangles or bank strokes.
+
+        A coin per sample chooses between them.
+
+        Args:
+            batch: the number of masks (an int or a scalar int tensor).
+
+        Returns:
+            Float32 masks ``(batch, H, W, 1)``: 1 in the hole, 0 elsewhere.
+        """
         uniforms = self.noise((batch, 6), "uniform")
         rectangles = _rectangles(uniforms[:, :4], self.image_size)
         index = tf.cast(uniforms[:, 4] * self.mask_bank, tf.int32)
@@ -406,7 +585,16 @@ class Inpainter(GenerativeModel):
         )
 
     def inpaint(self, images, masks, batch_size: int = 64) -> np.ndarray:
-        """Fill the holes (mask 1) of images in [0, 1]; known pixels are returned unchanged."""
+        """Fill the holes (mask 1) of images in [0, 1]; known pixels are returned unchanged.
+
+        Args:
+            images: images ``(N, image_size, image_size, channels)`` in [0, 1].
+            masks: binary masks ``(N, H, W, 1)`` or ``(N, H, W)``: 1 in the hole.
+            batch_size: the images per network call.
+
+        Returns:
+            Float32 images ``(N, H, W, C)`` in [0, 1].
+        """
         images, masks = check_masks(images, masks)
         if images.shape[1:] != (self.image_size, self.image_size, self.channels):
             raise ValueError(
@@ -421,14 +609,20 @@ class Inpainter(GenerativeModel):
         Args:
             clean: held-out images in [0, 1].
             seed: the seed of the free-form masks.
+
+        Returns:
+            ``[masked inputs, inpainted, clean]``, three image arrays of ``clean``'s shape.
         """
         masks = free_form_masks(len(clean), self.image_size, seed=seed)
         return [clean * (1 - masks), self.inpaint(clean, masks), clean]
 
 
 class _Restorer(GenerativeModel):
-    """What SuperResolution and Denoiser share: degrade clean patches in ``train_step``, learn to undo it
-    by mean squared error (the loss PSNR measures), track the batch's PSNR (:func:`pooled_psnr`'s definition)."""
+    """What SuperResolution and Denoiser share.
+
+    Degrade clean patches in ``train_step``, learn to undo it by mean squared error (the loss PSNR
+    measures), track the batch's PSNR (:func:`pooled_psnr`'s definition).
+    """
 
     optimizer_names = ("restorer",)
 
@@ -438,9 +632,22 @@ class _Restorer(GenerativeModel):
         self.value_range = (0, 1)
 
     def default_optimizers(self):
+        """Adam(1e-3) for the network.
+
+        Returns:
+            ``{"restorer": Adam}``.
+        """
         return {"restorer": keras.optimizers.Adam(1e-3)}
 
     def optimizer_variables(self, name):
+        """The variables optimizer ``name`` updates: the network's.
+
+        Args:
+            name: ``"restorer"``.
+
+        Returns:
+            The network's trainable variables.
+        """
         return self.network.trainable_variables
 
     def call(self, degraded, training=False):
@@ -478,7 +685,19 @@ class _Restorer(GenerativeModel):
 
 
 class SuperResolution(_Restorer):
-    """x2 or x4 super-resolution.  Training pairs: a clean patch and its area-averaged downsampling."""
+    """x2 or x4 super-resolution.
+
+    Training pairs: a clean patch and its area-averaged downsampling.  Trains on batches of clean
+    patches in [0, 1] whose side is divisible by ``scale``.
+
+    Args:
+        scale: the upscaling factor, 2 or 4.
+        channels: the channels of the images.
+        width: the filters of the network's convolutions.
+        blocks: the network's residual blocks (0 or more).
+        seed: the seed of the model's noise (a non-negative int).
+        **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel` (``name``, ...).
+    """
 
     xla_unsupported = "bicubic upsampling (TensorFlow's ResizeBicubic) has no XLA kernel"
 
@@ -504,14 +723,32 @@ class SuperResolution(_Restorer):
         }
 
     def degrade(self, clean):
-        """Area-averaged downsampling by ``scale``: each low-resolution pixel is the mean of its ``scale`` x
-        ``scale`` block (an average pooling; ``tf.image.resize(method="area")`` gives the same numbers but has
-        no XLA kernel, and XLA is the default on GPUs)."""
+        """Area-averaged downsampling by ``scale``.
+
+        Each low-resolution pixel is the mean of its ``scale`` x ``scale`` block (an average
+        pooling; ``tf.image.resize(method="area")`` gives the same numbers but has no XLA kernel,
+        and XLA is the default on GPUs).
+
+        Args:
+            clean: images ``(B, H, W, C)`` in [0, 1] (a remainder of ``H`` or ``W`` not
+                divisible by ``scale`` is dropped).
+
+        Returns:
+            Images ``(B, H / scale, W / scale, C)`` in the compute dtype.
+        """
         pooled = tf.nn.avg_pool2d(tf.cast(clean, "float32"), self.scale, self.scale, "VALID")
         return tf.cast(pooled, self.compute_dtype)
 
     def upscale(self, images, batch_size: int = 64) -> np.ndarray:
-        """Low-resolution images in [0, 1] -> ``scale`` times larger, clipped to [0, 1]."""
+        """Low-resolution images in [0, 1] -> ``scale`` times larger, clipped to [0, 1].
+
+        Args:
+            images: images ``(N, h, w, channels)`` in [0, 1], any size.
+            batch_size: the images per network call.
+
+        Returns:
+            Float32 images ``(N, scale h, scale w, channels)`` in [0, 1].
+        """
         return self._restore(images, batch_size)
 
     def examples(self, clean, seed: int = 0) -> list:  # noqa: ARG002 (the degradation is fixed)
@@ -521,6 +758,9 @@ class SuperResolution(_Restorer):
         Args:
             clean: held-out images in [0, 1].
             seed: unused (the degradation has no randomness).
+
+        Returns:
+            ``[blown-up low-resolution inputs, upscaled, clean]``, three image arrays.
         """
         low = keras.ops.convert_to_numpy(self.degrade(clean))
         blocky = np.repeat(np.repeat(low, self.scale, 1), self.scale, 2)
@@ -528,7 +768,19 @@ class SuperResolution(_Restorer):
 
 
 class Denoiser(_Restorer):
-    """Removes additive Gaussian noise of standard deviation ``noise_std`` (in [0, 1] units; 0.1 is 25.5/255)."""
+    """Removes additive Gaussian noise of standard deviation ``noise_std``.
+
+    ``noise_std`` is in [0, 1] units (0.1 is 25.5/255).  Trains on batches of clean patches in
+    [0, 1].
+
+    Args:
+        channels: the channels of the images.
+        width: the filters of the network's hidden convolutions.
+        depth: the network's convolutions (at least 2).
+        noise_std: the standard deviation of the training noise, in (0, 1).
+        seed: the seed of the model's noise (a non-negative int).
+        **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel` (``name``, ...).
+    """
 
     def __init__(self, channels=3, width=32, depth=8, noise_std=0.1, seed=0, **kwargs):
         check_fraction(noise_std, "noise_std", "(0, 1)")
@@ -551,10 +803,26 @@ class Denoiser(_Restorer):
         }
 
     def degrade(self, clean):
+        """Add Gaussian noise of standard deviation ``noise_std`` from the model's seeded noise.
+
+        Args:
+            clean: images ``(B, H, W, C)`` in [0, 1].
+
+        Returns:
+            The noisy images, same shape and dtype (not clipped).
+        """
         return clean + tf.cast(self.noise_std * self.noise(tf.shape(clean)), clean.dtype)
 
     def denoise(self, images, batch_size: int = 64) -> np.ndarray:
-        """Noisy images (roughly in [0, 1]) -> denoised, clipped to [0, 1]."""
+        """Noisy images (roughly in [0, 1]) -> denoised, clipped to [0, 1].
+
+        Args:
+            images: noisy images ``(N, H, W, channels)``, any size.
+            batch_size: the images per network call.
+
+        Returns:
+            Float32 images of the same shape in [0, 1].
+        """
         return self._restore(images, batch_size)
 
     def examples(self, clean, seed: int = 0) -> list:  # noqa: ARG002 (the model's own noise)
@@ -563,6 +831,9 @@ class Denoiser(_Restorer):
         Args:
             clean: held-out images in [0, 1].
             seed: unused (the noise comes from the model's seed generator).
+
+        Returns:
+            ``[noisy inputs clipped to [0, 1], denoised, clean]``, three image arrays.
         """
         noisy = keras.ops.convert_to_numpy(self.degrade(clean))
         return [np.clip(noisy, 0, 1), self.denoise(noisy), clean]

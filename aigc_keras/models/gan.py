@@ -29,7 +29,22 @@ from .networks import build_discriminator, latent_input, upsampling_filters, ups
 def build_generator(
     image_size=28, channels=1, latent_dim=64, width=64, num_classes=None, name="generator"
 ):
-    """Transposed-convolution generator with batch norm: z (and a label) -> image in [-1, 1]."""
+    """Transposed-convolution generator with batch norm: z (and a label) -> image in [-1, 1].
+
+    Args:
+        image_size: the image side (see :func:`~aigc_keras.models.networks.upsampling_plan`:
+            28, 32, 64, ...).
+        channels: the channels of the images.
+        latent_dim: the size of the latent vector z.
+        width: the base width; the start map has ``width * 2 ** (ups - 1)`` channels.
+        num_classes: the number of classes of a class-conditional generator; ``None`` for an
+            unconditional one.
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` from latents ``(B, latent_dim)`` (and int32 labels ``(B,)`` when
+        conditional) to float32 images ``(B, image_size, image_size, channels)`` in [-1, 1].
+    """
     start, ups = upsampling_plan(image_size)
     inputs, z, one_hot = latent_input(latent_dim, num_classes)
     x = z
@@ -110,17 +125,42 @@ class _AdversarialModel(GenerativeModel):
         return (self.latent_dim,)
 
     def sample_from_latents(self, latents, labels=None):
+        """Images from latents with the generator in inference mode.
+
+        Args:
+            latents: standard normal latents ``(B, latent_dim)``.
+            labels: int32 class ids ``(B,)`` for a conditional model, else ``None``.
+
+        Returns:
+            Float32 images ``(B, H, W, C)`` in [-1, 1].
+        """
         return self(latents, labels, training=False)
 
     def default_optimizers(self):
-        make = lambda: keras.optimizers.Adam(
-            self.default_learning_rate,
-            beta_1=self.default_beta_1,  # noqa: E731
-            beta_2=self.default_beta_2,
-        )
+        """Adam for both networks with the model's learning rate and betas.
+
+        Returns:
+            ``{"generator": Adam, "discriminator": Adam}``.
+        """
+
+        def make():
+            return keras.optimizers.Adam(
+                self.default_learning_rate,
+                beta_1=self.default_beta_1,
+                beta_2=self.default_beta_2,
+            )
+
         return {"generator": make(), "discriminator": make()}
 
     def optimizer_variables(self, name):
+        """The trainable variables of the network that optimizer ``name`` updates.
+
+        Args:
+            name: ``"generator"`` or ``"discriminator"``.
+
+        Returns:
+            That network's trainable variables.
+        """
         return getattr(self, name).trainable_variables
 
     def _score(self, images, labels, training):
@@ -135,6 +175,17 @@ class DCGAN(_AdversarialModel):
     Discriminator: maximise ``E[log D(x)] + E[log(1 - D(G(z)))]`` (binary cross-entropy,
     optionally with one-sided label smoothing).  Generator: minimise ``-E[log D(G(z))]``.
     Both networks are updated from the same forward pass each step.
+
+    Args:
+        image_size: the image side (28, 32, 64, ...: 7 or 4 times a power of two).
+        channels: the channels of the images, which are expected in [-1, 1].
+        latent_dim: the size of the latent vector z.
+        width: the base width of both networks.
+        label_smoothing: the discriminator's target for real images is ``1 - label_smoothing``,
+            in [0, 1).
+        seed: the seed of the model's noise (a non-negative int).
+        **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel` (``name``,
+            ...); ``num_classes`` is :class:`ConditionalGAN`'s.
     """
 
     trackers_used = ("d_loss", "g_loss", "d_real", "d_fake")
@@ -200,6 +251,18 @@ class ConditionalGAN(DCGAN):
     """Class-conditional DCGAN: label embedding into the generator, projection discriminator.
 
     ``generate(labels=[...])`` draws images of the requested classes.
+
+    Args:
+        image_size: the image side (28, 32, 64, ...: 7 or 4 times a power of two).
+        channels: the channels of the images, which are expected in [-1, 1].
+        num_classes: the number of classes (at least 2); training batches are
+            ``(images, labels)`` with integer labels in ``0 .. num_classes - 1``.
+        latent_dim: the size of the latent vector z.
+        width: the base width of both networks.
+        label_smoothing: the discriminator's target for real images is ``1 - label_smoothing``,
+            in [0, 1).
+        seed: the seed of the model's noise (a non-negative int).
+        **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel`.
     """
 
     def __init__(
@@ -232,6 +295,16 @@ class WGANGP(_AdversarialModel):
     ``E[D(G(z))] - E[D(x)] + λ E[(||∇_x̂ D(x̂)||_2 - 1)^2]`` with ``x̂ = ε x + (1 - ε) G(z)``,
     ``ε ~ U[0, 1]`` per sample.  Generator: minimise ``-E[D(G(z))]``.  Each critic update
     uses the same real batch with fresh noise.  Adam(1e-4, β1 = 0, β2 = 0.9) as in the paper.
+
+    Args:
+        image_size: the image side (28, 32, 64, ...: 7 or 4 times a power of two).
+        channels: the channels of the images, which are expected in [-1, 1].
+        latent_dim: the size of the latent vector z.
+        width: the base width of both networks.
+        n_critic: the critic updates per generator update (a positive int).
+        gp_weight: λ, the weight of the gradient penalty (non-negative).
+        seed: the seed of the model's noise (a non-negative int).
+        **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel`.
     """
 
     trackers_used = ("d_loss", "g_loss", "gp", "w_distance")
@@ -311,7 +384,14 @@ class WGANGP(_AdversarialModel):
 
 
 def export_generator(model) -> dict:
-    """The network ``aigc-keras train`` saves: the generator, latent (, label) -> image in [-1, 1]."""
+    """The network ``aigc-keras train`` saves: the generator, latent (, label) -> image in [-1, 1].
+
+    Args:
+        model: a trained :class:`DCGAN`, :class:`ConditionalGAN` or :class:`WGANGP`.
+
+    Returns:
+        ``{"generator.keras": model.generator}``.
+    """
     return {"generator.keras": model.generator}
 
 

@@ -39,6 +39,19 @@ def build_classifier(
     Two stacked 3x3 convolutions see a 5x5 window of their input; each 2x2 max pool
     halves the map, so a unit of the second stage sees 14x14 input pixels and a unit
     after the second pool 16x16 (its receptive field).
+
+    Args:
+        image_size: the side of the square input images, in pixels (at least 4).
+        channels: the channels of the input images (1 grayscale, 3 RGB).
+        num_classes: the number of classes (logits per image).
+        width: the filters of the first stage (the second has ``2 * width``).
+        feature_dim: the size of the penultimate ``features`` layer.
+        dropout: the dropout rate before the logits, in [0, 1).
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` from images ``(B, image_size, image_size, channels)`` (the package
+        feeds [-1, 1] images) to ``[logits (B, num_classes) float32, features (B, feature_dim)]``.
     """
     inputs = keras.Input((image_size, image_size, channels), name="images")
     x = inputs
@@ -58,7 +71,20 @@ def build_classifier(
 
 
 def upsampling_plan(image_size: int) -> tuple[int, int]:
-    """(start size, number of 2x upsamplings) for a square image: 28 = 7*2^2, 32 = 4*2^3, 64 = 4*2^4."""
+    """(start size, number of 2x upsamplings) for a square image.
+
+    28 = 7*2^2, 32 = 4*2^3, 64 = 4*2^4.
+
+    Args:
+        image_size: the image side: 7 or 4 times a power of two, with at least two doublings
+            (28, 32, 56, 64, 128, ...).
+
+    Returns:
+        ``(start, ups)``: the start map's side (7 or 4) and the number of 2x upsamplings.
+
+    Raises:
+        ValueError: an unsupported ``image_size``.
+    """
     for start in (7, 4):
         ups = 0
         size = image_size
@@ -74,7 +100,17 @@ def upsampling_plan(image_size: int) -> tuple[int, int]:
 
 
 def label_input(num_classes: int):
-    """An int32 class-label input and its one-hot encoding: the label path of every conditional network."""
+    """An int32 class-label input and its one-hot encoding.
+
+    The label path of every conditional network.
+
+    Args:
+        num_classes: the number of classes.
+
+    Returns:
+        ``(label, one_hot)``: the ``keras.Input`` of int32 class ids ``(B,)`` named ``"label"``
+        and its one-hot encoding ``(B, num_classes)``.
+    """
     label = keras.Input((), dtype="int32", name="label")
     return label, layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(
         label
@@ -84,8 +120,14 @@ def label_input(num_classes: int):
 def latent_input(latent_dim: int, num_classes=None):
     """Inputs of a generator/decoder: a latent vector, and a label when class-conditional.
 
-    Returns ``(inputs, latent, one_hot)``; ``inputs`` is the latent alone or ``[latent, label]``,
-    ``one_hot`` is ``None`` for unconditional networks.
+    Args:
+        latent_dim: the size of the latent vector.
+        num_classes: the number of classes of a class-conditional network; ``None`` (or 0)
+            for an unconditional one.
+
+    Returns:
+        ``(inputs, latent, one_hot)``; ``inputs`` is the latent alone or ``[latent, label]``,
+        ``one_hot`` is ``None`` for unconditional networks.
     """
     z = keras.Input((latent_dim,), name="latent")
     if not num_classes:
@@ -95,7 +137,15 @@ def latent_input(latent_dim: int, num_classes=None):
 
 
 def upsampling_filters(width: int, ups: int) -> list[int]:
-    """Channels of the start map and after each 2x upsampling: halving, the last at ``width // 2``."""
+    """Channels of the start map and after each 2x upsampling: halving, the last at ``width // 2``.
+
+    Args:
+        width: the base width; the start map has ``width * 2 ** (ups - 1)`` channels.
+        ups: the number of 2x upsamplings (from :func:`upsampling_plan`).
+
+    Returns:
+        ``ups + 1`` channel counts, the last ``max(width // 2, 8)``.
+    """
     filters = [width * 2 ** (ups - 1)]
     for i in range(ups):
         exponent = ups - 2 - i
@@ -117,6 +167,23 @@ def build_discriminator(
     ``norm``: ``None``, ``"batch"`` or ``"layer"`` after every convolution but the first (WGAN-GP's
     critic must not use batch norm, whose output mixes the samples of a batch).  With
     ``num_classes`` the logit gets a projection term ``<embed(y), φ(x)>``.
+
+    Args:
+        image_size: the image side (see :func:`upsampling_plan`: 28, 32, 64, ...).
+        channels: the channels of the images.
+        width: the filters of the first convolution; they double per layer up to ``8 * width``.
+        num_classes: the number of classes for a projection discriminator; ``None`` for an
+            unconditional one.
+        norm: ``None``, ``"batch"`` or ``"layer"``.
+        dropout: the dropout rate before the logit (0 or ``None``: none).
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` from images ``(B, H, W, C)`` in [-1, 1] (and int32 labels ``(B,)``
+        when conditional) to one float32 logit per image ``(B, 1)``.
+
+    Raises:
+        ValueError: an unknown ``norm`` or an unsupported ``image_size``.
     """
     if norm not in (None, "batch", "layer"):
         raise ValueError(f"norm must be None, 'batch' or 'layer', got {norm!r}.")
@@ -158,6 +225,12 @@ def patch_receptive_field(strided_layers: int) -> int:
     The stack is ``strided_layers`` 4x4 stride-2 convolutions, one 4x4 stride-1 convolution
     and the 4x4 stride-1 output convolution; walking back from one output unit,
     ``r <- (r - 1) * stride + kernel`` gives 4, 7, then 16, 34, 70 for 1, 2, 3 strided layers.
+
+    Args:
+        strided_layers: the number of stride-2 convolutions.
+
+    Returns:
+        The side of the square input window one output unit sees, in pixels.
     """
     field = 1
     for stride in [1, 1] + [2] * strided_layers:  # from the output back to the input
@@ -166,9 +239,18 @@ def patch_receptive_field(strided_layers: int) -> int:
 
 
 def patch_layers(image_size: int) -> int:
-    """Strided layers for a PatchGAN at ``image_size``: the deepest (at most 3, the paper's 70x70)
-    whose receptive field is at most 0.6 of the image side, so it judges patches, not whole images
-    (16x16 patches at 32, 34x34 at 64, 70x70 at 128 and above)."""
+    """Strided layers for a PatchGAN at ``image_size``.
+
+    The deepest (at most 3, the paper's 70x70) whose receptive field is at most 0.6 of the image
+    side, so it judges patches, not whole images (16x16 patches at 32, 34x34 at 64, 70x70 at 128
+    and above).
+
+    Args:
+        image_size: the image side, in pixels.
+
+    Returns:
+        The number of stride-2 convolutions, 1 to 3.
+    """
     depth = 1
     while depth < 3 and patch_receptive_field(depth + 1) <= 0.6 * image_size:
         depth += 1
@@ -185,10 +267,27 @@ def build_patch_discriminator(
 ):
     """PatchGAN: C64-C128-C256 (4x4, stride 2), C512 (stride 1), then a 1-channel 4x4 convolution.
 
-    Instance norm after every convolution but the first (``norm=None`` leaves it out), LeakyReLU(0.2),
-    no sigmoid (least-squares or logistic losses take the raw scores).  Output: one score per patch,
-    ``(B, h, w, 1)``.  The convolutions see :func:`patch_receptive_field` pixels; instance norm's
-    per-image mean and variance add a weak dependence on the whole image.
+    Instance norm after every convolution but the first (``norm=None`` leaves it out),
+    LeakyReLU(0.2), no sigmoid (least-squares or logistic losses take the raw scores).  Output:
+    one score per patch, ``(B, h, w, 1)``.  The convolutions see :func:`patch_receptive_field`
+    pixels; instance norm's per-image mean and variance add a weak dependence on the whole image.
+
+    Args:
+        image_size: the image side, in pixels.
+        channels: the channels of the images.
+        width: the filters of the first convolution (64 in the paper); they double per layer up
+            to ``8 * width``.
+        strided_layers: the number of stride-2 convolutions; ``None`` takes
+            :func:`patch_layers` of ``image_size``.
+        norm: ``"instance"`` or ``None``.
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` from images ``(B, H, W, C)`` (in [-1, 1] or [0, 1], as the caller
+        trains it) to float32 patch scores ``(B, h, w, 1)``.
+
+    Raises:
+        ValueError: an unknown ``norm``.
     """
     if norm not in ("instance", None):
         raise ValueError(f"norm must be 'instance' or None, got {norm!r}.")
@@ -212,7 +311,16 @@ def build_patch_discriminator(
 
 
 def residual_block(x, filters: int, name: str):
-    """``x + IN(conv(pad(relu(IN(conv(pad(x)))))))`` with 3x3 reflection-padded convolutions."""
+    """``x + IN(conv(pad(relu(IN(conv(pad(x)))))))`` with 3x3 reflection-padded convolutions.
+
+    Args:
+        x: a feature map ``(B, H, W, filters)`` (a Keras tensor of a functional model).
+        filters: the channels of both convolutions; must equal ``x``'s channels.
+        name: the prefix of the block's layer names.
+
+    Returns:
+        The block's output, the same shape as ``x``.
+    """
     y = ReflectionPadding2D(1, name=f"{name}_pad1")(x)
     y = layers.Conv2D(filters, 3, name=f"{name}_conv1")(y)
     y = instance_norm(f"{name}_norm1")(y)

@@ -45,17 +45,36 @@ def build_pixelcnn(
     first_kernel=7,
     name="pixelcnn",
 ):
-    """Masked 7x7 convolution, residual blocks of masked 3x3 convolutions, 1x1 layers -> per-pixel logits.
+    """Masked 7x7 convolution, masked 3x3 residual blocks, 1x1 layers -> per-pixel logits.
 
     Input: images scaled to [-1, 1] (``PixelCNN.to_input``), ``(B, H, W, 1)`` float; with
     ``num_classes`` also an int32 label, whose one-hot adds a learned bias to every block.
     Output: ``(B, H, W, levels)`` float32 logits; logits at pixel ``i`` are the model's
     ``p(x_i | x_<i)``.  ``first_mask="B"`` builds the *wrong* network (it sees the pixel it
     predicts): the tests' negative control.
+
+    Args:
+        image_size: the image side, in pixels.
+        levels: the number of grey levels (logits per pixel).
+        filters: the channels of the residual stream (the blocks work at ``filters // 2``).
+        blocks: the number of residual blocks (0 or more).
+        num_classes: the number of classes of a conditional network; ``None`` for an
+            unconditional one.
+        first_mask: ``"A"`` (causal) or ``"B"`` (the negative control).
+        first_kernel: the side of the first masked convolution (7 in the paper).
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` from ``(B, H, W, 1)`` inputs in [-1, 1] (and int32 labels ``(B,)``)
+        to float32 logits ``(B, H, W, levels)``.
+
+    Raises:
+        ValueError: an unknown ``first_mask``.
     """
     if first_mask not in ("A", "B"):
         raise ValueError(
-            f"first_mask must be 'A' (a causal model) or 'B' (the negative control), got {first_mask!r}."
+            f"first_mask must be 'A' (a causal model) or 'B' (the negative control), "
+            f"got {first_mask!r}."
         )
     images = keras.Input((image_size, image_size, 1), name="images")
     inputs = images
@@ -91,11 +110,25 @@ def build_pixelcnn(
 
 
 class PixelCNN(GenerativeModel):
-    """A PixelCNN over ``levels`` grey levels, trained by maximum likelihood (cross-entropy per pixel).
+    """A PixelCNN over ``levels`` grey levels, trained by maximum likelihood.
 
-    Trackers: ``loss`` (mean negative log-likelihood per pixel, in nats) and ``bits_per_dim``
-    (the same in bits: ``loss / ln 2``); ``evaluate`` gives them on held-out data.
-    The uniform model scores ``log2(levels)`` bits per dimension.
+    The loss is the cross-entropy per pixel.  Trackers: ``loss`` (mean negative log-likelihood
+    per pixel, in nats) and ``bits_per_dim`` (the same in bits: ``loss / ln 2``); ``evaluate``
+    gives them on held-out data.  The uniform model scores ``log2(levels)`` bits per dimension.
+    Training batches are int32 levels ``(B, H, W, 1)`` in ``0 .. levels - 1`` (with labels
+    ``(B,)`` for a conditional model).
+
+    Args:
+        image_size: the image side, in pixels (at least 2).
+        levels: the number of grey levels (at least 2).
+        filters: the channels of the network's residual stream (at least 2).
+        blocks: the number of residual blocks (0 or more).
+        num_classes: the number of classes of a conditional model; ``None`` for an
+            unconditional one.
+        learning_rate: Adam's learning rate (positive).
+        seed: the seed of the model's sampling (a non-negative int).
+        network: an already built network (``from_network``); ``None`` builds a new one.
+        **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel` (``name``, ...).
     """
 
     optimizer_names = ("pixelcnn",)
@@ -136,7 +169,18 @@ class PixelCNN(GenerativeModel):
 
     @classmethod
     def from_network(cls, network: keras.Model) -> PixelCNN:
-        """A PixelCNN around a saved network (``build_pixelcnn``'s model, e.g. loaded from ``.keras``), for sampling."""
+        """A PixelCNN around a saved network, for sampling.
+
+        Args:
+            network: :func:`build_pixelcnn`'s model, e.g. loaded from ``.keras``.
+
+        Returns:
+            A :class:`PixelCNN` whose size, levels and classes are read from ``network``.
+
+        Raises:
+            ValueError: ``network`` does not map ``(H, H, 1)`` images to ``(H, H, levels)``
+                logits.
+        """
         shape = tuple(network.inputs[0].shape[1:]) if getattr(network, "inputs", None) else ()
         if (
             len(shape) != 3
@@ -146,7 +190,8 @@ class PixelCNN(GenerativeModel):
             or tuple(network.outputs[0].shape[1:3]) != shape[:2]
         ):
             raise ValueError(
-                "not a PixelCNN network: it must map (H, H, 1) images (and a label) to (H, H, levels) logits."
+                "not a PixelCNN network: it must map (H, H, 1) images (and a label) "
+                "to (H, H, levels) logits."
             )
         num_classes = (
             network.get_layer("label_one_hot").num_tokens if len(network.inputs) == 2 else None
@@ -167,20 +212,41 @@ class PixelCNN(GenerativeModel):
         }
 
     def default_optimizers(self):
+        """Adam at the model's ``learning_rate``.
+
+        Returns:
+            ``{"pixelcnn": Adam}``.
+        """
         return {"pixelcnn": keras.optimizers.Adam(self.learning_rate)}
 
     def optimizer_variables(self, name):
+        """The variables optimizer ``name`` updates: the network's.
+
+        Args:
+            name: ``"pixelcnn"``.
+
+        Returns:
+            The network's trainable variables.
+        """
         return self.network.trainable_variables
 
     # --- the model ------------------------------------------------------------------
 
     def to_input(self, levels):
-        """Integer levels -> the network's input in [-1, 1], in the compute dtype."""
+        """Integer levels -> the network's input in [-1, 1], in the compute dtype.
+
+        Args:
+            levels: integer levels in ``0 .. levels - 1``, any shape (``(B, H, W, 1)`` for the
+                network).
+
+        Returns:
+            A tensor of the same shape: level 0 -> -1, the top level -> 1.
+        """
         x = tf.cast(levels, self.compute_dtype)
         return x * (2.0 / (self.levels - 1)) - 1.0
 
     def call(self, levels, labels=None, training=False):
-        """Logits ``(B, H, W, levels)`` of ``p(x_i | x_<i)`` for every pixel of integer images ``levels``."""
+        """Logits ``(B, H, W, levels)`` of ``p(x_i | x_<i)`` for every pixel of ``levels``."""
         x = self.to_input(levels)
         return self.network([x, labels] if self.num_classes else x, training=training)
 
@@ -188,7 +254,8 @@ class PixelCNN(GenerativeModel):
         images, labels = data if isinstance(data, (tuple, list)) else (data, None)
         if self.num_classes and labels is None:
             raise ValueError(
-                "a class-conditional PixelCNN trains on (images, labels) batches: load with labels=True."
+                "a class-conditional PixelCNN trains on (images, labels) batches: "
+                "load with labels=True."
             )
         if images.dtype not in (tf.int32, tf.int64, tf.uint8):
             raise TypeError(
@@ -198,7 +265,10 @@ class PixelCNN(GenerativeModel):
         return tf.cast(images, tf.int32), (tf.cast(labels, tf.int32) if self.num_classes else None)
 
     def _nll(self, images, labels, training):
-        """Mean negative log-likelihood per pixel, in nats (cross-entropy of the per-pixel softmax)."""
+        """Mean negative log-likelihood per pixel, in nats.
+
+        The cross-entropy of the per-pixel softmax.
+        """
         logits = self(images, labels, training=training)
         targets = images[..., 0]  # (B, H, W)
         return tf.reduce_mean(
@@ -221,7 +291,10 @@ class PixelCNN(GenerativeModel):
     # --- sampling -------------------------------------------------------------------
 
     def _sampler(self, greedy: bool):
-        """One compiled loop over pixels ``start .. H*W - 1`` (traced once per batch shape and mode)."""
+        """One compiled loop over pixels ``start .. H*W - 1``.
+
+        Traced once per batch shape and mode.
+        """
         if greedy in self._compiled_samplers:
             return self._compiled_samplers[greedy]
         size, levels = self.image_size, self.levels
@@ -284,10 +357,23 @@ class PixelCNN(GenerativeModel):
     def generate(
         self, n=None, *, labels=None, seed=None, temperature=1.0, batch_size: int = 64
     ) -> np.ndarray:
-        """Sample ``n`` images as int32 levels ``(n, H, W, 1)``, one pixel at a time in raster order.
+        """Sample ``n`` images as int32 levels ``(n, H, W, 1)``, one pixel at a time.
 
-        ``temperature`` divides the logits (1: the model's distribution; below 1: sharper;
-        0: always the most likely level).  ``seed`` makes the draw reproducible.
+        Pixels are drawn in raster order.  ``temperature`` divides the logits (1: the model's
+        distribution; below 1: sharper; 0: always the most likely level).  ``seed`` makes the
+        draw reproducible.
+
+        Args:
+            n: the number of images (``None``: 16, or one per label).
+            labels: class ids in ``0 .. num_classes - 1``, one per image (a 1-D integer
+                sequence); required by class-conditional models, refused by the others.
+            seed: a non-negative int for a reproducible draw, or ``None`` (the model's seed
+                generator advances).
+            temperature: a non-negative number.
+            batch_size: the most images per compiled sampling loop.
+
+        Returns:
+            Int32 levels ``(n, H, W, 1)`` in ``0 .. levels - 1``.
         """
         n, labels = self._check_labels(n, labels)
         n = check_int(n, "n")
@@ -310,12 +396,25 @@ class PixelCNN(GenerativeModel):
 
         Raster order means the known pixels must come first: PixelCNN completes a bottom part,
         not an arbitrary hole (the model has no ``p(x_i | pixels after i)``).
+
+        Args:
+            images: integer levels ``(N, H, W, 1)`` in ``0 .. levels - 1``.
+            known_rows: the rows kept from the top, ``0 .. H - 1``.
+            labels: class ids ``(N,)`` for a class-conditional model, else ``None``.
+            seed: a non-negative int for a reproducible draw, or ``None``.
+            temperature: divides the logits, as for :meth:`generate` (0: the most likely level).
+            batch_size: the most images per compiled sampling loop.
+
+        Returns:
+            Int32 levels ``(N, H, W, 1)``: the top ``known_rows`` rows of ``images``, the rest
+            sampled.
         """
         images = np.asarray(images)
         shape = (self.image_size, self.image_size, 1)
         if images.ndim != 4 or images.shape[1:] != shape:
             raise ValueError(
-                f"images must have shape (N, {self.image_size}, {self.image_size}, 1), got {images.shape}."
+                f"images must have shape (N, {self.image_size}, {self.image_size}, 1), "
+                f"got {images.shape}."
             )
         if (
             not np.issubdtype(images.dtype, np.integer)
@@ -333,9 +432,8 @@ class PixelCNN(GenerativeModel):
             )
         n, labels = self._check_labels(len(images), labels)
         canvas = images.astype(np.int32).copy()
-        canvas[:, known_rows:] = (
-            0  # not read before it is drawn (causal), zeroed to make that plain
-        )
+        # not read before it is drawn (causal), zeroed to make that plain
+        canvas[:, known_rows:] = 0
         return self._run_sampler(
             canvas,
             labels,
@@ -346,7 +444,15 @@ class PixelCNN(GenerativeModel):
         )
 
     def dequantise(self, levels) -> np.ndarray:
-        """Integer levels -> float images in [-1, 1] (bin centres), for judges and FID."""
+        """Integer levels -> float images in [-1, 1] (bin centres), for judges and FID.
+
+        Args:
+            levels: integer levels in ``0 .. levels - 1``, any shape.
+
+        Returns:
+            Float32 images of the same shape in (-1, 1): level ``k`` maps to
+            ``(k + 0.5) / levels * 2 - 1``.
+        """
         return (np.asarray(levels, np.float32) + 0.5) / self.levels * 2.0 - 1.0
 
 
@@ -360,6 +466,16 @@ def sample_pixel_by_pixel(
 
     The reference the compiled sampler is timed against; with ``greedy=True`` it must give the
     same images as ``model.generate(n, temperature=0)``.
+
+    Args:
+        model: a :class:`PixelCNN`.
+        n: the number of images.
+        labels: class ids ``(n,)`` for a class-conditional model, else ``None``.
+        seed: the seed of NumPy's generator for the draws.
+        greedy: take the most likely level at every pixel instead of sampling.
+
+    Returns:
+        Int32 levels ``(n, H, W, 1)``.
     """
     size = model.image_size
     rng = np.random.default_rng(seed)
@@ -383,10 +499,22 @@ def sample_pixel_by_pixel(
 def dependency_map(
     network: keras.Model, image_size: int, row: int, col: int, *, trials: int = 4, seed: int = 0
 ) -> np.ndarray:
-    """Which input pixels the logits at ``(row, col)`` depend on: ``sum |d logits / d input|`` per pixel.
+    """Which input pixels the logits at ``(row, col)`` depend on.
 
-    Computed with gradients at ``trials`` random inputs (``(H, W)`` array).  A causal PixelCNN gives
-    exactly 0 at ``(row, col)`` and after it in raster order; the nonzero pixels are its receptive field.
+    ``sum |d logits / d input|`` per pixel, computed with gradients at ``trials`` random inputs
+    (``(H, W)`` array).  A causal PixelCNN gives exactly 0 at ``(row, col)`` and after it in
+    raster order; the nonzero pixels are its receptive field.
+
+    Args:
+        network: a :func:`build_pixelcnn` network (a conditional one gets label 0).
+        image_size: the network's image side.
+        row: the row of the output pixel.
+        col: the column of the output pixel.
+        trials: the number of random inputs in [-1, 1] the gradients are summed over.
+        seed: the seed of the random inputs.
+
+    Returns:
+        A float ``(image_size, image_size)`` array of non-negative gradient magnitudes.
     """
     x = tf.random.stateless_uniform(
         (trials, image_size, image_size, 1), seed=[seed, 1], minval=-1.0, maxval=1.0
@@ -404,9 +532,22 @@ def independent_pixel_bits(
     """Bits per dimension of the per-position independent model on ``test_levels``.
 
     A categorical distribution per pixel position, fitted to ``train_levels`` by counting (with
-    ``pseudo_count`` added to every level so unseen levels keep a nonzero probability).  It knows how
-    bright each position tends to be but nothing about the pixels' neighbours: the baseline a
+    ``pseudo_count`` added to every level so unseen levels keep a nonzero probability).  It knows
+    how bright each position tends to be but nothing about the pixels' neighbours: the baseline a
     PixelCNN must beat by modelling dependencies.
+
+    Args:
+        train_levels: integer levels ``(N, H, W, 1)`` to fit on.
+        test_levels: integer levels ``(M, H, W, 1)`` to score.
+        levels: the number of grey levels.
+        pseudo_count: the count added to every level at every position (positive keeps unseen
+            levels possible).
+
+    Returns:
+        The mean negative log2-likelihood per pixel of ``test_levels``, in bits.
+
+    Raises:
+        ValueError: train and test images of different sizes.
     """
     train, test = np.asarray(train_levels)[..., 0], np.asarray(test_levels)[..., 0]
     if train.shape[1:] != test.shape[1:]:
@@ -423,7 +564,14 @@ def independent_pixel_bits(
 
 
 def uniform_bits(levels: int) -> float:
-    """Bits per dimension of the uniform model: ``log2(levels)``."""
+    """Bits per dimension of the uniform model: ``log2(levels)``.
+
+    Args:
+        levels: the number of grey levels (at least 2).
+
+    Returns:
+        ``log2(levels)``.
+    """
     return math.log2(check_int(levels, "levels", minimum=2))
 
 

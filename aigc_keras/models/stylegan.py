@@ -8,15 +8,17 @@
   generator (toRGB outputs summed across resolutions), residual discriminator, R1 penalty.
 * Karras, Aila, Laine, Lehtinen, "Progressive Growing of GANs" (ICLR 2018): equalised learning
   rate, minibatch standard deviation.
-* Mescheder, Geiger, Nowozin, "Which Training Methods for GANs do actually Converge?" (ICML 2018): R1.
+* Mescheder, Geiger, Nowozin, "Which Training Methods for GANs do actually Converge?"
+  (ICML 2018): R1.
 * Zhao, Liu, Lin, Zhu, Han, "Differentiable Augmentation for Data-Efficient GAN Training"
   (NeurIPS 2020): translation, cutout and colour augmentations applied to everything D sees
   (``layers.diff_augment``).
 
-The objective is adversarial, not a squared error: D minimises ``softplus(D(G(z))) + softplus(-D(x))
-+ γ/2 ||∇_x D(x)||²`` and G minimises the non-saturating ``softplus(-D(G(z)))``.  Both are updated
-from one forward pass per step (as the chapter-2 DCGAN), R1 is applied every step (the paper's lazy
-form, every 16 steps with weight 16γ, only saves time), and path-length regularisation is left out.
+The objective is adversarial, not a squared error: D minimises
+``softplus(D(G(z))) + softplus(-D(x)) + γ/2 ||∇_x D(x)||²`` and G minimises the non-saturating
+``softplus(-D(G(z)))``.  Both are updated from one forward pass per step (as the chapter-2
+DCGAN), R1 is applied every step (the paper's lazy form, every 16 steps with weight 16γ, only
+saves time), and path-length regularisation is left out.
 Images are in [-1, 1]; the synthesis output is linear and ``generate`` clips it to that range.
 """
 
@@ -48,6 +50,17 @@ from .base import GenerativeModel
 
 
 def check_resolution(image_size) -> int:
+    """Check that ``image_size`` is a StyleGAN resolution: a power of two, at least 8.
+
+    Args:
+        image_size: the image side, in pixels.
+
+    Returns:
+        ``image_size`` as an int.
+
+    Raises:
+        ValueError: not a power of two of at least 8 (or not a positive int).
+    """
     image_size = check_int(image_size, "image_size")
     if image_size < 8 or image_size & (image_size - 1):
         raise ValueError(
@@ -58,22 +71,64 @@ def check_resolution(image_size) -> int:
 
 
 def resolutions(image_size: int) -> list[int]:
-    """The synthesis blocks: 4, 8, ..., image_size."""
+    """The synthesis blocks: 4, 8, ..., image_size.
+
+    Args:
+        image_size: the image side, a power of two of at least 8.
+
+    Returns:
+        The resolutions of the synthesis blocks, from 4 up to ``image_size``.
+    """
     return [2**k for k in range(2, int(math.log2(check_resolution(image_size))) + 1)]
 
 
 def num_styles(image_size: int) -> int:
-    """One w per convolution plus one for the last toRGB: ``2 log2(size) - 2`` (8 at 32x32, 10 at 64x64)."""
+    """One w per convolution plus one for the last toRGB: ``2 log2(size) - 2``.
+
+    8 at 32x32, 10 at 64x64.
+
+    Args:
+        image_size: the image side, a power of two of at least 8.
+
+    Returns:
+        The number of styles the synthesis network takes.
+    """
     return 2 * int(math.log2(check_resolution(image_size))) - 2
 
 
 def channels_at(resolution: int, image_size: int, width: int, max_width: int) -> int:
-    """Feature maps at ``resolution``: ``width`` at the image size, doubling per halving, capped at ``max_width``."""
+    """Feature maps at ``resolution``: ``width`` at the image size, doubling per halving.
+
+    Capped at ``max_width``.
+
+    Args:
+        resolution: the side of the feature map, a power of two up to ``image_size``.
+        image_size: the image side.
+        width: the channels at the image size.
+        max_width: the most channels at any resolution.
+
+    Returns:
+        The number of channels at ``resolution``.
+    """
     return min(max_width, width * image_size // resolution)
 
 
 def build_mapping(latent_dim=128, w_dim=128, depth=4, lr_multiplier=0.01, name="mapping"):
-    """z -> w: normalise z to unit root-mean-square, then ``depth`` equalised dense layers (paper: 8 of 512)."""
+    """z -> w: normalise z to unit root-mean-square, then ``depth`` equalised dense layers.
+
+    The paper uses 8 layers of 512.
+
+    Args:
+        latent_dim: the size of z.
+        w_dim: the size of w.
+        depth: the number of dense layers (a positive int).
+        lr_multiplier: the equalised learning rate's multiplier of the dense layers (0.01 in
+            the paper: the mapping learns 100 times slower).
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` from latents ``(B, latent_dim)`` to w ``(B, w_dim)``.
+    """
     z = keras.Input((latent_dim,), name="latent")
     x = layers.UnitNormalization(name="unit_norm")(z)  # z / ||z||
     x = layers.Rescaling(math.sqrt(latent_dim), name="pixel_norm")(x)  # z / rms(z)
@@ -85,17 +140,40 @@ def build_mapping(latent_dim=128, w_dim=128, depth=4, lr_multiplier=0.01, name="
 
 
 def noise_shapes(image_size: int) -> list[tuple]:
-    """Shapes (without batch) of the per-layer noise maps: one per convolution, (r, r, 1)."""
+    """Shapes (without batch) of the per-layer noise maps: one per convolution, (r, r, 1).
+
+    Args:
+        image_size: the image side, a power of two of at least 8.
+
+    Returns:
+        One ``(r, r, 1)`` tuple per convolution of the synthesis network, in order.
+    """
     return [(r, r, 1) for r in resolutions(image_size) for _ in range(1 if r == 4 else 2)]
 
 
 def build_synthesis(
     image_size=32, channels=1, w_dim=128, width=32, max_width=128, name="synthesis"
 ):
-    """``[ws, *noise] -> image``: constant 4x4 input, two modulated 3x3 convolutions per resolution
-    (the first upsamples), noise and bias after each, and a toRGB at every resolution whose outputs
-    are upsampled and summed (the skip generator).  Style ``i`` feeds layer ``i``; each toRGB takes the
-    style of the next block's first convolution."""
+    """``[ws, *noise] -> image``, the skip generator.
+
+    A constant 4x4 input, two modulated 3x3 convolutions per resolution (the first upsamples),
+    noise and bias after each, and a toRGB at every resolution whose outputs are upsampled and
+    summed (the skip generator).  Style ``i`` feeds layer ``i``; each toRGB takes the style of the
+    next block's first convolution.
+
+    Args:
+        image_size: the image side, a power of two of at least 8.
+        channels: the channels of the images.
+        w_dim: the size of w.
+        width: the feature maps at the image size (see :func:`channels_at`).
+        max_width: the most feature maps at any resolution.
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` from ``[ws (B, num_styles, w_dim), *noise maps (B, r, r, 1)]`` to
+        float32 images ``(B, image_size, image_size, channels)``, linear (about [-1, 1] once
+        trained; not clipped).
+    """
     image_size = check_resolution(image_size)
     ws = keras.Input((num_styles(image_size), w_dim), name="ws")
     noises = [
@@ -128,9 +206,23 @@ def build_synthesis(
 def build_discriminator(
     image_size=32, channels=1, width=32, max_width=128, group_size=4, name="discriminator"
 ):
-    """Residual discriminator: fromRGB, then per resolution two 3x3 convolutions and a 2x average pool
-    with a pooled 1x1 skip, summed and scaled by 1/sqrt(2); at 4x4 minibatch stddev, a convolution and
-    two dense layers to one logit.  (The paper blurs before strided convolutions; pooling is simpler.)"""
+    """Residual discriminator: fromRGB, residual blocks down to 4x4, then one logit.
+
+    Per resolution two 3x3 convolutions and a 2x average pool with a pooled 1x1 skip, summed and
+    scaled by 1/sqrt(2); at 4x4 minibatch stddev, a convolution and two dense layers to one
+    logit.  (The paper blurs before strided convolutions; pooling is simpler.)
+
+    Args:
+        image_size: the image side, a power of two of at least 8.
+        channels: the channels of the images.
+        width: the feature maps at the image size (see :func:`channels_at`).
+        max_width: the most feature maps at any resolution.
+        group_size: the minibatch standard deviation's group size.
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` from images ``(B, H, W, C)`` in [-1, 1] to float32 logits ``(B, 1)``.
+    """
     image_size = check_resolution(image_size)
     width_at = lambda r: channels_at(r, image_size, width, max_width)  # noqa: E731
     images = keras.Input((image_size, image_size, channels), name="images")
@@ -155,8 +247,28 @@ def build_discriminator(
 class StyleGAN(GenerativeModel):
     """StyleGAN2-style GAN; trains on image batches in [-1, 1] (labels, if present, are ignored).
 
-    Sampling uses the exponential moving average of the generator (``mapping_ema``, ``synthesis_ema``)
-    and the truncation trick around ``w_avg``, the running mean of w seen in training.
+    Sampling uses the exponential moving average of the generator (``mapping_ema``,
+    ``synthesis_ema``) and the truncation trick around ``w_avg``, the running mean of w seen in
+    training.
+
+    Args:
+        image_size: the image side, a power of two of at least 8.
+        channels: the channels of the images.
+        latent_dim: the size of z and of w.
+        mapping_layers: the dense layers of the mapping network.
+        width: the feature maps at the image size, in both networks.
+        max_width: the most feature maps at any resolution.
+        r1_gamma: γ, the weight of the R1 penalty (``γ/2 · R1``), non-negative.
+        mixing_prob: the probability of style mixing per sample in training, in [0, 1].
+        ema_decay: the largest decay of the generator's moving average, in [0, 1]
+            (see :meth:`ema_beta`).
+        ema_rampup: the moving average's half-life as a fraction of the steps done, in [0, 1].
+        w_avg_decay: the decay of ``w_avg``'s running mean, in [0, 1].
+        augment: differentiable augmentations of everything D sees: ``None`` (none), a
+            comma-separated string or a sequence of names from
+            :data:`~aigc_keras.layers.AUGMENTS` (``translation``, ``cutout``, ``color``).
+        seed: the seed of the model's noise (a non-negative int).
+        **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel` (``name``, ...).
     """
 
     optimizer_names = ("generator", "discriminator")
@@ -224,10 +336,13 @@ class StyleGAN(GenerativeModel):
         self.augment = augment
         self.num_styles = num_styles(self.image_size)
         self.noise_shapes = noise_shapes(self.image_size)
-        make_mapping = lambda name: build_mapping(latent_dim, latent_dim, mapping_layers, name=name)  # noqa: E731
-        make_synthesis = lambda name: build_synthesis(
-            image_size, channels, latent_dim, width, max_width, name
-        )  # noqa: E731
+
+        def make_mapping(name):
+            return build_mapping(latent_dim, latent_dim, mapping_layers, name=name)
+
+        def make_synthesis(name):
+            return build_synthesis(image_size, channels, latent_dim, width, max_width, name)
+
         self.mapping, self.synthesis = make_mapping("mapping"), make_synthesis("synthesis")
         self.mapping_ema, self.synthesis_ema = (
             make_mapping("mapping_ema"),
@@ -270,10 +385,23 @@ class StyleGAN(GenerativeModel):
         return (self.latent_dim,)
 
     def default_optimizers(self):
+        """Adam(2e-3, β1 = 0, β2 = 0.99, ε = 1e-8) for both networks, as in StyleGAN2.
+
+        Returns:
+            ``{"generator": Adam, "discriminator": Adam}``.
+        """
         make = lambda: keras.optimizers.Adam(2e-3, beta_1=0.0, beta_2=0.99, epsilon=1e-8)  # noqa: E731 (StyleGAN2)
         return {"generator": make(), "discriminator": make()}
 
     def optimizer_variables(self, name):
+        """The trainable variables that optimizer ``name`` updates.
+
+        Args:
+            name: ``"generator"`` (the mapping and synthesis networks) or ``"discriminator"``.
+
+        Returns:
+            A list of trainable variables (never the EMA copies).
+        """
         if name == "generator":
             return self.mapping.trainable_variables + self.synthesis.trainable_variables
         return self.discriminator.trainable_variables
@@ -284,16 +412,28 @@ class StyleGAN(GenerativeModel):
         return tf.repeat(w[:, None], self.num_styles, axis=1)  # (B, num_styles, w_dim)
 
     def mix(self, w_first, w_second, crossover):
-        """Styles ``ws[:, i] = w_first`` for layers ``i < crossover`` and ``w_second`` from ``crossover`` on.
+        """Styles ``ws[:, i] = w_first`` for layers ``i < crossover``, ``w_second`` from there on.
 
         ``crossover`` is one int or one per sample; ``num_styles`` means no mixing.
+
+        Args:
+            w_first: w for the early (coarse) layers, ``(B, w_dim)``.
+            w_second: w for the later (fine) layers, ``(B, w_dim)``.
+            crossover: the first layer that takes ``w_second``: an int or an int tensor
+                ``(B,)``, in ``0 .. num_styles``.
+
+        Returns:
+            The style stack ``(B, num_styles, w_dim)``.
         """
         crossover = tf.cast(tf.broadcast_to(crossover, tf.shape(w_first)[:1]), tf.int32)
         later = tf.range(self.num_styles)[None, :] >= crossover[:, None]  # (B, num_styles)
         return tf.where(later[..., None], self._broadcast(w_second), self._broadcast(w_first))
 
     def _training_styles(self, batch, training):
-        """w for each sample and the (possibly mixed) style stack; mixing with probability ``mixing_prob``."""
+        """w for each sample and the (possibly mixed) style stack.
+
+        Mixing happens with probability ``mixing_prob``.
+        """
         w = self.mapping(self.noise((batch, self.latent_dim)), training=training)
         if not self.mixing_prob:
             return w, self._broadcast(w)
@@ -339,20 +479,34 @@ class StyleGAN(GenerativeModel):
         return values, w
 
     def ema_beta(self, step):
-        """The EMA's decay at ``step``: half-life ``ema_rampup * step`` steps (StyleGAN2-ADA's ramp-up), at most
-        ``ema_decay``.  A fixed 0.999 would average over the last ~1,000 steps, a blur of a generator that is still
-        changing fast in a short run; the ramp-up keeps the average over the last 5 % of training."""
+        """The EMA's decay at ``step``: half-life ``ema_rampup * step`` steps, capped.
+
+        At most ``ema_decay``; StyleGAN2-ADA's ramp-up.  A fixed 0.999 would average over the last
+        ~1,000 steps, a blur of a generator that is still changing fast in a short run; the ramp-up
+        keeps the average over the last 5 % of training.
+
+        Args:
+            step: the training steps done (an int or a scalar tensor).
+
+        Returns:
+            The decay β, a float32 scalar tensor: ``min(ema_decay, 0.5 ** (1 / half_life))``
+            with a half-life of at least one step.
+        """
         half_life = tf.maximum(self.ema_rampup * tf.cast(step, tf.float32), 1.0)
         return tf.minimum(self.ema_decay, tf.pow(0.5, 1.0 / half_life))
 
     def _update_averages(self, w):
-        """EMA of the generator's weights and the running mean of w.  The weight copies are identical on every
-        replica after the gradient all-reduce, so the copy is done once, in cross-replica context."""
+        """EMA of the generator's weights and the running mean of w.
+
+        The weight copies are identical on every replica after the gradient all-reduce, so the copy
+        is done once, in cross-replica context.
+        """
         beta = self.ema_beta(self.steps_done)
         pairs = list(
             zip(
                 self.mapping_ema.weights + self.synthesis_ema.weights,
                 self.mapping.weights + self.synthesis.weights,
+                strict=True,
             )
         )
 
@@ -395,7 +549,8 @@ class StyleGAN(GenerativeModel):
             or not 0.0 <= truncation_psi <= 1.0
         ):
             raise ValueError(
-                f"truncation_psi must be a number in [0, 1] (1: no truncation), got {truncation_psi!r}."
+                f"truncation_psi must be a number in [0, 1] (1: no truncation), "
+                f"got {truncation_psi!r}."
             )
         return float(truncation_psi)
 
@@ -404,7 +559,10 @@ class StyleGAN(GenerativeModel):
         return self.w_avg + truncation_psi * (w - self.w_avg)  # the truncation trick
 
     def _fixed_noise(self, noise, batch):
-        """``noise``: None (random), ``"zero"``, or one array per noise map (leading dimension 1 or batch)."""
+        """``noise``: None (random), ``"zero"``, or one array per noise map.
+
+        Each array's leading dimension is 1 or ``batch``.
+        """
         if isinstance(noise, str):
             if noise != "zero":
                 raise ValueError(
@@ -417,7 +575,7 @@ class StyleGAN(GenerativeModel):
                 f"got {len(noise)}."
             )
         maps = []
-        for given, shape in zip(noise, self.noise_shapes):
+        for given, shape in zip(noise, self.noise_shapes, strict=True):
             given = tf.convert_to_tensor(given, tf.float32)
             if tuple(given.shape[1:]) != shape or given.shape[0] not in (1, batch):
                 raise ValueError(
@@ -428,7 +586,18 @@ class StyleGAN(GenerativeModel):
         return maps
 
     def synthesize(self, ws, noise=None, seed=None) -> np.ndarray:
-        """Images from a style stack (B, num_styles, w_dim) with the EMA synthesis network, clipped to [-1, 1]."""
+        """Images from a style stack (B, num_styles, w_dim) with the EMA synthesis network.
+
+        Args:
+            ws: the style stack ``(B, num_styles, w_dim)``.
+            noise: ``None`` (random maps, seeded by ``seed``), ``"zero"``, or one array per noise
+                map (shapes :attr:`noise_shapes` with a leading dimension of 1 or B).
+            seed: a non-negative int that fixes random noise maps, or ``None`` (the model's seed
+                generator advances).
+
+        Returns:
+            Float32 images ``(B, H, W, C)`` clipped to [-1, 1].
+        """
         ws = tf.convert_to_tensor(ws, tf.float32)
         batch = int(ws.shape[0])
         maps = self._noise_maps(batch, seed) if noise is None else self._fixed_noise(noise, batch)
@@ -445,8 +614,23 @@ class StyleGAN(GenerativeModel):
         noise=None,
         batch_size: int = 256,
     ) -> np.ndarray:
-        """``n`` images from the EMA generator; ``truncation_psi`` in [0, 1] pulls w towards ``w_avg``
-        (1: none, 0: the average image); ``noise``: None (random; seeded by ``seed``), ``"zero"``, or fixed maps."""
+        """``n`` images from the EMA generator.
+
+        ``truncation_psi`` in [0, 1] pulls w towards ``w_avg`` (1: none, 0: the average image);
+        ``noise``: None (random; seeded by ``seed``), ``"zero"``, or fixed maps.
+
+        Args:
+            n: the number of images (``None``: 16).
+            labels: must be ``None`` (StyleGAN is unconditional).
+            seed: a non-negative int for a reproducible draw (latents and noise), or ``None``.
+            truncation_psi: the truncation psi, in [0, 1].
+            noise: ``None``, ``"zero"``, or one array per noise map (shapes
+                :attr:`noise_shapes` with a leading dimension of 1 or ``n``).
+            batch_size: the most images per network call.
+
+        Returns:
+            Float32 images ``(n, H, W, C)`` in [-1, 1].
+        """
         n, _ = self._check_labels(n, labels)
         n, psi = check_int(n, "n"), self._check_psi(truncation_psi)
         if seed is not None:
@@ -476,7 +660,23 @@ class StyleGAN(GenerativeModel):
         noise="zero",
         seed=None,
     ) -> np.ndarray:
-        """Images whose layers ``< crossover_layer`` take w(z_coarse) and the rest w(z_fine) (one pair per row)."""
+        """Images whose layers ``< crossover_layer`` take w(z_coarse) and the rest w(z_fine).
+
+        One pair of latents per row.
+
+        Args:
+            z_coarse: latents ``(B, latent_dim)`` for the coarse (early) layers.
+            z_fine: latents ``(B, latent_dim)`` for the fine (later) layers.
+            crossover_layer: the first layer that takes w(z_fine), in ``0 .. num_styles``
+                (0: all from ``z_fine``; ``num_styles``: all from ``z_coarse``).
+            truncation_psi: the truncation psi, in [0, 1].
+            noise: ``"zero"`` (the default), ``None`` (random) or fixed maps, as for
+                :meth:`synthesize`.
+            seed: the seed of random noise maps, or ``None``.
+
+        Returns:
+            Float32 images ``(B, H, W, C)`` in [-1, 1].
+        """
         crossover_layer = check_int(crossover_layer, "crossover_layer", minimum=0)
         if crossover_layer > self.num_styles:
             raise ValueError(
@@ -493,15 +693,36 @@ class StyleGAN(GenerativeModel):
     def noise_variation(
         self, z, n: int = 8, *, truncation_psi: float = 1.0, seed: int = 0
     ) -> np.ndarray:
-        """``n`` images of one latent ``z`` (shape (latent_dim,) or (1, latent_dim)) under ``n`` noise draws."""
+        """``n`` images of one latent ``z`` under ``n`` noise draws.
+
+        Args:
+            z: one latent, shape ``(latent_dim,)`` or ``(1, latent_dim)``.
+            n: the number of noise draws (images).
+            truncation_psi: the truncation psi, in [0, 1].
+            seed: the seed of the noise maps (a non-negative int).
+
+        Returns:
+            Float32 images ``(n, H, W, C)`` in [-1, 1].
+        """
         n = check_int(n, "n")
         z = np.reshape(np.asarray(z, np.float32), (1, self.latent_dim))
         w = self._styles_for_sampling(np.repeat(z, n, axis=0), self._check_psi(truncation_psi))
         return self.synthesize(self._broadcast(w), seed=seed)
 
     def export_generator(self, name="stylegan_generator") -> keras.Model:
-        """A standalone Keras model ``[latent, truncation_psi, *noise] -> image`` with the EMA weights and
-        ``w_avg``, for saving (``.keras``) and for ``aigc-keras sample --truncation``."""
+        """A standalone Keras model ``[latent, truncation_psi, *noise] -> image``.
+
+        It holds the EMA weights and ``w_avg``, for saving (``.keras``) and for
+        ``aigc-keras sample --truncation``.
+
+        Args:
+            name: the model's name.
+
+        Returns:
+            A ``keras.Model`` from ``[latents (B, latent_dim), psi (B, 1), *noise maps
+            (B, r, r, 1)]`` to float32 images ``(B, H, W, C)`` (linear, about [-1, 1]; not
+            clipped).
+        """
         z = keras.Input((self.latent_dim,), name="latent")
         psi = keras.Input((1,), name="truncation_psi")
         noises = [keras.Input(s, name=f"noise_{i}") for i, s in enumerate(self.noise_shapes)]
@@ -514,7 +735,17 @@ class StyleGAN(GenerativeModel):
 
 
 def parse_augment(text: str) -> tuple:
-    """``--augment``: ``none`` or a comma-separated subset of :data:`~aigc_keras.layers.AUGMENTS`."""
+    """``--augment``: ``none`` or a comma-separated subset of :data:`~aigc_keras.layers.AUGMENTS`.
+
+    Args:
+        text: the option's value, e.g. ``"translation,cutout"`` or ``"none"``.
+
+    Returns:
+        The augmentation names as a tuple (empty for ``none``).
+
+    Raises:
+        ValueError: an empty value or an unknown name.
+    """
     names = tuple(part.strip() for part in text.split(",") if part.strip())
     if names == ("none",):
         return ()

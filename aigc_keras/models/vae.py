@@ -40,7 +40,22 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 
 
 def build_encoder(image_size, channels, latent_dim, width, num_classes=None, name="encoder"):
-    """Strided convolutions -> (mean, log-variance) of q(z|x) (and y)."""
+    """Strided convolutions -> (mean, log-variance) of q(z|x) (and y).
+
+    Args:
+        image_size: the image side (see :func:`~aigc_keras.models.networks.upsampling_plan`:
+            28, 32, 64, ...).
+        channels: the channels of the images.
+        latent_dim: the size of the latent vector z.
+        width: the filters of the first convolution; they double per layer up to ``4 * width``.
+        num_classes: the number of classes of a conditional encoder (which also takes int32
+            labels); ``None`` for an unconditional one.
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` from images ``(B, H, W, C)`` in the model's value range (and labels
+        ``(B,)``) to ``[mean, log_var]``, both float32 ``(B, latent_dim)``.
+    """
     _, downs = upsampling_plan(image_size)
     images = keras.Input((image_size, image_size, channels), name="images")
     x = images
@@ -66,7 +81,21 @@ def build_encoder(image_size, channels, latent_dim, width, num_classes=None, nam
 
 
 def build_decoder(image_size, channels, latent_dim, width, num_classes=None, name="decoder"):
-    """z (and y) -> transposed convolutions -> one value per pixel (logits or mean, see the model)."""
+    """z (and y) -> transposed convolutions -> one value per pixel (logits or mean, see the model).
+
+    Args:
+        image_size: the image side (see :func:`~aigc_keras.models.networks.upsampling_plan`).
+        channels: the channels of the images.
+        latent_dim: the size of the latent vector z.
+        width: the base width; the start map has ``width * 2 ** (ups - 1)`` channels.
+        num_classes: the number of classes of a conditional decoder (which also takes int32
+            labels); ``None`` for an unconditional one.
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` from latents ``(B, latent_dim)`` (and labels ``(B,)``) to float32
+        ``(B, H, W, C)``: Bernoulli logits, or the Gaussian mean before its ``tanh``.
+    """
     start, ups = upsampling_plan(image_size)
     inputs, z, one_hot = latent_input(latent_dim, num_classes)
     x = z if one_hot is None else layers.Concatenate(name="with_label")([z, one_hot])
@@ -82,13 +111,29 @@ def build_decoder(image_size, channels, latent_dim, width, num_classes=None, nam
 
 
 class VAE(GenerativeModel):
-    """Convolutional VAE; ``beta != 1`` gives a beta-VAE.  ``encode``, ``decode``, ``reconstruct``, ``generate``."""
+    """Convolutional VAE; ``beta != 1`` gives a beta-VAE.
+
+    ``encode``, ``decode``, ``reconstruct``, ``generate``.
+
+    Args:
+        image_size: the image side (28, 32, 64, ...: 7 or 4 times a power of two).
+        channels: the channels of the images.
+        latent_dim: the size of the latent vector z.
+        width: the base width of the encoder and decoder.
+        beta: the weight of the KL term (non-negative; 1 is the plain VAE).
+        likelihood: ``"bernoulli"`` (images in [0, 1]) or ``"gaussian"`` (images in [-1, 1]).
+        sigma: the Gaussian likelihood's fixed standard deviation (positive; unused by the
+            Bernoulli one).
+        num_classes: the number of classes of a conditional VAE; ``None`` for an unconditional
+            one.
+        seed: the seed of the model's noise (a non-negative int).
+        **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel` (``name``, ...).
+    """
 
     optimizer_names = ("vae",)
     tracker_list = ("loss", "reconstruction", "kl", "neg_elbo")
-    with_discriminator = (
-        False  # VAEGAN adds one (all sub-models must exist before the model is built)
-    )
+    # VAEGAN adds one (all sub-models must exist before the model is built)
+    with_discriminator = False
 
     def __init__(
         self,
@@ -154,7 +199,15 @@ class VAE(GenerativeModel):
         return tf.sigmoid(pixels) if self.likelihood == "bernoulli" else tf.tanh(pixels)
 
     def reparameterise(self, mean, log_var):
-        """``z = μ + σ ⊙ ε`` with ``ε ~ N(0, I)`` from the model's seeded, per-replica noise."""
+        """``z = μ + σ ⊙ ε`` with ``ε ~ N(0, I)`` from the model's seeded, per-replica noise.
+
+        Args:
+            mean: μ, the posterior means ``(B, latent_dim)``.
+            log_var: ``log σ²``, the posterior log-variances ``(B, latent_dim)``.
+
+        Returns:
+            One sample ``z ~ q(z|x)`` per row, ``(B, latent_dim)``.
+        """
         epsilon = self.noise(tf.shape(mean))
         return mean + tf.exp(0.5 * log_var) * epsilon
 
@@ -195,9 +248,22 @@ class VAE(GenerativeModel):
         return self.record(count_step=False, **values)
 
     def default_optimizers(self):
+        """Adam(1e-3) for the encoder and decoder together.
+
+        Returns:
+            ``{"vae": Adam}``.
+        """
         return {"vae": keras.optimizers.Adam(1e-3)}
 
     def optimizer_variables(self, name):
+        """The variables optimizer ``name`` updates: all of the model's.
+
+        Args:
+            name: ``"vae"``.
+
+        Returns:
+            The model's trainable variables.
+        """
         return self.trainable_variables
 
     # --- the public sampling API ------------------------------------------------------------
@@ -207,16 +273,43 @@ class VAE(GenerativeModel):
         return (self.latent_dim,)
 
     def sample_from_latents(self, latents, labels=None):
+        """The decoder's mean images for a batch of latents.
+
+        Args:
+            latents: latents ``(B, latent_dim)`` (standard normal for samples of the prior).
+            labels: int32 class ids ``(B,)`` for a conditional VAE, else ``None``.
+
+        Returns:
+            Float32 images ``(B, H, W, C)`` in ``value_range``.
+        """
         return self._to_images(self.decoder(self._with_label(latents, labels), training=False))
 
     def encode(self, images, labels=None):
-        """(mean, log-variance) of q(z|x) as NumPy arrays."""
+        """(mean, log-variance) of q(z|x) as NumPy arrays.
+
+        Args:
+            images: images ``(N, H, W, C)`` in ``value_range`` ([0, 1] for the Bernoulli
+                likelihood, [-1, 1] for the Gaussian one).
+            labels: integer class ids ``(N,)`` for a conditional VAE, else ``None``.
+
+        Returns:
+            ``(mean, log_var)``, float32 arrays ``(N, latent_dim)``.
+        """
         images = tf.convert_to_tensor(np.asarray(images, np.float32))
         labels = None if labels is None else tf.constant(np.asarray(labels), tf.int32)
         mean, log_var = self.encoder(self._with_label(images, labels), training=False)
         return keras.ops.convert_to_numpy(mean), keras.ops.convert_to_numpy(log_var)
 
     def decode(self, latents, labels=None):
+        """The decoder's mean images for latents, as a NumPy array.
+
+        Args:
+            latents: latents ``(N, latent_dim)`` (an array or nested sequence).
+            labels: integer class ids ``(N,)`` for a conditional VAE, else ``None``.
+
+        Returns:
+            Float32 images ``(N, H, W, C)`` in ``value_range``.
+        """
         latents = tf.convert_to_tensor(np.asarray(latents, np.float32))
         labels = None if labels is None else tf.constant(np.asarray(labels), tf.int32)
         return keras.ops.convert_to_numpy(self.sample_from_latents(latents, labels))
@@ -226,6 +319,10 @@ class VAE(GenerativeModel):
 
         ``2 sigmoid(l) - 1 = tanh(l / 2)`` for the Bernoulli decoder's logits, ``tanh`` for the
         Gaussian one; this is what the command line saves as ``generator.keras``.
+
+        Returns:
+            A ``keras.Model`` from latents ``(B, latent_dim)`` (and int32 labels ``(B,)`` for a
+            conditional VAE) to float32 images in [-1, 1].
         """
         half = layers.Rescaling(0.5 if self.likelihood == "bernoulli" else 1.0, name="logit_scale")
         images = layers.Activation("tanh", dtype="float32", name="to_image")(
@@ -238,12 +335,34 @@ class VAE(GenerativeModel):
         )
 
     def reconstruct(self, images, labels=None):
-        """Decode the posterior mean of each image."""
+        """Decode the posterior mean of each image.
+
+        Args:
+            images: images ``(N, H, W, C)`` in ``value_range``.
+            labels: integer class ids ``(N,)`` for a conditional VAE, else ``None``.
+
+        Returns:
+            Float32 reconstructions ``(N, H, W, C)`` in ``value_range``.
+        """
         return self.decode(self.encode(images, labels)[0], labels)
 
 
 class ConditionalVAE(VAE):
-    """VAE whose encoder and decoder both see the class label; ``generate(labels=[...])``."""
+    """VAE whose encoder and decoder both see the class label; ``generate(labels=[...])``.
+
+    Args:
+        image_size: the image side (28, 32, 64, ...: 7 or 4 times a power of two).
+        channels: the channels of the images.
+        num_classes: the number of classes (at least 2); training batches are
+            ``(images, labels)`` with integer labels in ``0 .. num_classes - 1``.
+        latent_dim: the size of the latent vector z.
+        width: the base width of the encoder and decoder.
+        beta: the weight of the KL term (non-negative).
+        likelihood: ``"bernoulli"`` (images in [0, 1]) or ``"gaussian"`` (images in [-1, 1]).
+        sigma: the Gaussian likelihood's fixed standard deviation (positive).
+        seed: the seed of the model's noise (a non-negative int).
+        **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel`.
+    """
 
     def __init__(
         self,
@@ -279,6 +398,18 @@ class VAEGAN(VAE):
     * decoder: ``reconstruction + gamma * (non-saturating loss on decoded prior samples and
       on reconstructions)``;
     * discriminator: real images against reconstructions and decoded prior samples.
+
+    Args:
+        image_size: the image side (28, 32, 64, ...: 7 or 4 times a power of two).
+        channels: the channels of the images.
+        latent_dim: the size of the latent vector z.
+        width: the base width of the encoder, decoder and discriminator.
+        beta: the weight of the KL term (non-negative).
+        gamma: the weight of the adversarial term in the decoder's loss (non-negative).
+        likelihood: ``"bernoulli"`` (images in [0, 1]) or ``"gaussian"`` (images in [-1, 1]).
+        sigma: the Gaussian likelihood's fixed standard deviation (positive).
+        seed: the seed of the model's noise (a non-negative int).
+        **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel`.
     """
 
     optimizer_names = ("encoder", "decoder", "discriminator")
@@ -316,12 +447,25 @@ class VAEGAN(VAE):
         return {**super().get_config(), "gamma": self.gamma}
 
     def default_optimizers(self):
+        """Adam(β1 = 0.5): 1e-3 for the encoder and decoder, 2e-4 for the discriminator.
+
+        Returns:
+            ``{"encoder": Adam, "decoder": Adam, "discriminator": Adam}``.
+        """
         return {
             name: keras.optimizers.Adam(1e-3 if name != "discriminator" else 2e-4, beta_1=0.5)
             for name in self.optimizer_names
         }
 
     def optimizer_variables(self, name):
+        """The trainable variables of the network that optimizer ``name`` updates.
+
+        Args:
+            name: ``"encoder"``, ``"decoder"`` or ``"discriminator"``.
+
+        Returns:
+            That network's trainable variables.
+        """
         return getattr(self, name).trainable_variables
 
     def _critic_input(self, images):
@@ -361,7 +505,14 @@ class VAEGAN(VAE):
 
 
 def export_decoder(model) -> dict:
-    """The network ``aigc-keras train`` saves: the decoder as latent (, label) -> image in [-1, 1]."""
+    """The network ``aigc-keras train`` saves: the decoder as latent (, label) -> image in [-1, 1].
+
+    Args:
+        model: a trained :class:`VAE`, :class:`ConditionalVAE` or :class:`VAEGAN`.
+
+    Returns:
+        ``{"generator.keras": model.image_generator()}``.
+    """
     return {"generator.keras": model.image_generator()}
 
 
