@@ -162,7 +162,10 @@ def test_unpaired_domains_are_shuffled_independently():
     a_ref = data.load_arrays("brick", "train", image_size=16, num_crops=20, source="offline").images
     b_ref = data.load_arrays("grass", "train", image_size=16, num_crops=20, source="offline").images
     pairs = list(ds.as_numpy_iterator())
-    order = lambda x, ref: [int(np.argmin(np.abs(ref - img).sum(axis=(1, 2, 3)))) for img in x]  # noqa: E731
+
+    def order(x, ref):
+        return [int(np.argmin(np.abs(ref - img).sum(axis=(1, 2, 3)))) for img in x]
+
     order_a, order_b = order([p[0] for p in pairs], a_ref), order([p[1] for p in pairs], b_ref)
     assert sorted(order_a) == list(range(20)) and sorted(order_b) == list(range(20))
     assert order_a != order_b and order_a != list(range(20))

@@ -20,7 +20,9 @@ import numpy as np
 from .. import hardware
 from ..spec import ModelSpec
 from ..validation import check_fraction, check_int
-from .base import Checkpointable, save_atomically  # noqa: F401  (save_atomically re-exported for notebooks)
+
+# save_atomically is re-exported for the notebooks
+from .base import Checkpointable, save_atomically  # noqa: F401
 from .networks import build_classifier
 
 CLASSIFIER_VERSION = 1  # bump when the architecture or training recipe changes (invalidates caches)

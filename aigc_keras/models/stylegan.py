@@ -390,7 +390,10 @@ class StyleGAN(GenerativeModel):
         Returns:
             ``{"generator": Adam, "discriminator": Adam}``.
         """
-        make = lambda: keras.optimizers.Adam(2e-3, beta_1=0.0, beta_2=0.99, epsilon=1e-8)  # noqa: E731 (StyleGAN2)
+
+        def make():  # StyleGAN2's Adam
+            return keras.optimizers.Adam(2e-3, beta_1=0.0, beta_2=0.99, epsilon=1e-8)
+
         return {"generator": make(), "discriminator": make()}
 
     def optimizer_variables(self, name):
