@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from aigc_keras import data, hardware, judges, metrics, registry, validation
-from aigc_keras.models.pixelcnn import sample_pixel_by_pixel
+from aigc_keras.models.pixelcnn import PixelCNN, sample_pixel_by_pixel
 
 # name -> (image size, batch size, what one step consumes): the configurations `aigc-keras train`
 # uses, and name -> the sizes the model supports (the full benchmark measures fit() at each,
@@ -385,10 +385,11 @@ def time_to_quality(
     after each budget of training seconds."""
     judge = judges.load_classifier(28)
     results = {}
-    for name in ("cgan", "cvae"):
+    for spec in [s for s in registry.specs() if s.conditional]:  # the conditional samplers
+        name = spec.name
         keras.utils.set_random_seed(0)
         model, _ = build(name, hardware.jit_compile())
-        value_range = (0, 1) if name == "cvae" else (-1, 1)
+        value_range = spec.value_range
         batches = data.load(
             "digits",
             image_size=28,
@@ -464,9 +465,13 @@ def sampling() -> dict:
             "compiled_per_s": compiled,
             "pixel_loop_per_s": loop,
         }
-    for name in ("dcgan", "cgan", "wgan-gp", "vae", "stylegan"):
+    others = [
+        s for s in registry.specs() if s.task in registry.SAMPLERS and s.model_class is not PixelCNN
+    ]
+    for spec in others:  # the other samplers' generate(), one network call per batch
+        name = spec.name
         model, _ = build(name, False)
-        labels = {"labels": np.arange(512) % 10} if name == "cgan" else {}
+        labels = {"labels": np.arange(512) % 10} if spec.conditional else {}
         result[name] = {
             "images_per_s": _images_per_second(
                 lambda model=model, labels=labels: model.generate(512, seed=0, **labels), 512

@@ -214,3 +214,27 @@ def test_a_file_without_a_record_still_loads_with_a_notice(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "has no aigc_keras metadata record" in err and "inferred" in err
+
+
+def test_making_and_compiling_every_model_leaves_the_global_policy_alone(monkeypatch, policy):
+    """On a CPU with bfloat16 instructions (made so here, whatever this machine has) the hardware
+    defaults differ between models; each registered model is built and compiled under its own
+    default, and Keras' global policy stays float32 throughout (a layer made afterwards is float32)."""
+    from aigc_keras import hardware
+
+    policy("auto")
+    monkeypatch.setattr(hardware, "gpus", lambda: [])
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    monkeypatch.setitem(hardware._state, "cpu_flags", frozenset({"avx512f", "avx512_bf16"}))
+    seen = set()
+    for spec in registry.specs():
+        model = spec.model_class(**spec.test_config)
+        spec.compile(model, jit_compile=False, total_steps=10)
+        assert keras.config.dtype_policy().name == "float32", spec.name
+        assert model.dtype_policy.name == hardware.default_precision(spec.model_class), spec.name
+        seen.add(model.dtype_policy.name)
+    assert seen == {
+        "float32",
+        "mixed_bfloat16",
+    }  # both kinds of default were made, one after another
+    assert layers.Dense(2).dtype_policy.name == "float32"
