@@ -219,7 +219,8 @@ def test_a_file_without_a_record_still_loads_with_a_notice(tmp_path, capsys):
 def test_making_and_compiling_every_model_leaves_the_global_policy_alone(monkeypatch, policy):
     """On a CPU with bfloat16 instructions (made so here, whatever this machine has) the hardware
     defaults differ between models; each registered model is built and compiled under its own
-    default, and Keras' global policy stays float32 throughout (a layer made afterwards is float32)."""
+    default, and Keras' global policy stays float32 throughout (a layer made afterwards is
+    float32)."""
     from aigc_keras import hardware
 
     policy("auto")
