@@ -171,7 +171,7 @@ def metadata(spec: ModelSpec, model, network) -> dict:
         "model": spec.name,
         "class": type(model).__name__,
         "task": spec.task,
-        "image_size": int(getattr(model, "image_size", shape[1] or 0) or 0),
+        "image_size": getattr(model, "image_size", shape[1]),  # None: any size (super-resolution)
         "channels": int(network.outputs[0].shape[-1]),
         "value_range": list(value_range) if isinstance(value_range, tuple) else value_range,
         "classes": getattr(model, "num_classes", None),
