@@ -855,9 +855,10 @@ def main(argv=None) -> int:
     Returns:
         The exit status (errors exit through ``SystemExit``).
     """
+    # Before the registry imports the model files (and TensorFlow) to build the parser.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if args.command == "info":
         from . import data, hardware
 

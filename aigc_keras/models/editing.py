@@ -25,7 +25,13 @@ from keras import layers
 from .. import losses
 from ..layers import HoleComposite, SubPixelUpsampling
 from ..spec import ModelSpec, Option
-from ..validation import check_fraction, check_int, check_non_negative, fraction_from_text
+from ..validation import (
+    check_fraction,
+    check_int,
+    check_non_negative,
+    fraction_from_text,
+    int_from_text,
+)
 from .base import GenerativeModel
 from .networks import build_patch_discriminator
 
@@ -872,7 +878,11 @@ SPECS = (
         width=32,
         sizes=(16, 32, 64),
         test_config=dict(scale=2, channels=1, width=8, blocks=1),
-        options=(Option("--scale", 2, "upscaling factor (default: 2)", parse=int, choices=(2, 4)),),
+        options=(
+            Option(
+                "--scale", 2, "upscaling factor (default: 2)", parse=int_from_text, choices=(2, 4)
+            ),
+        ),
         make=lambda spec, s: SuperResolution(
             s["scale"], s["channels"], seed=s["seed"], **_width(s)
         ),
