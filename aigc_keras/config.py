@@ -7,6 +7,7 @@
 * The output folder (``AIGC_OUTPUT``, default ``outputs/``): checkpoints, sample grids, cached
   classifiers and statistics.  Point it at Google Drive on Colab so training survives a disconnect.
 * Seeding.
+* :func:`file_lock`: one process at a time through a check-compute-save of a shared cache.
 
 Precision, XLA and strategy live in :mod:`aigc_keras.hardware`, value checks in
 :mod:`aigc_keras.validation`; their old names here still work for one release, with a
@@ -15,6 +16,7 @@ Precision, XLA and strategy live in :mod:`aigc_keras.hardware`, value checks in
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pathlib
@@ -24,6 +26,11 @@ import warnings
 import numpy as np
 
 from . import validation
+
+try:
+    import fcntl
+except ImportError:  # Windows: file_lock() holds no lock there
+    fcntl = None
 
 MODES = ("quick", "standard", "full")
 
@@ -81,6 +88,38 @@ def output_dir(*parts: str, create: bool = True) -> pathlib.Path:
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def file_lock(path):
+    """Hold an exclusive lock on the file ``path`` for the ``with`` block (other processes wait).
+
+    Guards a check-compute-save of a shared cache (the judges' classifier, the tests' trainings) so
+    that of two processes that both miss the cache, one computes and saves while the other waits,
+    then finds the result.  An advisory ``fcntl.flock`` lock: it only excludes others who take it
+    too.  The lock file is created if missing and left in place (deleting it would race with a
+    waiting process); the operating system drops the lock when the process dies.  Not re-entrant:
+    taking the same lock again inside the block, in the same process, waits forever.  Where
+    ``fcntl`` does not exist (Windows) the block runs without a lock: concurrent runs may then
+    both compute (each saves atomically, so neither reads a half-written file).
+
+    Args:
+        path: the lock file; missing parent folders are created.
+
+    Yields:
+        The lock file's path, a ``pathlib.Path``.
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield path
+        return
+    with open(path, "a+b") as handle:  # "a": never truncates the file another process holds
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield path
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def set_seed(seed: int = 0) -> int:

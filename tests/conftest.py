@@ -4,11 +4,17 @@
   ``MirroredStrategy`` tests have two replicas on this machine.
 * ``AIGC_OUTPUT`` points at one folder per test run (the Makefile passes a fixed one so
   the notebooks reuse the classifier the tests trained).
+* ``AIGC_PROJECT_TIME=1`` (``make test``): the run measures this machine's DCGAN ``fit``
+  throughput first and ends with its wall time projected onto a slower machine (:class:`TestTime`).
 """
 
+import datetime
+import json
 import os
 import pathlib
+import sys
 import tempfile
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if "AIGC_OUTPUT" not in os.environ:
@@ -119,3 +125,108 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("quality figures")
         for line in _FIGURES:
             terminalreporter.write_line(line)
+
+
+# --- the run's wall time, projected onto a slower machine (make test) -----------------------------
+# The suite's wall time depends on the machine: `make test` (AIGC_PROJECT_TIME=1) first measures
+# this machine's DCGAN fit() throughput with the benchmark's own function (graph mode, float32, no
+# XLA, whatever this hardware's defaults are) and ends with the wall time scaled to the slowest
+# machine the project has seen.  Only the process that reports measures: xdist's controller, before
+# its workers start (so nothing shares the CPU with the probe), or a run without workers.
+REFERENCE_IMAGES_PER_S = 461  # DCGAN fit() images/s, graph/float32, of the slowest machine seen
+PROBE_SECONDS = 1.5  # each of the probe's three timed fit() calls (median): ~10 s in all here
+
+
+def dcgan_images_per_s(seconds: float = PROBE_SECONDS) -> dict:
+    """This machine's DCGAN ``fit()`` images per second in graph mode, float32, no XLA.
+
+    The short form of the benchmark's throughput row (``benchmarks.harness.throughput`` without the
+    bare loop): a warm-up fit() (the trace), then three interleaved timed fit() calls of about
+    ``seconds`` each; the median.
+
+    Args:
+        seconds: the length of each timed call.
+
+    Returns:
+        The harness's row: ``fit_per_s``, ``steps``, ``batch``, ``mode``, ``first_fit_s``, ...
+    """
+    root = str(pathlib.Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from benchmarks import harness
+
+    return harness.throughput("dcgan", "graph/float32", seconds=seconds, bare=False)
+
+
+def projected_seconds(wall_s: float, images_per_s: float) -> float:
+    """``wall_s`` seconds on a machine of ``images_per_s`` as seconds on the reference machine."""
+    return wall_s * images_per_s / REFERENCE_IMAGES_PER_S
+
+
+class TestTime:
+    """The probe at session start and the ``test time`` section at the end (a pytest plugin)."""
+
+    __test__ = False  # not a test class
+
+    def __init__(self):
+        self.probe, self.probe_s, self.error, self.start = None, 0.0, None, time.perf_counter()
+
+    @pytest.hookimpl(tryfirst=True)  # before xdist starts its workers
+    def pytest_sessionstart(self, session):
+        start = time.perf_counter()
+        try:
+            self.probe = dcgan_images_per_s()
+        except Exception as error:  # the tests still run; the summary says what went wrong
+            self.error = f"{type(error).__name__}: {error}"
+        self.probe_s = time.perf_counter() - start
+        self.start = time.perf_counter()  # the suite's wall time leaves the probe out
+
+    def pytest_terminal_summary(self, terminalreporter, exitstatus):
+        wall = time.perf_counter() - self.start
+        terminalreporter.section("test time")
+        if self.probe is None:
+            terminalreporter.write_line(
+                f"wall time {wall:,.0f} s on this machine; no projection: the DCGAN probe "
+                f"failed ({self.error})"
+            )
+            return
+        rate = self.probe["fit_per_s"]
+        projected = projected_seconds(wall, rate)
+        terminalreporter.write_line(
+            f"wall time {wall:,.0f} s on this machine (DCGAN fit {rate:,.0f} images/s); projected "
+            f"on a {REFERENCE_IMAGES_PER_S}-images/s machine: {projected:,.0f} s "
+            f"({projected / 60:.1f} min)"
+        )
+        terminalreporter.write_line(
+            f"(the probe: {self.probe['mode']}, {self.probe['steps']} steps of batch "
+            f"{self.probe['batch']} per timed fit(), median of 3; {self.probe_s:.1f} s before the "
+            f"tests, not in the wall time)"
+        )
+        stats = terminalreporter.stats
+        record = {
+            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "wall_s": round(wall, 1),
+            "images_per_s": round(rate, 1),
+            "reference_images_per_s": REFERENCE_IMAGES_PER_S,
+            "projected_s": round(projected, 1),
+            "probe_s": round(self.probe_s, 1),
+            "probe": self.probe,
+            "exit_status": int(exitstatus),
+            "outcomes": {
+                key: len(stats.get(key, []))
+                for key in ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+            },
+            "workers": getattr(terminalreporter.config.option, "numprocesses", None),
+            "args": sys.argv[1:],
+        }
+        path = pathlib.Path(os.environ["AIGC_OUTPUT"]) / "test_time.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
+        terminalreporter.write_line(f"written to {path}")
+
+
+def pytest_configure(config):
+    if os.environ.get("AIGC_PROJECT_TIME", "").strip() == "1" and not hasattr(
+        config, "workerinput"
+    ):
+        config.pluginmanager.register(TestTime(), "aigc_test_time")

@@ -1,0 +1,183 @@
+"""``tests/trained.py``: one training per run across processes, under ``config.file_lock``."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import trained
+from tiny_model import TinyGAN
+
+from aigc_keras import config
+
+TESTS = pathlib.Path(__file__).resolve().parent
+
+# One "worker": it says it has arrived, then asks for the shared result.  The training waits until
+# every worker has arrived, so the others are certainly waiting while it trains; it appends one
+# line per attempt to the log and fails on the first attempt when asked to.
+WORKER = """
+import json, os, pathlib, sys, time
+sys.path.insert(0, sys.argv[1])
+import trained
+shared, workers, fail_first = pathlib.Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+(shared / f"arrived.{os.getpid()}").touch()
+
+def train():
+    with open(shared / "attempts.log", "a") as log:
+        log.write(f"{os.getpid()}\\n")
+    deadline = time.monotonic() + 30
+    while len(list(shared.glob("arrived.*"))) < workers and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # the others are now inside once_json, waiting on the lock
+    if fail_first and len((shared / "attempts.log").read_text().split()) == 1:
+        raise RuntimeError("the first training fails")
+    return {"trained_by": os.getpid(), "figures": [0.5, 2]}
+
+print(json.dumps(trained.once_json("shared", train)))
+"""
+
+
+def _workers(tmp_path, n=2, fail_first=False):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    env = {**os.environ, "AIGC_OUTPUT": str(tmp_path / "out")}
+    command = [sys.executable, "-c", WORKER, str(TESTS), str(shared), str(n), str(int(fail_first))]
+    processes = [
+        subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(n)
+    ]
+    results = [(p.pid, *p.communicate(timeout=60), p.returncode) for p in processes]
+    attempts = (shared / "attempts.log").read_text().split()
+    return results, [int(pid) for pid in attempts]
+
+
+def _stored(tmp_path):
+    return sorted(p.name for p in (tmp_path / "out" / "trained").iterdir())
+
+
+def test_two_processes_train_once_and_get_the_same_result(tmp_path):
+    results, attempts = _workers(tmp_path)
+    assert [rc for *_, rc in results] == [0, 0], [err for *_, err, _ in results]
+    outputs = [json.loads(out) for _, out, _, _ in results]
+    assert len(attempts) == 1  # one training, though both asked while the result was missing
+    assert outputs[0] == outputs[1] == {"trained_by": attempts[0], "figures": [0.5, 2]}
+    assert attempts[0] in [pid for pid, *_ in results]
+    assert _stored(tmp_path) == ["shared.json", "shared.json.lock"]
+
+
+def test_a_failed_training_raises_there_stores_nothing_and_the_waiting_process_trains(tmp_path):
+    results, attempts = _workers(tmp_path, fail_first=True)
+    by_pid = {pid: (out, err, rc) for pid, out, err, rc in results}
+    failed, succeeded = attempts  # two attempts: the first failed, the second (the other) trained
+    assert failed != succeeded
+    out, err, rc = by_pid[failed]
+    assert rc != 0 and "RuntimeError: the first training fails" in err and not out
+    out, err, rc = by_pid[succeeded]
+    assert rc == 0, err
+    assert json.loads(out) == {"trained_by": succeeded, "figures": [0.5, 2]}
+    assert _stored(tmp_path) == ["shared.json", "shared.json.lock"]
+
+
+def test_a_failed_save_leaves_no_partial_file_and_the_next_call_retries(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path / "out"))
+    calls = []
+
+    def train():
+        calls.append(1)
+        return {"value": np.float32(1.5), "array": np.arange(2)}
+
+    def broken_save(result, path):
+        path.write_text("half a file")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        trained.once("result", train, save=broken_save, load=lambda path: None, suffix=".json")
+    assert sorted(p.name for p in trained.folder().iterdir()) == ["result.json.lock"]
+    with pytest.raises(ZeroDivisionError):
+        trained.once_json("result", lambda: 1 / 0)
+    assert sorted(p.name for p in trained.folder().iterdir()) == ["result.json.lock"]
+    assert trained.once_json("result", train) == {"value": 1.5, "array": [0, 1]}
+    assert trained.once_json("result", lambda: pytest.fail("trained twice")) == {
+        "value": 1.5,
+        "array": [0, 1],
+    }
+    assert len(calls) == 2  # the broken save's attempt and the one stored
+
+
+def test_a_killed_run_s_temporary_file_is_removed_by_the_next_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path / "out"))
+    leftover = trained.folder() / ".result.12345.tmp.json"
+    other = trained.folder() / ".result.more.12345.tmp.json"  # another name's: kept
+    leftover.write_text("{")
+    other.write_text("{")
+    assert trained.once_json("result", lambda: [1]) == [1]
+    assert not leftover.exists() and other.exists()
+
+
+def _compiled_tiny_gan():
+    model = TinyGAN()
+    model.compile()
+    return model
+
+
+def test_once_model_stores_the_full_state_of_a_package_model(tmp_path, monkeypatch, digits8):
+    monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path / "out"))
+    models = []
+
+    def train():
+        keras.utils.set_random_seed(0)
+        model = _compiled_tiny_gan()
+        batches = tf.data.Dataset.from_tensor_slices(digits8.images[:64]).batch(32)
+        model.fit(batches, epochs=1, verbose=0, shuffle=False)
+        models.append(model)
+        return model
+
+    keras.utils.set_random_seed(1)  # the fresh model's weights differ from the trained one's
+    first = trained.once_model("tiny_gan", train, _compiled_tiny_gan)
+    again = lambda: pytest.fail("trained twice")  # noqa: E731
+    second = trained.once_model("tiny_gan", again, _compiled_tiny_gan)
+    (original,) = models
+    assert first is not original and int(first.steps_done.numpy()) == 2
+    for model in (first, second):
+        for a, b in zip(original.variables, model.variables, strict=True):
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+        for name in original.optimizer_names:
+            for a, b in zip(
+                original.optimizers[name].variables, model.optimizers[name].variables, strict=True
+            ):
+                np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+        np.testing.assert_array_equal(model.generate(4, seed=3), original.generate(4, seed=3))
+    assert _stored(tmp_path) == ["tiny_gan.model", "tiny_gan.model.lock"]
+
+
+def test_once_model_stores_the_weights_of_another_keras_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path / "out"))
+
+    def build():
+        return keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+
+    trained_model = build()
+    loaded = trained.once_model("dense", lambda: trained_model, build)
+    assert loaded is not trained_model
+    for a, b in zip(trained_model.weights, loaded.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_names_are_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path / "out"))
+    for name in ("", "../x", "a/b", ".hidden", "a*"):
+        with pytest.raises(ValueError, match="name must be"):
+            trained.once_json(name, lambda: 1)
+
+
+def test_file_lock_without_fcntl_runs_the_block_unlocked(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "fcntl", None)
+    with config.file_lock(tmp_path / "new" / "x.lock") as path:
+        assert path == tmp_path / "new" / "x.lock" and path.parent.is_dir()
