@@ -5,7 +5,7 @@
                      [--resume | --overwrite] [model options]
     aigc-keras sample --model generator.keras [--n 64] [--out samples.png] [--classes 3,7]
                       [--truncation 0.7]
-    aigc-keras eval --model generator.keras --dataset digits [--metrics fid,kid,is,pr] [--n 1000]
+    aigc-keras eval --model generator.keras --dataset mnist [--metrics fid,kid,is,pr] [--n 1000]
     aigc-keras translate --model generator_ab.keras --input IMAGE_OR_FOLDER --out FOLDER
     aigc-keras inpaint --model inpainter.keras --image IMAGE --mask MASK.png --out FILLED.png
     aigc-keras enhance --model superres_x2.keras|denoiser.keras --input IMAGE_OR_FOLDER --out FOLDER
@@ -99,7 +99,7 @@ def _train_parser(commands) -> None:
     train.add_argument(
         "--dataset",
         default=None,
-        help="dataset name (digits, mnist, photos, ...) or a folder of images "
+        help="dataset name (mnist, mnist_m, digits, photos, ...) or a folder of images "
         "(default: the model's, listed below)",
     )
     train.add_argument(
@@ -281,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--model", required=True, help="path of a saved generator (.keras)")
     evaluate.add_argument(
-        "--dataset", default="digits", help="real data to compare with (default: digits)"
+        "--dataset", default="mnist", help="real data to compare with (default: mnist)"
     )
     evaluate.add_argument(
         "--metrics",

@@ -420,12 +420,22 @@ def _check_common(name, split, image_size, batch_size, value_range, source):
     return image_size, batch_size, value_range
 
 
-def _resize_and_channels(images, image_size: int, channels: int | None):
-    """Resize (bilinear, antialiased when shrinking) and convert channels; TF tensors."""
+def _resize_and_channels(images, image_size: int, channels: int | None, pad: bool = False):
+    """Resize (bilinear, antialiased when shrinking) or pad, and convert channels; TF tensors."""
     import tensorflow as tf
 
     images = tf.convert_to_tensor(images, tf.float32)
-    if images.shape[-3] != image_size or images.shape[-2] != image_size:
+    height, width = images.shape[-3], images.shape[-2]
+    if pad and (height, width) != (image_size, image_size):
+        if height > image_size or width > image_size:
+            raise ValueError(
+                f"pad=True centres the images on a larger canvas, but they are {height}x{width} "
+                f"and image_size is {image_size}; use an image_size of at least "
+                f"{max(height, width)} or pad=False to resize."
+            )
+        top, left = (image_size - height) // 2, (image_size - width) // 2
+        images = tf.image.pad_to_bounding_box(images, top, left, image_size, image_size)
+    elif height != image_size or width != image_size:
         images = tf.image.resize(
             images, (image_size, image_size), method="bilinear", antialias=True
         )
@@ -481,6 +491,7 @@ def load_arrays(
     strict=False,
     binarise=False,
     shard=None,
+    pad=False,
 ) -> Images:
     """Load a whole split into memory as NumPy arrays.
 
@@ -502,6 +513,7 @@ def load_arrays(
         binarise: one fixed Bernoulli draw of every pixel from its grey level (seeded by
             ``seed``), then scaled to ``value_range``.
         shard: ``(index, count)``: keep every ``count``-th image from the ``index``-th.
+        pad: centre smaller images on a black canvas of ``image_size`` instead of resizing.
 
     Returns:
         An :class:`Images` with the images in ``value_range``.
@@ -537,14 +549,14 @@ def load_arrays(
             seed=seed,
             limit=limit,
             shard=shard,
+            pad=pad,
         )
         batches = list(pipeline.as_numpy_iterator())
-        _, origin = _resolve(DERIVED[str(name)], source, data_dir, split, announce=False)
         result = Images(
             np.concatenate([b[0] for b in batches]),
             np.concatenate([b[1] for b in batches]),
             str(name),
-            "offline" if origin == "offline" else "tfds",
+            source_of(name, source, data_dir),
             split,
             tuple(str(i) for i in range(10)),
         )
@@ -554,7 +566,7 @@ def load_arrays(
             raw, labels, class_names = _offline_raw(used, split, image_size, seed, num_crops)
             if shard is not None:
                 raw, labels = _take_shard(raw, labels, shard)
-            images = _resize_and_channels(raw, image_size, channels).numpy()
+            images = _resize_and_channels(raw, image_size, channels, pad).numpy()
             result = Images(images, labels, used, "offline", split, class_names)
         else:
             dataset, label_key, class_names, _ = origin
@@ -568,7 +580,7 @@ def load_arrays(
                 if label_key:
                     labels.append(example[label_key])
             array = np.stack(images).astype(np.float32) / 255.0
-            array = _resize_and_channels(array, image_size, channels).numpy()
+            array = _resize_and_channels(array, image_size, channels, pad).numpy()
             result = Images(
                 array,
                 np.array(labels, np.int32) if label_key else None,
@@ -630,6 +642,23 @@ def _resolve(name: str, source: str, data_dir, split: str, *, announce: bool = T
             )
             return used, "offline"
         raise ValueError(_no_stand_in_message(name, str(why))) from None
+
+
+def source_of(name, source="auto", data_dir=None) -> str:
+    """Where :func:`load` would take ``name`` from here: ``"tfds"`` or ``"offline"``.
+
+    Args:
+        name: a dataset name (``"mnist"``, ``"mnist_m"``, ...).
+        source: ``"auto"``, ``"tfds"`` or ``"offline"``.
+        data_dir: TFDS data folder.
+
+    Returns:
+        ``"offline"`` when it would come from the offline datasets (or be built from them),
+        otherwise ``"tfds"``.
+    """
+    name = DERIVED.get(str(name), str(name))
+    _, origin = _resolve(name, source, data_dir, "train", announce=False)
+    return "offline" if origin == "offline" else "tfds"
 
 
 def _why_unreadable(path: pathlib.Path) -> str | None:
@@ -862,6 +891,7 @@ def load(
     strict=False,
     binarise=False,
     shard=None,
+    pad=False,
 ):
     """A ready ``tf.data`` pipeline of a named dataset or a folder of images.
 
@@ -895,6 +925,8 @@ def load(
             every pass when shuffled, one fixed draw (from ``seed``) otherwise.
         shard: ``(index, count)``: keep every ``count``-th image from the ``index``-th
             (``load_unpaired`` gives two domains built from the same digits disjoint halves).
+        pad: centre smaller images on a black canvas of ``image_size`` instead of resizing
+            them (MNIST's 28x28 digits at 32x32, as LeNet-5 saw them).
 
     Returns:
         A ``tf.data.Dataset`` of image batches ``(B, image_size, image_size, C)`` in
@@ -942,6 +974,7 @@ def load(
             channels=1,
             shuffle=False,
             shard=shard,
+            pad=pad,
         )
         region = "train" if split.startswith("train") else "test"
         dataset = digits.enumerate().map(
@@ -960,6 +993,7 @@ def load(
                 channels=channels,
                 seed=seed,
                 num_crops=num_crops,
+                pad=pad,
             )
             if labels and arrays.labels is None:
                 raise ValueError(f"dataset {used!r} has no labels; use labels=False.")
@@ -974,7 +1008,7 @@ def load(
 
             def unpack(example):
                 image = _resize_and_channels(
-                    tf.cast(example["image"], tf.float32)[None] / 255.0, image_size, channels
+                    tf.cast(example["image"], tf.float32)[None] / 255.0, image_size, channels, pad
                 )[0]
                 label = (
                     tf.cast(example[label_key], tf.int32)
@@ -990,7 +1024,7 @@ def load(
         dataset = dataset.take(check_int(limit, "limit"))
 
     def finish(image, label):
-        image = _resize_and_channels(image[None], image_size, channels)[0]
+        image = _resize_and_channels(image[None], image_size, channels, pad)[0]
         if not binarise:
             image = scale(image, value_range)
         return image, label

@@ -99,7 +99,7 @@ class ModelSpec:
     model_class: type
     task: str
     summary: str
-    dataset: str = "digits"
+    dataset: str = "mnist"
     image_size: int = 28
     batch_size: int = 64
     epochs: int = 40

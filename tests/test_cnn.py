@@ -41,12 +41,24 @@ def test_keras_file_round_trip(tmp_path):
     assert not list(tmp_path.glob("*.tmp.keras"))
 
 
+# The judge on the 1,000 held-out digits of the offline MNIST (trained on the 4,000 others with the
+# "digits" augmentation, 20 epochs), measured on the 2-core CPU (2026-12-01) for training seeds
+# 0 / 1: 98.3% / 98.4% (without augmentation 97.8% / 97.4%).  The bar: the lowest minus one
+# binomial standard error (0.983 - 0.004), above the 97.5% floor.  Online the judge trains on TFDS's
+# 60,000 digits and is scored on its 10,000: the bar applies to the offline data.
+JUDGE_BAR = 0.979
+
+
 @pytest.mark.slow
 def test_cached_classifier_reaches_held_out_accuracy(classifier):
-    test = data.load_arrays("digits", "test", image_size=28, source="offline")
+    test = data.load_arrays("mnist", "test", image_size=28)
     accuracy = float(np.mean(classifier.predict_proba(test.images).argmax(1) == test.labels))
-    print(f"chapter-1 classifier held-out accuracy: {accuracy:.4f} on {len(test)} digits")
-    assert accuracy >= 0.96
+    print(
+        f"chapter-1 classifier held-out accuracy: {accuracy:.4f} on {len(test)} {test.name} digits"
+    )
+    if test.source == "offline":
+        assert len(test) == 1000
+        assert accuracy >= JUDGE_BAR
     again = judges.load_classifier(28)  # from the cache now: same weights
     np.testing.assert_allclose(
         again.predict_proba(test.images[:8]), classifier.predict_proba(test.images[:8]), rtol=1e-6

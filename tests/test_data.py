@@ -237,7 +237,10 @@ def test_network_probe_answers_quickly():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(name="nonsense"), "unknown dataset 'nonsense'.*Offline datasets: mnist_5k, digits.*mnist_m"),
+        (
+            dict(name="nonsense"),
+            "unknown dataset 'nonsense'.*Offline datasets: mnist_5k, digits.*mnist_m",
+        ),
         (dict(image_size=0), "image_size must be a positive integer"),
         (dict(image_size=-3), "image_size must be a positive integer"),
         (dict(image_size=2.5), "image_size must be a positive integer"),
@@ -319,3 +322,16 @@ def test_a_refused_download_is_explained(monkeypatch, tmp_path):
         and "'lfw'" in message
         and "no honest offline stand-in" in message
     )
+
+
+def test_pad_centres_the_digits_on_a_black_canvas_and_refuses_to_shrink():
+    grey = data.load_arrays("mnist", "test", value_range=(0, 1), source="offline", limit=50)
+    padded = data.load_arrays(
+        "mnist", "test", image_size=32, value_range=(0, 1), source="offline", limit=50, pad=True
+    )
+    np.testing.assert_array_equal(padded.images[:, 2:30, 2:30], grey.images)
+    assert padded.images[:, :2].max() == 0 and padded.images[:, 30:].max() == 0
+    batch = next(iter(data.load("mnist", "test", image_size=32, batch_size=50, pad=True)))
+    np.testing.assert_allclose(batch.numpy()[:, 2:30, 2:30], grey.images * 2 - 1, atol=1e-6)
+    with pytest.raises(ValueError, match="pad=True centres.*28x28 and image_size is 16"):
+        data.load_arrays("mnist", "test", image_size=16, pad=True)

@@ -272,15 +272,22 @@ def test_digit_augmentation_keeps_shape_range_and_background(policy):
     assert batch.shape == (8, 28, 28, 1) and labels.dtype == tf.int32
 
 
+# Held-out accuracy (1,000 digits) after 60 epochs on 40 training digits per class, measured on
+# the 2-core CPU (2026-12-01) for seeds 0 / 1 / 2: plain 0.924 / 0.921 / 0.931, augmented 0.952 /
+# 0.957 / 0.959.  The gap (2.8 to 3.6 points) is beyond the spread over seeds (1.0 point plain, 0.7
+# augmented), so the test asks for a gap of at least one point, and the augmented accuracy at least
+# the lowest measured minus one binomial standard error (0.952 - 0.007).
+AUGMENTED_BAR, GAP_BAR = 0.945, 0.01
+
+
 @pytest.mark.slow
 def test_augmentation_helps_the_classifier_on_ten_percent_of_the_digits():
     from aigc_keras.models import cnn
 
-    train = data.load_arrays("digits", "train", image_size=28)
-    test = data.load_arrays("digits", "test", image_size=28)
-    index = np.concatenate(
-        [np.flatnonzero(train.labels == k)[:14] for k in range(10)]
-    )  # 140 images, ~10 %
+    train = data.load_arrays("mnist", "train", image_size=28)
+    test = data.load_arrays("mnist", "test", image_size=28)
+    index = np.concatenate([np.flatnonzero(train.labels == k)[:40] for k in range(10)])
+    assert len(index) == len(train) // 10
     accuracy = {}
     for name, augment in (("plain", None), ("augmented", data.augmentation("digits", seed=0))):
         model, _ = cnn.train_classifier(
@@ -288,10 +295,11 @@ def test_augmentation_helps_the_classifier_on_ten_percent_of_the_digits():
         )
         accuracy[name] = float(np.mean(model.predict_proba(test.images).argmax(1) == test.labels))
     print(
-        f"held-out accuracy after training on 140 digits: plain {accuracy['plain']:.3f}, "
+        f"held-out accuracy after training on {len(index)} digits: plain {accuracy['plain']:.3f}, "
         f"augmented {accuracy['augmented']:.3f}"
     )
-    assert accuracy["augmented"] >= accuracy["plain"]
+    assert accuracy["augmented"] >= AUGMENTED_BAR
+    assert accuracy["augmented"] >= accuracy["plain"] + GAP_BAR
 
 
 # --- quality bars against the classical methods ---------------------------------------------
