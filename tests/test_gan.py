@@ -1,13 +1,17 @@
 """Chapter 2: DCGAN, ConditionalGAN and WGAN-GP — the standard matrix, the losses, the quality
 bars."""
 
+import pathlib
+import shlex
+
 import keras
 import matrix
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
-from aigc_keras import data, hardware, judges, losses, metrics
+from aigc_keras import cli, data, hardware, judges, losses, metrics, registry
 from aigc_keras.models import gan
 
 KINDS = matrix.kinds("gan")  # the registered models of aigc_keras.models.gan
@@ -15,7 +19,7 @@ KINDS = matrix.kinds("gan")  # the registered models of aigc_keras.models.gan
 
 @pytest.fixture(scope="module")
 def small_digits():
-    arrays = data.load_arrays("digits", "train", image_size=28, limit=64)
+    arrays = data.load_arrays("mnist", "train", image_size=28, limit=64)
     return {
         False: tf.data.Dataset.from_tensor_slices(arrays.images).batch(16),
         True: tf.data.Dataset.from_tensor_slices((arrays.images, arrays.labels)).batch(16),
@@ -135,32 +139,24 @@ def test_gradient_penalty_of_a_linear_critic():
     ) == pytest.approx(0.0, abs=1e-6)
 
 
-# --- quality bars: fixed step budgets on the offline digits at 28x28 --------------------------
+# --- quality bars on MNIST at 28x28 (offline: the 4,000 training digits of mnist_5k) -----------
 
-STEPS = {"cgan": 1500, "dcgan": 1000, "wgan-gp": 300}
+STEPS = {"dcgan": 1500, "wgan-gp": 400}
 # Domain Fréchet distance bars as a fraction of the untrained generator's: the scale of the
-# classifier's features (and so of every FID) changes from one trained classifier to the next (an
-# untrained generator scored 2,025 in one test run and 1,110 in another), the ratio much less.
-# Measured on the 2-core CPU at these budgets: DCGAN 0.15 and 0.14 of the untrained score, WGAN-GP
-# 0.079 and 0.091.
-FID_BAR = {"dcgan": 0.25, "wgan-gp": 0.15}
+# classifier's features (and so of every FID) changes from one trained classifier to the next, the
+# ratio much less.  Measured on the 2-core CPU (2026-12-01) at data seeds 0 / 1, class entropy and
+# FID ratio: DCGAN at 1,000 steps 2.031 / 1.993, below the 0.9 ln 10 = 2.072 bar on real MNIST, at
+# 1,500 steps 2.152 / 2.167 and 0.170 / 0.172; WGAN-GP at 300 generator steps 2.028 / 2.021, at
+# 400 steps 2.097 / 2.150 and 0.250 / 0.257.  Each FID bar: the highest measured ratio plus 10%.
+FID_BAR = {"dcgan": 0.19, "wgan-gp": 0.28}
 
 
 def _train(kind, steps):
     keras.utils.set_random_seed(0)
-    model = {"cgan": gan.ConditionalGAN, "dcgan": gan.DCGAN, "wgan-gp": gan.WGANGP}[kind]()
-    # As a standard run (graph mode for the three on this CPU), and the conditional GAN in graph
-    # mode wherever the tests run: its memorisation bar was set there, and under XLA one run's
-    # closest sample came out at 2.87 against the 2.97 floor.
-    model.compile(jit_compile=kind != "cgan" and hardware.jit_compile(model, quick=False))
+    model = {"dcgan": gan.DCGAN, "wgan-gp": gan.WGANGP}[kind]()
+    model.compile(jit_compile=hardware.jit_compile(model, quick=False))  # as a standard run
     dataset = data.load(
-        "digits",
-        image_size=28,
-        batch_size=64,
-        labels=kind == "cgan",
-        repeat=True,
-        drop_remainder=True,
-        seed=0,
+        "mnist", image_size=28, batch_size=64, repeat=True, drop_remainder=True, seed=0
     )
     model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
     return model
@@ -169,8 +165,8 @@ def _train(kind, steps):
 @pytest.fixture(scope="module")
 def real_digits():
     return (
-        data.load_arrays("digits", "train", image_size=28, source="offline"),
-        data.load_arrays("digits", "test", image_size=28, source="offline"),
+        data.load_arrays("mnist", "train", image_size=28),
+        data.load_arrays("mnist", "test", image_size=28),
     )
 
 
@@ -188,12 +184,64 @@ def _nearest_distance(images, pool):
     )
 
 
+def demo_arguments(makefile=pathlib.Path(__file__).parents[1] / "Makefile"):
+    """The arguments ``make demo`` passes to ``aigc-keras`` (read from the Makefile)."""
+    lines = [line for line in makefile.read_text().splitlines() if "aigc-keras train" in line]
+    assert len(lines) == 1, "the Makefile's demo target should hold one aigc-keras train line"
+    return shlex.split(lines[0].split("aigc-keras", 1)[1])
+
+
+@pytest.fixture(scope="module")
+def demo_cgan(tmp_path_factory):
+    """``make demo``'s training, run as the Makefile runs it (its own output folder): the
+    conditional GAN both tests below judge, trained once."""
+    arguments = demo_arguments()
+    out = arguments.index("--out") + 1
+    arguments[out] = str(tmp_path_factory.mktemp("demo"))
+    cli.main(arguments)
+    folder = pathlib.Path(arguments[out]) / "cgan"
+    network, record = registry.load_exported(folder / "generator.keras", "generator")
+    return folder, network, record
+
+
+# Measured with `make demo`'s training (20 epochs of the 4,000 offline digits, 1,240 steps of batch
+# 64) on the 2-core CPU (2026-12-01), data seed 0 (the Makefile's; the same figures in this test):
+# agreement over 1,000 samples 0.923, demo grid 0.93, smallest per-class diversity ratio 0.62,
+# closest sample to a training digit 4.08 against the held-out floor 3.29.  At data seed 1 the same
+# training ends at an agreement of 0.648 (grid 0.63): after 1,240 steps the conditional GAN still
+# swings between epochs (0.87, 0.80 and 0.91 at 1,240, 1,550 and 1,860 steps in graph mode), so
+# the bars are the floors this configuration must keep at its own seed (92%, 90% of the grid),
+# and its robustness across seeds is not claimed.
+CGAN_AGREEMENT_BAR = 0.92
+DEMO_GRID_BAR = 0.90
+
+
 @pytest.mark.slow
-def test_conditional_gan_draws_the_requested_digits(classifier, real_digits):
+def test_demo_grid_shows_the_digit_of_each_column(demo_cgan, classifier):
+    folder, _, _ = demo_cgan
+    grid = np.asarray(Image.open(folder / "samples.png"), np.float32)
+    assert grid.shape == (10 * 29 + 1, 10 * 29 + 1)  # 10 x 10 tiles of 28 px, 1-px borders
+    tiles = np.stack(
+        [
+            grid[1 + r * 29 : 29 + r * 29, 1 + c * 29 : 29 + c * 29]
+            for r in range(10)
+            for c in range(10)
+        ]
+    )
+    predicted = classifier.predict_proba(tiles[..., None] / 127.5 - 1).argmax(1)
+    columns = np.arange(100) % 10
+    per_column = [float(np.mean(predicted[columns == c] == c)) for c in range(10)]
+    agreement = float(np.mean(predicted == columns))
+    print(f"\ndemo grid: judged the column's digit {agreement:.2f}; per column {per_column}")
+    assert agreement >= DEMO_GRID_BAR
+
+
+@pytest.mark.slow
+def test_conditional_gan_draws_the_requested_digits(demo_cgan, classifier, real_digits):
+    _, network, record = demo_cgan
     train, test = real_digits
-    model = _train("cgan", STEPS["cgan"])
     labels = np.repeat(np.arange(10), 100)
-    images = model.generate(labels=labels, seed=11)
+    images = registry.sample(network, record, len(labels), seed=11, classes=labels)
     agreement = float(np.mean(classifier.predict_proba(images).argmax(1) == labels))
     fake_features, real_features = classifier.features(images), classifier.features(train.images)
     ratios = [
@@ -205,13 +253,13 @@ def test_conditional_gan_draws_the_requested_digits(classifier, real_digits):
     held_out_nn = _nearest_distance(test.images, train.images)
     floor = np.percentile(held_out_nn, 1)
     print(
-        f"\ncGAN {STEPS['cgan']} steps: agreement {agreement:.3f}; diversity ratio per class "
+        f"\ncGAN (make demo's training): agreement {agreement:.3f}; diversity ratio per class "
         f"min {min(ratios):.2f} mean {np.mean(ratios):.2f}; nearest-training distance: "
         f"generated min {generated_nn.min():.2f} median {np.median(generated_nn):.2f}, "
         f"held-out real 1st percentile {floor:.2f} "
         f"median {np.median(held_out_nn):.2f}"
     )
-    assert agreement >= 0.90
+    assert agreement >= CGAN_AGREEMENT_BAR
     assert min(ratios) >= 0.5
     assert generated_nn.min() >= floor
 
