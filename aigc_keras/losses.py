@@ -188,6 +188,41 @@ def gaussian_nll(images, mean, sigma: float):
     )
 
 
+def gaussian_log_density(z, mean, log_var):
+    """``log N(z; mean, diag(exp(log_var)))``, summed over the last axis.
+
+    With ``mean = 0`` and ``log_var = 0`` it is the standard normal prior ``log p(z)``.
+
+    Args:
+        z: the points, ``(..., latent_dim)``.
+        mean: the means, a shape that broadcasts against ``z``.
+        log_var: the log-variances (natural log of σ²), a shape that broadcasts against ``z``.
+
+    Returns:
+        A float32 tensor of ``z``'s shape without its last axis, in nats.
+    """
+    import math
+
+    z, mean, log_var = _f32(z), _f32(mean), _f32(log_var)
+    per_dim = ops.square(z - mean) * ops.exp(-log_var) + log_var + math.log(2 * math.pi)
+    return -0.5 * ops.sum(per_dim, axis=-1)
+
+
+def log_mean_exp(values, axis: int = -1):
+    """``log(mean(exp(values)))`` along ``axis``, computed stably (log-sum-exp minus ``log n``).
+
+    Args:
+        values: a tensor, e.g. log importance weights ``(B, k)``.
+        axis: the axis averaged over.
+
+    Returns:
+        A float32 tensor without ``axis``.
+    """
+    values = _f32(values)
+    count = ops.cast(ops.shape(values)[axis], "float32")
+    return ops.logsumexp(values, axis=axis) - ops.log(count)
+
+
 def least_squares_discriminator_loss(real_scores, fake_scores):
     """LSGAN (Mao et al. 2017) as CycleGAN uses it: ``E[(D(x) - 1)^2] + E[D(G(z))^2]``, halved.
 

@@ -348,6 +348,57 @@ def precision_recall(real, generated, *, k: int = 3) -> tuple[float, float]:
     return float(precision), float(recall)
 
 
+# --- Likelihood baseline ----------------------------------------------------------------------
+
+
+def independent_bernoulli_nll(train_images, binary_images, *, clip: float = 1e-3) -> float:
+    """Negative log-likelihood of binary images under independent per-pixel Bernoullis.
+
+    Each pixel position ``i`` is 1 with probability ``p_i``, the mean grey level of the
+    training images there, clipped to ``[clip, 1 - clip]`` so that no pixel is impossible.
+    The model knows how often each position is ink, nothing about neighbours: the baseline a
+    VAE or a PixelCNN must beat, in the same unit (nats per image).  Under dynamic binarisation
+    ``p_i`` is the share of 1s a model sees at position ``i`` in the long run.
+
+    Args:
+        train_images: grey-level training images in [0, 1], ``(N, ...)``.
+        binary_images: the images scored, 0 or 1 in every pixel, ``(M, ...)`` with the same
+            per-image shape.
+        clip: the distance of the probabilities from 0 and 1, in (0, 0.5).
+
+    Returns:
+        The mean over ``binary_images`` of ``-Σ_i [x_i log p_i + (1 - x_i) log(1 - p_i)]``, in
+        nats per image.
+
+    Raises:
+        ValueError: empty sets, images of different shapes, grey levels outside [0, 1], values
+            other than 0 and 1 in ``binary_images``, or ``clip`` outside (0, 0.5).
+    """
+    train = np.asarray(train_images, dtype=np.float64)
+    test = np.asarray(binary_images, dtype=np.float64)
+    if not (isinstance(clip, (int, float)) and 0 < clip < 0.5):
+        raise ValueError(f"clip must be a number in (0, 0.5), got {clip!r}.")
+    if train.ndim < 2 or test.ndim < 2 or not len(train) or not len(test):
+        raise ValueError(
+            "train_images and binary_images must be non-empty batches of images, got shapes "
+            f"{train.shape} and {test.shape}."
+        )
+    if train.shape[1:] != test.shape[1:]:
+        raise ValueError(
+            f"train and scored images differ in shape: {train.shape[1:]} vs {test.shape[1:]}."
+        )
+    if not np.all((train >= 0) & (train <= 1)):
+        raise ValueError("train_images must be grey levels in [0, 1] (value_range=(0, 1)).")
+    if not np.all((test == 0) | (test == 1)):
+        raise ValueError(
+            "binary_images must hold only 0 and 1 (data.load_arrays(..., binarise=True)); "
+            "a Bernoulli likelihood of grey levels is not a likelihood."
+        )
+    p = np.clip(train.mean(axis=0), clip, 1.0 - clip)
+    log_p = test * np.log(p) + (1.0 - test) * np.log1p(-p)
+    return float(-log_p.reshape(len(test), -1).sum(axis=1).mean())
+
+
 def format_report(report: dict) -> str:
     """One readable line per figure, naming the extractor and the sample counts.
 

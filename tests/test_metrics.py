@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 import tensorflow as tf
+from scipy import stats
 from scipy.stats import ortho_group
 from tiny_model import TinyGAN
 
@@ -213,3 +214,33 @@ def test_quality_tracker_logs_into_history(digits8):
     )
     assert len(history.history["fid"]) == 2 and all(v >= 0 for v in history.history["fid"])
     assert history.history["elapsed"][1] > history.history["elapsed"][0]
+
+
+def test_independent_bernoulli_nll_by_hand_and_against_scipy():
+    # two 1x2 training images: position 0 is ink in both (p = 1, clipped to 1 - 1e-3), position 1
+    # has grey levels 0.2 and 0.6 (p = 0.4)
+    train = np.array([[[1.0, 0.2]], [[1.0, 0.6]]])
+    scored = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])
+    by_hand = -np.mean([np.log(1 - 1e-3) + np.log(0.6), np.log(1e-3) + np.log(0.4)])
+    assert metrics.independent_bernoulli_nll(train, scored) == pytest.approx(by_hand, rel=1e-12)
+    rng = np.random.default_rng(0)
+    train = rng.uniform(0, 1, (50, 4, 4, 1))
+    scored = (rng.uniform(0, 1, (30, 4, 4, 1)) < 0.3).astype(np.float32)
+    p = np.clip(train.mean(0), 0.05, 0.95)
+    expected = -stats.bernoulli.logpmf(scored, p).reshape(30, -1).sum(1).mean()
+    assert metrics.independent_bernoulli_nll(train, scored, clip=0.05) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "train, scored, kwargs, message",
+    [
+        (np.full((2, 3, 3), 0.5), np.full((2, 3, 3), 0.5), {}, "only 0 and 1"),
+        (np.full((2, 3, 3), 1.5), np.ones((2, 3, 3)), {}, r"grey levels in \[0, 1\]"),
+        (np.full((2, 3, 3), 0.5), np.ones((2, 4, 4)), {}, "differ in shape"),
+        (np.full((0, 3, 3), 0.5), np.ones((2, 3, 3)), {}, "non-empty"),
+        (np.full((2, 3, 3), 0.5), np.ones((2, 3, 3)), {"clip": 0.5}, r"clip must be .* \(0, 0.5\)"),
+    ],
+)
+def test_independent_bernoulli_nll_bad_inputs(train, scored, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        metrics.independent_bernoulli_nll(train, scored, **kwargs)

@@ -50,6 +50,86 @@ def test_reconstruction_likelihoods_match_scipy():
     np.testing.assert_allclose(losses.gaussian_nll(x, mean, 0.2), nll, rtol=1e-5)
 
 
+def test_gaussian_log_density_and_log_mean_exp_match_scipy():
+    rng = np.random.default_rng(1)
+    z, mean = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    log_var = rng.normal(size=(5, 3))
+    expected = [
+        stats.multivariate_normal.logpdf(z[i], mean[i], np.diag(np.exp(log_var[i])))
+        for i in range(5)
+    ]
+    np.testing.assert_allclose(losses.gaussian_log_density(z, mean, log_var), expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        losses.gaussian_log_density(z, 0.0, 0.0), stats.norm.logpdf(z).sum(1), rtol=1e-5
+    )
+    values = np.array([[1000.0, 1001.0], [-1000.0, -1001.0]])  # exp() overflows / underflows
+    expected = values[:, 0] + np.log((1 + np.exp(values[:, 1] - values[:, 0])) / 2)
+    np.testing.assert_allclose(losses.log_mean_exp(values, axis=1), expected, rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def one_dimensional_vae():
+    """An untrained VAE with a 1-D latent, whose q(z|x) is moved off the posterior (mean + 1,
+    log-variance + 1) so that the ELBO is clearly loose; 6 binarised digits; log p(x) and the
+    exact ELBO by quadrature over z."""
+    from scipy import special
+
+    keras.utils.set_random_seed(0)
+    model = vae.VAE(width=8, latent_dim=1, seed=0)
+    for layer in ("mean", "log_var"):
+        bias = model.encoder.get_layer(layer).bias
+        bias.assign(bias + 1.0)
+    x = data.load_arrays(
+        "digits", "train", image_size=28, value_range=(0, 1), binarise=True, limit=6
+    ).images
+    grid = np.linspace(-8, 8, 4001, dtype=np.float32)
+    logits = model.decoder(grid[:, None], training=False)
+    log_px_z = np.stack(
+        [-losses.bernoulli_nll(np.repeat(image[None], len(grid), 0), logits) for image in x]
+    )  # (6, grid)
+    dz = float(grid[1] - grid[0])
+    log_px = special.logsumexp(log_px_z + stats.norm.logpdf(grid), axis=1) + np.log(dz)
+    mean, log_var = model.encode(x)
+    q = stats.norm.pdf(grid, mean, np.exp(0.5 * log_var))  # (6, grid)
+    elbo = (q * log_px_z).sum(1) * dz - losses.gaussian_kl(mean, log_var).numpy()
+    return model, x, log_px, elbo
+
+
+def test_importance_weighted_bound_converges_to_the_exact_likelihood(one_dimensional_vae):
+    """Burda et al. 2016: ELBO <= IWAE_k <= log p(x), IWAE_k -> log p(x) as k grows; checked
+    against log p(x) = log of the integral of p(x|z) p(z) over z, by quadrature."""
+    model, x, log_px, elbo = one_dimensional_vae
+    many = model.likelihood_bounds(x, samples=5000, seed=1)
+    np.testing.assert_allclose(-many["neg_iwae"], log_px, atol=0.05)
+    np.testing.assert_allclose(-many["neg_elbo"], elbo, atol=0.05)
+    assert np.all(log_px - elbo > 0.5)  # q is off the posterior: a loose ELBO
+    few = model.likelihood_bounds(x, samples=10, seed=1)
+    assert np.mean(few["neg_iwae"]) < np.mean(few["neg_elbo"])
+    assert np.mean(few["neg_iwae"] + log_px) > np.mean(many["neg_iwae"] + log_px)  # tighter with k
+
+
+def test_likelihood_bounds_are_seeded_and_check_their_arguments(one_dimensional_vae):
+    model, x, _, _ = one_dimensional_vae
+    a = model.likelihood_bounds(x, samples=7, seed=3, batch_size=14)
+    assert a["neg_iwae"].shape == a["neg_elbo"].shape == (6,)
+    for key, value in model.likelihood_bounds(x, samples=7, seed=3, batch_size=14).items():
+        np.testing.assert_array_equal(value, a[key])
+    assert not np.array_equal(
+        model.likelihood_bounds(x, samples=7, seed=4)["neg_iwae"], a["neg_iwae"]
+    )
+    for kwargs, message in [
+        ({"samples": 0}, "samples must be"),
+        ({"seed": -1}, "seed must be"),
+        ({"labels": [1] * 6}, "not class-conditional"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            model.likelihood_bounds(x, **kwargs)
+    with pytest.raises(ValueError, match=r"images must have shape \(N, 28, 28, 1\)"):
+        model.likelihood_bounds(x[..., 0])
+    with pytest.raises(ValueError, match="class-conditional: pass labels"):
+        vae.ConditionalVAE(width=8, latent_dim=2).likelihood_bounds(x)
+
+
 def test_reparameterisation_is_differentiable_and_seeded():
     model = vae.VAE(width=8, latent_dim=3, seed=5)
     mean, log_var = (
@@ -145,24 +225,48 @@ def test_bad_arguments():
         vae.VAEGAN(gamma=-0.5)
 
 
-# --- quality bars on the offline digits at 28x28 (fixed step budgets) ---------------------------
+# --- quality bars on MNIST at 28x28 (fixed step budgets) ---------------------------------------
+# The VAE and the conditional VAE train on dynamically binarised digits (a Bernoulli likelihood is a
+# likelihood only for 0/1 pixels) and are scored on one fixed binarisation (seed 0) of the 1,000
+# held-out digits.  The VAE-GAN trains on grey levels: its discriminator would tell binary real
+# digits from the decoder's grey means by their pixel values alone.
+# Each bar was measured with training seeds 0, 1 and 2 (seed = data order, initial weights and the
+# model's noise) on the 2-core CPU, and set at the lowest measured margin minus 10% of it (nats,
+# FID) or minus one binomial standard error (rates), never below the floors (ELBO
+# 30% below the independent-pixel baseline, IWAE 1 nat tighter, agreement 95%).
 
-STEPS = 1500
-# Held-out negative ELBO bar (nats per image), set from a measured run on the 2-core CPU: 283.4 at
-# 1,500 steps; predicting the mean image for every digit costs 355.
-ELBO_BAR = 300.0
+VAE_STEPS = 500
+# Measured at 500 steps (independent pixels: 208.75 nats): negative ELBO 124.17 / 119.78 / 121.46
+# nats (40.5% / 42.6% / 41.8% below), IWAE k=100 tighter by 8.11 / 7.96 / 7.34 nats, the judge
+# recognises 0.875 / 0.900 / 0.893 of the reconstructions.
+ELBO_BELOW_BASELINE = 0.36  # 0.9 x 40.5%
+IWAE_GAP = 6.6  # 0.9 x 7.34 nats
+RECONSTRUCTION_ACCURACY = 0.86  # 0.875 - 0.010
+CVAE_STEPS = 400
+CVAE_BETA = 4.0  # a larger KL weight leaves the class to the label (see the chapter)
+# Measured at 400 steps, beta 4: agreement 0.978 / 0.980 / 0.987 (at beta 1: 0.56 to 0.74 at 300 to
+# 1,000 steps in our runs: the prior's samples fall where z, not the label, decides the class); the
+# samples' spread within a class, over the real digits' (judge features), at least 0.298 / 0.307 /
+# 0.338 in every class (beta 1, seed 0: 0.605; beta 4 trades diversity for the class).
+AGREEMENT = 0.97  # 0.978 - 0.005
+DIVERSITY = 0.27  # 0.9 x 0.298; a collapse to one image per class gives 0
+VAEGAN_STEPS = 400
+# Measured at 400 steps: domain FID 381.7 / 368.4 / 372.2 against 469.5 for the pixel Gaussian
+# (18.7% / 21.5% / 20.7% lower).
+FID_BELOW_GAUSSIAN = 0.16  # 0.9 x 18.7%
 
 
-def _train(make, labelled, steps=STEPS):
+def _train(make, *, labelled=False, binarise=True, steps):
     keras.utils.set_random_seed(0)
     model = make()
     model.compile()
     batches = data.load(
-        "digits",
+        "mnist",
         image_size=28,
         batch_size=64,
         value_range=(0, 1),
         labels=labelled,
+        binarise=binarise,
         repeat=True,
         drop_remainder=True,
         seed=0,
@@ -172,48 +276,49 @@ def _train(make, labelled, steps=STEPS):
 
 
 @pytest.fixture(scope="module")
-def digits01():
+def mnist():
+    """The 4,000 grey training digits and one fixed binarisation (seed 0) of the 1,000 held-out."""
     return (
-        data.load_arrays("digits", "train", image_size=28, value_range=(0, 1)),
-        data.load_arrays("digits", "test", image_size=28, value_range=(0, 1)),
+        data.load_arrays("mnist", "train", image_size=28, value_range=(0, 1)),
+        data.load_arrays("mnist", "test", image_size=28, value_range=(0, 1), binarise=True, seed=0),
     )
 
 
 @pytest.fixture(scope="module")
 def trained_vae():
-    return _train(vae.VAE, False)
+    """One VAE training, shared by the tests that judge it."""
+    return _train(vae.VAE, steps=VAE_STEPS)
 
 
 @pytest.mark.slow
-def test_vae_elbo_and_reconstructions(trained_vae, classifier, digits01):
-    train, test = digits01
-    held_out = trained_vae.evaluate(
-        tf.data.Dataset.from_tensor_slices(test.images).batch(120), verbose=0, return_dict=True
-    )
-    mean_image = np.clip(train.images.mean(axis=0, keepdims=True), 1e-4, 1 - 1e-4)
-    baseline = float(
-        np.mean(
-            losses.bernoulli_nll(
-                test.images, np.log(mean_image / (1 - mean_image)) * np.ones_like(test.images)
-            )
-        )
-    )
-    recon = trained_vae.reconstruct(test.images)
-    accuracy = float(np.mean(classifier.predict_proba(recon * 2 - 1).argmax(1) == test.labels))
+def test_vae_bounds_on_binarised_mnist(trained_vae, mnist):
+    train, held_out = mnist
+    bounds = trained_vae.likelihood_bounds(held_out.images, samples=100, seed=0)
+    elbo, iwae = float(bounds["neg_elbo"].mean()), float(bounds["neg_iwae"].mean())
+    baseline = metrics.independent_bernoulli_nll(train.images, held_out.images)
     print(
-        f"\nVAE {STEPS} steps: held-out negative ELBO {held_out['neg_elbo']:.1f} nats per image "
-        f"(reconstruction {held_out['reconstruction']:.1f}, KL {held_out['kl']:.1f}); "
-        "predicting the mean image "
-        f"costs {baseline:.1f}; reconstructions classified correctly: {accuracy:.3f}"
+        f"VAE {VAE_STEPS} steps, held-out binarised digits (nats per image): negative ELBO "
+        f"{elbo:.2f} ({1 - elbo / baseline:.1%} below the independent-pixel {baseline:.2f}), "
+        f"IWAE k=100 {iwae:.2f} ({elbo - iwae:.2f} tighter)"
     )
-    assert held_out["neg_elbo"] < ELBO_BAR < baseline
-    assert accuracy >= 0.90
+    assert iwae <= elbo  # a bug check: in expectation the IWAE bound is never looser
+    assert elbo <= (1 - ELBO_BELOW_BASELINE) * baseline
+    assert elbo - iwae >= IWAE_GAP
 
 
 @pytest.mark.slow
-def test_conditional_vae_draws_the_requested_digits(classifier, digits01):
-    train, _ = digits01
-    model = _train(vae.ConditionalVAE, True)
+def test_vae_reconstructions_are_recognised(trained_vae, classifier, mnist):
+    _, held_out = mnist
+    recon = trained_vae.reconstruct(held_out.images)
+    accuracy = float(np.mean(classifier.predict_proba(recon * 2 - 1).argmax(1) == held_out.labels))
+    print(f"VAE {VAE_STEPS} steps: the judge recognises {accuracy:.3f} of the reconstructions")
+    assert accuracy >= RECONSTRUCTION_ACCURACY
+
+
+@pytest.mark.slow
+def test_conditional_vae_draws_the_requested_digits(classifier, mnist):
+    train, _ = mnist
+    model = _train(lambda: vae.ConditionalVAE(beta=CVAE_BETA), labelled=True, steps=CVAE_STEPS)
     labels = np.repeat(np.arange(10), 100)
     images = model.generate(labels=labels, seed=4) * 2 - 1
     agreement = float(np.mean(classifier.predict_proba(images).argmax(1) == labels))
@@ -225,38 +330,38 @@ def test_conditional_vae_draws_the_requested_digits(classifier, digits01):
 
     ratios = [spread(fake[labels == c]) / spread(real[train.labels == c]) for c in range(10)]
     print(
-        f"\nConditionalVAE {STEPS} steps: agreement {agreement:.3f}; "
-        f"diversity ratio min {min(ratios):.2f} "
-        f"mean {np.mean(ratios):.2f}"
+        f"ConditionalVAE beta {CVAE_BETA}, {CVAE_STEPS} steps: agreement {agreement:.3f}; "
+        f"diversity ratio min {min(ratios):.2f} mean {np.mean(ratios):.2f}"
     )
-    assert agreement >= 0.85 and min(ratios) >= 1 / 3
+    assert agreement >= AGREEMENT and min(ratios) >= DIVERSITY
+
+
+def _gaussian_pixel_samples(images, n, seed):
+    """The classical baseline: ``n`` draws of one Gaussian fitted to the pixels (mean and full
+    covariance), clipped to [0, 1]."""
+    x = images.reshape(len(images), -1).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    draws = rng.multivariate_normal(x.mean(0), np.cov(x, rowvar=False), n, method="eigh")
+    return np.clip(draws, 0, 1).reshape((n, *images.shape[1:])).astype(np.float32)
 
 
 @pytest.mark.slow
-def test_vaegan_samples_are_closer_to_the_data_than_the_vae(trained_vae, classifier, digits01):
-    train, _ = digits01
-    vaegan = _train(vae.VAEGAN, False)
+def test_vaegan_samples_are_closer_to_the_data_than_a_pixel_gaussian(classifier, mnist):
+    """Domain FID (chapter-1 classifier features) of 1,000 samples against the 4,000 training
+    digits, for the VAE-GAN and for a Gaussian fitted to the training pixels: a baseline that
+    costs no second training."""
+    train, _ = mnist
     extractor = judges.ClassifierExtractor(classifier)
-    real = extractor.features(
-        train.images * 2 - 1
-    )  # all 1,437 training digits: less sampling noise than 360
+    real = extractor.features(train.images * 2 - 1)
 
-    def fid(model):  # mean over three sample draws of 1,437 images each
-        return float(
-            np.mean(
-                [
-                    metrics.frechet_distance(
-                        real, extractor.features(model.generate(len(train), seed=s) * 2 - 1)
-                    )
-                    for s in (1, 2, 3)
-                ]
-            )
-        )
+    def fid(images01):
+        return metrics.frechet_distance(real, extractor.features(images01 * 2 - 1))
 
-    fids = {"VAE": fid(trained_vae), "VAEGAN": fid(vaegan)}
+    model = _train(vae.VAEGAN, binarise=False, steps=VAEGAN_STEPS)
+    vaegan = fid(model.generate(1000, seed=1))
+    gaussian = fid(_gaussian_pixel_samples(train.images, 1000, seed=1))
     print(
-        f"\n{STEPS} steps: domain FID of 1,437 samples against the training digits "
-        "(mean of 3 draws): "
-        f"VAE {fids['VAE']:.1f}, VAEGAN {fids['VAEGAN']:.1f}"
+        f"VAEGAN {VAEGAN_STEPS} steps on grey digits: domain FID of 1,000 samples {vaegan:.1f}; "
+        f"a Gaussian fitted to the pixels {gaussian:.1f} ({1 - vaegan / gaussian:.1%} lower)"
     )
-    assert fids["VAEGAN"] < fids["VAE"]
+    assert vaegan <= (1 - FID_BELOW_GAUSSIAN) * gaussian
