@@ -78,12 +78,12 @@ def _seed():
 # only the order matters).
 FILE_SECONDS = {
     "tests/test_gan.py": 1750,
-    "tests/test_stylegan.py": 1500,
+    "tests/test_stylegan.py": 1000,
     "tests/test_editing.py": 650,
-    "tests/test_vae.py": 600,
+    "tests/test_vae.py": 250,
     "tests/test_cyclegan.py": 450,
     "tests/test_benchmarks.py": 330,
-    "tests/test_pixelcnn.py": 200,
+    "tests/test_pixelcnn.py": 100,
     "notebooks/05_stylegan.ipynb": 172,
     "notebooks/02_gan.ipynb": 145,
     "tests/test_cli.py": 130,
