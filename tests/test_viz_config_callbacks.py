@@ -342,13 +342,14 @@ def test_bfloat16_default_on_a_cpu_with_bfloat16_instructions_is_per_model(
     monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path))
     seen = []
 
-    def small_training(train, test, epochs, verbose):
+    def small_training(train, test, epochs, verbose, augment):
         seen.append(hardware.precision())
         return cnn.CNNClassifier(image_size=8, width=4, feature_dim=8), None
 
     monkeypatch.setattr(cnn, "train_classifier", small_training)
     trained, loaded = judges.load_classifier(8, epochs=1), judges.load_classifier(8, epochs=1)
-    assert seen == ["float32"] and len(list(tmp_path.glob("cache/cnn_digits_8px_*.keras"))) == 1
+    cached = list(tmp_path.glob("cache/cnn_mnist_*_8px_*.keras"))
+    assert seen == ["float32"] and len(cached) == 1
     for judge in (trained, loaded):
         assert judge.dtype_policy.name == "float32"
         assert {layer.compute_dtype for layer in judge.network.layers} == {"float32"}
