@@ -1,5 +1,5 @@
 """Chapter 4: CycleGAN — its layers, losses, pool and schedule, the unpaired data, the standard
-matrix."""
+matrix and the judges' controls (the quality of MNIST -> MNIST-M: test_cyclegan_quality.py)."""
 
 import keras
 import matrix
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from aigc_keras import data, hardware, judges, layers, losses, registry
+from aigc_keras import data, judges, layers, losses, registry
 from aigc_keras.models import cyclegan, networks
 
 make_small = matrix.small(registry.get("cyclegan"))  # the registered small test configuration
@@ -180,6 +180,30 @@ def test_unpaired_refusals():
         data.load_unpaired("brick", "photos", image_size=16, source="offline")
 
 
+def test_unpaired_user_folders_and_tfds_pairs_offline(tmp_path, monkeypatch):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for domain, count in (("summer", 5), ("winter", 3)):
+        (tmp_path / domain).mkdir()
+        for i in range(count):  # mixed sizes: the loader resizes
+            Image.fromarray(rng.integers(0, 255, (20 + i, 24, 3), dtype=np.uint8)).save(
+                tmp_path / domain / f"{i}.png"
+            )
+    pairs = list(
+        data.load_unpaired(
+            tmp_path / "summer", tmp_path / "winter", image_size=16, batch_size=2
+        ).as_numpy_iterator()
+    )
+    assert [p[0].shape for p in pairs] == [
+        (2, 16, 16, 3),
+        (1, 16, 16, 3),
+    ]  # the smaller domain ends the epoch
+    monkeypatch.setattr(data, "network_available", lambda: False)
+    with pytest.raises(ValueError, match="no honest offline stand-in.*brick"):
+        data.load_unpaired("cycle_gan/horse2zebra", None)
+
+
 # --- the model -----------------------------------------------------------------------------------
 
 
@@ -263,90 +287,111 @@ def test_mixed_precision_epoch(policy_name, pairs):
     matrix.check_mixed_epoch(make_small, pairs, policy_name)
 
 
-# --- quality (slow) -------------------------------------------------------------------------------
-
-QUALITY = dict(image_size=32, channels=1, ngf=8, ndf=32, n_blocks=3)  # 16x16 patches
-QUALITY_STEPS, QUALITY_BATCH = 600, 8
+# --- the judges of a translation into MNIST-M, and their controls --------------------------------
 
 
-@pytest.mark.slow
-def test_grass_to_brick_translation_quality():
-    """600 steps of batch 8 at 32x32 on the offline textures (grass = A, brick = B), judged on
-    held-out crops."""
-    from aigc_keras import metrics
+def test_shuffled_pixels_keep_each_image_s_colours_only():
+    images = np.random.default_rng(0).uniform(-1, 1, (3, 8, 8, 3)).astype(np.float32)
+    shuffled = judges.shuffle_pixels(images, seed=1)
+    for x, y in zip(images, shuffled, strict=True):
+        same = sorted(map(tuple, x.reshape(-1, 3))) == sorted(map(tuple, y.reshape(-1, 3)))
+        assert same and not np.array_equal(x, y)  # the same colours, in another place
+    np.testing.assert_array_equal(shuffled, judges.shuffle_pixels(images, seed=1))
 
-    arrays = {
+
+def test_mnist_m_controls_as_documented():
+    rng = np.random.default_rng(0)
+    digits = np.where(rng.uniform(size=(5, 16, 16, 1)) < 0.2, 1.0, -1.0).astype(np.float32)
+    mnist_m = rng.uniform(-1, 1, (4, 16, 16, 3)).astype(np.float32)
+    controls = judges.mnist_m_controls(digits, mnist_m, seed=0)
+    assert {name: x.shape for name, x in controls.items()} == {
+        "MNIST on a flat colour": (5, 16, 16, 3),
+        "MNIST colour-jittered": (5, 16, 16, 3),
+        "MNIST-M pixel-shuffled": (4, 16, 16, 3),
+    }
+    background = digits[..., 0] < 0
+    for name in ("MNIST on a flat colour", "MNIST colour-jittered"):
+        x = controls[name]
+        assert x.min() >= -1 and x.max() <= 1
+        for image, mask in zip(x, background, strict=True):  # one colour each, strokes and ground
+            assert len(np.unique(image[mask], axis=0)) == 1
+            assert len(np.unique(image[~mask], axis=0)) == 1
+    for image, mask in zip((controls["MNIST on a flat colour"] + 1) / 2, background, strict=True):
+        np.testing.assert_allclose(image[~mask][0], 1.0 - image[mask][0], atol=1e-6)  # |c - 1|
+    for image, mask in zip(controls["MNIST colour-jittered"], background, strict=True):
+        assert np.all(image[~mask][0] >= image[mask][0] + 0.8 - 1e-6)  # gain >= 0.4 in [0, 1]
+    with pytest.raises(ValueError, match="one size"):
+        judges.mnist_m_controls(digits, mnist_m[:, :8, :8])
+    with pytest.raises(ValueError, match="mnist_m must be square images"):
+        judges.mnist_m_controls(digits, mnist_m[..., :1])
+
+
+def test_texture_controls_as_documented():
+    images = np.random.default_rng(0).uniform(-1, 0.5, (4, 8, 8, 1)).astype(np.float32)
+    controls = judges.texture_controls(images, seed=0)
+    np.testing.assert_allclose(controls["flat at the mean grey"], images.mean(), atol=1e-6)
+    np.testing.assert_allclose(
+        np.sort(controls["pixel-shuffled"].reshape(4, -1)), np.sort(images.reshape(4, -1))
+    )
+
+
+class _BrightnessJudge:
+    """A stand-in domain judge: domain B is "mean above 0"; features are the channel means."""
+
+    def fraction_b(self, images):
+        return float(np.mean(images.mean(axis=(1, 2, 3)) > 0))
+
+    def features(self, images):
+        return np.concatenate([images.mean(axis=(1, 2)), images.std(axis=(1, 2))], axis=1)
+
+
+def test_domain_verdict_counts_candidates_only_when_the_judge_passes_its_controls():
+    rng = np.random.default_rng(0)
+    real = rng.uniform(0.2, 0.6, (300, 4, 4, 2)).astype(np.float32)
+    candidates = rng.uniform(0.2, 0.6, (300, 4, 4, 2)).astype(np.float32)
+    dark = rng.uniform(-0.6, -0.2, (300, 4, 4, 2)).astype(np.float32)
+    judge = _BrightnessJudge()
+    verdict = judges.domain_verdict(judge, candidates, real, {"dark": dark})
+    assert verdict["judge_rejects_controls"] and verdict["kid_below_bar"]
+    assert verdict["pass_rate"] == verdict["judged"] == 1.0
+    assert verdict["controls"]["dark"]["rejected"] == 1.0
+    assert verdict["kid_bar"] == pytest.approx(
+        judges.CONTROL_KID_RATIO * verdict["controls"]["dark"]["kid"]
+    )
+    # A control the judge accepts: nothing counts, however good the candidates.
+    bright_fake = np.concatenate([dark[:20], real[:280] + 0.3])
+    failed = judges.domain_verdict(judge, candidates, real, {"dark": dark, "fake": bright_fake})
+    assert not failed["judge_rejects_controls"] and failed["pass_rate"] == 0.0
+    # Candidates the judge accepts but whose KID is no better than a control's: nothing counts.
+    far = rng.uniform(0.9, 1.0, (300, 4, 4, 2)).astype(np.float32)
+    too_far = judges.domain_verdict(judge, far, real, {"dark": dark})
+    assert too_far["judged"] == 1.0 and not too_far["kid_below_bar"]
+    assert too_far["pass_rate"] == 0.0
+    with pytest.raises(ValueError, match="at least one"):
+        judges.domain_verdict(judge, candidates, real, {})
+
+
+def test_texture_judge_rejects_flat_and_shuffled_crops():
+    crops = {
         (name, split): data.load_arrays(name, split, image_size=32, source="offline").images
         for name in ("grass", "brick")
         for split in ("train", "test")
     }
-    judge = judges.train_domain_extractor(
-        arrays["grass", "train"],
-        arrays["brick", "train"],
-        arrays["grass", "test"],
-        arrays["brick", "test"],
-        epochs=5,
+    judge = judges.train_texture_judge(
+        crops["grass", "train"],
+        crops["brick", "train"],
+        crops["grass", "test"],
+        crops["brick", "test"],
+        epochs=3,
     )
-    test_a, test_b = arrays["grass", "test"], arrays["brick", "test"]
-
-    def kid(x, y):
-        return metrics.kernel_distance(
-            judge.features(x), judge.features(y), subsets=50, subset_size=150
-        )[0]
-
-    keras.utils.set_random_seed(0)
-    model = cyclegan.CycleGAN(**QUALITY)
-    model.compile(
-        optimizers=cyclegan.make_optimizers(total_steps=QUALITY_STEPS),
-        jit_compile=hardware.jit_compile(model, quick=False),
-    )  # as a standard run (XLA on this CPU)
-
-    def cycle_error():
-        return float(
-            np.mean(np.abs(model.translate(model.translate(test_a, "a2b"), "b2a") - test_a))
-        )
-
-    untrained_cycle = cycle_error()
-    pairs = data.load_unpaired(
-        "grass", "brick", image_size=32, batch_size=QUALITY_BATCH, source="offline", repeat=True
+    verdict = judges.domain_verdict(
+        judge,
+        crops["grass", "test"],
+        crops["brick", "test"],
+        judges.texture_controls(crops["brick", "test"], seed=0),
     )
-    model.fit(pairs, steps_per_epoch=QUALITY_STEPS, epochs=1, verbose=0)
-    fake_b = model.translate(test_a, "a2b")
-    report = {
-        "judge accuracy": judge.accuracy,
-        "G(A) judged B": judge.fraction_b(fake_b),
-        "KID(G(A), B)": kid(fake_b, test_b),
-        "KID(A, B)": kid(test_a, test_b),
-        "cycle error": cycle_error(),
-        "untrained cycle error": untrained_cycle,
-        "F(B) judged A": 1.0 - judge.fraction_b(model.translate(test_b, "b2a")),
-    }
-    print(report)
-    assert judge.accuracy >= 0.95, report
-    assert report["G(A) judged B"] >= 0.80, report
-    assert report["KID(G(A), B)"] < 0.5 * report["KID(A, B)"], report
-    assert report["cycle error"] < 0.6 * report["untrained cycle error"], report
-
-
-def test_unpaired_user_folders_and_tfds_pairs_offline(tmp_path, monkeypatch):
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    for domain, count in (("summer", 5), ("winter", 3)):
-        (tmp_path / domain).mkdir()
-        for i in range(count):  # mixed sizes: the loader resizes
-            Image.fromarray(rng.integers(0, 255, (20 + i, 24, 3), dtype=np.uint8)).save(
-                tmp_path / domain / f"{i}.png"
-            )
-    pairs = list(
-        data.load_unpaired(
-            tmp_path / "summer", tmp_path / "winter", image_size=16, batch_size=2
-        ).as_numpy_iterator()
-    )
-    assert [p[0].shape for p in pairs] == [
-        (2, 16, 16, 3),
-        (1, 16, 16, 3),
-    ]  # the smaller domain ends the epoch
-    monkeypatch.setattr(data, "network_available", lambda: False)
-    with pytest.raises(ValueError, match="no honest offline stand-in.*brick"):
-        data.load_unpaired("cycle_gan/horse2zebra", None)
+    print(judge.accuracy, verdict["controls"])
+    assert judge.accuracy >= 0.95 and verdict["judge_rejects_controls"], verdict["controls"]
+    assert verdict["judged"] <= 0.1 and verdict["pass_rate"] == 0.0  # grass does not pass
+    with pytest.raises(ValueError, match="share height, width and channels"):
+        judges.train_texture_judge(crops["grass", "train"][:, :8], crops["brick", "train"])
