@@ -23,7 +23,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 	touch $@ $(VENV)/.installed
 
 # Train a small conditional GAN on MNIST (offline: the 4,000 training digits of mnist_5k); writes
-# outputs/demo/cgan/generator.keras and samples.png. tests/test_gan.py runs this line's training.
+# outputs/demo/cgan/generator.keras and samples.png. tests/test_gan_demo.py runs this line's training.
 demo: $(VENV)/.installed
 	$(VENV)/bin/aigc-keras train cgan --epochs 20 --out outputs/demo --overwrite
 

@@ -77,9 +77,13 @@ def _seed():
 # alone.  Seconds on one worker of a two-worker run (pytest --durations, 2026-11-24, graph mode;
 # only the order matters).
 FILE_SECONDS = {
-    "tests/test_gan.py": 1750,
-    "tests/test_stylegan.py": 1000,
-    "tests/test_editing.py": 650,
+    "tests/test_gan_demo.py": 600,
+    "tests/test_gan_unconditional.py": 550,
+    "tests/test_gan.py": 450,
+    "tests/test_stylegan_quality.py": 450,
+    "tests/test_stylegan.py": 300,
+    "tests/test_editing_quality.py": 400,
+    "tests/test_editing.py": 200,
     "tests/test_vae.py": 250,
     "tests/test_cyclegan_quality.py": 300,
     "tests/test_cyclegan.py": 100,

@@ -1,0 +1,116 @@
+"""Chapter 2's conditional GAN quality bars on ``make demo``'s own training: the demo grid shows
+each column's digit, and 1,000 samples show the digit asked for, differ within a class and copy no
+training digit.  A file of its own: the training is the longest of chapter 2's."""
+
+import pathlib
+import shlex
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aigc_keras import cli, data, metrics, registry
+
+# --- quality bars on MNIST at 28x28 (offline: the 4,000 training digits of mnist_5k) -----------
+
+
+@pytest.fixture(scope="module")
+def real_digits():
+    return (
+        data.load_arrays("mnist", "train", image_size=28),
+        data.load_arrays("mnist", "test", image_size=28),
+    )
+
+
+def _mean_pairwise(features):
+    d = np.sqrt(np.maximum(metrics._squared_distances(features, features), 0))
+    return d[np.triu_indices(len(features), 1)].mean()
+
+
+def _nearest_distance(images, pool):
+    flat, pool_flat = images.reshape(len(images), -1), pool.reshape(len(pool), -1)
+    return np.sqrt(
+        metrics._squared_distances(flat.astype(np.float64), pool_flat.astype(np.float64)).min(
+            axis=1
+        )
+    )
+
+
+def demo_arguments(makefile=pathlib.Path(__file__).parents[1] / "Makefile"):
+    """The arguments ``make demo`` passes to ``aigc-keras`` (read from the Makefile)."""
+    lines = [line for line in makefile.read_text().splitlines() if "aigc-keras train" in line]
+    assert len(lines) == 1, "the Makefile's demo target should hold one aigc-keras train line"
+    return shlex.split(lines[0].split("aigc-keras", 1)[1])
+
+
+@pytest.fixture(scope="module")
+def demo_cgan(tmp_path_factory):
+    """``make demo``'s training, run as the Makefile runs it (its own output folder): the
+    conditional GAN both tests below judge, trained once."""
+    arguments = demo_arguments()
+    out = arguments.index("--out") + 1
+    arguments[out] = str(tmp_path_factory.mktemp("demo"))
+    cli.main(arguments)
+    folder = pathlib.Path(arguments[out]) / "cgan"
+    network, record = registry.load_exported(folder / "generator.keras", "generator")
+    return folder, network, record
+
+
+# Measured with `make demo`'s training (20 epochs of the 4,000 offline digits, 1,240 steps of batch
+# 64) on the 2-core CPU (2026-12-01), data seed 0 (the Makefile's; the same figures in this test):
+# agreement over 1,000 samples 0.923, demo grid 0.93, smallest per-class diversity ratio 0.62,
+# closest sample to a training digit 4.08 against the held-out floor 3.29.  At data seed 1 the same
+# training ends at an agreement of 0.648 (grid 0.63): after 1,240 steps the conditional GAN still
+# swings between epochs (0.87, 0.80 and 0.91 at 1,240, 1,550 and 1,860 steps in graph mode), so
+# the bars are the floors this configuration must keep at its own seed (92%, 90% of the grid),
+# and its robustness across seeds is not claimed.
+CGAN_AGREEMENT_BAR = 0.92
+DEMO_GRID_BAR = 0.90
+
+
+@pytest.mark.slow
+def test_demo_grid_shows_the_digit_of_each_column(demo_cgan, classifier):
+    folder, _, _ = demo_cgan
+    grid = np.asarray(Image.open(folder / "samples.png"), np.float32)
+    assert grid.shape == (10 * 29 + 1, 10 * 29 + 1)  # 10 x 10 tiles of 28 px, 1-px borders
+    tiles = np.stack(
+        [
+            grid[1 + r * 29 : 29 + r * 29, 1 + c * 29 : 29 + c * 29]
+            for r in range(10)
+            for c in range(10)
+        ]
+    )
+    predicted = classifier.predict_proba(tiles[..., None] / 127.5 - 1).argmax(1)
+    columns = np.arange(100) % 10
+    per_column = [float(np.mean(predicted[columns == c] == c)) for c in range(10)]
+    agreement = float(np.mean(predicted == columns))
+    print(f"\ndemo grid: judged the column's digit {agreement:.2f}; per column {per_column}")
+    assert agreement >= DEMO_GRID_BAR
+
+
+@pytest.mark.slow
+def test_conditional_gan_draws_the_requested_digits(demo_cgan, classifier, real_digits):
+    _, network, record = demo_cgan
+    train, test = real_digits
+    labels = np.repeat(np.arange(10), 100)
+    images = registry.sample(network, record, len(labels), seed=11, classes=labels)
+    agreement = float(np.mean(classifier.predict_proba(images).argmax(1) == labels))
+    fake_features, real_features = classifier.features(images), classifier.features(train.images)
+    ratios = [
+        _mean_pairwise(fake_features[labels == c])
+        / _mean_pairwise(real_features[train.labels == c])
+        for c in range(10)
+    ]
+    generated_nn = _nearest_distance(images, train.images)
+    held_out_nn = _nearest_distance(test.images, train.images)
+    floor = np.percentile(held_out_nn, 1)
+    print(
+        f"\ncGAN (make demo's training): agreement {agreement:.3f}; diversity ratio per class "
+        f"min {min(ratios):.2f} mean {np.mean(ratios):.2f}; nearest-training distance: "
+        f"generated min {generated_nn.min():.2f} median {np.median(generated_nn):.2f}, "
+        f"held-out real 1st percentile {floor:.2f} "
+        f"median {np.median(held_out_nn):.2f}"
+    )
+    assert agreement >= CGAN_AGREEMENT_BAR
+    assert min(ratios) >= 0.5
+    assert generated_nn.min() >= floor
