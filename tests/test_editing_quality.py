@@ -12,10 +12,9 @@ from aigc_keras.models import editing
 # --- quality bars against the classical methods ---------------------------------------------
 
 
-@pytest.mark.slow
-def test_super_resolution_beats_bicubic_by_half_a_decibel():
-    """x2 on 32x32 photograph patches, 1,500 steps of batch 16, held-out patches from unseen picture
-    regions."""
+def _photo_patches():
+    """32x32 photograph patches in [0, 1]: batches of 16 from the training regions (repeated), and
+    the held-out patches of the unseen regions as one array."""
     train = data.load(
         "photos",
         "train",
@@ -25,7 +24,14 @@ def test_super_resolution_beats_bicubic_by_half_a_decibel():
         repeat=True,
         drop_remainder=True,
     )
-    test = data.load_arrays("photos", "test", image_size=32, value_range=(0, 1)).images
+    return train, data.load_arrays("photos", "test", image_size=32, value_range=(0, 1)).images
+
+
+@pytest.mark.slow
+def test_super_resolution_beats_bicubic_by_half_a_decibel():
+    """x2 on 32x32 photograph patches, 1,500 steps of batch 16, held-out patches from unseen picture
+    regions."""
+    train, test = _photo_patches()
     model = matrix.fresh(lambda: editing.SuperResolution(scale=2, channels=3))
     model.fit(train, steps_per_epoch=1500, epochs=1, verbose=0)
     low = model.degrade(test).numpy()
@@ -39,16 +45,7 @@ def test_super_resolution_beats_bicubic_by_half_a_decibel():
 def test_denoiser_beats_total_variation_denoising():
     """sigma = 0.1 on 32x32 photograph patches, 1,000 steps of batch 16; TV's weight is the best of
     four on the held-out patches themselves (favouring the baseline)."""
-    train = data.load(
-        "photos",
-        "train",
-        image_size=32,
-        value_range=(0, 1),
-        batch_size=16,
-        repeat=True,
-        drop_remainder=True,
-    )
-    test = data.load_arrays("photos", "test", image_size=32, value_range=(0, 1)).images
+    train, test = _photo_patches()
     model = matrix.fresh(lambda: editing.Denoiser(channels=3, noise_std=0.1))
     model.fit(train, steps_per_epoch=1000, epochs=1, verbose=0)
     noisy = test + 0.1 * np.random.default_rng(0).standard_normal(test.shape).astype(np.float32)
