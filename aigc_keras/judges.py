@@ -801,7 +801,7 @@ def load_mnist_m_judges(
                 _recolour(second.images, seed=seed + 2),
             ]
         )
-        labels = np.tile(first.labels, 4)
+        labels = np.concatenate([first.labels, first.labels, second.labels, second.labels])
         steps = digit_epochs * -(-len(images) // 64)  # train_classifier's batches of 64
         model, _ = cnn.train_classifier(
             (images, labels),
