@@ -149,6 +149,35 @@ def test_mnist_m_is_the_absolute_difference_of_a_photograph_crop_and_the_digit()
         np.testing.assert_allclose(colour.images[index], expected, atol=1e-5)
 
 
+def test_mnist_m_online_is_built_over_tfds_mnist(monkeypatch):
+    """Online, MNIST-M is the same construction over TFDS's MNIST (here a stand-in builder's
+    dataset of 20 digits, so the test needs no network), labels kept; the pair loads too."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    digits = rng.integers(0, 256, (20, 28, 28, 1), dtype=np.uint8)
+    labels = np.arange(20) % 10
+    asked = []
+
+    def tfds_mnist(name, split, data_dir):
+        asked.append((name, split))
+        examples = tf.data.Dataset.from_tensor_slices({"image": digits, "label": labels})
+        return examples, "label", tuple(str(k) for k in range(10)), len(digits)
+
+    monkeypatch.setattr(data, "_tfds_dataset", tfds_mnist)
+    colour = data.load_arrays("mnist_m", "test", image_size=32, value_range=(0, 1), seed=2)
+    assert ("mnist", "test") in asked and {name for name, _ in asked} == {"mnist"}
+    assert colour.images.shape == (20, 32, 32, 3)
+    np.testing.assert_array_equal(colour.labels, labels)
+    grey = tf.image.resize(digits.astype(np.float32) / 255.0, (32, 32)).numpy()
+    for index in (0, 13):
+        crop = _mnist_m_crop(index, "test", 2, 32)
+        np.testing.assert_allclose(colour.images[index], np.abs(crop - grey[index]), atol=1e-5)
+    pairs = data.load_unpaired("mnist", "mnist_m", image_size=32, channels=3, batch_size=5)
+    a, b = next(iter(pairs))
+    assert a.shape == b.shape == (5, 32, 32, 3) and ("mnist", "train") in asked
+
+
 def test_mnist_m_train_and_test_crops_come_from_disjoint_regions():
     size = 16
     pictures = [getattr(skdata, name)()[..., 0] for name in data.PHOTOS]
