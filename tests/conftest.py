@@ -74,32 +74,36 @@ def _seed():
 # (`--dist loadfile --no-loadscope-reorder`) in collection order.  Sorted longest first, the quality
 # trainings start at once and the short files fill in behind them; by default xdist sorted files by
 # their number of tests, and the StyleGAN file (few tests, the longest training) came last and ran
-# alone.  Seconds on one worker of a two-worker run (pytest --durations, 2026-11-24, graph mode;
-# only the order matters).
+# alone.  Seconds on one worker of a two-worker run (the per-file sums of a fresh-clone `make test`,
+# 2026-12-01, DCGAN probe 896 images/s; files split since are shared out by their tests; only the
+# order matters).
 FILE_SECONDS = {
-    "tests/test_gan_demo.py": 600,
-    "tests/test_gan_unconditional.py": 550,
-    "tests/test_gan.py": 450,
-    "tests/test_stylegan_quality.py": 450,
-    "tests/test_stylegan.py": 300,
-    "tests/test_editing_quality.py": 400,
-    "tests/test_editing.py": 200,
-    "tests/test_vae.py": 250,
-    "tests/test_cyclegan_quality.py": 300,
-    "tests/test_cyclegan.py": 100,
-    "tests/test_benchmarks.py": 330,
-    "tests/test_pixelcnn.py": 100,
-    "notebooks/05_stylegan.ipynb": 172,
-    "notebooks/02_gan.ipynb": 145,
-    "tests/test_cli.py": 130,
-    "notebooks/08_evaluation.ipynb": 98,
-    "notebooks/04_cyclegan.ipynb": 105,
-    "tests/test_reliability.py": 80,
-    "notebooks/06_pixelcnn.ipynb": 64,
-    "notebooks/07_image_editing.ipynb": 60,
-    "notebooks/03_vae.ipynb": 57,
-    "tests/test_distribute.py": 35,
-    "notebooks/01_cnn.ipynb": 30,
+    "tests/test_cyclegan_quality.py": 283,
+    "tests/test_gan_demo.py": 257,
+    "tests/test_stylegan_quality.py": 247,
+    "tests/test_dcgan_quality.py": 213,
+    "tests/test_wgan_gp_quality.py": 212,
+    "tests/test_benchmarks.py": 214,
+    "tests/test_cyclegan_ablation.py": 158,
+    "notebooks/04_cyclegan.ipynb": 142,
+    "tests/test_vae.py": 130,
+    "tests/test_stylegan.py": 114,
+    "tests/test_gan.py": 112,
+    "tests/test_editing_quality.py": 104,
+    "tests/test_cli.py": 101,
+    "tests/test_editing.py": 100,
+    "tests/test_cyclegan.py": 95,
+    "tests/test_reliability.py": 72,
+    "tests/test_pixelcnn.py": 58,
+    "tests/test_distribute.py": 51,
+    "notebooks/06_pixelcnn.ipynb": 47,
+    "notebooks/08_evaluation.ipynb": 43,
+    "notebooks/05_stylegan.ipynb": 36,
+    "notebooks/03_vae.ipynb": 31,
+    "notebooks/07_image_editing.ipynb": 31,
+    "notebooks/02_gan.ipynb": 25,
+    "tests/test_data.py": 16,
+    "notebooks/01_cnn.ipynb": 14,
 }
 
 

@@ -1,0 +1,12 @@
+"""Chapter 4's ablation: the quality training of test_cyclegan_quality.py without the cycle term
+(cycle_weight 0, which also drops the identity term); G no longer keeps the digit."""
+
+import cyclegan_bars
+import pytest
+
+
+@pytest.mark.slow
+def test_without_the_cycle_term_the_digit_is_lost(classifier):
+    figures = cyclegan_bars.translation_figures(0.0, classifier)
+    print({"without the cycle term": cyclegan_bars.short(figures)})
+    assert figures["G(a)"]["class_kept"] <= cyclegan_bars.ABLATION_CLASS_KEPT_BAR
