@@ -512,7 +512,22 @@ def _train_translator(spec, args, out: pathlib.Path) -> None:
     if domain_b is None and not str(domain_a).startswith("cycle_gan/"):
         domain_b = "brick"
     steps, epochs = _length(args, spec, quick_steps=5)
-    common = dict(image_size=args.image_size, seed=args.seed, strict=args.strict)
+    channels = None
+    if domain_b is not None and not (data._is_folder(domain_a) or data._is_folder(domain_b)):
+        # a grey dataset against a colour one (MNIST <-> MNIST-M): both read in colour
+        found = {
+            name: data.load(
+                name, image_size=args.image_size, batch_size=None, strict=args.strict
+            ).element_spec.shape[-1]
+            for name in (domain_a, domain_b)
+        }
+        if len(set(found.values())) > 1:
+            channels = 3
+            print(
+                f"{domain_a} has {found[domain_a]} channel(s) and {domain_b} {found[domain_b]}: "
+                "both domains are read in 3 channels (a grey image's one channel repeated)"
+            )
+    common = dict(image_size=args.image_size, seed=args.seed, strict=args.strict, channels=channels)
     dataset = data.load_unpaired(
         domain_a, domain_b, batch_size=args.batch_size, repeat=steps is not None, **common
     )

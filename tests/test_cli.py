@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from aigc_keras import cli
+from aigc_keras import cli, registry
 
 
 def _run(*args, env_extra=None):
@@ -193,6 +193,19 @@ def test_train_vae_saves_a_generator_that_sample_reads(tmp_path):
         )
         == 0
     )
+
+
+def test_train_cyclegan_between_grey_mnist_and_colour_mnist_m(tmp_path):
+    result = _run(
+        "train", "cyclegan", "--quick", "--domain-a", "mnist", "--domain-b", "mnist_m",
+        "--image-size", "16", "--width", "4", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "mnist has 1 channel(s) and mnist_m 3: both domains are read in 3 channels" in (
+        result.stdout
+    )
+    generator, _ = registry.load_exported(tmp_path / "cyclegan" / "generator_ab.keras", "generator")
+    assert tuple(generator.input_shape) == (None, 16, 16, 3)
 
 
 def test_train_cyclegan_quick_then_translate_a_folder(tmp_path):
