@@ -243,6 +243,12 @@ def markdown(report: dict) -> str:
         )
     if report.get("quality"):
         q = report["quality"]
+        if report.get("quality_run"):  # measured apart from the rest (``--parts quality``)
+            run_ = report["quality_run"]
+            lines.append(
+                f"Time to quality, measured apart ({run_['started']}, {run_['hardware']['cpu']}) "
+                f"on {run_['data']}:"
+            )
         for name in ("cgan", "cvae"):
             v = q[name]
             reached = (

@@ -252,3 +252,24 @@ def test_at_size_measures_every_mode_at_another_size():
     assert "xla_per_s" not in refused and "bf16_per_s" not in refused
     assert "ResizeBicubic" in refused["xla_unsupported"]
     assert hardware.precision() == before  # the global policy is restored
+
+
+def test_a_quality_part_measured_apart_says_when_where_and_on_what():
+    hardware = {"cpu": "Some CPU", "cores": 2, "gpus": [], "environment": "env", "python": "3.11"}
+    quality = {
+        "cgan": {"seconds": 88.0, "steps": 1150, "agreement": 0.91},
+        "cvae": {"seconds": None, "steps": 600, "agreement": 0.5},
+        "dcgan_fid": {"30": {"fid": 464.7, "steps": 400}},
+    }
+    report = {"hardware": hardware, "started": "2026-11-25", "quality": quality}
+    plain = run.markdown(report)
+    assert "cgan: 88 s of training (1150 steps)" in plain and "measured apart" not in plain
+    assert "cvae: not within the limit (600 steps, agreement 50.0%)" in plain
+    report["quality_run"] = {
+        "started": "2026-12-02 00:07",
+        "hardware": {"cpu": "Other CPU"},
+        "data": "MNIST",
+    }
+    assert "Time to quality, measured apart (2026-12-02 00:07, Other CPU) on MNIST:" in (
+        run.markdown(report)
+    )
