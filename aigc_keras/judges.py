@@ -491,7 +491,7 @@ def evaluate(
 
 # --- judges of a translation into MNIST-M, and the fakes each must reject (chapter 4) -------------
 
-MNIST_M_JUDGES_VERSION = 1  # bump when the judges' data or recipe changes (invalidates caches)
+MNIST_M_JUDGES_VERSION = 2  # bump when the judges' data or recipe changes (invalidates caches)
 CONTROL_REJECTION = 0.9  # a domain judge must call each control "not the domain" this often
 CONTROL_KID_RATIO = 0.5  # candidates count only with a KID below this share of the best control's
 JUDGE_TRAIN_LIMIT = 8000  # images per domain the MNIST-M judges train on (offline: all 4,000)

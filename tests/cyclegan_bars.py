@@ -39,9 +39,10 @@ ABLATION_CLASS_KEPT_BAR = ABLATION_CLASS_KEPT + math.sqrt(
 def held_out_digits():
     """A: every other MNIST test digit (3 channels); B: MNIST-M's other test digits; the controls
     from the A digits and from the MNIST-M test digits B leaves out."""
-    a = data.load_arrays("mnist", "test", image_size=32, channels=3, shard=(0, 2))
-    b = data.load_arrays("mnist_m", "test", image_size=32, shard=(1, 2))
-    unused = data.load_arrays("mnist_m", "test", image_size=32, shard=(0, 2)).images
+    offline = dict(image_size=32, source="offline")  # the data the bars were measured on
+    a = data.load_arrays("mnist", "test", channels=3, shard=(0, 2), **offline)
+    b = data.load_arrays("mnist_m", "test", shard=(1, 2), **offline)
+    unused = data.load_arrays("mnist_m", "test", shard=(0, 2), **offline).images
     assert len(a) == len(b) == HELD_OUT
     return a, b, judges.mnist_m_controls(a.images, unused, seed=0)
 
@@ -56,7 +57,13 @@ def translation_figures(cycle_weight: float, classifier) -> dict:
         jit_compile=False,  # graph mode: XLA's compilation costs more than it saves in 600 steps
     )
     pairs = data.load_unpaired(
-        "mnist", "mnist_m", image_size=32, channels=3, batch_size=QUALITY_BATCH, repeat=True
+        "mnist",
+        "mnist_m",
+        image_size=32,
+        channels=3,
+        batch_size=QUALITY_BATCH,
+        repeat=True,
+        source="offline",
     )
     model.fit(pairs, steps_per_epoch=QUALITY_STEPS, epochs=1, verbose=0)
     a, b, controls = held_out_digits()

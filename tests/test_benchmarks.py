@@ -273,3 +273,24 @@ def test_a_quality_part_measured_apart_says_when_where_and_on_what():
     assert "Time to quality, measured apart (2026-12-02 00:07, Other CPU) on MNIST:" in (
         run.markdown(report)
     )
+
+
+def test_merge_replaces_only_the_parts_measured_and_labels_a_quality_run(tmp_path):
+    stored = {"started": "2026-11-25", "throughput": [{"model": "dcgan"}], "quality": {"old": 1}}
+    (tmp_path / "benchmark.json").write_text(json.dumps(stored))
+    report = {
+        "started": "2026-12-02 00:07",
+        "finished": "2026-12-02 00:14",
+        "hardware": {"cpu": "Other CPU", "cores": 2, "gpus": []},
+        "throughput": [],  # not measured in this run: must not replace the stored rows
+        "quality": {"new": 2},
+    }
+    merged = run.merge(report, tmp_path, ["quality"])
+    assert merged["throughput"] == [{"model": "dcgan"}] and merged["quality"] == {"new": 2}
+    assert merged["started"] == "2026-11-25"
+    assert merged["quality_run"] == {
+        "started": "2026-12-02 00:07",
+        "finished": "2026-12-02 00:14",
+        "hardware": {"cpu": "Other CPU", "cores": 2},
+        "data": run.QUALITY_DATA,
+    }

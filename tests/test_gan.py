@@ -1,5 +1,6 @@
 """Chapter 2: DCGAN, ConditionalGAN and WGAN-GP — the standard matrix and the losses (the quality
-bars: test_gan_demo.py for the conditional GAN, test_gan_unconditional.py for DCGAN and WGAN-GP)."""
+bars: test_gan_demo.py for the conditional GAN, test_dcgan_quality.py and test_wgan_gp_quality.py
+with gan_bars.py for DCGAN and WGAN-GP)."""
 
 import matrix
 import numpy as np
