@@ -12,26 +12,19 @@ from aigc_keras.models import editing
 # --- quality bars against the classical methods ---------------------------------------------
 
 
-def _photo_patches():
-    """32x32 photograph patches in [0, 1]: batches of 16 from the training regions (repeated), and
-    the held-out patches of the unseen regions as one array."""
-    train = data.load(
-        "photos",
-        "train",
-        image_size=32,
-        value_range=(0, 1),
-        batch_size=16,
-        repeat=True,
-        drop_remainder=True,
-    )
-    return train, data.load_arrays("photos", "test", image_size=32, value_range=(0, 1)).images
+def _patches(name="photos", size=32, batch=16):
+    """Images of ``name`` in [0, 1] at ``size``: training batches (repeated), and the held-out
+    split (unseen picture regions, or unseen digits) as one array."""
+    options = dict(image_size=size, value_range=(0, 1))
+    train = data.load(name, "train", batch_size=batch, repeat=True, drop_remainder=True, **options)
+    return train, data.load_arrays(name, "test", **options).images
 
 
 @pytest.mark.slow
 def test_super_resolution_beats_bicubic_by_half_a_decibel():
     """x2 on 32x32 photograph patches, 1,500 steps of batch 16, held-out patches from unseen picture
     regions."""
-    train, test = _photo_patches()
+    train, test = _patches()
     model = matrix.fresh(lambda: editing.SuperResolution(scale=2, channels=3))
     model.fit(train, steps_per_epoch=1500, epochs=1, verbose=0)
     low = model.degrade(test).numpy()
@@ -45,7 +38,7 @@ def test_super_resolution_beats_bicubic_by_half_a_decibel():
 def test_denoiser_beats_total_variation_denoising():
     """sigma = 0.1 on 32x32 photograph patches, 1,000 steps of batch 16; TV's weight is the best of
     four on the held-out patches themselves (favouring the baseline)."""
-    train, test = _photo_patches()
+    train, test = _patches()
     model = matrix.fresh(lambda: editing.Denoiser(channels=3, noise_std=0.1))
     model.fit(train, steps_per_epoch=1000, epochs=1, verbose=0)
     noisy = test + 0.1 * np.random.default_rng(0).standard_normal(test.shape).astype(np.float32)
@@ -62,16 +55,7 @@ def test_denoiser_beats_total_variation_denoising():
 @pytest.mark.slow
 def test_inpainter_beats_biharmonic_inpainting_in_the_hole():
     """16x16 digits, 2,000 steps of batch 32; squared error over hole pixels of held-out digits."""
-    train = data.load(
-        "digits",
-        "train",
-        image_size=16,
-        value_range=(0, 1),
-        batch_size=32,
-        repeat=True,
-        drop_remainder=True,
-    )
-    test = data.load_arrays("digits", "test", image_size=16, value_range=(0, 1)).images
+    train, test = _patches("digits", 16, 32)
     model = matrix.fresh(lambda: editing.Inpainter(image_size=16, channels=1, width=16))
     model.fit(train, steps_per_epoch=2000, epochs=1, verbose=0)
     masks = {
