@@ -25,9 +25,24 @@ from .models import cnn
 from .models.base import save_atomically
 from .validation import check_int
 
+QUICK_EPOCHS = 1  # a quick-mode judge's epochs when no full judge is cached (see load_classifier)
+
+
+def _epochs_to_train(path_of, epochs: int, quick: bool) -> int:
+    """``epochs``, or :data:`QUICK_EPOCHS` for a quick run that finds no judge of ``epochs``
+    cached (``path_of(epochs)``: the judge's cache file)."""
+    if quick and not path_of(epochs).exists():
+        return QUICK_EPOCHS
+    return epochs
+
 
 def load_classifier(
-    image_size: int = 28, *, epochs: int = 20, verbose: int = 0, dataset: str = "mnist"
+    image_size: int = 28,
+    *,
+    epochs: int = 20,
+    verbose: int = 0,
+    dataset: str = "mnist",
+    quick: bool = False,
 ) -> cnn.CNNClassifier:
     """The chapter-1 digit classifier at ``image_size``, trained once and cached.
 
@@ -48,6 +63,10 @@ def load_classifier(
         verbose: Keras' ``verbose`` for that training (0 silent).
         dataset: the labelled digits it learns: ``"mnist"``, or ``"digits"`` (scikit-learn's 8x8
             scans, for models trained on them: a judge must know the data it judges).
+        quick: for quick-mode notebooks (``quick=config.is_quick()``): the cached judge of
+            ``epochs`` when there is one (``make test`` trains it for the quality tests), else
+            one trained for :data:`QUICK_EPOCHS` (cached under its own name), so a quick
+            notebook run alone stays short.  Its scores are rough; quality bars never use it.
 
     Returns:
         The trained :class:`~aigc_keras.models.cnn.CNNClassifier`.
@@ -58,10 +77,13 @@ def load_classifier(
     if dataset not in ("mnist", "digits"):
         raise ValueError(f"the judge learns 'mnist' or 'digits', got dataset={dataset!r}.")
     source = data.source_of(dataset)
-    path = (
-        config.output_dir("cache")
-        / f"cnn_{dataset}_{source}_{image_size}px_v{cnn.CLASSIFIER_VERSION}_e{epochs}.keras"
-    )
+
+    def path_of(epochs):
+        name = f"cnn_{dataset}_{source}_{image_size}px_v{cnn.CLASSIFIER_VERSION}_e{epochs}.keras"
+        return config.output_dir("cache") / name
+
+    epochs = _epochs_to_train(path_of, epochs, quick)
+    path = path_of(epochs)
     with (
         config.file_lock(path.with_suffix(".lock")),  # one process trains, the others wait for it
         hardware.precision_scope("float32"),  # the judge: scores must not depend on the precision
@@ -748,7 +770,12 @@ def _cached_judge(path, train):
 
 
 def load_mnist_m_judges(
-    image_size: int = 32, *, seed: int = 0, digit_epochs: int = 5, domain_epochs: int = 3
+    image_size: int = 32,
+    *,
+    seed: int = 0,
+    digit_epochs: int = 5,
+    domain_epochs: int = 3,
+    quick: bool = False,
 ) -> MnistMJudges:
     """The digit and domain judges of MNIST -> MNIST-M, trained once and cached.
 
@@ -776,6 +803,8 @@ def load_mnist_m_judges(
         seed: seed of the judges' weights and shuffling and of their training controls.
         digit_epochs: epochs of the digit judge.
         domain_epochs: epochs of the domain judge.
+        quick: as in :func:`load_classifier`: each judge cached at its epochs if it is, else
+            trained for :data:`QUICK_EPOCHS`.
 
     Returns:
         The :class:`MnistMJudges`.
@@ -837,12 +866,16 @@ def load_mnist_m_judges(
         )
         return judge.classifier, judge.accuracy
 
-    digits, digit_accuracy = _cached_judge(
-        folder / f"mnist_m_digits_{stem}_e{digit_epochs}.keras", train_digits
-    )
-    domain, domain_accuracy = _cached_judge(
-        folder / f"mnist_m_domain_{stem}_e{domain_epochs}.keras", train_domain
-    )
+    def digits_path(epochs):
+        return folder / f"mnist_m_digits_{stem}_e{epochs}.keras"
+
+    def domain_path(epochs):
+        return folder / f"mnist_m_domain_{stem}_e{epochs}.keras"
+
+    digit_epochs = _epochs_to_train(digits_path, digit_epochs, quick)
+    domain_epochs = _epochs_to_train(domain_path, domain_epochs, quick)
+    digits, digit_accuracy = _cached_judge(digits_path(digit_epochs), train_digits)
+    domain, domain_accuracy = _cached_judge(domain_path(domain_epochs), train_domain)
     return MnistMJudges(
         ClassifierExtractor(digits), digit_accuracy, DomainExtractor(domain, domain_accuracy)
     )

@@ -70,3 +70,28 @@ def test_the_judge_learns_mnist_or_digits_only():
         ValueError, match="the judge learns 'mnist' or 'digits', got dataset='photos'"
     ):
         judges.load_classifier(28, dataset="photos")
+
+
+def test_a_quick_judge_is_the_cached_full_one_or_a_short_training(tmp_path, monkeypatch):
+    """quick=True (the quick-mode notebooks): with no judge of the asked epochs cached it trains
+    one of QUICK_EPOCHS under its own name; once the full judge is cached it loads that one."""
+    monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path))
+    trained_epochs = []
+
+    def small_training(train, test, epochs, verbose, augment):
+        trained_epochs.append(epochs)
+        return cnn.CNNClassifier(image_size=8, width=4, feature_dim=8), None
+
+    monkeypatch.setattr(cnn, "train_classifier", small_training)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 8, 8, 1)).astype(np.float32)
+    quick = judges.load_classifier(8, epochs=5, quick=True)
+    assert trained_epochs == [judges.QUICK_EPOCHS]
+    assert [p.name.rsplit("_", 1)[1] for p in tmp_path.glob("cache/cnn_*.keras")] == [
+        f"e{judges.QUICK_EPOCHS}.keras"
+    ]
+    full = judges.load_classifier(8, epochs=5)  # a test's judge: never the quick one
+    assert trained_epochs == [judges.QUICK_EPOCHS, 5]
+    again = judges.load_classifier(8, epochs=5, quick=True)  # the full one is cached now
+    assert trained_epochs == [judges.QUICK_EPOCHS, 5]
+    np.testing.assert_array_equal(again.predict_proba(x), full.predict_proba(x))
+    assert not np.array_equal(quick.predict_proba(x), full.predict_proba(x))
