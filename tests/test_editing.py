@@ -178,6 +178,20 @@ def test_bad_inputs_raise_clear_errors():
         KINDS["denoiser"][0]().denoise(np.zeros((2, 8, 8, 3)))
 
 
+def test_the_hole_loss_is_the_squared_or_the_absolute_error_over_hole_pixels(policy):
+    policy("float32")
+    images = np.random.default_rng(0).uniform(0, 1, (2, 8, 8, 1)).astype(np.float32)  # synthetic
+    masks = editing.rectangle_masks(2, 8, seed=1)
+    hole = np.broadcast_to(masks, images.shape) == 1
+    for reconstruction, error in (("l2", np.square), ("l1", np.abs)):
+        model = editing.Inpainter(image_size=8, width=4, mask_bank=4, reconstruction=reconstruction)
+        filled = keras.ops.convert_to_numpy(model(images, masks))
+        losses = model._step_losses(images, masks, training=False)
+        assert float(losses["hole"]) == pytest.approx(error(filled - images)[hole].mean(), rel=1e-5)
+    with pytest.raises(ValueError, match="reconstruction must be one of 'l2', 'l1'.*got 'mse'"):
+        editing.Inpainter(reconstruction="mse")
+
+
 # --- the standard matrix -------------------------------------------------------------------
 
 

@@ -52,12 +52,22 @@ def test_denoiser_beats_total_variation_denoising():
     assert ours > tv
 
 
+# Hole MSE of the inpainter over biharmonic inpainting's, on the 1,000 held-out MNIST digits at
+# 16x16 (the notebook's size), after 500 steps of batch 32 (width 16, squared error on the hole),
+# measured on the 2-core CPU (2026-12-02) at training seeds 0 / 1: rectangles 0.0388 / 0.0364 vs
+# 0.0733, brush strokes 0.0163 / 0.0161 vs 0.0237, half and half 0.0245 / 0.0239 vs 0.0432.  Each
+# bar: the highest ratio plus 10%.  (With the absolute error on the hole instead, the fills went to
+# 0, the median of sparse strokes, and lost to biharmonic: 0.1555 vs 0.0735 on rectangles.)
+INPAINT_STEPS = 500
+INPAINT_RATIO_BAR = {"rectangles": 0.58, "free-form": 0.76, "half and half": 0.62}
+
+
 @pytest.mark.slow
 def test_inpainter_beats_biharmonic_inpainting_in_the_hole():
-    """16x16 digits, 2,000 steps of batch 32; squared error over hole pixels of held-out digits."""
-    train, test = _patches("digits", 16, 32)
+    """16x16 MNIST digits; squared error over the hole pixels of the held-out digits."""
+    train, test = _patches("mnist", 16, 32)
     model = matrix.fresh(lambda: editing.Inpainter(image_size=16, channels=1, width=16))
-    model.fit(train, steps_per_epoch=2000, epochs=1, verbose=0)
+    model.fit(train, steps_per_epoch=INPAINT_STEPS, epochs=1, verbose=0)
     masks = {
         "rectangles": editing.rectangle_masks(len(test), 16, seed=5),
         "free-form": editing.free_form_masks(len(test), 16, seed=6),
@@ -65,14 +75,16 @@ def test_inpainter_beats_biharmonic_inpainting_in_the_hole():
     masks["half and half"] = np.where(
         np.arange(len(test))[:, None, None, None] % 2 == 0, masks["rectangles"], masks["free-form"]
     )
-    errors = {}
+    ratios = {}
     for kind, mask in masks.items():
-        errors[kind] = [
+        ours, theirs = (
             editing.hole_mse(out, test, mask)
             for out in (model.inpaint(test, mask), editing.biharmonic_inpaint(test, mask))
-        ]
-        print(
-            f"hole MSE, {kind}: inpainter {errors[kind][0]:.4f}, biharmonic {errors[kind][1]:.4f}"
         )
-    assert errors["rectangles"][0] < errors["rectangles"][1]
-    assert errors["half and half"][0] < errors["half and half"][1]
+        ratios[kind] = ours / theirs
+        print(
+            f"hole MSE, {kind}: inpainter {ours:.4f}, biharmonic {theirs:.4f}: ratio "
+            f"{ratios[kind]:.3f} (bar {INPAINT_RATIO_BAR[kind]})"
+        )
+    for kind, ratio in ratios.items():
+        assert ratio <= INPAINT_RATIO_BAR[kind], kind

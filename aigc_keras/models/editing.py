@@ -445,6 +445,9 @@ def build_denoising_network(channels=3, width=32, depth=8, name="denoiser"):
 # --- models ---------------------------------------------------------------------------------
 
 
+RECONSTRUCTIONS = ("l2", "l1")  # the Inpainter's losses on the hole
+
+
 def _check_size(image_size, multiple=1):
     image_size = check_int(image_size, "image_size", minimum=4)
     if image_size % multiple:
@@ -453,19 +456,27 @@ def _check_size(image_size, multiple=1):
 
 
 class Inpainter(GenerativeModel):
-    """Fill holes: L1 on the hole plus a least-squares PatchGAN term on the composite image.
+    """Fill holes: a reconstruction loss on the hole plus a least-squares PatchGAN term.
 
-    ``g_loss = hole_l1 + adversarial_weight * E[(D(x̂) - 1)^2]``, where ``hole_l1`` is the mean
-    absolute error over hole pixels and ``x̂`` the image with its hole filled; ``d_loss`` is
-    LSGAN's.  Each batch gets fresh masks: half rectangles (:func:`rectangle_masks`' sizes), half
-    free-form strokes from a bank of ``mask_bank`` masks drawn once from the seed.  Trains on
-    batches of clean images in [0, 1] (labels, if present, are ignored).
+    ``g_loss = hole + adversarial_weight * E[(D(x̂) - 1)^2]``, where ``x̂`` is the image with its
+    hole filled and ``hole`` the mean squared error over hole pixels (``reconstruction="l2"``,
+    the context encoder's choice, Pathak et al. 2016) or their mean absolute error (``"l1"``);
+    ``d_loss`` is LSGAN's.  L2's best fill is the average of the plausible ones, L1's their
+    per-pixel median: inside a hole in a sparse image (a digit's strokes cover a fifth of it) the
+    median of an uncertain pixel is the background, L1 pushes every fill towards it at a constant
+    rate, and the sigmoid output saturates where its gradient vanishes: on MNIST the L1 network's
+    fills went to exactly 0 within 300 steps and stayed there, while L2's beat biharmonic
+    inpainting.  Each batch gets fresh masks: half rectangles (:func:`rectangle_masks`' sizes),
+    half free-form strokes from a bank of ``mask_bank`` masks drawn once from the seed.  Trains
+    on batches of clean images in [0, 1] (labels, if present, are ignored).
 
     Args:
         image_size: the image side, divisible by 4.
         channels: the channels of the images.
         width: the base width of the inpainting network and the discriminator.
-        adversarial_weight: the weight of the adversarial term (non-negative; 0: L1 only).
+        adversarial_weight: the weight of the adversarial term (non-negative; 0: the
+            reconstruction loss only).
+        reconstruction: ``"l2"`` (squared error on the hole) or ``"l1"`` (absolute error).
         mask_bank: the number of free-form masks drawn once for training (a positive int).
         seed: the seed of the model's noise and of the mask bank (a non-negative int).
         **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel` (``name``, ...).
@@ -479,13 +490,18 @@ class Inpainter(GenerativeModel):
         channels=1,
         width=32,
         adversarial_weight=0.01,
+        reconstruction="l2",
         mask_bank=512,
         seed=0,
         **kwargs,
     ):
-        super().__init__(
-            trackers=("g_loss", "d_loss", "hole_l1", "adversarial"), seed=seed, **kwargs
-        )
+        if reconstruction not in RECONSTRUCTIONS:
+            raise ValueError(
+                f"reconstruction must be one of {', '.join(map(repr, RECONSTRUCTIONS))} "
+                f"(squared or absolute error on the hole), got {reconstruction!r}."
+            )
+        super().__init__(trackers=("g_loss", "d_loss", "hole", "adversarial"), seed=seed, **kwargs)
+        self.reconstruction = reconstruction
         self.image_size, self.channels = _check_size(image_size, 4), check_int(channels, "channels")
         self.width, self.mask_bank = check_int(width, "width"), check_int(mask_bank, "mask_bank")
         self.adversarial_weight = check_non_negative(adversarial_weight, "adversarial_weight")
@@ -509,6 +525,7 @@ class Inpainter(GenerativeModel):
             "channels": self.channels,
             "width": self.width,
             "adversarial_weight": self.adversarial_weight,
+            "reconstruction": self.reconstruction,
             "mask_bank": self.mask_bank,
         }
 
@@ -556,15 +573,15 @@ class Inpainter(GenerativeModel):
 
     def _step_losses(self, images, masks, training):
         filled = self(images, masks, training=training)
-        hole_l1 = tf.reduce_sum(tf.abs(filled - tf.cast(images, "float32"))) / tf.maximum(
-            tf.reduce_sum(masks) * self.channels, 1.0
-        )
+        error = filled - tf.cast(images, "float32")  # 0 outside the hole (the composite)
+        error = tf.square(error) if self.reconstruction == "l2" else tf.abs(error)
+        hole = tf.reduce_sum(error) / tf.maximum(tf.reduce_sum(masks) * self.channels, 1.0)
         real_scores = self.discriminator(images, training=training)
         fake_scores = self.discriminator(tf.cast(filled, self.compute_dtype), training=training)
         adversarial = losses.least_squares_generator_loss(fake_scores)
         return {
-            "g_loss": hole_l1 + self.adversarial_weight * adversarial,
-            "hole_l1": hole_l1,
+            "g_loss": hole + self.adversarial_weight * adversarial,
+            "hole": hole,
             "adversarial": adversarial,
             "d_loss": losses.least_squares_discriminator_loss(real_scores, fake_scores),
         }
