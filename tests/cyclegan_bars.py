@@ -12,7 +12,7 @@ from aigc_keras import data, judges
 from aigc_keras.models import cyclegan
 
 QUALITY = dict(image_size=32, channels=3, ngf=16, ndf=32, n_blocks=3)  # 16x16 patches
-QUALITY_STEPS, QUALITY_BATCH, QUALITY_RATE = 600, 8, 5e-4
+QUALITY_STEPS, QUALITY_BATCH, QUALITY_RATE = 300, 8, 5e-4
 HELD_OUT = 500  # MNIST test digits translated (every other one; MNIST-M's other half is B)
 FLOOR = 0.80  # no quality bar below this share
 
@@ -23,14 +23,18 @@ def _bar(lowest: float) -> float:
 
 
 # Measured over training seeds 0 and 1 (the model's and the data's; 2-core CPU, graph mode,
-# float32), judged on the 500 held-out digits; the test trains seed 0.
-# G(a) read as a's digit by the MNIST-M digit judge: 0.892 and 0.860.
-CLASS_KEPT_BAR = _bar(min(0.892, 0.860))
-# G(a) judged MNIST-M, the judge rejecting its controls and G(a)'s KID below its bar: 0.998, 0.942.
-DOMAIN_PASS_BAR = _bar(min(0.998, 0.942))
-# Without the cycle term (cycle_weight 0, the same steps): digit kept 0.146 and 0.104 (0.892 and
-# 0.860 with it), none judged MNIST-M; an upper bar, the highest share plus one standard error.
-ABLATION_CLASS_KEPT = max(0.146, 0.104)
+# float32; 2026-12-02), judged on the 500 held-out digits; the test trains seed 0.  At 300 steps
+# the translation keeps the digit at least as often as at the earlier 600 (0.892 and 0.860), so
+# the tests train 300.
+# G(a) read as a's digit by the MNIST-M digit judge: 0.926 and 0.912.
+CLASS_KEPT_BAR = _bar(min(0.926, 0.912))
+# G(a) judged MNIST-M, the judge rejecting its controls and G(a)'s KID below its bar: 0.888, 0.962
+# (KID 1.11 and 0.47).
+DOMAIN_PASS_BAR = _bar(min(0.888, 0.962))
+# Without the cycle term (cycle_weight 0, the same steps): digit kept 0.126 and 0.106 (about
+# chance), none judged MNIST-M (KID 24.2 and 5.4), round trip 0.34 and 0.40 (0.07 with the term);
+# an upper bar, the highest share plus one standard error.
+ABLATION_CLASS_KEPT = max(0.126, 0.106)
 ABLATION_CLASS_KEPT_BAR = ABLATION_CLASS_KEPT + math.sqrt(
     ABLATION_CLASS_KEPT * (1 - ABLATION_CLASS_KEPT) / HELD_OUT
 )
@@ -54,7 +58,7 @@ def translation_figures(cycle_weight: float, classifier) -> dict:
     model = cyclegan.CycleGAN(**QUALITY, cycle_weight=cycle_weight)
     model.compile(
         optimizers=cyclegan.make_optimizers(total_steps=QUALITY_STEPS, learning_rate=QUALITY_RATE),
-        jit_compile=False,  # graph mode: XLA's compilation costs more than it saves in 600 steps
+        jit_compile=False,  # graph mode: XLA's compilation costs more than it saves in 300 steps
     )
     pairs = data.load_unpaired(
         "mnist",

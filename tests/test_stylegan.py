@@ -212,10 +212,10 @@ def test_ema_starts_equal_then_follows_behind(trained):
 
 
 @pytest.mark.skipif(bool(hardware.gpus()), reason="a CPU's XLA compiler")
-def test_xla_with_bfloat16_on_a_cpu_is_refused_by_name_and_float32_trains(policy, digits16):
+def test_xla_with_bfloat16_on_a_cpu_is_refused_by_name(policy):
     """XLA's CPU compiler rejects StyleGAN's bfloat16 gradient with an internal error at the first
-    step; the model says so at compile() instead, naming what to choose.  float32 under XLA trains
-    (the default then)."""
+    step; the model says so at compile() instead, naming what to choose.  (Graph mode in bfloat16
+    trains: test_mixed_precision_epoch; float32 under XLA trains: test_benchmarks' XLA test.)"""
     policy("mixed_bfloat16")
     model = make_small()
     with pytest.raises(
@@ -224,12 +224,7 @@ def test_xla_with_bfloat16_on_a_cpu_is_refused_by_name_and_float32_trains(policy
         "--precision float32.*--xla off",
     ):
         model.compile(jit_compile=True)
-    model.compile(jit_compile=False)  # graph mode in bfloat16: fine
-    assert np.isfinite(model.fit(digits16.take(1), epochs=1, verbose=0).history["d_loss"][-1])
-    policy("float32")
-    model = make_small()
-    model.compile(jit_compile=True)
-    assert np.isfinite(model.fit(digits16.take(1), epochs=1, verbose=0).history["d_loss"][-1])
+    model.compile(jit_compile=False)  # graph mode in bfloat16: accepted
 
 
 def test_exported_generator_round_trips(policy, tmp_path):

@@ -15,11 +15,14 @@ from aigc_keras.models import stylegan
 # not of the data, since the DCGAN and the conditional GAN learn MNIST at these budgets.
 
 QUALITY = dict(image_size=32, channels=1, latent_dim=64, width=16, max_width=64, mixing_prob=0.5)
-QUALITY_STEPS, QUALITY_BATCH = 1800, 32
+QUALITY_STEPS, QUALITY_BATCH = 1200, 32
 # Domain FID (features of a classifier trained on the same digits, judged at 28x28) as a fraction
-# of the untrained generator's, measured at this budget on the 2-core CPU (2026-12-01) at data seeds
-# 0 / 1: 0.195 / 0.135, class entropy 2.257 / 2.236.  The bar: the highest ratio plus 10%.
-FID_RATIO_BAR = 0.21
+# of the untrained generator's, measured on the 2-core CPU (2026-12-02) at data seeds 0 / 1 every
+# 300 steps: 0.547 / 0.518 at 300, 0.375 / 0.337 at 900, 0.301 / 0.215 at 1,200 (class entropy
+# 2.168 / 2.202) and 0.205 / 0.136 at 1,800 steps (2.238 / 2.223).  The test trains 1,200 steps,
+# two thirds of the earlier 1,800, with the entropy bar still met at both seeds; the FID bar: the
+# highest ratio at 1,200 steps plus 10%.
+FID_RATIO_BAR = 0.33
 
 
 @pytest.mark.slow
