@@ -106,11 +106,11 @@ def check_resume_is_exact(make, batches, folder, sample_kwargs, sample=None):
     np.testing.assert_allclose(sample(straight), sample(resumed), atol=1e-4)
 
 
-def check_generator_round_trip(model, folder, sample_kwargs, inputs):
-    """The saved generator reproduces ``generate`` exactly; ``inputs`` maps latents to its
-    inputs."""
+def check_generator_round_trip(model, network, folder, sample_kwargs, inputs):
+    """The generator network the model exports, saved and loaded, reproduces ``generate``
+    exactly; ``inputs`` maps latents to its inputs."""
     path = folder / "generator.keras"
-    model.generator.save(path)
+    network.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     n = len(sample_kwargs.get("labels", [])) or sample_kwargs["n"]
     latents = tf.random.stateless_normal((n, *model.latent_shape), seed=[sample_kwargs["seed"], 0])

@@ -2,6 +2,7 @@
 bars: test_gan_demo.py for the conditional GAN, test_dcgan_quality.py and test_wgan_gp_quality.py
 with gan_bars.py for DCGAN and WGAN-GP)."""
 
+import keras
 import matrix
 import numpy as np
 import pytest
@@ -56,7 +57,47 @@ def test_generator_round_trip(kind, small_digits, tmp_path):
         inputs = lambda z: [z, tf.constant(sample_kwargs["labels"], tf.int32)]  # noqa: E731
     else:
         inputs = lambda z: z  # noqa: E731
-    matrix.check_generator_round_trip(model, tmp_path, sample_kwargs, inputs)
+    exported = gan.export_generator(model)["generator.keras"]
+    matrix.check_generator_round_trip(model, exported, tmp_path, sample_kwargs, inputs)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_samples_come_from_the_moving_average_of_the_generator(kind, small_digits):
+    """After each generator step, average <- β average + (1 - β) live with β = ema_beta(steps
+    before this one): recomputed here from the live weights seen after each step."""
+    model = matrix.fresh(lambda: KINDS[kind][0](ema_rampup=1.0))  # β: 0.5, 0.5, 0.707, ...
+    expected = [w.numpy() for w in model.generator.weights]
+    seen = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append([w.numpy() for w in model.generator.weights])
+
+    model.fit(_batches(kind, small_digits).take(3), epochs=1, verbose=0, callbacks=[Watch()])
+    assert len(seen) == 3
+    for step, live in enumerate(seen):
+        beta = float(model.ema_beta(step))
+        expected = [beta * e + (1 - beta) * w for e, w in zip(expected, live, strict=True)]
+    averages = model.generator_ema.weights
+    for average, e in zip(averages, expected, strict=True):
+        np.testing.assert_allclose(average.numpy(), e, rtol=1e-5, atol=1e-6, err_msg=average.path)
+    assert any(  # the average lags the live generator
+        not np.allclose(a.numpy(), w) for a, w in zip(averages, seen[-1], strict=True)
+    )
+    sample_kwargs = KINDS[kind][1]
+    n = len(sample_kwargs.get("labels", [])) or sample_kwargs["n"]
+    latents = tf.random.stateless_normal((n, *model.latent_shape), seed=[sample_kwargs["seed"], 0])
+    inputs = [latents, tf.constant(sample_kwargs["labels"])] if kind == "cgan" else latents
+    samples = model.generate(**sample_kwargs)
+    average_images = keras.ops.convert_to_numpy(model.generator_ema(inputs, training=False))
+    np.testing.assert_array_equal(samples, average_images)
+    assert not np.allclose(samples, keras.ops.convert_to_numpy(model.generator(inputs)))
+    live_model = matrix.fresh(lambda: KINDS[kind][0](ema_decay=0.0))
+    live_model.fit(_batches(kind, small_digits).take(2), epochs=1, verbose=0)
+    for a, w in zip(live_model.generator_ema.weights, live_model.generator.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), w.numpy())  # ema_decay 0: the live generator
+    with pytest.raises(ValueError, match=r"ema_decay must be a number in \[0, 1\], got 1.5"):
+        KINDS[kind][0](ema_decay=1.5)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

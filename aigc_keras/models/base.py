@@ -718,6 +718,63 @@ class GenerativeModel(Checkpointable, keras.Model):
             self.steps_done.assign_add(1)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
+    # --- moving averages of weights ------------------------------------------------------
+
+    def set_moving_average(self, ema_decay, ema_rampup) -> None:
+        """Check and keep the moving average's two settings (see :meth:`ema_beta`).
+
+        Args:
+            ema_decay: the largest decay, in [0, 1] (0: the average is the live weights).
+            ema_rampup: the half-life as a fraction of the steps done, in [0, 1].
+        """
+        for what, value in (("ema_decay", ema_decay), ("ema_rampup", ema_rampup)):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not number or not 0 <= value <= 1:
+                raise ValueError(f"{what} must be a number in [0, 1], got {value!r}.")
+        self.ema_decay, self.ema_rampup = float(ema_decay), float(ema_rampup)
+
+    def ema_beta(self, step):
+        """The moving average's decay at ``step``: half-life ``ema_rampup * step`` steps, capped.
+
+        At most ``ema_decay``; StyleGAN2-ADA's ramp-up.  A fixed 0.999 would average over the last
+        ~1,000 steps, a blur of a generator that is still changing fast in a short run; the ramp-up
+        keeps the average over the last ``ema_rampup`` of training.
+
+        Args:
+            step: the training steps done (an int or a scalar tensor).
+
+        Returns:
+            The decay β, a float32 scalar tensor: ``min(ema_decay, 0.5 ** (1 / half_life))``
+            with a half-life of at least one step.
+        """
+        half_life = tf.maximum(self.ema_rampup * tf.cast(step, tf.float32), 1.0)
+        return tf.minimum(self.ema_decay, tf.pow(0.5, 1.0 / half_life))
+
+    def update_moving_average(self, averages, live) -> None:
+        """``average <- β average + (1 - β) live`` for each pair, β = :meth:`ema_beta` now.
+
+        Called in ``train_step`` after the optimizer steps.  The live weights are identical on
+        every replica after the gradient all-reduce, so the copy is made once, in cross-replica
+        context.
+
+        Args:
+            averages: the variables holding the averages (non-trainable copies).
+            live: the variables they follow, in the same order.
+        """
+        beta = self.ema_beta(self.steps_done)
+        pairs = list(zip(averages, live, strict=True))
+
+        def update(strategy):
+            for average, weight in pairs:
+                strategy.extended.update(
+                    average.value,
+                    lambda a, v: a.assign(beta * a + (1.0 - beta) * tf.cast(v, a.dtype)),
+                    args=(weight.value,),
+                    group=False,
+                )
+
+        tf.distribute.get_replica_context().merge_call(update)
+
     # --- sampling -------------------------------------------------------------------
 
     @property

@@ -308,8 +308,6 @@ class StyleGAN(GenerativeModel):
         for what, value, low, high in (
             ("r1_gamma", r1_gamma, 0.0, math.inf),
             ("mixing_prob", mixing_prob, 0.0, 1.0),
-            ("ema_decay", ema_decay, 0.0, 1.0),
-            ("ema_rampup", ema_rampup, 0.0, 1.0),
             ("w_avg_decay", w_avg_decay, 0.0, 1.0),
         ):
             if (
@@ -319,11 +317,8 @@ class StyleGAN(GenerativeModel):
             ):
                 raise ValueError(f"{what} must be a number in [{low}, {high}], got {value!r}.")
         self.r1_gamma, self.mixing_prob = float(r1_gamma), float(mixing_prob)
-        self.ema_decay, self.ema_rampup, self.w_avg_decay = (
-            float(ema_decay),
-            float(ema_rampup),
-            float(w_avg_decay),
-        )
+        self.w_avg_decay = float(w_avg_decay)
+        self.set_moving_average(ema_decay, ema_rampup)
         augment = (
             ()
             if not augment
@@ -481,48 +476,13 @@ class StyleGAN(GenerativeModel):
         }
         return values, w
 
-    def ema_beta(self, step):
-        """The EMA's decay at ``step``: half-life ``ema_rampup * step`` steps, capped.
-
-        At most ``ema_decay``; StyleGAN2-ADA's ramp-up.  A fixed 0.999 would average over the last
-        ~1,000 steps, a blur of a generator that is still changing fast in a short run; the ramp-up
-        keeps the average over the last 5 % of training.
-
-        Args:
-            step: the training steps done (an int or a scalar tensor).
-
-        Returns:
-            The decay β, a float32 scalar tensor: ``min(ema_decay, 0.5 ** (1 / half_life))``
-            with a half-life of at least one step.
-        """
-        half_life = tf.maximum(self.ema_rampup * tf.cast(step, tf.float32), 1.0)
-        return tf.minimum(self.ema_decay, tf.pow(0.5, 1.0 / half_life))
-
     def _update_averages(self, w):
-        """EMA of the generator's weights and the running mean of w.
-
-        The weight copies are identical on every replica after the gradient all-reduce, so the copy
-        is done once, in cross-replica context.
-        """
-        beta = self.ema_beta(self.steps_done)
-        pairs = list(
-            zip(
-                self.mapping_ema.weights + self.synthesis_ema.weights,
-                self.mapping.weights + self.synthesis.weights,
-                strict=True,
-            )
+        """EMA of the generator's weights (:meth:`update_moving_average`) and the running mean
+        of w."""
+        self.update_moving_average(
+            self.mapping_ema.weights + self.synthesis_ema.weights,
+            self.mapping.weights + self.synthesis.weights,
         )
-
-        def update(strategy):
-            for ema, live in pairs:
-                strategy.extended.update(
-                    ema.value,
-                    lambda e, v: e.assign(beta * e + (1.0 - beta) * v),
-                    args=(live.value,),
-                    group=False,
-                )
-
-        tf.distribute.get_replica_context().merge_call(update)
         batch_mean = tf.reduce_mean(tf.cast(w, tf.float32), axis=0)
         self.w_avg.assign(
             batch_mean + self.w_avg_decay * (self.w_avg - batch_mean)
