@@ -217,8 +217,10 @@ class DCGAN(_AdversarialModel):
         label_smoothing: the discriminator's target for real images is ``1 - label_smoothing``,
             in [0, 1).
         seed: the seed of the model's noise (a non-negative int).
-        **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel` (``name``,
-            ...); ``num_classes`` is :class:`ConditionalGAN`'s.
+        **kwargs: ``ema_decay`` (0.999) and ``ema_rampup`` (0.05), the generator's moving
+            average (see :meth:`~aigc_keras.models.base.GenerativeModel.ema_beta`), and what
+            :class:`~aigc_keras.models.base.GenerativeModel` takes (``name``, ...);
+            ``num_classes`` is :class:`ConditionalGAN`'s.
     """
 
     trackers_used = ("d_loss", "g_loss", "d_real", "d_fake")
@@ -296,7 +298,8 @@ class ConditionalGAN(DCGAN):
         label_smoothing: the discriminator's target for real images is ``1 - label_smoothing``,
             in [0, 1).
         seed: the seed of the model's noise (a non-negative int).
-        **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel`.
+        **kwargs: ``ema_decay`` and ``ema_rampup`` (the generator's moving average, as in
+            :class:`DCGAN`) and what :class:`~aigc_keras.models.base.GenerativeModel` takes.
     """
 
     def __init__(
@@ -338,7 +341,8 @@ class WGANGP(_AdversarialModel):
         n_critic: the critic updates per generator update (a positive int).
         gp_weight: λ, the weight of the gradient penalty (non-negative).
         seed: the seed of the model's noise (a non-negative int).
-        **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel`.
+        **kwargs: ``ema_decay`` and ``ema_rampup`` (the generator's moving average, as in
+            :class:`DCGAN`) and what :class:`~aigc_keras.models.base.GenerativeModel` takes.
     """
 
     trackers_used = ("d_loss", "g_loss", "gp", "w_distance")
