@@ -513,8 +513,9 @@ def _train_translator(spec, args, out: pathlib.Path) -> None:
         domain_b = "brick"
     steps, epochs = _length(args, spec, quick_steps=5)
     channels = None
-    if domain_b is not None and not (data._is_folder(domain_a) or data._is_folder(domain_b)):
-        # a grey dataset against a colour one (MNIST <-> MNIST-M): both read in colour
+    if domain_b is not None:
+        # a grey domain against a colour one (MNIST <-> MNIST-M, or a folder of colour photographs
+        # against MNIST): both read in colour.  A folder is read once more for this.
         found = {
             name: data.load(
                 name, image_size=args.image_size, batch_size=None, strict=args.strict
