@@ -773,7 +773,7 @@ def load_mnist_m_judges(
     image_size: int = 32,
     *,
     seed: int = 0,
-    digit_epochs: int = 5,
+    digit_epochs: int = 3,
     domain_epochs: int = 3,
     quick: bool = False,
 ) -> MnistMJudges:
@@ -784,7 +784,8 @@ def load_mnist_m_judges(
       channels in a random order, half of them negated), with a cosine-decaying learning rate.
       Recoloured, it reads a digit's shape whatever its colours: trained on MNIST-M's own
       colours alone it misread legible translations whose strokes had colours MNIST-M seldom
-      gives.  Its accuracy is measured on MNIST-M's test split.
+      gives.  Its accuracy is measured on MNIST-M's test split: 96.1% offline after the default 3
+      epochs (96.4% after 5, in two thirds more time; 2026-12-02).
     * The domain judge: a :class:`DomainExtractor` (contrast-normalised inputs) that tells
       MNIST-M (label 1) from everything else.  A judge trained on MNIST against MNIST-M alone
       calls nearly any colourful digit MNIST-M, so its "else" is the train split's MNIST digits,
