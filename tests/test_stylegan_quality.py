@@ -15,14 +15,16 @@ from aigc_keras.models import stylegan
 # not of the data, since the DCGAN and the conditional GAN learn MNIST at these budgets.
 
 QUALITY = dict(image_size=32, channels=1, latent_dim=64, width=16, max_width=64, mixing_prob=0.5)
-QUALITY_STEPS, QUALITY_BATCH = 1200, 32
+QUALITY_STEPS, QUALITY_BATCH = 900, 32
 # Domain FID (features of a classifier trained on the same digits, judged at 28x28) as a fraction
 # of the untrained generator's, measured on the 2-core CPU (2026-12-02) at data seeds 0 / 1 every
 # 300 steps: 0.547 / 0.518 at 300, 0.375 / 0.337 at 900, 0.301 / 0.215 at 1,200 (class entropy
-# 2.168 / 2.202) and 0.205 / 0.136 at 1,800 steps (2.238 / 2.223).  The test trains 1,200 steps,
-# two thirds of the earlier 1,800, with the entropy bar still met at both seeds; the FID bar: the
-# highest ratio at 1,200 steps plus 10%.
-FID_RATIO_BAR = 0.33
+# 2.168 / 2.202) and 0.205 / 0.136 at 1,800 steps (2.238 / 2.223).  Measured again with the
+# generator's moving average (the same day, trained 600 + 300 + 300 steps): 0.521 / 0.480 at 600
+# (entropy 2.079 / 1.958: below the bar), 0.367 / 0.334 at 900 (2.154 / 2.125), 0.307 / 0.219 at
+# 1,200 (2.186 / 2.199).  The test trains 900 steps, the fewest at which both seeds met the entropy
+# bar; the FID bar: the highest ratio at 900 steps plus 10%.
+FID_RATIO_BAR = 0.40
 
 
 @pytest.mark.slow
