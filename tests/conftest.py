@@ -74,38 +74,38 @@ def _seed():
 # (`--dist loadfile --no-loadscope-reorder`) in collection order.  Sorted longest first, the quality
 # trainings start at once and the short files fill in behind them; by default xdist sorted files by
 # their number of tests, and the StyleGAN file (few tests, the longest training) came last and ran
-# alone.  Seconds on one worker of a two-worker run (per-file sums of a `make test`-equivalent run
-# of 2026-12-02 05:58, DCGAN probe 442 images/s, before the benchmark's build test was folded into
-# its XLA test (-75 s), the CLI's two CycleGAN trainings became one (-56 s) and the StyleGAN test
-# went from 1,200 to 900 steps; files under 12 s left out; only the order matters).
+# alone.  Seconds on one worker of a two-worker run (per-file sums of the fresh-clone `make test` of
+# 2026-12-02 07:18, DCGAN probe 739 images/s; files under 12 s left out; only the order matters).
 FILE_SECONDS = {
-    "tests/test_gan_demo.py": 389,
-    "tests/test_stylegan_quality.py": 358,
+    "tests/test_gan_demo.py": 399,
     "tests/test_cyclegan_quality.py": 356,
-    "tests/test_benchmarks.py": 311,
-    "tests/test_wgan_gp_quality.py": 275,
-    "tests/test_vae.py": 257,
-    "tests/test_cyclegan.py": 221,
-    "tests/test_cli.py": 189,
-    "tests/test_gan.py": 188,
-    "tests/test_editing_quality.py": 181,
-    "tests/test_cyclegan_ablation.py": 159,
-    "tests/test_dcgan_quality.py": 147,
-    "tests/test_editing.py": 119,
-    "notebooks/04_cyclegan.ipynb": 99,
-    "tests/test_reliability.py": 88,
-    "tests/test_stylegan.py": 87,
-    "tests/test_pixelcnn.py": 59,
-    "notebooks/03_vae.ipynb": 54,
-    "notebooks/07_image_editing.ipynb": 49,
-    "notebooks/06_pixelcnn.ipynb": 46,
-    "notebooks/05_stylegan.ipynb": 42,
-    "tests/test_registry.py": 40,
-    "notebooks/08_evaluation.ipynb": 38,
+    "tests/test_wgan_gp_quality.py": 295,
+    "tests/test_stylegan_quality.py": 243,
+    "tests/test_benchmarks.py": 237,
+    "tests/test_vae.py": 200,
+    "tests/test_editing_quality.py": 165,
+    "tests/test_cli.py": 155,
+    "tests/test_cyclegan.py": 149,
+    "tests/test_gan.py": 133,
+    "tests/test_dcgan_quality.py": 128,
+    "tests/test_editing.py": 124,
+    "tests/test_reliability.py": 101,
+    "notebooks/04_cyclegan.ipynb": 100,
+    "tests/test_cyclegan_ablation.py": 91,
+    "tests/test_stylegan.py": 84,
+    "tests/test_pixelcnn.py": 74,
+    "notebooks/08_evaluation.ipynb": 57,
+    "notebooks/07_image_editing.ipynb": 48,
+    "notebooks/03_vae.ipynb": 46,
+    "notebooks/05_stylegan.ipynb": 44,
+    "notebooks/06_pixelcnn.ipynb": 40,
+    "notebooks/02_gan.ipynb": 40,
+    "tests/test_registry.py": 38,
     "tests/test_distribute.py": 35,
-    "notebooks/02_gan.ipynb": 34,
-    "tests/test_data.py": 30,
+    "tests/test_data.py": 26,
     "notebooks/01_cnn.ipynb": 22,
+    "notebooks/00_introduction.ipynb": 13,
+    "tests/test_base.py": 12,
 }
 
 
