@@ -505,34 +505,30 @@ def _train_sampler(spec, args, out: pathlib.Path) -> None:
 def _train_translator(spec, args, out: pathlib.Path) -> None:
     """Train a translator between two domains: translation grids, checkpoints, both generators."""
     from . import callbacks, data
+    from .models import cyclegan
 
     folder = out / spec.name
     checkpoints = _checkpoints(args, folder)
     domain_a, domain_b = args.domain_a, args.domain_b
     if domain_b is None and not str(domain_a).startswith("cycle_gan/"):
-        domain_b = "brick"
+        domain_b = cyclegan.DOMAINS[1]
     steps, epochs = _length(args, spec, quick_steps=5)
-    channels = None
-    if domain_b is not None:
-        # a grey domain against a colour one (MNIST <-> MNIST-M, or a folder of colour photographs
-        # against MNIST): both read in colour.  A folder is read once more for this.
-        found = {
-            name: data.load(
-                name, image_size=args.image_size, batch_size=None, strict=args.strict
-            ).element_spec.shape[-1]
-            for name in (domain_a, domain_b)
-        }
-        if len(set(found.values())) > 1:
-            channels = 3
-            print(
-                f"{domain_a} has {found[domain_a]} channel(s) and {domain_b} {found[domain_b]}: "
-                "both domains are read in 3 channels (a grey image's one channel repeated)"
-            )
-    common = dict(image_size=args.image_size, seed=args.seed, strict=args.strict, channels=channels)
+    common = dict(image_size=args.image_size, seed=args.seed, strict=args.strict)
+    # a grey domain against a colour one (MNIST <-> MNIST-M, a folder of colour photographs
+    # against MNIST): both read in colour, announced by load_unpaired
     dataset = data.load_unpaired(
-        domain_a, domain_b, batch_size=args.batch_size, repeat=steps is not None, **common
+        domain_a,
+        domain_b,
+        batch_size=args.batch_size,
+        repeat=steps is not None,
+        channels="match",
+        **common,
     )
-    held_out = next(iter(data.load_unpaired(domain_a, domain_b, "test", batch_size=8, **common)))
+    channels = dataset.element_spec[0].shape[-1]
+    held_out = data.load_unpaired(
+        domain_a, domain_b, "test", batch_size=8, channels=channels, **common
+    )
+    held_out = next(iter(held_out))
     images_a, images_b = (x.numpy() for x in held_out)
     model = registry.build(
         spec,

@@ -1162,7 +1162,8 @@ def load_unpaired(
     TFDS CycleGAN pair such as ``"cycle_gan/horse2zebra"`` may be
     given as ``domain_a`` alone (``domain_b=None``): its ``trainA``/``trainB`` (or
     ``testA``/``testB``) splits are the two domains.  An epoch ends with the smaller domain.
-    Both domains must end up with the same channel count (pass ``channels`` to convert).
+    Both domains must end up with the same channel count: pass ``channels`` to convert both, or
+    ``channels="match"`` to read a grey domain against a colour one in colour (announced).
 
     Args:
         domain_a: the first domain's dataset name or folder.
@@ -1174,7 +1175,9 @@ def load_unpaired(
         value_range: ``(-1, 1)``, ``(0, 1)`` or an integer number of quantisation levels.
         source: ``"auto"``, ``"tfds"`` or ``"offline"``, as for :func:`load`.
         data_dir: TFDS data folder.
-        channels: 1 or 3 to convert both domains; ``None`` keeps their own.
+        channels: 1 or 3 to convert both domains; ``None`` keeps their own; ``"match"`` keeps
+            their own unless one is grey and the other colour: then the grey one's channel is
+            repeated three times, and a line says so.
         seed: shuffling and cropping seed.
         limit: keep at most this many images of each domain.
         num_crops: crops per picture for ``textures``/``photos``.
@@ -1187,10 +1190,16 @@ def load_unpaired(
 
     Raises:
         ValueError: for a split other than ``"train"``/``"test"``, a missing ``domain_b``
-            that is needed, or domains whose channel counts differ.
+            that is needed, domains whose channel counts differ (unless ``channels="match"``),
+            or an unknown ``channels``.
     """
     import tensorflow as tf
 
+    match = isinstance(channels, str)
+    if match and channels != "match":
+        raise ValueError(f"channels must be 1, 3, None or 'match', got {channels!r}.")
+    if match:
+        channels = None
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test' for unpaired data, got {split!r}.")
     if domain_b is None:
@@ -1226,10 +1235,19 @@ def load_unpaired(
         load(name, part, shard=shard, **common)
         for (name, part), shard in zip(sources, shards, strict=True)
     )
-    if a.element_spec.shape[-1] != b.element_spec.shape[-1]:
+    found = (a.element_spec.shape[-1], b.element_spec.shape[-1])
+    if match and sorted(found) == [1, 3]:
+        print(
+            f"{domain_a} has {found[0]} channel(s) and {domain_b} {found[1]}: both domains are "
+            "read in 3 channels (a grey image's one channel repeated)"
+        )
+        grey = tf.image.grayscale_to_rgb
+        a, b = (d.map(grey) if n == 1 else d for d, n in zip((a, b), found, strict=True))
+    elif found[0] != found[1]:
         raise ValueError(
             f"the domains have {a.element_spec.shape[-1]} and {b.element_spec.shape[-1]} channels; "
-            "pass channels=1 or channels=3 to convert both."
+            "pass channels=1 or channels=3 to convert both, or channels='match' to read a grey "
+            "domain against a colour one in colour."
         )
     states = ()
     if (

@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from aigc_keras import data, hardware, judges, metrics, registry, validation
+from aigc_keras.models import cyclegan
 from aigc_keras.models.pixelcnn import PixelCNN, sample_pixel_by_pixel
 
 # name -> (image size, batch size, what one step consumes): the configurations `aigc-keras train`
@@ -59,16 +60,23 @@ def _digits(size, value_range, n, labels=False):
     return (arrays.images[:n], arrays.labels[:n]) if labels else arrays.images[:n]
 
 
-def build(name: str, jit: bool, size: int | None = None):
+def build(name: str, jit: bool, size: int | None = None, *, small: bool = False):
     """A compiled model and one batch for it (real offline images of the model's default dataset),
     as ``aigc-keras train`` makes them; ``size``: another of the model's :data:`SIZES` (default: its
-    chapter size)."""
+    chapter size).  ``small``: the spec's test configuration (``spec.test_config``: a few filters,
+    one block, its own image size) with a batch at that size: the same kinds of ops as the
+    chapter's model, compiled in a fraction of the time (the XLA test)."""
     spec = registry.get(name)
-    size = size or spec.image_size
+    config = dict(spec.test_config) if small else {}
+    size = size or config.get("image_size", spec.image_size)
+    settings = registry.settings(spec, **{k: v for k, v in config.items() if spec.option(k)})
     if spec.task == "translator":
-        domain_a = spec.option("domain_a").default
         pairs = data.load_unpaired(
-            domain_a, "brick", image_size=size, batch_size=spec.batch_size, source="offline"
+            *cyclegan.DOMAINS,
+            image_size=size,
+            batch_size=spec.batch_size,
+            source="offline",
+            channels=config.get("channels", "match"),
         )
         element = tuple(t.numpy() for t in next(iter(pairs)))
         channels = element[0].shape[-1]
@@ -78,14 +86,17 @@ def build(name: str, jit: bool, size: int | None = None):
             spec.dataset,
             "train",
             image_size=size,
-            channels=spec.channels,
-            value_range=spec.data_value_range(registry.settings(spec)),
+            channels=config.get("channels", spec.channels),
+            value_range=spec.data_value_range(settings),
             source="offline",
         )
         images = arrays.images[: spec.batch_size]
         element = (images, arrays.labels[: spec.batch_size]) if labelled else images
         channels = images.shape[-1]
-    model = registry.build(spec, image_size=size, channels=channels)
+    if small:
+        model = spec.model_class(**config)
+    else:
+        model = registry.build(spec, image_size=size, channels=channels)
     spec.compile(model, jit_compile=jit, total_steps=10_000)
     return model, element
 

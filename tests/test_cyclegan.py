@@ -176,8 +176,27 @@ def test_unpaired_refusals():
         data.load_unpaired("brick", None)
     with pytest.raises(ValueError, match="'train' or 'test'"):
         data.load_unpaired("brick", "grass", split="validation")
-    with pytest.raises(ValueError, match="channels"):
+    with pytest.raises(ValueError, match="or channels='match'"):
         data.load_unpaired("brick", "photos", image_size=16, source="offline")
+    with pytest.raises(ValueError, match="channels must be 1, 3, None or 'match', got 'rgb'"):
+        data.load_unpaired("brick", "photos", image_size=16, channels="rgb")
+
+
+def test_unpaired_grey_against_colour_is_read_in_colour_when_asked(capsys):
+    """channels="match": the grey domain's one channel repeated, said in one line; the colour
+    domain as it is; a pair of one channel count untouched."""
+    common = dict(image_size=16, batch_size=None, source="offline", limit=6)
+    pairs = list(data.load_unpaired("mnist", "photos", "test", channels="match", **common))
+    assert "mnist has 1 channel(s) and photos 3: both domains are read in 3 channels" in (
+        capsys.readouterr().out
+    )
+    grey = data.load_arrays("mnist", "test", image_size=16, source="offline", limit=6).images
+    colour = data.load_arrays("photos", "test", image_size=16, source="offline", limit=6).images
+    a, b = (np.stack([p[i].numpy() for p in pairs]) for i in (0, 1))
+    np.testing.assert_allclose(a, np.repeat(grey, 3, axis=-1))
+    np.testing.assert_allclose(b, colour)
+    same = next(iter(data.load_unpaired("brick", "grass", "test", channels="match", **common)))
+    assert same[0].shape == (16, 16, 1) and "channels" not in capsys.readouterr().out
 
 
 def test_unpaired_user_folders_and_tfds_pairs_offline(tmp_path, monkeypatch):

@@ -438,13 +438,17 @@ def _compile(model, *, jit_compile, total_steps):
     model.compile(optimizers=make_optimizers(total_steps=total_steps), jit_compile=jit_compile)
 
 
+# The command line's default pair (chapter 4's main pair): grey MNIST digits <-> MNIST-M, the
+# same digits blended over colour photographs (each side its own half of the digits).
+DOMAINS = ("mnist", "mnist_m")
+
 SPECS = (
     ModelSpec(
         "cyclegan",
         CycleGAN,
         "translator",
         "unpaired image-to-image translation (chapter 4)",
-        dataset="grass",
+        dataset=DOMAINS[0],
         image_size=32,
         batch_size=8,
         epochs=8,
@@ -454,14 +458,14 @@ SPECS = (
         options=(
             Option(
                 "--domain-a",
-                "grass",
+                DOMAINS[0],
                 "domain A: a dataset name or folder; a TFDS pair such as "
-                "cycle_gan/horse2zebra gives both domains (default: grass)",
+                f"cycle_gan/horse2zebra gives both domains (default: {DOMAINS[0]})",
             ),
             Option(
                 "--domain-b",
                 None,
-                "domain B: a dataset name or folder (default: brick, or the pair's B)",
+                f"domain B: a dataset name or folder (default: {DOMAINS[1]}, or the pair's B)",
             ),
         ),
         make=_make,
