@@ -52,9 +52,10 @@ def held_out_digits():
     return a, b, judges.mnist_m_controls(a.images, unused, seed=0)
 
 
-def translation_figures(cycle_weight: float, classifier) -> dict:
-    """Train MNIST <-> MNIST-M for QUALITY_STEPS steps, then judge G(a) and F(b) (the judges are
-    loaded after the training: on the other worker they may be training meanwhile)."""
+def translation_figures(cycle_weight: float) -> dict:
+    """Train MNIST <-> MNIST-M for QUALITY_STEPS steps, then judge G(a) and F(b) (the judges, and
+    the chapter-1 classifier that reads F(b), are loaded after the training: on the other worker
+    they may be training meanwhile)."""
     keras.utils.set_random_seed(0)
     model = cyclegan.CycleGAN(**QUALITY, cycle_weight=cycle_weight)
     model.compile(
@@ -74,7 +75,7 @@ def translation_figures(cycle_weight: float, classifier) -> dict:
     a, b, controls = held_out_digits()
     mnist_m_judges = judges.load_mnist_m_judges(32)
     fake_b, fake_a = model.translate(a.images, "a2b"), model.translate(b.images, "b2a")
-    chapter_1 = judges.ClassifierExtractor(classifier, resize=True)  # 28x28 grey digits
+    chapter_1 = judges.ClassifierExtractor(judges.load_classifier(28), resize=True)  # 28x28 grey
     read_a = np.argmax(chapter_1.probabilities(fake_a.mean(axis=-1, keepdims=True)), axis=1)
     return {
         "G(a)": mnist_m_judges.judge(fake_b, a.labels, b.images, controls),
