@@ -135,7 +135,7 @@ def _train_parser(commands) -> None:
         type=_positive_int,
         default=None,
         help="network width: base filters (CycleGAN: the generators' ngf, with the "
-        "discriminators' ndf = 4 x ngf) (default: the model's)",
+        "discriminators' ndf = 2 x ngf) (default: the model's)",
     )
     train.add_argument("--strict", action="store_true", help=STRICT_HELP)
     train.add_argument(
