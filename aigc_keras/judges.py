@@ -517,6 +517,7 @@ MNIST_M_JUDGES_VERSION = 2  # bump when the judges' data or recipe changes (inva
 CONTROL_REJECTION = 0.9  # a domain judge must call each control "not the domain" this often
 CONTROL_KID_RATIO = 0.5  # candidates count only with a KID below this share of the best control's
 JUDGE_TRAIN_LIMIT = 8000  # images per domain the MNIST-M judges train on (offline: all 4,000)
+QUICK_JUDGE_TRAIN_LIMIT = 1000  # ... and a quick-mode judge trained in their place (see quick)
 
 
 def _check_controls_input(images, what: str, channels=(1, 3)) -> np.ndarray:
@@ -798,7 +799,10 @@ def load_mnist_m_judges(
 
     Both train on at most :data:`JUDGE_TRAIN_LIMIT` images per domain, in float32.  They are
     cached in ``<output>/cache`` under names holding the data source, size, seed and epochs;
-    two processes asking at once train them once (a file lock).
+    two processes asking at once train them once (a file lock).  A quick-mode judge trained in
+    place of a missing full one uses :data:`QUICK_EPOCHS` on at most
+    :data:`QUICK_JUDGE_TRAIN_LIMIT` images per domain and is cached under a name of its own
+    (``..._quick.keras``): about a fifth of the full judges' time, rough scores.
 
     Args:
         image_size: the judges' image side (MNIST-M's sizes, 16 to 75).
@@ -806,7 +810,8 @@ def load_mnist_m_judges(
         digit_epochs: epochs of the digit judge.
         domain_epochs: epochs of the domain judge.
         quick: as in :func:`load_classifier`: each judge cached at its epochs if it is, else
-            trained for :data:`QUICK_EPOCHS`.
+            a quick one (:data:`QUICK_EPOCHS` on :data:`QUICK_JUDGE_TRAIN_LIMIT` images per
+            domain); quality bars never use it.
 
     Returns:
         The :class:`MnistMJudges`.
@@ -817,13 +822,14 @@ def load_mnist_m_judges(
     stem = f"{source}_{image_size}px_v{cnn.CLASSIFIER_VERSION}.{MNIST_M_JUDGES_VERSION}_s{seed}"
     folder = config.output_dir("cache")
 
-    def arrays(name, split, **options):
+    def arrays(name, split, limit=JUDGE_TRAIN_LIMIT, **options):
         return data.load_arrays(
-            name, split, image_size=image_size, limit=JUDGE_TRAIN_LIMIT, source=source, **options
+            name, split, image_size=image_size, limit=limit, source=source, **options
         )
 
-    def train_digits():
-        first, second = arrays("mnist_m", "train"), arrays("mnist_m", "train", seed=seed + 1)
+    def train_digits(digit_epochs, limit):
+        first = arrays("mnist_m", "train", limit)
+        second = arrays("mnist_m", "train", limit, seed=seed + 1)
         images = np.concatenate(
             [
                 first.images,
@@ -846,9 +852,9 @@ def load_mnist_m_judges(
         predicted = np.argmax(model.predict_proba(test.images), axis=1)
         return model, float(np.mean(predicted == test.labels))
 
-    def train_domain():
-        digits = arrays("mnist", "train", channels=3).images
-        mnist_m = arrays("mnist_m", "train").images
+    def train_domain(domain_epochs, limit):
+        digits = arrays("mnist", "train", limit, channels=3).images
+        mnist_m = arrays("mnist_m", "train", limit).images
         fakes = mnist_m_controls(digits, mnist_m, seed=seed + 1)
         others = np.concatenate(
             [
@@ -868,16 +874,18 @@ def load_mnist_m_judges(
         )
         return judge.classifier, judge.accuracy
 
-    def digits_path(epochs):
-        return folder / f"mnist_m_digits_{stem}_e{epochs}.keras"
+    def load(kind, epochs, train):
+        def path_of(epochs, tail=""):
+            return folder / f"mnist_m_{kind}_{stem}_e{epochs}{tail}.keras"
 
-    def domain_path(epochs):
-        return folder / f"mnist_m_domain_{stem}_e{epochs}.keras"
+        if _epochs_to_train(path_of, epochs, quick) == epochs:
+            return _cached_judge(path_of(epochs), lambda: train(epochs, JUDGE_TRAIN_LIMIT))
+        return _cached_judge(
+            path_of(QUICK_EPOCHS, "_quick"), lambda: train(QUICK_EPOCHS, QUICK_JUDGE_TRAIN_LIMIT)
+        )
 
-    digit_epochs = _epochs_to_train(digits_path, digit_epochs, quick)
-    domain_epochs = _epochs_to_train(domain_path, domain_epochs, quick)
-    digits, digit_accuracy = _cached_judge(digits_path(digit_epochs), train_digits)
-    domain, domain_accuracy = _cached_judge(domain_path(domain_epochs), train_domain)
+    digits, digit_accuracy = load("digits", digit_epochs, train_digits)
+    domain, domain_accuracy = load("domain", domain_epochs, train_domain)
     return MnistMJudges(
         ClassifierExtractor(digits), digit_accuracy, DomainExtractor(domain, domain_accuracy)
     )

@@ -95,3 +95,34 @@ def test_a_quick_judge_is_the_cached_full_one_or_a_short_training(tmp_path, monk
     assert trained_epochs == [judges.QUICK_EPOCHS, 5]
     np.testing.assert_array_equal(again.predict_proba(x), full.predict_proba(x))
     assert not np.array_equal(quick.predict_proba(x), full.predict_proba(x))
+
+
+def test_quick_mnist_m_judges_train_briefly_on_fewer_images(tmp_path, monkeypatch):
+    """quick=True with no full MNIST-M judges cached trains both for QUICK_EPOCHS on at most
+    QUICK_JUDGE_TRAIN_LIMIT images per domain, under names of their own; a full request then
+    trains the full ones (every image, the asked epochs) and quick=True loads those."""
+    monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path))
+    trainings = []
+
+    def small_training(train, test, epochs, seed, verbose, **options):
+        images, labels = train
+        trainings.append((int(labels.max()) + 1, epochs, len(images)))
+        return cnn.CNNClassifier(
+            image_size=32, channels=3, num_classes=int(labels.max()) + 1, width=4, feature_dim=8
+        ), None
+
+    monkeypatch.setattr(cnn, "train_classifier", small_training)
+    limit = judges.QUICK_JUDGE_TRAIN_LIMIT
+    judges.load_mnist_m_judges(32, digit_epochs=3, domain_epochs=2, quick=True)
+    # the digit judge: two draws of MNIST-M, each also recoloured; the domain judge: MNIST-M
+    # against as many MNIST digits, each as itself or in one disguise, and a quarter as many
+    # pixel-shuffled MNIST-M images
+    domain = 2 * limit + limit // 4
+    assert trainings == [(10, judges.QUICK_EPOCHS, 4 * limit), (2, judges.QUICK_EPOCHS, domain)]
+    names = sorted(p.name for p in tmp_path.glob("cache/mnist_m_*.keras"))
+    assert [n.rsplit("_", 2)[1:] for n in names] == [[f"e{judges.QUICK_EPOCHS}", "quick.keras"]] * 2
+    judges.load_mnist_m_judges(32, digit_epochs=3, domain_epochs=2)
+    # offline: all 4,000 training digits per domain
+    assert trainings[2:] == [(10, 3, 4 * 4000), (2, 2, 2 * 4000 + 1000)]
+    judges.load_mnist_m_judges(32, digit_epochs=3, domain_epochs=2, quick=True)
+    assert len(trainings) == 4  # the full judges, loaded
