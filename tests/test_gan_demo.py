@@ -58,12 +58,13 @@ def demo_cgan(tmp_path_factory):
 
 # Measured with `make demo`'s training (20 epochs of the 4,000 offline digits, 1,240 steps of batch
 # 64), samples from the generator's moving average, at data seeds 0 (the Makefile's) / 1.
-# On the 2-core AMD EPYC (2026-12-02, the hardware default mixed_bfloat16): agreement over 1,000
+# On the 2-core AMD EPYC (2026-12-02, mixed_bfloat16, then the default there): agreement over 1,000
 # samples 0.972 / 0.958, demo grid 0.95 / 0.96, smallest per-class diversity ratio 0.56 / 0.59,
 # closest sample to a training digit 3.78 / 4.48 against the held-out floor 3.29.
 # On a 2-core Xeon with AMX (2026-12-02): mixed_bfloat16 0.883 / 0.930 (grids 0.88 / 0.91), below
 # the floors; float32 0.982 / 0.945 (grids 0.96 / 0.95; smallest diversity ratio 0.48 / 0.62,
-# closest sample 4.03 / 3.57).  So the demo trains in float32 (its line in the Makefile).  Bars: the
+# closest sample 4.03 / 3.57).  So the conditional GAN's default is float32 on every CPU
+# (cpu_bf16_fails_quality in aigc_keras/measured_defaults.json).  Bars: the
 # lowest float32 agreement minus one binomial standard error (0.945 - 0.007), the lowest grid share
 # minus one (0.95 - 0.022), above the floors of 92% and 90%; the smallest diversity ratio measured
 # minus 10% (0.48 x 0.9; a collapse to one image per class gives 0).
