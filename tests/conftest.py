@@ -75,41 +75,40 @@ def _seed():
 # trainings start at once and the short files fill in behind them; by default xdist sorted files by
 # their number of tests, and the StyleGAN file (few tests, the longest training) came last and ran
 # alone.  Seconds on one worker of a two-worker run (per-file sums of the fresh-clone `make test` of
-# 2026-12-03 07:09 on a 2-core Xeon with AMX, DCGAN probe 500 images/s; files under 12 s left out;
-# only the order matters).  In that run the CycleGAN ablation file started before the judges'
-# file and trained the MNIST-M judges itself (574 s); its entry is that minus the judges' 224 s of
-# the run before, which is the judges' file's entry.
+# 2026-12-03 11:45 on a 2-core Xeon with AMX, DCGAN probe 413 images/s; files under 20 s left out;
+# only the order matters).
 FILE_SECONDS = {
-    "tests/test_gan_demo.py": 456,
-    "tests/test_wgan_gp_quality.py": 412,
-    "tests/test_stylegan_quality.py": 358,
-    "tests/test_cyclegan_ablation.py": 350,
-    "tests/test_vae.py": 337,
-    "tests/test_cyclegan_quality.py": 327,
-    "tests/test_mnist_m_judges.py": 224,
-    "tests/test_benchmarks.py": 214,
-    "tests/test_gan.py": 206,
-    "tests/test_editing_quality.py": 195,
-    "tests/test_cyclegan.py": 164,
-    "tests/test_dcgan_quality.py": 162,
-    "tests/test_cnn.py": 142,
-    "tests/test_cli.py": 138,
-    "tests/test_editing.py": 133,
-    "tests/test_reliability.py": 132,
-    "tests/test_stylegan.py": 122,
-    "notebooks/04_cyclegan.ipynb": 113,
-    "notebooks/08_evaluation.ipynb": 93,
-    "tests/test_pixelcnn.py": 82,
-    "notebooks/05_stylegan.ipynb": 74,
-    "notebooks/07_image_editing.ipynb": 65,
-    "notebooks/03_vae.ipynb": 61,
-    "tests/test_registry.py": 60,
-    "notebooks/06_pixelcnn.ipynb": 58,
-    "notebooks/02_gan.ipynb": 56,
+    "tests/test_gan_demo.py": 443,
+    "tests/test_stylegan_quality.py": 341,
+    "tests/test_vae.py": 317,
+    "tests/test_benchmarks.py": 308,
+    "tests/test_cyclegan_ablation.py": 303,
+    "tests/test_cyclegan_quality.py": 283,
+    "tests/test_wgan_gp_quality.py": 282,
+    "tests/test_mnist_m_judges.py": 233,
+    "tests/test_gan.py": 169,
+    "tests/test_cyclegan.py": 165,
+    "tests/test_dcgan_quality.py": 148,
+    "tests/test_editing_quality.py": 144,
+    "tests/test_cnn.py": 138,
+    "tests/test_cli.py": 133,
+    "tests/test_stylegan.py": 124,
+    "tests/test_reliability.py": 121,
+    "tests/test_editing.py": 120,
+    "notebooks/04_cyclegan.ipynb": 117,
+    "notebooks/08_evaluation.ipynb": 92,
+    "tests/test_pixelcnn.py": 78,
+    "notebooks/05_stylegan.ipynb": 70,
+    "notebooks/03_vae.ipynb": 68,
+    "tests/test_registry.py": 66,
+    "notebooks/07_image_editing.ipynb": 64,
+    "notebooks/06_pixelcnn.ipynb": 62,
+    "notebooks/02_gan.ipynb": 58,
     "tests/test_distribute.py": 55,
-    "tests/test_data.py": 40,
-    "notebooks/01_cnn.ipynb": 32,
-    "tests/test_base.py": 21,
+    "tests/test_data.py": 49,
+    "tests/test_metrics.py": 32,
+    "notebooks/01_cnn.ipynb": 31,
+    "tests/test_base.py": 22,
 }
 
 
