@@ -90,22 +90,22 @@ def check_resume_is_exact(make, batches, folder, sample_kwargs, sample=None):
     ``model.generate(**sample_kwargs)``).
     """
     sample = sample or (lambda model: model.generate(**sample_kwargs))
-    straight = fresh(make)
-    straight.fit(batches, epochs=1, verbose=0, callbacks=[Checkpoint(folder)])
+    continued = fresh(make)
+    continued.fit(batches, epochs=1, verbose=0, callbacks=[Checkpoint(folder)])
     resumed = fresh(make)
     start = Checkpoint(folder).restore(resumed)
-    assert start == 1 and int(resumed.steps_done.numpy()) == int(straight.steps_done.numpy())
+    assert start == 1 and int(resumed.steps_done.numpy()) == int(continued.steps_done.numpy())
     for name in resumed.optimizer_names:
         for a, b in zip(
-            straight.optimizers[name].variables, resumed.optimizers[name].variables, strict=True
+            continued.optimizers[name].variables, resumed.optimizers[name].variables, strict=True
         ):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
-    for model in (straight, resumed):
+    for model in (continued, resumed):
         model.fit(batches, epochs=2, initial_epoch=start, verbose=0)
-    assert int(resumed.steps_done.numpy()) == int(straight.steps_done.numpy()) > 0
-    for a, b in zip(straight.variables, resumed.variables, strict=True):
+    assert int(resumed.steps_done.numpy()) == int(continued.steps_done.numpy()) > 0
+    for a, b in zip(continued.variables, resumed.variables, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5, err_msg=a.path)
-    np.testing.assert_allclose(sample(straight), sample(resumed), atol=1e-4)
+    np.testing.assert_allclose(sample(continued), sample(resumed), atol=1e-4)
 
 
 def check_generator_round_trip(model, network, folder, sample_kwargs, inputs):
