@@ -117,7 +117,7 @@ FILE_SECONDS = {
 # third file at once and runs the longest training (`make demo`'s), then the WGAN-GP's; the other
 # worker runs the file whose judge test trains the chapter-1 classifier most quality tests read (the
 # demo's tests then find it cached) and, near its end, takes the MNIST-M judges' file, so that the
-# judges train in their own file and before either CycleGAN quality file (the next in line) starts.
+# judges train in their own file and before either CycleGAN quality file starts (both come later).
 FIRST = (
     "tests/test_gan_demo.py",
     "tests/test_cnn.py",
