@@ -308,3 +308,233 @@ class QualityTracker(keras.callbacks.Callback):
         self.records.append(
             {"epoch": epoch + 1, "fid": logs["fid"], "kid": logs["kid"], "elapsed": logs["elapsed"]}
         )
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, float(seconds))
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
+    return f"{seconds // 3600:.0f} h {seconds % 3600 // 60:02.0f} min"
+
+
+def _scalars(logs) -> dict:
+    out = {}
+    for key, value in (logs or {}).items():
+        try:
+            out[key] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+class LiveTraining(keras.callbacks.Callback):
+    """Training a learner can watch: a progress line, the latest samples and the loss curves, in
+    one display that is updated in place at least every ``every_s`` seconds and at each epoch's
+    end.
+
+    In a notebook the display is one picture (the progress line as its title, a sample grid from
+    fixed latents beside the curves), replaced at each update, so the saved notebook keeps only
+    the last one. Elsewhere (a terminal, a test) each update prints the progress line. Pass
+    ``verbose=0`` to ``fit`` beside it: Keras' own progress bar would print a line per update.
+
+    The curves: every batch-level value whose name contains ``loss``, averaged over the batches
+    between two updates, against the step, and in a second panel the values only logged at the end
+    of an epoch (such as ``fid`` and ``kid`` from :class:`QualityTracker`, or ``val_`` values).
+    ``records`` and ``epoch_records`` keep them for plotting after training.
+
+    Args:
+        every_s: the longest wait between two updates, in seconds (> 0; 0 updates at every
+            batch).
+        grid: ``"auto"`` draws ``n`` samples of the model's ``generate`` from a fixed seed (none
+            for a model without it), ``None`` draws no samples, or a callable taking the model and
+            returning a picture (a uint8 array such as :func:`aigc_keras.viz.image_grid`'s).
+        n: the samples in the automatic grid; a class-conditional model cycles through its
+            classes, one per column.
+        seed: the automatic grid's sampling seed: every update shows the same latents.
+        title: a name shown at the start of the progress line, or ``None``.
+        show: ``None`` detects a notebook; ``True`` forces the in-place display, ``False`` the
+            printed lines.
+        clock: the function that tells the time in seconds (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        *,
+        every_s: float = 10.0,
+        grid="auto",
+        n: int = 36,
+        seed: int = 1234,
+        title: str | None = None,
+        show: bool | None = None,
+        clock=time.perf_counter,
+    ):
+        super().__init__()
+        if isinstance(every_s, bool) or not isinstance(every_s, int | float) or every_s < 0:
+            raise ValueError(f"every_s should be a number of seconds >= 0, got {every_s!r}.")
+        if not (grid is None or grid == "auto" or callable(grid)):
+            raise ValueError(
+                f"grid should be 'auto', None or a callable returning a picture, got {grid!r}."
+            )
+        self.every_s, self.grid, self.n, self.seed = float(every_s), grid, check_int(n, "n"), seed
+        self.title, self.show, self.clock = title, show, clock
+        self.records: list[dict] = []
+        self.epoch_records: list[dict] = []
+        self.lines: list[str] = []
+        self.picture = None
+
+    # --- Keras hooks ---
+    def on_train_begin(self, logs=None):
+        self._start = self._last = self.clock()
+        self._step, self._epoch, self._first_epoch, self._batch = 0, 0, None, 0
+        self._latest = {}
+        self._notebook = viz.in_notebook() if self.show is None else bool(self.show)
+        self._handle = None
+        self.records, self.epoch_records, self.lines = [], [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch, self._batch = epoch, 0
+        self._mark = (0, {})  # (batches into the epoch, their running means) at the last record
+        if self._first_epoch is None:
+            self._first_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        self._batch = batch + 1
+        self._latest = _scalars(logs)
+        if self._batch == self.params.get("steps"):
+            return  # the epoch's end, just after, updates
+        if self.clock() - self._last >= self.every_s:
+            self._record(self._latest)
+            self._update(self._latest)
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = _scalars(logs)
+        self.epoch_records.append({"epoch": epoch + 1, "step": self._step, **values})
+        self._record(self._latest)  # the batch values: not those only an epoch's end logs
+        self._update(values)
+
+    def on_train_end(self, logs=None):
+        if self._step:
+            self._update(self.records[-1] if self.records else {}, done=True)
+
+    def _record(self, running: dict):
+        """One point per curve: the mean over the batches since the last point.  Keras' batch logs
+        are means over the epoch so far (m_k after k batches), so batches j+1..k averaged
+        (k m_k - j m_j) / (k - j); plotting the running means instead would jump at every epoch's
+        start, where they restart."""
+        done, before = self._mark
+        batches = self._batch - done
+        if batches <= 0:
+            return
+        point = {"step": self._step}
+        for key, mean in running.items():
+            point[key] = (self._batch * mean - done * before.get(key, 0.0)) / batches
+        self.records.append(point)
+        self._mark = (self._batch, running)
+
+    # --- what is shown ---
+    def progress_line(self, values: dict, done: bool = False) -> str:
+        """The line shown at each update: where training is, how long it took and will take, the
+        latest values."""
+        elapsed = self.clock() - self._start
+        epochs, steps = self.params.get("epochs"), self.params.get("steps")
+        parts = [self.title] if self.title else []
+        parts.append(f"epoch {self._epoch + 1}/{epochs}" if epochs else f"epoch {self._epoch + 1}")
+        if steps:
+            parts.append(f"step {self._batch}/{steps}")
+        if done:
+            parts.append(f"done in {_duration(elapsed)}")
+        else:
+            parts.append(_duration(elapsed))
+            first = self._first_epoch or 0
+            if epochs and steps and self._step:
+                left = (epochs - first) * steps - self._step
+                parts.append(f"about {_duration(elapsed / self._step * left)} left")
+        shown = {k: v for k, v in values.items() if k != "step"}
+        parts += [f"{key} {value:.4g}" for key, value in shown.items()]
+        return " · ".join(parts)
+
+    def draw_samples(self):
+        """The current sample picture (uint8), or ``None`` when there is none to draw."""
+        if self.grid is None:
+            return None
+        if callable(self.grid):
+            return self.grid(self.model)
+        if not hasattr(self.model, "generate"):
+            return None
+        try:
+            images = _fixed_samples(self.model, self.n, self.seed)
+        except NotImplementedError:  # a model that cannot sample on its own (e.g. a translator)
+            self.grid = None
+            return None
+        ncols = getattr(self.model, "num_classes", None) or None
+        return viz.image_grid(images, ncols=ncols, value_range=self.model.value_range)
+
+    def figure(self, line: str | None = None, picture=None):
+        """The display's picture as a matplotlib figure: the samples, the loss curves against the
+        step and the end-of-epoch values against the step."""
+        plt = viz._matplotlib()
+        loss_keys = [k for k in dict.fromkeys(k for r in self.records for k in r) if "loss" in k]
+        batch_keys = {k for r in self.records for k in r}
+        epoch_keys = [
+            k
+            for k in dict.fromkeys(k for r in self.epoch_records for k in r)
+            if k not in batch_keys and k not in ("epoch", "step", "elapsed")
+        ]
+        panels = (picture is not None) + bool(loss_keys) + bool(epoch_keys)
+        fig, axes = plt.subplots(1, max(panels, 1), figsize=(4.2 * max(panels, 1), 4.0))
+        axes = list(np.ravel(axes))
+        if picture is not None:
+            ax = axes.pop(0)
+            cmap = "gray" if picture.ndim == 2 else None
+            ax.imshow(picture, cmap=cmap, vmin=0, vmax=255, interpolation="nearest")
+            ax.set_title("samples (fixed latents)")
+            ax.axis("off")
+        curves = (
+            (loss_keys, self.records, "loss"),
+            (epoch_keys, self.epoch_records, "value at the epoch's end"),
+        )
+        for keys, records, name in curves:
+            if not keys:
+                continue
+            ax = axes.pop(0)
+            for key in keys:
+                points = [(r["step"], r[key]) for r in records if key in r]
+                marker = "." if len(points) < 30 else None
+                ax.plot(*zip(*points, strict=True), marker=marker, label=key)
+            ax.set_xlabel("training step")
+            ax.set_ylabel(name)
+            ax.legend(fontsize=8)
+            ax.grid(alpha=0.3)
+        for ax in axes:
+            ax.axis("off")
+        if line:
+            fig.suptitle(line, fontsize=9)
+        fig.tight_layout()
+        return fig
+
+    def _update(self, values: dict, done: bool = False):
+        self._last = self.clock()
+        line = self.progress_line(values, done)
+        self.lines.append(line)
+        if not self._notebook:
+            print(line, flush=True)
+            return
+        import io
+
+        from IPython import display
+
+        plt = viz._matplotlib()
+        self.picture = self.draw_samples()
+        fig = self.figure(line, self.picture)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=80)
+        plt.close(fig)
+        image = display.Image(data=buffer.getvalue(), format="png")
+        if self._handle is None:
+            self._handle = display.display(image, display_id=True)
+        else:
+            self._handle.update(image)
+        self._last = self.clock()

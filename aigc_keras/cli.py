@@ -23,7 +23,7 @@ import pathlib
 import sys
 import time
 
-from . import registry
+from . import config, registry
 from .validation import fraction_from_text, int_from_text
 
 STRICT_HELP = (
@@ -646,7 +646,7 @@ def _check_options(parser, spec, args) -> None:
 
 
 def _train(parser, args) -> int:
-    from . import config, hardware
+    from . import hardware
 
     spec = registry.get(args.model)
     _check_options(parser, spec, args)
@@ -868,7 +868,7 @@ def main(argv=None) -> int:
         The exit status (errors exit through ``SystemExit``).
     """
     # Before the registry imports the model files (and TensorFlow) to build the parser.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    config.start_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "info":

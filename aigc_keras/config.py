@@ -7,6 +7,7 @@
 * The output folder (``AIGC_OUTPUT``, default ``outputs/``): checkpoints, sample grids, cached
   classifiers and statistics.  Point it at Google Drive on Colab so training survives a disconnect.
 * Seeding.
+* :func:`start_tensorflow`: TensorFlow imported without its C++ start-up lines on stderr.
 * :func:`file_lock`: one process at a time through a check-compute-save of a shared cache.
 
 Precision, XLA and strategy live in :mod:`aigc_keras.hardware`, value checks in
@@ -21,6 +22,8 @@ import importlib
 import os
 import pathlib
 import random
+import sys
+import tempfile
 import warnings
 
 import numpy as np
@@ -138,6 +141,52 @@ def set_seed(seed: int = 0) -> int:
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)  # also seeds tf.random
     return seed
+
+
+def start_tensorflow(log_level: str = "2"):
+    """Import TensorFlow and find the devices, keeping TensorFlow's C++ start-up lines off
+    stderr; returns the ``tensorflow`` module.
+
+    TensorFlow writes some lines from C++ before it reads ``TF_CPP_MIN_LOG_LEVEL`` (the absl
+    pre-initialisation warning, oneDNN's notice, and on a machine without a GPU the CUDA probe's
+    ``failed call to cuInit``): harmless, but a learner's first cell should not open on what reads
+    like an error.  The process's stderr (file descriptor 2, where C++ writes) goes to a temporary
+    file during the import and the device search; if either fails, what was written is replayed to
+    stderr before the error is raised, so nothing that explains a failure is lost.  Later messages
+    are not touched.  Call it before anything else imports TensorFlow; after that it only returns
+    the module.
+
+    Args:
+        log_level: ``TF_CPP_MIN_LOG_LEVEL`` when the environment does not set it already ("2" hides
+            TensorFlow's informational lines and warnings, not its errors).
+
+    Returns:
+        The ``tensorflow`` module.
+    """
+    if log_level not in ("0", "1", "2", "3"):
+        raise ValueError(f"log_level should be one of '0', '1', '2', '3', got {log_level!r}")
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", log_level)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            sys.stderr.flush()
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return tf
 
 
 # Names that moved out of this module in 0.2: they keep working for one release.

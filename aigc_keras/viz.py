@@ -328,3 +328,102 @@ def confusion_matrix_plot(matrix, class_names, *, title="Confusion matrix", path
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where displays show inline and can be updated in place)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _resolve(target: str):
+    """The object a dotted name such as ``aigc_keras.models.gan.DCGAN.train_step`` names."""
+    import importlib
+
+    parts = target.split(".")
+    obj, index = None, 0
+    for index in range(len(parts), 0, -1):  # the longest importable module prefix
+        try:
+            obj = importlib.import_module(".".join(parts[:index]))
+            break
+        except ImportError:
+            continue
+    if obj is None:
+        raise ValueError(f"show_code: no module to import in {target!r}.")
+    for depth, name in enumerate(parts[index:], start=index):
+        if not hasattr(obj, name):
+            public = sorted(n for n in dir(obj) if not n.startswith("_"))
+            raise ValueError(
+                f"show_code: {'.'.join(parts[:depth])} has no {name!r}; it has: "
+                f"{', '.join(public[:40])}{' ...' if len(public) > 40 else ''}."
+            )
+        obj = getattr(obj, name)
+    return obj
+
+
+def code_of(target, *, docstring: bool = False) -> str:
+    """The source of a function, method or class, as the package defines it.
+
+    Args:
+        target: the object, or its dotted name (``"aigc_keras.models.gan.DCGAN.train_step"``).
+        docstring: keep the docstring (``False`` drops it: the notebook's text explains instead).
+
+    Returns:
+        The source, dedented, headed by a comment naming the file and lines it comes from.
+
+    Raises:
+        ValueError: if a dotted name does not resolve (the message lists what does exist there),
+            or the object has no Python source (a built-in, a C extension).
+    """
+    import ast
+    import inspect
+    import textwrap
+
+    obj = _resolve(target) if isinstance(target, str) else target
+    obj = inspect.unwrap(getattr(obj, "python_function", obj))  # a tf.function's Python code
+    try:
+        lines, first = inspect.getsourcelines(obj)
+        path = pathlib.Path(inspect.getsourcefile(obj))
+    except (TypeError, OSError) as error:
+        raise ValueError(f"show_code: {target!r} has no Python source to show ({error}).") from None
+    source = textwrap.dedent("".join(lines))
+    if not docstring:
+        node = ast.parse(source).body[0]
+        body = getattr(node, "body", [])
+        if (
+            body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            kept = source.splitlines(keepends=True)
+            source = "".join(kept[: body[0].lineno - 1] + kept[body[0].end_lineno :])
+    parts = path.parts
+    shown = "/".join(parts[parts.index("aigc_keras") :]) if "aigc_keras" in parts else path.name
+    header = f"# {shown}, lines {first}-{first + len(lines) - 1}\n"
+    return header + source
+
+
+def show_code(target, *, docstring: bool = False) -> str:
+    """Show the package's code for ``target`` in the notebook (syntax-highlighted), so the lesson's
+    code is on the page and is the code that runs.  Outside a notebook it prints it.
+
+    Args:
+        target: the object, or its dotted name (``"aigc_keras.models.gan.DCGAN.train_step"``).
+        docstring: keep the docstring.
+
+    Returns:
+        The source shown (see :func:`code_of`).
+    """
+    source = code_of(target, docstring=docstring)
+    if in_notebook():
+        from IPython.display import Code, display
+
+        display(Code(source, language="python"))
+    else:
+        print(source)
+    return source

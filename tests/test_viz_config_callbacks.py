@@ -1,6 +1,11 @@
 """viz (grids, interpolation), config (modes, folders, report) and callbacks (grids,
 TensorBoard)."""
 
+import os
+import pathlib
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -369,3 +374,178 @@ def test_default_batch_is_per_replica():
     assert hardware.default_batch_size() == 64 and hardware.default_batch_size(8) == 8
     with hardware.strategy("mirrored").scope():
         assert hardware.default_batch_size() == 128
+
+
+def _python(code, tmp_path, **env):
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**environment, **env},
+        timeout=300,
+    )
+
+
+def test_start_tensorflow_keeps_the_cpp_start_up_lines_off_stderr(tmp_path):
+    """The notebooks' first cell: nothing on stderr (TensorFlow writes its start-up lines from C++
+    to file descriptor 2, before it reads TF_CPP_MIN_LOG_LEVEL)."""
+    quiet = _python(
+        "from aigc_keras import config; tf = config.start_tensorflow(); "
+        "print(tf.__name__, len(tf.config.list_physical_devices()) > 0)",
+        tmp_path,
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.split() == ["tensorflow", "True"]
+    assert quiet.stderr == ""
+    with pytest.raises(ValueError, match="log_level should be one of"):
+        config.start_tensorflow(log_level="verbose")
+
+
+def test_start_tensorflow_replays_what_a_failed_import_wrote(tmp_path):
+    """A failing import shows everything it wrote to stderr, then its error."""
+    fake = tmp_path / "tensorflow"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "import os\nos.write(2, b'libfoo.so: cannot open shared object file\\n')\n"
+        "raise ImportError('the fake TensorFlow failed to load')\n"
+    )
+    failed = _python(
+        "from aigc_keras import config\n"
+        "try:\n"
+        "    config.start_tensorflow()\n"
+        "except ImportError as error:\n"
+        "    print('raised:', error)\n",
+        tmp_path,
+        PYTHONPATH=str(tmp_path),
+    )
+    assert "libfoo.so: cannot open shared object file" in failed.stderr
+    assert "raised: the fake TensorFlow failed to load" in failed.stdout
+
+
+class _Clock:
+    """A clock that stands still until a callback moves it on."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def every_batch(self, seconds):
+        def advance(batch, logs):
+            self.now += seconds
+
+        return keras.callbacks.LambdaCallback(on_train_batch_end=advance)
+
+
+def test_live_training_prints_progress_at_least_every_interval(capsys, digits8):
+    data = tf.data.Dataset.from_tensor_slices(digits8.images[:128]).batch(32)  # 4 batches
+    model = TinyGAN()
+    model.compile()
+    clock = _Clock()
+    # Each batch "takes" 2 s: every_s=3 updates after every second batch, except that an epoch's
+    # last batch leaves the update to the epoch's end, just after it.
+    live = callbacks.LiveTraining(every_s=3, show=False, clock=clock, title="tiny")
+    model.fit(data, epochs=2, verbose=0, callbacks=[clock.every_batch(2.0), live])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == live.lines
+    assert len(lines) == 2 * 2 + 1  # per epoch: one update in the epoch and one at its end; done
+    assert lines[0].startswith("tiny · epoch 1/2 · step 2/4 · 4 s · about 12 s left · ")
+    assert "d_loss" in lines[0] and "g_loss" in lines[0]
+    assert lines[1].startswith("tiny · epoch 1/2 · step 4/4 · 8 s · about 8 s left · ")
+    assert lines[-1].startswith("tiny · epoch 2/2 · step 4/4 · done in 16 s · ")
+    assert [r["step"] for r in live.records] == [2, 4, 6, 8]
+    assert [r["epoch"] for r in live.epoch_records] == [1, 2]
+    # The same training with a long interval: only the epochs' ends and the end.
+    quiet = callbacks.LiveTraining(every_s=1e9, show=False, clock=clock)
+    model.fit(data, epochs=2, verbose=0, callbacks=[clock.every_batch(2.0), quiet])
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+    # The curves hold each interval's mean, not Keras' running mean of the epoch so far: with a
+    # point per batch, an epoch's points average to the epoch's logged mean.
+    every = callbacks.LiveTraining(every_s=0, show=False)
+    model.fit(data, epochs=2, verbose=0, callbacks=[every])
+    capsys.readouterr()
+    assert [r["step"] for r in every.records] == list(range(1, 9))
+    for epoch in (0, 1):
+        points = every.records[4 * epoch : 4 * epoch + 4]
+        for key in ("d_loss", "g_loss"):
+            mean = np.mean([p[key] for p in points])
+            assert mean == pytest.approx(every.epoch_records[epoch][key], rel=1e-5)
+        assert np.ptp([p["d_loss"] for p in points]) > 0  # not the same value repeated
+    for bad in (-1, "10", True):
+        with pytest.raises(ValueError, match="every_s should be a number of seconds"):
+            callbacks.LiveTraining(every_s=bad)
+    with pytest.raises(ValueError, match="grid should be 'auto', None or a callable"):
+        callbacks.LiveTraining(grid="samples")
+
+
+def test_live_training_updates_one_notebook_display_in_place(monkeypatch, digits8):
+    from IPython import display
+
+    shown = []
+
+    class Handle:
+        def update(self, obj):
+            shown.append(("update", obj))
+
+    def fake_display(obj, display_id=False):
+        assert display_id is True
+        shown.append(("display", obj))
+        return Handle()
+
+    monkeypatch.setattr(display, "display", fake_display)
+    model = TinyGAN()
+    model.compile()
+    live = callbacks.LiveTraining(every_s=1e9, n=16, show=True)
+    model.fit(
+        tf.data.Dataset.from_tensor_slices(digits8.images[:64]).batch(32),
+        epochs=3,
+        verbose=0,
+        callbacks=[live],
+    )
+    assert [kind for kind, _ in shown] == ["display"] + ["update"] * 3  # 3 epoch ends, the end
+    assert all(isinstance(obj, display.Image) and obj.data[:4] == b"\x89PNG" for _, obj in shown)
+    # The picture: the fixed-latent samples (the same each update) and the loss curves.
+    np.testing.assert_array_equal(live.picture, viz.image_grid(model.generate(16, seed=live.seed)))
+    fig = live.figure("line", live.picture)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0] == "samples (fixed latents)"
+    assert fig.axes[1].get_xlabel() == "training step" and fig.axes[1].get_ylabel() == "loss"
+    assert sorted(t.get_text() for t in fig.axes[1].get_legend().get_texts()) == [
+        "d_loss",
+        "g_loss",
+    ]
+    # An end-of-epoch value (a FID from QualityTracker) gets its own panel.
+    live.epoch_records[-1]["fid"] = 12.5
+    assert len(live.figure("line", live.picture).axes) == 3
+    # A model without generate(): no samples, only the curves.
+    assert callbacks.LiveTraining(grid=None).grid is None
+
+
+def test_show_code_shows_the_package_source_and_names_what_is_missing(capsys):
+    from aigc_keras.models import gan
+
+    shown = viz.show_code("aigc_keras.models.gan.DCGAN.train_step")
+    assert capsys.readouterr().out.strip() == shown.strip()  # printed outside a notebook
+    header, first = shown.splitlines()[:2]
+    assert header.startswith("# aigc_keras/models/gan.py, lines ")
+    assert first.startswith("def train_step(self")
+    start, end = (int(n) for n in header.rsplit(" ", 1)[1].split("-"))
+    file_lines = pathlib.Path(gan.__file__).read_text().splitlines()
+    assert file_lines[start - 1].strip().startswith("def train_step(self")
+    assert len(shown.splitlines()) == end - start + 2  # the header and every line of the file
+    # A docstring is dropped unless asked for.
+    loss = viz.code_of("aigc_keras.losses.generator_loss")
+    with_doc = viz.code_of("aigc_keras.losses.generator_loss", docstring=True)
+    assert '"""' in with_doc and '"""' not in loss
+    assert loss.splitlines()[1] == with_doc.splitlines()[1]  # the def line
+    assert loss.splitlines()[-1] == with_doc.splitlines()[-1]  # the body kept
+    assert viz.code_of(gan.DCGAN.train_step) == shown  # the object or its dotted name
+    with pytest.raises(ValueError, match=r"aigc_keras.models.gan.DCGAN has no 'train_stp'.*"):
+        viz.code_of("aigc_keras.models.gan.DCGAN.train_stp")
+    with pytest.raises(ValueError, match="has no 'NoSuchModel'; it has: .*DCGAN"):
+        viz.code_of("aigc_keras.models.gan.NoSuchModel")
+    with pytest.raises(ValueError, match="no Python source"):
+        viz.code_of(len)
