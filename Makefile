@@ -30,9 +30,10 @@ demo: $(VENV)/.installed
 
 # Everything: the linter, unit tests, quality trainings and every notebook (quick mode, nbval).
 # The main pytest run (AIGC_PROJECT_TIME=1, see tests/conftest.py) starts by measuring this
-# machine's DCGAN fit() throughput (5-10 s, before its workers start) and ends with a "test time"
-# section: its own wall time (the probe left out) and that time projected onto the slowest machine
-# seen (461 images/s), also written to $(TEST_OUTPUT)/test_time.json.  The projection covers that
+# machine's DCGAN fit() throughput (5-10 s, before its workers start), measures it again after
+# they stop, and ends with a "test time" section: its own wall time (the probes left out) and that
+# time projected by the probes' mean onto the slowest machine seen (461 images/s), also written to
+# $(TEST_OUTPUT)/test_time.json.  The projection covers that
 # run only: not the linter, the set-up or the benchmark run after it (about 20 s here).
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
