@@ -345,7 +345,7 @@ class LiveTraining(keras.callbacks.Callback):
     ``records`` and ``epoch_records`` keep them for plotting after training.
 
     Args:
-        every_s: the longest wait between two updates, in seconds (> 0; 0 updates at every
+        every_s: the longest wait between two updates, in seconds, >= 0 (0 updates after every
             batch).
         grid: ``"auto"`` draws ``n`` samples of the model's ``generate`` from a fixed seed (none
             for a model without it), ``None`` draws no samples, or a callable taking the model and
