@@ -347,10 +347,13 @@ def _resolve(target: str):
     parts = target.split(".")
     obj, index = None, 0
     for index in range(len(parts), 0, -1):  # the longest importable module prefix
+        name = ".".join(parts[:index])
         try:
-            obj = importlib.import_module(".".join(parts[:index]))
+            obj = importlib.import_module(name)
             break
-        except ImportError:
+        except ModuleNotFoundError as error:
+            if error.name is not None and not name.startswith(error.name):
+                raise  # the module exists but needs one that is missing: say so
             continue
     if obj is None:
         raise ValueError(f"show_code: no module to import in {target!r}.")
@@ -402,8 +405,11 @@ def code_of(target, *, docstring: bool = False) -> str:
         ):
             kept = source.splitlines(keepends=True)
             source = "".join(kept[: body[0].lineno - 1] + kept[body[0].end_lineno :])
-    parts = path.parts
-    shown = "/".join(parts[parts.index("aigc_keras") :]) if "aigc_keras" in parts else path.name
+    package = pathlib.Path(__file__).resolve().parent  # aigc_keras/
+    try:
+        shown = path.resolve().relative_to(package.parent).as_posix()
+    except ValueError:  # code from outside the package
+        shown = path.name
     header = f"# {shown}, lines {first}-{first + len(lines) - 1}\n"
     return header + source
 
