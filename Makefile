@@ -48,9 +48,7 @@ test-fast: $(VENV)/.installed-dev
 
 # Re-execute the notebooks in standard mode (what is committed); about 15 minutes each at most.
 notebooks: $(VENV)/.installed-dev
-	for nb in notebooks/*.ipynb; do \
-	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1200 $$nb || exit 1; \
-	done
+	$(PY) -m aigc_keras.chapters execute notebooks/*.ipynb
 
 # The full benchmark (throughput, pipeline, sampling, time-to-quality, memory): writes benchmarks/results/.
 benchmark: $(VENV)/.installed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import pathlib
 import re
 import time
@@ -61,6 +63,43 @@ class SampleGrid(keras.callbacks.Callback):
         self.prefix = prefix
         self.grids: dict[int, np.ndarray] = {}
         self.paths: list[pathlib.Path] = []
+        self._started = False
+
+    def saved(self) -> dict[int, pathlib.Path]:
+        """The grids already in ``directory`` from this prefix: epoch -> path."""
+        found = {}
+        if self.directory.is_dir():
+            pattern = re.compile(rf"^{re.escape(self.prefix)}_epoch(\d+)\.png$")
+            for path in self.directory.iterdir():
+                match = pattern.match(path.name)
+                if match:
+                    found[int(match.group(1))] = path
+        return dict(sorted(found.items()))
+
+    def on_train_begin(self, logs=None):
+        self._started = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """A run resumed at ``epoch`` keeps the grids saved up to it (read back from their PNGs),
+        so a notebook re-run after a disconnect still shows the whole evolution."""
+        if self._started:
+            return
+        self._started = True
+        self._reload(up_to=epoch)
+
+    def on_train_end(self, logs=None):
+        if not self._started:  # nothing left to train: show what the finished run saved
+            self._reload(up_to=None)
+
+    def _reload(self, up_to):
+        from PIL import Image
+
+        self.grids, self.paths = {}, []
+        for done, path in self.saved().items():
+            if up_to is not None and done > up_to:
+                continue
+            self.grids[done] = np.asarray(Image.open(path))
+            self.paths.append(path)
 
     def _draw(self):
         images = _fixed_samples(self.model, self.n, self.seed, self.labels)
@@ -223,6 +262,7 @@ class Checkpoint(keras.callbacks.Callback):
         """
         path = self.latest()
         if path is None:
+            print(f"aigc_keras: no checkpoint in {self.directory}: training from the start.")
             return 0
         meta = model.load_checkpoint(path)
         print(f"aigc_keras: resumed from {path} (epoch {meta['epoch']}, step {meta['steps']}).")
@@ -344,6 +384,12 @@ class LiveTraining(keras.callbacks.Callback):
     of an epoch (such as ``fid`` and ``kid`` from :class:`QualityTracker`, or ``val_`` values).
     ``records`` and ``epoch_records`` keep them for plotting after training.
 
+    With ``folder``, the curves are also written to ``<folder>/live.json`` at each epoch's end
+    (atomically), and a run that resumes from a checkpoint continues them: ``fit`` started at
+    ``initial_epoch`` e keeps the saved points up to epoch e, and a ``fit`` with nothing left to
+    train shows the finished run's curves. ``status`` says which happened: ``"trained"`` (from
+    the start), ``"resumed at epoch e"`` or ``"already trained"``.
+
     Args:
         every_s: the longest wait between two updates, in seconds, >= 0 (0 updates after every
             batch).
@@ -356,6 +402,8 @@ class LiveTraining(keras.callbacks.Callback):
         title: a name shown at the start of the progress line, or ``None``.
         show: ``None`` detects a notebook; ``True`` forces the in-place display, ``False`` the
             printed lines.
+        folder: where the curves are kept between runs (created on the first save), or ``None``
+            to keep them in memory only.
         clock: the function that tells the time in seconds (tests pass their own).
     """
 
@@ -368,6 +416,7 @@ class LiveTraining(keras.callbacks.Callback):
         seed: int = 1234,
         title: str | None = None,
         show: bool | None = None,
+        folder=None,
         clock=time.perf_counter,
     ):
         super().__init__()
@@ -379,28 +428,68 @@ class LiveTraining(keras.callbacks.Callback):
             )
         self.every_s, self.grid, self.n, self.seed = float(every_s), grid, check_int(n, "n"), seed
         self.title, self.show, self.clock = title, show, clock
+        self.folder = None if folder is None else pathlib.Path(folder)
         self.records: list[dict] = []
         self.epoch_records: list[dict] = []
         self.lines: list[str] = []
         self.picture = None
+        self.status: str | None = None
+
+    @property
+    def path(self) -> pathlib.Path | None:
+        """The file the curves are kept in between runs (``None`` without ``folder``)."""
+        return None if self.folder is None else self.folder / "live.json"
+
+    def _load(self):
+        if self.path is None or not self.path.exists():
+            return [], []
+        saved = json.loads(self.path.read_text())
+        return saved["records"], saved["epoch_records"]
+
+    def _save(self):
+        if self.path is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({"records": self.records, "epoch_records": self.epoch_records}))
+        os.replace(tmp, self.path)
 
     # --- Keras hooks ---
     def on_train_begin(self, logs=None):
         self._start = self._last = self.clock()
-        self._step, self._epoch, self._first_epoch, self._batch = 0, 0, None, 0
+        self._step, self._run_steps, self._epoch, self._first_epoch, self._batch = 0, 0, 0, None, 0
         self._latest = {}
         self._notebook = viz.in_notebook() if self.show is None else bool(self.show)
         self._handle = None
         self.records, self.epoch_records, self.lines = [], [], []
+        self.status = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch, self._batch = epoch, 0
         self._mark = (0, {})  # (batches into the epoch, their running means) at the last record
         if self._first_epoch is None:
             self._first_epoch = epoch
+            self._continue(epoch)
+
+    def _continue(self, epoch: int):
+        """At the first epoch of this ``fit``: a run resumed at ``epoch`` > 0 keeps the saved
+        points up to it and counts its steps on from there."""
+        self.status = "trained"
+        if not epoch:
+            return
+        records, epoch_records = self._load()
+        ends = [r["step"] for r in epoch_records if r["epoch"] == epoch]
+        if ends:
+            self._step = ends[0]
+            self.records = [r for r in records if r["step"] <= self._step]
+            self.epoch_records = [r for r in epoch_records if r["epoch"] <= epoch]
+        else:  # no curves saved up to there: count on from the epoch, without the old points
+            self._step = epoch * (self.params.get("steps") or 0)
+        self.status = f"resumed at epoch {epoch}"
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
+        self._run_steps += 1
         self._batch = batch + 1
         self._latest = _scalars(logs)
         if self._batch == self.params.get("steps"):
@@ -413,11 +502,20 @@ class LiveTraining(keras.callbacks.Callback):
         values = _scalars(logs)
         self.epoch_records.append({"epoch": epoch + 1, "step": self._step, **values})
         self._record(self._latest)  # the batch values: not those only an epoch's end logs
+        self._save()
         self._update(values)
 
     def on_train_end(self, logs=None):
-        if self._step:
+        if self._run_steps:
             self._update(self.records[-1] if self.records else {}, done=True)
+            return
+        # nothing was left to train (fit started at its last epoch): show the finished run
+        self.records, self.epoch_records = self._load()
+        self.status = "already trained"
+        if self.epoch_records:
+            self._epoch = self.epoch_records[-1]["epoch"] - 1
+            self._step = self.epoch_records[-1]["step"]
+        self._update(self.records[-1] if self.records else {}, done=True)
 
     def _record(self, running: dict):
         """One point per curve: the mean over the batches since the last point.  Keras' batch logs
@@ -442,16 +540,20 @@ class LiveTraining(keras.callbacks.Callback):
         epochs, steps = self.params.get("epochs"), self.params.get("steps")
         parts = [self.title] if self.title else []
         parts.append(f"epoch {self._epoch + 1}/{epochs}" if epochs else f"epoch {self._epoch + 1}")
-        if steps:
+        if self.status == "already trained":
+            parts.append(f"already trained ({self._step} steps)")
+        elif steps:
             parts.append(f"step {self._batch}/{steps}")
-        if done:
+        if self.status and self.status.startswith("resumed"):
+            parts.append(self.status)
+        if done and self.status != "already trained":
             parts.append(f"done in {_duration(elapsed)}")
-        else:
+        elif not done:
             parts.append(_duration(elapsed))
             first = self._first_epoch or 0
-            if epochs and steps and self._step:
-                left = (epochs - first) * steps - self._step
-                parts.append(f"about {_duration(elapsed / self._step * left)} left")
+            if epochs and steps and self._run_steps:
+                left = (epochs - first) * steps - self._run_steps
+                parts.append(f"about {_duration(elapsed / self._run_steps * left)} left")
         shown = {k: v for k, v in values.items() if k != "step"}
         parts += [f"{key} {value:.4g}" for key, value in shown.items()]
         return " · ".join(parts)
@@ -472,19 +574,47 @@ class LiveTraining(keras.callbacks.Callback):
         ncols = getattr(self.model, "num_classes", None) or None
         return viz.image_grid(images, ncols=ncols, value_range=self.model.value_range)
 
-    def figure(self, line: str | None = None, picture=None):
-        """The display's picture as a matplotlib figure: the samples, the loss curves against the
-        step and the end-of-epoch values against the step."""
-        plt = viz._matplotlib()
-        loss_keys = [k for k in dict.fromkeys(k for r in self.records for k in r) if "loss" in k]
-        batch_keys = {k for r in self.records for k in r}
-        epoch_keys = [
+    def panels(self) -> list[tuple[str, list[tuple[str, list, list]]]]:
+        """What :meth:`figure` plots: ``(y label, [(key, steps, values), ...])`` per panel.
+
+        The losses (the batch curves and their ``val_`` values at each epoch's end); the other
+        batch values (accuracy, mean discriminator outputs, ...) with their ``val_`` values; then
+        the values only an epoch's end logs (FID, KID, ...).
+        """
+
+        def series(key, records):
+            points = [(r["step"], r[key]) for r in records if key in r]
+            return (key, [p[0] for p in points], [p[1] for p in points])
+
+        batch = list(dict.fromkeys(k for r in self.records for k in r if k != "step"))
+        ends = [
             k
             for k in dict.fromkeys(k for r in self.epoch_records for k in r)
-            if k not in batch_keys and k not in ("epoch", "step", "elapsed")
+            if k not in batch and k not in ("epoch", "step", "elapsed")
         ]
-        panels = (picture is not None) + bool(loss_keys) + bool(epoch_keys)
-        fig, axes = plt.subplots(1, max(panels, 1), figsize=(4.2 * max(panels, 1), 4.0))
+        losses = [k for k in batch if "loss" in k]
+        others = [k for k in batch if "loss" not in k]
+        paired = {f"val_{k}" for k in batch}
+        out = []
+        for name, keys in (("loss", losses), ("value", others)):
+            if keys:
+                lines = [series(k, self.records) for k in keys]
+                lines += [
+                    series(f"val_{k}", self.epoch_records) for k in keys if f"val_{k}" in ends
+                ]
+                out.append((name, lines))
+        rest = [k for k in ends if k not in paired]
+        if rest:
+            out.append(("value at the epoch's end", [series(k, self.epoch_records) for k in rest]))
+        return out
+
+    def figure(self, line: str | None = None, picture=None):
+        """The display's picture as a matplotlib figure: the samples, then the curves of
+        :meth:`panels` against the training step."""
+        plt = viz._matplotlib()
+        panels = self.panels()
+        count = (picture is not None) + len(panels)
+        fig, axes = plt.subplots(1, max(count, 1), figsize=(4.2 * max(count, 1), 4.0))
         axes = list(np.ravel(axes))
         if picture is not None:
             ax = axes.pop(0)
@@ -492,18 +622,15 @@ class LiveTraining(keras.callbacks.Callback):
             ax.imshow(picture, cmap=cmap, vmin=0, vmax=255, interpolation="nearest")
             ax.set_title("samples (fixed latents)")
             ax.axis("off")
-        curves = (
-            (loss_keys, self.records, "loss"),
-            (epoch_keys, self.epoch_records, "value at the epoch's end"),
-        )
-        for keys, records, name in curves:
-            if not keys:
-                continue
+        for name, lines in panels:
             ax = axes.pop(0)
-            for key in keys:
-                points = [(r["step"], r[key]) for r in records if key in r]
-                marker = "." if len(points) < 30 else None
-                ax.plot(*zip(*points, strict=True), marker=marker, label=key)
+            for key, steps, values in lines:
+                marker = "o" if key.startswith("val_") or len(steps) < 30 else None
+                ax.plot(steps, values, marker=marker, markersize=3, label=key)
+            magnitudes = [abs(v) for _, _, values in lines for v in values if v]
+            if min(magnitudes, default=1) > 0 and all(v > 0 for _, _, vs in lines for v in vs):
+                if max(magnitudes, default=1) > 30 * min(magnitudes, default=1):
+                    ax.set_yscale("log")  # e.g. FID and KID in one panel
             ax.set_xlabel("training step")
             ax.set_ylabel(name)
             ax.legend(fontsize=8)

@@ -414,7 +414,7 @@ def code_of(target, *, docstring: bool = False) -> str:
     return header + source
 
 
-def show_code(target, *, docstring: bool = False) -> str:
+def show_code(target, *, docstring: bool = False) -> None:
     """Show the package's code for ``target`` in the notebook (syntax-highlighted), so the lesson's
     code is on the page and is the code that runs.  Outside a notebook it prints it.
 
@@ -422,8 +422,8 @@ def show_code(target, *, docstring: bool = False) -> str:
         target: the object, or its dotted name (``"aigc_keras.models.gan.DCGAN.train_step"``).
         docstring: keep the docstring.
 
-    Returns:
-        The source shown (see :func:`code_of`).
+    Returns ``None`` (a notebook cell ending in it shows the code once); :func:`code_of` returns the
+    text.
     """
     source = code_of(target, docstring=docstring)
     if in_notebook():
@@ -432,4 +432,3 @@ def show_code(target, *, docstring: bool = False) -> str:
         display(Code(source, language="python"))
     else:
         print(source)
-    return source

@@ -20,7 +20,7 @@ ORDER = [
     ("judges",),
     ("callbacks", "viz"),
     ("registry",),
-    ("cli", "__main__"),
+    ("cli", "__main__", "chapters"),
 ]
 RANK = {module: rank for rank, group in enumerate(ORDER) for module in group}
 

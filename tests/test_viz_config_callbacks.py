@@ -481,6 +481,57 @@ def test_live_training_prints_progress_at_least_every_interval(capsys, digits8):
         callbacks.LiveTraining(grid="samples")
 
 
+def test_a_resumed_run_continues_the_curves_and_the_sample_grids(capsys, tmp_path, digits8):
+    """A notebook re-run after a disconnect: the checkpoint resumes training, LiveTraining and
+    SampleGrid pick up what the first run saved, and a run with nothing left to train still has
+    the whole run's curves and grids to show."""
+    data = tf.data.Dataset.from_tensor_slices(digits8.images[:128]).batch(32)  # 4 batches
+
+    def run(epochs):
+        model = TinyGAN()
+        model.compile()
+        ckpt = callbacks.Checkpoint(tmp_path / "checkpoints")
+        live = callbacks.LiveTraining(every_s=0, show=False, folder=tmp_path, title="tiny")
+        grids = callbacks.SampleGrid(tmp_path, every=1, n=4)
+        model.fit(
+            data,
+            epochs=epochs,
+            initial_epoch=ckpt.restore(model),
+            verbose=0,
+            callbacks=[grids, live, ckpt],
+        )
+        return live, grids, capsys.readouterr().out
+
+    first, first_grids, out = run(2)
+    assert "training from the start" in out and first.status == "trained"
+    assert [r["step"] for r in first.records] == list(range(1, 9))
+    assert (tmp_path / "live.json").exists() and sorted(first_grids.grids) == [1, 2]
+
+    second, second_grids, out = run(3)  # one more epoch
+    assert "resumed from" in out and second.status == "resumed at epoch 2"
+    assert [r["step"] for r in second.records] == list(range(1, 13))
+    assert second.records[:8] == first.records  # the first run's points, then the new ones
+    assert [r["epoch"] for r in second.epoch_records] == [1, 2, 3]
+    assert "resumed at epoch 2" in second.lines[0] and "epoch 3/3 · step 1/4" in second.lines[0]
+    assert sorted(second_grids.grids) == [1, 2, 3]
+    np.testing.assert_array_equal(second_grids.grids[2], first_grids.grids[2])  # read back
+
+    third, third_grids, out = run(3)  # nothing left: the finished run is shown
+    assert third.status == "already trained" and len(third.lines) == 1
+    assert third.lines[0].startswith("tiny · epoch 3/3 · already trained (12 steps)")
+    assert third.records == second.records and third.epoch_records == second.epoch_records
+    assert sorted(third_grids.grids) == [1, 2, 3]
+
+    # A run killed after its third epoch's curves were saved but before that checkpoint was
+    # written resumes at epoch 2 and keeps only the points up to it.
+    (tmp_path / "checkpoints" / "ckpt-00003.npz").unlink()
+    fourth, fourth_grids, _ = run(3)
+    assert fourth.status == "resumed at epoch 2"
+    assert [r["step"] for r in fourth.records] == list(range(1, 13))
+    assert [r["epoch"] for r in fourth.epoch_records] == [1, 2, 3]
+    assert sorted(fourth_grids.grids) == [1, 2, 3]
+
+
 def test_live_training_updates_one_notebook_display_in_place(monkeypatch, digits8):
     from IPython import display
 
@@ -517,9 +568,16 @@ def test_live_training_updates_one_notebook_display_in_place(monkeypatch, digits
         "d_loss",
         "g_loss",
     ]
-    # An end-of-epoch value (a FID from QualityTracker) gets its own panel.
+    # The other batch values (TinyGAN logs noise_mean) get a panel; an end-of-epoch value (a FID
+    # from QualityTracker) one more, and a val_ value joins the batch curve it validates.
+    assert [name for name, _ in live.panels()] == ["loss", "value"]
+    assert len(fig.axes) == 3
     live.epoch_records[-1]["fid"] = 12.5
-    assert len(live.figure("line", live.picture).axes) == 3
+    live.epoch_records[-1]["val_g_loss"] = 0.5
+    panels = dict(live.panels())
+    assert [key for key, _, _ in panels["loss"]] == ["d_loss", "g_loss", "val_g_loss"]
+    assert panels["value at the epoch's end"] == [("fid", [live.epoch_records[-1]["step"]], [12.5])]
+    assert len(live.figure("line", live.picture).axes) == 4
     # A model without generate(): no samples, only the curves.
     assert callbacks.LiveTraining(grid=None).grid is None
 
@@ -527,8 +585,9 @@ def test_live_training_updates_one_notebook_display_in_place(monkeypatch, digits
 def test_show_code_shows_the_package_source_and_names_what_is_missing(capsys):
     from aigc_keras.models import gan
 
-    shown = viz.show_code("aigc_keras.models.gan.DCGAN.train_step")
-    assert capsys.readouterr().out.strip() == shown.strip()  # printed outside a notebook
+    assert viz.show_code("aigc_keras.models.gan.DCGAN.train_step") is None
+    shown = capsys.readouterr().out  # printed outside a notebook
+    assert shown.strip() == viz.code_of("aigc_keras.models.gan.DCGAN.train_step").strip()
     header, first = shown.splitlines()[:2]
     assert header.startswith("# aigc_keras/models/gan.py, lines ")
     assert first.startswith("def train_step(self")
@@ -542,7 +601,7 @@ def test_show_code_shows_the_package_source_and_names_what_is_missing(capsys):
     assert '"""' in with_doc and '"""' not in loss
     assert loss.splitlines()[1] == with_doc.splitlines()[1]  # the def line
     assert loss.splitlines()[-1] == with_doc.splitlines()[-1]  # the body kept
-    assert viz.code_of(gan.DCGAN.train_step) == shown  # the object or its dotted name
+    assert viz.code_of(gan.DCGAN.train_step).strip() == shown.strip()  # the object or its name
     with pytest.raises(ValueError, match=r"aigc_keras.models.gan.DCGAN has no 'train_stp'.*"):
         viz.code_of("aigc_keras.models.gan.DCGAN.train_stp")
     with pytest.raises(ValueError, match="has no 'NoSuchModel'; it has: .*DCGAN"):

@@ -12,6 +12,7 @@ Training uses Keras' own ``train_step``: for a classifier it is exactly
 from __future__ import annotations
 
 import importlib
+import logging
 import warnings
 
 import keras
@@ -100,6 +101,7 @@ class CNNClassifier(Checkpointable, keras.Model):
         if getattr(self, "_inference", None) is None:  # one compiled function for every batch
             import tensorflow as tf
 
+            _quiet_per_model_tracing()
             self._inference = tf.function(
                 lambda batch: self.network(batch, training=False), reduce_retracing=True
             )
@@ -158,6 +160,25 @@ class CNNClassifier(Checkpointable, keras.Model):
 
     def _steps_done(self) -> int:
         return int(self.optimizer.iterations.numpy())
+
+
+class _PerModelTracing(logging.Filter):
+    """TensorFlow counts traces by a function's code, so each new classifier's one trace of its
+    inference function adds to a "frequent retracing" warning shared by all classifiers (a notebook
+    that trains a few of them prints it).  One trace per model is the design: drop that warning,
+    and only when it names this function."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not (
+            "triggered tf.function retracing" in message and "CNNClassifier._batched" in message
+        )
+
+
+def _quiet_per_model_tracing():
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _PerModelTracing) for f in logger.filters):
+        logger.addFilter(_PerModelTracing())
 
 
 def train_classifier(

@@ -1,0 +1,163 @@
+"""The chapter notebooks as files: execute one in a mode and read back how long it took.
+
+A notebook is committed executed in standard mode.  :func:`execute` runs it (in a fresh kernel,
+``AIGC_MODE`` set) and writes what ran it into the notebook's metadata (``aigc_keras``: mode,
+machine, date); the cells' own timing metadata, which the executor records, gives the time.
+:func:`standard_minutes` is the one place that time is read: the notebook's opening cell and the
+README's chapter table quote it, and a test compares both with it.
+
+    python -m aigc_keras.chapters execute notebooks/02_gan.ipynb        # standard mode
+    python -m aigc_keras.chapters minutes notebooks/*.ipynb
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+
+MODES = ("quick", "standard", "full")
+
+
+def _load(path) -> dict:
+    path = pathlib.Path(path)
+    if path.suffix != ".ipynb" or not path.is_file():
+        raise ValueError(f"{str(path)!r} is not a notebook file (*.ipynb).")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _when(stamp: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def executed_seconds(notebook: dict) -> float:
+    """Seconds from the first code cell's start to the last one's end, from the timing metadata
+    the executor records in each cell.
+
+    Raises:
+        ValueError: if a code cell has no timing metadata (the notebook was not executed, or was
+            executed without ``record_timing``).
+    """
+    cells = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    if not cells:
+        raise ValueError("the notebook has no code cell.")
+    timings = [c.get("metadata", {}).get("execution", {}) for c in cells]
+    if any("iopub.execute_input" not in t or "shell.execute_reply" not in t for t in timings):
+        raise ValueError(
+            "the notebook has a code cell without timing metadata: execute it with "
+            "`python -m aigc_keras.chapters execute` (or nbconvert, which records timings)."
+        )
+    start = _when(timings[0]["iopub.execute_input"])
+    end = _when(timings[-1]["shell.execute_reply"])
+    return (end - start).total_seconds()
+
+
+def run_info(path) -> dict:
+    """What executed the notebook (``mode``, ``machine``, ``date``), from its metadata."""
+    info = _load(path).get("metadata", {}).get("aigc_keras")
+    if not info:
+        raise ValueError(
+            f"{str(path)!r} has no aigc_keras execution metadata: execute it with "
+            "`python -m aigc_keras.chapters execute`."
+        )
+    return info
+
+
+def standard_minutes(path) -> float:
+    """Minutes the committed standard-mode execution of a notebook took (its timing metadata).
+
+    Raises:
+        ValueError: if the notebook was not executed by :func:`execute` in standard mode, or has
+            no timing metadata.
+    """
+    info = run_info(path)
+    if info.get("mode") != "standard":
+        raise ValueError(
+            f"{str(path)!r} was executed in {info.get('mode')!r} mode, not 'standard'."
+        )
+    return executed_seconds(_load(path)) / 60.0
+
+
+def machine() -> str:
+    """A short description of this machine's processor and core count."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores"
+
+
+def execute(path, mode: str = "standard", *, timeout: int = 1800) -> float:
+    """Execute a notebook in place in a fresh kernel in ``mode``; returns the minutes it took.
+
+    The kernel inherits ``AIGC_MODE=<mode>`` (and no ``AIGC_QUICK``).  A cell that fails stops the
+    run and the notebook file is left as it was.
+
+    Args:
+        path: the ``.ipynb`` file.
+        mode: ``"quick"``, ``"standard"`` or ``"full"``.
+        timeout: the longest one cell may run, in seconds.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    if mode not in MODES:
+        raise ValueError(f"mode should be one of {', '.join(MODES)}, got {mode!r}.")
+    path = pathlib.Path(path)
+    _load(path)
+    notebook = nbformat.read(path, as_version=4)
+    saved = {key: os.environ.get(key) for key in ("AIGC_MODE", "AIGC_QUICK")}
+    os.environ["AIGC_MODE"] = mode
+    os.environ.pop("AIGC_QUICK", None)
+    try:
+        NotebookClient(
+            notebook,
+            timeout=timeout,
+            kernel_name="python3",
+            record_timing=True,
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    notebook.metadata["aigc_keras"] = {
+        "mode": mode,
+        "machine": machine(),
+        "date": datetime.date.today().isoformat(),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    nbformat.write(notebook, tmp)
+    os.replace(tmp, path)
+    return executed_seconds(json.loads(path.read_text(encoding="utf-8"))) / 60.0
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m aigc_keras.chapters", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("execute", help="execute notebooks in place")
+    run.add_argument("notebooks", nargs="+")
+    run.add_argument("--mode", choices=MODES, default="standard")
+    run.add_argument("--timeout", type=int, default=1800, help="seconds one cell may run")
+    show = sub.add_parser("minutes", help="print each notebook's standard-mode minutes")
+    show.add_argument("notebooks", nargs="+")
+    args = parser.parse_args(argv)
+    for name in args.notebooks:
+        if args.command == "execute":
+            print(f"{name}: {execute(name, args.mode, timeout=args.timeout):.1f} min ({args.mode})")
+        else:
+            print(f"{name}: {standard_minutes(name):.1f} min")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""What every chapter notebook must be, read from its committed file (the notebook test in
+notebooks/conftest.py executes them): no figure shown twice, every training watched through the
+package's LiveTraining, text about the subject only, a clean first cell, show_code targets that
+exist, the standard-mode time quoted where it is measured, and exercises with worked solutions."""
+
+import ast
+import base64
+import hashlib
+import importlib.util
+import json
+import pathlib
+import re
+
+import pytest
+
+from aigc_keras import chapters, viz
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+_spec = importlib.util.spec_from_file_location("nb_conftest", ROOT / "notebooks" / "conftest.py")
+_nb_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_nb_conftest)
+PENDING = _nb_conftest.REWORK_PENDING
+
+PROCESS_WORDS = (
+    "landed",
+    "as they land",
+    "committed run",
+    "committed standard run",
+    "separate run",
+    "TODO",
+    "FIXME",
+)
+
+
+def _cases():
+    for path in NOTEBOOKS:
+        marks = ()
+        if path.stem in PENDING:
+            marks = pytest.mark.xfail(reason="chapter not yet reworked for the teaching checks")
+        yield pytest.param(path, id=path.stem, marks=marks)
+
+
+def _cells(path, kind=None):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return [
+        (i, c, "".join(c["source"])) for i, c in enumerate(cells) if kind in (None, c["cell_type"])
+    ]
+
+
+def _python(source: str) -> ast.Module:
+    """A code cell as Python: IPython's ``!`` and ``%`` lines are left out."""
+    lines = [
+        line[: len(line) - len(line.lstrip())] + "pass"
+        if line.lstrip().startswith(("!", "%"))
+        else line
+        for line in source.splitlines()
+    ]
+    return ast.parse("\n".join(lines))
+
+
+def _code_trees(path):
+    return [(i, _python(source)) for i, _, source in _cells(path, "code")]
+
+
+def _is_live_training(node) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute | ast.Name)
+        and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id)
+        == "LiveTraining"
+    )
+
+
+def test_the_checks_find_what_they_look_for(tmp_path):
+    """Each check on a notebook made to fail it."""
+    png = base64.b64encode(b"\x89PNG fake").decode()
+    figure = {"output_type": "display_data", "data": {"image/png": png}, "metadata": {}}
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": "model.fit(data, callbacks=[ckpt])\nlive = callbacks.LiveTraining()\n",
+                "outputs": [{"output_type": "stream", "name": "stderr", "text": "cuInit"}],
+            },
+            {
+                "cell_type": "markdown",
+                "metadata": {},
+                "source": "As the chapters land, TODO.",
+            },
+            {"cell_type": "code", "metadata": {}, "source": "plot()", "outputs": [figure] * 2},
+        ],
+        "metadata": {},
+    }
+    path = tmp_path / "bad.ipynb"
+    path.write_text(json.dumps(notebook))
+    assert _duplicate_images(path) == [2]
+    assert _unwatched_fits(path) == [0]
+    assert _process_words(path) == [(1, "TODO")]
+    assert _first_cell_stderr(path) == "cuInit"
+
+
+def _duplicate_images(path):
+    found = []
+    for i, cell, _ in _cells(path, "code"):
+        digests = [
+            hashlib.sha1(output["data"]["image/png"].encode()).hexdigest()
+            for output in cell.get("outputs", [])
+            if "image/png" in output.get("data", {})
+        ]
+        if len(digests) != len(set(digests)):
+            found.append(i)
+    return found
+
+
+def _unwatched_fits(path):
+    """Cells calling ``.fit(`` without a LiveTraining among its callbacks (a LiveTraining made
+    inline, or a name the notebook binds to one)."""
+    trees = _code_trees(path)
+    live_names = {
+        target.id
+        for _, tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and _is_live_training(node.value)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    found = []
+    for i, tree in trees:
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "fit"
+            ):
+                continue
+            given = [k.value for k in node.keywords if k.arg == "callbacks"]
+            watched = any(
+                _is_live_training(n) or (isinstance(n, ast.Name) and n.id in live_names)
+                for value in given
+                for n in ast.walk(value)
+            )
+            if not watched:
+                found.append(i)
+    return found
+
+
+def _process_words(path):
+    found = []
+    for i, _, source in _cells(path, "markdown"):
+        for word in PROCESS_WORDS:
+            if re.search(rf"\b{re.escape(word)}\b", source, flags=0 if word.isupper() else re.I):
+                found.append((i, word))
+    return found
+
+
+def _first_cell_stderr(path):
+    _, cell, _ = _cells(path, "code")[0]
+    return "".join(
+        "".join(o.get("text", ""))
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    )
+
+
+@pytest.mark.parametrize("path", _cases())
+def test_no_cell_shows_the_same_figure_twice(path):
+    assert _duplicate_images(path) == [], "cells whose outputs hold one image twice"
+
+
+@pytest.mark.parametrize("path", _cases())
+def test_every_training_is_watched_through_live_training(path):
+    assert _unwatched_fits(path) == [], "cells whose fit() has no callbacks.LiveTraining"
+
+
+@pytest.mark.parametrize("path", _cases())
+def test_the_text_is_about_the_subject(path):
+    assert _process_words(path) == []
+
+
+@pytest.mark.parametrize("path", _cases())
+def test_the_first_code_cell_writes_nothing_to_stderr(path):
+    assert _first_cell_stderr(path) == ""
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_show_code_target_exists(path):
+    targets = [
+        node.args[0].value
+        for _, tree in _code_trees(path)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("show_code", "code_of")
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    ]
+    for target in targets:
+        assert viz.code_of(target)  # raises, naming what exists, for a renamed target
+
+
+_MINUTES = re.compile(r"standard mode[^|\n]*?about (\d+(?:\.\d+)?) min", re.I)
+
+
+@pytest.mark.parametrize("path", _cases())
+def test_the_opening_cell_quotes_the_measured_standard_time(path):
+    _, _, opening = _cells(path, "markdown")[0]
+    quoted = _MINUTES.search(opening)
+    assert quoted, "the opening cell should say 'standard mode ... about N min'"
+    measured = chapters.standard_minutes(path)
+    assert float(quoted.group(1)) == pytest.approx(measured, rel=0.10, abs=0.1)
+
+
+@pytest.mark.parametrize("path", _cases())
+def test_the_readme_chapter_table_quotes_the_measured_standard_time(path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("|") and path.name in line]
+    assert rows, f"README's chapter table has no row for {path.name}"
+    quoted = re.search(r"\|\s*(\d+(?:\.\d+)?) min\s*\|", rows[0])
+    assert quoted, f"the README row of {path.name} should give its standard-mode minutes"
+    measured = chapters.standard_minutes(path)
+    assert float(quoted.group(1)) == pytest.approx(measured, rel=0.10, abs=0.1)
+
+
+@pytest.mark.parametrize("path", _cases())
+def test_exercises_come_with_worked_solutions(path):
+    cells = _cells(path)
+    headings = [i for i, c, s in cells if c["cell_type"] == "markdown" and "## Exercises" in s]
+    assert headings, "an '## Exercises' section"
+    exercises = re.findall(r"^\s*\d+\.\s", cells[headings[0]][2], flags=re.M)
+    solutions = [
+        i
+        for i, c, _ in cells
+        if c["cell_type"] == "code" and "solution" in c.get("metadata", {}).get("tags", [])
+    ]
+    assert len(exercises) >= 3, "at least three numbered exercises"
+    assert len(solutions) >= 3 and min(solutions) > headings[0], "a solution cell per exercise"
