@@ -43,6 +43,8 @@ def load_classifier(
     verbose: int = 0,
     dataset: str = "mnist",
     quick: bool = False,
+    callbacks=None,
+    announce: bool = False,
 ) -> cnn.CNNClassifier:
     """The chapter-1 digit classifier at ``image_size``, trained once and cached.
 
@@ -67,6 +69,10 @@ def load_classifier(
             ``epochs`` when there is one (``make test`` trains it for the quality tests), else
             one trained for :data:`QUICK_EPOCHS` (cached under its own name), so a quick
             notebook run alone stays short.  Its scores are rough; quality bars never use it.
+        callbacks: Keras callbacks for that training (a notebook passes
+            :class:`~aigc_keras.callbacks.LiveTraining` to show it), or ``None``.
+        announce: print one line saying whether the judge was loaded from the cache or is being
+            trained (notebooks set it).
 
     Returns:
         The trained :class:`~aigc_keras.models.cnn.CNNClassifier`.
@@ -89,7 +95,14 @@ def load_classifier(
         hardware.precision_scope("float32"),  # the judge: scores must not depend on the precision
     ):
         if path.exists():
+            if announce:
+                print(f"aigc_keras.judges: loaded the judge from {path}.")
             return keras.saving.load_model(path, safe_mode=True)
+        if announce:
+            print(
+                f"aigc_keras.judges: no judge cached at {path}: training it ({epochs} epochs with "
+                "augmentation, float32); later calls load it."
+            )
         train = data.load_arrays(dataset, "train", image_size=image_size, source=source)
         test = data.load_arrays(dataset, "test", image_size=image_size, source=source)
         model, _ = cnn.train_classifier(
@@ -98,6 +111,7 @@ def load_classifier(
             epochs=epochs,
             verbose=verbose,
             augment=data.augmentation("digits"),
+            callbacks=callbacks,
         )
         save_atomically(model, path)
     return model

@@ -87,7 +87,7 @@ def test_the_checks_find_what_they_look_for(tmp_path):
             {
                 "cell_type": "markdown",
                 "metadata": {},
-                "source": "As the chapters land, TODO.",
+                "source": "As the chapters land, TODO: {MIN} minutes.",
             },
             {"cell_type": "code", "metadata": {}, "source": "plot()", "outputs": [figure] * 2},
         ],
@@ -97,7 +97,7 @@ def test_the_checks_find_what_they_look_for(tmp_path):
     path.write_text(json.dumps(notebook))
     assert _duplicate_images(path) == [2]
     assert _unwatched_fits(path) == [0]
-    assert _process_words(path) == [(1, "TODO")]
+    assert _process_words(path) == [(1, "TODO"), (1, "{MIN}")]
     assert _first_cell_stderr(path) == "cuInit"
 
 
@@ -152,6 +152,8 @@ def _process_words(path):
         for word in PROCESS_WORDS:
             if re.search(rf"\b{re.escape(word)}\b", source, flags=0 if word.isupper() else re.I):
                 found.append((i, word))
+        # an unfilled {PLACEHOLDER} (not LaTeX's \mathbb{E} or \mathrm{KL})
+        found += [(i, hole) for hole in re.findall(r"(?<![\w\\])\{[A-Z][A-Z_]{2,}\}", source)]
     return found
 
 

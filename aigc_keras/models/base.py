@@ -268,6 +268,9 @@ class Checkpointable:
         states = order.of(x)
         if states and not any(isinstance(c, order.DataOrderCallback) for c in callbacks):
             callbacks.insert(1, order.DataOrderCallback(states))
+        if isinstance(x, tf.data.Dataset):
+            # a pipeline shuffles itself: Keras ignores shuffle=True for one, with a warning
+            kwargs.setdefault("shuffle", False)
         return super().fit(x, *args, callbacks=callbacks, **kwargs)
 
     def save_checkpoint(

@@ -191,6 +191,7 @@ def train_classifier(
     learning_rate: float = 1e-3,
     verbose="auto",
     augment=None,
+    callbacks=None,
     **model_options,
 ):
     """Train a :class:`CNNClassifier` on ``(images, labels)`` arrays; returns ``(model, history)``.
@@ -208,6 +209,8 @@ def train_classifier(
         learning_rate: Adam's learning rate.
         verbose: Keras' ``fit`` verbosity (``"auto"``, 0, 1 or 2).
         augment: a Keras augmentation layer, or ``None`` for none.
+        callbacks: Keras callbacks passed to ``fit`` (such as
+            :class:`aigc_keras.callbacks.LiveTraining`), or ``None``.
         **model_options: further :class:`CNNClassifier` arguments (``width``, ``feature_dim``,
             ``dropout``).
 
@@ -233,6 +236,7 @@ def train_classifier(
             shuffle=True,
             validation_data=test,
             verbose=verbose,
+            callbacks=callbacks,
         )
     else:
         import tensorflow as tf
@@ -244,7 +248,13 @@ def train_classifier(
             .map(lambda x, y: (augment(x, training=True), y))
             .prefetch(2)
         )
-        history = model.fit(batches, epochs=epochs, validation_data=test, verbose=verbose)
+        history = model.fit(
+            batches,
+            epochs=epochs,
+            validation_data=test,
+            verbose=verbose,
+            callbacks=callbacks,
+        )
     return model, history
 
 
