@@ -78,7 +78,7 @@ def test_a_quick_judge_is_the_cached_full_one_or_a_short_training(tmp_path, monk
     monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path))
     trained_epochs = []
 
-    def small_training(train, test, epochs, verbose, augment):
+    def small_training(train, test, epochs, verbose, augment, callbacks):
         trained_epochs.append(epochs)
         return cnn.CNNClassifier(image_size=8, width=4, feature_dim=8), None
 
