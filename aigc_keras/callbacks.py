@@ -376,7 +376,8 @@ class LiveTraining(keras.callbacks.Callback):
 
     In a notebook the display is one picture (the progress line as its title, a sample grid from
     fixed latents beside the curves), replaced at each update, so the saved notebook keeps only
-    the last one. Elsewhere (a terminal, a test) each update prints the progress line. Pass
+    the last one, and the progress line of each epoch's end and of the end is printed below it, a
+    text record of the run. Elsewhere (a terminal, a test) each update prints the line. Pass
     ``verbose=0`` to ``fit`` beside it: Keras' own progress bar would print a line per update.
 
     The curves: every batch-level value whose name contains ``loss``, averaged over the batches
@@ -503,7 +504,7 @@ class LiveTraining(keras.callbacks.Callback):
         self.epoch_records.append({"epoch": epoch + 1, "step": self._step, **values})
         self._record(self._latest)  # the batch values: not those only an epoch's end logs
         self._save()
-        self._update(values)
+        self._update(values, epoch_end=True)
 
     def on_train_end(self, logs=None):
         if self._run_steps:
@@ -642,12 +643,14 @@ class LiveTraining(keras.callbacks.Callback):
         fig.tight_layout()
         return fig
 
-    def _update(self, values: dict, done: bool = False):
+    def _update(self, values: dict, done: bool = False, epoch_end: bool = False):
         self._last = self.clock()
         line = self.progress_line(values, done)
         self.lines.append(line)
-        if not self._notebook:
+        if not self._notebook or done or epoch_end:
+            # in a notebook, the epochs' ends and the end also stay as text under the picture
             print(line, flush=True)
+        if not self._notebook:
             return
         import io
 

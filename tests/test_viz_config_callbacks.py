@@ -532,7 +532,7 @@ def test_a_resumed_run_continues_the_curves_and_the_sample_grids(capsys, tmp_pat
     assert sorted(fourth_grids.grids) == [1, 2, 3]
 
 
-def test_live_training_updates_one_notebook_display_in_place(monkeypatch, digits8):
+def test_live_training_updates_one_notebook_display_in_place(monkeypatch, capsys, digits8):
     from IPython import display
 
     shown = []
@@ -557,6 +557,14 @@ def test_live_training_updates_one_notebook_display_in_place(monkeypatch, digits
         callbacks=[live],
     )
     assert [kind for kind, _ in shown] == ["display"] + ["update"] * 3  # 3 epoch ends, the end
+    # Under the picture, the epochs' ends and the end stay as text lines.
+    assert capsys.readouterr().out.strip().splitlines() == live.lines
+    assert [line.split(" · ")[0] for line in live.lines] == [
+        "epoch 1/3",
+        "epoch 2/3",
+        "epoch 3/3",
+        "epoch 3/3",
+    ]
     assert all(isinstance(obj, display.Image) and obj.data[:4] == b"\x89PNG" for _, obj in shown)
     # The picture: the fixed-latent samples (the same each update) and the loss curves.
     np.testing.assert_array_equal(live.picture, viz.image_grid(model.generate(16, seed=live.seed)))
