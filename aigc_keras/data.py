@@ -474,7 +474,15 @@ def _check_shard(shard):
     return tuple(shard)
 
 
+_ANNOUNCED: set[str] = set()
+
+
 def _announce(message: str) -> None:
+    """Print where a dataset comes from, once per process for each message (a notebook loads
+    the same split many times)."""
+    if message in _ANNOUNCED:
+        return
+    _ANNOUNCED.add(message)
     print(f"aigc_keras.data: {message}", file=sys.stdout, flush=True)
 
 

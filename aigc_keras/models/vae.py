@@ -338,6 +338,32 @@ class VAE(GenerativeModel):
             name="image_generator",
         )
 
+    @property
+    def _bounds_fn(self):
+        """The traced computation of :meth:`likelihood_bounds`, made once per model (so calls
+        with another ``samples`` or batch size reuse it instead of tracing a new function)."""
+        if getattr(self, "_bounds_traced", None) is None:
+            self._bounds_traced = tf.function(self._bounds, reduce_retracing=True)
+        return self._bounds_traced
+
+    def _bounds(self, x, y, epsilon):
+        """Per-image negative ELBO and negative IWAE bound for draws ``epsilon (b, k, latent)``."""
+        b, k = tf.shape(x)[0], tf.shape(epsilon)[1]
+        mean, log_var = self.encoder(self._with_label(x, y), training=False)
+        z = mean[:, None] + tf.exp(0.5 * log_var)[:, None] * epsilon  # (b, k, latent_dim)
+        flat_y = None if y is None else tf.repeat(y, k)
+        pixels = self.decoder(
+            self._with_label(tf.reshape(z, (-1, self.latent_dim)), flat_y), training=False
+        )  # (b * k, H, W, C)
+        log_px = -tf.reshape(self._reconstruction_nll(tf.repeat(x, k, axis=0), pixels), (b, k))
+        log_w = (
+            log_px
+            + losses.gaussian_log_density(z, 0.0, 0.0)
+            - losses.gaussian_log_density(z, mean[:, None], log_var[:, None])
+        )
+        neg_elbo = -tf.reduce_mean(log_px, axis=1) + losses.gaussian_kl(mean, log_var)
+        return neg_elbo, -losses.log_mean_exp(log_w, axis=1)
+
     def likelihood_bounds(self, images, labels=None, *, samples=100, seed=0, batch_size=2000):
         """Per-image negative ELBO and negative importance-weighted bound, in nats.
 
@@ -375,24 +401,6 @@ class VAE(GenerativeModel):
         seed = check_int(seed, "seed", minimum=0)
         per_batch = max(1, check_int(batch_size, "batch_size") // k)
 
-        @tf.function(reduce_retracing=True)
-        def bounds(x, y, epsilon):
-            b = tf.shape(x)[0]
-            mean, log_var = self.encoder(self._with_label(x, y), training=False)
-            z = mean[:, None] + tf.exp(0.5 * log_var)[:, None] * epsilon  # (b, k, latent_dim)
-            flat_y = None if y is None else tf.repeat(y, k)
-            pixels = self.decoder(
-                self._with_label(tf.reshape(z, (-1, self.latent_dim)), flat_y), training=False
-            )  # (b * k, H, W, C)
-            log_px = -tf.reshape(self._reconstruction_nll(tf.repeat(x, k, axis=0), pixels), (b, k))
-            log_w = (
-                log_px
-                + losses.gaussian_log_density(z, 0.0, 0.0)
-                - losses.gaussian_log_density(z, mean[:, None], log_var[:, None])
-            )
-            neg_elbo = -tf.reduce_mean(log_px, axis=1) + losses.gaussian_kl(mean, log_var)
-            return neg_elbo, -losses.log_mean_exp(log_w, axis=1)
-
         results = {"neg_elbo": [], "neg_iwae": []}
         for first in range(0, len(images), per_batch):
             x = tf.constant(images[first : first + per_batch])
@@ -400,7 +408,7 @@ class VAE(GenerativeModel):
             epsilon = tf.random.stateless_normal(
                 (len(x), k, self.latent_dim), seed=[seed, first]
             )  # a fixed draw per batch
-            for key, value in zip(results, bounds(x, y, epsilon), strict=True):
+            for key, value in zip(results, self._bounds_fn(x, y, epsilon), strict=True):
                 results[key].append(value.numpy())
         return {key: np.concatenate(value).astype(np.float64) for key, value in results.items()}
 
