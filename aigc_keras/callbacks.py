@@ -101,20 +101,23 @@ class SampleGrid(keras.callbacks.Callback):
             self.grids[done] = np.asarray(Image.open(path))
             self.paths.append(path)
 
-    def _draw(self):
-        images = _fixed_samples(self.model, self.n, self.seed, self.labels)
+    def draw(self, model=None) -> np.ndarray:
+        """This callback's picture (uint8) for ``model`` (``None``: the model being trained);
+        a :class:`LiveTraining` can show it with ``grid=grids.draw``."""
+        model = self.model if model is None else model
+        images = _fixed_samples(model, self.n, self.seed, self.labels)
         ncols = (
-            self.model.num_classes
-            if self.labels is None and getattr(self.model, "num_classes", None)
+            model.num_classes
+            if self.labels is None and getattr(model, "num_classes", None)
             else None
         )
-        return viz.image_grid(images, ncols=ncols, value_range=self.model.value_range)
+        return viz.image_grid(images, ncols=ncols, value_range=model.value_range)
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
         if done % self.every:
             return
-        grid = self._draw()
+        grid = self.draw()
         self.grids[done] = grid
         self.paths.append(
             viz.save_image(grid, self.directory / f"{self.prefix}_epoch{done:04d}.png")
@@ -152,19 +155,20 @@ class TranslationGrid(SampleGrid):
                 f"and {self.images_b.shape}."
             )
 
-    def _draw(self):
-        fake_b = self.model.translate(self.images_a, "a2b")
-        fake_a = self.model.translate(self.images_b, "b2a")
+    def draw(self, model=None) -> np.ndarray:
+        model = self.model if model is None else model
+        fake_b = model.translate(self.images_a, "a2b")
+        fake_a = model.translate(self.images_b, "b2a")
         rows = [
             self.images_a,
             fake_b,
-            self.model.translate(fake_b, "b2a"),
+            model.translate(fake_b, "b2a"),
             self.images_b,
             fake_a,
-            self.model.translate(fake_a, "a2b"),
+            model.translate(fake_a, "a2b"),
         ]
         return viz.image_grid(
-            np.concatenate(rows), ncols=len(self.images_a), value_range=self.model.value_range
+            np.concatenate(rows), ncols=len(self.images_a), value_range=model.value_range
         )
 
 
@@ -555,7 +559,7 @@ class LiveTraining(keras.callbacks.Callback):
             if epochs and steps and self._run_steps:
                 left = (epochs - first) * steps - self._run_steps
                 parts.append(f"about {_duration(elapsed / self._run_steps * left)} left")
-        shown = {k: v for k, v in values.items() if k != "step"}
+        shown = {k: v for k, v in values.items() if k not in ("step", "elapsed")}
         parts += [f"{key} {value:.4g}" for key, value in shown.items()]
         return " · ".join(parts)
 

@@ -402,9 +402,42 @@ def independent_bernoulli_nll(train_images, binary_images, *, clip: float = 1e-3
 # --- spread and verdicts -----------------------------------------------------------------
 
 
-def bootstrap(metric, real, generated, *, draws: int = 20, seed: int = 0) -> np.ndarray:
-    """A metric recomputed on resamplings of the generated features: its spread from the finite
+def resample(metric, *arrays, draws: int = 20, seed: int = 0) -> np.ndarray:
+    """A statistic recomputed on bootstrap resamplings of its data: its spread from the finite
     sample alone (a new training run can add more).
+
+    Each draw picks ``N`` row indices with replacement and passes the same rows of every array
+    to ``metric``, so paired data (restored images and their originals, with their masks) stay
+    paired.
+
+    Args:
+        metric: a function of the arrays returning a float (such as
+            ``aigc_keras.models.editing.pooled_psnr``).
+        *arrays: one or more arrays with the same number of rows ``N >= 2``.
+        draws: how many resamplings (an int >= 2).
+        seed: the resampling seed.
+
+    Returns:
+        The ``draws`` values, float64.
+    """
+    draws = check_int(draws, "draws", minimum=2)
+    if not arrays:
+        raise ValueError("resample needs at least one array to resample.")
+    rows = {len(a) for a in arrays}
+    if len(rows) != 1 or min(rows) < 2:
+        raise ValueError(
+            f"resample needs arrays with the same number of rows, at least 2; got "
+            f"{[len(a) for a in arrays]}."
+        )
+    n = rows.pop()
+    rng = np.random.default_rng(seed)
+    picks = (rng.integers(0, n, n) for _ in range(draws))
+    return np.array([float(metric(*(np.asarray(a)[p] for a in arrays))) for p in picks])
+
+
+def bootstrap(metric, real, generated, *, draws: int = 20, seed: int = 0) -> np.ndarray:
+    """A sample-quality metric recomputed on resamplings of the generated features
+    (:func:`resample`), the real ones kept fixed.
 
     Args:
         metric: a function of ``(real, generated)`` features returning a float, such as
@@ -418,11 +451,8 @@ def bootstrap(metric, real, generated, *, draws: int = 20, seed: int = 0) -> np.
     Returns:
         The ``draws`` values, float64.
     """
-    draws = check_int(draws, "draws", minimum=2)
     generated = _features(generated, "generated features")
-    rng = np.random.default_rng(seed)
-    picks = (rng.integers(0, len(generated), len(generated)) for _ in range(draws))
-    return np.array([float(metric(real, generated[p])) for p in picks])
+    return resample(lambda g: metric(real, g), generated, draws=draws, seed=seed)
 
 
 def compare(a, b, *, names=("A", "B"), lower_is_better: bool = True) -> dict:
@@ -441,8 +471,8 @@ def compare(a, b, *, names=("A", "B"), lower_is_better: bool = True) -> dict:
             scores (accuracy, Inception Score).
 
     Returns:
-        ``{"a", "b", "gap", "spread", "verdict"}``: the two means, ``a - b``, the spread, and
-        ``"<name> better"`` or ``"tie"``.
+        ``{"names", "a", "b", "gap", "spread", "verdict"}``: the two names, the two means,
+        ``a - b``, the spread, and ``"<name> better"`` or ``"tie"``.
     """
     a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
     for values, name in ((a, names[0]), (b, names[1])):
@@ -451,15 +481,48 @@ def compare(a, b, *, names=("A", "B"), lower_is_better: bool = True) -> dict:
                 f"compare needs at least 2 finite measurements per model; {name} has "
                 f"{values.tolist()!r}."
             )
-    gap = float(a.mean() - b.mean())
-    spread = float(np.hypot(a.std(ddof=1), b.std(ddof=1)))
+    return compare_figures(
+        a.mean(),
+        a.std(ddof=1),
+        b.mean(),
+        b.std(ddof=1),
+        names=names,
+        lower_is_better=lower_is_better,
+    )
+
+
+def compare_figures(
+    mean_a, sd_a, mean_b, sd_b, *, names=("A", "B"), lower_is_better: bool = True
+) -> dict:
+    """:func:`compare` from two figures and their standard deviations, when those come from
+    several sources (bootstrap draws and training seeds, combined as ``sqrt(sd1**2 + sd2**2)``).
+
+    Args:
+        mean_a: the first model's figure.
+        sd_a: its standard deviation (>= 0).
+        mean_b: the second model's figure.
+        sd_b: its standard deviation (>= 0).
+        names: what to call them in the verdict.
+        lower_is_better: True for distances, False for scores.
+
+    Returns:
+        The same dict as :func:`compare`.
+    """
+    values = [float(v) for v in (mean_a, sd_a, mean_b, sd_b)]
+    if not all(np.isfinite(values)) or min(values[1], values[3]) < 0:
+        raise ValueError(
+            f"compare_figures needs finite figures and standard deviations >= 0, got {values}."
+        )
+    gap = values[0] - values[2]
+    spread = float(np.hypot(values[1], values[3]))
     if abs(gap) <= 2 * spread:
         verdict = "tie"
     else:
         verdict = f"{names[0] if (gap < 0) == lower_is_better else names[1]} better"
     return {
-        "a": float(a.mean()),
-        "b": float(b.mean()),
+        "names": (str(names[0]), str(names[1])),
+        "a": values[0],
+        "b": values[2],
         "gap": gap,
         "spread": spread,
         "verdict": verdict,

@@ -12,17 +12,6 @@ except ImportError:  # nbval missing: pytest collects no notebook anyway
 
 SECOND = " (run 2)"
 
-# Chapters still to be reworked for the teaching checks (tests/test_notebooks.py marks their checks
-# as expected failures); they run once until then.
-REWORK_PENDING = {
-    "03_vae",
-    "04_cyclegan",
-    "05_stylegan",
-    "06_pixelcnn",
-    "07_image_editing",
-    "08_evaluation",
-}
-
 
 class FreshKernel(pytest.Item):
     """Between the two runs: the notebook's kernel is stopped and a new one started."""
@@ -45,8 +34,6 @@ def pytest_collection_modifyitems(config, items):
                 runs.append((item.parent, []))
             runs[-1][1].append(item)
     for notebook, cells in runs:
-        if notebook.path.stem in REWORK_PENDING:
-            continue
         again = [FreshKernel.from_parent(notebook, name="fresh kernel" + SECOND)] + [
             IPyNbCell.from_parent(
                 notebook,

@@ -16,7 +16,7 @@ ORDER = [
     ("models.base",),
     tuple(f"models.{name}" for name in MODEL_FILES),
     ("data",),
-    ("metrics",),
+    ("metrics", "verdicts"),
     ("judges",),
     ("callbacks", "viz"),
     ("registry",),

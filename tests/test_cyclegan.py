@@ -414,3 +414,18 @@ def test_texture_judge_rejects_flat_and_shuffled_crops():
     assert verdict["judged"] <= 0.1 and verdict["pass_rate"] == 0.0  # grass does not pass
     with pytest.raises(ValueError, match="share height, width and channels"):
         judges.train_texture_judge(crops["grass", "train"][:, :8], crops["brick", "train"])
+
+
+def test_translation_grid_draws_the_round_trips_of_any_model(tmp_path):
+    from aigc_keras import callbacks, viz
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.uniform(-1, 1, (3, 16, 16, 3)).astype("float32") for _ in range(2))
+    model = cyclegan.CycleGAN(image_size=16, channels=3, ngf=4, ndf=4)
+    grids = callbacks.TranslationGrid(tmp_path, a, b)
+    picture = grids.draw(model)
+    g_a, f_b = model.translate(a, "a2b"), model.translate(b, "b2a")
+    rows = [a, g_a, model.translate(g_a, "b2a"), b, f_b, model.translate(f_b, "a2b")]
+    np.testing.assert_array_equal(picture, viz.image_grid(np.concatenate(rows), ncols=3))
+    with pytest.raises(ValueError, match="images_a and images_b must have the same shape"):
+        callbacks.TranslationGrid(tmp_path, a, b[:2])

@@ -262,6 +262,20 @@ def test_bootstrap_spread_shrinks_with_more_samples_and_is_reproducible():
         metrics.bootstrap(metrics.frechet_distance, real, few, draws=1)
 
 
+def test_resample_keeps_rows_paired():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 3))
+    y = x + 1.0  # paired: every resampled row of y is its x row plus 1
+    gaps = metrics.resample(lambda a, b: np.mean(b - a), x, y, draws=10)
+    np.testing.assert_allclose(gaps, 1.0)
+    unpaired = metrics.resample(lambda a: a.mean(), x, draws=10)
+    assert np.ptp(unpaired) > 0
+    with pytest.raises(ValueError, match="same number of rows"):
+        metrics.resample(lambda a, b: 0.0, x, y[:40])
+    with pytest.raises(ValueError, match="at least one array"):
+        metrics.resample(lambda: 0.0)
+
+
 def test_compare_calls_a_win_only_beyond_twice_the_spread():
     # Gap 1.0; spread sqrt(0.1^2 + 0.1^2) = 0.141: a win for the lower distance.
     a, b = [9.9, 10.0, 10.1], [10.9, 11.0, 11.1]
@@ -276,3 +290,36 @@ def test_compare_calls_a_win_only_beyond_twice_the_spread():
     assert metrics.compare([9, 10, 11], [10, 11, 12])["verdict"] == "tie"
     with pytest.raises(ValueError, match="at least 2 finite measurements per model; B has"):
         metrics.compare([1.0, 2.0], [3.0])
+    # From figures: a seed spread of 0.5 on each side turns the same gap of 1.0 into a tie.
+    assert metrics.compare_figures(10.0, 0.1, 11.0, 0.1)["verdict"] == "A better"
+    assert metrics.compare_figures(10.0, 0.5, 11.0, 0.5)["verdict"] == "tie"
+    with pytest.raises(ValueError, match="standard deviations >= 0"):
+        metrics.compare_figures(10.0, -0.1, 11.0, 0.1)
+
+
+def test_verdicts_are_recorded_per_chapter_replaced_on_rerun_and_tabulated(monkeypatch, tmp_path):
+    from aigc_keras import verdicts
+
+    monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path))
+    win = metrics.compare([9.9, 10.0, 10.1], [10.9, 11.0, 11.1], names=("VAE", "VAE-GAN"))
+    tie = metrics.compare([9, 10, 11], [10, 11, 12], names=("StyleGAN", "DCGAN"))
+    verdicts.record(5, "StyleGAN vs DCGAN (FID)", tie, mode="standard")
+    verdicts.record(3, "VAE vs VAE-GAN (FID)", win, mode="standard")
+    verdicts.record(3, "VAE vs VAE-GAN (FID)", win, mode="standard")  # a re-run replaces its row
+    verdicts.record(3, "quick check", win, mode="quick")
+    rows = verdicts.recorded(mode="standard")
+    assert [(r["chapter"], r["comparison"]) for r in rows] == [
+        (3, "VAE vs VAE-GAN (FID)"),
+        (5, "StyleGAN vs DCGAN (FID)"),
+    ]
+    assert rows[0]["a_name"] == "VAE" and rows[0]["verdict"] == "VAE better"
+    assert rows[1]["verdict"] == "tie" and rows[1]["gap"] == pytest.approx(-1.0)
+    assert len(verdicts.recorded(mode="any")) == 3
+    lines = verdicts.table(rows).splitlines()
+    assert len(lines) == 3 and lines[1].split()[0] == "3" and lines[1].endswith("VAE better")
+    assert lines[2].endswith("tie") and "StyleGAN 10" in lines[2] and "DCGAN 11" in lines[2]
+    assert not list(tmp_path.glob("verdicts/*.tmp"))  # written atomically, nothing left behind
+    with pytest.raises(ValueError, match="chapter should be an int from 0 to 99"):
+        verdicts.record(100, "x", win)
+    with pytest.raises(ValueError, match="lacks names"):
+        verdicts.record(3, "x", {k: v for k, v in win.items() if k != "names"})

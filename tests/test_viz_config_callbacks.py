@@ -96,6 +96,13 @@ def test_sample_grid_callback_is_fixed_and_saved(tmp_path, digits8):
     assert grids.grids[2].shape == (3 * 9 + 1, 3 * 9 + 1)
     again = viz.image_grid(model.generate(9, seed=grids.seed))
     np.testing.assert_array_equal(again, grids.grids[4])  # the same latents every time
+    # draw() gives the picture of the trained model, or of another one (a LiveTraining grid).
+    np.testing.assert_array_equal(grids.draw(), grids.grids[4])
+    other = TinyGAN()
+    np.testing.assert_array_equal(
+        grids.draw(other), viz.image_grid(other.generate(9, seed=grids.seed))
+    )
+    assert not np.array_equal(grids.draw(other), grids.draw())
 
 
 def test_tensorboard_callback_logs_images(tmp_path, digits8):
@@ -308,9 +315,9 @@ def test_bfloat16_default_on_a_cpu_with_bfloat16_instructions_is_per_model(
         hardware.set_jit_compile("auto")
     bf16_gains = hardware.measured_defaults()["cpu_bf16_gain"]
     failing = hardware.measured_defaults()["cpu_bf16_fails_quality"]
-    assert set(failing) == {"VAEGAN", "ConditionalGAN"}
+    assert set(failing) == {"VAEGAN", "ConditionalGAN", "StyleGAN"}
     faster = [n for n, g in bf16_gains.items() if g >= hardware.BF16_MIN_GAIN and n not in failing]
-    assert "VAE" not in faster and "CycleGAN" not in faster and len(faster) == 9
+    assert "VAE" not in faster and "CycleGAN" not in faster and len(faster) == 8
     assert (
         f"precision per model (hardware default: mixed_bfloat16 for {', '.join(faster)}; "
         "float32 otherwise)" in hardware.environment_report()
