@@ -3,6 +3,8 @@ disconnect): the same cells again in a fresh kernel, right after the first run, 
 on both.  The second run finds the first run's checkpoints and cached judges, so it must resume or
 reuse them and still draw every figure."""
 
+import copy
+
 import pytest
 
 try:
@@ -39,7 +41,9 @@ def pytest_collection_modifyitems(config, items):
                 notebook,
                 name=cell.name + SECOND,
                 cell_num=cell.cell_num,
-                cell=cell.cell,
+                # a copy: nbval's coalesce_streams merges a cell's stream outputs into the first
+                # one in place, so a reference shared with the first run would repeat its text
+                cell=copy.deepcopy(cell.cell),
                 options=cell.options,
             )
             for cell in cells
