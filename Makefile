@@ -8,6 +8,10 @@ TEST_OUTPUT := $(CURDIR)/.test-outputs
 # mostly single-threaded TensorFlow dispatch, so two workers on two cores ran 1.7x faster here (the quality
 # trainings gain nothing from the second worker; tests/conftest.py starts them first).
 PYTEST_WORKERS ?= -n 2 --dist loadfile --no-loadscope-reorder
+# One OpenBLAS thread per process under test: numpy's matrix products (FID, KID, nearest-neighbour
+# distances) ran 3-13x slower with two OpenBLAS threads each while the other worker kept a core busy
+# (notebooks 03 and 08 on two workers: 98 s with the default, 80 s with one thread; 2026-12-04).
+TEST_ENV := OPENBLAS_NUM_THREADS=1
 
 .PHONY: demo test test-fast notebooks benchmark clean
 
@@ -38,13 +42,13 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	rm -rf $(TEST_OUTPUT)
-	AIGC_PROJECT_TIME=1 AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS) -m "not benchmark" tests notebooks --nbval-lax --durations=25
-	AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider -m benchmark tests
+	$(TEST_ENV) AIGC_PROJECT_TIME=1 AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS) -m "not benchmark" tests notebooks --nbval-lax --durations=25
+	$(TEST_ENV) AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider -m benchmark tests
 
 # Unit tests without quality trainings or notebooks, for iteration.
 test-fast: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
-	AIGC_QUICK=1 $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS) -m "not slow and not benchmark" tests
+	$(TEST_ENV) AIGC_QUICK=1 $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS) -m "not slow and not benchmark" tests
 
 # Re-execute the notebooks in standard mode (what is committed); about 15 minutes each at most.
 notebooks: $(VENV)/.installed-dev
