@@ -17,6 +17,8 @@
 * :class:`MaskedConv2D`: PixelCNN's causal convolution (van den Oord et al. 2016): mask
   ``A`` hides the centre pixel and everything after it in raster order, mask ``B`` only
   what comes after it.
+* :class:`SinusoidalEmbedding`: a diffusion model's time or noise level as sines and cosines at
+  geometric frequencies (the transformer's position code, Vaswani et al. 2017; Ho et al. 2020).
 * Image editing (chapter 7): :class:`HoleComposite` (known pixels from the image, the hole from a
   fill) and :class:`SubPixelUpsampling` (the sub-pixel convolution's rearrangement, Shi et al.
   2016).
@@ -802,3 +804,42 @@ class SubPixelUpsampling(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(package="aigc_keras")
+class SinusoidalEmbedding(layers.Layer):
+    """A time ``t`` in [0, 1] per sample -> ``(B, dim)`` sines and cosines of ``scale * t``.
+
+    The frequencies fall geometrically from 1 to ``1 / 10000`` over ``dim / 2`` values, so nearby
+    times differ in the fast components and distant ones in the slow ones; with ``scale`` 1000 a
+    diffusion model's step ``t / T`` is embedded as the step number itself.
+
+    Args:
+        dim: the embedding's size, an even number at least 2.
+        scale: what ``t`` is multiplied by before the sines, a positive number.
+        **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+    """
+
+    def __init__(self, dim: int, scale: float = 1000.0, **kwargs):
+        super().__init__(**kwargs)
+        self.dim = check_int(dim, "dim", minimum=2)
+        if self.dim % 2:
+            raise ValueError(f"dim must be even (half sines, half cosines), got {dim}.")
+        if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
+            raise ValueError(f"scale must be a positive number, got {scale!r}.")
+        self.scale = float(scale)
+
+    def call(self, t):
+        t = ops.reshape(ops.cast(t, "float32"), (-1, 1)) * self.scale
+        half = self.dim // 2
+        frequencies = ops.exp(-math.log(10000.0) * ops.arange(half, dtype="float32") / half)
+        angles = t * frequencies[None, :]  # (B, dim / 2)
+        return ops.cast(
+            ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1), self.compute_dtype
+        )
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.dim)
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "scale": self.scale}
