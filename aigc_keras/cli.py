@@ -18,6 +18,7 @@ the metadata record inside the ``.keras`` file they are given.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import pathlib
 import sys
@@ -167,6 +168,15 @@ def _train_parser(commands) -> None:
             added.setdefault(option.flag, (option, []))[1].append(spec.name)
     for flag, (option, takers) in added.items():
         kind = option.dest.replace("_", " ")
+        if option.switch:
+            train.add_argument(
+                flag,
+                action="store_const",
+                const=True,
+                default=None,
+                help=f"{', '.join(takers)}: {option.help}",
+            )
+            continue
         train.add_argument(
             flag,
             default=None,
@@ -233,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="for a StyleGAN generator: truncation psi in [0, 1] (1: none, 0.7: "
         "typical; default 1)",
     )
+    _diffusion_arguments(sample)
 
     _image_folder_command(
         commands,
@@ -306,7 +317,35 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--seed", type=_non_negative_int, default=0, help="random seed (default: 0)"
     )
+    _diffusion_arguments(evaluate)
     return parser
+
+
+def _diffusion_arguments(command) -> None:
+    """``--steps`` and ``--guidance``, for the samplers of diffusion and flow-matching models."""
+    command.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        help="for a diffusion or flow-matching model: sampling steps (default: 20)",
+    )
+    command.add_argument(
+        "--guidance",
+        type=_argument_type(_non_negative_number, "guidance"),
+        default=None,
+        help="for a conditional diffusion or flow-matching model: classifier-free guidance w "
+        ">= 0 (0: unconditional, 1: conditional, the default; above 1: guided)",
+    )
+
+
+def _non_negative_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value >= 0 or math.isinf(value):
+        raise ValueError(f"must be a number >= 0, got {text!r}")
+    return value
 
 
 # --- train ---------------------------------------------------------------------------------------
@@ -650,6 +689,7 @@ def _train(parser, args) -> int:
 
     spec = registry.get(args.model)
     _check_options(parser, spec, args)
+    spec = registry.variant(spec, _options(args, spec))  # e.g. diffusion --conditional
     if args.quick:
         os.environ["AIGC_QUICK"] = "1"
     args.image_size = args.image_size or spec.image_size
@@ -683,7 +723,7 @@ def _kind(record: dict) -> str:
     return f"it is a {record['task']}{model}"
 
 
-def _sampled(path, n: int, seed: int, classes=None, truncation=None):
+def _sampled(path, n: int, seed: int, classes=None, truncation=None, steps=None, guidance=None):
     """Images in [-1, 1] from a saved generator, or a ValueError naming what was expected."""
     path = pathlib.Path(path)
     if not path.is_file():
@@ -700,7 +740,14 @@ def _sampled(path, n: int, seed: int, classes=None, truncation=None):
         )
     try:
         return registry.sample(
-            network, record, n, seed=seed, classes=classes, truncation=truncation
+            network,
+            record,
+            n,
+            seed=seed,
+            classes=classes,
+            truncation=truncation,
+            steps=steps,
+            guidance=guidance,
         )
     except ValueError as error:
         raise ValueError(
@@ -711,7 +758,9 @@ def _sampled(path, n: int, seed: int, classes=None, truncation=None):
 def _sample(args) -> None:
     from . import viz
 
-    images = _sampled(args.model, args.n, args.seed, args.classes, args.truncation)
+    images = _sampled(
+        args.model, args.n, args.seed, args.classes, args.truncation, args.steps, args.guidance
+    )
     out = viz.save_image(viz.image_grid(images, value_range=(-1, 1)), args.out)
     print(f"wrote {args.n} samples to {out}")
 
@@ -721,7 +770,11 @@ def _evaluate(args) -> None:
 
     from . import data, judges, metrics
 
-    images = np.clip(_sampled(args.model, args.n, args.seed), -1.0, 1.0)
+    images = np.clip(
+        _sampled(args.model, args.n, args.seed, steps=args.steps, guidance=args.guidance),
+        -1.0,
+        1.0,
+    )
     size, channels = images.shape[1], images.shape[-1]
     real = data.load_arrays(args.dataset, "test", image_size=size, channels=channels)
     n = min(args.n, len(real))

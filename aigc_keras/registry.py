@@ -13,6 +13,7 @@ the ``sample``, ``eval``, ``translate``, ``enhance`` and ``inpaint`` commands di
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pathlib
 import sys
@@ -23,7 +24,16 @@ from .spec import ModelSpec
 from .validation import check_int
 
 # The package's model files, in the order the command line lists their models.
-BUILTIN_MODULES = ("cnn", "gan", "vae", "cyclegan", "stylegan", "pixelcnn", "editing")
+BUILTIN_MODULES = (
+    "cnn",
+    "gan",
+    "vae",
+    "cyclegan",
+    "stylegan",
+    "pixelcnn",
+    "editing",
+    "diffusion",
+)
 SAMPLERS = ("sampler", "conditional sampler")
 
 _specs: dict = {}
@@ -135,6 +145,19 @@ def settings(spec: ModelSpec, **given) -> dict:
     return values
 
 
+def variant(spec: ModelSpec, options: dict) -> ModelSpec:
+    """The spec a run uses: a model made class-conditional by its ``conditional_option`` becomes
+    a "conditional sampler" (labels loaded, classes drawn, the task recorded in its files).
+
+    Args:
+        spec: the registered spec.
+        options: the run's option values (settings key -> value).
+    """
+    if spec.conditional_option and options.get(spec.conditional_option):
+        return dataclasses.replace(spec, task="conditional sampler")
+    return spec
+
+
 def build(spec: ModelSpec, **given):
     """Make a model from its spec (not compiled).
 
@@ -176,6 +199,7 @@ def metadata(spec: ModelSpec, model, network) -> dict:
         "value_range": list(value_range) if isinstance(value_range, tuple) else value_range,
         "classes": getattr(model, "num_classes", None),
         "inputs": described,
+        "config": model.get_config() if hasattr(model, "get_config") else None,
     }
 
 
@@ -304,7 +328,17 @@ def latent_sampler(network, n: int, *, seed: int = 0, classes=None, truncation=N
     return keras.ops.convert_to_numpy(network([latents, labels], training=False))
 
 
-def sample(network, record: dict, n: int, *, seed: int = 0, classes=None, truncation=None):
+def sample(
+    network,
+    record: dict,
+    n: int,
+    *,
+    seed: int = 0,
+    classes=None,
+    truncation=None,
+    steps=None,
+    guidance=None,
+):
     """Draw images from an exported sampler, as its model's spec says (default:
     :func:`latent_sampler`).
 
@@ -315,11 +349,26 @@ def sample(network, record: dict, n: int, *, seed: int = 0, classes=None, trunca
         seed: the sampling seed.
         classes: classes to draw (class-conditional generators).
         truncation: truncation psi (StyleGAN).
+        steps: sampling steps (diffusion and flow-matching models; ``None``: their default).
+        guidance: classifier-free guidance weight (conditional diffusion and flow models).
 
     Returns:
         Images, float32.
     """
+    import inspect
+
     _load_builtin()
     spec = _specs.get(record.get("model"))
     draw = spec.sampler if spec is not None and spec.sampler is not None else latent_sampler
-    return draw(network, n, seed=seed, classes=classes, truncation=truncation)
+    given = {"steps": steps, "guidance": guidance}
+    accepted = inspect.signature(draw).parameters
+    extra = {key: value for key, value in given.items() if key in accepted}
+    refused = [f"--{key}" for key, value in given.items() if value is not None and key not in extra]
+    if refused:
+        raise ValueError(
+            f"{' and '.join(refused)} apply to diffusion and flow-matching models "
+            "(aigc-keras train diffusion|flow), not to this generator."
+        )
+    if "record" in accepted:
+        extra["record"] = record
+    return draw(network, n, seed=seed, classes=classes, truncation=truncation, **extra)

@@ -27,6 +27,7 @@ class Option:
         parse: turns the text given into the value, raising ``ValueError`` with a message that
             says what is accepted (default: kept as text).
         choices: the values accepted, if they are few.
+        switch: a flag that takes no value: ``True`` when given, else ``default``.
     """
 
     flag: str
@@ -34,6 +35,7 @@ class Option:
     help: str
     parse: Callable[[str], object] | None = None
     choices: tuple | None = None
+    switch: bool = False
 
     @property
     def dest(self) -> str:
@@ -92,7 +94,12 @@ class ModelSpec:
             after training, each with the metadata record.
         inputs: what each input of the exported network means, by input name.
         sampler: for samplers whose exported network is not ``latent (, label) -> image``:
-            ``sampler(network, n, seed=..., classes=..., truncation=...)`` -> images.
+            ``sampler(network, n, seed=..., classes=..., truncation=...)`` -> images; a sampler
+            that also takes ``record``, ``steps`` and ``guidance`` receives the exported file's
+            metadata record and the command line's ``--steps`` and ``--guidance``.
+        conditional_option: the :class:`Option` (its settings key) that makes this model
+            class-conditional when given (``aigc-keras train diffusion --conditional``); the
+            run then uses the spec's :func:`~aigc_keras.registry.variant`.
     """
 
     name: str
@@ -114,6 +121,7 @@ class ModelSpec:
     export: Callable | None = None
     inputs: dict = dataclasses.field(default_factory=dict)
     sampler: Callable | None = None
+    conditional_option: str | None = None
 
     def __post_init__(self):
         if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):

@@ -519,10 +519,18 @@ QUALITY_DATA = "MNIST (offline: mnist_5k, the 4,000 training digits)"  # harness
 
 def merge(report: dict, out, parts) -> dict:
     """``out``'s stored report with the ``parts`` of ``report`` in place of its own (the other parts
-    kept); a time-to-quality part measured apart is labelled with when, where and on what data."""
+    kept; in the throughput and sizes parts only the rows of the models measured are replaced); a
+    time-to-quality part measured apart is labelled with when, where and on what data."""
     stored = json.loads((pathlib.Path(out) / "benchmark.json").read_text())
     for part in parts:
-        stored[part] = report[part]
+        rows = report[part]
+        models = {r.get("model") for r in rows} if isinstance(rows, list) else set()
+        if part in ("throughput", "sizes") and None not in models and stored.get(part):
+            # a run of some models (--models) replaces their rows and keeps the others'
+            kept = [r for r in stored[part] if r.get("model") not in models]
+            stored[part] = kept + rows
+        else:
+            stored[part] = rows
     if "quality" in parts:
         hw = report["hardware"]
         stored["quality_run"] = {

@@ -58,6 +58,29 @@ def test_cosine_schedule_matches_its_closed_form():
     np.testing.assert_allclose(signal, np.sqrt(a[[0, 500, 1000]]), rtol=1e-12)
     with pytest.raises(ValueError, match="schedule must be one of cosine, linear, got 'cos'"):
         diffusion.DiffusionModel(**SMALL, schedule="cos")
+    with pytest.raises(ValueError, match="prediction must be one of noise, velocity, got 'x0'"):
+        diffusion.DiffusionModel(**SMALL, prediction="x0")
+
+
+def test_the_training_targets_are_the_noise_or_the_velocity():
+    images = np.full((2, 16, 16, 1), 0.5, np.float32)
+    noise = np.full_like(images, -1.0)
+    time = tf.constant([0.3, 0.7])  # t = 300 and 700 of 1000
+    a = diffusion.alpha_bars("cosine")[[300, 700]].reshape(-1, 1, 1, 1)
+    for prediction, expected in (
+        ("noise", noise),
+        ("velocity", np.sqrt(a) * noise - np.sqrt(1 - a) * images),
+    ):
+        model = diffusion.DiffusionModel(**SMALL, prediction=prediction)
+        noised, target = model._noised(tf.constant(images), tf.constant(noise), time)
+        np.testing.assert_allclose(
+            noised.numpy(),
+            np.broadcast_to(np.sqrt(a) * 0.5 - np.sqrt(1 - a), images.shape),
+            rtol=1e-5,
+        )
+        np.testing.assert_allclose(
+            target.numpy(), np.broadcast_to(expected, images.shape), rtol=1e-5
+        )
 
 
 def test_q_sample_has_the_forward_process_mean_and_variance():
@@ -78,24 +101,29 @@ def test_q_sample_has_the_forward_process_mean_and_variance():
 # --- the samplers -----------------------------------------------------------------------------
 
 
-def _oracle_noise(model, x0):
-    """A stand-in network that returns the true noise of x_t for the known x_0."""
+def _oracle(model, x0):
+    """A stand-in network that returns the true noise of x_t for the known x_0 (or the true
+    velocity sqrt(ᾱ) ε - sqrt(1 - ᾱ) x_0)."""
     alpha_bar = tf.constant(model.alpha_bar, tf.float32)
     clean = tf.constant(x0)
 
     def predict(x, time, labels):  # noqa: ARG001
         t = tf.cast(tf.round(time * model.timesteps), tf.int32)
         a = tf.reshape(tf.gather(alpha_bar, t), (-1, 1, 1, 1))
-        return (x - tf.sqrt(a) * clean[: tf.shape(x)[0]]) / tf.sqrt(1.0 - a)
+        x0 = clean[: tf.shape(x)[0]]
+        noise = (x - tf.sqrt(a) * x0) / tf.sqrt(1.0 - a)
+        return noise if model.prediction == "noise" else tf.sqrt(a) * noise - tf.sqrt(1 - a) * x0
 
     return predict
 
 
-@pytest.mark.parametrize("schedule", ["cosine", "linear"])
-def test_ddim_with_the_true_noise_recovers_x0(schedule):
+@pytest.mark.parametrize(
+    "schedule, prediction", [("cosine", "noise"), ("linear", "noise"), ("cosine", "velocity")]
+)
+def test_ddim_with_the_true_noise_recovers_x0(schedule, prediction):
     x0 = np.random.default_rng(1).uniform(-1, 1, (6, 16, 16, 1)).astype(np.float32)
-    model = diffusion.DiffusionModel(**SMALL, schedule=schedule)
-    model._predict = _oracle_noise(model, x0)
+    model = diffusion.DiffusionModel(**SMALL, schedule=schedule, prediction=prediction)
+    model._predict = _oracle(model, x0)
     for steps, eta in ((20, 0.0), (1000, 0.0), (20, 1.0)):
         images = model.generate(6, seed=2, steps=steps, eta=eta)
         assert np.abs(images - x0).max() < 1e-4, (steps, eta)
@@ -284,3 +312,46 @@ def test_xla_epoch(kind, small_digits):
     model.compile(jit_compile=True)
     logs = model.fit(small_digits, epochs=1, verbose=0).history
     assert np.isfinite(logs["loss"][-1])
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def test_train_conditional_diffusion_quick_then_sample_and_evaluate(tmp_path, capsys):
+    from aigc_keras import cli, registry
+
+    common = ["--quick", "--image-size", "16", "--width", "8", "--out", str(tmp_path)]
+    run = ["train", "diffusion", "--conditional", "--schedule", "linear", "--prediction", "noise"]
+    assert cli.main([*run, *common]) == 0
+    denoiser = tmp_path / "diffusion" / "denoiser.keras"
+    network, record = registry.load_exported(denoiser, "generator")
+    assert record["task"] == "conditional sampler" and record["classes"] == 10
+    assert record["config"]["schedule"] == "linear" and record["class"] == "DiffusionModel"
+    assert record["config"]["prediction"] == "noise"
+    out = tmp_path / "s.png"
+    arguments = ["sample", "--model", str(denoiser), "--n", "4", "--out", str(out)]
+    assert cli.main([*arguments, "--steps", "3", "--guidance", "2", "--classes", "3,7"]) == 0
+    assert out.is_file()
+    drawn = registry.sample(network, record, 4, seed=1, classes=[3, 7], steps=3, guidance=2)
+    rebuilt = diffusion.DiffusionModel(**record["config"])
+    rebuilt.network_ema.set_weights(network.get_weights())
+    np.testing.assert_array_equal(
+        drawn, rebuilt.generate(labels=[3, 7, 3, 7], seed=1, steps=3, guidance=2)
+    )
+    with pytest.raises(SystemExit):
+        cli.main([*arguments, "--guidance", "-1"])
+    assert "must be a number >= 0, got '-1'" in capsys.readouterr().err
+    assert cli.main(["eval", "--model", str(denoiser), "--n", "150", "--steps", "2"]) == 0
+    assert "Fréchet distance" in capsys.readouterr().out
+
+
+def test_steps_and_guidance_are_refused_for_other_generators(tmp_path, capsys):
+    from aigc_keras import cli
+
+    assert cli.main(["train", "dcgan", "--quick", "--width", "8", "--out", str(tmp_path)]) == 0
+    generator = tmp_path / "dcgan" / "generator.keras"
+    with pytest.raises(SystemExit, match="--guidance apply to diffusion and flow-matching models"):
+        cli.main(["sample", "--model", str(generator), "--guidance", "3", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        cli.main(["train", "dcgan", "--conditional", "--quick", "--out", str(tmp_path)])
+    assert "--conditional is a diffusion or flow option" in capsys.readouterr().err

@@ -15,6 +15,10 @@
   unconditional prediction; sampling uses ``ε̃ = ε_∅ + w (ε_c - ε_∅)``: w = 0 is unconditional,
   w = 1 conditional without guidance, w > 1 guided.  The paper writes ``(1 + w') ε_c - w' ε_∅``:
   its w' is this w - 1.
+* The velocity parametrisation: Salimans and Ho, "Progressive Distillation for Fast Sampling of
+  Diffusion Models" (ICLR 2022): the network predicts ``v = sqrt(ᾱ_t) ε - sqrt(1 - ᾱ_t) x_0``
+  instead of ε, so that at high noise, where ε is nearly ``x_t`` itself, it still has to say
+  what the image is.
 * Flow matching: Lipman, Chen, Ben-Hamu, Nickel, Le, "Flow Matching for Generative Modeling"
   (ICLR 2023); rectified flow: Liu, Gong, Liu, "Flow Straight and Fast" (ICLR 2023): the network
   predicts the velocity ``x - ε`` of the straight path ``x_t = t x + (1 - t) ε`` from noise
@@ -35,10 +39,12 @@ import tensorflow as tf
 from keras import layers
 
 from ..layers import SinusoidalEmbedding
+from ..spec import ModelSpec, Option
 from ..validation import check_fraction, check_int, check_non_negative
 from .base import GenerativeModel
 
 SCHEDULES = ("cosine", "linear")
+PREDICTIONS = ("noise", "velocity")
 COSINE_OFFSET = 0.008  # s in Nichol and Dhariwal's cosine schedule
 MAX_BETA = 0.999  # their cap on each step's β (near t = T the cosine's ratio tends to 0)
 
@@ -94,15 +100,20 @@ def _groups(channels: int) -> int:
 
 
 def _residual_block(x, embedding, filters: int, name: str):
-    """GroupNorm, SiLU, 3x3 conv; the embedding added per channel; again; plus the input."""
+    """GroupNorm, SiLU, 3x3 conv; GroupNorm scaled and shifted by the embedding, SiLU, 3x3 conv;
+    plus the input."""
     h = layers.GroupNormalization(_groups(x.shape[-1]), name=f"{name}_norm1")(x)
     h = layers.Activation("silu", name=f"{name}_act1")(h)
     h = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv1")(h)
-    shift = layers.Dense(filters, name=f"{name}_embedding")(embedding)
-    h = layers.Add(name=f"{name}_add_embedding")(
-        [h, layers.Reshape((1, 1, filters), name=f"{name}_embedding_map")(shift)]
-    )
     h = layers.GroupNormalization(_groups(filters), name=f"{name}_norm2")(h)
+    scale = layers.Dense(filters, bias_initializer="ones", name=f"{name}_scale")(embedding)
+    shift = layers.Dense(filters, name=f"{name}_shift")(embedding)
+    h = layers.Multiply(name=f"{name}_scaled")(
+        [h, layers.Reshape((1, 1, filters), name=f"{name}_scale_map")(scale)]
+    )
+    h = layers.Add(name=f"{name}_shifted")(
+        [h, layers.Reshape((1, 1, filters), name=f"{name}_shift_map")(shift)]
+    )
     h = layers.Activation("silu", name=f"{name}_act2")(h)
     h = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv2")(h)
     if x.shape[-1] != filters:
@@ -144,8 +155,10 @@ def build_unet(
     Each resolution has a residual block (GroupNormalization, SiLU, 3x3 convolutions) on the way
     down, whose output is kept, and one on the way up after the kept map is concatenated (the
     skip connections).  The time goes through :class:`~aigc_keras.layers.SinusoidalEmbedding`
-    and a two-layer MLP into every block; a class-conditional network adds a learned embedding of
-    the label, whose entry ``num_classes`` means "no class" (classifier-free guidance).  The
+    and a two-layer MLP; a class-conditional network adds a learned embedding of the label
+    between the two layers, whose entry ``num_classes`` means "no class" (classifier-free
+    guidance).  Every block scales and shifts its second normalised map per channel by the
+    embedding (adaptive group normalisation, Dhariwal and Nichol 2021).  The
     lowest resolution has self-attention between two residual blocks.  Downsampling is a strided
     3x3 convolution, upsampling nearest-neighbour doubling and a 3x3 convolution.  The last layer
     is float32.
@@ -169,13 +182,17 @@ def build_unet(
     embedding_size = 4 * width
     embedding = SinusoidalEmbedding(width, scale=time_scale, name="time_sines")(time)
     embedding = layers.Dense(embedding_size, activation="silu", name="time_mlp1")(embedding)
-    embedding = layers.Dense(embedding_size, name="time_mlp2")(embedding)
     if num_classes:
         label = keras.Input((), dtype="int32", name="label")
         inputs.append(label)
-        embedded = layers.Embedding(num_classes + 1, embedding_size, name="label_embedding")(label)
+        embedded = layers.Embedding(
+            num_classes + 1,
+            embedding_size,
+            embeddings_initializer=keras.initializers.RandomNormal(0.0, 1.0),
+            name="label_embedding",
+        )(label)  # as large as the time features from the start
         embedding = layers.Add(name="time_and_label")([embedding, embedded])
-    embedding = layers.Activation("silu", name="embedding_act")(embedding)
+    embedding = layers.Dense(embedding_size, activation="silu", name="embedding_mlp")(embedding)
 
     x = layers.Conv2D(widths[0], 3, padding="same", name="stem")(image)
     kept = []
@@ -222,7 +239,7 @@ class _Denoising(GenerativeModel):
         num_classes=None,
         width=32,
         label_dropout=0.1,
-        learning_rate=1e-3,
+        learning_rate=2e-3,
         ema_decay=0.999,
         ema_rampup=0.05,
         time_scale=1000.0,
@@ -523,7 +540,9 @@ class DiffusionModel(_Denoising):
     ``x̂_0 = (x_t - sqrt(1 - ᾱ_t) ε̂) / sqrt(ᾱ_t)`` (clipped to [-1, 1], ε̂ recomputed from it),
     ``σ = η sqrt((1 - ᾱ_s) / (1 - ᾱ_t)) sqrt(1 - ᾱ_t / ᾱ_s)`` and
     ``x_s = sqrt(ᾱ_s) x̂_0 + sqrt(1 - ᾱ_s - σ²) ε̂ + σ z`` for the next time ``s``.  ``eta=0`` is
-    deterministic DDIM; ``steps=T, eta=1`` is DDPM's ancestral sampler.
+    deterministic DDIM; ``steps=T, eta=1`` is DDPM's ancestral sampler.  With
+    ``prediction="velocity"`` the network predicts ``v = sqrt(ᾱ_t) ε - sqrt(1 - ᾱ_t) x_0`` and
+    ``x̂_0 = sqrt(ᾱ_t) x_t - sqrt(1 - ᾱ_t) v̂``; the sampler is the same.
 
     Args:
         image_size: the image side (28, 32, 64: halved while even down to 8 or less).
@@ -532,6 +551,12 @@ class DiffusionModel(_Denoising):
         width: the U-Net's width at full resolution.
         schedule: ``"cosine"`` or ``"linear"`` (:func:`alpha_bars`).
         timesteps: T.
+        prediction: what the network predicts, ``"velocity"`` (v, Salimans and Ho; the
+            default) or ``"noise"`` (ε, Ho et al.).  At a CPU's budget v learns the classes far
+            sooner: conditional, width 24, 800 steps of batch 64 with Adam 2e-3 on the 4,000
+            offline MNIST digits (2-core AMD EPYC, 2026-12-04), the judge agreed with the asked
+            digit on 97.6% of 500 samples at guidance 3 with v and 35.6% with ε (74.0% and
+            16.8% at guidance 1).
         label_dropout: how often a training label is replaced by "no class" (for guidance).
         learning_rate: Adam's learning rate.
         seed: the seed of the model's noise.
@@ -539,7 +564,7 @@ class DiffusionModel(_Denoising):
             :class:`~aigc_keras.models.base.GenerativeModel` takes.
     """
 
-    target_name = "noise"
+    target_name = "velocity"  # or "noise": set per instance from ``prediction``
 
     def __init__(
         self,
@@ -549,14 +574,20 @@ class DiffusionModel(_Denoising):
         width=32,
         schedule="cosine",
         timesteps=1000,
+        prediction="velocity",
         label_dropout=0.1,
-        learning_rate=1e-3,
+        learning_rate=2e-3,
         seed=0,
         **kwargs,
     ):
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}.")
-        self.schedule = schedule
+        if prediction not in PREDICTIONS:
+            raise ValueError(
+                f"prediction must be one of {', '.join(PREDICTIONS)}, got {prediction!r}."
+            )
+        self.schedule, self.prediction = schedule, prediction
+        self.target_name = prediction
         self.timesteps = check_int(timesteps, "timesteps", minimum=2)
         self.alpha_bar = alpha_bars(schedule, self.timesteps)
         self._alpha_bar = tf.constant(self.alpha_bar, tf.float32)
@@ -573,7 +604,12 @@ class DiffusionModel(_Denoising):
         )
 
     def get_config(self):
-        config = {**super().get_config(), "schedule": self.schedule, "timesteps": self.timesteps}
+        config = {
+            **super().get_config(),
+            "schedule": self.schedule,
+            "timesteps": self.timesteps,
+            "prediction": self.prediction,
+        }
         config.pop("time_scale")
         return config
 
@@ -589,7 +625,10 @@ class DiffusionModel(_Denoising):
     def _noised(self, images, noise, time):
         a = tf.gather(self._alpha_bar, tf.cast(tf.round(time * self.timesteps), tf.int32))
         a = tf.reshape(a, (-1, 1, 1, 1))
-        return tf.sqrt(a) * images + tf.sqrt(1.0 - a) * noise, noise
+        noised = tf.sqrt(a) * images + tf.sqrt(1.0 - a) * noise
+        if self.prediction == "velocity":  # v = sqrt(ᾱ) ε - sqrt(1 - ᾱ) x_0
+            return noised, tf.sqrt(a) * noise - tf.sqrt(1.0 - a) * images
+        return noised, noise
 
     def q_sample(self, images, t, noise):
         """``x_t = sqrt(ᾱ_t) x_0 + sqrt(1 - ᾱ_t) ε``: the forward process in one jump.
@@ -621,8 +660,12 @@ class DiffusionModel(_Denoising):
     def _step(self, x, labels, row, guidance, predict, seed):
         time, a, a_next, sigma = row[0], row[1], row[2], row[3]
         batch = tf.shape(x)[0]
-        eps = predict(x, tf.fill((batch,), time), labels, guidance)
-        x0 = tf.clip_by_value((x - tf.sqrt(1.0 - a) * eps) / tf.sqrt(a), -1.0, 1.0)
+        out = predict(x, tf.fill((batch,), time), labels, guidance)
+        if self.prediction == "velocity":
+            x0 = tf.sqrt(a) * x - tf.sqrt(1.0 - a) * out
+        else:
+            x0 = (x - tf.sqrt(1.0 - a) * out) / tf.sqrt(a)
+        x0 = tf.clip_by_value(x0, -1.0, 1.0)
         eps = (x - tf.sqrt(a) * x0) / tf.sqrt(1.0 - a)
         direction = tf.sqrt(tf.maximum(1.0 - a_next - sigma**2, 0.0)) * eps
         z = tf.random.stateless_normal(tf.shape(x), seed=seed)
@@ -680,7 +723,7 @@ class FlowMatching(_Denoising):
         num_classes=None,
         width=32,
         label_dropout=0.1,
-        learning_rate=1e-3,
+        learning_rate=2e-3,
         seed=0,
         **kwargs,
     ):
@@ -756,5 +799,122 @@ def export_denoiser(model) -> dict:
     return {"denoiser.keras": model.network_ema}
 
 
+MODELS = {cls.__name__: cls for cls in (DiffusionModel, FlowMatching)}
+
+
+def _make(spec, settings):
+    extra = {}
+    if spec.model_class is DiffusionModel:
+        extra = {"schedule": settings["schedule"], "prediction": settings["prediction"]}
+    width = {} if settings["width"] is None else {"width": settings["width"]}
+    return spec.model_class(
+        image_size=settings["image_size"],
+        channels=settings["channels"],
+        num_classes=settings["num_classes"],
+        seed=settings["seed"],
+        **width,
+        **extra,
+    )
+
+
+def sample_exported(
+    network,
+    n: int,
+    *,
+    seed=0,
+    classes=None,
+    truncation=None,
+    record=None,
+    steps=None,
+    guidance=None,
+):
+    """Draw ``n`` images from an exported U-Net (``denoiser.keras``) with its model's sampler.
+
+    The model is rebuilt from the configuration in the file's record and samples with the saved
+    (averaged) weights.
+
+    Args:
+        network: the loaded U-Net.
+        n: the number of images.
+        seed: the sampling seed.
+        classes: for a conditional model, the classes to draw, cycled (default: every class in
+            turn).
+        truncation: must be ``None`` (truncation is StyleGAN's).
+        record: the file's metadata record (its ``class`` and ``config``).
+        steps: sampling steps (default 20).
+        guidance: classifier-free guidance w (conditional models; default 1).
+
+    Returns:
+        Float32 images in [-1, 1].
+    """
+    if truncation is not None:
+        raise ValueError("--truncation is StyleGAN's; a diffusion or flow model takes --guidance.")
+    if not record or record.get("class") not in MODELS or not record.get("config"):
+        raise ValueError(
+            "this denoiser.keras has no record of its model's configuration (class and config); "
+            "export it again with aigc-keras train diffusion|flow."
+        )
+    model = MODELS[record["class"]](**record["config"])
+    model.network_ema.set_weights(network.get_weights())
+    labels = None
+    if model.num_classes and guidance != 0:
+        chosen = list(range(model.num_classes)) if classes is None else list(classes)
+        labels = [chosen[i % len(chosen)] for i in range(n)]
+    elif classes is not None:
+        raise ValueError(
+            "--classes needs a class-conditional model sampled with guidance other than 0 "
+            "(aigc-keras train diffusion|flow --conditional)."
+        )
+    return model.generate(n, labels=labels, seed=seed, steps=steps or 20, guidance=guidance)
+
+
 _SMALL = {"width": 8, "image_size": 16}
-SPECS = ()  # registered with their command line (chapter 9)
+_COMMON = dict(
+    sizes=(28, 32, 64),
+    batch_size=64,
+    export=export_denoiser,
+    sampler=sample_exported,
+    conditional_option="conditional",
+    test_config=_SMALL,
+    make=_make,
+    inputs={
+        "image": "a noised image x_t",
+        "time": "the time in [0, 1] (diffusion: t / T; flow: from noise at 0 to data at 1)",
+        "label": "the class, or num_classes for none (classifier-free guidance)",
+    },
+)
+_CONDITIONAL = Option(
+    "--conditional",
+    False,
+    "train on the labels, with label dropout 0.1 for classifier-free guidance",
+    switch=True,
+)
+SPECS = (
+    ModelSpec(
+        "diffusion",
+        DiffusionModel,
+        "sampler",
+        "denoising diffusion: DDPM training, DDIM/DDPM sampling (chapter 9)",
+        epochs=20,
+        options=(
+            _CONDITIONAL,
+            Option("--schedule", "cosine", "noise schedule (default: cosine)", choices=SCHEDULES),
+            Option(
+                "--prediction",
+                "velocity",
+                "what the network predicts (default: velocity)",
+                choices=PREDICTIONS,
+            ),
+        ),
+        **_COMMON,
+    ),
+    ModelSpec(
+        "flow",
+        FlowMatching,
+        "sampler",
+        "flow matching with straight paths, Euler/Heun sampling (chapter 9)",
+        epochs=20,
+        options=(_CONDITIONAL,),
+        **_COMMON,
+    ),
+)
