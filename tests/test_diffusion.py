@@ -12,17 +12,18 @@ import tensorflow as tf
 from aigc_keras import data
 from aigc_keras.models import diffusion
 
-SMALL = dict(image_size=16, width=8)
+SMALL = dict(image_size=16, width=8)  # two resolutions: the skips and the attention at 8x8
+TRAINED = dict(image_size=8, width=8)  # one resolution: the models the tests train trace faster
 KINDS = {
-    "diffusion": lambda **kw: diffusion.DiffusionModel(**{**SMALL, "num_classes": 10, **kw}),
-    "flow": lambda **kw: diffusion.FlowMatching(**{**SMALL, "num_classes": 10, **kw}),
+    "diffusion": lambda **kw: diffusion.DiffusionModel(**{**TRAINED, "num_classes": 10, **kw}),
+    "flow": lambda **kw: diffusion.FlowMatching(**{**TRAINED, "num_classes": 10, **kw}),
 }
 SAMPLE = {"labels": [0, 3, 9], "seed": 3, "steps": 4}
 
 
 @pytest.fixture(scope="module")
 def small_digits():
-    arrays = data.load_arrays("mnist", "train", image_size=16, limit=48)
+    arrays = data.load_arrays("mnist", "train", image_size=8, limit=48)
     return tf.data.Dataset.from_tensor_slices((arrays.images, arrays.labels)).batch(16)
 
 
@@ -209,7 +210,7 @@ def test_guidance_zero_is_unconditional_and_one_is_conditional():
 
     guided_loop = model._loop(guided=True)
     schedule = tf.constant(model._schedule(5), tf.float32)
-    noise = tf.random.stateless_normal((4, 16, 16, 1), seed=tf.constant([6, 0], tf.int64))
+    noise = tf.random.stateless_normal((4, 8, 8, 1), seed=tf.constant([6, 0], tf.int64))
 
     def guided(w):
         x = guided_loop(
@@ -288,7 +289,7 @@ def test_exported_network_round_trip(kind, small_digits, tmp_path):
     network.save(tmp_path / "denoiser.keras")
     loaded = keras.saving.load_model(tmp_path / "denoiser.keras", safe_mode=True)
     inputs = [
-        np.random.default_rng(0).normal(size=(3, 16, 16, 1)).astype(np.float32),
+        np.random.default_rng(0).normal(size=(3, 8, 8, 1)).astype(np.float32),
         np.array([0.1, 0.5, 0.9], np.float32),
         np.array([0, 10, 4], np.int32),
     ]

@@ -389,7 +389,7 @@ class _Denoising(GenerativeModel):
         return lambda x, time, labels, guidance: self._predict(x, time, labels)  # noqa: ARG005
 
     def _sampling_labels(self, n, labels, guidance):
-        """Check ``generate``'s labels and guidance; returns ``(n, labels, guidance mode)``.
+        """Check ``generate``'s labels and guidance; returns ``(n, labels, mode, guidance)``.
 
         The mode is ``"plain"`` (one network call per step: an unconditional model, w = 1, or
         w = 0, which uses the "no class" label) or ``"guided"``.
