@@ -678,7 +678,12 @@ def _check_options(parser, spec, args) -> None:
         for option in other.options:
             if spec.option(option.dest) is None and getattr(args, option.dest, None) is not None:
                 takers = [s.name for s in registry.specs() if s.option(option.dest) is not None]
-                parser.error(f"{option.flag} is a {' or '.join(takers)} option")
+                named = (
+                    " or ".join(takers)
+                    if len(takers) < 3
+                    else (f"{', '.join(takers[:-1])} or {takers[-1]}")
+                )
+                parser.error(f"{option.flag} is a {named} option")
     for option in spec.options:
         if getattr(args, option.dest) is None:
             setattr(args, option.dest, option.default)

@@ -182,7 +182,7 @@ def gaussian_nll(images, mean, sigma: float):
 
     x, mean = _f32(images), _f32(mean)
     squared = ops.reshape(ops.square(x - mean), (ops.shape(x)[0], -1))
-    pixels = squared.shape[-1]
+    pixels = math.prod(x.shape[1:])  # static even when the batch is not
     return ops.sum(squared, axis=-1) / (2.0 * sigma**2) + pixels * (
         math.log(sigma) + 0.5 * math.log(2 * math.pi)
     )

@@ -98,6 +98,8 @@ def build(name: str, jit: bool, size: int | None = None, *, small: bool = False)
     else:
         model = registry.build(spec, image_size=size, channels=channels)
     spec.compile(model, jit_compile=jit, total_steps=10_000)
+    if getattr(model, "autoencoder_steps", 0):  # latent diffusion: time its diffusion steps
+        model.steps_done.assign(model.autoencoder_steps)
     return model, element
 
 

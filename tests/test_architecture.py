@@ -6,15 +6,17 @@ import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "aigc_keras"
-MODEL_FILES = ("cnn", "gan", "vae", "cyclegan", "stylegan", "pixelcnn", "editing", "diffusion")
+MODEL_FILES = ("cnn", "gan", "vae", "cyclegan", "stylegan", "pixelcnn", "editing")
 # Lowest first; a module may import its own group or a lower one.  Inside group 3 the networks come
-# before the training core, and both before the model files (which import no other model file).
+# before the training core, and both before the model files (which import no other model file),
+# and models.diffusion last: its latent diffusion is built on chapter 3's VAE.
 ORDER = [
     ("validation", "config", "hardware", "spec", "order", "__init__"),
     ("layers", "losses"),
     ("models.networks", "models.__init__"),
     ("models.base",),
     tuple(f"models.{name}" for name in MODEL_FILES),
+    ("models.diffusion",),
     ("data",),
     ("metrics", "verdicts"),
     ("judges",),

@@ -14,17 +14,34 @@ from aigc_keras.models import diffusion
 
 SMALL = dict(image_size=16, width=8)  # two resolutions: the skips and the attention at 8x8
 TRAINED = dict(image_size=8, width=8)  # one resolution: the models the tests train trace faster
+# the latent model's autoencoder needs 16x16 images (a 4x4 latent); its first 2 steps train it
+LATENT = dict(image_size=16, width=8, autoencoder_width=8, autoencoder_steps=2)
 KINDS = {
     "diffusion": lambda **kw: diffusion.DiffusionModel(**{**TRAINED, "num_classes": 10, **kw}),
     "flow": lambda **kw: diffusion.FlowMatching(**{**TRAINED, "num_classes": 10, **kw}),
+    "latent-diffusion": lambda **kw: diffusion.LatentDiffusion(
+        **{**LATENT, "num_classes": 10, **kw}
+    ),
 }
+SIZES = {"diffusion": 8, "flow": 8, "latent-diffusion": 16}
 SAMPLE = {"labels": [0, 3, 9], "seed": 3, "steps": 4}
 
 
 @pytest.fixture(scope="module")
-def small_digits():
-    arrays = data.load_arrays("mnist", "train", image_size=8, limit=48)
-    return tf.data.Dataset.from_tensor_slices((arrays.images, arrays.labels)).batch(16)
+def digits():
+    """48 digits with labels in batches of 16, at 8x8 and at 16x16."""
+    made = {}
+    for size in (8, 16):
+        arrays = data.load_arrays("mnist", "train", image_size=size, limit=48)
+        made[size] = tf.data.Dataset.from_tensor_slices((arrays.images, arrays.labels)).batch(16)
+    return made
+
+
+@pytest.fixture
+def small_digits(request, digits):
+    """The digits at the size of the test's ``kind`` (8x8 when it has none)."""
+    kind = request.node.callspec.params.get("kind") if hasattr(request.node, "callspec") else None
+    return digits[SIZES.get(kind, 8)]
 
 
 # --- the schedules ----------------------------------------------------------------------------
@@ -281,7 +298,7 @@ def test_samples_come_from_the_moving_average(kind, small_digits):
     assert not np.allclose(averaged, model.generate(**SAMPLE), atol=1e-4)
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("kind", ["diffusion", "flow"])
 def test_exported_network_round_trip(kind, small_digits, tmp_path):
     model = matrix.fresh(KINDS[kind])
     model.fit(small_digits.take(1), epochs=1, verbose=0)
@@ -355,4 +372,57 @@ def test_steps_and_guidance_are_refused_for_other_generators(tmp_path, capsys):
         cli.main(["sample", "--model", str(generator), "--guidance", "3", "--out", str(tmp_path)])
     with pytest.raises(SystemExit):
         cli.main(["train", "dcgan", "--conditional", "--quick", "--out", str(tmp_path)])
-    assert "--conditional is a diffusion or flow option" in capsys.readouterr().err
+    refused = "--conditional is a diffusion, flow or latent-diffusion option"
+    assert refused in capsys.readouterr().err
+
+
+# --- latent diffusion -------------------------------------------------------------------------
+
+
+def test_latent_diffusion_trains_its_autoencoder_first_then_only_the_unet(digits):
+    small_digits = digits[16]
+    model = matrix.fresh(lambda: KINDS["latent-diffusion"](autoencoder_steps=2))
+    images = np.concatenate([x.numpy() for x, _ in small_digits.take(1)])
+    assert model.latent_shape == (4, 4, 4) and float(model.latent_scale.numpy()) == 0.0
+    model.fit(small_digits.take(2), epochs=1, verbose=0)  # two autoencoder steps
+    assert model.phase == "diffusion"
+    assert int(model.optimizers["autoencoder"].iterations.numpy()) == 2
+    assert int(model.optimizers["denoiser"].iterations.numpy()) == 0
+    trained = [w.copy() for w in model.autoencoder.get_weights()]
+    unet = [w.copy() for w in model.network.get_weights()]
+    model.fit(small_digits.take(2), epochs=1, verbose=0)  # two diffusion steps
+    assert int(model.optimizers["autoencoder"].iterations.numpy()) == 2
+    assert int(model.optimizers["denoiser"].iterations.numpy()) == 2
+    for before, after in zip(trained, model.autoencoder.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)  # frozen
+    live = model.network.get_weights()
+    assert any(not np.array_equal(b, a) for b, a in zip(unet, live, strict=True))
+    # the scale makes the first diffusion batch's latents unit-variance: about 1 on others
+    mean, log_var = model.autoencoder.encode(images)
+    latents = mean + np.exp(0.5 * log_var) * np.random.default_rng(0).normal(size=mean.shape)
+    assert 0.7 < float(model.latent_scale.numpy()) * latents.std() < 1.4
+    drawn = model.generate(**SAMPLE)
+    assert drawn.shape == (3, 16, 16, 1) and np.abs(drawn).max() <= 1.0
+
+
+def test_latent_diffusion_on_the_command_line(tmp_path):
+    from aigc_keras import cli, registry
+
+    common = ["--quick", "--image-size", "16", "--width", "8", "--out", str(tmp_path)]
+    run = ["train", "latent-diffusion", "--conditional", "--autoencoder-steps", "5"]
+    assert cli.main([*run, *common]) == 0
+    denoiser = tmp_path / "latent-diffusion" / "denoiser.keras"
+    network, record = registry.load_exported(denoiser, "generator")
+    assert record["class"] == "LatentDiffusion" and record["config"]["autoencoder_steps"] == 5
+    drawn = registry.sample(network, record, 4, seed=1, classes=[3, 7], steps=3, guidance=2)
+    assert drawn.shape == (4, 16, 16, 1) and np.all(np.isfinite(drawn))
+    rebuilt = diffusion.LatentDiffusion(**record["config"])
+    rebuilt.network_ema.set_weights(network.get_layer("unet_ema").get_weights())
+    rebuilt.autoencoder.decoder.set_weights(network.get_layer("decoder").get_weights())
+    rebuilt.latent_scale.assign(1.0 / network.get_layer("latent_unscale").scale)
+    np.testing.assert_allclose(
+        drawn, rebuilt.generate(labels=[3, 7, 3, 7], seed=1, steps=3, guidance=2), atol=1e-6
+    )
+    out = tmp_path / "s.png"
+    assert cli.main(["sample", "--model", str(denoiser), "--n", "4", "--out", str(out)]) == 0
+    assert out.is_file()

@@ -7,9 +7,10 @@ import shlex
 
 import numpy as np
 import pytest
+import sample_checks
 from PIL import Image
 
-from aigc_keras import cli, data, metrics, registry
+from aigc_keras import cli, data, registry
 
 # --- quality bars on MNIST at 28x28 (offline: the 4,000 training digits of mnist_5k) -----------
 
@@ -19,20 +20,6 @@ def real_digits():
     return (
         data.load_arrays("mnist", "train", image_size=28),
         data.load_arrays("mnist", "test", image_size=28),
-    )
-
-
-def _mean_pairwise(features):
-    d = np.sqrt(np.maximum(metrics._squared_distances(features, features), 0))
-    return d[np.triu_indices(len(features), 1)].mean()
-
-
-def _nearest_distance(images, pool):
-    flat, pool_flat = images.reshape(len(images), -1), pool.reshape(len(pool), -1)
-    return np.sqrt(
-        metrics._squared_distances(flat.astype(np.float64), pool_flat.astype(np.float64)).min(
-            axis=1
-        )
     )
 
 
@@ -103,13 +90,9 @@ def test_conditional_gan_draws_the_requested_digits(demo_cgan, classifier, real_
     images = registry.sample(network, record, len(labels), seed=11, classes=labels)
     agreement = float(np.mean(classifier.predict_proba(images).argmax(1) == labels))
     fake_features, real_features = classifier.features(images), classifier.features(train.images)
-    ratios = [
-        _mean_pairwise(fake_features[labels == c])
-        / _mean_pairwise(real_features[train.labels == c])
-        for c in range(10)
-    ]
-    generated_nn = _nearest_distance(images, train.images)
-    held_out_nn = _nearest_distance(test.images, train.images)
+    ratios = sample_checks.diversity_ratios(fake_features, labels, real_features, train.labels)
+    generated_nn = sample_checks.nearest_distance(images, train.images)
+    held_out_nn = sample_checks.nearest_distance(test.images, train.images)
     floor = np.percentile(held_out_nn, 1)
     print(
         f"\ncGAN (make demo's training): agreement {agreement:.3f}; diversity ratio per class "

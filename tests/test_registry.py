@@ -158,7 +158,7 @@ def test_register_refuses_duplicates_and_unknown_names():
         ModelSpec("x", ToyGAN, "painter", "x")
     assert (
         registry.names()[:4] == ("cnn", "dcgan", "cgan", "wgan-gp")
-        and len(set(registry.names())) == 15
+        and len(set(registry.names())) == 16
     )
 
 

@@ -5,6 +5,7 @@ import keras
 import matrix
 import numpy as np
 import pytest
+import sample_checks
 import tensorflow as tf
 from scipy import integrate, stats
 
@@ -323,12 +324,7 @@ def test_conditional_vae_draws_the_requested_digits(classifier, mnist):
     images = model.generate(labels=labels, seed=4) * 2 - 1
     agreement = float(np.mean(classifier.predict_proba(images).argmax(1) == labels))
     fake, real = classifier.features(images), classifier.features(train.images * 2 - 1)
-
-    def spread(f):
-        d = np.sqrt(metrics._squared_distances(f, f))
-        return d[np.triu_indices(len(f), 1)].mean()
-
-    ratios = [spread(fake[labels == c]) / spread(real[train.labels == c]) for c in range(10)]
+    ratios = sample_checks.diversity_ratios(fake, labels, real, train.labels)
     print(
         f"ConditionalVAE beta {CVAE_BETA}, {CVAE_STEPS} steps: agreement {agreement:.3f}; "
         f"diversity ratio min {min(ratios):.2f} mean {np.mean(ratios):.2f}"
@@ -365,3 +361,20 @@ def test_vaegan_samples_are_closer_to_the_data_than_a_pixel_gaussian(classifier,
         f"a Gaussian fitted to the pixels {gaussian:.1f} ({1 - vaegan / gaussian:.1%} lower)"
     )
     assert vaegan <= (1 - FID_BELOW_GAUSSIAN) * gaussian
+
+
+def test_a_spatial_latent_is_a_map_and_its_bounds_are_ordered():
+    from aigc_keras.models.vae import VAE
+
+    model = VAE(likelihood="gaussian", sigma=1.0, latent_channels=4, width=8)
+    assert model.latent_shape == (7, 7, 4)
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)
+    mean, log_var = model.encode(images)
+    assert mean.shape == log_var.shape == (4, 7, 7, 4)
+    assert model.generate(2, seed=0).shape == (2, 28, 28, 1)
+    bounds = model.likelihood_bounds(images, samples=20)
+    assert np.all(np.isfinite(bounds["neg_elbo"]))
+    assert bounds["neg_iwae"].shape == (4,) and np.all(np.isfinite(bounds["neg_iwae"]))
+    assert bounds["neg_iwae"].mean() <= bounds["neg_elbo"].mean()  # IWAE_k >= ELBO
+    with pytest.raises(ValueError, match="spatial latent .* unconditional"):
+        VAE(latent_channels=4, num_classes=10)

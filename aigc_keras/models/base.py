@@ -753,7 +753,7 @@ class GenerativeModel(Checkpointable, keras.Model):
         half_life = tf.maximum(self.ema_rampup * tf.cast(step, tf.float32), 1.0)
         return tf.minimum(self.ema_decay, tf.pow(0.5, 1.0 / half_life))
 
-    def update_moving_average(self, averages, live) -> None:
+    def update_moving_average(self, averages, live, step=None) -> None:
         """``average <- β average + (1 - β) live`` for each pair, β = :meth:`ema_beta` now.
 
         Called in ``train_step`` after the optimizer steps.  The live weights are identical on
@@ -763,8 +763,10 @@ class GenerativeModel(Checkpointable, keras.Model):
         Args:
             averages: the variables holding the averages (non-trainable copies).
             live: the variables they follow, in the same order.
+            step: the steps the averaged weights have trained for (default: the model's
+                ``steps_done``), which sets the ramp-up.
         """
-        beta = self.ema_beta(self.steps_done)
+        beta = self.ema_beta(self.steps_done if step is None else step)
         pairs = list(zip(averages, live, strict=True))
 
         def update(strategy):

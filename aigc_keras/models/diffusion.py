@@ -38,9 +38,10 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from .. import hardware
 from ..layers import SinusoidalEmbedding
 from ..spec import ModelSpec, Option
-from ..validation import check_fraction, check_int, check_non_negative
+from ..validation import check_fraction, check_int, check_non_negative, int_from_text
 from .base import GenerativeModel
 
 SCHEDULES = ("cosine", "linear")
@@ -230,7 +231,9 @@ class _Denoising(GenerativeModel):
     """
 
     optimizer_names = ("denoiser",)
+    tracker_names = ("loss",)
     target_name = ""  # what the network predicts: "noise" or "velocity"
+    clip_denoised = True  # clip the sampler's estimate of the clean image to [-1, 1]
 
     def __init__(
         self,
@@ -246,7 +249,7 @@ class _Denoising(GenerativeModel):
         seed=0,
         **kwargs,
     ):
-        super().__init__(trackers=("loss",), seed=seed, **kwargs)
+        super().__init__(trackers=self.tracker_names, seed=seed, **kwargs)
         self.set_moving_average(ema_decay, ema_rampup)
         self.image_size, self.channels = (
             check_int(image_size, "image_size", minimum=8),
@@ -259,9 +262,11 @@ class _Denoising(GenerativeModel):
         self.label_dropout = check_fraction(label_dropout, "label_dropout")
         self.learning_rate = check_non_negative(learning_rate, "learning_rate")
         self.time_scale = float(time_scale)
+        side, depth = self._network_shape()
+        self.network_shape = (side, side, depth)
         build = dict(
-            image_size=self.image_size,
-            channels=self.channels,
+            image_size=side,
+            channels=depth,
             width=self.width,
             num_classes=self.num_classes,
             time_scale=self.time_scale,
@@ -271,10 +276,14 @@ class _Denoising(GenerativeModel):
         self.network_ema.set_weights(self.network.get_weights())
         self.network_ema.trainable = False
         self._samplers = {}
-        example = [np.zeros((1, *self.image_shape), np.float32), np.zeros((1,), np.float32)]
+        example = [np.zeros((1, *self.network_shape), np.float32), np.zeros((1,), np.float32)]
         if self.num_classes:
             example.append(np.zeros((1,), np.int32))
+        self._make_parts()
         self.build_now(*example)
+
+    def _make_parts(self) -> None:
+        """Create what a subclass adds to the U-Net (before the model is built)."""
 
     @property
     def image_shape(self) -> tuple:
@@ -282,7 +291,11 @@ class _Denoising(GenerativeModel):
 
     @property
     def latent_shape(self) -> tuple:
-        return self.image_shape  # sampling starts from noise of the image's shape
+        return self.network_shape  # sampling starts from noise of the network's input shape
+
+    def _network_shape(self) -> tuple:
+        """``(side, channels)`` of what the U-Net denoises: the images themselves."""
+        return self.image_size, self.channels
 
     @property
     def null_label(self) -> int | None:
@@ -341,9 +354,17 @@ class _Denoising(GenerativeModel):
         """Training times in [0, 1], one per image; subclasses implement it."""
         raise NotImplementedError
 
+    def _to_network(self, images, training):  # noqa: ARG002 (LatentDiffusion encodes)
+        """What the network learns to denoise, from a batch of images: the images."""
+        return images
+
+    def _denoiser_steps(self):
+        """The steps the U-Net has trained for (its moving average's ramp-up)."""
+        return self.steps_done
+
     def _loss(self, data, training):
         images, labels = self.unpack(data)
-        images = tf.cast(images, tf.float32)
+        images = self._to_network(tf.cast(images, tf.float32), training)
         batch = tf.shape(images)[0]
         time = self._draw_times(batch)
         noised, target = self._noised(images, self.noise(tf.shape(images)), time)
@@ -356,7 +377,9 @@ class _Denoising(GenerativeModel):
             loss = self._loss(data, training=True)
             scaled = self.scale_loss("denoiser", loss)
         self.descend("denoiser", tape, scaled, self.network.trainable_variables)
-        self.update_moving_average(self.network_ema.weights, self.network.weights)
+        self.update_moving_average(
+            self.network_ema.weights, self.network.weights, step=self._denoiser_steps()
+        )
         return self.record(loss=loss)
 
     def test_step(self, data):
@@ -665,7 +688,8 @@ class DiffusionModel(_Denoising):
             x0 = tf.sqrt(a) * x - tf.sqrt(1.0 - a) * out
         else:
             x0 = (x - tf.sqrt(1.0 - a) * out) / tf.sqrt(a)
-        x0 = tf.clip_by_value(x0, -1.0, 1.0)
+        if self.clip_denoised:
+            x0 = tf.clip_by_value(x0, -1.0, 1.0)
         eps = (x - tf.sqrt(a) * x0) / tf.sqrt(1.0 - a)
         direction = tf.sqrt(tf.maximum(1.0 - a_next - sigma**2, 0.0)) * eps
         z = tf.random.stateless_normal(tf.shape(x), seed=seed)
@@ -787,25 +811,282 @@ class FlowMatching(_Denoising):
         return super().generate(n, steps=steps, method=method, **kwargs)
 
 
+# --- latent diffusion --------------------------------------------------------------------------
+
+AUTOENCODER_PHASES = ("autoencoder", "diffusion")
+
+
+class LatentDiffusion(DiffusionModel):
+    """Diffusion in the latent space of an autoencoder (Rombach et al., "High-Resolution Image
+    Synthesis with Latent Diffusion Models", CVPR 2022: the idea behind Stable Diffusion).
+
+    The autoencoder is chapter 3's :class:`~aigc_keras.models.vae.VAE` with a spatial latent
+    (``latent_channels`` maps at the encoder's smallest resolution: 7x7x4 for 28x28 images, 196
+    numbers for 784 pixels), a Gaussian likelihood and a small KL weight, so that the latent
+    keeps the image's detail while staying near a standard normal's scale.  One ``fit`` trains it
+    for the first ``autoencoder_steps`` steps (its own Adam), then freezes it and trains the
+    U-Net, the same :class:`DiffusionModel`, on its latents ``z ~ q(z | x)`` multiplied by
+    ``latent_scale``: one over the standard deviation of the first diffusion batch's latents
+    (Stable Diffusion's 0.18215 is this factor for its autoencoder), held in a variable and the
+    checkpoint.  Sampling runs DDIM in the latent space, unclipped, and decodes once at the end.
+
+    The two phases are two compiled steps (a synchronising optimizer step cannot sit inside a
+    ``tf.cond`` under ``tf.distribute``); :meth:`make_train_function` runs the one the step
+    counter calls for, so a resumed run continues in the right phase.
+
+    Args:
+        image_size: the image side (28 or 32: the latent is 7x7 or 4x4).
+        channels: the image channels; images are expected in [-1, 1].
+        num_classes: the number of classes for a class-conditional U-Net, else ``None`` (the
+            autoencoder never sees labels).
+        width: the U-Net's width (it works at the latent's single resolution).
+        latent_channels: the latent map's channels.
+        autoencoder_width: the VAE's base width.
+        kl_weight: the VAE's β, the KL term's weight against the Gaussian reconstruction term.
+        sigma: the VAE's Gaussian likelihood's standard deviation.
+        autoencoder_steps: how many of the first training steps train the autoencoder.
+        autoencoder_learning_rate: its Adam's learning rate.
+        schedule, timesteps, prediction, label_dropout, learning_rate, seed: as
+            :class:`DiffusionModel`.
+        **kwargs: ``ema_decay``, ``ema_rampup`` and what
+            :class:`~aigc_keras.models.base.GenerativeModel` takes.
+    """
+
+    optimizer_names = ("autoencoder", "denoiser")
+    tracker_names = ("loss", "reconstruction", "kl")
+    clip_denoised = False  # latents are not bounded
+
+    def __init__(
+        self,
+        image_size=28,
+        channels=1,
+        num_classes=None,
+        width=64,
+        latent_channels=4,
+        autoencoder_width=32,
+        kl_weight=0.01,
+        sigma=1.0,
+        autoencoder_steps=1000,
+        autoencoder_learning_rate=1e-3,
+        schedule="cosine",
+        timesteps=1000,
+        prediction="velocity",
+        label_dropout=0.1,
+        learning_rate=2e-3,
+        seed=0,
+        **kwargs,
+    ):
+        from .networks import upsampling_plan
+
+        self.latent_channels = check_int(latent_channels, "latent_channels")
+        self.latent_side = upsampling_plan(check_int(image_size, "image_size", minimum=8))[0]
+        self.autoencoder_steps = check_int(autoencoder_steps, "autoencoder_steps", minimum=0)
+        self.autoencoder_learning_rate = check_non_negative(
+            autoencoder_learning_rate, "autoencoder_learning_rate"
+        )
+        self.autoencoder_width = check_int(autoencoder_width, "autoencoder_width")
+        self.kl_weight, self.sigma = float(kl_weight), float(sigma)
+        self._phase = "diffusion"
+        super().__init__(
+            image_size=image_size,
+            channels=channels,
+            num_classes=num_classes,
+            width=width,
+            schedule=schedule,
+            timesteps=timesteps,
+            prediction=prediction,
+            label_dropout=label_dropout,
+            learning_rate=learning_rate,
+            seed=seed,
+            **kwargs,
+        )
+
+    def _make_parts(self):
+        from .vae import VAE
+
+        with hardware.precision_scope(self.dtype_policy.name):  # this model's, not a VAE's
+            self.autoencoder = VAE(
+                image_size=self.image_size,
+                channels=self.channels,
+                width=self.autoencoder_width,
+                beta=self.kl_weight,
+                likelihood="gaussian",
+                sigma=self.sigma,
+                latent_channels=self.latent_channels,
+                seed=self.seed,
+                name="autoencoder",
+            )
+        self.latent_scale = keras.Variable(
+            0.0,
+            dtype="float32",
+            trainable=False,
+            name="latent_scale",
+            aggregation="only_first_replica",
+        )
+
+    def _network_shape(self):
+        return self.latent_side, self.latent_channels
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "latent_channels": self.latent_channels,
+            "autoencoder_width": self.autoencoder_width,
+            "kl_weight": self.kl_weight,
+            "sigma": self.sigma,
+            "autoencoder_steps": self.autoencoder_steps,
+            "autoencoder_learning_rate": self.autoencoder_learning_rate,
+        }
+
+    def default_optimizers(self):
+        """Adam for the autoencoder and for the U-Net.
+
+        Returns:
+            ``{"autoencoder": Adam, "denoiser": Adam}``.
+        """
+        return {
+            "autoencoder": keras.optimizers.Adam(self.autoencoder_learning_rate),
+            "denoiser": keras.optimizers.Adam(self.learning_rate),
+        }
+
+    def optimizer_variables(self, name):
+        """The variables optimizer ``name`` updates.
+
+        Args:
+            name: ``"autoencoder"`` (the VAE's encoder and decoder) or ``"denoiser"`` (the U-Net).
+        """
+        if name == "autoencoder":
+            return self.autoencoder.trainable_variables
+        return self.network.trainable_variables
+
+    # --- training ----------------------------------------------------------------------------
+
+    @property
+    def phase(self) -> str:
+        """``"autoencoder"`` for the first ``autoencoder_steps`` steps, then ``"diffusion"``."""
+        done = int(keras.ops.convert_to_numpy(self.steps_done))
+        return AUTOENCODER_PHASES[0] if done < self.autoencoder_steps else AUTOENCODER_PHASES[1]
+
+    def make_train_function(self, force=False):
+        """One compiled step per phase, and a function that runs the one :attr:`phase` names.
+
+        Keras traces each step when it first runs (with ``steps_per_execution`` above 1 the
+        switch happens at the first call at or after ``autoencoder_steps``).
+        """
+        if self.train_function is not None and not force:
+            return self.train_function
+        steps = {}
+        for phase in AUTOENCODER_PHASES:
+            super().make_train_function(force=True)
+            steps[phase] = self.train_function
+
+        def train_function(iterator):
+            self._phase = self.phase  # read by train_step when its phase's step is traced
+            return steps[self._phase](iterator)
+
+        self.train_function = train_function
+        return train_function
+
+    def _scale(self):
+        """``latent_scale``, or 1 before the first diffusion step has set it."""
+        return tf.where(self.latent_scale > 0, self.latent_scale, 1.0)
+
+    def _to_network(self, images, training):
+        mean, log_var = self.autoencoder.encoder(images, training=False)
+        latents = mean + tf.exp(0.5 * log_var) * self.noise(tf.shape(mean))
+        if training:  # the first diffusion batch sets the scale; later ones keep it
+            measured = 1.0 / tf.maximum(tf.math.reduce_std(latents), 1e-6)
+            self.latent_scale.assign(tf.where(self.latent_scale > 0, self.latent_scale, measured))
+        return tf.stop_gradient(latents * self._scale())
+
+    def _denoiser_steps(self):
+        return tf.maximum(self.steps_done - self.autoencoder_steps, 0)
+
+    def train_step(self, data):
+        if self._phase == "diffusion":
+            return super().train_step(data)
+        images, _ = self.unpack(data)
+        with tf.GradientTape() as tape:
+            values, _ = self.autoencoder._vae_losses(images, None, training=True)
+            scaled = self.scale_loss("autoencoder", values["loss"])
+        self.descend("autoencoder", tape, scaled, self.autoencoder.trainable_variables)
+        return self.record(reconstruction=values["reconstruction"], kl=values["kl"])
+
+    def test_step(self, data):
+        images, _ = self.unpack(data)
+        values, _ = self.autoencoder._vae_losses(images, None, training=False)
+        return self.record(
+            count_step=False,
+            loss=self._loss(data, training=False),
+            reconstruction=values["reconstruction"],
+            kl=values["kl"],
+        )
+
+    # --- sampling ----------------------------------------------------------------------------
+
+    def _finish(self, x):
+        """Decode the sampled latents (unscaled) into images in [-1, 1]."""
+        images = self.autoencoder.sample_from_latents(x / self._scale())
+        return tf.clip_by_value(images, -1.0, 1.0)
+
+    def reconstruct(self, images):
+        """The autoencoder's reconstructions (its posterior means decoded).
+
+        Args:
+            images: images ``(N, H, W, C)`` in [-1, 1].
+
+        Returns:
+            Float32 reconstructions in [-1, 1].
+        """
+        return self.autoencoder.reconstruct(images)
+
+    def exported_network(self) -> keras.Model:
+        """One network for sampling elsewhere: ``[x_t, time (, label), latent]`` ->
+        ``[the averaged U-Net's prediction, the decoded image of latent / latent_scale]``."""
+        noised = keras.Input(self.network_shape, name="image")
+        time = keras.Input((), name="time")
+        inputs = [noised, time]
+        if self.num_classes:
+            inputs.append(keras.Input((), dtype="int32", name="label"))
+        latent = keras.Input(self.network_shape, name="latent")
+        unscaled = layers.Rescaling(
+            1.0 / float(keras.ops.convert_to_numpy(self._scale())), name="latent_unscale"
+        )(latent)
+        image = layers.Activation("tanh", dtype="float32", name="to_image")(
+            self.autoencoder.decoder(unscaled)
+        )
+        return keras.Model(
+            [*inputs, latent], [self.network_ema(inputs), image], name="latent_denoiser"
+        )
+
+
 def export_denoiser(model) -> dict:
     """The network ``aigc-keras train`` saves: the averaged U-Net (``network_ema``).
 
+    For :class:`LatentDiffusion`, the averaged U-Net and the decoder in one file
+    (:meth:`LatentDiffusion.exported_network`).
+
     Args:
-        model: a trained :class:`DiffusionModel` or :class:`FlowMatching`.
+        model: a trained :class:`DiffusionModel`, :class:`FlowMatching` or
+            :class:`LatentDiffusion`.
 
     Returns:
-        ``{"denoiser.keras": model.network_ema}``.
+        ``{"denoiser.keras": network}``.
     """
+    if isinstance(model, LatentDiffusion):
+        return {"denoiser.keras": model.exported_network()}
     return {"denoiser.keras": model.network_ema}
 
 
-MODELS = {cls.__name__: cls for cls in (DiffusionModel, FlowMatching)}
+MODELS = {cls.__name__: cls for cls in (DiffusionModel, FlowMatching, LatentDiffusion)}
 
 
 def _make(spec, settings):
     extra = {}
     if spec.model_class is DiffusionModel:
         extra = {"schedule": settings["schedule"], "prediction": settings["prediction"]}
+    elif spec.model_class is LatentDiffusion:
+        extra = {"autoencoder_steps": settings["autoencoder_steps"]}
     width = {} if settings["width"] is None else {"width": settings["width"]}
     return spec.model_class(
         image_size=settings["image_size"],
@@ -855,7 +1136,12 @@ def sample_exported(
             "export it again with aigc-keras train diffusion|flow."
         )
     model = MODELS[record["class"]](**record["config"])
-    model.network_ema.set_weights(network.get_weights())
+    if isinstance(model, LatentDiffusion):
+        model.network_ema.set_weights(network.get_layer("unet_ema").get_weights())
+        model.autoencoder.decoder.set_weights(network.get_layer("decoder").get_weights())
+        model.latent_scale.assign(1.0 / float(network.get_layer("latent_unscale").scale))
+    else:
+        model.network_ema.set_weights(network.get_weights())
     labels = None
     if model.num_classes and guidance != 0:
         chosen = list(range(model.num_classes)) if classes is None else list(classes)
@@ -916,5 +1202,26 @@ SPECS = (
         epochs=20,
         options=(_CONDITIONAL,),
         **_COMMON,
+    ),
+    ModelSpec(
+        "latent-diffusion",
+        LatentDiffusion,
+        "sampler",
+        "diffusion in a VAE's 7x7x4 latent space, the autoencoder trained first (chapter 9)",
+        epochs=20,
+        options=(
+            _CONDITIONAL,
+            Option(
+                "--autoencoder-steps",
+                1000,
+                "training steps of the autoencoder before the diffusion's (default: 1000)",
+                parse=lambda text: int_from_text(text, minimum=0),
+            ),
+        ),
+        **{
+            **_COMMON,
+            "sizes": (28, 32),
+            "test_config": {**_SMALL, "autoencoder_width": 8, "autoencoder_steps": 2},
+        },
     ),
 )

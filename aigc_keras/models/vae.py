@@ -43,7 +43,14 @@ from .networks import (
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
-def build_encoder(image_size, channels, latent_dim, width, num_classes=None, name="encoder"):
+def _flat(latents):
+    """Latents as one vector per image, ``(B, size)``: a spatial latent's map is flattened."""
+    return tf.reshape(latents, (tf.shape(latents)[0], -1))
+
+
+def build_encoder(
+    image_size, channels, latent_dim, width, num_classes=None, name="encoder", latent_channels=None
+):
     """Strided convolutions -> (mean, log-variance) of q(z|x) (and y).
 
     Args:
@@ -55,10 +62,14 @@ def build_encoder(image_size, channels, latent_dim, width, num_classes=None, nam
         num_classes: the number of classes of a conditional encoder (which also takes int32
             labels); ``None`` for an unconditional one.
         name: the model's name.
+        latent_channels: for a spatial latent, its channels: ``mean`` and ``log_var`` are then
+            maps at the smallest resolution (7x7 for 28x28 images, 4x4 for 32 and 64) made by
+            3x3 convolutions, and ``latent_dim`` is unused (unconditional only).
 
     Returns:
         A ``keras.Model`` from images ``(B, H, W, C)`` in the model's value range (and labels
-        ``(B,)``) to ``[mean, log_var]``, both float32 ``(B, latent_dim)``.
+        ``(B,)``) to ``[mean, log_var]``, both float32 ``(B, latent_dim)`` (or
+        ``(B, s, s, latent_channels)``).
     """
     _, downs = upsampling_plan(image_size)
     images = keras.Input((image_size, image_size, channels), name="images")
@@ -72,6 +83,12 @@ def build_encoder(image_size, channels, latent_dim, width, num_classes=None, nam
             activation="relu",
             name=f"down{i + 1}",
         )(x)  # /2
+    if latent_channels:
+        mean = layers.Conv2D(latent_channels, 3, padding="same", dtype="float32", name="mean")(x)
+        log_var = layers.Conv2D(
+            latent_channels, 3, padding="same", dtype="float32", name="log_var"
+        )(x)
+        return keras.Model(images, [mean, log_var], name=name)
     x = layers.Flatten(name="flatten")(x)
     inputs = [images]
     if num_classes:
@@ -84,7 +101,9 @@ def build_encoder(image_size, channels, latent_dim, width, num_classes=None, nam
     return keras.Model(inputs if num_classes else images, [mean, log_var], name=name)
 
 
-def build_decoder(image_size, channels, latent_dim, width, num_classes=None, name="decoder"):
+def build_decoder(
+    image_size, channels, latent_dim, width, num_classes=None, name="decoder", latent_channels=None
+):
     """z (and y) -> transposed convolutions -> one value per pixel (logits or mean, see the model).
 
     Args:
@@ -95,17 +114,24 @@ def build_decoder(image_size, channels, latent_dim, width, num_classes=None, nam
         num_classes: the number of classes of a conditional decoder (which also takes int32
             labels); ``None`` for an unconditional one.
         name: the model's name.
+        latent_channels: for a spatial latent (see :func:`build_encoder`), its channels; a 3x3
+            convolution then replaces the dense projection.
 
     Returns:
-        A ``keras.Model`` from latents ``(B, latent_dim)`` (and labels ``(B,)``) to float32
-        ``(B, H, W, C)``: Bernoulli logits, or the Gaussian mean before its ``tanh``.
+        A ``keras.Model`` from latents ``(B, latent_dim)`` or ``(B, s, s, latent_channels)``
+        (and labels ``(B,)``) to float32 ``(B, H, W, C)``: Bernoulli logits, or the Gaussian
+        mean before its ``tanh``.
     """
     start, ups = upsampling_plan(image_size)
-    inputs, z, one_hot = latent_input(latent_dim, num_classes)
-    x = z if one_hot is None else layers.Concatenate(name="with_label")([z, one_hot])
     filters = upsampling_filters(width, ups)
-    x = layers.Dense(start * start * filters[0], activation="relu", name="project")(x)
-    x = layers.Reshape((start, start, filters[0]), name="to_map")(x)  # (start, start, filters)
+    if latent_channels:
+        inputs = z = keras.Input((start, start, latent_channels), name="latent")
+        x = layers.Conv2D(filters[0], 3, padding="same", activation="relu", name="project")(z)
+    else:
+        inputs, z, one_hot = latent_input(latent_dim, num_classes)
+        x = z if one_hot is None else layers.Concatenate(name="with_label")([z, one_hot])
+        x = layers.Dense(start * start * filters[0], activation="relu", name="project")(x)
+        x = layers.Reshape((start, start, filters[0]), name="to_map")(x)  # (start, start, filters)
     for i in range(ups):
         x = layers.Conv2DTranspose(
             filters[i + 1], 4, strides=2, padding="same", activation="relu", name=f"up{i + 1}"
@@ -130,6 +156,11 @@ class VAE(GenerativeModel):
             Bernoulli one).
         num_classes: the number of classes of a conditional VAE; ``None`` for an unconditional
             one.
+        latent_channels: ``None`` for a latent vector of ``latent_dim`` values; a number for a
+            spatial latent, a map of that many channels at the encoder's smallest resolution
+            (7x7 for 28x28 images), as in the autoencoder of
+            :class:`~aigc_keras.models.diffusion.LatentDiffusion` (unconditional only;
+            ``latent_dim`` is then unused).
         seed: the seed of the model's noise (a non-negative int).
         **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel` (``name``, ...).
     """
@@ -149,6 +180,7 @@ class VAE(GenerativeModel):
         likelihood="bernoulli",
         sigma=0.1,
         num_classes=None,
+        latent_channels=None,
         seed=0,
         **kwargs,
     ):
@@ -169,9 +201,19 @@ class VAE(GenerativeModel):
         self.num_classes = (
             None if num_classes is None else check_int(num_classes, "num_classes", minimum=2)
         )
+        self.latent_channels = (
+            None if latent_channels is None else check_int(latent_channels, "latent_channels")
+        )
+        if self.latent_channels and self.num_classes:
+            raise ValueError(
+                "a spatial latent (latent_channels) is for an unconditional VAE; pass "
+                "num_classes=None, or leave latent_channels out for a conditional one."
+            )
         self.value_range = (0, 1) if likelihood == "bernoulli" else (-1, 1)
-        self.encoder = build_encoder(image_size, channels, latent_dim, width, self.num_classes)
-        self.decoder = build_decoder(image_size, channels, latent_dim, width, self.num_classes)
+        parts = (image_size, channels, latent_dim, width, self.num_classes)
+        spatial = {"latent_channels": self.latent_channels}
+        self.encoder = build_encoder(*parts, **spatial)
+        self.decoder = build_decoder(*parts, **spatial)
         if self.with_discriminator:
             self.discriminator = build_discriminator(image_size, channels, width)
         example = [np.zeros((1, image_size, image_size, channels), np.float32)]
@@ -190,6 +232,7 @@ class VAE(GenerativeModel):
             "likelihood": self.likelihood,
             "sigma": self.sigma,
             "num_classes": self.num_classes,
+            "latent_channels": self.latent_channels,
         }
 
     # --- the pieces ---------------------------------------------------------------------
@@ -230,7 +273,7 @@ class VAE(GenerativeModel):
         z = self.reparameterise(mean, log_var)
         pixels = self.decoder(self._with_label(z, labels), training=training)
         reconstruction = tf.reduce_mean(self._reconstruction_nll(images, pixels))
-        kl = tf.reduce_mean(losses.gaussian_kl(mean, log_var))
+        kl = tf.reduce_mean(losses.gaussian_kl(_flat(mean), _flat(log_var)))
         return {
             "loss": reconstruction + self.beta * kl,
             "reconstruction": reconstruction,
@@ -274,6 +317,8 @@ class VAE(GenerativeModel):
 
     @property
     def latent_shape(self):
+        if self.latent_channels:
+            return tuple(self.decoder.inputs[0].shape[1:])
         return (self.latent_dim,)
 
     def sample_from_latents(self, latents, labels=None):
@@ -347,13 +392,15 @@ class VAE(GenerativeModel):
         return self._bounds_traced
 
     def _bounds(self, x, y, epsilon):
-        """Per-image negative ELBO and negative IWAE bound for draws ``epsilon (b, k, latent)``."""
+        """Per-image negative ELBO and negative IWAE bound for draws
+        ``epsilon (b, k, *latent_shape)``."""
         b, k = tf.shape(x)[0], tf.shape(epsilon)[1]
         mean, log_var = self.encoder(self._with_label(x, y), training=False)
-        z = mean[:, None] + tf.exp(0.5 * log_var)[:, None] * epsilon  # (b, k, latent_dim)
+        mean, log_var = _flat(mean), _flat(log_var)  # (b, latent size)
+        z = mean[:, None] + tf.exp(0.5 * log_var)[:, None] * tf.reshape(epsilon, (b, k, -1))
         flat_y = None if y is None else tf.repeat(y, k)
         pixels = self.decoder(
-            self._with_label(tf.reshape(z, (-1, self.latent_dim)), flat_y), training=False
+            self._with_label(tf.reshape(z, (-1, *self.latent_shape)), flat_y), training=False
         )  # (b * k, H, W, C)
         log_px = -tf.reshape(self._reconstruction_nll(tf.repeat(x, k, axis=0), pixels), (b, k))
         log_w = (
@@ -406,7 +453,7 @@ class VAE(GenerativeModel):
             x = tf.constant(images[first : first + per_batch])
             y = None if labels is None else tf.constant(labels[first : first + per_batch])
             epsilon = tf.random.stateless_normal(
-                (len(x), k, self.latent_dim), seed=[seed, first]
+                (len(x), k, *self.latent_shape), seed=[seed, first]
             )  # a fixed draw per batch
             for key, value in zip(results, self._bounds_fn(x, y, epsilon), strict=True):
                 results[key].append(value.numpy())
@@ -553,7 +600,7 @@ class VAEGAN(VAE):
 
     def _vaegan_losses(self, images, training):
         values, pixels = self._vae_losses(images, None, training)
-        prior = self.noise((tf.shape(images)[0], self.latent_dim))
+        prior = self.noise((tf.shape(images)[0], *self.latent_shape))
         decoded = [self._to_images(pixels), self._to_images(self.decoder(prior, training=training))]
         real_logits = self.discriminator(self._critic_input(images), training=training)
         fake_logits = [
