@@ -142,6 +142,11 @@ class ModelSpec:
             )
         if self.task != "classifier" and self.export is None:
             raise ValueError(f"{self.name}: a {self.task} needs export (what is saved).")
+        if self.conditional_option is not None and self.option(self.conditional_option) is None:
+            raise ValueError(
+                f"{self.name}: conditional_option {self.conditional_option!r} is not one of its "
+                f"options ({', '.join(o.dest for o in self.options) or 'none'})."
+            )
 
     @property
     def conditional(self) -> bool:

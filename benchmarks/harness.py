@@ -501,7 +501,42 @@ def sampling() -> dict:
                 lambda model=model, labels=labels: model.generate(512, seed=0, **labels), 512
             )
         }
+        if hasattr(model, "network_ema") and hasattr(model, "_loop"):
+            result[name].update(denoising_loop_overhead(model))
     return result
+
+
+def denoising_loop_overhead(model, batch: int = 256, steps: int = 20) -> dict:
+    """A diffusion-family model's sampling time at ``steps`` steps against ``steps`` compiled
+    calls of its network alone: unguided at ``batch``, and guided (a class-conditional copy) against
+    calls at twice the batch.  Ratios near 1 say the sampling loop adds nothing to the network."""
+    conditional = type(model)(**{**model.get_config(), "num_classes": 10})
+    labels = np.arange(batch) % 10
+
+    def network_time(net, n, with_labels):
+        inputs = [tf.zeros((n, *model.latent_shape)), tf.fill((n,), 0.5)]
+        if with_labels:
+            inputs.append(tf.zeros((n,), tf.int32))
+        call = tf.function(lambda *xs: net(list(xs), training=False))
+
+        def run():
+            for _ in range(steps):
+                out = call(*inputs)
+            return out.numpy()
+
+        return n / _images_per_second(run, n)  # seconds for the steps' calls
+
+    def sampling_time(m, **kw):
+        rate = _images_per_second(lambda: m.generate(batch, seed=0, steps=steps, **kw), batch)
+        return batch / rate
+
+    plain = sampling_time(model)
+    guided = sampling_time(conditional, labels=labels, guidance=3.0)
+    return {
+        f"sample_{steps}_steps_batch_{batch}_per_s": batch / plain,
+        "unguided_over_network": plain / network_time(model.network_ema, batch, False),
+        "guided_over_network_2x": guided / network_time(conditional.network_ema, 2 * batch, True),
+    }
 
 
 def peak_memory_mib() -> float:

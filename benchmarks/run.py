@@ -241,6 +241,14 @@ def markdown(report: dict) -> str:
             )
             + "."
         )
+        for k, v in s.items():
+            if isinstance(v, dict) and "unguided_over_network" in v:
+                lines.append(
+                    f"{k}: 20 sampling steps at batch 256, "
+                    f"{v['sample_20_steps_batch_256_per_s']:.0f} images/s; the sampling time over "
+                    f"20 calls of the network alone {v['unguided_over_network']:.2f} (unguided), "
+                    f"{v['guided_over_network_2x']:.2f} (guided, against calls at batch 512)."
+                )
     if report.get("quality"):
         q = report["quality"]
         if report.get("quality_run"):  # measured apart from the rest (``--parts quality``)

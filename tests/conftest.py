@@ -81,7 +81,8 @@ def _seed():
 FILE_SECONDS = {
     "tests/test_stylegan_quality.py": 188,
     "tests/test_gan_demo.py": 184,
-    "tests/test_diffusion.py": 150,
+    "tests/test_diffusion.py": 195,
+    "tests/test_diffusion_quality.py": 100,
     "notebooks/08_evaluation.ipynb": 137,
     "tests/test_vae.py": 129,
     "notebooks/04_cyclegan.ipynb": 124,
@@ -102,6 +103,7 @@ FILE_SECONDS = {
     "tests/test_dcgan_quality.py": 52,
     "notebooks/05_stylegan.ipynb": 50,
     "notebooks/06_pixelcnn.ipynb": 44,
+    "notebooks/09_diffusion.ipynb": 43,
     "tests/test_stylegan.py": 43,
     "notebooks/02_gan.ipynb": 40,
     "notebooks/01_cnn.ipynb": 37,

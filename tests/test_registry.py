@@ -156,6 +156,8 @@ def test_register_refuses_duplicates_and_unknown_names():
         registry.get("nope")
     with pytest.raises(ValueError, match="task must be one of sampler"):
         ModelSpec("x", ToyGAN, "painter", "x")
+    with pytest.raises(ValueError, match="conditional_option 'labels' is not one of its options"):
+        ModelSpec("x", ToyGAN, "sampler", "x", export=lambda m: {}, conditional_option="labels")
     assert (
         registry.names()[:4] == ("cnn", "dcgan", "cgan", "wgan-gp")
         and len(set(registry.names())) == 16

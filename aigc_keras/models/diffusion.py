@@ -24,9 +24,13 @@
   predicts the velocity ``x - ε`` of the straight path ``x_t = t x + (1 - t) ε`` from noise
   (t = 0) to data (t = 1), and sampling integrates it with Euler or Heun steps.
 
-The two models share one U-Net (:func:`build_unet`) and everything but their targets and
+* Latent diffusion: Rombach, Blattmann, Lorenz, Esser, Ommer, "High-Resolution Image Synthesis
+  with Latent Diffusion Models" (CVPR 2022): the same diffusion on an autoencoder's latents
+  (:class:`LatentDiffusion`, with chapter 3's VAE).
+
+The models share one U-Net (:func:`build_unet`) and everything but their targets and
 samplers (:class:`_Denoising`).  Every sampler is one compiled ``tf.while_loop``, traced once per
-batch shape and guidance mode, whatever the number of steps.  Images are in [-1, 1].
+guidance mode (an input signature with the batch and the steps left open).  Images are in [-1, 1].
 """
 
 from __future__ import annotations
@@ -467,7 +471,16 @@ class _Denoising(GenerativeModel):
             _, x = tf.while_loop(lambda i, _: i < steps, body, (tf.constant(0), x))
             return x
 
-        compiled = tf.function(loop, reduce_retracing=True)
+        signature = [  # every batch size and number of steps share one trace
+            tf.TensorSpec((None, *self.latent_shape), tf.float32),
+            tf.TensorSpec((None,), tf.int32),
+            tf.TensorSpec((None, self._schedule(1).shape[1]), tf.float32),
+            tf.TensorSpec((), tf.float32),
+            tf.TensorSpec((2,), tf.int32),  # what stateless_fold_in returns
+        ]
+        # no autograph: the loop and Heun's branch are tf.while_loop and tf.cond already (and in a
+        # long notebook session autograph once resolved ``self._step`` to another converted method)
+        compiled = tf.function(loop, input_signature=signature, autograph=False)
         self._samplers[guided] = compiled
         return compiled
 
@@ -544,7 +557,7 @@ class _Denoising(GenerativeModel):
                 batch_labels,
                 schedule,
                 tf.constant(guidance, tf.float32),
-                tf.random.experimental.stateless_fold_in(seed_pair, first + 1),
+                tf.cast(tf.random.experimental.stateless_fold_in(seed_pair, first + 1), tf.int32),
             )
             outputs.append(self._finish(x).numpy())
         return np.concatenate(outputs)
@@ -816,19 +829,29 @@ class FlowMatching(_Denoising):
 AUTOENCODER_PHASES = ("autoencoder", "diffusion")
 
 
+def _to_unit(images):
+    """Images in [-1, 1] mapped to [0, 1], the autoencoder's range."""
+    return (tf.cast(images, tf.float32) + 1.0) / 2.0
+
+
 class LatentDiffusion(DiffusionModel):
     """Diffusion in the latent space of an autoencoder (Rombach et al., "High-Resolution Image
     Synthesis with Latent Diffusion Models", CVPR 2022: the idea behind Stable Diffusion).
 
     The autoencoder is chapter 3's :class:`~aigc_keras.models.vae.VAE` with a spatial latent
     (``latent_channels`` maps at the encoder's smallest resolution: 7x7x4 for 28x28 images, 196
-    numbers for 784 pixels), a Gaussian likelihood and a small KL weight, so that the latent
-    keeps the image's detail while staying near a standard normal's scale.  One ``fit`` trains it
-    for the first ``autoencoder_steps`` steps (its own Adam), then freezes it and trains the
-    U-Net, the same :class:`DiffusionModel`, on its latents ``z ~ q(z | x)`` multiplied by
-    ``latent_scale``: one over the standard deviation of the first diffusion batch's latents
-    (Stable Diffusion's 0.18215 is this factor for its autoencoder), held in a variable and the
-    checkpoint.  Sampling runs DDIM in the latent space, unclipped, and decodes once at the end.
+    numbers for 784 pixels) and a small KL weight, so that the latent keeps the image's detail
+    while staying near a standard normal's scale.  It sees the images mapped to [0, 1] and its
+    reconstruction term is the binary cross-entropy of its Bernoulli decoder: on grey levels a
+    reconstruction loss, not a likelihood.  A Gaussian decoder (a ``tanh`` mean) was tried and
+    dropped: its output saturated at the background's -1 and its training stalled on a blank
+    digit in some seeds, while the Bernoulli one trained on all six seeds tried (2026-12-04).
+    One ``fit`` trains it for the first ``autoencoder_steps`` steps (its own Adam), then freezes
+    it and trains the U-Net, the same :class:`DiffusionModel`, on its latents ``z ~ q(z | x)``
+    multiplied by ``latent_scale``: one over the standard deviation of the first diffusion
+    batch's latents (Stable Diffusion's 0.18215 is this factor for its autoencoder), held in a
+    variable and the checkpoint.  Sampling runs DDIM in the latent space, unclipped, and decodes
+    once at the end.
 
     The two phases are two compiled steps (a synchronising optimizer step cannot sit inside a
     ``tf.cond`` under ``tf.distribute``); :meth:`make_train_function` runs the one the step
@@ -842,8 +865,7 @@ class LatentDiffusion(DiffusionModel):
         width: the U-Net's width (it works at the latent's single resolution).
         latent_channels: the latent map's channels.
         autoencoder_width: the VAE's base width.
-        kl_weight: the VAE's β, the KL term's weight against the Gaussian reconstruction term.
-        sigma: the VAE's Gaussian likelihood's standard deviation.
+        kl_weight: the VAE's β, the KL term's weight against the reconstruction term.
         autoencoder_steps: how many of the first training steps train the autoencoder.
         autoencoder_learning_rate: its Adam's learning rate.
         schedule, timesteps, prediction, label_dropout, learning_rate, seed: as
@@ -865,7 +887,6 @@ class LatentDiffusion(DiffusionModel):
         latent_channels=4,
         autoencoder_width=32,
         kl_weight=0.01,
-        sigma=1.0,
         autoencoder_steps=1000,
         autoencoder_learning_rate=1e-3,
         schedule="cosine",
@@ -885,7 +906,7 @@ class LatentDiffusion(DiffusionModel):
             autoencoder_learning_rate, "autoencoder_learning_rate"
         )
         self.autoencoder_width = check_int(autoencoder_width, "autoencoder_width")
-        self.kl_weight, self.sigma = float(kl_weight), float(sigma)
+        self.kl_weight = check_non_negative(kl_weight, "kl_weight")
         self._phase = "diffusion"
         super().__init__(
             image_size=image_size,
@@ -910,8 +931,7 @@ class LatentDiffusion(DiffusionModel):
                 channels=self.channels,
                 width=self.autoencoder_width,
                 beta=self.kl_weight,
-                likelihood="gaussian",
-                sigma=self.sigma,
+                likelihood="bernoulli",
                 latent_channels=self.latent_channels,
                 seed=self.seed,
                 name="autoencoder",
@@ -933,7 +953,6 @@ class LatentDiffusion(DiffusionModel):
             "latent_channels": self.latent_channels,
             "autoencoder_width": self.autoencoder_width,
             "kl_weight": self.kl_weight,
-            "sigma": self.sigma,
             "autoencoder_steps": self.autoencoder_steps,
             "autoencoder_learning_rate": self.autoencoder_learning_rate,
         }
@@ -992,7 +1011,7 @@ class LatentDiffusion(DiffusionModel):
         return tf.where(self.latent_scale > 0, self.latent_scale, 1.0)
 
     def _to_network(self, images, training):
-        mean, log_var = self.autoencoder.encoder(images, training=False)
+        mean, log_var = self.autoencoder.encoder(_to_unit(images), training=False)
         latents = mean + tf.exp(0.5 * log_var) * self.noise(tf.shape(mean))
         if training:  # the first diffusion batch sets the scale; later ones keep it
             measured = 1.0 / tf.maximum(tf.math.reduce_std(latents), 1e-6)
@@ -1002,19 +1021,32 @@ class LatentDiffusion(DiffusionModel):
     def _denoiser_steps(self):
         return tf.maximum(self.steps_done - self.autoencoder_steps, 0)
 
+    @staticmethod
+    def phase_trackers(phase: str) -> tuple:
+        """The values a phase's training step reports: ``("reconstruction", "kl")`` for the VAE's,
+        ``("loss",)`` for the U-Net's (so a progress line or curve never shows the idle phase's
+        empty means as zeros; ``evaluate`` reports all three).
+
+        Args:
+            phase: ``"autoencoder"`` or ``"diffusion"``.
+        """
+        return ("reconstruction", "kl") if phase == AUTOENCODER_PHASES[0] else ("loss",)
+
     def train_step(self, data):
         if self._phase == "diffusion":
-            return super().train_step(data)
-        images, _ = self.unpack(data)
-        with tf.GradientTape() as tape:
-            values, _ = self.autoencoder._vae_losses(images, None, training=True)
-            scaled = self.scale_loss("autoencoder", values["loss"])
-        self.descend("autoencoder", tape, scaled, self.autoencoder.trainable_variables)
-        return self.record(reconstruction=values["reconstruction"], kl=values["kl"])
+            logs = super().train_step(data)
+        else:
+            images, _ = self.unpack(data)
+            with tf.GradientTape() as tape:
+                values, _ = self.autoencoder._vae_losses(_to_unit(images), None, training=True)
+                scaled = self.scale_loss("autoencoder", values["loss"])
+            self.descend("autoencoder", tape, scaled, self.autoencoder.trainable_variables)
+            logs = self.record(reconstruction=values["reconstruction"], kl=values["kl"])
+        return {key: logs[key] for key in self.phase_trackers(self._phase)}
 
     def test_step(self, data):
         images, _ = self.unpack(data)
-        values, _ = self.autoencoder._vae_losses(images, None, training=False)
+        values, _ = self.autoencoder._vae_losses(_to_unit(images), None, training=False)
         return self.record(
             count_step=False,
             loss=self._loss(data, training=False),
@@ -1026,8 +1058,8 @@ class LatentDiffusion(DiffusionModel):
 
     def _finish(self, x):
         """Decode the sampled latents (unscaled) into images in [-1, 1]."""
-        images = self.autoencoder.sample_from_latents(x / self._scale())
-        return tf.clip_by_value(images, -1.0, 1.0)
+        images = self.autoencoder.sample_from_latents(x / self._scale())  # in [0, 1]
+        return tf.clip_by_value(2.0 * images - 1.0, -1.0, 1.0)
 
     def reconstruct(self, images):
         """The autoencoder's reconstructions (its posterior means decoded).
@@ -1038,7 +1070,8 @@ class LatentDiffusion(DiffusionModel):
         Returns:
             Float32 reconstructions in [-1, 1].
         """
-        return self.autoencoder.reconstruct(images)
+        images = np.asarray(images, np.float32)
+        return 2.0 * self.autoencoder.reconstruct((images + 1.0) / 2.0) - 1.0
 
     def exported_network(self) -> keras.Model:
         """One network for sampling elsewhere: ``[x_t, time (, label), latent]`` ->
@@ -1052,8 +1085,9 @@ class LatentDiffusion(DiffusionModel):
         unscaled = layers.Rescaling(
             1.0 / float(keras.ops.convert_to_numpy(self._scale())), name="latent_unscale"
         )(latent)
-        image = layers.Activation("tanh", dtype="float32", name="to_image")(
-            self.autoencoder.decoder(unscaled)
+        logits = self.autoencoder.decoder(unscaled)
+        image = layers.Activation("tanh", dtype="float32", name="to_image")(  # 2 sigmoid(l) - 1
+            layers.Rescaling(0.5, name="logit_scale")(logits)
         )
         return keras.Model(
             [*inputs, latent], [self.network_ema(inputs), image], name="latent_denoiser"
