@@ -6,7 +6,7 @@ import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "aigc_keras"
-MODEL_FILES = ("cnn", "gan", "vae", "cyclegan", "stylegan", "pixelcnn", "editing")
+MODEL_FILES = ("cnn", "gan", "vae", "cyclegan", "stylegan", "pixelcnn", "editing", "style")
 # Lowest first; a module may import its own group or a lower one.  Inside group 3 the networks come
 # before the training core, and both before the model files (which import no other model file),
 # and models.diffusion last: its latent diffusion is built on chapter 3's VAE.

@@ -1,0 +1,491 @@
+"""Chapter 10: textures and styles from the statistics of a network's features.
+
+* Texture synthesis and style transfer by optimising the pixels: Gatys, Ecker, Bethge, "Texture
+  Synthesis Using Convolutional Neural Networks" (NeurIPS 2015) and "Image Style Transfer Using
+  Convolutional Neural Networks" (CVPR 2016).
+* Random networks as feature extractors: He, Wang, Hopcroft, "A Powerful Generative Model Using
+  Random Weights for the Deep Image Representation" (NeurIPS 2016); Ustyuzhaninov, Brendel, Gatys,
+  Bethge, "What does it take to generate natural textures?" (ICLR 2017).
+
+A texture is summarised by **Gram matrices**: for a layer with feature maps ``F`` of shape
+``(H, W, C)``, ``G = F^T F / (H W)``, the average over positions of the products of every pair of
+channels.  Positions are averaged away, so the Gram matrix keeps which features occur together and
+how strongly, and forgets where: two images with the same Gram matrices at every layer look like
+the same texture.  Synthesis starts from noise and changes the pixels until their Gram matrices
+match the example's; style transfer adds a term that keeps one layer's features (the arrangement)
+of a content photograph.
+
+Images are RGB in [0, 1] (grey images are repeated over three channels).
+
+Extractors (:func:`load_extractor`):
+
+* ``"vgg19"``: Keras' VGG19.  With its ImageNet weights when they can be downloaded; offline, the
+  same layers with seeded random weights rescaled layer by layer so that each layer's
+  pre-activations on a calibration image (the style) have unit variance.
+* ``"multiscale"``: one layer of random filters on an image pyramid (the image averaged over
+  1x1, 2x2, 4x4 and 8x8 blocks): Ustyuzhaninov et al.'s finding that one random layer with filters
+  of several sizes synthesises textures nearly as well as VGG, at a few percent of its arithmetic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+from ..validation import check_int, check_non_negative
+
+VGG_CONTENT_LAYER = "block4_conv2"
+VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+MULTISCALE_FACTORS = (1, 2, 4, 8)
+MULTISCALE_STYLE_LAYERS = tuple(f"scale{f}" for f in MULTISCALE_FACTORS)
+EXTRACTORS = ("auto", "vgg19", "multiscale")
+
+
+def gram_matrix(features):
+    """Gram matrices ``(B, C, C)`` of feature maps ``(B, H, W, C)``: ``F^T F / (H W)``."""
+    features = ops.convert_to_tensor(features)
+    shape = ops.shape(features)
+    flat = ops.reshape(features, (shape[0], shape[1] * shape[2], shape[3]))
+    positions = ops.cast(shape[1] * shape[2], features.dtype)
+    return ops.einsum("bnc,bnd->bcd", flat, flat) / positions
+
+
+def as_rgb(images) -> np.ndarray:
+    """``images`` as a float32 ``(N, H, W, 3)`` array in [0, 1]; one image ``(H, W, C)`` gets a
+    batch axis, grey (``C`` = 1) is repeated over three channels.
+
+    Raises:
+        ValueError: for another shape, channel count or range.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"images must be (H, W, C) or (N, H, W, C) with C = 1 or 3, got shape {images.shape}."
+        )
+    if images.size == 0 or not np.all(np.isfinite(images)):
+        raise ValueError("images must be non-empty and finite.")
+    if images.min() < 0.0 or images.max() > 1.0:
+        raise ValueError(
+            f"images must be in [0, 1], got values from {images.min():.3g} to {images.max():.3g}."
+        )
+    if images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    return images
+
+
+@dataclasses.dataclass
+class Extractor:
+    """A network mapping RGB images in [0, 1] to a dict of named feature maps.
+
+    Attributes:
+        model: the ``keras.Model`` (frozen); called on ``(N, H, W, 3)`` images.
+        names: the layer names, in the order of ``model``'s outputs.
+        description: one line saying which network and which weights.
+        content_layer: the default layer for content (``None`` for an extractor without one).
+        style_layers: the default layers for Gram matrices.
+    """
+
+    model: keras.Model
+    names: tuple
+    description: str
+    content_layer: str | None
+    style_layers: tuple
+
+    def __call__(self, images) -> dict:
+        outputs = self.model(images, training=False)
+        if len(self.names) == 1:
+            outputs = [outputs]
+        return dict(zip(self.names, outputs, strict=True))
+
+
+def _he_normal_(kernel_shape, rng) -> np.ndarray:
+    fan_in = int(np.prod(kernel_shape[:-1]))
+    return rng.normal(0.0, np.sqrt(2.0 / fan_in), kernel_shape).astype(np.float32)
+
+
+def _vgg_preprocess(images):
+    """[0, 1] RGB to VGG's input: 0-255, BGR, ImageNet's channel means subtracted."""
+    bgr = ops.flip(images, axis=-1) * 255.0
+    return bgr - ops.convert_to_tensor(np.array([103.939, 116.779, 123.68], np.float32))
+
+
+class _Preprocess(layers.Layer):
+    """VGG's preprocessing as a layer (serialisable, no ``Lambda``)."""
+
+    def call(self, images):
+        return _vgg_preprocess(images)
+
+
+def _imagenet_vgg19():
+    """Keras' VGG19 without its classifier, with ImageNet weights (downloaded on first use)."""
+    return keras.applications.VGG19(include_top=False, weights="imagenet")
+
+
+def _calibrate(network, calibration: np.ndarray, rng) -> None:
+    """Seeded He-normal weights for every convolution of ``network`` (a chain of layers), each
+    then divided by the standard deviation of its pre-activations on ``calibration``; biases 0."""
+    h = ops.convert_to_tensor(calibration)
+    for layer in network.layers:
+        if isinstance(layer, layers.InputLayer):
+            continue
+        if isinstance(layer, layers.Conv2D):
+            kernel = _he_normal_(tuple(layer.kernel.shape), rng)
+            pre = ops.conv(h, kernel, strides=1, padding="same")
+            kernel = kernel / max(float(ops.std(pre)), 1e-6)
+            layer.kernel.assign(kernel)
+            if layer.use_bias:
+                layer.bias.assign(np.zeros(layer.bias.shape, np.float32))
+        h = layer(h)
+
+
+def _vgg19(style_layers, content_layer, weights, calibration, seed, announce, network=None):
+    """VGG19's feature extractor; ``network``: VGG19 with ImageNet weights already loaded."""
+    wanted = tuple(dict.fromkeys([*style_layers, *([content_layer] if content_layer else [])]))
+    description = None if network is None else "VGG19 with ImageNet weights"
+    if network is None and weights in ("auto", "imagenet"):
+        try:
+            network = _imagenet_vgg19()
+            description = "VGG19 with ImageNet weights"
+        except Exception as error:  # no network, a proxy, a truncated download: all the same here
+            if weights == "imagenet":
+                raise RuntimeError(
+                    f"VGG19's ImageNet weights could not be loaded ({type(error).__name__}: "
+                    f"{error}); use weights='random' to work offline."
+                ) from error
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
+            description = (
+                "VGG19 with seeded random weights rescaled on the calibration image (its ImageNet "
+                f"weights could not be downloaded: {reason})"
+            )
+    if network is None:
+        if calibration is None:
+            raise ValueError(
+                "random VGG19 weights need a calibration image (the style image): each layer is "
+                "scaled to unit variance on it."
+            )
+        network = keras.applications.VGG19(include_top=False, weights=None)
+        preprocessed = _vgg_preprocess(as_rgb(calibration))
+        _calibrate(network, preprocessed, np.random.default_rng(seed))
+        description = description or (
+            "VGG19 with seeded random weights rescaled on the calibration image"
+        )
+    known = [layer.name for layer in network.layers]
+    missing = [name for name in wanted if name not in known]
+    if missing:
+        convs = [n for n in known if "conv" in n]
+        raise ValueError(f"VGG19 has no layer {missing}; its convolutions: {', '.join(convs)}.")
+    network.trainable = False
+    inputs = keras.Input((None, None, 3))
+    body = keras.Model(network.input, [network.get_layer(n).output for n in wanted])
+    model = keras.Model(inputs, body(_Preprocess()(inputs)), name="vgg19_features")
+    model.trainable = False
+    announce(f"style extractor: {description}.")
+    return Extractor(model, wanted, description, content_layer, tuple(style_layers))
+
+
+def _multiscale(
+    style_layers, content_layer, filters: int, kernel_size: int, calibration, seed: int, announce
+):
+    if calibration is None:
+        raise ValueError(
+            "the multiscale extractor's random filters need a calibration image (the style "
+            "image): each scale is scaled to unit variance on it."
+        )
+    wanted = tuple(dict.fromkeys([*style_layers, *([content_layer] if content_layer else [])]))
+    unknown = [n for n in wanted if n not in MULTISCALE_STYLE_LAYERS]
+    if unknown:
+        raise ValueError(
+            f"the multiscale extractor has no layer {unknown}; its layers: "
+            f"{', '.join(MULTISCALE_STYLE_LAYERS)}."
+        )
+    rng = np.random.default_rng(seed)
+    inputs = keras.Input((None, None, 3))
+    centred = layers.Rescaling(2.0, offset=-1.0, name="centre")(inputs)
+    sample = 2.0 * as_rgb(calibration) - 1.0
+    outputs = []
+    for factor, name in zip(MULTISCALE_FACTORS, MULTISCALE_STYLE_LAYERS, strict=True):
+        if name not in wanted:
+            continue
+        x = centred
+        if factor > 1:
+            x = layers.AveragePooling2D(factor, name=f"pool{factor}")(x)
+        conv = layers.Conv2D(filters, kernel_size, padding="same", activation="relu", name=name)
+        outputs.append(conv(x))
+        kernel = _he_normal_(tuple(conv.kernel.shape), rng)
+        pooled = sample if factor == 1 else ops.average_pool(sample, factor, factor)
+        kernel = kernel / max(float(ops.std(ops.conv(pooled, kernel, padding="same"))), 1e-6)
+        conv.kernel.assign(kernel)
+        conv.bias.assign(np.zeros(conv.bias.shape, np.float32))
+    model = keras.Model(inputs, outputs, name="multiscale_features")
+    model.trainable = False
+    description = (
+        f"one layer of {filters} seeded random {kernel_size}x{kernel_size} filters at "
+        f"{len(outputs)} scales, rescaled on the calibration image"
+    )
+    names = tuple(n for n in MULTISCALE_STYLE_LAYERS if n in wanted)
+    style_names = tuple(n for n in names if n in style_layers)
+    return Extractor(model, names, description, content_layer, style_names)
+
+
+def load_extractor(
+    network: str = "auto",
+    *,
+    style_layers=None,
+    content_layer: str | None = None,
+    weights: str = "auto",
+    calibration=None,
+    seed: int = 0,
+    filters: int = 128,
+    kernel_size: int = 5,
+    announce=print,
+) -> Extractor:
+    """A feature extractor for Gram-matrix textures and style transfer.
+
+    ``network="auto"`` (the default) is VGG19 with its ImageNet weights when they can be
+    downloaded (Colab), and otherwise the multiscale random network: VGG19 with random weights
+    failed the texture test at the test's budget (``docs/design.md``, chapter 10).  The choice
+    is announced in one line.
+
+    Args:
+        network: ``"auto"``, ``"vgg19"`` or ``"multiscale"`` (see the module's docstring).
+        style_layers: layer names for the Gram matrices (default: Gatys et al.'s
+            block1_conv1 ... block5_conv1 for VGG19, every scale for ``"multiscale"``).
+        content_layer: the layer compared for content (default block4_conv2 for VGG19; none
+            for ``"multiscale"`` unless one of its scales is named).
+        weights: VGG19's weights: ``"auto"`` (ImageNet if they download, else random),
+            ``"imagenet"`` (an error if they cannot be loaded) or ``"random"``.
+        calibration: an image (``(H, W, C)`` or ``(N, H, W, C)`` in [0, 1]) random weights are
+            rescaled on; the style image.  Needed for random weights.
+        seed: seed of the random weights.
+        filters: the multiscale extractor's random filters per scale.
+        kernel_size: the side of the multiscale extractor's filters.
+        announce: called with the one line that says which extractor and weights are used
+            (``None``: silent).
+
+    Raises:
+        ValueError: for an unknown network, weights or layer name, or random weights without a
+            calibration image.
+        RuntimeError: for ``weights="imagenet"`` when they cannot be loaded.
+    """
+    if network not in EXTRACTORS:
+        raise ValueError(f"network must be one of {', '.join(EXTRACTORS)}, got {network!r}.")
+    if weights not in ("auto", "imagenet", "random"):
+        raise ValueError(f"weights must be 'auto', 'imagenet' or 'random', got {weights!r}.")
+    check_int(seed, "seed", minimum=0)
+    announce = announce or (lambda line: None)
+    reason = None
+    if network == "auto":
+        try:
+            imagenet = _imagenet_vgg19()
+        except Exception as error:  # no network, a proxy, a truncated download: all the same here
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
+            network = "multiscale"
+        else:
+            return _vgg19(
+                tuple(style_layers or VGG_STYLE_LAYERS),
+                content_layer or VGG_CONTENT_LAYER,
+                "imagenet",
+                calibration,
+                seed,
+                announce,
+                network=imagenet,
+            )
+    if network == "vgg19":
+        return _vgg19(
+            tuple(style_layers or VGG_STYLE_LAYERS),
+            content_layer or VGG_CONTENT_LAYER,
+            weights,
+            calibration,
+            seed,
+            announce,
+        )
+    extractor = _multiscale(
+        tuple(style_layers or MULTISCALE_STYLE_LAYERS),
+        content_layer,
+        check_int(filters, "filters", minimum=1),
+        check_int(kernel_size, "kernel_size", minimum=1),
+        calibration,
+        seed,
+        announce,
+    )
+    if reason is None:
+        announce(f"style extractor: {extractor.description}.")
+    else:
+        announce(
+            f"style extractor: {extractor.description} (VGG19's ImageNet weights could not be "
+            f"downloaded: {reason}; random VGG19 weights fail the texture test at this budget)."
+        )
+    return extractor
+
+
+def _relative_error(value, target):
+    """``mean((value - target)^2) / mean(target^2)``: a layer's loss that does not depend on the
+    scale of that layer's features, so each layer weighs the same."""
+    return ops.mean(ops.square(value - target)) / (ops.mean(ops.square(target)) + 1e-8)
+
+
+class ImageOptimisation(keras.Model):
+    """Pixels optimised so that their features match a style (and optionally a content image).
+
+    The only trainable weight is the image (a ``(N, H, W, 3)`` variable in [0, 1], clipped after
+    each step); ``fit`` on any dataset of ``steps`` elements runs the optimisation, so the
+    package's callbacks (progress display, checkpoints) work unchanged.  The loss is
+
+    ``style_weight * mean_l E_l + content_weight * C + tv_weight * TV``,
+
+    with ``E_l = |G_l(x) - G_l(s)|^2 / |G_l(s)|^2`` the relative error of layer ``l``'s Gram
+    matrix (every layer weighs the same whatever its scale), ``C`` the same relative error of the
+    content layer's features against the content image's, and ``TV`` the mean absolute difference
+    of neighbouring pixels (:func:`tf.image.total_variation` per pixel).
+
+    Args:
+        extractor: an :class:`Extractor`.
+        style: the style (or texture) image, ``(H, W, C)`` in [0, 1]; its size may differ from
+            the result's (Gram matrices do not depend on it).
+        init: the starting image(s) ``(N, H, W, C)`` in [0, 1]: noise for texture synthesis, the
+            content photograph for style transfer.
+        content: the content image ``(H, W, C)`` in [0, 1], or ``None`` (texture synthesis).
+        style_weight, content_weight, tv_weight: the loss's weights (>= 0).
+    """
+
+    def __init__(
+        self,
+        extractor: Extractor,
+        style,
+        init,
+        *,
+        content=None,
+        style_weight: float = 1.0,
+        content_weight: float = 1.0,
+        tv_weight: float = 0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.extractor = extractor
+        init = as_rgb(init)
+        self.style_weight = check_non_negative(style_weight, "style_weight")
+        self.content_weight = check_non_negative(content_weight, "content_weight")
+        self.tv_weight = check_non_negative(tv_weight, "tv_weight")
+        if content is not None and extractor.content_layer is None:
+            raise ValueError(
+                "this extractor has no content layer: give load_extractor a content_layer."
+            )
+        style_features = extractor(as_rgb(style))
+        self.style_targets = {
+            name: ops.convert_to_tensor(gram_matrix(style_features[name]))
+            for name in extractor.style_layers
+        }
+        self.content_target = None
+        if content is not None:
+            content = as_rgb(content)
+            if content.shape[1:] != init.shape[1:]:
+                raise ValueError(
+                    f"content {content.shape[1:3]} and init {init.shape[1:3]} must have one size."
+                )
+            self.content_target = ops.convert_to_tensor(extractor(content)[extractor.content_layer])
+        self.image = self.add_weight(
+            shape=init.shape, initializer="zeros", name="image", trainable=True
+        )
+        self.image.assign(init)
+        self.trackers = {
+            name: keras.metrics.Mean(name=name) for name in ("loss", "style", "content", "tv")
+        }
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def losses_of(self, image):
+        """The loss and its parts for ``image``: a dict of scalars."""
+        image = tf.convert_to_tensor(image)
+        features = self.extractor(image)
+        style = ops.mean(
+            ops.stack(
+                [
+                    _relative_error(gram_matrix(features[name]), target)
+                    for name, target in self.style_targets.items()
+                ]
+            )
+        )
+        content = ops.zeros(())
+        if self.content_target is not None:
+            content = _relative_error(features[self.extractor.content_layer], self.content_target)
+        pixels = ops.cast(ops.prod(ops.shape(image)[1:3]), image.dtype)
+        tv = ops.mean(tf.image.total_variation(image)) / (3.0 * pixels)
+        loss = self.style_weight * style + self.content_weight * content + self.tv_weight * tv
+        return {"loss": loss, "style": style, "content": content, "tv": tv}
+
+    def call(self, inputs=None, training=False):
+        return ops.convert_to_tensor(self.image)
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            parts = self.losses_of(self.image.value)
+        gradient = tape.gradient(parts["loss"], self.image.value)
+        self.optimizer.apply_gradients([(gradient, self.image)])
+        self.image.assign(ops.clip(self.image, 0.0, 1.0))
+        for name, value in parts.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def result(self) -> np.ndarray:
+        """The current image(s), ``(N, H, W, 3)`` float32 in [0, 1]."""
+        return ops.convert_to_numpy(self.image)
+
+    def optimise(self, steps: int, *, epochs: int = 1, callbacks=None, verbose=0):
+        """Run ``steps`` optimizer steps as ``epochs`` epochs of ``fit``; returns its history."""
+        steps = check_int(steps, "steps", minimum=1)
+        epochs = check_int(epochs, "epochs", minimum=1)
+        if steps % epochs:
+            raise ValueError(f"steps ({steps}) must be a multiple of epochs ({epochs}).")
+        dummy = tf.data.Dataset.from_tensors(0.0).repeat()
+        return self.fit(
+            dummy,
+            epochs=epochs,
+            steps_per_epoch=steps // epochs,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,
+        )
+
+
+def noise_images(n: int, size: int, *, seed: int = 0) -> np.ndarray:
+    """``n`` images of uniform noise around mid-grey (0.5 +- 0.1), ``(n, size, size, 3)``."""
+    rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
+    n, size = check_int(n, "n", minimum=1), check_int(size, "size", minimum=1)
+    return (0.5 + rng.uniform(-0.1, 0.1, (n, size, size, 3))).astype(np.float32)
+
+
+def phase_randomise(images, *, seed: int = 0, value_range=None) -> np.ndarray:
+    """Images with their Fourier phases randomised and their power spectra kept.
+
+    Each channel's 2-D spectrum keeps its magnitudes and takes the phases of a white-noise
+    image's spectrum (one noise image per input image, shared by its channels, so the channels'
+    relative phases stay): the result has the same power spectrum (all second-order pixel
+    statistics) and none of the arrangement, a control that a texture judge must reject.
+
+    Args:
+        images: ``(N, H, W, C)`` float images.
+        seed: seed of the noise.
+        value_range: ``(low, high)`` to clip the result to (the spectrum is then kept only where
+            nothing was clipped), or ``None``.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim != 4:
+        raise ValueError(f"images must be (N, H, W, C), got shape {images.shape}.")
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(size=images.shape[:3])
+    phase = np.angle(np.fft.fft2(noise, axes=(1, 2)))[..., None]
+    phase[:, 0, 0] = 0.0  # keep the mean (the noise's own mean has phase 0 or pi)
+    spectrum = np.fft.fft2(images, axes=(1, 2))
+    mixed = np.abs(spectrum) * np.exp(1j * (np.angle(spectrum) + phase))
+    out = np.real(np.fft.ifft2(mixed, axes=(1, 2)))
+    if value_range is not None:
+        out = np.clip(out, *value_range)
+    return out.astype(np.float32)

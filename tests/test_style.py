@@ -1,0 +1,139 @@
+"""Chapter 10's building blocks: Gram matrices, the feature extractors (with their offline
+stand-in), the pixel optimisation and the phase-randomised control."""
+
+import keras
+import numpy as np
+import pytest
+
+from aigc_keras.models import style
+
+
+@pytest.fixture(scope="module")
+def texture():
+    """A 32x32 grey stripe-and-noise texture in [0, 1]."""
+    rng = np.random.default_rng(0)
+    stripes = 0.5 + 0.3 * np.sin(np.arange(32) * 2 * np.pi / 6)[None, :, None]
+    return np.clip(stripes + rng.normal(0, 0.05, (32, 32, 1)), 0, 1).astype(np.float32)
+
+
+def test_gram_matrix_averages_channel_products_over_positions():
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(2, 3, 4, 5)).astype(np.float32)
+    gram = keras.ops.convert_to_numpy(style.gram_matrix(features))
+    flat = features.reshape(2, 12, 5)
+    np.testing.assert_allclose(gram, np.einsum("bnc,bnd->bcd", flat, flat) / 12, rtol=1e-5)
+    moved = flat[:, rng.permutation(12)].reshape(2, 3, 4, 5)  # positions shuffled: same Gram
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(style.gram_matrix(moved)), gram, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_as_rgb_repeats_grey_and_refuses_what_it_cannot_read():
+    grey = np.full((4, 4, 1), 0.25, np.float32)
+    rgb = style.as_rgb(grey)
+    assert rgb.shape == (1, 4, 4, 3) and np.all(rgb == 0.25)
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\], got values from -1 to 0.25"):
+        style.as_rgb(grey - np.eye(4)[..., None] * 1.25)
+    with pytest.raises(ValueError, match="C = 1 or 3, got shape"):
+        style.as_rgb(np.zeros((4, 4, 2)))
+
+
+def test_offline_vgg19_is_announced_and_each_layer_has_unit_variance_on_the_style(
+    texture, monkeypatch
+):
+    """The download fails (stood in for without the network): the extractor says so in one line
+    and uses random weights, each convolution's pre-activations of unit variance on the style."""
+
+    def no_network():
+        raise OSError("URL fetch failure: no route to host")
+
+    monkeypatch.setattr(style, "_imagenet_vgg19", no_network)
+    lines = []
+    extractor = style.load_extractor(
+        "vgg19",
+        style_layers=("block1_conv1", "block3_conv1"),
+        calibration=texture,
+        announce=lines.append,
+    )
+    assert len(lines) == 1 and "seeded random weights" in lines[0]
+    assert "could not be downloaded: OSError: URL fetch failure" in lines[0]
+    assert extractor.names == ("block1_conv1", "block3_conv1", "block4_conv2")
+    # each convolution's pre-activation (kernel only: biases are 0) has standard deviation 1
+    body = extractor.model.layers[-1]
+    h = style._vgg_preprocess(style.as_rgb(texture))
+    for layer in body.layers[1:]:
+        if isinstance(layer, keras.layers.Conv2D):
+            pre = keras.ops.conv(h, layer.kernel, padding="same")
+            assert abs(float(keras.ops.std(pre)) - 1.0) < 1e-3, layer.name
+        h = layer(h)
+    with pytest.raises(RuntimeError, match="weights could not be loaded.*weights='random'"):
+        style.load_extractor("vgg19", weights="imagenet", calibration=texture)
+    with pytest.raises(ValueError, match="VGG19 has no layer \\['block6_conv1'\\]; its conv"):
+        style.load_extractor(
+            "vgg19", weights="random", style_layers=("block6_conv1",), calibration=texture
+        )
+    with pytest.raises(ValueError, match="need a calibration image"):
+        style.load_extractor("vgg19", weights="random")
+    # the default: ImageNet's VGG19, or offline the multiscale random network, said in one line
+    lines.clear()
+    fallback = style.load_extractor(calibration=texture, filters=4, announce=lines.append)
+    assert fallback.names == style.MULTISCALE_STYLE_LAYERS and len(lines) == 1
+    assert "4 seeded random 5x5 filters at 4 scales" in lines[0]
+    assert "ImageNet weights could not be downloaded: OSError: URL fetch failure" in lines[0]
+
+
+def test_multiscale_extractor_and_its_refusals(texture):
+    lines = []
+    extractor = style.load_extractor(
+        "multiscale", calibration=texture, filters=8, announce=lines.append
+    )
+    assert extractor.names == ("scale1", "scale2", "scale4", "scale8")
+    assert "8 seeded random 5x5 filters at 4 scales" in lines[0]
+    shapes = [tuple(f.shape) for f in extractor(style.as_rgb(texture)).values()]
+    assert shapes == [(1, 32, 32, 8), (1, 16, 16, 8), (1, 8, 8, 8), (1, 4, 4, 8)]
+    with pytest.raises(ValueError, match="has no layer \\['scale3'\\]; its layers: scale1"):
+        style.load_extractor("multiscale", style_layers=("scale3",), calibration=texture)
+    with_content = style.load_extractor(
+        "multiscale", content_layer="scale2", style_layers=("scale1",), calibration=texture
+    )
+    assert with_content.names == ("scale1", "scale2") and with_content.style_layers == ("scale1",)
+    with pytest.raises(ValueError, match="has no layer \\['scale5'\\]"):
+        style.load_extractor("multiscale", content_layer="scale5", calibration=texture)
+    with pytest.raises(ValueError, match="must be one of auto, vgg19, multiscale, got 'vgg'"):
+        style.load_extractor("vgg", calibration=texture)
+    with pytest.raises(ValueError, match="weights must be 'auto', 'imagenet' or 'random'"):
+        style.load_extractor("vgg19", weights="none", calibration=texture)
+
+
+def test_optimisation_lowers_the_gram_loss_and_keeps_pixels_in_range(texture):
+    extractor = style.load_extractor("multiscale", calibration=texture, filters=16, announce=None)
+    model = style.ImageOptimisation(extractor, texture, style.noise_images(2, 24, seed=0))
+    model.compile(optimizer=keras.optimizers.Adam(0.05))
+    before = float(model.losses_of(model.image.value)["style"])
+    history = model.optimise(40, epochs=2).history
+    after = history["style"][-1]
+    assert after < 0.5 * before, (before, history["style"])
+    image = model.result()
+    assert image.shape == (2, 24, 24, 3) and image.min() >= 0.0 and image.max() <= 1.0
+    assert history["content"] == [0.0, 0.0]
+    with pytest.raises(ValueError, match="steps \\(5\\) must be a multiple of epochs \\(2\\)"):
+        model.optimise(5, epochs=2)
+    with pytest.raises(ValueError, match="no content layer: give load_extractor a content_layer"):
+        style.ImageOptimisation(extractor, texture, texture, content=texture)
+    with pytest.raises(ValueError, match="tv_weight"):
+        style.ImageOptimisation(extractor, texture, texture, tv_weight=-1.0)
+
+
+def test_phase_randomising_keeps_the_power_spectrum_and_the_mean():
+    rng = np.random.default_rng(2)
+    images = rng.normal(size=(3, 16, 16, 2)) * 0.01  # small: no clipping
+    images[..., 0] += np.sin(np.arange(16) * 2 * np.pi / 4)[None, None, :]
+    shuffled = style.phase_randomise(images, seed=0)
+    assert shuffled.shape == images.shape
+    np.testing.assert_allclose(
+        np.abs(np.fft.fft2(shuffled, axes=(1, 2))),
+        np.abs(np.fft.fft2(images, axes=(1, 2))),
+        atol=1e-3,
+    )
+    np.testing.assert_allclose(shuffled.mean(axis=(1, 2)), images.mean(axis=(1, 2)), atol=1e-5)
+    assert np.abs(shuffled - images).mean() > 0.1  # the arrangement changed
