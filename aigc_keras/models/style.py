@@ -22,8 +22,8 @@ Extractors (:func:`load_extractor`):
 * ``"vgg19"``: Keras' VGG19.  With its ImageNet weights when they can be downloaded; offline, the
   same layers with seeded random weights rescaled layer by layer so that each layer's
   pre-activations on a calibration image (the style) have unit variance.
-* ``"multiscale"``: one layer of random filters on an image pyramid (the image averaged over
-  1x1, 2x2, 4x4 and 8x8 blocks): Ustyuzhaninov et al.'s finding that one random layer with filters
+* ``"multiscale"``: one layer of random filters on an image pyramid (the image at full size and
+  2, 4 and 8 times smaller): Ustyuzhaninov et al.'s finding that one random layer with filters
   of several sizes synthesises textures nearly as well as VGG, at a few percent of its arithmetic.
 """
 
@@ -122,6 +122,24 @@ class _Preprocess(layers.Layer):
         return _vgg_preprocess(images)
 
 
+class _Downsample(layers.Layer):
+    """The image ``factor`` times smaller: bilinear resizing with antialiasing (a triangle filter
+    ``2 * factor`` pixels wide), whose gradient spreads smoothly over the full-size pixels.  Block
+    averaging (``AveragePooling2D``) gave the optimised images ``factor x factor`` blocks."""
+
+    def __init__(self, factor: int, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = check_int(factor, "factor", minimum=1)
+
+    def call(self, images):
+        shape = tf.shape(images)
+        size = tf.maximum(shape[1:3] // self.factor, 1)
+        return tf.image.resize(images, size, method="bilinear", antialias=True)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
 def _imagenet_vgg19():
     """Keras' VGG19 without its classifier, with ImageNet weights (downloaded on first use)."""
     return keras.applications.VGG19(include_top=False, weights="imagenet")
@@ -214,11 +232,11 @@ def _multiscale(
             continue
         x = centred
         if factor > 1:
-            x = layers.AveragePooling2D(factor, name=f"pool{factor}")(x)
+            x = _Downsample(factor, name=f"down{factor}")(x)
         conv = layers.Conv2D(filters, kernel_size, padding="same", activation="relu", name=name)
         outputs.append(conv(x))
         kernel = _he_normal_(tuple(conv.kernel.shape), rng)
-        pooled = sample if factor == 1 else ops.average_pool(sample, factor, factor)
+        pooled = sample if factor == 1 else _Downsample(factor)(sample)
         kernel = kernel / max(float(ops.std(ops.conv(pooled, kernel, padding="same"))), 1e-6)
         conv.kernel.assign(kernel)
         conv.bias.assign(np.zeros(conv.bias.shape, np.float32))
