@@ -9,6 +9,7 @@
     aigc-keras translate --model generator_ab.keras --input IMAGE_OR_FOLDER --out FOLDER
     aigc-keras inpaint --model inpainter.keras --image IMAGE --mask MASK.png --out FILLED.png
     aigc-keras enhance --model superres_x2.keras|denoiser.keras --input IMAGE_OR_FOLDER --out FOLDER
+    aigc-keras texture --style IMAGE [--size 128] [--n 1] [--steps 300] [--out texture.png]
 
 ``train`` takes its models, their defaults and their own options from the registry
 (:mod:`aigc_keras.registry`): ``aigc-keras train --help`` lists them.  The other commands read
@@ -31,7 +32,8 @@ STRICT_HELP = (
     "refuse a folder that holds unreadable or non-image files (default: skip them and "
     "say how many, naming the first three)"
 )
-COMMANDS = ("info", "train", "sample", "eval", "translate", "inpaint", "enhance")
+COMMANDS = ("info", "train", "sample", "eval", "translate", "inpaint", "enhance", "texture")
+STYLE_SIDE = 256  # a style image is used at most this many pixels on its longer side
 METRICS = ("fid", "kid", "is", "pr")
 # What a user's bad input raises inside a command: printed as one line, not a traceback.
 INPUT_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError)
@@ -281,6 +283,42 @@ def build_parser() -> argparse.ArgumentParser:
         "it to one image or every image in a folder.",
         "a saved super-resolution or denoising network",
         "enhanced",
+    )
+
+    texture = commands.add_parser(
+        "texture",
+        help="synthesise a texture like an image (Gram matrices, chapter 10)",
+        description="Start from noise and change the pixels until their feature statistics "
+        "(Gram matrices) match --style's.  The extractor: VGG19 with ImageNet weights when "
+        "they download, else a multiscale network of random filters (one line says which).",
+    )
+    texture.add_argument("--style", required=True, help="the example image (any image file)")
+    texture.add_argument(
+        "--size", type=_positive_int, default=128, help="side of each texture (default: 128)"
+    )
+    texture.add_argument(
+        "--n", type=_positive_int, default=1, help="number of textures (default: 1)"
+    )
+    texture.add_argument(
+        "--steps", type=_positive_int, default=300, help="Adam steps (default: 300)"
+    )
+    texture.add_argument(
+        "--learning-rate",
+        type=_argument_type(float, "learning rate"),
+        default=0.05,
+        help="Adam's learning rate, pixels in [0, 1] (default: 0.05)",
+    )
+    texture.add_argument(
+        "--network",
+        choices=("auto", "vgg19", "multiscale"),
+        default="auto",
+        help="feature extractor (default: auto)",
+    )
+    texture.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="random seed (default: 0)"
+    )
+    texture.add_argument(
+        "--out", default="texture.png", help="PNG file to write (default: texture.png)"
     )
 
     evaluate = commands.add_parser(
@@ -907,7 +945,41 @@ def _enhance(args) -> None:
     print(f"{done[record['model']]} {written} image(s) into {args.out}")
 
 
+def _texture(args) -> None:
+    """Synthesise ``--n`` textures like ``--style`` and write them side by side as one PNG."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from . import data, viz
+    from .models import style
+
+    example = data.read_image(pathlib.Path(args.style).expanduser(), 3) / 255.0
+    longer = max(example.shape[:2])
+    if longer > STYLE_SIDE:
+        shape = [round(side * STYLE_SIDE / longer) for side in example.shape[:2]]
+        example = tf.image.resize(example, shape, antialias=True).numpy().clip(0.0, 1.0)
+    if args.learning_rate <= 0:
+        raise ValueError(f"--learning-rate must be > 0, got {args.learning_rate}.")
+    keras.utils.set_random_seed(args.seed)
+    extractor = style.load_extractor(args.network, calibration=example, seed=args.seed)
+    noise = style.noise_images(args.n, args.size, seed=args.seed)
+    synthesis = style.ImageOptimisation(extractor, example, noise)
+    synthesis.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    start = float(synthesis.losses_of(synthesis.image)["style"])
+    epochs = 10 if args.steps % 10 == 0 else 1  # a progress line per tenth of the steps
+    history = synthesis.optimise(args.steps, epochs=epochs, verbose=2).history
+    end = history["style"][-1]
+    grid = viz.image_grid(synthesis.result(), ncols=args.n, value_range=(0, 1))
+    out = viz.save_image(np.asarray(grid), args.out)
+    print(
+        f"Gram loss {start:.4f} -> {end:.4f} ({1 - end / start:.1%} lower) after {args.steps} "
+        f"steps; wrote {args.n} texture(s) of {args.size}x{args.size} to {out}"
+    )
+
+
 APPLY = {
+    "texture": _texture,
     "sample": _sample,
     "eval": _evaluate,
     "translate": _translate,

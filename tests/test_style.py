@@ -137,3 +137,29 @@ def test_phase_randomising_keeps_the_power_spectrum_and_the_mean():
     )
     np.testing.assert_allclose(shuffled.mean(axis=(1, 2)), images.mean(axis=(1, 2)), atol=1e-5)
     assert np.abs(shuffled - images).mean() > 0.1  # the arrangement changed
+
+
+def test_texture_command_writes_textures_and_refuses_a_file_that_is_not_an_image(
+    tmp_path, texture, capsys
+):
+    from PIL import Image
+
+    from aigc_keras import cli
+
+    example = tmp_path / "stripes.png"
+    Image.fromarray((texture[..., 0] * 255).astype(np.uint8)).resize((300, 150)).save(example)
+    out = tmp_path / "texture.png"
+    arguments = ["texture", "--style", str(example), "--network", "multiscale", "--size", "24"]
+    assert cli.main([*arguments, "--n", "2", "--steps", "20", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "style extractor: one layer of 128 seeded random 5x5 filters" in printed
+    assert "Gram loss" in printed and "wrote 2 texture(s) of 24x24" in printed
+    assert np.asarray(Image.open(out)).shape == (26, 51, 3)  # two tiles, 1-pixel borders
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    with pytest.raises(SystemExit):
+        cli.main(["texture", "--style", str(text), "--out", str(out)])
+    assert "could not read" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main([*arguments, "--learning-rate", "-1", "--out", str(out)])
+    assert "--learning-rate must be > 0, got -1.0" in capsys.readouterr().err
