@@ -507,3 +507,126 @@ def phase_randomise(images, *, seed: int = 0, value_range=None) -> np.ndarray:
     if value_range is not None:
         out = np.clip(out, *value_range)
     return out.astype(np.float32)
+
+
+# --- DeepDream -------------------------------------------------------------------------------
+
+
+def _layer_model(network: keras.Model, layer: str) -> keras.Model:
+    """A model from images of any size to ``layer``'s activations.
+
+    A network whose input takes any size (Keras' InceptionV3 without its top) is cut at the
+    layer; one with a fixed input size (the chapter-1 classifier) has its layers re-applied, in
+    order, to an input of any size, which works for a chain of convolutions and poolings.
+
+    Raises:
+        ValueError: for a layer the network lacks, or one behind a layer that needs a fixed
+            size (a dense layer: only convolutional layers can be dreamed on).
+    """
+    names = [item.name for item in network.layers]
+    convolutional = [item.name for item in network.layers if isinstance(item, layers.Conv2D)]
+    if layer not in names or layer not in convolutional:
+        raise ValueError(
+            f"{network.name} has no convolutional layer {layer!r}; its convolutional layers: "
+            f"{', '.join(convolutional)}."
+        )
+    if all(side is None for side in network.input_shape[1:3]):
+        return keras.Model(network.input, network.get_layer(layer).output)
+    inputs = keras.Input((None, None, network.input_shape[-1]))
+    x = inputs
+    for item in network.layers:
+        if isinstance(item, layers.InputLayer):
+            continue
+        if not isinstance(item, layers.Conv2D | layers.MaxPooling2D | layers.AveragePooling2D):
+            raise ValueError(
+                f"{layer!r} comes after {item.name!r}, which needs a fixed image size; "
+                "DeepDream here takes a layer of the network's convolutional part."
+            )
+        x = item(x)
+        if item.name == layer:
+            return keras.Model(inputs, x)
+    raise AssertionError("unreachable: the layer was found above")
+
+
+def deep_dream(
+    network: keras.Model,
+    layer: str,
+    image,
+    *,
+    steps: int = 40,
+    step_size: float = 0.02,
+    octaves: int = 3,
+    octave_scale: float = 1.3,
+):
+    """DeepDream (Mordvintsev, Olah, Tyka 2015): change the image to excite a layer more.
+
+    Gradient ascent on the mean activation of ``layer``: each step adds ``step_size`` times the
+    gradient divided by its mean absolute value, and clips to [-1, 1].  Octaves: the image is
+    dreamed first ``octave_scale ** (octaves - 1)`` times smaller, then at each larger size up
+    to its own, the detail added so far carried up (Mordvintsev's scheme: the original at each
+    size plus the upsampled difference), so patterns appear at several scales.
+
+    Args:
+        network: a ``keras.Model`` on [-1, 1] images (the chapter-1 classifier's ``network``,
+            or Keras' InceptionV3 without its top).
+        layer: the name of one of its convolutional layers.
+        image: ``(H, W, C)`` in [-1, 1].
+        steps: gradient steps per octave.
+        step_size: the size of each step, in pixel units.
+        octaves: the number of sizes.
+        octave_scale: the ratio of two consecutive sizes (at least 1).
+
+    Returns:
+        ``(dreamed, activations)``: the ``(H, W, C)`` image in [-1, 1], and per octave a NumPy
+        array of ``steps + 1`` mean activations (before each step, and at the end).
+
+    Raises:
+        ValueError: for a layer the network lacks or cannot dream on, an image outside
+            [-1, 1] or of the wrong channels, or a bad step count, size, octave count or scale.
+    """
+    steps = check_int(steps, "steps")
+    octaves = check_int(octaves, "octaves")
+    step_size = check_non_negative(step_size, "step_size")
+    octave_scale = check_non_negative(octave_scale, "octave_scale")
+    if octave_scale < 1.0:
+        raise ValueError(f"octave_scale must be at least 1, got {octave_scale}.")
+    image = np.asarray(image, np.float32)
+    channels = network.input_shape[-1]
+    if image.ndim != 3 or image.shape[-1] != channels:
+        raise ValueError(f"image must be (H, W, {channels}), got shape {image.shape}.")
+    if image.min() < -1.0 or image.max() > 1.0:
+        raise ValueError(
+            f"image must be in [-1, 1], got values from {image.min():.3g} to {image.max():.3g}."
+        )
+    model = _layer_model(network, layer)
+
+    @tf.function(input_signature=[tf.TensorSpec((1, None, None, channels), tf.float32)])
+    def ascend(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            activation = tf.reduce_mean(tf.cast(model(x, training=False), tf.float32))
+        gradient = tape.gradient(activation, x)
+        gradient /= tf.reduce_mean(tf.abs(gradient)) + 1e-8
+        return tf.clip_by_value(x + step_size * gradient, -1.0, 1.0), activation
+
+    @tf.function(input_signature=[tf.TensorSpec((1, None, None, channels), tf.float32)])
+    def excite(x):
+        return tf.reduce_mean(tf.cast(model(x, training=False), tf.float32))
+
+    height, width = image.shape[:2]
+    original = tf.constant(image[None])
+    detail = tf.zeros((1, 1, 1, channels))
+    record = []
+    for octave in range(octaves):
+        factor = octave_scale ** (octave - octaves + 1)
+        size = (max(1, round(height * factor)), max(1, round(width * factor)))
+        base = tf.image.resize(original, size, method="bilinear", antialias=True)
+        x = tf.clip_by_value(base + tf.image.resize(detail, size, method="bilinear"), -1.0, 1.0)
+        activations = []
+        for _ in range(steps):
+            x, activation = ascend(x)
+            activations.append(float(activation))
+        activations.append(float(excite(x)))
+        record.append(np.array(activations))
+        detail = x - base
+    return x.numpy()[0], record
