@@ -19,12 +19,19 @@ Images are RGB in [0, 1] (grey images are repeated over three channels).
 
 Extractors (:func:`load_extractor`):
 
-* ``"vgg19"``: Keras' VGG19.  With its ImageNet weights when they can be downloaded; offline, the
-  same layers with seeded random weights rescaled layer by layer so that each layer's
-  pre-activations on a calibration image (the style) have unit variance.
+* ``"auto"`` (the default): VGG19 with ImageNet weights when they can be downloaded, otherwise
+  ``"multiscale"``; one line says which.
+* ``"vgg19"``: Keras' VGG19.  With its ImageNet weights when they can be downloaded; otherwise
+  (or with ``weights="random"``) the same layers with seeded random weights rescaled layer by
+  layer so that each layer's pre-activations on a calibration image (the style) have unit
+  variance.
 * ``"multiscale"``: one layer of random filters on an image pyramid (the image at full size and
-  2, 4 and 8 times smaller): Ustyuzhaninov et al.'s finding that one random layer with filters
-  of several sizes synthesises textures nearly as well as VGG, at a few percent of its arithmetic.
+  2, 4 and 8 times smaller), after Ustyuzhaninov et al.'s finding that one random layer with
+  filters of several sizes synthesises textures nearly as well as VGG, at a fraction of its
+  arithmetic.
+
+DeepDream (:func:`deep_dream`, Mordvintsev, Olah, Tyka 2015) lives here too: the same gradients
+with respect to the pixels, ascending a layer's activation instead of matching statistics.
 """
 
 from __future__ import annotations
