@@ -24,7 +24,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # one per core.  Two workers on two cores each with a two-thread pool spent 12% more CPU time on
     # the same tests (a four-file sample: 356 s against 315 s of user time, 2026-12-04), and with
     # one thread a test's arithmetic no longer depends on the machine's core count (Eigen and oneDNN
-    # split their sums by it), so the quality bars measured here hold on any core count.
+    # split their sums by it; it still depends on the CPU's instruction set).
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 if "AIGC_OUTPUT" not in os.environ:
