@@ -350,7 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--extractor",
         choices=("classifier", "inception"),
         default=None,
-        help="feature extractor (default: classifier for 1-channel images, else inception)",
+        help="feature extractor (default: classifier for 1-channel images, else inception); "
+        "the classifier is chapter 1's 28x28 one, other sizes resized to it",
     )
     evaluate.add_argument(
         "--seed", type=_non_negative_int, default=0, help="random seed (default: 0)"
@@ -829,7 +830,9 @@ def _evaluate(args) -> None:
             raise ValueError(
                 "the classifier extractor reads 1-channel digits; use --extractor inception."
             )
-        extractor = judges.ClassifierExtractor(judges.load_classifier(size))
+        # one judge for every size: the 28x28 classifier, other sizes resized to it (their
+        # figures stay comparable, and no classifier is trained per size)
+        extractor = judges.ClassifierExtractor(judges.load_classifier(28), resize=size != 28)
     else:
         extractor = judges.InceptionExtractor()
     report = judges.evaluate(
