@@ -172,6 +172,40 @@ class TranslationGrid(SampleGrid):
         )
 
 
+class PairGrid(SampleGrid):
+    """:class:`SampleGrid` for paired translation (pix2pix): one column per held-out pair, rows
+    ``x``, ``G(x)`` and the target ``y``.
+
+    Args:
+        directory: the folder the PNGs go to (created if missing).
+        inputs: the same few held-out inputs every time, ``N x H x W x C`` in [-1, 1].
+        targets: their targets, as many.
+        **kwargs: passed to :class:`SampleGrid` (``every``, ``show``; ``prefix`` defaults to
+            ``"translations"``).
+
+    Raises:
+        ValueError: if ``inputs`` and ``targets`` differ in number.
+    """
+
+    def __init__(self, directory, inputs, targets, **kwargs):
+        super().__init__(
+            directory, n=len(inputs), prefix=kwargs.pop("prefix", "translations"), **kwargs
+        )
+        self.inputs, self.targets = np.asarray(inputs), np.asarray(targets)
+        if len(self.inputs) != len(self.targets):
+            raise ValueError(
+                f"inputs and targets must be as many, got {len(self.inputs)} and "
+                f"{len(self.targets)}."
+            )
+
+    def draw(self, model=None) -> np.ndarray:
+        model = self.model if model is None else model
+        rows = [self.inputs, model.translate(self.inputs), self.targets]
+        return viz.image_grid(
+            np.concatenate(rows), ncols=len(self.inputs), value_range=model.value_range
+        )
+
+
 class TensorBoardImages(keras.callbacks.TensorBoard):
     """Keras' TensorBoard callback that also logs a fixed-latent sample grid every epoch.
 

@@ -26,6 +26,7 @@ import sys
 import time
 
 from . import config, registry
+from .spec import TRANSLATORS
 from .validation import fraction_from_text, int_from_text
 
 STRICT_HELP = (
@@ -426,6 +427,21 @@ def _start(model, checkpoints, args, epochs: int) -> int:
     return start
 
 
+def _built(spec, args, channels: int, checkpoints, total_steps=None, **options):
+    """The model of ``spec`` for this run (``args``' size, seed and width), compiled, with the
+    epoch to start from: its checkpoint's with ``--resume``, else 0."""
+    model = registry.build(
+        spec,
+        image_size=args.image_size,
+        channels=channels,
+        seed=args.seed,
+        width=args.width,
+        **options,
+    )
+    spec.compile(model, jit_compile=None, total_steps=total_steps)
+    return model, (checkpoints.restore(model) if args.resume else 0)
+
+
 def _print_paths(paths: dict) -> None:
     for name, path in paths.items():
         print(f"{pathlib.Path(name).stem + ':':13s}{path}")
@@ -608,20 +624,13 @@ def _train_translator(spec, args, out: pathlib.Path) -> None:
     )
     held_out = next(iter(held_out))
     images_a, images_b = (x.numpy() for x in held_out)
-    model = registry.build(
-        spec,
-        image_size=args.image_size,
-        channels=images_a.shape[-1],
-        seed=args.seed,
-        width=args.width,
-        **_options(args, spec),
-    )
     per_epoch = steps or int(dataset.cardinality().numpy())
     if per_epoch < 0:  # unknown cardinality: count one pass
         per_epoch = sum(1 for _ in dataset)
     total = epochs * per_epoch
-    spec.compile(model, jit_compile=None, total_steps=total)
-    start = checkpoints.restore(model) if args.resume else 0
+    model, start = _built(
+        spec, args, images_a.shape[-1], checkpoints, total, **_options(args, spec)
+    )
     print(
         f"training {type(model).__name__} {domain_a} <-> {domain_b or domain_a + ' (B)'} at "
         f"{args.image_size}px, ngf {model.ngf}, ndf {model.ndf}, {model.n_blocks} residual blocks, "
@@ -640,6 +649,47 @@ def _train_translator(spec, args, out: pathlib.Path) -> None:
         callbacks=[grids, checkpoints],
     )
     _print_paths(registry.export(spec, model, folder))
+
+
+def _train_paired(spec, args, out: pathlib.Path) -> None:
+    """Train a paired translator (pix2pix): translation grids, checkpoints, the generator."""
+    from . import callbacks, data
+
+    folder = out / spec.name
+    checkpoints = _checkpoints(args, folder)
+    steps, epochs = _length(args, spec, quick_steps=5)
+    common = dict(image_size=args.image_size, seed=args.seed)
+    dataset = data.load_paired(
+        args.dataset,
+        batch_size=args.batch_size,
+        repeat=steps is not None,
+        drop_remainder=True,
+        **common,
+    )
+    inputs, targets = (
+        x.numpy()
+        for x in next(iter(data.load_paired(args.dataset, "test", batch_size=8, **common)))
+    )
+    model, start = _built(spec, args, inputs.shape[-1], checkpoints, **_options(args, spec))
+    print(
+        f"training {type(model).__name__} on {args.dataset} at {args.image_size}px, width "
+        f"{model.width}, {model.patch_size}x{model.patch_size} patches, "
+        f"epochs {start + 1}..{epochs}"
+    )
+    grids = callbacks.PairGrid(folder / "samples", inputs, targets, every=max(1, epochs // 8))
+    model.fit(
+        dataset,
+        epochs=epochs,
+        initial_epoch=start,
+        steps_per_epoch=steps,
+        verbose=2,
+        callbacks=[grids, checkpoints],
+    )
+    _print_paths(registry.export(spec, model, folder))
+    print(
+        f"translations: {grids.paths[-1] if grids.paths else folder / 'samples'} "
+        "(rows: input, output, target)"
+    )
 
 
 def _train_restorer(spec, args, out: pathlib.Path) -> None:
@@ -668,16 +718,7 @@ def _train_restorer(spec, args, out: pathlib.Path) -> None:
         **common,
     )
     held_out = data.load_arrays(args.dataset, "test", limit=8, **common).images
-    model = registry.build(
-        spec,
-        image_size=args.image_size,
-        channels=held_out.shape[-1],
-        seed=args.seed,
-        width=args.width,
-        **options,
-    )
-    spec.compile(model, jit_compile=None, total_steps=None)
-    start = checkpoints.restore(model) if args.resume else 0
+    model, start = _built(spec, args, held_out.shape[-1], checkpoints, **options)
     print(
         f"training {type(model).__name__} on {args.dataset} at {args.image_size}px, "
         f"epochs {start + 1}..{epochs}"
@@ -705,6 +746,7 @@ def _train_restorer(spec, args, out: pathlib.Path) -> None:
 TRAINERS = {
     "classifier": _train_classifier,
     "translator": _train_translator,
+    "paired translator": _train_paired,
     "restorer": _train_restorer,
     "sampler": _train_sampler,
     "conditional sampler": _train_sampler,
@@ -864,19 +906,19 @@ def _write_each(network, args, channels: int, size: int | None, apply) -> int:
 
 
 def _translate(args) -> None:
-    """Translate one image or a folder with a saved CycleGAN generator."""
+    """Translate one image or a folder with a saved CycleGAN or pix2pix generator."""
     import keras
 
     from . import data
 
     network, record = registry.load_exported(args.model, "generator")
     shape = tuple(network.input_shape[1:]) if len(getattr(network, "inputs", []) or []) == 1 else ()
-    if record.get("task") != "translator" or len(shape) != 3:
+    if record.get("task") not in TRANSLATORS or len(shape) != 3:
         why = f" ({_kind(record)})" if _kind(record) else ""
         raise ValueError(
             f"{args.model!r} is not an image-to-image generator{why} (its output must "
-            "have its input's shape); translate needs a saved CycleGAN "
-            "generator_ab.keras or generator_ba.keras."
+            "have its input's size); translate needs a saved CycleGAN "
+            "generator_ab.keras or generator_ba.keras, or a pix2pix generator.keras."
         )
     size, channels = shape[0], shape[2]
 

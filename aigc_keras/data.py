@@ -1271,6 +1271,118 @@ def load_unpaired(
     return order.attach(pairs.prefetch(tf.data.AUTOTUNE), *states)
 
 
+# Paired datasets (an input image and the image to make from it): name -> the dataset the
+# targets come from.  Built here, online and offline, wherever the targets come from.
+PAIRED = {"mnist_outlines": "mnist"}
+
+
+def outlines(images, value_range=(-1, 1)):
+    """The outer contour of each digit: the pixels just outside its strokes.
+
+    A pixel is on the outline when it is background (at most the middle of ``value_range``) and
+    one of its 8 neighbours is stroke: the stroke mask dilated by a 3x3 square, minus the mask.
+    The strokes themselves are left blank, so an outline says where a digit's edges are and
+    nothing of its grey levels or of how its strokes fill in (pix2pix's task: outlines -> digits).
+
+    Args:
+        images: ``(B, H, W, 1)`` or ``(H, W, 1)`` images in ``value_range`` (array or tensor).
+        value_range: the images' range, ``(-1, 1)`` or ``(0, 1)``; the outlines are given in it
+            (the high value on the outline, the low one elsewhere).
+
+    Returns:
+        A float32 tensor of the images' shape.
+
+    Raises:
+        ValueError: for images that are not 1-channel.
+    """
+    import tensorflow as tf
+
+    value_range = check_value_range(value_range)
+    if not isinstance(value_range, tuple):
+        raise ValueError(
+            f"outlines takes images in (-1, 1) or (0, 1), not {value_range} quantised levels."
+        )
+    low, high = value_range
+    images = tf.convert_to_tensor(images, tf.float32)
+    if images.shape.rank not in (3, 4) or images.shape[-1] != 1:
+        raise ValueError(f"outlines takes 1-channel images (B, H, W, 1), got {images.shape}.")
+    batched = images if images.shape.rank == 4 else images[None]
+    strokes = tf.cast(batched > (low + high) / 2.0, tf.float32)
+    dilated = tf.nn.max_pool2d(strokes, 3, 1, "SAME")
+    drawn = low + (high - low) * (dilated - strokes)
+    return drawn if images.shape.rank == 4 else drawn[0]
+
+
+def load_paired(
+    name="mnist_outlines",
+    split="train",
+    *,
+    image_size=28,
+    batch_size=64,
+    labels=False,
+    source="auto",
+    data_dir=None,
+    seed=0,
+    limit=None,
+    repeat=False,
+    drop_remainder=False,
+):
+    """``(inputs, targets)`` batches of a paired dataset, in [-1, 1].
+
+    ``"mnist_outlines"``: each MNIST digit's outline (:func:`outlines`) and the digit (offline the
+    digits of ``mnist_5k``, online TFDS's MNIST, as :func:`load` chooses).  The train split is
+    reshuffled every epoch and carries its data order, like :func:`load`'s.
+
+    Args:
+        name: a name in :data:`PAIRED`.
+        split: ``"train"`` or ``"test"``.
+        image_size: output height and width in pixels.
+        batch_size: pairs per batch; ``None`` for unbatched pairs.
+        labels: also give the targets' class ids: ``((inputs, targets), labels)`` elements.
+        source: ``"auto"``, ``"tfds"`` or ``"offline"``, as for :func:`load`.
+        data_dir: TFDS data folder.
+        seed: shuffling seed.
+        limit: keep at most this many pairs.
+        repeat: repeat forever (then pass ``steps_per_epoch`` to ``fit``).
+        drop_remainder: drop the last incomplete batch.
+
+    Returns:
+        A ``tf.data.Dataset`` of ``(inputs, targets)`` batches ``(B, H, W, 1)``, float32.
+
+    Raises:
+        ValueError: for a name that is not a paired dataset (the message lists them), or what
+            :func:`load` refuses.
+    """
+    if str(name) not in PAIRED:
+        raise ValueError(
+            f"unknown paired dataset {name!r}; paired datasets: {', '.join(PAIRED)} "
+            "(for two unpaired domains use load_unpaired)."
+        )
+    targets = load(
+        PAIRED[str(name)],
+        split,
+        image_size=image_size,
+        batch_size=None,
+        labels=True,
+        source=source,
+        data_dir=data_dir,
+        channels=1,
+        seed=seed,
+        limit=limit,
+    )
+
+    def pair(image, label):
+        both = (outlines(image), image)
+        return (both, label) if labels else both
+
+    dataset = targets.map(pair)
+    if repeat:
+        dataset = dataset.repeat()
+    if batch_size is not None:
+        dataset = dataset.batch(check_int(batch_size, "batch_size"), drop_remainder=drop_remainder)
+    return order.attach(dataset, *order.of(targets))
+
+
 def _digit_base(name) -> str | None:
     """The digits a named dataset is made of (``mnist`` for ``mnist`` and ``mnist_m``)."""
     if _is_folder(name):
@@ -1289,6 +1401,7 @@ def describe() -> str:
     lines += [f"  {name:11s} {text}" for name, (text, _) in OFFLINE.items()]
     lines.append("online stand-ins: " + ", ".join(f"{k} -> {v}" for k, v in STAND_INS.items()))
     lines.append(
-        "built here, online and offline: mnist_m (MNIST digits blended over colour photographs)"
+        "built here, online and offline: mnist_m (MNIST digits blended over colour photographs), "
+        "mnist_outlines (pairs: a digit's outline and the digit)"
     )
     return "\n".join(lines)

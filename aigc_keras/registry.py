@@ -33,6 +33,7 @@ BUILTIN_MODULES = (
     "pixelcnn",
     "editing",
     "diffusion",
+    "pix2pix",
 )
 SAMPLERS = ("sampler", "conditional sampler")
 

@@ -12,7 +12,15 @@ from collections.abc import Callable
 
 from .validation import check_int, check_value_range
 
-TASKS = ("sampler", "conditional sampler", "translator", "restorer", "classifier")
+TASKS = (
+    "sampler",
+    "conditional sampler",
+    "translator",
+    "paired translator",
+    "restorer",
+    "classifier",
+)
+TRANSLATORS = ("translator", "paired translator")  # image -> image networks `translate` applies
 
 
 @dataclasses.dataclass(frozen=True)

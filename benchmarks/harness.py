@@ -32,6 +32,7 @@ import tensorflow as tf
 from aigc_keras import data, hardware, judges, metrics, registry, validation
 from aigc_keras.models import cyclegan
 from aigc_keras.models.pixelcnn import PixelCNN, sample_pixel_by_pixel
+from aigc_keras.spec import TRANSLATORS
 
 # name -> (image size, batch size, what one step consumes): the configurations `aigc-keras train`
 # uses, and name -> the sizes the model supports (the full benchmark measures fit() at each,
@@ -40,7 +41,7 @@ MODELS = {
     spec.name: (
         spec.image_size,
         spec.batch_size,
-        "image pairs" if spec.task == "translator" else "images",
+        "image pairs" if spec.task in TRANSLATORS else "images",
     )
     for spec in registry.specs()
 }
@@ -77,6 +78,12 @@ def build(name: str, jit: bool, size: int | None = None, *, small: bool = False)
             batch_size=spec.batch_size,
             source="offline",
             channels=config.get("channels", "match"),
+        )
+        element = tuple(t.numpy() for t in next(iter(pairs)))
+        channels = element[0].shape[-1]
+    elif spec.task == "paired translator":
+        pairs = data.load_paired(
+            spec.dataset, image_size=size, batch_size=spec.batch_size, source="offline"
         )
         element = tuple(t.numpy() for t in next(iter(pairs)))
         channels = element[0].shape[-1]

@@ -86,7 +86,8 @@ def _seed():
 # their number of tests, and the StyleGAN file (few tests, the longest training) came last and ran
 # alone.  Seconds on one worker of a two-worker run (per-file sums of the fresh-clone `make test` of
 # 218f849 on 2026-12-04 on the 2-core AMD EPYC, one TensorFlow thread per worker, DCGAN probe about
-# 1,460 images/s; test_style_quality.py, added later: its time alone; files under 20 s left out;
+# 1,460 images/s; test_style_quality.py and the pix2pix files, added later: their times alone;
+# files under 20 s left out;
 # only the order matters).
 FILE_SECONDS = {
     "tests/test_gan_demo.py": 167,
@@ -106,6 +107,7 @@ FILE_SECONDS = {
     "tests/test_cyclegan.py": 61,
     "tests/test_editing.py": 57,
     "tests/test_style_quality.py": 56,
+    "tests/test_pix2pix_quality.py": 90,
     "tests/test_reliability.py": 54,
     "notebooks/03_vae.ipynb": 54,
     "tests/test_gan.py": 53,
@@ -119,6 +121,7 @@ FILE_SECONDS = {
     "notebooks/01_cnn.ipynb": 36,
     "notebooks/02_gan.ipynb": 36,
     "tests/test_pixelcnn.py": 22,
+    "tests/test_pix2pix.py": 21,
 }
 
 
