@@ -10,6 +10,7 @@
     aigc-keras inpaint --model inpainter.keras --image IMAGE --mask MASK.png --out FILLED.png
     aigc-keras enhance --model superres_x2.keras|denoiser.keras --input IMAGE_OR_FOLDER --out FOLDER
     aigc-keras texture --style IMAGE [--size 128] [--n 1] [--steps 300] [--out texture.png]
+    aigc-keras dream --input IMAGE [--layer conv2b] [--octaves 3] [--out dream.png]
 
 ``train`` takes its models, their defaults and their own options from the registry
 (:mod:`aigc_keras.registry`): ``aigc-keras train --help`` lists them.  The other commands read
@@ -33,7 +34,17 @@ STRICT_HELP = (
     "refuse a folder that holds unreadable or non-image files (default: skip them and "
     "say how many, naming the first three)"
 )
-COMMANDS = ("info", "train", "sample", "eval", "translate", "inpaint", "enhance", "texture")
+COMMANDS = (
+    "info",
+    "train",
+    "sample",
+    "eval",
+    "translate",
+    "inpaint",
+    "enhance",
+    "texture",
+    "dream",
+)
 STYLE_SIDE = 256  # a style image is used at most this many pixels on its longer side
 METRICS = ("fid", "kid", "is", "pr")
 # What a user's bad input raises inside a command: printed as one line, not a traceback.
@@ -321,6 +332,40 @@ def build_parser() -> argparse.ArgumentParser:
     texture.add_argument(
         "--out", default="texture.png", help="PNG file to write (default: texture.png)"
     )
+
+    dream = commands.add_parser(
+        "dream",
+        help="DeepDream: change an image to excite a layer of chapter 1's classifier",
+        description="Gradient ascent on the mean activation of one convolutional layer of the "
+        "chapter-1 digit classifier (trained once and cached, about a minute the first time), "
+        "with octaves.  The image is read in grey at its own size (the classifier's "
+        "convolutions take any size); white strokes on black are what it knows.",
+    )
+    dream.add_argument("--input", required=True, help="the image to dream on (any image file)")
+    dream.add_argument(
+        "--layer",
+        default="conv2b",
+        help="the classifier's convolutional layer to excite (default: conv2b)",
+    )
+    dream.add_argument(
+        "--steps", type=_positive_int, default=40, help="gradient steps per octave (default: 40)"
+    )
+    dream.add_argument(
+        "--step-size",
+        type=_argument_type(float, "step size"),
+        default=0.02,
+        help="each step's size in pixel units of [-1, 1] (default: 0.02)",
+    )
+    dream.add_argument(
+        "--octaves", type=_positive_int, default=3, help="number of sizes (default: 3)"
+    )
+    dream.add_argument(
+        "--octave-scale",
+        type=_argument_type(float, "octave scale"),
+        default=1.3,
+        help="ratio of two consecutive sizes, at least 1 (default: 1.3)",
+    )
+    dream.add_argument("--out", default="dream.png", help="PNG file to write (default: dream.png)")
 
     evaluate = commands.add_parser(
         "eval",
@@ -990,6 +1035,30 @@ def _enhance(args) -> None:
     print(f"{done[record['model']]} {written} image(s) into {args.out}")
 
 
+def _dream(args) -> None:
+    """DeepDream ``--input`` on the chapter-1 classifier; write the dreamed image as a PNG."""
+    from . import data, judges, viz
+    from .models import style
+
+    image = data.read_image(pathlib.Path(args.input).expanduser(), 1) / 127.5 - 1.0
+    network = judges.load_classifier(28).network
+    dreamed, record = style.deep_dream(
+        network,
+        args.layer,
+        image,
+        steps=args.steps,
+        step_size=args.step_size,
+        octaves=args.octaves,
+        octave_scale=args.octave_scale,
+    )
+    out = viz.save_image(viz.to_uint8(dreamed[None], (-1, 1))[0, ..., 0], args.out)
+    gains = ", ".join(f"{r[-1] / max(r[0], 1e-8):.2f}x" for r in record)
+    print(
+        f"mean activation of {args.layer} per octave (end / start): {gains}; wrote "
+        f"{image.shape[1]}x{image.shape[0]} to {out}"
+    )
+
+
 def _texture(args) -> None:
     """Synthesise ``--n`` textures like ``--style`` and write them side by side as one PNG."""
     import keras
@@ -1025,6 +1094,7 @@ def _texture(args) -> None:
 
 APPLY = {
     "texture": _texture,
+    "dream": _dream,
     "sample": _sample,
     "eval": _evaluate,
     "translate": _translate,

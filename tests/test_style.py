@@ -208,3 +208,34 @@ def test_deep_dream_refusals():
         style.deep_dream(classifier.network, "conv1a", np.zeros((28, 28, 3), np.float32))
     with pytest.raises(ValueError, match="image must be in \\[-1, 1\\]"):
         style.deep_dream(classifier.network, "conv1a", digit + 2.0)
+
+
+@pytest.mark.slow
+def test_dream_on_the_command_line_is_deep_dream_on_the_classifier(classifier, tmp_path, capsys):
+    from PIL import Image
+
+    from aigc_keras import cli, data, viz
+
+    digit = data.load_arrays("mnist", "test", image_size=28, limit=1).images[0]
+    picture = tmp_path / "digit.png"
+    viz.save_image(viz.to_uint8(digit[None], (-1, 1))[0, ..., 0], picture)
+    out = tmp_path / "dream.png"
+    arguments = ["dream", "--input", str(picture), "--steps", "5", "--octaves", "2"]
+    assert cli.main([*arguments, "--out", str(out)]) == 0
+    assert "mean activation of conv2b per octave" in capsys.readouterr().out
+    written = np.asarray(Image.open(out), np.float32) / 127.5 - 1.0
+    read = np.asarray(Image.open(picture), np.float32) / 127.5 - 1.0
+    expected, _ = style.deep_dream(
+        classifier.network, "conv2b", read[..., None], steps=5, octaves=2
+    )
+    assert written.shape == (28, 28) and np.abs(written - read).mean() > 0.01
+    np.testing.assert_allclose(written, expected[..., 0], atol=1 / 127.5 + 1e-6)
+    with pytest.raises(SystemExit):
+        cli.main([*arguments, "--layer", "dense", "--out", str(out)])
+    assert (
+        "no convolutional layer 'dense'; its convolutional layers: conv1a"
+        in capsys.readouterr().err
+    )
+    with pytest.raises(SystemExit):
+        cli.main([*arguments, "--octave-scale", "0.5", "--out", str(out)])
+    assert "octave_scale must be at least 1, got 0.5" in capsys.readouterr().err
