@@ -37,7 +37,7 @@ def test_train_cnn_quick_writes_outputs(tmp_path):
         (["train", "cnn", "--batch-size", "x"], "expected a positive integer, got 'x'"),
         (["train", "cnn", "--seed", "-2"], "non-negative integer"),
         (["sample"], "the following arguments are required: --model"),
-        ([], "required: {info,train,sample,eval,translate,inpaint,enhance,texture}"),
+        ([], "required: {info,train,sample,eval,translate,inpaint,enhance,texture,dream}"),
         (["train", "superres", "--scale", "3"], "invalid choice: 3 (choose from 2, 4)"),
         (["train", "denoiser", "--noise-std", "1.5"], "expected a number in (0, 1), got 1.5"),
         (["inpaint", "--model", "m.keras"], "required: --image, --mask"),
