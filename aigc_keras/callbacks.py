@@ -439,6 +439,8 @@ class LiveTraining(keras.callbacks.Callback):
             classes, one per column.
         seed: the automatic grid's sampling seed: every update shows the same latents.
         title: a name shown at the start of the progress line, or ``None``.
+        grid_title: the caption above the picture (default ``"samples (fixed latents)"``; say what
+            a callable ``grid`` shows, such as ``"held-out inputs, outputs, targets"``).
         show: ``None`` detects a notebook; ``True`` forces the in-place display, ``False`` the
             printed lines.
         folder: where the curves are kept between runs (created on the first save), or ``None``
@@ -454,6 +456,7 @@ class LiveTraining(keras.callbacks.Callback):
         n: int = 36,
         seed: int = 1234,
         title: str | None = None,
+        grid_title: str = "samples (fixed latents)",
         show: bool | None = None,
         folder=None,
         clock=time.perf_counter,
@@ -467,6 +470,7 @@ class LiveTraining(keras.callbacks.Callback):
             )
         self.every_s, self.grid, self.n, self.seed = float(every_s), grid, check_int(n, "n"), seed
         self.title, self.show, self.clock = title, show, clock
+        self.grid_title = str(grid_title)
         self.folder = None if folder is None else pathlib.Path(folder)
         self.records: list[dict] = []
         self.epoch_records: list[dict] = []
@@ -659,7 +663,7 @@ class LiveTraining(keras.callbacks.Callback):
             ax = axes.pop(0)
             cmap = "gray" if picture.ndim == 2 else None
             ax.imshow(picture, cmap=cmap, vmin=0, vmax=255, interpolation="nearest")
-            ax.set_title("samples (fixed latents)")
+            ax.set_title(self.grid_title)
             ax.axis("off")
         for name, lines in panels:
             ax = axes.pop(0)

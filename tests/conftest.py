@@ -114,6 +114,7 @@ FILE_SECONDS = {
     "notebooks/07_image_editing.ipynb": 52,
     "notebooks/08_evaluation.ipynb": 50,
     "notebooks/09_diffusion.ipynb": 48,
+    "notebooks/10_style_and_dreams.ipynb": 40,
     "tests/test_dcgan_quality.py": 47,
     "tests/test_cyclegan_ablation.py": 44,
     "notebooks/06_pixelcnn.ipynb": 39,

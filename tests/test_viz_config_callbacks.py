@@ -593,6 +593,9 @@ def test_live_training_updates_one_notebook_display_in_place(monkeypatch, capsys
     assert [key for key, _, _ in panels["loss"]] == ["d_loss", "g_loss", "val_g_loss"]
     assert panels["value at the epoch's end"] == [("fid", [live.epoch_records[-1]["step"]], [12.5])]
     assert len(live.figure("line", live.picture).axes) == 4
+    captioned = callbacks.LiveTraining(grid=lambda m: live.picture, grid_title="inputs, outputs")
+    captioned.records = live.records
+    assert captioned.figure("line", live.picture).axes[0].get_title() == "inputs, outputs"
     # A model without generate(): no samples, only the curves.
     assert callbacks.LiveTraining(grid=None).grid is None
 

@@ -37,6 +37,7 @@ with respect to the pixels, ascending a layer's activation instead of matching s
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import keras
 import numpy as np
@@ -555,6 +556,29 @@ def _layer_model(network: keras.Model, layer: str) -> keras.Model:
     raise AssertionError("unreachable: the layer was found above")
 
 
+@functools.lru_cache(maxsize=8)
+def _dream_functions(network: keras.Model, layer: str, step_size: float):
+    """DeepDream's two compiled functions for one network, layer and step size, made once: a
+    notebook dreaming image after image reuses them instead of tracing them again."""
+    model = _layer_model(network, layer)
+    signature = [tf.TensorSpec((1, None, None, network.input_shape[-1]), tf.float32)]
+
+    @tf.function(input_signature=signature)
+    def ascend(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            activation = tf.reduce_mean(tf.cast(model(x, training=False), tf.float32))
+        gradient = tape.gradient(activation, x)
+        gradient /= tf.reduce_mean(tf.abs(gradient)) + 1e-8
+        return tf.clip_by_value(x + step_size * gradient, -1.0, 1.0), activation
+
+    @tf.function(input_signature=signature)
+    def excite(x):
+        return tf.reduce_mean(tf.cast(model(x, training=False), tf.float32))
+
+    return ascend, excite
+
+
 def deep_dream(
     network: keras.Model,
     layer: str,
@@ -605,21 +629,7 @@ def deep_dream(
         raise ValueError(
             f"image must be in [-1, 1], got values from {image.min():.3g} to {image.max():.3g}."
         )
-    model = _layer_model(network, layer)
-
-    @tf.function(input_signature=[tf.TensorSpec((1, None, None, channels), tf.float32)])
-    def ascend(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            activation = tf.reduce_mean(tf.cast(model(x, training=False), tf.float32))
-        gradient = tape.gradient(activation, x)
-        gradient /= tf.reduce_mean(tf.abs(gradient)) + 1e-8
-        return tf.clip_by_value(x + step_size * gradient, -1.0, 1.0), activation
-
-    @tf.function(input_signature=[tf.TensorSpec((1, None, None, channels), tf.float32)])
-    def excite(x):
-        return tf.reduce_mean(tf.cast(model(x, training=False), tf.float32))
-
+    ascend, excite = _dream_functions(network, layer, step_size)
     height, width = image.shape[:2]
     original = tf.constant(image[None])
     detail = tf.zeros((1, 1, 1, channels))
