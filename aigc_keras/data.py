@@ -1371,16 +1371,17 @@ def load_paired(
         limit=limit,
     )
 
-    def pair(image, label):
-        both = (outlines(image), image)
+    import tensorflow as tf
+
+    def pair(images, label):  # a batch at a time (outlines takes both shapes)
+        both = (outlines(images), images)
         return (both, label) if labels else both
 
-    dataset = targets.map(pair)
-    if repeat:
-        dataset = dataset.repeat()
+    dataset = targets.repeat() if repeat else targets
     if batch_size is not None:
         dataset = dataset.batch(check_int(batch_size, "batch_size"), drop_remainder=drop_remainder)
-    return order.attach(dataset, *order.of(targets))
+    dataset = dataset.map(pair, num_parallel_calls=tf.data.AUTOTUNE)
+    return order.attach(dataset.prefetch(tf.data.AUTOTUNE), *order.of(targets))
 
 
 def _digit_base(name) -> str | None:
