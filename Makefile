@@ -13,7 +13,7 @@ PYTEST_WORKERS ?= -n 2 --dist loadfile --no-loadscope-reorder
 # (notebooks 03 and 08 on two workers: 98 s with the default, 80 s with one thread; 2026-12-04).
 TEST_ENV := OPENBLAS_NUM_THREADS=1
 
-.PHONY: demo test test-fast notebooks benchmark clean
+.PHONY: demo test test-fast notebooks benchmark site wheel clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -58,5 +58,14 @@ notebooks: $(VENV)/.installed-dev
 benchmark: $(VENV)/.installed
 	$(PY) -m benchmarks.run
 
+# The course as a static website in site/ (the notebooks' committed outputs, nothing executed; MathJax
+# from Debian's libjs-mathjax, served from site/ itself). Publish by copying site/ to any static host.
+site: $(VENV)/.installed-dev
+	$(PY) docs/site.py site
+
+# The wheel a teacher hands to a class (dist/aigc_keras-VERSION-py3-none-any.whl); no network needed.
+wheel: $(VENV)/.installed-dev
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
+
 clean:
-	rm -rf $(VENV) $(TEST_OUTPUT) outputs
+	rm -rf $(VENV) $(TEST_OUTPUT) outputs site build dist

@@ -5,8 +5,13 @@ editing and evaluation.  Heavy modules (TensorFlow) are imported by the submodul
 ``import aigc_keras`` stays cheap.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
 
-from . import config  # noqa: E402 (after __version__, which the submodules read)
+try:  # pyproject.toml holds the version; pip records it in the installed package's metadata
+    __version__ = version("aigc_keras")
+except PackageNotFoundError:  # a source tree on sys.path that pip has not installed
+    __version__ = "0+unknown"
+
+from . import config  # noqa: E402 (after __version__, which models/base.py writes into every export)
 
 __all__ = ["config", "__version__"]

@@ -6,8 +6,13 @@ machine, date); the cells' own timing metadata, which the executor records, give
 :func:`standard_minutes` is the one place that time is read: the notebook's opening cell and the
 README's chapter table quote it, and a test compares both with it.
 
+Every notebook opens with the same set-up cell, :func:`setup_cell`, which names the release
+(repository and tag) that ``pyproject.toml`` holds; ``setup-cell`` writes it into the notebooks
+after a version change (their outputs are kept: off Colab the cell does what it did).
+
     python -m aigc_keras.chapters execute notebooks/02_gan.ipynb        # standard mode
     python -m aigc_keras.chapters minutes notebooks/*.ipynb
+    python -m aigc_keras.chapters setup-cell notebooks/*.ipynb          # after a version change
 """
 
 from __future__ import annotations
@@ -20,6 +25,38 @@ import pathlib
 import platform
 
 MODES = ("quick", "standard", "full")
+# The Drive folder where a teacher leaves the wheel for a class (the README names it).
+DRIVE_WHEELS = "/content/drive/MyDrive/aigc_keras"
+
+_SETUP_CELL = """\
+# Set-up. On Colab: install aigc_keras (a wheel named by AIGC_WHEEL or left in Drive's
+# MyDrive/aigc_keras, else release <TAG> from GitHub).
+# Everywhere: TensorFlow started quietly, seeds, the environment line.
+import glob, os, subprocess, sys, time
+START = time.time()
+if "google.colab" in sys.modules:
+    RELEASE, REPOSITORY = "<TAG>", "<REPOSITORY>"
+    DRIVE, WHEEL = "<DRIVE>", os.environ.get("AIGC_WHEEL")
+    if WHEEL and not os.path.isfile(WHEEL):
+        raise FileNotFoundError(f"AIGC_WHEEL names {WHEEL!r}, which is not a file")
+    wheels = [WHEEL] if WHEEL else glob.glob(f"{DRIVE}/aigc_keras-*.whl")
+    wheels.sort(key=os.path.getmtime)
+    source = wheels[-1] if wheels else f"aigc_keras @ git+{REPOSITORY}@{RELEASE}"
+    print("installing aigc_keras from", source)
+    if subprocess.run([sys.executable, "-m", "pip", "install", "-q", source]).returncode:
+        raise RuntimeError(f"pip could not install aigc_keras from {source}: is the network up, "
+                           f"and does {REPOSITORY} have the tag {RELEASE}? A wheel works offline: "
+                           f"set AIGC_WHEEL to its path or put it in {DRIVE}.")
+    print("Checkpoints go to AIGC_OUTPUT (default ./outputs, lost when Colab disconnects). To keep "
+          "them, mount Drive (from google.colab import drive; drive.mount('/content/drive')) "
+          f"and run %env AIGC_OUTPUT={DRIVE}/outputs before training.")
+
+from aigc_keras import config, hardware
+config.start_tensorflow()  # TensorFlow's C++ notices go to a log, replayed only if the import fails
+import numpy as np
+import matplotlib.pyplot as plt
+config.set_seed(0)
+print(hardware.environment_report())"""
 
 
 def _load(path) -> dict:
@@ -27,6 +64,48 @@ def _load(path) -> dict:
     if path.suffix != ".ipynb" or not path.is_file():
         raise ValueError(f"{str(path)!r} is not a notebook file (*.ipynb).")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def release(pyproject) -> dict:
+    """The release a checkout describes, from its ``pyproject.toml``: ``version``, ``tag`` (``v``
+    and the version) and ``repository`` (``[project.urls] Repository``)."""
+    import tomllib
+
+    project = tomllib.loads(pathlib.Path(pyproject).read_text(encoding="utf-8"))["project"]
+    version = project["version"]
+    return {"version": version, "tag": f"v{version}", "repository": project["urls"]["Repository"]}
+
+
+def setup_cell(repository: str, tag: str) -> str:
+    """The source of every notebook's first code cell, installing release ``tag`` on Colab."""
+    return (
+        _SETUP_CELL.replace("<TAG>", tag)
+        .replace("<REPOSITORY>", repository)
+        .replace("<DRIVE>", DRIVE_WHEELS)
+    )
+
+
+def colab_url(repository: str, tag: str, notebook: str) -> str:
+    """The "Open in Colab" address of ``notebook`` (a path in the repository) at release ``tag``."""
+    owner_name = repository.removeprefix("https://github.com/").strip("/")
+    return f"https://colab.research.google.com/github/{owner_name}/blob/{tag}/{notebook}"
+
+
+def write_setup_cell(path, repository: str, tag: str) -> bool:
+    """Make a notebook's first code cell :func:`setup_cell`; returns whether the file changed."""
+    import nbformat
+
+    path = pathlib.Path(path)
+    _load(path)
+    notebook = nbformat.read(path, as_version=4)
+    cell = next(c for c in notebook.cells if c.cell_type == "code")
+    if cell.source == setup_cell(repository, tag):
+        return False
+    cell.source = setup_cell(repository, tag)
+    tmp = path.with_name(path.name + ".tmp")
+    nbformat.write(notebook, tmp)
+    os.replace(tmp, path)
+    return True
 
 
 def _when(stamp: str) -> datetime.datetime:
@@ -151,7 +230,16 @@ def main(argv=None) -> None:
     run.add_argument("--timeout", type=int, default=1800, help="seconds one cell may run")
     show = sub.add_parser("minutes", help="print each notebook's standard-mode minutes")
     show.add_argument("notebooks", nargs="+")
+    cell = sub.add_parser("setup-cell", help="write the set-up cell of pyproject.toml's release")
+    cell.add_argument("notebooks", nargs="+")
+    cell.add_argument("--pyproject", default="pyproject.toml")
     args = parser.parse_args(argv)
+    if args.command == "setup-cell":
+        info = release(args.pyproject)
+        for name in args.notebooks:
+            changed = write_setup_cell(name, info["repository"], info["tag"])
+            print(f"{name}: {'written' if changed else 'already'} {info['tag']}")
+        return
     for name in args.notebooks:
         if args.command == "execute":
             print(f"{name}: {execute(name, args.mode, timeout=args.timeout):.1f} min ({args.mode})")
