@@ -815,6 +815,20 @@ def _check_options(parser, spec, args) -> None:
             setattr(args, option.dest, option.default)
 
 
+def _written(out: pathlib.Path, since: float) -> list:
+    """What a run wrote under ``out``: the files modified since ``since`` (a ``time.time()``),
+    relative to ``out``; a folder holding more than three of them is one entry with its count."""
+    by_folder = {}
+    for path in sorted(out.rglob("*")):
+        if path.is_file() and path.stat().st_mtime >= since:
+            by_folder.setdefault(path.parent, []).append(path.relative_to(out).as_posix())
+    entries = []
+    for folder, files in by_folder.items():
+        many = f"{folder.relative_to(out).as_posix()}/ ({len(files)} files)"
+        entries += files if len(files) <= 3 else [many]
+    return entries
+
+
 def _train(parser, args) -> int:
     from . import hardware
 
@@ -833,14 +847,15 @@ def _train(parser, args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     config.set_seed(args.seed)
     print(hardware.environment_report(spec.model_class))
-    start = time.perf_counter()
+    start, began = time.perf_counter(), time.time()
     try:
         TRAINERS[spec.task](spec, args, out)
     except INPUT_ERRORS as error:  # bad dataset name, folder, size ...: a message, no traceback
         parser.exit(2, f"aigc-keras: error: {error}\n")
     except FloatingPointError as error:  # the NaN guard stopped training; the last good checkpoint
         parser.exit(1, f"aigc-keras: error: {error}\n")
-    print(f"done in {time.perf_counter() - start:.1f} s")
+    print(f"done in {time.perf_counter() - start:.1f} s; written in {out.resolve()}:")
+    print("  " + ", ".join(_written(out, began)))
     return 0
 
 

@@ -1,6 +1,7 @@
 """The aigc-keras command line."""
 
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -20,6 +21,65 @@ def _run(*args, env_extra=None):
         env=env,
         timeout=300,
     )
+
+
+# Every registered model trained once from the command line for one step (small settings; some carry
+# the options the tests below exercise), shared by those tests.
+SETTINGS = {
+    "stylegan": ["--image-size", "16", "--augment", "translation"],
+    "pixelcnn": ["--image-size", "8", "--width", "8", "--levels", "3"],
+    "superres": ["--image-size", "16", "--scale", "4"],
+    "cyclegan": ["--image-size", "16", "--xla", "off"],  # --domain-b: a folder of colour noise
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """``trained(name)`` -> (its output folder, what the command printed); trains on first use."""
+    import contextlib
+    import io
+
+    from PIL import Image
+
+    runs = {}
+    base = tmp_path_factory.mktemp("every_model")
+    colour = base / "colour"
+    colour.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (24, 20, 3), dtype=np.uint8)).save(colour / f"{i}.png")
+
+    def train(name):
+        if name not in runs:
+            spec = registry.get(name)
+            args = ["train", name, "--quick", "--steps", "1", "--epochs", "1", "--width", "4"]
+            args += ["--image-size", str(min(spec.sizes)), *SETTINGS.get(name, [])]
+            if name == "cyclegan":
+                args += ["--domain-b", str(colour)]
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                assert cli.main([*args, "--out", str(base / name)]) == 0
+            runs[name] = base / name, printed.getvalue(), args
+        return runs[name]
+
+    return train
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_every_model_trains_with_progress_and_says_what_it_wrote(name, trained):
+    out, printed, _ = trained(name)
+    lines = printed.splitlines()
+    assert any(line.startswith("1/1 - ") for line in lines)  # Keras' progress line (per epoch)
+    assert lines[-2].startswith("done in ") and lines[-2].endswith(f"written in {out}:")
+    written = lines[-1].strip().split(", ")
+    for entry in written:
+        path = out / entry.split("/ (")[0]
+        assert path.exists(), f"{entry} listed but missing"
+    assert any(entry.endswith(".keras") for entry in written)  # the exported network(s)
+    assert any(entry.startswith(f"{name}/checkpoints/") for entry in written)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == (
+        sorted(written)
+    )  # every file the run made, nothing else (no folder here holds more than three)
 
 
 def test_train_cnn_quick_writes_outputs(tmp_path):
@@ -170,9 +230,9 @@ def test_train_gan_resume_and_overwrite(tmp_path, capsys):
         cli.main(["sample", "--model", str(folder / "generator.keras"), "--classes", "12"])
 
 
-def test_train_vae_saves_a_generator_that_sample_reads(tmp_path):
-    assert cli.main(["train", "cvae", "--quick", "--width", "8", "--out", str(tmp_path)]) == 0
-    generator = keras.saving.load_model(tmp_path / "cvae" / "generator.keras", safe_mode=True)
+def test_train_vae_saves_a_generator_that_sample_reads(tmp_path, trained):
+    folder = trained("cvae")[0] / "cvae"
+    generator = keras.saving.load_model(folder / "generator.keras", safe_mode=True)
     import tensorflow as tf
 
     images = generator([tf.zeros((2, 16)), tf.constant([1, 2], tf.int32)]).numpy()
@@ -182,7 +242,7 @@ def test_train_vae_saves_a_generator_that_sample_reads(tmp_path):
             [
                 "sample",
                 "--model",
-                str(tmp_path / "cvae" / "generator.keras"),
+                str(folder / "generator.keras"),
                 "--classes",
                 "7",
                 "--n",
@@ -195,34 +255,24 @@ def test_train_vae_saves_a_generator_that_sample_reads(tmp_path):
     )
 
 
-def test_train_cyclegan_grey_mnist_to_a_colour_folder_then_translate_a_folder(tmp_path):
-    import numpy as np
+def test_train_cyclegan_grey_mnist_to_a_colour_folder_then_translate_a_folder(
+    tmp_path, trained, capsys
+):
     from PIL import Image
 
-    colour = tmp_path / "colour"
-    colour.mkdir()
-    rng = np.random.default_rng(1)
-    for i in range(12):
-        Image.fromarray(rng.integers(0, 255, (24, 20, 3), dtype=np.uint8)).save(colour / f"{i}.png")
-    out = tmp_path / "run"
-    arguments = ("train", "cyclegan", "--quick", "--domain-b", str(colour))  # A: MNIST, the default
-    arguments += ("--image-size", "16", "--width", "4", "--out", str(out))
-    result = _run(*arguments)
-    assert result.returncode == 0, result.stderr
-    assert f"mnist has 1 channel(s) and {colour} 3: both domains are read in 3 channels" in (
-        result.stdout
-    )
-    assert f"training CycleGAN mnist <-> {colour} at 16px" in result.stdout
+    out, printed, arguments = trained("cyclegan")
+    colour = pathlib.Path(arguments[-1])
+    assert f"mnist has 1 channel(s) and {colour} 3: both domains are read in 3 channels" in printed
+    assert f"training CycleGAN mnist <-> {colour} at 16px" in printed
     folder = out / "cyclegan"
     for name in ("generator_ab.keras", "generator_ba.keras"):
         assert (folder / name).is_file()
     generator, _ = registry.load_exported(folder / "generator_ab.keras", "generator")
     assert tuple(generator.input_shape) == (None, 16, 16, 3)
-    assert "16x16 patches" in result.stdout and list(
-        (folder / "samples").glob("translations_epoch*.png")
-    )
-    again = _run(*arguments)
-    assert again.returncode == 2 and "--resume" in again.stderr
+    assert "16x16 patches" in printed and list((folder / "samples").glob("translations_epoch*.png"))
+    with pytest.raises(SystemExit) as again:
+        cli.main([*arguments, "--out", str(out)])
+    assert again.value.code == 2 and "--resume" in capsys.readouterr().err
 
     pictures = tmp_path / "pictures"
     (pictures / "sub").mkdir(parents=True)
@@ -231,16 +281,8 @@ def test_train_cyclegan_grey_mnist_to_a_colour_folder_then_translate_a_folder(tm
     Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(
         pictures / "sub" / "two.jpg"
     )
-    result = _run(
-        "translate",
-        "--model",
-        str(folder / "generator_ab.keras"),
-        "--input",
-        str(pictures),
-        "--out",
-        str(tmp_path / "translated"),
-    )
-    assert result.returncode == 0, result.stderr
+    translate = ["translate", "--model", str(folder / "generator_ab.keras"), "--input"]
+    assert cli.main([*translate, str(pictures), "--out", str(tmp_path / "translated")]) == 0
     written = sorted(
         p.relative_to(tmp_path / "translated").as_posix()
         for p in (tmp_path / "translated").rglob("*.png")
@@ -280,29 +322,9 @@ def test_translate_refusals(which, message, tmp_path, capsys):
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_train_stylegan_quick_then_sample_with_truncation(tmp_path, capsys):
-    assert (
-        cli.main(
-            [
-                "train",
-                "stylegan",
-                "--quick",
-                "--image-size",
-                "16",
-                "--width",
-                "4",
-                "--augment",
-                "translation",
-                "--out",
-                str(tmp_path),
-            ]
-        )
-        == 0
-    )
-    generator = tmp_path / "stylegan" / "generator.keras"
-    assert (
-        generator.is_file() and (tmp_path / "stylegan" / "checkpoints" / "ckpt-00002.npz").is_file()
-    )
+def test_train_stylegan_quick_then_sample_with_truncation(tmp_path, capsys, trained):
+    generator = trained("stylegan")[0] / "stylegan" / "generator.keras"
+    assert generator.is_file() and (generator.parent / "checkpoints" / "ckpt-00001.npz").is_file()
     for psi in ("0.7", "0"):
         assert (
             cli.main(
@@ -353,31 +375,14 @@ def test_train_stylegan_quick_then_sample_with_truncation(tmp_path, capsys):
         cli.main(["sample", "--model", str(tmp_path / "plain.keras"), "--truncation", "0.5"])
 
 
-def test_train_pixelcnn_quick_then_sample(tmp_path):
-    assert (
-        cli.main(
-            [
-                "train",
-                "pixelcnn",
-                "--quick",
-                "--image-size",
-                "8",
-                "--width",
-                "8",
-                "--levels",
-                "3",
-                "--out",
-                str(tmp_path),
-            ]
-        )
-        == 0
-    )
+def test_train_pixelcnn_quick_then_sample(tmp_path, trained):
+    generator = trained("pixelcnn")[0] / "pixelcnn" / "generator.keras"
     assert (
         cli.main(
             [
                 "sample",
                 "--model",
-                str(tmp_path / "pixelcnn" / "generator.keras"),
+                str(generator),
                 "--n",
                 "4",
                 "--out",
@@ -401,25 +406,10 @@ def _png(path, array):
     return str(path)
 
 
-def test_train_inpainter_quick_then_inpaint_with_a_user_mask(tmp_path, capsys):
-    assert (
-        cli.main(
-            [
-                "train",
-                "inpainter",
-                "--quick",
-                "--image-size",
-                "16",
-                "--width",
-                "4",
-                "--out",
-                str(tmp_path),
-            ]
-        )
-        == 0
-    )
-    model = str(tmp_path / "inpainter" / "inpainter.keras")
-    assert (tmp_path / "inpainter" / "examples.png").is_file()
+def test_train_inpainter_quick_then_inpaint_with_a_user_mask(tmp_path, capsys, trained):
+    folder = trained("inpainter")[0] / "inpainter"
+    model = str(folder / "inpainter.keras")
+    assert (folder / "examples.png").is_file()
     rng = np.random.default_rng(0)
     image = _png(tmp_path / "digit.png", rng.integers(0, 256, (16, 16)))
     hole = np.zeros((16, 16), np.uint8)
@@ -459,27 +449,9 @@ def test_train_inpainter_quick_then_inpaint_with_a_user_mask(tmp_path, capsys):
     assert "trained on 16x16 images" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    "kind, options, factor", [("superres", ["--scale", "4"], 4), ("denoiser", [], 1)]
-)
-def test_train_enhancer_quick_then_enhance_a_folder(kind, options, factor, tmp_path, capsys):
-    assert (
-        cli.main(
-            [
-                "train",
-                kind,
-                "--quick",
-                "--image-size",
-                "16",
-                "--width",
-                "4",
-                *options,
-                "--out",
-                str(tmp_path),
-            ]
-        )
-        == 0
-    )
+@pytest.mark.parametrize("kind, factor", [("superres", 4), ("denoiser", 1)])
+def test_train_enhancer_quick_then_enhance_a_folder(kind, factor, tmp_path, capsys, trained):
+    folder = trained(kind)[0] / kind
     name = "superres_x4.keras" if kind == "superres" else "denoiser.keras"
     pictures = tmp_path / "pictures"
     pictures.mkdir()
@@ -489,7 +461,7 @@ def test_train_enhancer_quick_then_enhance_a_folder(kind, options, factor, tmp_p
             [
                 "enhance",
                 "--model",
-                str(tmp_path / kind / name),
+                str(folder / name),
                 "--input",
                 str(pictures),
                 "--out",
