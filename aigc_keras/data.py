@@ -640,7 +640,7 @@ def _resolve(name: str, source: str, data_dir, split: str, *, announce: bool = T
             return used, "offline"
         raise ValueError(_no_stand_in_message(name, "source='offline' was asked for"))
     try:
-        return name, _tfds_dataset(name, split, data_dir)
+        found = _tfds_dataset(name, split, data_dir)
     except _Unavailable as why:
         if source == "auto" and name in STAND_INS:
             used = STAND_INS[name]
@@ -652,6 +652,13 @@ def _resolve(name: str, source: str, data_dir, split: str, *, announce: bool = T
             )
             return used, "offline"
         raise ValueError(_no_stand_in_message(name, str(why))) from None
+    count = found[3]
+    say(
+        f"using {name!r} from TensorFlow Datasets ("
+        + (f"{count} images, " if count is not None else "")
+        + f"{split} split)."
+    )
+    return name, found
 
 
 def source_of(name, source="auto", data_dir=None) -> str:

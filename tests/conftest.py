@@ -125,6 +125,7 @@ FILE_SECONDS = {
     "tests/test_pix2pix.py": 21,
     "tests/test_release.py": 22,
     "tests/test_site.py": 20,
+    "tests/test_tfds_online.py": 8,
 }
 
 
