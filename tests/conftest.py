@@ -91,7 +91,7 @@ def _seed():
 # only the order matters).
 FILE_SECONDS = {
     "tests/test_gan_demo.py": 167,
-    "tests/test_diffusion.py": 133,
+    "tests/test_diffusion.py": 140,
     "tests/test_stylegan_quality.py": 124,
     "tests/test_benchmarks.py": 121,
     "tests/test_diffusion_quality.py": 107,
@@ -103,7 +103,7 @@ FILE_SECONDS = {
     "tests/test_cyclegan_quality.py": 75,
     "tests/test_editing_quality.py": 72,
     "tests/test_cnn.py": 66,
-    "tests/test_cli.py": 95,
+    "tests/test_cli.py": 85,
     "tests/test_cyclegan.py": 61,
     "tests/test_editing.py": 57,
     "tests/test_style_quality.py": 56,

@@ -30,6 +30,11 @@ SETTINGS = {
     "pixelcnn": ["--image-size", "8", "--width", "8", "--levels", "3"],
     "superres": ["--image-size", "16", "--scale", "4"],
     "cyclegan": ["--image-size", "16", "--xla", "off"],  # --domain-b: a folder of colour noise
+    "diffusion": ["--image-size", "16", "--width", "8", "--conditional", "--schedule", "linear"]
+    + ["--prediction", "noise"],
+    "flow": ["--image-size", "16"],
+    "latent-diffusion": ["--image-size", "16", "--width", "8", "--conditional"]
+    + ["--autoencoder-steps", "5"],
 }
 
 
@@ -82,11 +87,10 @@ def test_every_model_trains_with_progress_and_says_what_it_wrote(name, trained):
     )  # every file the run made, nothing else (no folder here holds more than three)
 
 
-def test_train_cnn_quick_writes_outputs(tmp_path):
-    result = _run("train", "cnn", "--quick", "--out", str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "cnn.keras").is_file() and (tmp_path / "cnn_predictions.png").is_file()
-    assert "held-out accuracy" in result.stdout and str(tmp_path / "cnn.keras") in result.stdout
+def test_train_cnn_writes_the_classifier_and_its_accuracy(trained):
+    out, printed, _ = trained("cnn")
+    assert (out / "cnn.keras").is_file() and (out / "cnn_predictions.png").is_file()
+    assert "held-out accuracy" in printed and str(out / "cnn.keras") in printed
 
 
 @pytest.mark.parametrize(
@@ -494,3 +498,62 @@ def test_train_enhancer_quick_then_enhance_a_folder(kind, factor, tmp_path, caps
             ]
         )
     assert "neither a super-resolution nor a denoising network" in capsys.readouterr().err
+
+
+# --- diffusion and flow matching on the command line (chapter 9) -------------------------------
+
+
+def test_train_conditional_diffusion_then_sample_and_evaluate(trained, capsys, tmp_path):
+    from aigc_keras.models import diffusion
+
+    denoiser = trained("diffusion")[0] / "diffusion" / "denoiser.keras"
+    network, record = registry.load_exported(denoiser, "generator")
+    assert record["task"] == "conditional sampler" and record["classes"] == 10
+    assert record["config"]["schedule"] == "linear" and record["class"] == "DiffusionModel"
+    assert record["config"]["prediction"] == "noise"
+    out = tmp_path / "s.png"
+    arguments = ["sample", "--model", str(denoiser), "--n", "4", "--out", str(out)]
+    assert cli.main([*arguments, "--steps", "3", "--guidance", "2", "--classes", "3,7"]) == 0
+    assert out.is_file()
+    drawn = registry.sample(network, record, 4, seed=1, classes=[3, 7], steps=3, guidance=2)
+    rebuilt = diffusion.DiffusionModel(**record["config"])
+    rebuilt.network_ema.set_weights(network.get_weights())
+    np.testing.assert_array_equal(
+        drawn, rebuilt.generate(labels=[3, 7, 3, 7], seed=1, steps=3, guidance=2)
+    )
+    with pytest.raises(SystemExit):
+        cli.main([*arguments, "--guidance", "-1"])
+    assert "must be a number >= 0, got '-1'" in capsys.readouterr().err
+    assert cli.main(["eval", "--model", str(denoiser), "--n", "150", "--steps", "2"]) == 0
+    assert "Fréchet distance" in capsys.readouterr().out
+
+
+def test_steps_and_guidance_are_refused_for_other_generators(trained, capsys, tmp_path):
+    generator = trained("dcgan")[0] / "dcgan" / "generator.keras"
+    out = tmp_path
+    with pytest.raises(SystemExit, match="--guidance apply to diffusion and flow-matching models"):
+        cli.main(["sample", "--model", str(generator), "--guidance", "3", "--out", str(out)])
+    with pytest.raises(SystemExit):
+        cli.main(["train", "dcgan", "--conditional", "--quick", "--out", str(out)])
+    refused = "--conditional is a diffusion, flow or latent-diffusion option"
+    assert refused in capsys.readouterr().err
+
+
+def test_latent_diffusion_on_the_command_line(trained, tmp_path):
+    from aigc_keras.models import diffusion
+
+    denoiser = trained("latent-diffusion")[0] / "latent-diffusion" / "denoiser.keras"
+    network, record = registry.load_exported(denoiser, "generator")
+    assert record["class"] == "LatentDiffusion" and record["config"]["autoencoder_steps"] == 5
+    drawn = registry.sample(network, record, 4, seed=1, classes=[3, 7], steps=3, guidance=2)
+    assert drawn.shape == (4, 16, 16, 1) and np.all(np.isfinite(drawn))
+    rebuilt = diffusion.LatentDiffusion(**record["config"])
+    rebuilt.network_ema.set_weights(network.get_layer("unet_ema").get_weights())
+    rebuilt.autoencoder.decoder.set_weights(network.get_layer("decoder").get_weights())
+    rebuilt.latent_scale.assign(1.0 / network.get_layer("latent_unscale").scale)
+    np.testing.assert_allclose(
+        drawn, rebuilt.generate(labels=[3, 7, 3, 7], seed=1, steps=3, guidance=2), atol=1e-6
+    )
+    out = tmp_path / "s.png"
+    assert cli.main(["sample", "--model", str(denoiser), "--n", "4", "--out", str(out)]) == 0
+    assert out.is_file()

@@ -331,47 +331,6 @@ def test_mixed_precision_epoch(kind, policy_name, small_digits):
 # --- the command line -------------------------------------------------------------------------
 
 
-def test_train_conditional_diffusion_quick_then_sample_and_evaluate(tmp_path, capsys):
-    from aigc_keras import cli, registry
-
-    common = ["--quick", "--image-size", "16", "--width", "8", "--out", str(tmp_path)]
-    run = ["train", "diffusion", "--conditional", "--schedule", "linear", "--prediction", "noise"]
-    assert cli.main([*run, *common]) == 0
-    denoiser = tmp_path / "diffusion" / "denoiser.keras"
-    network, record = registry.load_exported(denoiser, "generator")
-    assert record["task"] == "conditional sampler" and record["classes"] == 10
-    assert record["config"]["schedule"] == "linear" and record["class"] == "DiffusionModel"
-    assert record["config"]["prediction"] == "noise"
-    out = tmp_path / "s.png"
-    arguments = ["sample", "--model", str(denoiser), "--n", "4", "--out", str(out)]
-    assert cli.main([*arguments, "--steps", "3", "--guidance", "2", "--classes", "3,7"]) == 0
-    assert out.is_file()
-    drawn = registry.sample(network, record, 4, seed=1, classes=[3, 7], steps=3, guidance=2)
-    rebuilt = diffusion.DiffusionModel(**record["config"])
-    rebuilt.network_ema.set_weights(network.get_weights())
-    np.testing.assert_array_equal(
-        drawn, rebuilt.generate(labels=[3, 7, 3, 7], seed=1, steps=3, guidance=2)
-    )
-    with pytest.raises(SystemExit):
-        cli.main([*arguments, "--guidance", "-1"])
-    assert "must be a number >= 0, got '-1'" in capsys.readouterr().err
-    assert cli.main(["eval", "--model", str(denoiser), "--n", "150", "--steps", "2"]) == 0
-    assert "Fréchet distance" in capsys.readouterr().out
-
-
-def test_steps_and_guidance_are_refused_for_other_generators(tmp_path, capsys):
-    from aigc_keras import cli
-
-    assert cli.main(["train", "dcgan", "--quick", "--width", "8", "--out", str(tmp_path)]) == 0
-    generator = tmp_path / "dcgan" / "generator.keras"
-    with pytest.raises(SystemExit, match="--guidance apply to diffusion and flow-matching models"):
-        cli.main(["sample", "--model", str(generator), "--guidance", "3", "--out", str(tmp_path)])
-    with pytest.raises(SystemExit):
-        cli.main(["train", "dcgan", "--conditional", "--quick", "--out", str(tmp_path)])
-    refused = "--conditional is a diffusion, flow or latent-diffusion option"
-    assert refused in capsys.readouterr().err
-
-
 # --- latent diffusion -------------------------------------------------------------------------
 
 
@@ -399,26 +358,3 @@ def test_latent_diffusion_trains_its_autoencoder_first_then_only_the_unet(digits
     assert 0.7 < float(model.latent_scale.numpy()) * latents.std() < 1.4
     drawn = model.generate(**SAMPLE)
     assert drawn.shape == (3, 16, 16, 1) and np.abs(drawn).max() <= 1.0
-
-
-def test_latent_diffusion_on_the_command_line(tmp_path):
-    from aigc_keras import cli, registry
-
-    common = ["--quick", "--image-size", "16", "--width", "8", "--out", str(tmp_path)]
-    run = ["train", "latent-diffusion", "--conditional", "--autoencoder-steps", "5"]
-    assert cli.main([*run, *common]) == 0
-    denoiser = tmp_path / "latent-diffusion" / "denoiser.keras"
-    network, record = registry.load_exported(denoiser, "generator")
-    assert record["class"] == "LatentDiffusion" and record["config"]["autoencoder_steps"] == 5
-    drawn = registry.sample(network, record, 4, seed=1, classes=[3, 7], steps=3, guidance=2)
-    assert drawn.shape == (4, 16, 16, 1) and np.all(np.isfinite(drawn))
-    rebuilt = diffusion.LatentDiffusion(**record["config"])
-    rebuilt.network_ema.set_weights(network.get_layer("unet_ema").get_weights())
-    rebuilt.autoencoder.decoder.set_weights(network.get_layer("decoder").get_weights())
-    rebuilt.latent_scale.assign(1.0 / network.get_layer("latent_unscale").scale)
-    np.testing.assert_allclose(
-        drawn, rebuilt.generate(labels=[3, 7, 3, 7], seed=1, steps=3, guidance=2), atol=1e-6
-    )
-    out = tmp_path / "s.png"
-    assert cli.main(["sample", "--model", str(denoiser), "--n", "4", "--out", str(out)]) == 0
-    assert out.is_file()
