@@ -43,6 +43,7 @@ COMMANDS = (
     "inpaint",
     "enhance",
     "texture",
+    "stylize",
     "dream",
 )
 STYLE_SIDE = 256  # a style image is used at most this many pixels on its longer side
@@ -331,6 +332,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     texture.add_argument(
         "--out", default="texture.png", help="PNG file to write (default: texture.png)"
+    )
+
+    stylize = commands.add_parser(
+        "stylize",
+        help="style transfer: repaint a photograph in the style of an image (chapter 10)",
+        description="Optimise the pixels of --input (Gatys et al. 2016) so that their Gram "
+        "matrices match --style's while one layer's features stay the photograph's, with a "
+        "total-variation term.  The extractor as for texture; the offline multiscale network "
+        "keeps content at its quarter-size scale.",
+    )
+    stylize.add_argument("--style", required=True, help="the style image (any image file)")
+    stylize.add_argument("--input", required=True, help="the photograph (any image file)")
+    stylize.add_argument(
+        "--size",
+        type=_positive_int,
+        default=256,
+        help="the result's longer side in pixels; the aspect ratio is kept (default: 256)",
+    )
+    stylize.add_argument(
+        "--steps", type=_positive_int, default=300, help="Adam steps (default: 300)"
+    )
+    for flag, default, what in (
+        ("--learning-rate", 0.005, "Adam's learning rate, pixels in [0, 1]"),
+        ("--style-weight", 1.0, "weight of the Gram-matrix (style) loss"),
+        ("--content-weight", 0.5, "weight of the content loss"),
+        ("--tv-weight", 0.2, "weight of the total variation (smoothness)"),
+    ):
+        stylize.add_argument(
+            flag,
+            type=_argument_type(float, flag.strip("-").replace("-", " ")),
+            default=default,
+            help=f"{what} (default: {default})",
+        )
+    stylize.add_argument(
+        "--network",
+        choices=("auto", "vgg19", "multiscale"),
+        default="auto",
+        help="feature extractor (default: auto)",
+    )
+    stylize.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="random seed (default: 0)"
+    )
+    stylize.add_argument(
+        "--out", default="stylized.png", help="PNG file to write (default: stylized.png)"
     )
 
     dream = commands.add_parser(
@@ -1074,8 +1119,23 @@ def _dream(args) -> None:
     )
 
 
-def _texture(args) -> None:
-    """Synthesise ``--n`` textures like ``--style`` and write them side by side as one PNG."""
+def _style_image(path):
+    """An image file as float32 ``(H, W, 3)`` in [0, 1], at most :data:`STYLE_SIDE` pixels on its
+    longer side (Gram matrices do not depend on the size)."""
+    import tensorflow as tf
+
+    from . import data
+
+    image = data.read_image(pathlib.Path(path).expanduser(), 3) / 255.0
+    longer = max(image.shape[:2])
+    if longer > STYLE_SIDE:
+        shape = [round(side * STYLE_SIDE / longer) for side in image.shape[:2]]
+        image = tf.image.resize(image, shape, antialias=True).numpy().clip(0.0, 1.0)
+    return image.astype("float32")
+
+
+def _stylize(args) -> None:
+    """Repaint ``--input`` in the style of ``--style`` by optimising its pixels; write the PNG."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -1083,11 +1143,54 @@ def _texture(args) -> None:
     from . import data, viz
     from .models import style
 
-    example = data.read_image(pathlib.Path(args.style).expanduser(), 3) / 255.0
-    longer = max(example.shape[:2])
-    if longer > STYLE_SIDE:
-        shape = [round(side * STYLE_SIDE / longer) for side in example.shape[:2]]
-        example = tf.image.resize(example, shape, antialias=True).numpy().clip(0.0, 1.0)
+    for flag in ("learning_rate", "style_weight", "content_weight", "tv_weight"):
+        value = getattr(args, flag)
+        if value < 0 or (flag == "learning_rate" and value == 0):
+            bound = "> 0" if flag == "learning_rate" else ">= 0"
+            raise ValueError(f"--{flag.replace('_', '-')} must be {bound}, got {value}.")
+    example = _style_image(args.style)
+    photo = data.read_image(pathlib.Path(args.input).expanduser(), 3) / 255.0
+    scale = args.size / max(photo.shape[:2])
+    shape = [max(1, round(side * scale)) for side in photo.shape[:2]]
+    photo = tf.image.resize(photo, shape, antialias=True).numpy().clip(0.0, 1.0)
+    keras.utils.set_random_seed(args.seed)
+    extractor = style.load_extractor(args.network, calibration=example, seed=args.seed)
+    if extractor.content_layer is None:  # the multiscale network: content at a quarter size
+        extractor = style.load_extractor(
+            "multiscale", content_layer="scale4", calibration=example, seed=args.seed, announce=None
+        )
+    transfer = style.ImageOptimisation(
+        extractor,
+        example,
+        photo[None],
+        content=photo,
+        style_weight=args.style_weight,
+        content_weight=args.content_weight,
+        tv_weight=args.tv_weight,
+    )
+    transfer.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    epochs = 10 if args.steps % 10 == 0 else 1  # a progress line per tenth of the steps
+    transfer.optimise(args.steps, epochs=epochs, verbose=2)
+    result = transfer.result()
+    ours, as_photo = transfer.losses_of(result), transfer.losses_of(photo[None])
+    out = viz.save_image(np.round(result[0] * 255.0).astype(np.uint8), args.out)
+    before, after = float(as_photo["style"]), float(ours["style"])
+    print(
+        f"style loss {before:.4f} (the photograph) -> {after:.4f}; "
+        f"content loss {float(ours['content']):.4f} after {args.steps} steps; "
+        f"wrote {shape[1]}x{shape[0]} to {out}"
+    )
+
+
+def _texture(args) -> None:
+    """Synthesise ``--n`` textures like ``--style`` and write them side by side as one PNG."""
+    import keras
+    import numpy as np
+
+    from . import viz
+    from .models import style
+
+    example = _style_image(args.style)
     if args.learning_rate <= 0:
         raise ValueError(f"--learning-rate must be > 0, got {args.learning_rate}.")
     keras.utils.set_random_seed(args.seed)
@@ -1109,6 +1212,7 @@ def _texture(args) -> None:
 
 APPLY = {
     "texture": _texture,
+    "stylize": _stylize,
     "dream": _dream,
     "sample": _sample,
     "eval": _evaluate,

@@ -101,7 +101,7 @@ def test_train_cnn_writes_the_classifier_and_its_accuracy(trained):
         (["train", "cnn", "--batch-size", "x"], "expected a positive integer, got 'x'"),
         (["train", "cnn", "--seed", "-2"], "non-negative integer"),
         (["sample"], "the following arguments are required: --model"),
-        ([], "required: {info,train,sample,eval,translate,inpaint,enhance,texture,dream}"),
+        ([], "required: {info,train,sample,eval,translate,inpaint,enhance,texture,stylize,dream}"),
         (["train", "superres", "--scale", "3"], "invalid choice: 3 (choose from 2, 4)"),
         (["train", "denoiser", "--noise-std", "1.5"], "expected a number in (0, 1), got 1.5"),
         (["inpaint", "--model", "m.keras"], "required: --image, --mask"),

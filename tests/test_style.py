@@ -1,6 +1,8 @@
 """Chapter 10's building blocks: Gram matrices, the feature extractors (with their offline
 stand-in), the pixel optimisation and the phase-randomised control."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -174,6 +176,40 @@ def test_texture_command_writes_textures_and_refuses_a_file_that_is_not_an_image
     with pytest.raises(SystemExit):
         cli.main([*arguments, "--learning-rate", "-1", "--out", str(out)])
     assert "--learning-rate must be > 0, got -1.0" in capsys.readouterr().err
+
+
+def test_stylize_command_moves_a_photograph_toward_the_style_and_refuses_bad_weights(
+    tmp_path, texture, capsys
+):
+    from PIL import Image
+    from skimage import data as skdata
+
+    from aigc_keras import cli
+
+    example = tmp_path / "stripes.png"
+    Image.fromarray((texture[..., 0] * 255).astype(np.uint8)).save(example)
+    photo = tmp_path / "cat.jpg"
+    Image.fromarray(skdata.chelsea()).save(photo)  # 451 x 300
+    out = tmp_path / "stylized.png"
+    arguments = ["stylize", "--style", str(example), "--input", str(photo), "--size", "40"]
+    arguments += ["--network", "multiscale", "--steps", "30", "--learning-rate", "0.02"]
+    assert cli.main([*arguments, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "style extractor: one layer of 128 seeded random 5x5 filters" in printed
+    match = re.search(r"style loss ([\d.]+) \(the photograph\) -> ([\d.]+); content loss", printed)
+    assert match and float(match.group(2)) < 0.5 * float(match.group(1)), printed
+    assert "wrote 40x27 to" in printed
+    assert np.asarray(Image.open(out)).shape == (27, 40, 3)  # the photograph's aspect kept
+    for flag, value, message in [
+        ("--content-weight", "-1", "--content-weight must be >= 0, got -1.0"),
+        ("--learning-rate", "0", "--learning-rate must be > 0, got 0.0"),
+    ]:
+        with pytest.raises(SystemExit):
+            cli.main([*arguments, flag, value, "--out", str(out)])
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["stylize", "--style", str(example), "--input", str(tmp_path / "none.png")])
+    assert "none.png" in capsys.readouterr().err
 
 
 @pytest.mark.slow
