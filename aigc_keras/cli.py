@@ -97,6 +97,20 @@ def _metric(text: str) -> str:
     return text
 
 
+def _style_options(command, out: str) -> None:
+    """The flags ``texture`` and ``stylize`` share: the extractor, the seed and the PNG written."""
+    command.add_argument(
+        "--network",
+        choices=("auto", "vgg19", "multiscale"),
+        default="auto",
+        help="feature extractor (default: auto)",
+    )
+    command.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="random seed (default: 0)"
+    )
+    command.add_argument("--out", default=out, help=f"PNG file to write (default: {out})")
+
+
 def _train_parser(commands) -> None:
     specs = registry.specs()
     table = "\n".join(
@@ -321,18 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.05,
         help="Adam's learning rate, pixels in [0, 1] (default: 0.05)",
     )
-    texture.add_argument(
-        "--network",
-        choices=("auto", "vgg19", "multiscale"),
-        default="auto",
-        help="feature extractor (default: auto)",
-    )
-    texture.add_argument(
-        "--seed", type=_non_negative_int, default=0, help="random seed (default: 0)"
-    )
-    texture.add_argument(
-        "--out", default="texture.png", help="PNG file to write (default: texture.png)"
-    )
+    _style_options(texture, "texture.png")
 
     stylize = commands.add_parser(
         "stylize",
@@ -365,18 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
             default=default,
             help=f"{what} (default: {default})",
         )
-    stylize.add_argument(
-        "--network",
-        choices=("auto", "vgg19", "multiscale"),
-        default="auto",
-        help="feature extractor (default: auto)",
-    )
-    stylize.add_argument(
-        "--seed", type=_non_negative_int, default=0, help="random seed (default: 0)"
-    )
-    stylize.add_argument(
-        "--out", default="stylized.png", help="PNG file to write (default: stylized.png)"
-    )
+    _style_options(stylize, "stylized.png")
 
     dream = commands.add_parser(
         "dream",
