@@ -1126,6 +1126,11 @@ def _style_image(path):
     return image.astype("float32")
 
 
+def _check_learning_rate(args) -> None:
+    if args.learning_rate <= 0:
+        raise ValueError(f"--learning-rate must be > 0, got {args.learning_rate}.")
+
+
 def _stylize(args) -> None:
     """Repaint ``--input`` in the style of ``--style`` by optimising its pixels; write the PNG."""
     import keras
@@ -1135,19 +1140,21 @@ def _stylize(args) -> None:
     from . import data, viz
     from .models import style
 
-    for flag in ("learning_rate", "style_weight", "content_weight", "tv_weight"):
-        value = getattr(args, flag)
-        if value < 0 or (flag == "learning_rate" and value == 0):
-            bound = "> 0" if flag == "learning_rate" else ">= 0"
-            raise ValueError(f"--{flag.replace('_', '-')} must be {bound}, got {value}.")
+    _check_learning_rate(args)
+    for flag in ("style_weight", "content_weight", "tv_weight"):
+        if getattr(args, flag) < 0:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}.")
     example = _style_image(args.style)
     photo = data.read_image(pathlib.Path(args.input).expanduser(), 3) / 255.0
     scale = args.size / max(photo.shape[:2])
     shape = [max(1, round(side * scale)) for side in photo.shape[:2]]
     photo = tf.image.resize(photo, shape, antialias=True).numpy().clip(0.0, 1.0)
     keras.utils.set_random_seed(args.seed)
-    extractor = style.load_extractor(args.network, calibration=example, seed=args.seed)
-    if extractor.content_layer is None:  # the multiscale network: content at a quarter size
+    content = "scale4" if args.network == "multiscale" else None  # content at a quarter size
+    extractor = style.load_extractor(
+        args.network, content_layer=content, calibration=example, seed=args.seed
+    )
+    if extractor.content_layer is None:  # "auto" fell back to the multiscale network
         extractor = style.load_extractor(
             "multiscale", content_layer="scale4", calibration=example, seed=args.seed, announce=None
         )
@@ -1183,8 +1190,7 @@ def _texture(args) -> None:
     from .models import style
 
     example = _style_image(args.style)
-    if args.learning_rate <= 0:
-        raise ValueError(f"--learning-rate must be > 0, got {args.learning_rate}.")
+    _check_learning_rate(args)
     keras.utils.set_random_seed(args.seed)
     extractor = style.load_extractor(args.network, calibration=example, seed=args.seed)
     noise = style.noise_images(args.n, args.size, seed=args.seed)

@@ -10,10 +10,10 @@ Debian's ``libjs-mathjax`` package (or the folder named by ``AIGC_MATHJAX``), co
 import os
 import pathlib
 import shutil
-import tomllib
+
+from aigc_keras import chapters
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 MATHJAX = pathlib.Path(os.environ.get("AIGC_MATHJAX", "/usr/share/javascript/mathjax"))
 # The parts of MathJax 2 that TeX input with SVG output loads (SVG output needs no web fonts).
 MATHJAX_PARTS = [
@@ -27,7 +27,7 @@ MATHJAX_PARTS = [
 
 project = "aigc_keras"
 author = "The aigc_keras developers"
-release = PROJECT["version"]
+release = chapters.release(ROOT / "pyproject.toml")["version"]
 root_doc = "README"
 extensions = ["myst_nb"]
 include_patterns = [

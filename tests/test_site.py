@@ -26,7 +26,17 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-MATHJAX = pathlib.Path(os.environ.get("AIGC_MATHJAX", "/usr/share/javascript/mathjax"))
+
+
+def _module(name: str):
+    """A module of docs/ (the site's builder and its Sphinx configuration), loaded by path."""
+    spec = importlib.util.spec_from_file_location(f"site_{name}", ROOT / "docs" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MATHJAX = _module("conf").MATHJAX  # where the build takes MathJax from
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 PAGES = ["README.html", *(f"docs/{p.stem}.html" for p in sorted((ROOT / "docs").glob("*.md")))]
 
@@ -118,9 +128,7 @@ def test_formula_count_reads_markdown():
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("site_builder", ROOT / "docs" / "site.py")
-    builder = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(builder)
+    builder = _module("site")
     base = pathlib.Path(os.environ.get("AIGC_OUTPUT") or tmp_path_factory.mktemp("site"))
     output = base / "site"
     start = time.perf_counter()
