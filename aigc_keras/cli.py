@@ -10,6 +10,7 @@
     aigc-keras inpaint --model inpainter.keras --image IMAGE --mask MASK.png --out FILLED.png
     aigc-keras enhance --model superres_x2.keras|denoiser.keras --input IMAGE_OR_FOLDER --out FOLDER
     aigc-keras texture --style IMAGE [--size 128] [--n 1] [--steps 300] [--out texture.png]
+    aigc-keras stylize --style IMAGE | --model stylizer.keras --input PHOTO [--size 256]
     aigc-keras dream --input IMAGE [--layer conv2b] [--octaves 3] [--out dream.png]
 
 ``train`` takes its models, their defaults and their own options from the registry
@@ -46,7 +47,6 @@ COMMANDS = (
     "stylize",
     "dream",
 )
-STYLE_SIDE = 256  # a style image is used at most this many pixels on its longer side
 METRICS = ("fid", "kid", "is", "pr")
 # What a user's bad input raises inside a command: printed as one line, not a traceback.
 INPUT_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError)
@@ -340,12 +340,20 @@ def build_parser() -> argparse.ArgumentParser:
     stylize = commands.add_parser(
         "stylize",
         help="style transfer: repaint a photograph in the style of an image (chapter 10)",
-        description="Optimise the pixels of --input (Gatys et al. 2016) so that their Gram "
-        "matrices match --style's while one layer's features stay the photograph's, with a "
-        "total-variation term.  The extractor as for texture; the offline multiscale network "
-        "keeps content at its quarter-size scale.",
+        description="With --style: optimise the pixels of --input (Gatys et al. 2016) so "
+        "that their Gram matrices match --style's while one layer's features stay the "
+        "photograph's, with a total-variation term (the extractor as for texture; the offline "
+        "multiscale network keeps content at its quarter-size scale).  With --model: one "
+        "forward pass of a network trained by `aigc-keras train style` (Johnson et al. 2016).",
     )
-    stylize.add_argument("--style", required=True, help="the style image (any image file)")
+    stylize.add_argument(
+        "--style",
+        default=None,
+        help="the style image (an image file or an offline picture name such as coffee)",
+    )
+    stylize.add_argument(
+        "--model", default=None, help="a stylizer.keras from `aigc-keras train style`"
+    )
     stylize.add_argument("--input", required=True, help="the photograph (any image file)")
     stylize.add_argument(
         "--size",
@@ -774,9 +782,12 @@ def _train_paired(spec, args, out: pathlib.Path) -> None:
     )
 
 
-def _train_restorer(spec, args, out: pathlib.Path) -> None:
-    """Train an inpainter, super-resolution or denoising model on [0, 1] images; save its network
-    and a before/after picture of held-out images."""
+EXAMPLE_ROWS = {"restorer": "input, output, original", "stylizer": "input, stylised"}
+
+
+def _train_image_to_image(spec, args, out: pathlib.Path) -> None:
+    """Train a restorer (inpainting, super-resolution, denoising) or a stylizer (fast style
+    transfer) on [0, 1] images; save its network and a before/after picture of held-out images."""
     import numpy as np
 
     from . import data, viz
@@ -789,6 +800,7 @@ def _train_restorer(spec, args, out: pathlib.Path) -> None:
         image_size=args.image_size,
         seed=args.seed,
         strict=args.strict,
+        channels=spec.channels,
         value_range=spec.data_value_range(registry.settings(spec, **options)),
     )
     dataset = data.load(
@@ -801,8 +813,9 @@ def _train_restorer(spec, args, out: pathlib.Path) -> None:
     )
     held_out = data.load_arrays(args.dataset, "test", limit=8, **common).images
     model, start = _built(spec, args, held_out.shape[-1], checkpoints, **options)
+    style = f" for the style {model.style}" if spec.task == "stylizer" else ""
     print(
-        f"training {type(model).__name__} on {args.dataset} at {args.image_size}px, "
+        f"training {type(model).__name__}{style} on {args.dataset} at {args.image_size}px, "
         f"epochs {start + 1}..{epochs}"
     )
     model.fit(
@@ -819,8 +832,8 @@ def _train_restorer(spec, args, out: pathlib.Path) -> None:
     for path in paths.values():
         print(f"network:     {path}")
     print(
-        f"examples:    {viz.save_image(grid, folder / 'examples.png')} (rows: input, output, "
-        "original)"
+        f"examples:    {viz.save_image(grid, folder / 'examples.png')} "
+        f"(rows: {EXAMPLE_ROWS[spec.task]})"
     )
     print(f"checkpoints: {checkpoints.directory}")
 
@@ -829,7 +842,8 @@ TRAINERS = {
     "classifier": _train_classifier,
     "translator": _train_translator,
     "paired translator": _train_paired,
-    "restorer": _train_restorer,
+    "restorer": _train_image_to_image,
+    "stylizer": _train_image_to_image,
     "sampler": _train_sampler,
     "conditional sampler": _train_sampler,
 }
@@ -1111,28 +1125,14 @@ def _dream(args) -> None:
     )
 
 
-def _style_image(path):
-    """An image file as float32 ``(H, W, 3)`` in [0, 1], at most :data:`STYLE_SIDE` pixels on its
-    longer side (Gram matrices do not depend on the size)."""
-    import tensorflow as tf
-
-    from . import data
-
-    image = data.read_image(pathlib.Path(path).expanduser(), 3) / 255.0
-    longer = max(image.shape[:2])
-    if longer > STYLE_SIDE:
-        shape = [round(side * STYLE_SIDE / longer) for side in image.shape[:2]]
-        image = tf.image.resize(image, shape, antialias=True).numpy().clip(0.0, 1.0)
-    return image.astype("float32")
-
-
 def _check_learning_rate(args) -> None:
     if args.learning_rate <= 0:
         raise ValueError(f"--learning-rate must be > 0, got {args.learning_rate}.")
 
 
 def _stylize(args) -> None:
-    """Repaint ``--input`` in the style of ``--style`` by optimising its pixels; write the PNG."""
+    """Repaint ``--input`` in the style of ``--style`` by optimising its pixels, or with a trained
+    fast-style-transfer network (``--model``); write the PNG."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -1140,24 +1140,41 @@ def _stylize(args) -> None:
     from . import data, viz
     from .models import style
 
-    _check_learning_rate(args)
-    for flag in ("style_weight", "content_weight", "tv_weight"):
-        if getattr(args, flag) < 0:
-            raise ValueError(f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}.")
-    example = _style_image(args.style)
+    if (args.style is None) == (args.model is None):
+        raise ValueError(
+            "give --style (optimise the photograph's pixels) or --model (a stylizer.keras "
+            "trained by `aigc-keras train style`), not both and not neither."
+        )
+    if args.model is not None:
+        network, record = registry.load_exported(args.model, "style-transfer network")
+        if record.get("task") != "stylizer":
+            raise ValueError(
+                f"{args.model} is not a style-transfer network ({_kind(record)}); train one with "
+                "`aigc-keras train style --style IMAGE`."
+            )
+    else:
+        _check_learning_rate(args)
+        for flag in ("style_weight", "content_weight", "tv_weight"):
+            if getattr(args, flag) < 0:
+                raise ValueError(
+                    f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}."
+                )
+        example = style.read_style(args.style)
     photo = data.read_image(pathlib.Path(args.input).expanduser(), 3) / 255.0
     scale = args.size / max(photo.shape[:2])
     shape = [max(1, round(side * scale)) for side in photo.shape[:2]]
     photo = tf.image.resize(photo, shape, antialias=True).numpy().clip(0.0, 1.0)
-    keras.utils.set_random_seed(args.seed)
-    content = "scale4" if args.network == "multiscale" else None  # content at a quarter size
-    extractor = style.load_extractor(
-        args.network, content_layer=content, calibration=example, seed=args.seed
-    )
-    if extractor.content_layer is None:  # "auto" fell back to the multiscale network
-        extractor = style.load_extractor(
-            "multiscale", content_layer="scale4", calibration=example, seed=args.seed, announce=None
+    if args.model is not None:
+        start = time.perf_counter()
+        result = style.stylize_images(network, photo[None])
+        out = viz.save_image(np.round(result[0] * 255.0).astype(np.uint8), args.out)
+        print(
+            f"stylized {shape[1]}x{shape[0]} in {time.perf_counter() - start:.2f} s with "
+            f"{args.model} (style {record['config']['style']}); wrote {out}"
         )
+        return
+    keras.utils.set_random_seed(args.seed)
+    extractor = style.transfer_extractor(args.network, calibration=example, seed=args.seed)
     transfer = style.ImageOptimisation(
         extractor,
         example,
@@ -1189,7 +1206,7 @@ def _texture(args) -> None:
     from . import viz
     from .models import style
 
-    example = _style_image(args.style)
+    example = style.read_style(args.style)
     _check_learning_rate(args)
     keras.utils.set_random_seed(args.seed)
     extractor = style.load_extractor(args.network, calibration=example, seed=args.seed)

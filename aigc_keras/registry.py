@@ -34,6 +34,7 @@ BUILTIN_MODULES = (
     "editing",
     "diffusion",
     "pix2pix",
+    "style",
 )
 SAMPLERS = ("sampler", "conditional sampler")
 

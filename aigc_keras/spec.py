@@ -18,6 +18,7 @@ TASKS = (
     "translator",
     "paired translator",
     "restorer",
+    "stylizer",
     "classifier",
 )
 TRANSLATORS = ("translator", "paired translator")  # image -> image networks `translate` applies

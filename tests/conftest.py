@@ -126,6 +126,8 @@ FILE_SECONDS = {
     "tests/test_release.py": 22,
     "tests/test_site.py": 20,
     "tests/test_tfds_online.py": 8,
+    "tests/test_fast_style_quality.py": 75,
+    "tests/test_fast_style.py": 15,
 }
 
 

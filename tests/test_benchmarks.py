@@ -57,18 +57,20 @@ def test_every_model_trains_under_xla_or_refuses_it_by_name(name):
     (one eager step)."""
     import tensorflow as tf
 
-    from aigc_keras import hardware
-    from aigc_keras.models import editing
+    from aigc_keras import hardware, registry
 
     model, element = harness.build(name, False)  # the benchmark's row, graph mode
     logs = model.train_step(tf.nest.map_structure(tf.convert_to_tensor, element))
     assert all(np.isfinite(float(v)) for v in logs.values()), logs
-    if name == "superres":
-        with pytest.raises(ValueError, match="cannot be compiled with XLA.*ResizeBicubic"):
+    spec = registry.get(name)
+    refusal = {"superres": "ResizeBicubic", "style": "ScaleAndTranslate"}.get(name)
+    assert bool(refusal) == bool(spec.model_class.xla_unsupported)
+    if refusal:
+        with pytest.raises(ValueError, match=f"cannot be compiled with XLA.*{refusal}"):
             harness.build(name, True)
         hardware.set_jit_compile(True)  # as on a GPU
         try:
-            model = editing.SuperResolution(2, 1, width=8, blocks=1)
+            model = spec.model_class(**spec.test_config)
             model.compile()
             assert model.jit_compile is False
         finally:

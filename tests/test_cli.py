@@ -35,6 +35,7 @@ SETTINGS = {
     "flow": ["--image-size", "16"],
     "latent-diffusion": ["--image-size", "16", "--width", "8", "--conditional"]
     + ["--autoencoder-steps", "5"],
+    "style": ["--image-size", "16", "--style", "coffee"],
 }
 
 
@@ -557,3 +558,40 @@ def test_latent_diffusion_on_the_command_line(trained, tmp_path):
     out = tmp_path / "s.png"
     assert cli.main(["sample", "--model", str(denoiser), "--n", "4", "--out", str(out)]) == 0
     assert out.is_file()
+
+
+def test_train_style_then_stylize_a_photograph_with_the_network(trained, tmp_path, capsys):
+    from PIL import Image
+    from skimage import data as skdata
+
+    from aigc_keras.models import style
+
+    out, printed, _ = trained("style")
+    assert "training FastStyleTransfer for the style coffee on photos at 16px" in printed
+    assert (out / "style" / "examples.png").is_file()
+    model = out / "style" / "stylizer.keras"
+    photo = tmp_path / "cat.jpg"
+    Image.fromarray(skdata.chelsea()).save(photo)  # 451 x 300
+    result = tmp_path / "cat_coffee.png"
+    arguments = ["stylize", "--model", str(model), "--input", str(photo), "--size", "45"]
+    assert cli.main([*arguments, "--out", str(result)]) == 0
+    assert "stylized 45x30 in " in capsys.readouterr().out
+    written = np.asarray(Image.open(result), np.float32) / 255.0
+    network, _ = registry.load_exported(model, "style-transfer network")
+    resized = np.asarray(Image.open(photo).resize((45, 30), Image.BILINEAR), np.float32) / 255.0
+    expected = style.stylize_images(network, resized)[0]
+    assert written.shape == (30, 45, 3)
+    assert np.mean(np.abs(written - expected)) < 0.03  # the same network (resizing differs)
+    for extra, message in [
+        (["--style", "coffee"], "give --style (optimise the photograph's pixels) or --model"),
+        ([], None),
+    ]:
+        if message is None:
+            generator = trained("dcgan")[0] / "dcgan" / "generator.keras"
+            command = ["stylize", "--model", str(generator), "--input", str(photo)]
+            message = "is not a style-transfer network (it is a sampler"
+        else:
+            command = [*arguments, *extra]
+        with pytest.raises(SystemExit):
+            cli.main([*command, "--out", str(result)])
+        assert message in capsys.readouterr().err

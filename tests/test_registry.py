@@ -160,7 +160,7 @@ def test_register_refuses_duplicates_and_unknown_names():
         ModelSpec("x", ToyGAN, "sampler", "x", export=lambda m: {}, conditional_option="labels")
     assert (
         registry.names()[:4] == ("cnn", "dcgan", "cgan", "wgan-gp")
-        and len(set(registry.names())) == 17
+        and len(set(registry.names())) == 18
     )
 
 

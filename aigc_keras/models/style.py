@@ -44,7 +44,10 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from .. import data
+from ..spec import ModelSpec, Option
 from ..validation import check_int, check_non_negative
+from .base import GenerativeModel
 
 VGG_CONTENT_LAYER = "block4_conv2"
 VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
@@ -142,7 +145,9 @@ class _Downsample(layers.Layer):
     def call(self, images):
         shape = tf.shape(images)
         size = tf.maximum(shape[1:3] // self.factor, 1)
-        return tf.image.resize(images, size, method="bilinear", antialias=True)
+        # in float32: the antialiased resize's gradient has no bfloat16 or float16 kernel
+        small = tf.image.resize(tf.cast(images, "float32"), size, method="bilinear", antialias=True)
+        return tf.cast(small, images.dtype)
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
@@ -244,7 +249,7 @@ def _multiscale(
         conv = layers.Conv2D(filters, kernel_size, padding="same", activation="relu", name=name)
         outputs.append(conv(x))
         kernel = _he_normal_(tuple(conv.kernel.shape), rng)
-        pooled = sample if factor == 1 else _Downsample(factor)(sample)
+        pooled = sample if factor == 1 else _Downsample(factor, dtype="float32")(sample)
         kernel = kernel / max(float(ops.std(ops.conv(pooled, kernel, padding="same"))), 1e-6)
         conv.kernel.assign(kernel)
         conv.bias.assign(np.zeros(conv.bias.shape, np.float32))
@@ -356,6 +361,68 @@ def _relative_error(value, target):
     return ops.mean(ops.square(value - target)) / (ops.mean(ops.square(target)) + 1e-8)
 
 
+def style_targets(extractor: Extractor, style) -> dict:
+    """The Gram matrices ``(1, C, C)`` of ``style`` (``(H, W, C)`` in [0, 1]) at each of the
+    extractor's style layers, by layer name: what a result's Gram matrices are compared with."""
+    features = extractor(as_rgb(style))
+    return {
+        name: gram_matrix(ops.cast(features[name], "float32")) for name in extractor.style_layers
+    }
+
+
+def style_losses(
+    extractor: Extractor,
+    targets: dict,
+    image,
+    content_target=None,
+    *,
+    style_weight: float = 1.0,
+    content_weight: float = 1.0,
+    tv_weight: float = 0.0,
+) -> dict:
+    """The style-transfer loss of ``image`` and its parts (scalars, averaged over the batch).
+
+    ``loss = style_weight * mean_l E_l + content_weight * C + tv_weight * TV``, with ``E_l`` the
+    relative error of layer ``l``'s Gram matrix against ``targets[l]``, ``C`` the relative error
+    of the content layer's features against ``content_target`` (0 when it is ``None``) and
+    ``TV`` the mean absolute difference of neighbouring pixels.  One definition for the
+    optimisation (:class:`ImageOptimisation`) and the feed-forward network
+    (:class:`FastStyleTransfer`), so their figures compare.
+
+    Args:
+        extractor: the :class:`Extractor`.
+        targets: :func:`style_targets` of the style image.
+        image: ``(B, H, W, 3)`` float32 in [0, 1].
+        content_target: the content layer's features ``(B, h, w, c)`` of the content images, or
+            ``None``.
+        style_weight: the weight of the mean Gram-matrix error.
+        content_weight: the weight of the content error.
+        tv_weight: the weight of the total variation.
+
+    Returns:
+        ``{"loss", "style", "content", "tv"}``.
+    """
+    features = extractor(image)
+    style = ops.mean(
+        ops.stack(
+            [
+                _relative_error(gram_matrix(ops.cast(features[name], "float32")), target)
+                for name, target in targets.items()
+            ]
+        )
+    )
+    content = ops.zeros(())
+    if content_target is not None:
+        content = _relative_error(
+            ops.cast(features[extractor.content_layer], "float32"),
+            ops.cast(content_target, "float32"),
+        )
+    pixels = ops.cast(ops.prod(ops.shape(image)[1:3]), "float32")
+    tv = ops.mean(tf.image.total_variation(ops.cast(image, "float32"))) / (3.0 * pixels)
+    loss = style_weight * style + content_weight * content + tv_weight * tv
+    return {"loss": loss, "style": style, "content": content, "tv": tv}
+
+
 class ImageOptimisation(keras.Model):
     """Pixels optimised so that their features match a style (and optionally a content image).
 
@@ -402,11 +469,7 @@ class ImageOptimisation(keras.Model):
             raise ValueError(
                 "this extractor has no content layer: give load_extractor a content_layer."
             )
-        style_features = extractor(as_rgb(style))
-        self.style_targets = {
-            name: ops.convert_to_tensor(gram_matrix(style_features[name]))
-            for name in extractor.style_layers
-        }
+        self.style_targets = style_targets(extractor, style)
         self.content_target = None
         if content is not None:
             content = as_rgb(content)
@@ -428,24 +491,16 @@ class ImageOptimisation(keras.Model):
         return list(self.trackers.values())
 
     def losses_of(self, image):
-        """The loss and its parts for ``image``: a dict of scalars."""
-        image = tf.convert_to_tensor(image)
-        features = self.extractor(image)
-        style = ops.mean(
-            ops.stack(
-                [
-                    _relative_error(gram_matrix(features[name]), target)
-                    for name, target in self.style_targets.items()
-                ]
-            )
+        """The loss and its parts for ``image``: a dict of scalars (:func:`style_losses`)."""
+        return style_losses(
+            self.extractor,
+            self.style_targets,
+            tf.convert_to_tensor(image),
+            self.content_target,
+            style_weight=self.style_weight,
+            content_weight=self.content_weight,
+            tv_weight=self.tv_weight,
         )
-        content = ops.zeros(())
-        if self.content_target is not None:
-            content = _relative_error(features[self.extractor.content_layer], self.content_target)
-        pixels = ops.cast(ops.prod(ops.shape(image)[1:3]), image.dtype)
-        tv = ops.mean(tf.image.total_variation(image)) / (3.0 * pixels)
-        loss = self.style_weight * style + self.content_weight * content + self.tv_weight * tv
-        return {"loss": loss, "style": style, "content": content, "tv": tv}
 
     def call(self, inputs=None, training=False):
         return ops.convert_to_tensor(self.image)
@@ -647,3 +702,338 @@ def deep_dream(
         record.append(np.array(activations))
         detail = x - base
     return x.numpy()[0], record
+
+
+# --- style images and the extractor for style transfer ---------------------------------------
+
+STYLE_SIDE = 256  # a style image is used at most this many pixels on its longer side
+STYLE_PICTURES = (*data.PHOTOS, *data.TEXTURES)  # the offline pictures a style can be named by
+
+
+def read_style(source, max_side: int = STYLE_SIDE) -> np.ndarray:
+    """A style image as float32 ``(H, W, 3)`` in [0, 1], at most ``max_side`` on its longer side.
+
+    Args:
+        source: an image file, or the name of one of the offline pictures (scikit-image's
+            ``astronaut``, ``coffee``, ``chelsea``, ``rocket``, ``immunohistochemistry``,
+            ``brick``, ``grass``, ``gravel``).
+        max_side: larger images are shrunk (antialiased, aspect ratio kept); Gram matrices do not
+            depend on the size, only on the scale of the patterns.
+
+    Raises:
+        ValueError: a name that is neither a picture nor a readable image file.
+    """
+    if not isinstance(source, str) or not source:
+        raise ValueError(f"a style is an image file or a picture name, got {source!r}.")
+    if source in STYLE_PICTURES:
+        from skimage import data as skdata
+
+        image = getattr(skdata, source)().astype(np.float32)
+        image = np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
+    else:
+        import os
+
+        if not os.path.exists(os.path.expanduser(source)):
+            raise ValueError(
+                f"style {source!r} is neither an image file nor one of the offline pictures: "
+                f"{', '.join(STYLE_PICTURES)}."
+            )
+        image = data.read_image(source, 3)
+    image = image / 255.0
+    longer = max(image.shape[:2])
+    if longer > max_side:
+        shape = [max(1, round(side * max_side / longer)) for side in image.shape[:2]]
+        image = tf.image.resize(image, shape, antialias=True).numpy()
+    return np.clip(image, 0.0, 1.0).astype(np.float32)
+
+
+def transfer_extractor(network: str = "auto", *, calibration, seed: int = 0, announce=print):
+    """The extractor style transfer uses: :func:`load_extractor` with a content layer.
+
+    VGG19 keeps content at Gatys et al.'s ``block4_conv2``; the multiscale network (the offline
+    fallback of ``"auto"``) at its quarter-size scale ``scale4``, coarse enough that the style's
+    finer scales can change the pixels.
+    """
+    content = "scale4" if network == "multiscale" else None
+    extractor = load_extractor(
+        network, content_layer=content, calibration=calibration, seed=seed, announce=announce
+    )
+    if extractor.content_layer is None:  # "auto" fell back to the multiscale network
+        extractor = load_extractor(
+            "multiscale", content_layer="scale4", calibration=calibration, seed=seed, announce=None
+        )
+    return extractor
+
+
+# --- fast style transfer ---------------------------------------------------------------------
+
+TRANSFORM_MULTIPLE = 4  # the transform network halves the image twice
+
+
+def build_transform_network(width: int = 32, blocks: int = 5, name: str = "stylizer"):
+    """Johnson et al.'s image transform network, for RGB images in [0, 1] of any size whose
+    sides are multiples of 4 (:func:`stylize_images` pads other sizes).
+
+    A 9x9 convolution, two stride-2 3x3 convolutions (``2w``, ``4w`` filters), ``blocks``
+    residual blocks at a quarter of the size, two nearest-neighbour upsamplings each followed by
+    a 3x3 convolution (instead of the paper's fractionally strided convolutions, which print a
+    checkerboard: Odena, Dumoulin, Olah 2016), and a 9x9 convolution to RGB through a sigmoid.
+    Every convolution pads by mirroring the border (zero padding draws frames).  Instance norm
+    (Ulyanov, Vedaldi, Lempitsky 2016) and ReLU after every convolution but the last; the output
+    is float32.
+
+    Args:
+        width: the filters of the first convolution (32 in the paper).
+        blocks: residual blocks (5 in the paper).
+        name: the model's name.
+    """
+    from ..layers import ReflectionPadding2D, instance_norm
+
+    width, blocks = check_int(width, "width"), check_int(blocks, "blocks", minimum=0)
+    inputs = keras.Input((None, None, 3), name="image")
+    x = layers.Rescaling(2.0, offset=-1.0, name="centre")(inputs)
+
+    def padded(x, filters, kernel, label, strides=1, **options):
+        x = ReflectionPadding2D(kernel // 2, name=f"{label}_pad")(x)
+        return layers.Conv2D(filters, kernel, strides=strides, name=label, **options)(x)
+
+    def conv(x, filters, kernel, label, strides=1):
+        x = padded(x, filters, kernel, label, strides)
+        x = instance_norm(f"{label}_norm")(x)
+        return layers.ReLU(name=f"{label}_relu")(x)
+
+    x = conv(x, width, 9, "in")
+    x = conv(x, 2 * width, 3, "down1", strides=2)
+    x = conv(x, 4 * width, 3, "down2", strides=2)
+    for i in range(blocks):
+        y = conv(x, 4 * width, 3, f"res{i + 1}a")
+        y = padded(y, 4 * width, 3, f"res{i + 1}b")
+        y = instance_norm(f"res{i + 1}b_norm")(y)
+        x = layers.Add(name=f"res{i + 1}")([x, y])
+    for i, filters in enumerate((2 * width, width)):
+        x = layers.UpSampling2D(2, name=f"up{i + 1}_resize")(x)
+        x = conv(x, filters, 3, f"up{i + 1}")
+    outputs = padded(x, 3, 9, "rgb", activation="sigmoid", dtype="float32")
+    return keras.Model(inputs, outputs, name=name)
+
+
+def stylize_images(network: keras.Model, images, batch_size: int = 16) -> np.ndarray:
+    """Apply a transform network to RGB images in [0, 1] of any size.
+
+    Sides that are not multiples of 4 are padded by mirroring and the result cropped back.
+
+    Args:
+        network: :func:`build_transform_network`'s model (or one loaded from a ``stylizer.keras``).
+        images: ``(N, H, W, 3)`` or ``(H, W, 3)`` (grey is repeated over three channels) in
+            [0, 1].
+        batch_size: the images per network call.
+
+    Returns:
+        Float32 ``(N, H, W, 3)`` in [0, 1].
+    """
+    from .editing import run_network
+
+    images = as_rgb(images)
+    height, width = images.shape[1:3]
+    if min(height, width) < 2 * TRANSFORM_MULTIPLE:
+        raise ValueError(
+            f"images must be at least {2 * TRANSFORM_MULTIPLE} pixels on each side, got "
+            f"{height}x{width}."
+        )
+    pad = [(-side) % TRANSFORM_MULTIPLE for side in (height, width)]
+    if any(pad):
+        images = np.pad(images, ((0, 0), (0, pad[0]), (0, pad[1]), (0, 0)), mode="reflect")
+    return run_network(network, images, batch_size)[:, :height, :width]
+
+
+class FastStyleTransfer(GenerativeModel):
+    """A feed-forward network trained to repaint any photograph in one style (Johnson, Alahi,
+    Fei-Fei, "Perceptual Losses for Real-Time Style Transfer and Super-Resolution", ECCV 2016).
+
+    Where :class:`ImageOptimisation` runs hundreds of gradient steps for every image, this trains
+    a transform network ``T`` once, on many photographs ``x``, to minimise the same loss
+    (:func:`style_losses`) of ``T(x)``: the style image's Gram matrices, ``x``'s own content-layer
+    features, a total-variation term.  Afterwards a new photograph costs one forward pass.
+
+    Trains on batches of RGB images in [0, 1] (patches of photographs: ``data.load("photos",
+    value_range=(0, 1))`` offline; online any image set, e.g. TFDS's ``tf_flowers``).  The
+    extractor is made from the style image and the seed (:func:`transfer_extractor`) and held in
+    the model, so a checkpoint resumes exactly.
+
+    Args:
+        style: the style image: a file or an offline picture name (:func:`read_style`).
+        image_size: the side of the training patches (a multiple of 4).
+        width: the transform network's first width (:func:`build_transform_network`).
+        blocks: its residual blocks.
+        network: the extractor, ``"auto"``, ``"vgg19"`` or ``"multiscale"``.
+        style_weight, content_weight, tv_weight: the loss's weights (>= 0).
+        seed: the seed of the extractor's random filters and the model's noise.
+        **kwargs: passed on to :class:`~aigc_keras.models.base.GenerativeModel`.
+    """
+
+    optimizer_names = ("stylizer",)
+    value_range = (0, 1)
+    channels = 3
+    # the multiscale extractor (the offline one) shrinks images with an antialiased resize
+    xla_unsupported = (
+        "the multiscale extractor's antialiased resize (ScaleAndTranslate) has no XLA kernel"
+    )
+
+    def __init__(
+        self,
+        style="immunohistochemistry",
+        image_size=64,
+        width=16,
+        blocks=3,
+        network="auto",
+        style_weight=1.0,
+        content_weight=2.0,
+        tv_weight=0.2,
+        seed=0,
+        **kwargs,
+    ):
+        super().__init__(trackers=("loss", "style", "content", "tv"), seed=seed, **kwargs)
+        self.image_size = check_int(image_size, "image_size", minimum=TRANSFORM_MULTIPLE)
+        if self.image_size % TRANSFORM_MULTIPLE:
+            raise ValueError(
+                f"image_size must be a multiple of {TRANSFORM_MULTIPLE} (the transform network "
+                f"halves the patches twice), got {self.image_size}."
+            )
+        self.style_weight = check_non_negative(style_weight, "style_weight")
+        self.content_weight = check_non_negative(content_weight, "content_weight")
+        self.tv_weight = check_non_negative(tv_weight, "tv_weight")
+        self.width, self.blocks = check_int(width, "width"), check_int(blocks, "blocks", 0)
+        self.style, self.network_name = style, network
+        example = read_style(style)
+        self.extractor = transfer_extractor(network, calibration=example, seed=self.seed)
+        self.feature_model = self.extractor.model  # tracked: its weights are in checkpoints
+        self.targets = style_targets(self.extractor, example)
+        self.stylizer = build_transform_network(self.width, self.blocks)
+        self.build_now(np.zeros((1, self.image_size, self.image_size, 3), np.float32))
+
+    def call(self, images, training=False):
+        return self.stylizer(images, training=training)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "style": self.style,
+            "image_size": self.image_size,
+            "width": self.width,
+            "blocks": self.blocks,
+            "network": self.network_name,
+            "style_weight": self.style_weight,
+            "content_weight": self.content_weight,
+            "tv_weight": self.tv_weight,
+        }
+
+    def default_optimizers(self):
+        """Adam(1e-3) for the transform network (the paper's rate).
+
+        Returns:
+            ``{"stylizer": Adam}``.
+        """
+        return {"stylizer": keras.optimizers.Adam(1e-3)}
+
+    def optimizer_variables(self, name):
+        """The transform network's trainable variables (the extractor is frozen).
+
+        Args:
+            name: ``"stylizer"``.
+        """
+        return self.stylizer.trainable_variables
+
+    def losses_of(self, photographs, stylised) -> dict:
+        """:func:`style_losses` of ``stylised`` with ``photographs`` as the content."""
+        content = None
+        if self.content_weight > 0:
+            content = ops.stop_gradient(self.extractor(photographs)[self.extractor.content_layer])
+        return style_losses(
+            self.extractor,
+            self.targets,
+            stylised,
+            content,
+            style_weight=self.style_weight,
+            content_weight=self.content_weight,
+            tv_weight=self.tv_weight,
+        )
+
+    def _images(self, data):
+        images = data[0] if isinstance(data, (tuple, list)) else data
+        return self.as_compute(images)
+
+    def train_step(self, data):
+        photographs = self._images(data)
+        with tf.GradientTape() as tape:
+            values = self.losses_of(photographs, self.stylizer(photographs, training=True))
+            scaled = self.scale_loss("stylizer", values["loss"])
+        self.descend("stylizer", tape, scaled, self.stylizer.trainable_variables)
+        return self.record(**values)
+
+    def test_step(self, data):
+        photographs = self._images(data)
+        values = self.losses_of(photographs, self.stylizer(photographs, training=False))
+        return self.record(count_step=False, **values)
+
+    def stylize(self, images, batch_size: int = 16) -> np.ndarray:
+        """Repaint RGB images in [0, 1] of any size (:func:`stylize_images`)."""
+        return stylize_images(self.stylizer, images, batch_size)
+
+    def examples(self, photographs, seed: int = 0) -> list:  # noqa: ARG002 (deterministic)
+        """Rows for a before/after picture: the photographs and their stylisations.
+
+        Args:
+            photographs: held-out images in [0, 1].
+            seed: unused (the network is deterministic).
+        """
+        return [as_rgb(photographs), self.stylize(photographs)]
+
+    def generate(self, *args, **kwargs):
+        """Not available: the network repaints photographs rather than sampling images.
+
+        Args:
+            *args: ignored.
+            **kwargs: ignored.
+
+        Raises:
+            TypeError: always; use :meth:`stylize`.
+        """
+        raise TypeError("FastStyleTransfer repaints photographs: use stylize(images).")
+
+
+def _style_from_text(text: str) -> str:
+    read_style(text, max_side=8)  # refuse a style that cannot be read at the command line
+    return text
+
+
+SPECS = (
+    ModelSpec(
+        "style",
+        FastStyleTransfer,
+        "stylizer",
+        "fast style transfer: one network repaints photographs in one style (chapter 10)",
+        dataset="photos",
+        image_size=64,
+        batch_size=8,
+        epochs=10,
+        value_range=(0, 1),
+        channels=3,
+        width=16,
+        sizes=(32, 64),
+        test_config=dict(image_size=16, width=4, blocks=1, network="multiscale"),
+        options=(
+            Option(
+                "--style",
+                "immunohistochemistry",
+                "the style image: an image file or an offline picture name "
+                f"({', '.join(STYLE_PICTURES)}) (default: immunohistochemistry)",
+                parse=_style_from_text,
+            ),
+        ),
+        make=lambda spec, s: FastStyleTransfer(
+            s["style"], s["image_size"], width=s["width"], seed=s["seed"]
+        ),
+        export=lambda model: {"stylizer.keras": model.stylizer},
+        inputs={"image": "a photograph in [0, 1], sides a multiple of 4"},
+    ),
+)
