@@ -380,17 +380,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     dream = commands.add_parser(
         "dream",
-        help="DeepDream: change an image to excite a layer of chapter 1's classifier",
-        description="Gradient ascent on the mean activation of one convolutional layer of the "
-        "chapter-1 digit classifier (trained once and cached, about a minute the first time), "
-        "with octaves.  The image is read in grey at its own size (the classifier's "
-        "convolutions take any size); white strokes on black are what it knows.",
+        help="DeepDream: change an image to excite a layer of InceptionV3 or chapter 1's "
+        "classifier",
+        description="Gradient ascent on the mean activation of one layer, with octaves, at the "
+        "image's own size.  --network auto: InceptionV3 with ImageNet weights when they "
+        "download (the image in colour), else the chapter-1 digit classifier (trained once and "
+        "cached, about a minute the first time; the image in grey: white strokes on black are "
+        "what it knows); one line says which.",
     )
     dream.add_argument("--input", required=True, help="the image to dream on (any image file)")
     dream.add_argument(
+        "--network",
+        choices=("auto", "inception", "classifier"),
+        default="auto",
+        help="the network (default: auto)",
+    )
+    dream.add_argument(
         "--layer",
-        default="conv2b",
-        help="the classifier's convolutional layer to excite (default: conv2b)",
+        default=None,
+        help="the layer to excite (default: mixed3 of InceptionV3, conv2b of the classifier)",
     )
     dream.add_argument(
         "--steps", type=_positive_int, default=40, help="gradient steps per octave (default: 40)"
@@ -1102,14 +1110,15 @@ def _enhance(args) -> None:
 
 
 def _dream(args) -> None:
-    """DeepDream ``--input`` on the chapter-1 classifier; write the dreamed image as a PNG."""
-    from . import data, judges, viz
+    """DeepDream ``--input`` on InceptionV3 or the chapter-1 classifier; write the PNG."""
+    from . import data, viz
     from .models import style
 
-    image = data.read_image(pathlib.Path(args.input).expanduser(), 1) / 127.5 - 1.0
-    network = judges.load_classifier(28).network
+    chosen = style.load_dream_network(args.network)
+    args.layer = args.layer or chosen.layer
+    image = data.read_image(pathlib.Path(args.input).expanduser(), chosen.channels) / 127.5 - 1.0
     dreamed, record = style.deep_dream(
-        network,
+        chosen.network,
         args.layer,
         image,
         steps=args.steps,
@@ -1117,7 +1126,8 @@ def _dream(args) -> None:
         octaves=args.octaves,
         octave_scale=args.octave_scale,
     )
-    out = viz.save_image(viz.to_uint8(dreamed[None], (-1, 1))[0, ..., 0], args.out)
+    pixels = viz.to_uint8(dreamed[None], (-1, 1))[0]
+    out = viz.save_image(pixels[..., 0] if chosen.channels == 1 else pixels, args.out)
     gains = ", ".join(f"{r[-1] / max(r[0], 1e-8):.2f}x" for r in record)
     print(
         f"mean activation of {args.layer} per octave (end / start): {gains}; wrote "

@@ -257,8 +257,11 @@ def test_dream_on_the_command_line_is_deep_dream_on_the_classifier(classifier, t
     viz.save_image(viz.to_uint8(digit[None], (-1, 1))[0, ..., 0], picture)
     out = tmp_path / "dream.png"
     arguments = ["dream", "--input", str(picture), "--steps", "5", "--octaves", "2"]
+    arguments += ["--network", "classifier"]
     assert cli.main([*arguments, "--out", str(out)]) == 0
-    assert "mean activation of conv2b per octave" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "dream network: the chapter-1 digit classifier (grey digits in [-1, 1])." in printed
+    assert "mean activation of conv2b per octave" in printed
     written = np.asarray(Image.open(out), np.float32) / 127.5 - 1.0
     read = np.asarray(Image.open(picture), np.float32) / 127.5 - 1.0
     expected, _ = style.deep_dream(
@@ -275,3 +278,47 @@ def test_dream_on_the_command_line_is_deep_dream_on_the_classifier(classifier, t
     with pytest.raises(SystemExit):
         cli.main([*arguments, "--octave-scale", "0.5", "--out", str(out)])
     assert "octave_scale must be at least 1, got 0.5" in capsys.readouterr().err
+
+
+def test_dream_network_offline_falls_back_to_the_classifier_and_says_why(monkeypatch, classifier):
+    def refused():
+        raise OSError("URL fetch failure: no network here")
+
+    monkeypatch.setattr(style, "_imagenet_inception", refused)  # the download, failed
+    lines = []
+    chosen = style.load_dream_network(announce=lines.append)
+    assert chosen.kind == "classifier" and chosen.layer == "conv2b" and chosen.channels == 1
+    assert lines == [
+        "dream network: the chapter-1 digit classifier (grey digits in [-1, 1]); InceptionV3's "
+        "ImageNet weights could not be downloaded (OSError: URL fetch failure: no network here)."
+    ]
+    with pytest.raises(RuntimeError, match="dream on network='classifier' offline"):
+        style.load_dream_network("inception")
+    with pytest.raises(ValueError, match="network must be one of auto, inception, classifier"):
+        style.load_dream_network("vgg")
+
+
+def test_dream_network_online_is_inception_dreaming_any_layer_in_colour(monkeypatch, tmp_path):
+    """The online path with InceptionV3's architecture standing in for its downloaded weights
+    (random, seeded): a colour image, its ``mixed3`` layer (not a convolution) excited."""
+    from PIL import Image
+
+    from aigc_keras import cli
+
+    keras.utils.set_random_seed(0)
+    stand_in = keras.applications.InceptionV3(include_top=False, weights=None)
+    monkeypatch.setattr(style, "_imagenet_inception", lambda: stand_in)
+    lines = []
+    chosen = style.load_dream_network(announce=lines.append)
+    assert (chosen.kind, chosen.layer, chosen.channels) == ("inception", "mixed3", 3)
+    assert lines == ["dream network: InceptionV3 with ImageNet weights (RGB in [-1, 1])."]
+    image = np.random.default_rng(0).uniform(-0.5, 0.5, (96, 104, 3)).astype(np.float32)
+    dreamed, record = style.deep_dream(chosen.network, "mixed3", image, steps=3, octaves=1)
+    assert dreamed.shape == image.shape and record[0][-1] > record[0][0]
+    with pytest.raises(ValueError, match="has no layer 'conv2b'; for example: mixed0"):
+        style.deep_dream(chosen.network, "conv2b", image, steps=1, octaves=1)
+    picture, out = tmp_path / "noise.png", tmp_path / "dream.png"
+    Image.fromarray(((image + 1) * 127.5).astype(np.uint8)).save(picture)
+    arguments = ["dream", "--input", str(picture), "--steps", "2", "--octaves", "1"]
+    assert cli.main([*arguments, "--out", str(out)]) == 0
+    assert np.asarray(Image.open(out)).shape == (96, 104, 3)

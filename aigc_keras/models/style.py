@@ -588,13 +588,18 @@ def _layer_model(network: keras.Model, layer: str) -> keras.Model:
     """
     names = [item.name for item in network.layers]
     convolutional = [item.name for item in network.layers if isinstance(item, layers.Conv2D)]
+    if all(side is None for side in network.input_shape[1:3]):  # any layer of a free-size network
+        if layer not in names:
+            mixed = [n for n in names if n.startswith("mixed")] or convolutional
+            raise ValueError(
+                f"{network.name} has no layer {layer!r}; for example: {', '.join(mixed[:12])}."
+            )
+        return keras.Model(network.input, network.get_layer(layer).output)
     if layer not in names or layer not in convolutional:
         raise ValueError(
             f"{network.name} has no convolutional layer {layer!r}; its convolutional layers: "
             f"{', '.join(convolutional)}."
         )
-    if all(side is None for side in network.input_shape[1:3]):
-        return keras.Model(network.input, network.get_layer(layer).output)
     inputs = keras.Input((None, None, network.input_shape[-1]))
     x = inputs
     for item in network.layers:
@@ -609,6 +614,79 @@ def _layer_model(network: keras.Model, layer: str) -> keras.Model:
         if item.name == layer:
             return keras.Model(inputs, x)
     raise AssertionError("unreachable: the layer was found above")
+
+
+DREAM_NETWORKS = ("auto", "inception", "classifier")
+DREAM_LAYERS = {"inception": "mixed3", "classifier": "conv2b"}  # the default layer of each
+
+
+@dataclasses.dataclass
+class DreamNetwork:
+    """A network to dream on: which one, its default layer, the channels it reads.
+
+    Attributes:
+        network: a ``keras.Model`` on images in [-1, 1].
+        kind: ``"inception"`` or ``"classifier"``.
+        layer: its default layer (:data:`DREAM_LAYERS`).
+        channels: 3 (InceptionV3, RGB) or 1 (the digit classifier, grey).
+        description: the one line that says which network.
+    """
+
+    network: keras.Model
+    kind: str
+    layer: str
+    channels: int
+    description: str
+
+
+def _imagenet_inception():
+    """Keras' InceptionV3 without its classifier, ImageNet weights (downloaded on first use); it
+    takes RGB in [-1, 1] (``inception_v3.preprocess_input``'s range) of any size from 75 px."""
+    return keras.applications.InceptionV3(include_top=False, weights="imagenet")
+
+
+def load_dream_network(network: str = "auto", *, announce=print) -> DreamNetwork:
+    """The network DeepDream ascends: InceptionV3 with ImageNet weights, or chapter 1's classifier.
+
+    ``"auto"`` is InceptionV3 when its weights can be downloaded (Colab) and otherwise the
+    chapter-1 digit classifier (trained once and cached), announced in one line as the data and
+    the style extractor announce their fallbacks.
+
+    Args:
+        network: ``"auto"``, ``"inception"`` (an error if its weights cannot be loaded) or
+            ``"classifier"``.
+        announce: called with the line that says which network is used (``None``: silent).
+
+    Raises:
+        ValueError: an unknown network.
+        RuntimeError: ``"inception"`` when its weights cannot be loaded.
+    """
+    if network not in DREAM_NETWORKS:
+        raise ValueError(f"network must be one of {', '.join(DREAM_NETWORKS)}, got {network!r}.")
+    announce = announce or (lambda line: None)
+    reason = None
+    if network in ("auto", "inception"):
+        try:
+            inception = _imagenet_inception()
+        except Exception as error:  # no network, a proxy, a truncated download: all the same here
+            if network == "inception":
+                raise RuntimeError(
+                    f"InceptionV3's ImageNet weights could not be loaded ({type(error).__name__}: "
+                    f"{error}); dream on network='classifier' offline."
+                ) from error
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
+        else:
+            line = "InceptionV3 with ImageNet weights (RGB in [-1, 1])"
+            announce(f"dream network: {line}.")
+            return DreamNetwork(inception, "inception", DREAM_LAYERS["inception"], 3, line)
+    from .. import judges
+
+    line = "the chapter-1 digit classifier (grey digits in [-1, 1])"
+    if reason is not None:
+        line += f"; InceptionV3's ImageNet weights could not be downloaded ({reason})"
+    announce(f"dream network: {line}.")
+    classifier = judges.load_classifier(28).network
+    return DreamNetwork(classifier, "classifier", DREAM_LAYERS["classifier"], 1, line)
 
 
 @functools.lru_cache(maxsize=8)
@@ -654,8 +732,9 @@ def deep_dream(
 
     Args:
         network: a ``keras.Model`` on [-1, 1] images (the chapter-1 classifier's ``network``,
-            or Keras' InceptionV3 without its top).
-        layer: the name of one of its convolutional layers.
+            or Keras' InceptionV3 without its top: :func:`load_dream_network`).
+        layer: the name of one of its layers (of the classifier: a convolutional one; any layer
+            of a network that takes any image size, such as InceptionV3's ``mixed3``).
         image: ``(H, W, C)`` in [-1, 1].
         steps: gradient steps per octave.
         step_size: the size of each step, in pixel units.
