@@ -935,9 +935,9 @@ class FastStyleTransfer(GenerativeModel):
     features, a total-variation term.  Afterwards a new photograph costs one forward pass.
 
     Trains on batches of RGB images in [0, 1] (patches of photographs: ``data.load("photos",
-    value_range=(0, 1))`` offline; online any image set, e.g. TFDS's ``tf_flowers``).  The
-    extractor is made from the style image and the seed (:func:`transfer_extractor`) and held in
-    the model, so a checkpoint resumes exactly.
+    value_range=(0, 1))`` offline; online any image set with a test split, e.g. TFDS's
+    ``caltech101``).  The extractor is made from the style image and the seed
+    (:func:`transfer_extractor`) and held in the model, so a checkpoint resumes exactly.
 
     Args:
         style: the style image: a file or an offline picture name (:func:`read_style`).
