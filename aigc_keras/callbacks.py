@@ -174,7 +174,7 @@ class TranslationGrid(SampleGrid):
 
 class PairGrid(SampleGrid):
     """:class:`SampleGrid` for paired translation (pix2pix): one column per held-out pair, rows
-    ``x``, ``G(x)`` and the target ``y``.
+    ``x``, ``G(x)`` and the target ``y`` (grey rows drawn in colour beside colour ones).
 
     Args:
         directory: the folder the PNGs go to (created if missing).
@@ -201,6 +201,8 @@ class PairGrid(SampleGrid):
     def draw(self, model=None) -> np.ndarray:
         model = self.model if model is None else model
         rows = [self.inputs, model.translate(self.inputs), self.targets]
+        colours = max(row.shape[-1] for row in rows)  # grey outlines beside colour targets
+        rows = [np.repeat(row, colours // row.shape[-1], axis=-1) for row in rows]
         return viz.image_grid(
             np.concatenate(rows), ncols=len(self.inputs), value_range=model.value_range
         )

@@ -11,7 +11,7 @@
     aigc-keras enhance --model superres_x2.keras|denoiser.keras --input IMAGE_OR_FOLDER --out FOLDER
     aigc-keras texture --style IMAGE [--size 128] [--n 1] [--steps 300] [--out texture.png]
     aigc-keras stylize --style IMAGE | --model stylizer.keras --input PHOTO [--size 256]
-    aigc-keras dream --input IMAGE [--layer conv2b] [--octaves 3] [--out dream.png]
+    aigc-keras dream --input IMAGE [--network auto|inception|classifier] [--layer L]
 
 ``train`` takes its models, their defaults and their own options from the registry
 (:mod:`aigc_keras.registry`): ``aigc-keras train --help`` lists them.  The other commands read
@@ -768,7 +768,14 @@ def _train_paired(spec, args, out: pathlib.Path) -> None:
         x.numpy()
         for x in next(iter(data.load_paired(args.dataset, "test", batch_size=8, **common)))
     )
-    model, start = _built(spec, args, inputs.shape[-1], checkpoints, **_options(args, spec))
+    model, start = _built(
+        spec,
+        args,
+        inputs.shape[-1],
+        checkpoints,
+        out_channels=targets.shape[-1],
+        **_options(args, spec),
+    )
     print(
         f"training {type(model).__name__} on {args.dataset} at {args.image_size}px, width "
         f"{model.width}, {model.patch_size}x{model.patch_size} patches, "
@@ -1111,10 +1118,10 @@ def _enhance(args) -> None:
 
 def _dream(args) -> None:
     """DeepDream ``--input`` on InceptionV3 or the chapter-1 classifier; write the PNG."""
-    from . import data, viz
+    from . import data, judges, viz
     from .models import style
 
-    chosen = style.load_dream_network(args.network)
+    chosen = judges.load_dream_network(args.network)
     args.layer = args.layer or chosen.layer
     image = data.read_image(pathlib.Path(args.input).expanduser(), chosen.channels) / 127.5 - 1.0
     dreamed, record = style.deep_dream(

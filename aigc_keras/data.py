@@ -1280,7 +1280,8 @@ def load_unpaired(
 
 # Paired datasets (an input image and the image to make from it): name -> the dataset the
 # targets come from.  Built here, online and offline, wherever the targets come from.
-PAIRED = {"mnist_outlines": "mnist"}
+# paired datasets: the outlines of MNIST's digits -> the digits, or -> their MNIST-M versions
+PAIRED = {"mnist_outlines": "mnist", "mnist_m_outlines": "mnist_m"}
 
 
 def outlines(images, value_range=(-1, 1)):
@@ -1337,8 +1338,11 @@ def load_paired(
     """``(inputs, targets)`` batches of a paired dataset, in [-1, 1].
 
     ``"mnist_outlines"``: each MNIST digit's outline (:func:`outlines`) and the digit (offline the
-    digits of ``mnist_5k``, online TFDS's MNIST, as :func:`load` chooses).  The train split is
-    reshuffled every epoch and carries its data order, like :func:`load`'s.
+    digits of ``mnist_5k``, online TFDS's MNIST, as :func:`load` chooses).
+    ``"mnist_m_outlines"``: the same outlines and the digits' MNIST-M versions (``(B, H, W, 3)``
+    colour targets: the outline says nothing of the photograph behind the digit, a task with
+    many right answers).  The train split is reshuffled every epoch and carries its data order,
+    like :func:`load`'s.
 
     Args:
         name: a name in :data:`PAIRED`.
@@ -1354,7 +1358,8 @@ def load_paired(
         drop_remainder: drop the last incomplete batch.
 
     Returns:
-        A ``tf.data.Dataset`` of ``(inputs, targets)`` batches ``(B, H, W, 1)``, float32.
+        A ``tf.data.Dataset`` of ``(inputs, targets)`` batches, float32: inputs ``(B, H, W, 1)``,
+        targets ``(B, H, W, 1)`` (digits) or ``(B, H, W, 3)`` (MNIST-M).
 
     Raises:
         ValueError: for a name that is not a paired dataset (the message lists them), or what
@@ -1365,30 +1370,42 @@ def load_paired(
             f"unknown paired dataset {name!r}; paired datasets: {', '.join(PAIRED)} "
             "(for two unpaired domains use load_unpaired)."
         )
-    targets = load(
-        PAIRED[str(name)],
-        split,
+    import tensorflow as tf
+
+    common = dict(
         image_size=image_size,
         batch_size=None,
         labels=True,
         source=source,
         data_dir=data_dir,
-        channels=1,
         seed=seed,
         limit=limit,
     )
-
-    import tensorflow as tf
+    if PAIRED[str(name)] == "mnist":
+        targets = load("mnist", split, channels=1, **common)
+        states = order.of(targets)
+        targets = targets.map(lambda digit, label: ((digit, digit), label))
+    else:  # the digits and their MNIST-M versions, in the same order, then shuffled together
+        digits = load("mnist", split, channels=1, shuffle=False, **common)
+        coloured = load("mnist_m", split, shuffle=False, **common)
+        targets = tf.data.Dataset.zip(digits, coloured).map(
+            lambda digit, colour: ((digit[0], colour[0]), digit[1])
+        )
+        states = ()
+        if split.startswith("train"):
+            targets, state = _shuffle_per_epoch(targets.cache(), seed)
+            states = (state,)
 
     def pair(images, label):  # a batch at a time (outlines takes both shapes)
-        both = (outlines(images), images)
+        digit, target = images
+        both = (outlines(digit), target)
         return (both, label) if labels else both
 
     dataset = targets.repeat() if repeat else targets
     if batch_size is not None:
         dataset = dataset.batch(check_int(batch_size, "batch_size"), drop_remainder=drop_remainder)
     dataset = dataset.map(pair, num_parallel_calls=tf.data.AUTOTUNE)
-    return order.attach(dataset.prefetch(tf.data.AUTOTUNE), *order.of(targets))
+    return order.attach(dataset.prefetch(tf.data.AUTOTUNE), *states)
 
 
 def _digit_base(name) -> str | None:

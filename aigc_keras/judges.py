@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import warnings
 
@@ -23,6 +24,7 @@ from . import config, data, hardware
 from . import metrics as _metrics
 from .models import cnn
 from .models.base import save_atomically
+from .models.networks import pretrained
 from .validation import check_int
 
 QUICK_EPOCHS = 1  # a quick-mode judge's epochs when no full judge is cached (see load_classifier)
@@ -904,3 +906,74 @@ def load_mnist_m_judges(
     return MnistMJudges(
         ClassifierExtractor(digits), digit_accuracy, DomainExtractor(domain, domain_accuracy)
     )
+
+
+# --- the network DeepDream ascends ---------------------------------------------------------
+
+DREAM_NETWORKS = ("auto", "inception", "classifier")
+DREAM_LAYERS = {"inception": "mixed3", "classifier": "conv2b"}  # the default layer of each
+
+
+@dataclasses.dataclass
+class DreamNetwork:
+    """A network to dream on: which one, its default layer, the channels it reads.
+
+    Attributes:
+        network: a ``keras.Model`` on images in [-1, 1].
+        kind: ``"inception"`` or ``"classifier"``.
+        layer: its default layer (:data:`DREAM_LAYERS`).
+        channels: 3 (InceptionV3, RGB) or 1 (the digit classifier, grey).
+        description: the one line that says which network.
+    """
+
+    network: keras.Model
+    kind: str
+    layer: str
+    channels: int
+    description: str
+
+
+def _imagenet_inception():
+    """Keras' InceptionV3 without its classifier, ImageNet weights (downloaded on first use); it
+    takes RGB in [-1, 1] (``inception_v3.preprocess_input``'s range) of any size from 75 px."""
+    return keras.applications.InceptionV3(include_top=False, weights="imagenet")
+
+
+def load_dream_network(network: str = "auto", *, announce=print) -> DreamNetwork:
+    """The network DeepDream (:func:`aigc_keras.models.style.deep_dream`) ascends: InceptionV3 with
+    ImageNet weights, or chapter 1's classifier.
+
+    ``"auto"`` is InceptionV3 when its weights can be downloaded (Colab) and otherwise the
+    chapter-1 digit classifier (trained once and cached), announced in one line as the data and
+    the style extractor announce their fallbacks.
+
+    Args:
+        network: ``"auto"``, ``"inception"`` (an error if its weights cannot be loaded) or
+            ``"classifier"``.
+        announce: called with the line that says which network is used (``None``: silent).
+
+    Raises:
+        ValueError: an unknown network.
+        RuntimeError: ``"inception"`` when its weights cannot be loaded.
+    """
+    if network not in DREAM_NETWORKS:
+        raise ValueError(f"network must be one of {', '.join(DREAM_NETWORKS)}, got {network!r}.")
+    announce = announce or (lambda line: None)
+    reason = None
+    if network in ("auto", "inception"):
+        inception, reason = pretrained(
+            _imagenet_inception,
+            "InceptionV3",
+            required=network == "inception",
+            offline="dream on network='classifier' offline",
+        )
+        if inception is not None:
+            line = "InceptionV3 with ImageNet weights (RGB in [-1, 1])"
+            announce(f"dream network: {line}.")
+            return DreamNetwork(inception, "inception", DREAM_LAYERS["inception"], 3, line)
+    line = "the chapter-1 digit classifier (grey digits in [-1, 1])"
+    if reason is not None:
+        line += f"; InceptionV3's ImageNet weights could not be downloaded ({reason})"
+    announce(f"dream network: {line}.")
+    classifier = load_classifier(28).network
+    return DreamNetwork(classifier, "classifier", DREAM_LAYERS["classifier"], 1, line)

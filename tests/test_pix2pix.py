@@ -45,8 +45,36 @@ def test_paired_digits_come_with_their_own_outlines_and_labels():
     np.testing.assert_array_equal(targets.numpy(), reference.images)
     np.testing.assert_array_equal(labels.numpy(), reference.labels)
     np.testing.assert_array_equal(inputs.numpy(), data.outlines(reference.images).numpy())
-    with pytest.raises(ValueError, match="paired datasets: mnist_outlines"):
+    with pytest.raises(ValueError, match="paired datasets: mnist_outlines, mnist_m_outlines"):
         data.load_paired("mnist")
+
+
+def test_outlines_pair_with_their_digits_mnist_m_versions_in_both_splits(tmp_path):
+    common = dict(image_size=16, labels=True, limit=12)
+    (inputs, targets), labels = next(iter(data.load_paired("mnist_m_outlines", "test", **common)))
+    digits = data.load_arrays("mnist", "test", image_size=16, limit=12)
+    coloured = data.load_arrays("mnist_m", "test", image_size=16, limit=12)
+    assert inputs.shape == (12, 16, 16, 1) and targets.shape == (12, 16, 16, 3)
+    np.testing.assert_array_equal(inputs.numpy(), data.outlines(digits.images).numpy())
+    np.testing.assert_array_equal(targets.numpy(), coloured.images)
+    np.testing.assert_array_equal(labels.numpy(), digits.labels)
+    # the training split is shuffled, each outline still with its own digit's MNIST-M image
+    (inputs, targets), labels = next(iter(data.load_paired("mnist_m_outlines", **common)))
+    digits = data.load_arrays("mnist", "train", image_size=16, limit=12)
+    coloured = data.load_arrays("mnist_m", "train", image_size=16, limit=12)
+    position = [
+        int(np.argmin(np.abs(coloured.images - t).sum(axis=(1, 2, 3)))) for t in targets.numpy()
+    ]
+    assert sorted(position) == list(range(12)) and position != list(range(12))
+    np.testing.assert_array_equal(inputs.numpy(), data.outlines(digits.images[position]).numpy())
+    np.testing.assert_array_equal(labels.numpy(), digits.labels[position])
+    # the command line builds a grey-to-colour pix2pix for it
+    out = tmp_path / "run"
+    arguments = ["train", "pix2pix", "--dataset", "mnist_m_outlines", "--quick", "--steps", "1"]
+    arguments += ["--epochs", "1", "--image-size", "16", "--width", "4", "--out", str(out)]
+    assert cli.main(arguments) == 0
+    network, record = registry.load_exported(out / "pix2pix" / "generator.keras", "generator")
+    assert network.input_shape == (None, 16, 16, 1) and record["channels"] == 3
 
 
 @pytest.mark.parametrize("size, depth", [(16, 2), (28, 2), (32, 3), (64, 4)])

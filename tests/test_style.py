@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+from aigc_keras import judges
 from aigc_keras.models import style
 
 STEPS_PER_OCTAVE = 40
@@ -284,18 +285,18 @@ def test_dream_network_offline_falls_back_to_the_classifier_and_says_why(monkeyp
     def refused():
         raise OSError("URL fetch failure: no network here")
 
-    monkeypatch.setattr(style, "_imagenet_inception", refused)  # the download, failed
+    monkeypatch.setattr(judges, "_imagenet_inception", refused)  # the download, failed
     lines = []
-    chosen = style.load_dream_network(announce=lines.append)
+    chosen = judges.load_dream_network(announce=lines.append)
     assert chosen.kind == "classifier" and chosen.layer == "conv2b" and chosen.channels == 1
     assert lines == [
         "dream network: the chapter-1 digit classifier (grey digits in [-1, 1]); InceptionV3's "
         "ImageNet weights could not be downloaded (OSError: URL fetch failure: no network here)."
     ]
     with pytest.raises(RuntimeError, match="dream on network='classifier' offline"):
-        style.load_dream_network("inception")
+        judges.load_dream_network("inception")
     with pytest.raises(ValueError, match="network must be one of auto, inception, classifier"):
-        style.load_dream_network("vgg")
+        judges.load_dream_network("vgg")
 
 
 def test_dream_network_online_is_inception_dreaming_any_layer_in_colour(monkeypatch, tmp_path):
@@ -307,9 +308,9 @@ def test_dream_network_online_is_inception_dreaming_any_layer_in_colour(monkeypa
 
     keras.utils.set_random_seed(0)
     stand_in = keras.applications.InceptionV3(include_top=False, weights=None)
-    monkeypatch.setattr(style, "_imagenet_inception", lambda: stand_in)
+    monkeypatch.setattr(judges, "_imagenet_inception", lambda: stand_in)
     lines = []
-    chosen = style.load_dream_network(announce=lines.append)
+    chosen = judges.load_dream_network(announce=lines.append)
     assert (chosen.kind, chosen.layer, chosen.channels) == ("inception", "mixed3", 3)
     assert lines == ["dream network: InceptionV3 with ImageNet weights (RGB in [-1, 1])."]
     image = np.random.default_rng(0).uniform(-0.5, 0.5, (96, 104, 3)).astype(np.float32)
@@ -322,3 +323,9 @@ def test_dream_network_online_is_inception_dreaming_any_layer_in_colour(monkeypa
     arguments = ["dream", "--input", str(picture), "--steps", "2", "--octaves", "1"]
     assert cli.main([*arguments, "--out", str(out)]) == 0
     assert np.asarray(Image.open(out)).shape == (96, 104, 3)
+
+
+def test_the_style_pictures_are_the_offline_data_s():
+    from aigc_keras import data
+
+    assert style.STYLE_PICTURES == (*data.PHOTOS, *data.TEXTURES)

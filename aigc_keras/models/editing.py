@@ -33,7 +33,7 @@ from ..validation import (
     int_from_text,
 )
 from .base import GenerativeModel
-from .networks import build_patch_discriminator
+from .networks import build_patch_discriminator, run_network  # noqa: F401 (editing.run_network)
 
 RECTANGLE_SIDES = (0.25, 0.5)  # rectangle height and width as fractions of the image side
 # free-form masks cover this fraction of the image (+ at most one brush dab)
@@ -223,31 +223,6 @@ def hole_mse(filled, reference, masks) -> float:
     return float(
         ((filled - reference) ** 2 * masks).sum() / max(masks.sum() * reference.shape[-1], 1.0)
     )
-
-
-def run_network(network: keras.Model, inputs, batch_size: int = 64) -> np.ndarray:
-    """``network(inputs, training=False)`` in batches, as float32 NumPy.
-
-    Called eagerly: images of new sizes (super-resolution and denoising accept any size) and a
-    smaller last batch cost no retracing, which ``predict_on_batch`` warned about.
-
-    Args:
-        network: a Keras model.
-        inputs: an array, or a list or tuple of arrays (one per network input) with the same
-            first dimension.
-        batch_size: the most samples per call.
-
-    Returns:
-        The outputs of all batches, concatenated, as a float32 array.
-    """
-    batch_size = check_int(batch_size, "batch_size")
-    parts = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-    outputs = []
-    for start in range(0, len(parts[0]), batch_size):
-        batch = [np.asarray(p[start : start + batch_size], np.float32) for p in parts]
-        out = network(batch if isinstance(inputs, (list, tuple)) else batch[0], training=False)
-        outputs.append(keras.ops.convert_to_numpy(out).astype(np.float32))
-    return np.concatenate(outputs)
 
 
 # --- classical baselines (scikit-image) ---------------------------------------------------------

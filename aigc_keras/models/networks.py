@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
 from ..layers import ReflectionPadding2D, instance_norm
@@ -329,3 +330,55 @@ def residual_block(x, filters: int, name: str):
     y = layers.Conv2D(filters, 3, name=f"{name}_conv2")(y)
     y = instance_norm(f"{name}_norm2")(y)
     return layers.Add(name=f"{name}_skip")([x, y])
+
+
+def run_network(network: keras.Model, inputs, batch_size: int = 64) -> np.ndarray:
+    """``network(inputs, training=False)`` in batches, as float32 NumPy.
+
+    Called eagerly: images of new sizes (super-resolution and denoising accept any size) and a
+    smaller last batch cost no retracing, which ``predict_on_batch`` warned about.
+
+    Args:
+        network: a Keras model.
+        inputs: an array, or a list or tuple of arrays (one per network input) with the same
+            first dimension.
+        batch_size: the most samples per call.
+
+    Returns:
+        The outputs of all batches, concatenated, as a float32 array.
+    """
+    batch_size = check_int(batch_size, "batch_size")
+    parts = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    outputs = []
+    for start in range(0, len(parts[0]), batch_size):
+        batch = [np.asarray(p[start : start + batch_size], np.float32) for p in parts]
+        out = network(batch if isinstance(inputs, (list, tuple)) else batch[0], training=False)
+        outputs.append(keras.ops.convert_to_numpy(out).astype(np.float32))
+    return np.concatenate(outputs)
+
+
+def pretrained(load, what: str, *, required: bool, offline: str):
+    """A network with downloaded weights, or why it could not be had.
+
+    Args:
+        load: makes the network (Keras downloads its weights on first use).
+        what: its name, for the messages (``"VGG19"``).
+        required: a failure raises instead of returning the reason.
+        offline: what to do instead, for the error (``"use weights='random' to work offline"``).
+
+    Returns:
+        ``(network, None)``, or ``(None, reason)``: the error's type and the first 120 characters
+        of its first line (no network, a proxy, a truncated download: all the same here).
+
+    Raises:
+        RuntimeError: the weights could not be loaded and ``required`` is true.
+    """
+    try:
+        return load(), None
+    except Exception as error:
+        if required:
+            raise RuntimeError(
+                f"{what}'s ImageNet weights could not be loaded ({type(error).__name__}: {error}); "
+                f"{offline}."
+            ) from error
+        return None, f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"

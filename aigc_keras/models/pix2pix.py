@@ -315,7 +315,7 @@ def _make(spec, settings):
     return Pix2Pix(
         image_size=settings["image_size"],
         in_channels=settings["channels"],
-        out_channels=settings["channels"],
+        out_channels=settings.get("out_channels", settings["channels"]),  # MNIST-M targets: 3
         width=settings["width"],
         seed=settings["seed"],
     )

@@ -44,10 +44,10 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from .. import data
 from ..spec import ModelSpec, Option
 from ..validation import check_int, check_non_negative
 from .base import GenerativeModel
+from .networks import pretrained, run_network
 
 VGG_CONTENT_LAYER = "block4_conv2"
 VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
@@ -180,16 +180,15 @@ def _vgg19(style_layers, content_layer, weights, calibration, seed, announce, ne
     wanted = tuple(dict.fromkeys([*style_layers, *([content_layer] if content_layer else [])]))
     description = None if network is None else "VGG19 with ImageNet weights"
     if network is None and weights in ("auto", "imagenet"):
-        try:
-            network = _imagenet_vgg19()
+        network, reason = pretrained(
+            _imagenet_vgg19,
+            "VGG19",
+            required=weights == "imagenet",
+            offline="use weights='random' to work offline",
+        )
+        if network is not None:
             description = "VGG19 with ImageNet weights"
-        except Exception as error:  # no network, a proxy, a truncated download: all the same here
-            if weights == "imagenet":
-                raise RuntimeError(
-                    f"VGG19's ImageNet weights could not be loaded ({type(error).__name__}: "
-                    f"{error}); use weights='random' to work offline."
-                ) from error
-            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
+        else:
             description = (
                 "VGG19 with seeded random weights rescaled on the calibration image (its ImageNet "
                 f"weights could not be downloaded: {reason})"
@@ -312,10 +311,8 @@ def load_extractor(
     announce = announce or (lambda line: None)
     reason = None
     if network == "auto":
-        try:
-            imagenet = _imagenet_vgg19()
-        except Exception as error:  # no network, a proxy, a truncated download: all the same here
-            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
+        imagenet, reason = pretrained(_imagenet_vgg19, "VGG19", required=False, offline="")
+        if imagenet is None:
             network = "multiscale"
         else:
             return _vgg19(
@@ -616,79 +613,6 @@ def _layer_model(network: keras.Model, layer: str) -> keras.Model:
     raise AssertionError("unreachable: the layer was found above")
 
 
-DREAM_NETWORKS = ("auto", "inception", "classifier")
-DREAM_LAYERS = {"inception": "mixed3", "classifier": "conv2b"}  # the default layer of each
-
-
-@dataclasses.dataclass
-class DreamNetwork:
-    """A network to dream on: which one, its default layer, the channels it reads.
-
-    Attributes:
-        network: a ``keras.Model`` on images in [-1, 1].
-        kind: ``"inception"`` or ``"classifier"``.
-        layer: its default layer (:data:`DREAM_LAYERS`).
-        channels: 3 (InceptionV3, RGB) or 1 (the digit classifier, grey).
-        description: the one line that says which network.
-    """
-
-    network: keras.Model
-    kind: str
-    layer: str
-    channels: int
-    description: str
-
-
-def _imagenet_inception():
-    """Keras' InceptionV3 without its classifier, ImageNet weights (downloaded on first use); it
-    takes RGB in [-1, 1] (``inception_v3.preprocess_input``'s range) of any size from 75 px."""
-    return keras.applications.InceptionV3(include_top=False, weights="imagenet")
-
-
-def load_dream_network(network: str = "auto", *, announce=print) -> DreamNetwork:
-    """The network DeepDream ascends: InceptionV3 with ImageNet weights, or chapter 1's classifier.
-
-    ``"auto"`` is InceptionV3 when its weights can be downloaded (Colab) and otherwise the
-    chapter-1 digit classifier (trained once and cached), announced in one line as the data and
-    the style extractor announce their fallbacks.
-
-    Args:
-        network: ``"auto"``, ``"inception"`` (an error if its weights cannot be loaded) or
-            ``"classifier"``.
-        announce: called with the line that says which network is used (``None``: silent).
-
-    Raises:
-        ValueError: an unknown network.
-        RuntimeError: ``"inception"`` when its weights cannot be loaded.
-    """
-    if network not in DREAM_NETWORKS:
-        raise ValueError(f"network must be one of {', '.join(DREAM_NETWORKS)}, got {network!r}.")
-    announce = announce or (lambda line: None)
-    reason = None
-    if network in ("auto", "inception"):
-        try:
-            inception = _imagenet_inception()
-        except Exception as error:  # no network, a proxy, a truncated download: all the same here
-            if network == "inception":
-                raise RuntimeError(
-                    f"InceptionV3's ImageNet weights could not be loaded ({type(error).__name__}: "
-                    f"{error}); dream on network='classifier' offline."
-                ) from error
-            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
-        else:
-            line = "InceptionV3 with ImageNet weights (RGB in [-1, 1])"
-            announce(f"dream network: {line}.")
-            return DreamNetwork(inception, "inception", DREAM_LAYERS["inception"], 3, line)
-    from .. import judges
-
-    line = "the chapter-1 digit classifier (grey digits in [-1, 1])"
-    if reason is not None:
-        line += f"; InceptionV3's ImageNet weights could not be downloaded ({reason})"
-    announce(f"dream network: {line}.")
-    classifier = judges.load_classifier(28).network
-    return DreamNetwork(classifier, "classifier", DREAM_LAYERS["classifier"], 1, line)
-
-
 @functools.lru_cache(maxsize=8)
 def _dream_functions(network: keras.Model, layer: str, step_size: float):
     """DeepDream's two compiled functions for one network, layer and step size, made once: a
@@ -732,7 +656,7 @@ def deep_dream(
 
     Args:
         network: a ``keras.Model`` on [-1, 1] images (the chapter-1 classifier's ``network``,
-            or Keras' InceptionV3 without its top: :func:`load_dream_network`).
+            or Keras' InceptionV3 without its top: :func:`aigc_keras.judges.load_dream_network`).
         layer: the name of one of its layers (of the classifier: a convolutional one; any layer
             of a network that takes any image size, such as InceptionV3's ``mixed3``).
         image: ``(H, W, C)`` in [-1, 1].
@@ -786,7 +710,18 @@ def deep_dream(
 # --- style images and the extractor for style transfer ---------------------------------------
 
 STYLE_SIDE = 256  # a style image is used at most this many pixels on its longer side
-STYLE_PICTURES = (*data.PHOTOS, *data.TEXTURES)  # the offline pictures a style can be named by
+# the offline pictures a style can be named by: scikit-image's photographs and textures, the ones
+# aigc_keras.data crops (data.PHOTOS, data.TEXTURES; a test keeps the two lists equal)
+STYLE_PICTURES = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "immunohistochemistry",
+    "brick",
+    "grass",
+    "gravel",
+)
 
 
 def read_style(source, max_side: int = STYLE_SIDE) -> np.ndarray:
@@ -817,7 +752,13 @@ def read_style(source, max_side: int = STYLE_SIDE) -> np.ndarray:
                 f"style {source!r} is neither an image file nor one of the offline pictures: "
                 f"{', '.join(STYLE_PICTURES)}."
             )
-        image = data.read_image(source, 3)
+        from PIL import Image
+
+        try:
+            with Image.open(os.path.expanduser(source)) as opened:
+                image = np.asarray(opened.convert("RGB"), dtype=np.float32)
+        except Exception as error:
+            raise ValueError(f"could not read {source!r} as an image: {error}") from error
     image = image / 255.0
     longer = max(image.shape[:2])
     if longer > max_side:
@@ -910,8 +851,6 @@ def stylize_images(network: keras.Model, images, batch_size: int = 16) -> np.nda
     Returns:
         Float32 ``(N, H, W, 3)`` in [0, 1].
     """
-    from .editing import run_network
-
     images = as_rgb(images)
     height, width = images.shape[1:3]
     if min(height, width) < 2 * TRANSFORM_MULTIPLE:
