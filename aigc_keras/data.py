@@ -1279,8 +1279,8 @@ def load_unpaired(
 
 
 # Paired datasets (an input image and the image to make from it): name -> the dataset the
-# targets come from.  Built here, online and offline, wherever the targets come from.
-# paired datasets: the outlines of MNIST's digits -> the digits, or -> their MNIST-M versions
+# targets come from (MNIST's outlines -> the digits, or -> their MNIST-M versions).  Built here,
+# online and offline, wherever the targets come from.
 PAIRED = {"mnist_outlines": "mnist", "mnist_m_outlines": "mnist_m"}
 
 
