@@ -242,38 +242,56 @@ class Checkpoint(keras.callbacks.Callback):
     """Full-state checkpoints of a package model.
 
     Works with any :class:`~aigc_keras.models.base.Checkpointable`: each checkpoint holds
-    the model's state variables, its optimizers' state and the epoch.
+    the model's state variables, its optimizers' state, the epoch and, for one written in the
+    middle of an epoch, the batches of that epoch already done.
 
     The data order of a resumed run is kept by the models' ``fit`` itself
     (:class:`~aigc_keras.order.DataOrderCallback`), not by this callback.
 
-    Writes ``<directory>/ckpt-<epoch>.npz`` every ``every`` epochs (atomically) and keeps
-    the newest ``keep``.  To resume after a disconnect::
+    Writes ``<directory>/ckpt-<epoch>.npz`` every ``every`` epochs and, with ``every_steps``,
+    ``ckpt-<epoch>-<batch>.npz`` every ``every_steps`` batches in between (both atomically),
+    and keeps the newest ``keep``.  To resume after a disconnect::
 
         ckpt = Checkpoint(folder)
         start = ckpt.restore(model)            # 0 when there is nothing to resume
         model.fit(data, epochs=EPOCHS, initial_epoch=start, callbacks=[ckpt])
 
+    From a checkpoint written in the middle of epoch ``start``, the models' ``fit`` trains only
+    that epoch's remaining batches, with the data continuing where they stopped.  Checkpoints in
+    the middle of an epoch need a repeating pipeline of the package (``data.load(...,
+    repeat=True)``, trained with ``steps_per_epoch``): it is a stream of passes whose position
+    the run can set, so a resumed run reads the batches a run that never stopped read.
+
     Args:
         directory: the checkpoint folder (created on the first save).
         every: save every this many epochs, a positive integer.
         keep: how many of the newest checkpoints to keep, a positive integer.
+        every_steps: also save every this many batches (counted from the run's start, so the
+            same batches whether or not it was resumed); ``None``: only at epochs' ends.
     """
 
-    pattern = re.compile(r"^ckpt-(\d+)\.npz$")
+    pattern = re.compile(r"^ckpt-(\d+)(?:-(\d+))?\.npz$")
 
-    def __init__(self, directory, *, every: int = 1, keep: int = 2):
+    def __init__(self, directory, *, every: int = 1, keep: int = 2, every_steps: int | None = None):
         super().__init__()
         self.directory = pathlib.Path(directory)
         self.every = check_int(every, "every")
         self.keep = check_int(keep, "keep")
+        self.every_steps = None if every_steps is None else check_int(every_steps, "every_steps")
         self.last_saved: int | None = None
+        # (epoch, batches done in it) of the checkpoint restore() loaded; fit reads it
+        self.resume_point: tuple[int, int] | None = None
+        self.steps_per_epoch: int | None = None  # the run's (the package models' fit sets it)
+        self.offset = 0  # batches of the current epoch done before this fit call started
+        self._epoch = 0
 
-    def checkpoints(self) -> list[tuple[int, pathlib.Path]]:
+    def checkpoints(self) -> list[tuple[tuple[int, int], pathlib.Path]]:
         """The checkpoints in ``directory``, oldest first.
 
         Returns:
-            ``(epoch, path)`` pairs sorted by epoch; empty when there are none.
+            ``((epoch, batch), path)`` pairs sorted by position: ``epoch`` epochs done and
+            ``batch`` batches of the next one (0 for a checkpoint at an epoch's end); empty when
+            there are none.
         """
         if not self.directory.is_dir():
             return []
@@ -281,7 +299,7 @@ class Checkpoint(keras.callbacks.Callback):
         for path in self.directory.iterdir():
             match = self.pattern.match(path.name)
             if match:
-                found.append((int(match.group(1)), path))
+                found.append(((int(match.group(1)), int(match.group(2) or 0)), path))
         return sorted(found)
 
     def latest(self) -> pathlib.Path | None:
@@ -297,34 +315,63 @@ class Checkpoint(keras.callbacks.Callback):
                 as the one saved).
 
         Returns:
-            The epoch the checkpoint was saved after (pass it as ``initial_epoch``), or 0
-            when there is nothing to resume.
+            The epoch the checkpoint was saved in (pass it as ``initial_epoch``): the epochs
+            done, or 0 when there is nothing to resume.  A checkpoint written in the middle of
+            an epoch also sets :attr:`resume_point`, from which the models' ``fit`` continues
+            that epoch instead of repeating it.
         """
         path = self.latest()
         if path is None:
             print(f"aigc_keras: no checkpoint in {self.directory}: training from the start.")
             return 0
         meta = model.load_checkpoint(path)
-        print(f"aigc_keras: resumed from {path} (epoch {meta['epoch']}, step {meta['steps']}).")
-        return int(meta["epoch"] or 0)
+        epoch, batch = int(meta["epoch"] or 0), int(meta["extra"].get("batch", 0))
+        self.resume_point = (epoch, batch)
+        where = f"epoch {epoch}" + (f" and {batch} batches of the next" if batch else "")
+        print(f"aigc_keras: resumed from {path} ({where}, step {meta['steps']}).")
+        return epoch
 
-    def save(self, epoch: int) -> pathlib.Path:
-        """Save the model's full state as ``ckpt-<epoch>.npz``, then prune old checkpoints.
+    def save(self, epoch: int, batch: int = 0) -> pathlib.Path:
+        """Save the model's full state, then prune old checkpoints.
 
         Args:
             epoch: the number of epochs done, counted from 1; stored in the checkpoint.
+            batch: batches of the next epoch done (0: at an epoch's end, ``ckpt-<epoch>.npz``;
+                else ``ckpt-<epoch>-<batch>.npz``).
 
         Returns:
             The path written.
         """
-        path = self.model.save_checkpoint(self.directory / f"ckpt-{epoch:05d}.npz", epoch=epoch)
+        name = f"ckpt-{epoch:05d}" + (f"-{batch:07d}" if batch else "") + ".npz"
+        path = self.model.save_checkpoint(
+            self.directory / name, epoch=epoch, extra={"batch": batch} if batch else None
+        )
         self.last_saved = epoch
         for _, old in self.checkpoints()[: -self.keep]:
             old.unlink(missing_ok=True)
         return path
 
+    def place(self, steps_per_epoch: int | None, offset: int) -> None:
+        """Set the run's steps per epoch and the batches of its first epoch already done (the
+        package models' ``fit`` calls it, also when it splits a resumed epoch)."""
+        self.steps_per_epoch, self.offset = steps_per_epoch, offset
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.every_steps:
+            return
+        steps = self.steps_per_epoch or self.params["steps"]
+        done = self.offset + batch + 1  # batches of this epoch done
+        if done < steps and (self._epoch * steps + done) % self.every_steps == 0:
+            self.save(self._epoch, done)
+
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every == 0:
+        self.offset = 0  # only the first epoch of a resumed run starts part-way
+        steps = self.steps_per_epoch or self.params.get("steps")
+        at_step = bool(self.every_steps and steps and ((epoch + 1) * steps) % self.every_steps == 0)
+        if (epoch + 1) % self.every == 0 or at_step:
             self.save(epoch + 1)
 
 

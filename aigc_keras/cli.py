@@ -184,6 +184,15 @@ def _train_parser(commands) -> None:
         help="XLA compilation (default auto: on on a GPU; on a CPU per model, on "
         "where the benchmark measured it faster)",
     )
+    train.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="also write a checkpoint every N steps inside the epochs (needs --steps); "
+        "--resume then continues from that batch, with the data where they stopped "
+        "(default: at each epoch's end only)",
+    )
     again = train.add_mutually_exclusive_group()
     again.add_argument(
         "--resume", action="store_true", help="continue from the newest checkpoint in --out"
@@ -493,7 +502,13 @@ def _checkpoints(args, folder: pathlib.Path):
     """The run's checkpoint callback; refuses to start over an earlier run unless told how."""
     from . import callbacks
 
-    checkpoints = callbacks.Checkpoint(folder / "checkpoints")
+    if args.checkpoint_every is not None and args.steps is None:
+        raise ValueError(
+            "--checkpoint-every needs --steps: checkpoints inside an epoch need the data as a "
+            "stream of batches (an epoch of --steps batches), so that a resumed run continues "
+            "with the batch after the checkpoint."
+        )
+    checkpoints = callbacks.Checkpoint(folder / "checkpoints", every_steps=args.checkpoint_every)
     if checkpoints.latest() is not None and not (args.resume or args.overwrite):
         raise ValueError(
             f"{folder} already holds a checkpoint ({checkpoints.latest().name}); pass "

@@ -847,22 +847,26 @@ def read_folder(path, image_size: int, channels=None, *, strict: bool = False):
 SHUFFLE_BUFFER = 10_000
 
 
-def _shuffle_per_epoch(dataset, seed: int, per_pass=None):
+def _shuffle_per_epoch(dataset, seed: int, per_pass=None, *, stream: bool = False):
     """``dataset`` in a new order each pass, the order a function of ``(seed, epoch, pass)``.
 
     ``per_pass(element, seed_pair)``, when given, maps every element after the shuffle with a
     stateless seed made from the pass's key and the element's position in it (a new random
     draw, e.g. of binarised pixels, on every pass; the same one after a resume).
 
+    ``stream=True`` gives the passes one after another forever (what ``repeat=True`` asks for),
+    pass ``p`` in the order of key ``p`` whatever the epoch, starting at the position the state
+    holds when an iterator starts: a resumed run continues in the middle of a pass.
+
     Returns the dataset and its :class:`~aigc_keras.order.DataOrder` (see
     :mod:`aigc_keras.order`).
     """
     import tensorflow as tf
 
-    state = order.DataOrder(seed)
+    size = int(dataset.cardinality())
+    state = order.DataOrder(seed, stream=stream, size=size)
 
-    def one_pass(_):
-        key = state.next_key()  # epoch * PASSES_PER_EPOCH + pass within the epoch
+    def one_pass(key):
         # This function's own graph seed: the order depends on (seed, key) only, not on the
         # global seed, and tf.data accepts a tensor seed only when the graph seed is not 0.
         tf.compat.v1.set_random_seed(1)
@@ -877,8 +881,20 @@ def _shuffle_per_epoch(dataset, seed: int, per_pass=None):
             num_parallel_calls=tf.data.AUTOTUNE,
         )
 
-    shuffled = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).flat_map(one_pass)
-    size = int(dataset.cardinality())
+    start = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64))
+    if stream:
+
+        def from_position(_):
+            first, skip = state.start()  # read once, when an iterator starts
+            passes = tf.data.Dataset.range(first, tf.int64.max)
+            return passes.flat_map(one_pass).skip(skip)
+
+        endless = start.flat_map(from_position)
+        return endless.apply(
+            tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY)
+        ), state
+    # epoch * PASSES_PER_EPOCH + pass within the epoch
+    shuffled = start.flat_map(lambda _: one_pass(state.next_key()))
     # flat_map hides the length; Keras then runs one extra, empty call of the train function
     # per epoch, whose data-independent counter updates (optimizer iterations, steps done)
     # still happen.
@@ -1056,7 +1072,9 @@ def load(
     dataset = dataset.map(finish, num_parallel_calls=tf.data.AUTOTUNE).cache()
     states = ()
     if shuffle:
-        dataset, state = _shuffle_per_epoch(dataset, seed, draw if binarise else None)
+        dataset, state = _shuffle_per_epoch(
+            dataset, seed, draw if binarise else None, stream=repeat
+        )
         states = (state,)
     elif binarise:  # one fixed draw
         dataset = dataset.enumerate().map(
@@ -1064,13 +1082,13 @@ def load(
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     dataset = dataset.map(unpack_labels)
-    if repeat:
+    if repeat and not shuffle:  # a shuffled pipeline repeats as a stream of passes
         dataset = dataset.repeat()
     if batch_size is not None:
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     if augment is not None:
         dataset = apply_augmentation(dataset, augment)
-    return order.attach(dataset.prefetch(tf.data.AUTOTUNE), *states)
+    return order.attach(dataset.prefetch(tf.data.AUTOTUNE), *states, batch_size=batch_size)
 
 
 AUGMENTATION_PRESETS = ("digits", "photos")
@@ -1268,14 +1286,18 @@ def load_unpaired(
     if (
         split == "train"
     ):  # each domain in its own order: no pairing survives from one epoch to the next
-        (a, state_a), (b, state_b) = _shuffle_per_epoch(a, seed), _shuffle_per_epoch(b, seed + 1)
+        # repeating, each domain is a stream of its own passes (of its own length)
+        (a, state_a), (b, state_b) = (
+            _shuffle_per_epoch(a, seed, stream=repeat),
+            _shuffle_per_epoch(b, seed + 1, stream=repeat),
+        )
         states = (state_a, state_b)
     pairs = tf.data.Dataset.zip((a, b))
-    if repeat:
+    if repeat and not states:
         pairs = pairs.repeat()
     if batch_size is not None:
         pairs = pairs.batch(check_int(batch_size, "batch_size"))
-    return order.attach(pairs.prefetch(tf.data.AUTOTUNE), *states)
+    return order.attach(pairs.prefetch(tf.data.AUTOTUNE), *states, batch_size=batch_size)
 
 
 # Paired datasets (an input image and the image to make from it): name -> the dataset the
@@ -1382,8 +1404,8 @@ def load_paired(
         limit=limit,
     )
     if PAIRED[str(name)] == "mnist":
-        targets = load("mnist", split, channels=1, **common)
-        states = order.of(targets)
+        targets = load("mnist", split, channels=1, repeat=repeat, **common)
+        states, repeated = order.of(targets), repeat
         targets = targets.map(lambda digit, label: ((digit, digit), label))
     else:  # the digits and their MNIST-M versions, in the same order, then shuffled together
         digits = load("mnist", split, channels=1, shuffle=False, **common)
@@ -1393,19 +1415,20 @@ def load_paired(
         )
         states = ()
         if split.startswith("train"):
-            targets, state = _shuffle_per_epoch(targets.cache(), seed)
+            targets, state = _shuffle_per_epoch(targets.cache(), seed, stream=repeat)
             states = (state,)
+        repeated = repeat and bool(states)  # a shuffled pipeline repeats as a stream
 
     def pair(images, label):  # a batch at a time (outlines takes both shapes)
         digit, target = images
         both = (outlines(digit), target)
         return (both, label) if labels else both
 
-    dataset = targets.repeat() if repeat else targets
+    dataset = targets.repeat() if repeat and not repeated else targets
     if batch_size is not None:
         dataset = dataset.batch(check_int(batch_size, "batch_size"), drop_remainder=drop_remainder)
     dataset = dataset.map(pair, num_parallel_calls=tf.data.AUTOTUNE)
-    return order.attach(dataset.prefetch(tf.data.AUTOTUNE), *states)
+    return order.attach(dataset.prefetch(tf.data.AUTOTUNE), *states, batch_size=batch_size)
 
 
 def _digit_base(name) -> str | None:

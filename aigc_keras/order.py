@@ -1,14 +1,20 @@
 """The order of a shuffled training pipeline, kept across a resume.
 
-A shuffled pipeline from :func:`aigc_keras.data.load` draws the order of each pass over its
-data from ``(seed, epoch, pass within the epoch)``.  It carries a :class:`DataOrder`: the state
-that says which epoch and pass come next.  The package models' ``fit`` finds it on the dataset
-and adds a :class:`DataOrderCallback`, which moves the state to each epoch's start; so a run
-resumed at epoch ``k`` (``initial_epoch=k``) sees the order a run that never stopped saw in
-epoch ``k``, and no two epochs or passes share an order.
+A shuffled pipeline from :func:`aigc_keras.data.load` carries a :class:`DataOrder`, the state
+that says where its data continue.  The package models' ``fit`` finds it on the dataset and adds
+a :class:`DataOrderCallback`, which moves the state before the data are read.  Two kinds:
 
-The state is a small integer vector (epoch, pass), so it can later also hold the position
-inside a pass.  Nothing here is process-global: each pipeline owns its state.
+* **One pass per epoch** (``repeat=False``): each pass draws its order from ``(seed, epoch,
+  pass within the epoch)``; the callback moves the state to each epoch's start, so a run resumed
+  at epoch ``k`` (``initial_epoch=k``) sees the order a run that never stopped saw in epoch ``k``.
+* **A stream** (``repeat=True``, trained with ``steps_per_epoch``): passes 0, 1, 2, ... follow each
+  other whatever the epochs, pass ``p`` in the order drawn from ``(seed, p)``.  The callback puts
+  the stream at the batch the run starts from (``initial_epoch * steps_per_epoch`` plus the batches
+  done in a checkpoint written in the middle of an epoch), so a resumed run reads the batches a run
+  that never stopped read, also when it stopped in the middle of a pass.
+
+The state is read when an iterator over the pipeline starts, never while it runs ahead
+(prefetching cannot change it).  Nothing here is process-global: each pipeline owns its state.
 """
 
 from __future__ import annotations
@@ -22,26 +28,60 @@ PASSES_PER_EPOCH = 100_000  # room in a key for the passes one epoch may make (r
 
 
 class DataOrder:
-    """Which epoch and which pass within it a shuffled pipeline gives next.
+    """Where a shuffled pipeline's data continue: ``(epoch, pass, elements to skip)``.
 
     Args:
         seed: the pipeline's shuffling seed.
+        stream: ``True`` for a repeating pipeline (passes follow each other across epochs; the
+            position can be any element of any pass), ``False`` for one pass per epoch.
+        size: elements in one pass, when known (a stream then jumps straight to a pass; unknown,
+            it reads through the passes before).
     """
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0, *, stream: bool = False, size: int | None = None):
         import tensorflow as tf
 
         self.seed = check_int(seed, "seed", minimum=0)
+        self.stream = bool(stream)
+        self.size = None if size is None or size < 0 else check_int(size, "size")
+        self.batch_size = 1  # elements per batch of the pipeline it belongs to (attach sets it)
         with tf.init_scope():  # a plain variable, even when made inside a traced function
-            self.state = tf.Variable([0, 0], dtype=tf.int64, trainable=False, name="data_order")
+            self.state = tf.Variable([0, 0, 0], dtype=tf.int64, trainable=False, name="data_order")
 
     def set_epoch(self, epoch: int) -> None:
-        """Make the next pass the first of epoch ``epoch``.
+        """Make the next pass the first of epoch ``epoch`` (one pass per epoch only).
 
         Args:
             epoch: a non-negative integer.
         """
-        self.state.assign([check_int(epoch, "epoch", minimum=0), 0])
+        if self.stream:
+            raise ValueError(
+                "a repeating pipeline is a stream of passes, not one pass per epoch: place it "
+                "with seek(batches) (the package models' fit does)."
+            )
+        self.state.assign([check_int(epoch, "epoch", minimum=0), 0, 0])
+
+    def seek(self, batches: int) -> None:
+        """Make a stream continue after its first ``batches`` batches (a stream only).
+
+        Args:
+            batches: batches read since the stream's start, a non-negative integer.
+        """
+        if not self.stream:
+            raise ValueError(
+                "seek() places a repeating pipeline (repeat=True); a pipeline of one pass per "
+                "epoch starts each epoch with set_epoch(epoch)."
+            )
+        elements = check_int(batches, "batches", minimum=0) * self.batch_size
+        if self.size:
+            self.state.assign([0, elements // self.size, elements % self.size])
+        else:
+            self.state.assign([0, 0, elements])
+
+    @property
+    def position(self) -> tuple[int, int, int]:
+        """The state ``(epoch, pass, elements to skip)``, as Python integers."""
+        return tuple(int(v) for v in self.state.numpy())
 
     @property
     def epoch(self) -> int:
@@ -56,9 +96,15 @@ class DataOrder:
         """
         import tensorflow as tf
 
-        step = tf.constant([0, 1], tf.int64)
+        step = tf.constant([0, 1, 0], tf.int64)
         before = self.state.assign_add(step) - step
         return before[0] * PASSES_PER_EPOCH + before[1]
+
+    def start(self):
+        """A stream's first pass and the elements of it to skip, two tensors, read once when an
+        iterator starts (for use inside ``tf.data``)."""
+        value = self.state.read_value()
+        return value[1], value[2]
 
 
 def of(dataset) -> tuple:
@@ -71,13 +117,17 @@ def of(dataset) -> tuple:
     return tuple(getattr(dataset, ATTRIBUTE, ()))
 
 
-def attach(dataset, *orders: DataOrder):
+def attach(dataset, *orders: DataOrder, batch_size: int | None = None):
     """Attach ``orders`` to ``dataset`` (the object returned to the user) and return the dataset.
 
     Args:
         dataset: the pipeline.
         *orders: its states.
+        batch_size: elements per batch of ``dataset`` (``None``: unbatched); a stream counts its
+            position in batches of this size.
     """
+    for state in orders:
+        state.batch_size = 1 if batch_size is None else check_int(batch_size, "batch_size")
     setattr(dataset, ATTRIBUTE, tuple(orders))
     return dataset
 
@@ -99,8 +149,37 @@ def set_epoch(dataset, epoch: int) -> None:
         state.set_epoch(epoch)
 
 
+def seek(dataset, batches: int) -> None:
+    """Make a repeating pipeline continue after its first ``batches`` batches (what ``fit`` does
+    itself when it starts).
+
+    Args:
+        dataset: a repeating pipeline (``repeat=True``) carrying :class:`DataOrder` states.
+        batches: batches read since the stream's start, a non-negative integer.
+    """
+    states = of(dataset)
+    if not states:
+        raise ValueError(
+            "this dataset carries no data order: only shuffled pipelines from "
+            "aigc_keras.data.load, load_paired or load_unpaired do."
+        )
+    for state in states:
+        state.seek(batches)
+
+
+def is_stream(dataset) -> bool:
+    """Whether ``dataset`` is a repeating pipeline whose position a run can keep (every one of
+    its :class:`DataOrder` states is a stream)."""
+    states = of(dataset)
+    return bool(states) and all(state.stream for state in states)
+
+
 class DataOrderCallback(keras.callbacks.Callback):
-    """Moves a pipeline's :class:`DataOrder` states to the start of each epoch ``fit`` begins.
+    """Puts a pipeline's :class:`DataOrder` states where each epoch ``fit`` begins reads from.
+
+    One pass per epoch: the state moves to the epoch's first pass.  A stream: the first epoch of
+    the ``fit`` call puts it at batch ``epoch * steps_per_epoch + offset``; later epochs continue
+    the stream (Keras keeps one iterator when ``steps_per_epoch`` is given).
 
     Args:
         orders: the pipeline's states (:func:`of`).
@@ -109,7 +188,28 @@ class DataOrderCallback(keras.callbacks.Callback):
     def __init__(self, orders):
         super().__init__()
         self.orders = tuple(orders)
+        self.steps_per_epoch: int | None = None  # the run's, when fit splits an epoch
+        self.offset = 0  # batches of the first epoch already done (a mid-epoch resume)
+        self._placed = False
+
+    def place(self, steps_per_epoch: int | None, offset: int) -> None:
+        """Set the run's steps per epoch and the batches of its first epoch already done (the
+        package models' ``fit`` calls it when it resumes a run in the middle of an epoch)."""
+        self.steps_per_epoch, self.offset = steps_per_epoch, offset
+
+    def on_train_begin(self, logs=None):
+        self._placed = False
 
     def on_epoch_begin(self, epoch, logs=None):
         for state in self.orders:
-            state.set_epoch(epoch)
+            if not state.stream:
+                state.set_epoch(epoch)
+            elif not self._placed:
+                steps = self.steps_per_epoch or self.params.get("steps")
+                if epoch and not steps:
+                    raise ValueError(
+                        "a repeating pipeline needs steps_per_epoch, so that epoch "
+                        f"{epoch} starts at a known batch of its stream."
+                    )
+                state.seek(epoch * (steps or 0) + self.offset)
+        self._placed = True

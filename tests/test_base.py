@@ -130,7 +130,7 @@ def test_checkpoint_keeps_newest(digits8, tmp_path):
     model = _model()
     ckpt = Checkpoint(tmp_path, keep=2)
     model.fit(_dataset(digits8, n=64), epochs=4, verbose=0, callbacks=[ckpt])
-    assert [e for e, _ in ckpt.checkpoints()] == [3, 4]
+    assert [e for e, _ in ckpt.checkpoints()] == [(3, 0), (4, 0)]
     meta = json.loads(str(np.load(ckpt.latest(), allow_pickle=False)["__meta__"]))
     assert meta["epoch"] == 4 and meta["class"] == "TinyGAN"
 

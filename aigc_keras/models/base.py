@@ -248,7 +248,7 @@ class Checkpointable:
             cls.__init__ = _under_own_precision(cls.__dict__["__init__"])
 
     def fit(self, x=None, *args, callbacks=None, **kwargs):
-        """Keras' ``fit`` with the package's callbacks added.
+        """Keras' ``fit`` with the package's callbacks added, resuming in the middle of an epoch.
 
         Args:
             x: the training data, as ``keras.Model.fit`` takes it (a ``tf.data.Dataset`` from
@@ -256,11 +256,20 @@ class Checkpointable:
             *args: further positional arguments of ``keras.Model.fit``.
             callbacks: Keras callbacks; a :class:`NonFiniteGuard` is put first unless one is
                 among them, and a :class:`~aigc_keras.order.DataOrderCallback` second for a
-                shuffled pipeline of the package unless one is among them.
+                shuffled pipeline of the package unless one is among them.  When a
+                :class:`~aigc_keras.callbacks.Checkpoint` among them restored a checkpoint
+                written in the middle of epoch ``initial_epoch``, that epoch trains only its
+                remaining batches (Keras starts epochs at their first batch, so this ``fit``
+                makes two Keras calls: the rest of that epoch, then the epochs after it; the
+                history holds both).
             **kwargs: further keyword arguments of ``keras.Model.fit`` (``epochs``, ...).
 
         Returns:
             The ``keras.callbacks.History`` of the run.
+
+        Raises:
+            ValueError: a mid-epoch resume without ``steps_per_epoch`` or without a repeating
+                pipeline of the package (its data could not continue where they stopped).
         """
         callbacks = list(callbacks or [])
         if not any(isinstance(c, NonFiniteGuard) for c in callbacks):
@@ -271,7 +280,54 @@ class Checkpointable:
         if isinstance(x, tf.data.Dataset):
             # a pipeline shuffles itself: Keras ignores shuffle=True for one, with a warning
             kwargs.setdefault("shuffle", False)
-        return super().fit(x, *args, callbacks=callbacks, **kwargs)
+        # callbacks that count batches across a split epoch (DataOrderCallback, Checkpoint)
+        placed = [c for c in callbacks if hasattr(c, "place")]
+        steps = kwargs.get("steps_per_epoch")
+        start, epochs = kwargs.get("initial_epoch", 0), kwargs.get("epochs", 1)
+        done = 0
+        for c in callbacks:
+            point = getattr(c, "resume_point", None)
+            if point is not None and point[0] == start:
+                done = max(done, point[1])
+            if point is not None:
+                c.resume_point = None  # used once
+        if any(getattr(c, "every_steps", None) for c in callbacks) and not (
+            steps and order.is_stream(x)
+        ):
+            raise ValueError(
+                "checkpoints inside an epoch (every_steps, --checkpoint-every) need a repeating "
+                "pipeline of the package (data.load(..., repeat=True)) and steps_per_epoch, so "
+                "that a position inside an epoch means the same batches after a resume."
+            )
+        for c in placed:
+            c.place(steps, 0)
+        if not done or start >= epochs:
+            return super().fit(x, *args, callbacks=callbacks, **kwargs)
+        if not steps or not order.is_stream(x):
+            raise ValueError(
+                f"the checkpoint was written after {done} batches of epoch {start + 1}; to "
+                "continue that epoch where it stopped, train on a repeating pipeline of the "
+                "package (data.load(..., repeat=True)) with the run's steps_per_epoch."
+            )
+        if done >= steps:
+            raise ValueError(
+                f"the checkpoint was written after {done} batches of epoch {start + 1}, but "
+                f"steps_per_epoch is {steps}: resume with the run's own steps_per_epoch."
+            )
+        for c in placed:
+            c.place(steps, done)
+        rest = dict(kwargs, epochs=start + 1, steps_per_epoch=steps - done)
+        history = super().fit(x, *args, callbacks=callbacks, **rest)
+        for c in placed:
+            c.place(steps, 0)
+        if epochs > start + 1:
+            later = super().fit(
+                x, *args, callbacks=callbacks, **dict(kwargs, initial_epoch=start + 1)
+            )
+            for key, values in later.history.items():
+                history.history.setdefault(key, []).extend(values)
+            history.epoch += later.epoch
+        return history
 
     def save_checkpoint(
         self, path, *, epoch: int | None = None, extra: dict | None = None
