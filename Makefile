@@ -42,13 +42,13 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	rm -rf $(TEST_OUTPUT)
-	$(TEST_ENV) AIGC_PROJECT_TIME=1 AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS) -m "not benchmark" tests notebooks --nbval-lax --durations=25
-	$(TEST_ENV) AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider -m benchmark tests
+	$(TEST_ENV) AIGC_PROJECT_TIME=1 AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS) -m "not benchmark and not serial" tests notebooks --nbval-lax --durations=25
+	$(TEST_ENV) AIGC_QUICK=1 AIGC_OUTPUT=$(TEST_OUTPUT) $(PY) -m pytest -q -p no:cacheprovider -m "benchmark or serial" tests
 
 # Unit tests without quality trainings or notebooks, for iteration.
 test-fast: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
-	$(TEST_ENV) AIGC_QUICK=1 $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS) -m "not slow and not benchmark" tests
+	$(TEST_ENV) AIGC_QUICK=1 $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS) -m "not slow and not benchmark and not serial" tests
 
 # Re-execute the notebooks in standard mode (what is committed); about 15 minutes each at most.
 notebooks: $(VENV)/.installed-dev

@@ -268,13 +268,25 @@ class Checkpoint(keras.callbacks.Callback):
         keep: how many of the newest checkpoints to keep, a positive integer.
         every_steps: also save every this many batches (counted from the run's start, so the
             same batches whether or not it was resumed); ``None``: only at epochs' ends.
+        restore_from: the folder :meth:`restore` reads (default: ``directory``; a worker other
+            than the chief of a multi-worker run writes into a temporary folder and resumes
+            from the chief's).
     """
 
     pattern = re.compile(r"^ckpt-(\d+)(?:-(\d+))?\.npz$")
 
-    def __init__(self, directory, *, every: int = 1, keep: int = 2, every_steps: int | None = None):
+    def __init__(
+        self,
+        directory,
+        *,
+        every: int = 1,
+        keep: int = 2,
+        every_steps: int | None = None,
+        restore_from=None,
+    ):
         super().__init__()
         self.directory = pathlib.Path(directory)
+        self.restore_from = pathlib.Path(restore_from or directory)
         self.every = check_int(every, "every")
         self.keep = check_int(keep, "keep")
         self.every_steps = None if every_steps is None else check_int(every_steps, "every_steps")
@@ -285,18 +297,19 @@ class Checkpoint(keras.callbacks.Callback):
         self.offset = 0  # batches of the current epoch done before this fit call started
         self._epoch = 0
 
-    def checkpoints(self) -> list[tuple[tuple[int, int], pathlib.Path]]:
-        """The checkpoints in ``directory``, oldest first.
+    def checkpoints(self, directory=None) -> list[tuple[tuple[int, int], pathlib.Path]]:
+        """The checkpoints in ``directory`` (default: this callback's), oldest first.
 
         Returns:
             ``((epoch, batch), path)`` pairs sorted by position: ``epoch`` epochs done and
             ``batch`` batches of the next one (0 for a checkpoint at an epoch's end); empty when
             there are none.
         """
-        if not self.directory.is_dir():
+        directory = pathlib.Path(directory or self.directory)
+        if not directory.is_dir():
             return []
         found = []
-        for path in self.directory.iterdir():
+        for path in directory.iterdir():
             match = self.pattern.match(path.name)
             if match:
                 found.append(((int(match.group(1)), int(match.group(2) or 0)), path))
@@ -308,7 +321,8 @@ class Checkpoint(keras.callbacks.Callback):
         return found[-1][1] if found else None
 
     def restore(self, model) -> int:
-        """Load the newest checkpoint into ``model``; returns the epoch to start from.
+        """Load the newest checkpoint of ``restore_from`` into ``model``; returns the epoch to
+        start from.
 
         Args:
             model: the compiled package model to restore (the same class and configuration
@@ -320,10 +334,11 @@ class Checkpoint(keras.callbacks.Callback):
             an epoch also sets :attr:`resume_point`, from which the models' ``fit`` continues
             that epoch instead of repeating it.
         """
-        path = self.latest()
-        if path is None:
-            print(f"aigc_keras: no checkpoint in {self.directory}: training from the start.")
+        found = self.checkpoints(self.restore_from)
+        if not found:
+            print(f"aigc_keras: no checkpoint in {self.restore_from}: training from the start.")
             return 0
+        path = found[-1][1]
         meta = model.load_checkpoint(path)
         epoch, batch = int(meta["epoch"] or 0), int(meta["extra"].get("batch", 0))
         self.resume_point = (epoch, batch)

@@ -193,6 +193,22 @@ def _train_parser(commands) -> None:
         "--resume then continues from that batch, with the data where they stopped "
         "(default: at each epoch's end only)",
     )
+    train.add_argument(
+        "--workers",
+        default=None,
+        metavar="HOST:PORT,...",
+        help="train on several machines (tf.distribute.MultiWorkerMirroredStrategy): every "
+        "worker's address, the chief (worker 0) first; run the same command on each with its "
+        "--worker-index (or set TF_CONFIG). --batch-size is then the global batch, split "
+        "across the workers; only the chief writes into --out (samplers and the classifier)",
+    )
+    train.add_argument(
+        "--worker-index",
+        type=_non_negative_int,
+        default=None,
+        metavar="I",
+        help="this worker's place in --workers (0: the chief)",
+    )
     again = train.add_mutually_exclusive_group()
     again.add_argument(
         "--resume", action="store_true", help="continue from the newest checkpoint in --out"
@@ -508,22 +524,76 @@ def _checkpoints(args, folder: pathlib.Path):
             "stream of batches (an epoch of --steps batches), so that a resumed run continues "
             "with the batch after the checkpoint."
         )
-    checkpoints = callbacks.Checkpoint(folder / "checkpoints", every_steps=args.checkpoint_every)
-    if checkpoints.latest() is not None and not (args.resume or args.overwrite):
+    shared = folder / "checkpoints"  # the chief's, which every worker resumes from
+    checkpoints = callbacks.Checkpoint(
+        _writable(args, shared), every_steps=args.checkpoint_every, restore_from=shared
+    )
+    found = checkpoints.checkpoints(shared)
+    if found and not (args.resume or args.overwrite):
         raise ValueError(
-            f"{folder} already holds a checkpoint ({checkpoints.latest().name}); pass "
+            f"{folder} already holds a checkpoint ({found[-1][1].name}); pass "
             "--resume to continue it or --overwrite to start again."
         )
-    if args.overwrite:
-        for _, old in checkpoints.checkpoints():
+    if args.overwrite and args.chief:
+        for _, old in found:
             old.unlink()
     return checkpoints
+
+
+def _writable(args, path: pathlib.Path) -> pathlib.Path:
+    """Where this process writes ``path`` (a place under the output folder): ``path`` itself on
+    the chief or a single process, the same place in its temporary folder on another worker."""
+    if args.chief:
+        return path
+    return args.scratch / pathlib.Path(path).relative_to(args.out_root)
+
+
+def _scope(args):
+    """The scope models are built in: the multi-worker strategy's, or none."""
+    import contextlib
+
+    return args.strategy.scope() if args.strategy is not None else contextlib.nullcontext()
+
+
+def _fit(args, model, make_dataset, *, epochs, initial_epoch, steps, callbacks):
+    """Train ``model`` on ``make_dataset(shard, batch_size)``: its ``fit`` on one process, the
+    multi-worker loop (:func:`aigc_keras.distributed.fit`) with ``--workers``."""
+    if args.strategy is None:
+        return model.fit(
+            make_dataset(None, args.batch_size),
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps,
+            callbacks=callbacks,
+            verbose=2,
+        )
+    from . import distributed
+
+    return distributed.fit(
+        model,
+        make_dataset,
+        strategy=args.strategy,
+        global_batch=args.batch_size,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=steps,
+        callbacks=callbacks,
+    )
 
 
 def _length(args, spec, quick_steps: int):
     """``(steps per epoch or None, epochs)`` for this run."""
     steps = args.steps or (quick_steps if args.quick else None)
     return steps, args.epochs or (2 if args.quick else spec.epochs)
+
+
+def _steps(args, images: int, steps: int | None = None) -> int | None:
+    """Steps per epoch: ``steps`` (``--steps``, or quick mode's); with ``--workers``, where each
+    worker's shard is a stream, by default the global batches in one pass over the data."""
+    steps = steps or args.steps
+    if steps is None and args.strategy is not None:
+        steps = max(1, images // args.batch_size)
+    return steps
 
 
 def _options(args, spec) -> dict:
@@ -540,19 +610,23 @@ def _start(model, checkpoints, args, epochs: int) -> int:
     return start
 
 
-def _built(spec, args, channels: int, checkpoints, total_steps=None, **options):
-    """The model of ``spec`` for this run (``args``' size, seed and width), compiled, with the
-    epoch to start from: its checkpoint's with ``--resume``, else 0."""
-    model = registry.build(
-        spec,
-        image_size=args.image_size,
-        channels=channels,
-        seed=args.seed,
-        width=args.width,
-        **options,
-    )
-    spec.compile(model, jit_compile=None, total_steps=total_steps)
-    return model, (checkpoints.restore(model) if args.resume else 0)
+def _built(spec, args, channels: int, checkpoints, total_steps=None, epochs=None, **options):
+    """The model of ``spec`` for this run (``args``' size, seed and width), built and compiled in
+    the run's strategy scope, with the epoch to start from: its checkpoint's with ``--resume``,
+    else 0 (said when it is already at ``epochs``, when given)."""
+    with _scope(args):
+        model = registry.build(
+            spec,
+            image_size=args.image_size,
+            channels=channels,
+            seed=args.seed,
+            width=args.width,
+            **options,
+        )
+        spec.compile(model, jit_compile=None, total_steps=total_steps)
+        if epochs is not None:
+            return model, _start(model, checkpoints, args, epochs)
+        return model, (checkpoints.restore(model) if args.resume else 0)
 
 
 def _print_paths(paths: dict) -> None:
@@ -576,36 +650,42 @@ def _train_classifier(spec, args, out: pathlib.Path) -> None:
         f"training CNNClassifier on {len(train)} {train.name} images ({train.source}), "
         f"testing on {len(test)}, {epochs} epochs"
     )
-    model = registry.build(
+    checkpoints = _checkpoints(args, out / spec.name)
+    model, start = _built(
         spec,
-        image_size=args.image_size,
-        channels=train.images.shape[-1],
-        seed=args.seed,
-        width=args.width,
+        args,
+        train.images.shape[-1],
+        checkpoints,
+        epochs=epochs,
         num_classes=max(int(train.labels.max()) + 1, 2),
         **_options(args, spec),
     )
-    spec.compile(model, jit_compile=None, total_steps=None)
-    checkpoints = _checkpoints(args, out / spec.name)
-    dataset = data.load(
-        args.dataset,
-        "train",
-        batch_size=args.batch_size,
-        labels=True,
-        repeat=args.steps is not None,
-        seed=args.seed,
-        limit=256 if args.quick else None,
-        **common,
-    )
-    start = _start(model, checkpoints, args, epochs)
-    model.fit(
-        dataset,
+    steps = _steps(args, len(train))
+
+    def make_dataset(shard, batch_size):
+        return data.load(
+            args.dataset,
+            "train",
+            batch_size=batch_size,
+            labels=True,
+            repeat=steps is not None,
+            seed=args.seed,
+            limit=256 if args.quick else None,
+            shard=shard,
+            **common,
+        )
+
+    _fit(
+        args,
+        model,
+        make_dataset,
         epochs=epochs,
         initial_epoch=start,
-        steps_per_epoch=args.steps,
+        steps=steps,
         callbacks=[checkpoints],
-        verbose=2,
     )
+    if not args.chief:
+        return
     probs = model.predict_proba(test.images)
     accuracy = float(np.mean(probs.argmax(1) == test.labels))
     record = {
@@ -661,43 +741,51 @@ def _train_sampler(spec, args, out: pathlib.Path) -> None:
         raise ValueError(
             f"dataset {args.dataset!r} has no labels; the conditional {spec.name} needs them."
         )
-    dataset = data.load(
-        args.dataset,
-        "train",
-        batch_size=args.batch_size,
-        labels=spec.conditional,
-        seed=args.seed,
-        drop_remainder=True,
-        repeat=steps is not None,
-        **common,
-    )
+    steps = _steps(args, len(arrays), steps)
+
+    def make_dataset(shard, batch_size):
+        return data.load(
+            args.dataset,
+            "train",
+            batch_size=batch_size,
+            labels=spec.conditional,
+            seed=args.seed,
+            drop_remainder=True,
+            repeat=steps is not None,
+            shard=shard,
+            **common,
+        )
+
     num_classes = int(arrays.labels.max()) + 1 if spec.conditional else None
-    model = registry.build(
+    model, start = _built(
         spec,
-        image_size=args.image_size,
-        channels=arrays.images.shape[-1],
-        seed=args.seed,
-        width=args.width,
+        args,
+        arrays.images.shape[-1],
+        checkpoints,
+        epochs=epochs,
         num_classes=num_classes,
         **options,
     )
-    spec.compile(model, jit_compile=None, total_steps=None)
-    start = _start(model, checkpoints, args, epochs)
     print(
         f"training {type(model).__name__} on {len(arrays)} {arrays.name} images "
         f"({arrays.source}), epochs {start + 1}..{epochs}"
     )
     grids = callbacks.SampleGrid(
-        folder / "samples", every=max(1, epochs // 10), n=100 if spec.conditional else 64
+        _writable(args, folder / "samples"),
+        every=max(1, epochs // 10),
+        n=100 if spec.conditional else 64,
     )
-    model.fit(
-        dataset,
+    _fit(
+        args,
+        model,
+        make_dataset,
         epochs=epochs,
         initial_epoch=start,
-        steps_per_epoch=steps,
-        verbose=2,
+        steps=steps,
         callbacks=[grids, checkpoints],
     )
+    if not args.chief:
+        return
     paths = registry.export(spec, model, folder)
     labels = np.arange(100) % model.num_classes if spec.conditional else None
     images = model.generate(None if spec.conditional else 64, labels=labels, seed=args.seed)
@@ -910,24 +998,81 @@ def _written(out: pathlib.Path, since: float) -> list:
     return entries
 
 
+MULTI_WORKER_TASKS = ("classifier", "sampler", "conditional sampler")
+
+
+def _cluster(spec, args) -> dict | None:
+    """The multi-worker cluster of ``--workers`` / ``--worker-index`` (or ``TF_CONFIG``), checked;
+    ``None`` for a run on one process."""
+    from . import distributed
+
+    if args.workers is None:
+        if args.worker_index is not None:
+            raise ValueError("--worker-index needs --workers, the list of every worker's address.")
+        found = distributed.from_environment()
+    else:
+        found = distributed.cluster(args.workers, args.worker_index)
+    if found is not None and spec.task not in MULTI_WORKER_TASKS:
+        trainable = [s.name for s in registry.specs() if s.task in MULTI_WORKER_TASKS]
+        raise ValueError(
+            f"{spec.name} trains on one machine; --workers (or TF_CONFIG) trains "
+            f"{', '.join(trainable)}."
+        )
+    return found
+
+
 def _train(parser, args) -> int:
+    import shutil
+    import tempfile
+
     from . import hardware
 
     spec = registry.get(args.model)
     _check_options(parser, spec, args)
     spec = registry.variant(spec, _options(args, spec))  # e.g. diffusion --conditional
+    args.strategy, args.chief, args.scratch = None, True, None
+    try:
+        cluster = _cluster(spec, args)
+    except ValueError as error:  # before anything is written or TensorFlow starts its devices
+        parser.exit(2, f"aigc-keras: error: {error}\n")
+    if cluster is not None:
+        from . import distributed
+
+        # first: the collective operations are set up when TensorFlow starts its devices
+        args.strategy = distributed.start(cluster)
+        args.chief = distributed.is_chief(args.strategy)
     if args.quick:
         os.environ["AIGC_QUICK"] = "1"
     args.image_size = args.image_size or spec.image_size
     args.dataset = args.dataset or spec.dataset
     args.width = args.width or spec.width
-    args.batch_size = args.batch_size or hardware.default_batch_size(spec.batch_size)
+    replicas = args.strategy.num_replicas_in_sync if args.strategy is not None else 1
+    args.batch_size = args.batch_size or hardware.default_batch_size(spec.batch_size) * replicas
     hardware.set_precision(args.precision)
     hardware.set_jit_compile({"auto": "auto", "on": True, "off": False}[args.xla])
     out = pathlib.Path(args.out) if args.out else config.output_dir()
-    out.mkdir(parents=True, exist_ok=True)
+    args.out_root = out
+    if cluster is not None:
+        described = {
+            k: v for k, v in vars(args).items() if k not in ("worker_index", "strategy", "chief")
+        }
+        try:
+            distributed.check_same_run(args.strategy, described | {"model_spec": spec.name})
+        except ValueError as error:
+            parser.exit(2, f"aigc-keras: error: {error}\n")
+        index = cluster["task"]["index"]
+        print(
+            f"worker {index} of {len(cluster['cluster']['worker'])}"
+            + (" (the chief: it writes the outputs)" if args.chief else "")
+            + f"; global batch {args.batch_size}"
+        )
+        if not args.chief:
+            args.scratch = pathlib.Path(tempfile.mkdtemp(prefix=f"aigc-worker{index}-"))
+    if args.chief:
+        out.mkdir(parents=True, exist_ok=True)
     config.set_seed(args.seed)
-    print(hardware.environment_report(spec.model_class))
+    with _scope(args):  # names the multi-worker strategy and its replicas
+        print(hardware.environment_report(spec.model_class))
     start, began = time.perf_counter(), time.time()
     try:
         TRAINERS[spec.task](spec, args, out)
@@ -935,6 +1080,14 @@ def _train(parser, args) -> int:
         parser.exit(2, f"aigc-keras: error: {error}\n")
     except FloatingPointError as error:  # the NaN guard stopped training; the last good checkpoint
         parser.exit(1, f"aigc-keras: error: {error}\n")
+    except ConnectionError as error:  # a worker of a multi-worker run went away
+        parser.exit(1, f"aigc-keras: error: {error}\n")
+    finally:
+        if args.scratch is not None:
+            shutil.rmtree(args.scratch, ignore_errors=True)
+    if not args.chief:
+        print(f"done in {time.perf_counter() - start:.1f} s; the chief wrote the outputs")
+        return 0
     print(f"done in {time.perf_counter() - start:.1f} s; written in {out.resolve()}:")
     print("  " + ", ".join(_written(out, began)))
     return 0

@@ -993,6 +993,8 @@ def load(
             label_array = np.full(len(images), -1, np.int32)
         dataset = tf.data.Dataset.from_tensor_slices((images, label_array))
         dataset = dataset.map(lambda image, label: (tf.cast(image, tf.float32) / 255.0, label))
+        if shard is not None:
+            dataset = dataset.shard(shard[1], shard[0])
     elif str(name) in DERIVED:
         _check_mnist_m_size(image_size)
         digits = load(

@@ -108,7 +108,7 @@ FILE_SECONDS = {
     "tests/test_editing.py": 57,
     "tests/test_style_quality.py": 56,
     "tests/test_pix2pix_quality.py": 90,
-    "tests/test_reliability.py": 54,
+    "tests/test_reliability.py": 80,
     "notebooks/03_vae.ipynb": 54,
     "tests/test_gan.py": 53,
     "notebooks/07_image_editing.ipynb": 52,

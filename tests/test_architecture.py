@@ -30,7 +30,7 @@ ORDER = [
     ("data",),
     ("metrics", "verdicts"),
     ("judges",),
-    ("callbacks", "viz"),
+    ("callbacks", "viz", "distributed"),
     ("registry",),
     ("cli", "__main__", "chapters"),
 ]

@@ -229,6 +229,59 @@ class NonFiniteGuard(keras.callbacks.Callback):
                 )
 
 
+def package_callbacks(callbacks: list, states) -> list:
+    """``callbacks`` with the package's own added: a :class:`NonFiniteGuard` first unless one is
+    among them, and a :class:`~aigc_keras.order.DataOrderCallback` second for the data order
+    ``states`` (a shuffled pipeline's) unless one is among them."""
+    callbacks = list(callbacks)
+    if not any(isinstance(c, NonFiniteGuard) for c in callbacks):
+        callbacks.insert(0, NonFiniteGuard())  # first: it speaks before a checkpoint refuses
+    if states and not any(isinstance(c, order.DataOrderCallback) for c in callbacks):
+        callbacks.insert(1, order.DataOrderCallback(states))
+    return callbacks
+
+
+def resume_offset(callbacks, start: int, epochs: int, steps: int | None, *, stream: bool) -> int:
+    """The batches of epoch ``start`` a restored checkpoint already trained (0: none), checked.
+
+    A :class:`~aigc_keras.callbacks.Checkpoint` that restored a checkpoint written in the middle
+    of an epoch holds ``resume_point = (epoch, batch)``; it is used once, when ``fit`` starts at
+    that epoch.  Checkpoints inside epochs (``every_steps``) and such a resume need a stream (a
+    repeating pipeline of the package) and ``steps_per_epoch``.
+
+    Raises:
+        ValueError: what is missing for a checkpoint inside an epoch, or a resume with other
+            steps per epoch than the run's.
+    """
+    if any(getattr(c, "every_steps", None) for c in callbacks) and not (steps and stream):
+        raise ValueError(
+            "checkpoints inside an epoch (every_steps, --checkpoint-every) need a repeating "
+            "pipeline of the package (data.load(..., repeat=True)) and steps_per_epoch, so "
+            "that a position inside an epoch means the same batches after a resume."
+        )
+    done = 0
+    for c in callbacks:
+        point = getattr(c, "resume_point", None)
+        if point is not None and point[0] == start:
+            done = max(done, point[1])
+        if point is not None:
+            c.resume_point = None  # used once
+    if not done or start >= epochs:
+        return 0
+    if not steps or not stream:
+        raise ValueError(
+            f"the checkpoint was written after {done} batches of epoch {start + 1}; to "
+            "continue that epoch where it stopped, train on a repeating pipeline of the "
+            "package (data.load(..., repeat=True)) with the run's steps_per_epoch."
+        )
+    if done >= steps:
+        raise ValueError(
+            f"the checkpoint was written after {done} batches of epoch {start + 1}, but "
+            f"steps_per_epoch is {steps}: resume with the run's own steps_per_epoch."
+        )
+    return done
+
+
 class Checkpointable:
     """The package's full-state checkpoint, for any ``keras.Model`` that names its state.
 
@@ -271,12 +324,8 @@ class Checkpointable:
             ValueError: a mid-epoch resume without ``steps_per_epoch`` or without a repeating
                 pipeline of the package (its data could not continue where they stopped).
         """
-        callbacks = list(callbacks or [])
-        if not any(isinstance(c, NonFiniteGuard) for c in callbacks):
-            callbacks.insert(0, NonFiniteGuard())  # first: it speaks before a checkpoint refuses
         states = order.of(x)
-        if states and not any(isinstance(c, order.DataOrderCallback) for c in callbacks):
-            callbacks.insert(1, order.DataOrderCallback(states))
+        callbacks = package_callbacks(list(callbacks or []), states)
         if isinstance(x, tf.data.Dataset):
             # a pipeline shuffles itself: Keras ignores shuffle=True for one, with a warning
             kwargs.setdefault("shuffle", False)
@@ -284,36 +333,11 @@ class Checkpointable:
         placed = [c for c in callbacks if hasattr(c, "place")]
         steps = kwargs.get("steps_per_epoch")
         start, epochs = kwargs.get("initial_epoch", 0), kwargs.get("epochs", 1)
-        done = 0
-        for c in callbacks:
-            point = getattr(c, "resume_point", None)
-            if point is not None and point[0] == start:
-                done = max(done, point[1])
-            if point is not None:
-                c.resume_point = None  # used once
-        if any(getattr(c, "every_steps", None) for c in callbacks) and not (
-            steps and order.is_stream(x)
-        ):
-            raise ValueError(
-                "checkpoints inside an epoch (every_steps, --checkpoint-every) need a repeating "
-                "pipeline of the package (data.load(..., repeat=True)) and steps_per_epoch, so "
-                "that a position inside an epoch means the same batches after a resume."
-            )
+        done = resume_offset(callbacks, start, epochs, steps, stream=order.is_stream(x))
         for c in placed:
             c.place(steps, 0)
-        if not done or start >= epochs:
+        if not done:
             return super().fit(x, *args, callbacks=callbacks, **kwargs)
-        if not steps or not order.is_stream(x):
-            raise ValueError(
-                f"the checkpoint was written after {done} batches of epoch {start + 1}; to "
-                "continue that epoch where it stopped, train on a repeating pipeline of the "
-                "package (data.load(..., repeat=True)) with the run's steps_per_epoch."
-            )
-        if done >= steps:
-            raise ValueError(
-                f"the checkpoint was written after {done} batches of epoch {start + 1}, but "
-                f"steps_per_epoch is {steps}: resume with the run's own steps_per_epoch."
-            )
         for c in placed:
             c.place(steps, done)
         rest = dict(kwargs, epochs=start + 1, steps_per_epoch=steps - done)
