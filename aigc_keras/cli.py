@@ -1053,9 +1053,9 @@ def _train(parser, args) -> int:
     out = pathlib.Path(args.out) if args.out else config.output_dir()
     args.out_root = out
     if cluster is not None:
-        described = {
-            k: v for k, v in vars(args).items() if k not in ("worker_index", "strategy", "chief")
-        }
+        # what makes the run (the output folder may be a different path on each machine)
+        ignored = ("worker_index", "strategy", "chief", "out", "out_root")
+        described = {k: v for k, v in vars(args).items() if k not in ignored}
         try:
             distributed.check_same_run(args.strategy, described | {"model_spec": spec.name})
         except ValueError as error:

@@ -172,6 +172,46 @@ def test_two_workers_train_the_classifier_as_one_process_with_their_global_batch
     assert gap > 5e-3
 
 
+NOISE = textwrap.dedent("""
+    import json, os, sys
+    from aigc_keras import distributed
+    strategy = distributed.start(json.loads(os.environ["AIGC_CLUSTER"]))
+    import numpy as np, tensorflow as tf
+    from aigc_keras.models import gan
+    with strategy.scope():
+        model = gan.DCGAN(image_size=28, width=4, seed=0)
+        model.compile()
+    draw = tf.function(lambda: strategy.run(lambda: model.noise((64,))))
+    local = [strategy.experimental_local_results(draw())[0].numpy() for _ in range(2)]
+    state = model.seed_generator.state.numpy()
+    np.savez(sys.argv[1], first=local[0], second=local[1], state=state)
+""")
+
+
+def test_each_worker_draws_its_own_noise_from_one_seed_state(tmp_path):
+    """The models' noise folds in the replica id, which differs on every worker: the two workers'
+    draws differ, each step's draw differs from the last, and the seed generator's state (a
+    mirrored variable) is the same on both afterwards."""
+    ports = _free_ports(2)
+    workers = ",".join(f"127.0.0.1:{p}" for p in ports)
+    with _processes() as started:
+        for index in range(2):
+            cluster = json.dumps(distributed.cluster(workers, index))
+            _start(
+                started,
+                ["-c", NOISE],
+                str(tmp_path / f"noise{index}.npz"),
+                env={"AIGC_CLUSTER": cluster},
+            )
+        for process in started:
+            code, _, err = _finish(process)
+            assert code == 0, err
+    with np.load(tmp_path / "noise0.npz") as a, np.load(tmp_path / "noise1.npz") as b:
+        assert not np.allclose(a["first"], b["first"]) and not np.allclose(a["second"], b["second"])
+        assert not np.allclose(a["first"], a["second"])
+        np.testing.assert_array_equal(a["state"], b["state"])
+
+
 # --- the command line: a DCGAN on two workers, a lost worker, a resume ----------------------------
 
 # Keeps a copy of a non-chief worker's temporary folder (its checkpoints) before the run deletes it.
