@@ -128,23 +128,26 @@ def _weights(path):
         return [stored[f"arr_{i}"] for i in range(len(stored.files))]
 
 
-def _two_workers(tmp_path, mode):
+def _run_workers(script, outputs, *args):
+    """Run ``script`` as two workers of one cluster on free local ports, worker ``i`` writing
+    ``outputs[i]``; fails with a worker's stderr if one fails."""
     ports = _free_ports(2)
     workers = ",".join(f"127.0.0.1:{p}" for p in ports)
     with _processes() as started:
         for index in range(2):
             cluster = json.dumps(distributed.cluster(workers, index))
             _start(
-                started,
-                ["-c", CLASSIFIER],
-                mode,
-                str(tmp_path / f"{mode}{index}.npz"),
-                env={"AIGC_CLUSTER": cluster},
+                started, ["-c", script], *args, str(outputs[index]), env={"AIGC_CLUSTER": cluster}
             )
         for process in started:
             code, _, err = _finish(process)
             assert code == 0, err
-    return [_weights(tmp_path / f"{mode}{index}.npz") for index in range(2)]
+
+
+def _two_workers(tmp_path, mode):
+    outputs = [tmp_path / f"{mode}{index}.npz" for index in range(2)]
+    _run_workers(CLASSIFIER, outputs, mode)
+    return [_weights(path) for path in outputs]
 
 
 def test_two_workers_train_the_classifier_as_one_process_with_their_global_batch(tmp_path):
@@ -192,20 +195,7 @@ def test_each_worker_draws_its_own_noise_from_one_seed_state(tmp_path):
     """The models' noise folds in the replica id, which differs on every worker: the two workers'
     draws differ, each step's draw differs from the last, and the seed generator's state (a
     mirrored variable) is the same on both afterwards."""
-    ports = _free_ports(2)
-    workers = ",".join(f"127.0.0.1:{p}" for p in ports)
-    with _processes() as started:
-        for index in range(2):
-            cluster = json.dumps(distributed.cluster(workers, index))
-            _start(
-                started,
-                ["-c", NOISE],
-                str(tmp_path / f"noise{index}.npz"),
-                env={"AIGC_CLUSTER": cluster},
-            )
-        for process in started:
-            code, _, err = _finish(process)
-            assert code == 0, err
+    _run_workers(NOISE, [tmp_path / "noise0.npz", tmp_path / "noise1.npz"])
     with np.load(tmp_path / "noise0.npz") as a, np.load(tmp_path / "noise1.npz") as b:
         assert not np.allclose(a["first"], b["first"]) and not np.allclose(a["second"], b["second"])
         assert not np.allclose(a["first"], a["second"])
