@@ -32,9 +32,11 @@ from . import order
 from .validation import check_int
 
 COLLECTIVE_TIMEOUT_S = 60  # an all-reduce waiting longer for a peer fails instead of hanging
-# A training step that has not finished after this long means a worker went away: an all-reduce
-# whose peer was killed can block past the collective timeout (seen here), so a watchdog ends the
-# process with a message naming the other workers instead of letting it hang.
+# A backstop: a training step that has not finished after this long is taken for a lost worker
+# and a watchdog ends the process with a message naming the others.  A killed peer was reported
+# by TensorFlow itself (UnavailableError) within 2 s here; the watchdog covers a peer that stops
+# answering without closing its connections, which was not reproduced here.  A step that is
+# legitimately longer (a very large model on a slow machine) would be stopped by it too.
 STEP_TIMEOUT_S = 60
 
 

@@ -79,11 +79,6 @@ class DataOrder:
             self.state.assign([0, 0, elements])
 
     @property
-    def position(self) -> tuple[int, int, int]:
-        """The state ``(epoch, pass, elements to skip)``, as Python integers."""
-        return tuple(int(v) for v in self.state.numpy())
-
-    @property
     def epoch(self) -> int:
         """The epoch the next pass belongs to."""
         return int(self.state[0].numpy())
