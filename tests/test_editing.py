@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from aigc_keras import data, layers
-from aigc_keras.models import editing
+from aigc_keras.models import editing, networks
 
 KINDS = matrix.kinds("editing")
 
@@ -176,6 +176,20 @@ def test_bad_inputs_raise_clear_errors():
         editing.Inpainter(image_size=30)
     with pytest.raises(ValueError, match=r"images must be \(N, H, W, 1\)"):
         KINDS["denoiser"][0]().denoise(np.zeros((2, 8, 8, 3)))
+
+
+def test_the_inpainter_is_the_shared_u_net_with_dilations_at_its_bottom():
+    """pix2pix's U-Net (the same layers, built by ``networks.unet``) with dilated convolutions
+    on its 4x4 bottom map, between the encoder and the decoder."""
+    network = editing.build_inpainting_network(16, 1, width=4)
+    x = keras.Input((16, 16, 2))
+    plain = keras.Model(x, networks.unet(x, 1, 4, activation="sigmoid"))
+    added = {layer.name for layer in network.layers} - {layer.name for layer in plain.layers}
+    dilated = [network.get_layer(f"dilated{rate}") for rate in editing.INPAINT_DILATIONS]
+    assert {"dilated1", "dilated2", "hide_hole", "composite"} <= added
+    assert [layer.dilation_rate for layer in dilated] == [(1, 1), (2, 2)]
+    assert all(layer.output.shape[1:3] == (4, 4) for layer in dilated)
+    assert network.count_params() > plain.count_params()
 
 
 def test_the_hole_loss_is_the_squared_or_the_absolute_error_over_hole_pixels(policy):

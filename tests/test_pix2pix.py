@@ -9,7 +9,7 @@ import tensorflow as tf
 from PIL import Image
 
 from aigc_keras import cli, data, losses, registry
-from aigc_keras.models import pix2pix
+from aigc_keras.models import networks, pix2pix
 
 make_small = matrix.small(registry.get("pix2pix"))  # the registered small test configuration
 
@@ -79,8 +79,8 @@ def test_outlines_pair_with_their_digits_mnist_m_versions_in_both_splits(tmp_pat
 
 @pytest.mark.parametrize("size, depth", [(16, 2), (28, 2), (32, 3), (64, 4)])
 def test_the_unet_halves_to_a_small_map_and_returns_the_input_size(size, depth):
-    assert pix2pix.unet_depth(size) == depth
-    network = pix2pix.build_pix2pix_unet(size, 1, 3, width=4)
+    assert networks.unet_depth(size) == depth
+    network = networks.build_unet(size, 1, 3, width=4)
     x = np.random.default_rng(0).uniform(-1, 1, (2, size, size, 1)).astype(np.float32)
     y = network(x).numpy()
     assert y.shape == (2, size, size, 3) and np.abs(y).max() <= 1.0
@@ -90,7 +90,7 @@ def test_the_unet_halves_to_a_small_map_and_returns_the_input_size(size, depth):
 
 def test_bad_sizes_weights_and_inputs_are_refused():
     with pytest.raises(ValueError, match="even side of at least 8"):
-        pix2pix.unet_depth(27)
+        networks.unet_depth(27)
     with pytest.raises(ValueError, match="adversarial_weight"):
         pix2pix.Pix2Pix(image_size=16, width=4, adversarial_weight=-1)
     model = make_small()

@@ -33,11 +33,18 @@ from ..validation import (
     int_from_text,
 )
 from .base import GenerativeModel
-from .networks import build_patch_discriminator, run_network  # noqa: F401 (editing.run_network)
+from .networks import (  # noqa: F401 (editing.run_network)
+    build_patch_discriminator,
+    run_network,
+    unet,
+)
 
 RECTANGLE_SIDES = (0.25, 0.5)  # rectangle height and width as fractions of the image side
 # free-form masks cover this fraction of the image (+ at most one brush dab)
 FREE_FORM_COVER = (0.1, 0.3)
+# The inpainting U-Net's dilated convolutions at its 4x4 bottom: after rates 1 and 2 every unit of
+# that map depends on every other (a 3x3 convolution sees 3x3, at rate 2 a 5x5 window).
+INPAINT_DILATIONS = (1, 2)
 
 
 # --- masks ---------------------------------------------------------------------------------
@@ -290,17 +297,19 @@ def tv_denoise(images, weights=(0.03, 0.06, 0.1, 0.15), reference=None):
 
 
 def build_inpainting_network(image_size=32, channels=1, width=32, name="inpainter"):
-    """Encoder-decoder over ``[image * (1 - mask), mask]`` -> the image with its hole filled.
+    """pix2pix's U-Net (:func:`~aigc_keras.models.networks.unet`) over ``[image * (1 - mask),
+    mask]`` -> the image with its hole filled.
 
-    Two stride-2 convolutions (H/4), dilated 3x3 convolutions (rates 2, 4, 8) for context beyond
-    the hole, two upsamplings with skips from the encoder, sigmoid output.  The output keeps every
-    known pixel (``HoleComposite``): only the hole comes from the network.  ``image_size`` must be
-    divisible by 4.
+    The U-Net halves the image down to 4x4 (16x16: twice; 32x32: three times) and gets dilated
+    convolutions at that bottom (rates :data:`INPAINT_DILATIONS`), which mix the whole 4x4 map
+    (the context a fill needs, beyond the instance norm's per-image statistics); a sigmoid
+    output.  The output keeps every known pixel (``HoleComposite``):
+    only the hole comes from the network.  ``image_size`` must be divisible by 4.
 
     Args:
         image_size: the image side, divisible by 4.
         channels: the channels of the images.
-        width: the filters of the first convolution (the deepest have ``4 * width``).
+        width: the filters of the U-Net's first convolution.
         name: the model's name.
 
     Returns:
@@ -311,31 +320,7 @@ def build_inpainting_network(image_size=32, channels=1, width=32, name="inpainte
     mask = keras.Input((image_size, image_size, 1), name="mask")
     known = HoleComposite(name="hide_hole")([image, mask])
     x = layers.Concatenate(name="image_and_mask")([known, mask])  # (H, W, C + 1)
-    e1 = layers.Conv2D(width, 5, padding="same", activation="relu", name="enc1")(x)  # (H, W)
-    e2 = layers.Conv2D(2 * width, 3, strides=2, padding="same", activation="relu", name="enc2")(
-        e1
-    )  # (H/2, W/2)
-    x = layers.Conv2D(4 * width, 3, strides=2, padding="same", activation="relu", name="enc3")(
-        e2
-    )  # (H/4, W/4)
-    for rate in (2, 4, 8):
-        x = layers.Conv2D(
-            4 * width,
-            3,
-            padding="same",
-            dilation_rate=rate,
-            activation="relu",
-            name=f"dilated{rate}",
-        )(x)
-    x = layers.UpSampling2D(2, name="up1")(x)  # (H/2, W/2)
-    x = layers.Concatenate(name="skip1")([x, e2])
-    x = layers.Conv2D(2 * width, 3, padding="same", activation="relu", name="dec1")(x)
-    x = layers.UpSampling2D(2, name="up2")(x)  # (H, W)
-    x = layers.Concatenate(name="skip2")([x, e1])
-    x = layers.Conv2D(width, 3, padding="same", activation="relu", name="dec2")(x)
-    fill = layers.Conv2D(
-        channels, 3, padding="same", activation="sigmoid", dtype="float32", name="fill"
-    )(x)
+    fill = unet(x, channels, width, dilations=INPAINT_DILATIONS, activation="sigmoid")
     image32 = layers.Activation("linear", dtype="float32", name="image_float32")(image)
     return keras.Model(
         [image, mask],

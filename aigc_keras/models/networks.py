@@ -13,6 +13,9 @@
   chosen from the image size (:func:`patch_layers`).
 * :func:`residual_block`: two 3x3 convolutions with instance norm and an identity skip
   (He et al. 2016, in the form Johnson et al. 2016 use for image transformation).
+* :func:`unet` and :func:`build_unet`: the U-Net encoder-decoder with skips (Ronneberger et al.
+  2015, in pix2pix's form, Isola et al. 2017): pix2pix's generator and, with dilated
+  convolutions at its bottom, chapter 7's inpainting network.
 """
 
 from __future__ import annotations
@@ -330,6 +333,117 @@ def residual_block(x, filters: int, name: str):
     y = layers.Conv2D(filters, 3, name=f"{name}_conv2")(y)
     y = instance_norm(f"{name}_norm2")(y)
     return layers.Add(name=f"{name}_skip")([x, y])
+
+
+MAX_DOWNSAMPLINGS = 8  # pix2pix's 256x256 U-Net goes down to 1x1
+
+
+def unet_depth(image_size: int) -> int:
+    """How many times the U-Net halves ``image_size``: while the side stays even and above 4.
+
+    16 -> 8 -> 4 (2), 28 -> 14 -> 7 (2), 32 -> 16 -> 8 -> 4 (3), 256 -> ... -> 1 would be 8
+    (the paper's; capped).
+
+    Args:
+        image_size: the image side, in pixels.
+
+    Returns:
+        The number of stride-2 convolutions, at least 1.
+
+    Raises:
+        ValueError: an odd side or one below 8 (nothing to halve into a useful map).
+    """
+    image_size = check_int(image_size, "image_size")
+    if image_size % 2 or image_size < 8:
+        raise ValueError(
+            f"image_size {image_size} is not supported by the U-Net: use an even side of at "
+            "least 8 (it halves the image at least once)."
+        )
+    depth, side = 0, image_size
+    while side % 2 == 0 and side > 4 and depth < MAX_DOWNSAMPLINGS:
+        side //= 2
+        depth += 1
+    return depth
+
+
+def unet(x, out_channels: int, width: int, *, dilations=(), activation="tanh"):
+    """The U-Net's layers on a Keras tensor ``x`` ``(B, H, W, C)``: returns ``(B, H, W,
+    out_channels)``, float32.
+
+    Encoder ``C(w)-C(2w)-C(4w)-C(8w)-...`` of stride-2 4x4 convolutions (filters capped at
+    ``8w``; :func:`unet_depth` of them), instance norm after every convolution but the first,
+    LeakyReLU(0.2).  Optional dilated 3x3 convolutions at the bottom (``dilations``: their
+    rates; each sees ``2 * rate + 1`` pixels of the smallest map, so a few of them let every
+    output pixel depend on the whole image, which filling a hole needs).  Decoder: the mirror
+    image, transposed convolutions with ReLU, each level concatenated with the encoder's map of
+    its size (the skips carry the input's fine detail straight to the output), then a
+    transposed convolution to ``out_channels`` with ``activation``.  Instance norm stands in for
+    the paper's batch norm at batch size 1 (the same per-image statistics at any batch size).
+
+    Args:
+        x: the input tensor of a functional model; its side must suit :func:`unet_depth`.
+        out_channels: the channels of the output.
+        width: the filters of the first convolution (64 in pix2pix).
+        dilations: the dilation rates of the bottom's extra convolutions (none in pix2pix).
+        activation: the output's activation (``"tanh"`` for [-1, 1], ``"sigmoid"`` for [0, 1]).
+
+    Returns:
+        The output tensor.
+    """
+    depth, width = unet_depth(x.shape[1]), check_int(width, "width")
+    skips = []
+    for i in range(depth):
+        x = layers.Conv2D(
+            width * 2 ** min(i, 3), 4, strides=2, padding="same", name=f"down{i + 1}"
+        )(x)  # /2
+        if i > 0:
+            x = instance_norm(f"down{i + 1}_norm")(x)
+        x = layers.LeakyReLU(0.2, name=f"down{i + 1}_lrelu")(x)
+        skips.append(x)
+    for rate in dilations:
+        rate = check_int(rate, "rate")
+        x = layers.Conv2D(
+            x.shape[-1], 3, padding="same", dilation_rate=rate, name=f"dilated{rate}"
+        )(x)
+        x = instance_norm(f"dilated{rate}_norm")(x)
+        x = layers.LeakyReLU(0.2, name=f"dilated{rate}_lrelu")(x)
+    for i in reversed(range(depth - 1)):  # up to the first encoder map's size, with its skip
+        x = layers.Conv2DTranspose(
+            width * 2 ** min(i, 3), 4, strides=2, padding="same", name=f"up{i + 1}"
+        )(x)  # x2
+        x = instance_norm(f"up{i + 1}_norm")(x)
+        x = layers.ReLU(name=f"up{i + 1}_relu")(x)
+        x = layers.Concatenate(name=f"skip{i + 1}")([x, skips[i]])
+    return layers.Conv2DTranspose(
+        check_int(out_channels, "out_channels"),
+        4,
+        strides=2,
+        padding="same",
+        activation=activation,
+        dtype="float32",
+        name="output",
+    )(x)
+
+
+def build_unet(
+    image_size=28, in_channels=1, out_channels=1, width=64, name="generator"
+) -> keras.Model:
+    """pix2pix's generator: :func:`unet` as a model, from ``(B, H, W, in_channels)`` in [-1, 1]
+    to float32 ``(B, H, W, out_channels)`` in [-1, 1] (tanh).
+
+    Args:
+        image_size: the image side (see :func:`unet_depth`).
+        in_channels: the channels of the input images.
+        out_channels: the channels of the output images.
+        width: the filters of the first convolution (64 in the paper).
+        name: the model's name.
+
+    Returns:
+        The ``keras.Model``.
+    """
+    unet_depth(image_size)  # a clear error before any layer is built
+    inputs = keras.Input((image_size, image_size, check_int(in_channels, "in_channels")))
+    return keras.Model(inputs, unet(inputs, out_channels, width), name=name)
 
 
 def run_network(network: keras.Model, inputs, batch_size: int = 64) -> np.ndarray:

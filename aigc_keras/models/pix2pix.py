@@ -24,101 +24,17 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import layers
 
 from .. import losses
-from ..layers import instance_norm
 from ..spec import ModelSpec
 from ..validation import check_int, check_non_negative
 from .base import GenerativeModel
-from .networks import build_patch_discriminator, patch_layers, patch_receptive_field
+from .networks import build_patch_discriminator, build_unet, patch_layers, patch_receptive_field
 
-MAX_DOWNSAMPLINGS = 8  # the paper's 256x256 U-Net goes down to 1x1
 # Adam's rate for both networks.  The paper's 2e-4 is for 200 epochs of 1 image; at the command
 # line's 1,000 steps of 16 outlines -> digits (2026-12-04, 2-core CPU, width 32, seed 0) 2e-4 left
 # 93.9% of the held-out outputs read as their digit by chapter 1's classifier, 5e-4 96.0%.
 LEARNING_RATE = 5e-4
-
-
-def unet_depth(image_size: int) -> int:
-    """How many times the U-Net halves ``image_size``: while the side stays even and above 4.
-
-    28 -> 14 -> 7 (2), 32 -> 16 -> 8 -> 4 (3), 256 -> ... -> 1 would be 8 (the paper's; capped).
-
-    Args:
-        image_size: the image side, in pixels.
-
-    Returns:
-        The number of stride-2 convolutions, at least 1.
-
-    Raises:
-        ValueError: an odd side or one below 8 (nothing to halve into a useful map).
-    """
-    image_size = check_int(image_size, "image_size")
-    if image_size % 2 or image_size < 8:
-        raise ValueError(
-            f"image_size {image_size} is not supported by the U-Net: use an even side of at "
-            "least 8 (it halves the image at least once)."
-        )
-    depth, side = 0, image_size
-    while side % 2 == 0 and side > 4 and depth < MAX_DOWNSAMPLINGS:
-        side //= 2
-        depth += 1
-    return depth
-
-
-def build_pix2pix_unet(
-    image_size=28, in_channels=1, out_channels=1, width=64, name="generator"
-) -> keras.Model:
-    """The pix2pix U-Net: an encoder of stride-2 4x4 convolutions, a decoder of transposed ones,
-    each decoder level concatenated with the encoder's map of its size (the skips carry the
-    input's fine detail straight to the output).
-
-    Encoder ``C(w)-C(2w)-C(4w)-C(8w)-...`` (filters capped at ``8w``), instance norm after every
-    convolution but the first, LeakyReLU(0.2); decoder the mirror image with ReLU; the output a
-    transposed convolution to ``out_channels`` with tanh.  Instance norm stands in for the
-    paper's batch norm at batch size 1 (the same per-image statistics at any batch size).
-
-    Args:
-        image_size: the image side (see :func:`unet_depth`).
-        in_channels: the channels of the input images.
-        out_channels: the channels of the output images.
-        width: the filters of the first convolution (64 in the paper).
-        name: the model's name.
-
-    Returns:
-        A ``keras.Model`` from inputs ``(B, H, W, in_channels)`` in [-1, 1] to float32 outputs
-        ``(B, H, W, out_channels)`` in [-1, 1].
-    """
-    depth = unet_depth(image_size)
-    width = check_int(width, "width")
-    inputs = keras.Input((image_size, image_size, check_int(in_channels, "in_channels")))
-    x, skips = inputs, []
-    for i in range(depth):
-        x = layers.Conv2D(
-            width * 2 ** min(i, 3), 4, strides=2, padding="same", name=f"down{i + 1}"
-        )(x)  # /2
-        if i > 0:
-            x = instance_norm(f"down{i + 1}_norm")(x)
-        x = layers.LeakyReLU(0.2, name=f"down{i + 1}_lrelu")(x)
-        skips.append(x)
-    for i in reversed(range(depth - 1)):  # up to the first encoder map's size, with its skip
-        x = layers.Conv2DTranspose(
-            width * 2 ** min(i, 3), 4, strides=2, padding="same", name=f"up{i + 1}"
-        )(x)  # x2
-        x = instance_norm(f"up{i + 1}_norm")(x)
-        x = layers.ReLU(name=f"up{i + 1}_relu")(x)
-        x = layers.Concatenate(name=f"skip{i + 1}")([x, skips[i]])
-    outputs = layers.Conv2DTranspose(
-        check_int(out_channels, "out_channels"),
-        4,
-        strides=2,
-        padding="same",
-        activation="tanh",
-        dtype="float32",
-        name="output",
-    )(x)
-    return keras.Model(inputs, outputs, name=name)
 
 
 class Pix2Pix(GenerativeModel):
@@ -130,7 +46,7 @@ class Pix2Pix(GenerativeModel):
     follows :func:`~aigc_keras.models.networks.patch_layers` (16x16 patches at 28x28 and 32x32).
 
     Args:
-        image_size: the image side (see :func:`unet_depth`).
+        image_size: the image side (see :func:`~aigc_keras.models.networks.unet_depth`).
         in_channels: the channels of the inputs.
         out_channels: the channels of the targets.
         width: the base width of the generator and the discriminator (64 in the paper).
@@ -164,7 +80,7 @@ class Pix2Pix(GenerativeModel):
         self.width = check_int(width, "width")
         self.l1_weight = check_non_negative(l1_weight, "l1_weight")
         self.adversarial_weight = adversarial_weight
-        self.generator = build_pix2pix_unet(
+        self.generator = build_unet(
             self.image_size, self.in_channels, self.out_channels, self.width
         )
         self.discriminator = (
