@@ -493,6 +493,15 @@ class LiveTraining(keras.callbacks.Callback):
     train shows the finished run's curves. ``status`` says which happened: ``"trained"`` (from
     the start), ``"resumed at epoch e"`` or ``"already trained"``.
 
+    With ``stop_after_s``, training gets that many seconds: the clock starts when the first batch
+    of the ``fit`` call has finished (its tracing and compilation are not counted) and training
+    stops after the first batch that ends past the budget (the epoch ends there, so an epoch-end
+    checkpoint keeps what was trained).  ``fit``'s ``steps_per_epoch`` is then only a cap, and the
+    progress line counts the time left instead.  ``budget_steps`` and ``budget_seconds`` say how
+    many batches ran and how long the timed ones took (also in ``epoch_records``, so a re-run
+    that finds the training done still knows them).  Two models given the same budget on one
+    machine are compared at equal training seconds.
+
     Args:
         every_s: the longest wait between two updates, in seconds, >= 0 (0 updates after every
             batch).
@@ -510,6 +519,8 @@ class LiveTraining(keras.callbacks.Callback):
         folder: where the curves are kept between runs (created on the first save), or ``None``
             to keep them in memory only.
         clock: the function that tells the time in seconds (tests pass their own).
+        stop_after_s: the training budget in seconds (a positive number), or ``None``: train
+            the ``fit`` call's steps.
     """
 
     def __init__(
@@ -524,10 +535,21 @@ class LiveTraining(keras.callbacks.Callback):
         show: bool | None = None,
         folder=None,
         clock=time.perf_counter,
+        stop_after_s: float | None = None,
     ):
         super().__init__()
         if isinstance(every_s, bool) or not isinstance(every_s, int | float) or every_s < 0:
             raise ValueError(f"every_s should be a number of seconds >= 0, got {every_s!r}.")
+        if stop_after_s is not None and (
+            isinstance(stop_after_s, bool)
+            or not isinstance(stop_after_s, int | float)
+            or not stop_after_s > 0
+        ):
+            raise ValueError(
+                f"stop_after_s should be a number of seconds > 0, or None, got {stop_after_s!r}."
+            )
+        self.stop_after_s = None if stop_after_s is None else float(stop_after_s)
+        self.budget_steps, self.budget_seconds = 0, 0.0
         if not (grid is None or grid == "auto" or callable(grid)):
             raise ValueError(
                 f"grid should be 'auto', None or a callable returning a picture, got {grid!r}."
@@ -570,6 +592,8 @@ class LiveTraining(keras.callbacks.Callback):
         self._handle = None
         self.records, self.epoch_records, self.lines = [], [], []
         self.status = None
+        self._budget_start = None
+        self.budget_steps, self.budget_seconds = 0, 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch, self._batch = epoch, 0
@@ -599,14 +623,30 @@ class LiveTraining(keras.callbacks.Callback):
         self._run_steps += 1
         self._batch = batch + 1
         self._latest = _scalars(logs)
-        if self._batch == self.params.get("steps"):
+        if self.stop_after_s is not None:
+            self._spend()
+        if self._batch == self.params.get("steps") or self.model.stop_training:
             return  # the epoch's end, just after, updates
         if self.clock() - self._last >= self.every_s:
             self._record(self._latest)
             self._update(self._latest)
 
+    def _spend(self):
+        """One more batch of a budgeted run: the clock starts after the first; past the budget,
+        training stops."""
+        now = self.clock()
+        self.budget_steps += 1
+        if self._budget_start is None:
+            self._budget_start = now
+            return
+        self.budget_seconds = now - self._budget_start
+        if self.budget_seconds >= self.stop_after_s:
+            self.model.stop_training = True
+
     def on_epoch_end(self, epoch, logs=None):
         values = _scalars(logs)
+        if self.stop_after_s is not None:
+            values.update(budget_steps=self.budget_steps, budget_seconds=self.budget_seconds)
         self.epoch_records.append({"epoch": epoch + 1, "step": self._step, **values})
         self._record(self._latest)  # the batch values: not those only an epoch's end logs
         self._save()
@@ -622,6 +662,8 @@ class LiveTraining(keras.callbacks.Callback):
         if self.epoch_records:
             self._epoch = self.epoch_records[-1]["epoch"] - 1
             self._step = self.epoch_records[-1]["step"]
+            self.budget_steps = self.epoch_records[-1].get("budget_steps", 0)
+            self.budget_seconds = self.epoch_records[-1].get("budget_seconds", 0.0)
         self._update(self.records[-1] if self.records else {}, done=True)
 
     def _record(self, running: dict):
@@ -649,6 +691,8 @@ class LiveTraining(keras.callbacks.Callback):
         parts.append(f"epoch {self._epoch + 1}/{epochs}" if epochs else f"epoch {self._epoch + 1}")
         if self.status == "already trained":
             parts.append(f"already trained ({self._step} steps)")
+        elif self.stop_after_s is not None:
+            parts.append(f"step {self._batch}")
         elif steps:
             parts.append(f"step {self._batch}/{steps}")
         if self.status and self.status.startswith("resumed"):
@@ -658,10 +702,14 @@ class LiveTraining(keras.callbacks.Callback):
         elif not done:
             parts.append(_duration(elapsed))
             first = self._first_epoch or 0
-            if epochs and steps and self._run_steps:
+            if self.stop_after_s is not None:
+                left = max(0.0, self.stop_after_s - self.budget_seconds)
+                parts.append(f"about {_duration(left)} left")
+            elif epochs and steps and self._run_steps:
                 left = (epochs - first) * steps - self._run_steps
                 parts.append(f"about {_duration(elapsed / self._run_steps * left)} left")
-        shown = {k: v for k, v in values.items() if k not in ("step", "elapsed")}
+        hidden = ("step", "elapsed", "budget_steps", "budget_seconds")
+        shown = {k: v for k, v in values.items() if k not in hidden}
         parts += [f"{key} {value:.4g}" for key, value in shown.items()]
         return " · ".join(parts)
 
@@ -697,7 +745,8 @@ class LiveTraining(keras.callbacks.Callback):
         ends = [
             k
             for k in dict.fromkeys(k for r in self.epoch_records for k in r)
-            if k not in batch and k not in ("epoch", "step", "elapsed")
+            if k not in batch
+            and k not in ("epoch", "step", "elapsed", "budget_steps", "budget_seconds")
         ]
         losses = [k for k in batch if "loss" in k]
         others = [k for k in batch if "loss" not in k]

@@ -488,6 +488,48 @@ def test_live_training_prints_progress_at_least_every_interval(capsys, digits8):
         callbacks.LiveTraining(grid="samples")
 
 
+def test_a_time_budget_stops_training_and_a_rerun_knows_what_it_trained(capsys, tmp_path, digits8):
+    """``stop_after_s``: the clock starts after the first batch; training stops at the first batch
+    that ends past the budget, the epoch's checkpoint keeps it, and a re-run trains nothing."""
+    data = tf.data.Dataset.from_tensor_slices(digits8.images[:128]).batch(32).repeat()
+    clock = _Clock()
+
+    def run():
+        model = TinyGAN()
+        model.compile()
+        ckpt = callbacks.Checkpoint(tmp_path / "checkpoints")
+        live = callbacks.LiveTraining(
+            every_s=3, show=False, clock=clock, folder=tmp_path, title="tiny", stop_after_s=7
+        )
+        model.fit(
+            data,
+            epochs=1,
+            steps_per_epoch=1000,  # a cap
+            initial_epoch=ckpt.restore(model),
+            verbose=0,
+            callbacks=[clock.every_batch(2.0), live, ckpt],
+        )
+        capsys.readouterr()
+        return model, live
+
+    # Each batch "takes" 2 s: the clock starts at the end of batch 1 and reads 8 s at the end of
+    # batch 5, the first past 7 s.
+    model, live = run()
+    assert (live.budget_steps, live.budget_seconds) == (5, 8.0)
+    assert int(model.optimizers["generator"].iterations) == 5
+    assert live.lines[0].startswith("tiny · epoch 1/1 · step 2 · 4 s · about 5 s left · ")
+    assert live.lines[1].startswith("tiny · epoch 1/1 · step 4 · 8 s · about 1 s left · ")
+    assert live.lines[2].startswith("tiny · epoch 1/1 · step 5 · 10 s · about 0 s left · ")
+    assert live.lines[-1].startswith("tiny · epoch 1/1 · step 5 · done in 10 s · ")
+    assert "budget" not in live.lines[-1] and live.epoch_records[0]["budget_steps"] == 5
+    again, rerun = run()
+    assert rerun.status == "already trained" and int(again.optimizers["generator"].iterations) == 5
+    assert (rerun.budget_steps, rerun.budget_seconds) == (5, 8.0)
+    for bad in (0, -1, "10", True):
+        with pytest.raises(ValueError, match="stop_after_s should be a number of seconds > 0"):
+            callbacks.LiveTraining(stop_after_s=bad)
+
+
 def test_a_resumed_run_continues_the_curves_and_the_sample_grids(capsys, tmp_path, digits8):
     """A notebook re-run after a disconnect: the checkpoint resumes training, LiveTraining and
     SampleGrid pick up what the first run saved, and a run with nothing left to train still has
