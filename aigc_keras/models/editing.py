@@ -42,8 +42,9 @@ from .networks import (  # noqa: F401 (editing.run_network)
 RECTANGLE_SIDES = (0.25, 0.5)  # rectangle height and width as fractions of the image side
 # free-form masks cover this fraction of the image (+ at most one brush dab)
 FREE_FORM_COVER = (0.1, 0.3)
-# The inpainting U-Net's dilated convolutions at its 4x4 bottom: after rates 1 and 2 every unit of
-# that map depends on every other (a 3x3 convolution sees 3x3, at rate 2 a 5x5 window).
+# The inpainting U-Net's dilated convolutions at its smallest map: after rates 1 and 2 (a 3x3
+# window, then a 5x5 one) every unit of a 4x4 map depends on every other, and of a 7x7 map the
+# centre's on every unit.
 INPAINT_DILATIONS = (1, 2)
 
 
@@ -300,8 +301,8 @@ def build_inpainting_network(image_size=32, channels=1, width=32, name="inpainte
     """pix2pix's U-Net (:func:`~aigc_keras.models.networks.unet`) over ``[image * (1 - mask),
     mask]`` -> the image with its hole filled.
 
-    The U-Net halves the image down to 4x4 (16x16: twice; 32x32: three times) and gets dilated
-    convolutions at that bottom (rates :data:`INPAINT_DILATIONS`), which mix the whole 4x4 map
+    The U-Net halves the image down to its smallest map (4x4 at 16 and 32 pixels, 7x7 at 28) and
+    gets dilated convolutions there (rates :data:`INPAINT_DILATIONS`), which mix that whole map
     (the context a fill needs, beyond the instance norm's per-image statistics); a sigmoid
     output.  The output keeps every known pixel (``HoleComposite``):
     only the hole comes from the network.  ``image_size`` must be divisible by 4.
