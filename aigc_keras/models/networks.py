@@ -373,8 +373,8 @@ def unet(x, out_channels: int, width: int, *, dilations=(), activation="tanh"):
     Encoder ``C(w)-C(2w)-C(4w)-C(8w)-...`` of stride-2 4x4 convolutions (filters capped at
     ``8w``; :func:`unet_depth` of them), instance norm after every convolution but the first,
     LeakyReLU(0.2).  Optional dilated 3x3 convolutions at the bottom (``dilations``: their
-    rates; each sees ``2 * rate + 1`` pixels of the smallest map, so a few of them let every
-    output pixel depend on the whole image, which filling a hole needs).  Decoder: the mirror
+    rates; each spans ``2 * rate + 1`` pixels of the smallest map, so a few of them mix that
+    whole map through convolutions: the context filling a hole needs).  Decoder: the mirror
     image, transposed convolutions with ReLU, each level concatenated with the encoder's map of
     its size (the skips carry the input's fine detail straight to the output), then a
     transposed convolution to ``out_channels`` with ``activation``.  Instance norm stands in for
@@ -441,7 +441,6 @@ def build_unet(
     Returns:
         The ``keras.Model``.
     """
-    unet_depth(image_size)  # a clear error before any layer is built
     inputs = keras.Input((image_size, image_size, check_int(in_channels, "in_channels")))
     return keras.Model(inputs, unet(inputs, out_channels, width), name=name)
 
