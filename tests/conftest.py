@@ -135,8 +135,11 @@ FILE_SECONDS = {
 # fewer of its queued tests are left: the demo's file holds two tests, so its worker takes the
 # third file at once and runs the longest training (`make demo`'s), then the WGAN-GP's; the other
 # worker runs the file whose judge test trains the chapter-1 classifier most quality tests read (the
-# demo's tests then find it cached) and, near its end, takes the MNIST-M judges' file, so that the
-# judges train in their own file and before either CycleGAN quality file starts (both come later).
+# demo's tests ask for it after the demo's training, and find it cached: had they taken the session
+# fixture `classifier`, pytest would have set it up before their module's training, and the demo's
+# worker would have waited about two minutes for the other's) and, near its end, takes the MNIST-M
+# judges' file, so that the judges train in their own file and before either CycleGAN quality file
+# starts (both come later).
 FIRST = (
     "tests/test_gan_demo.py",
     "tests/test_cnn.py",
