@@ -27,11 +27,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # split their sums by it; it still depends on the CPU's instruction set).
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
-    # XLA's CPU code generation without LLVM's optimisations: the workers compile with XLA only to
-    # check that a model compiles and trains (tests/test_benchmarks.py), never to time it (the
-    # benchmark tests run in their own process afterwards, with the default level).  Five of those
-    # compiles took 53 s instead of 68 s (2026-12-05).
-    os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 if "AIGC_OUTPUT" not in os.environ:
     os.environ["AIGC_OUTPUT"] = tempfile.mkdtemp(prefix="aigc_test_outputs_")
 
