@@ -183,30 +183,30 @@ def test_file_lock_without_fcntl_runs_the_block_unlocked(tmp_path, monkeypatch):
         assert path == tmp_path / "new" / "x.lock" and path.parent.is_dir()
 
 
-# --- the order the files start in (tests/conftest.py) ---------------------------------------------
+# --- the order the files start in (tests/file_schedule.py) ---------------------------------------
 
 
 def test_the_files_start_in_the_planned_order(monkeypatch):
     """FIRST leads; the files that read the MNIST-M judges come after LATER_BY others even when
     their seconds would put them earlier; every file the timing table names exists."""
-    import conftest
+    import file_schedule as plan
 
     root = TESTS.parent
     paths = [p.relative_to(root).as_posix() for p in sorted(TESTS.glob("test_*.py"))]
     paths += [p.relative_to(root).as_posix() for p in sorted(root.glob("notebooks/*.ipynb"))]
-    assert set(conftest.FILE_SECONDS) <= set(paths), set(conftest.FILE_SECONDS) - set(paths)
-    order = conftest.file_order(paths)
+    assert set(plan.FILE_SECONDS) <= set(paths), set(plan.FILE_SECONDS) - set(paths)
+    order = plan.file_order(paths)
     assert sorted(order) == sorted(paths)
-    assert tuple(order[: len(conftest.FIRST)]) == conftest.FIRST
-    for path in conftest.AFTER_JUDGES:
-        assert order.index(path) >= len(conftest.FIRST) + conftest.LATER_BY, (path, order)
+    assert tuple(order[: len(plan.FIRST)]) == plan.FIRST
+    for path in plan.AFTER_JUDGES:
+        assert order.index(path) >= len(plan.FIRST) + plan.LATER_BY, (path, order)
     # with the judged files first among the rest, they are still moved back
-    seconds = {**conftest.FILE_SECONDS, **{p: 10_000 for p in conftest.AFTER_JUDGES}}
-    monkeypatch.setattr(conftest, "FILE_SECONDS", seconds)
-    moved = conftest.file_order(paths)
-    start = len(conftest.FIRST) + conftest.LATER_BY
-    assert sorted(moved[start : start + 2]) == sorted(conftest.AFTER_JUDGES)
-    others = [p for p in moved[len(conftest.FIRST) :] if p not in conftest.AFTER_JUDGES]
+    seconds = {**plan.FILE_SECONDS, **{p: 10_000 for p in plan.AFTER_JUDGES}}
+    monkeypatch.setattr(plan, "FILE_SECONDS", seconds)
+    moved = plan.file_order(paths)
+    start = len(plan.FIRST) + plan.LATER_BY
+    assert sorted(moved[start : start + 2]) == sorted(plan.AFTER_JUDGES)
+    others = [p for p in moved[len(plan.FIRST) :] if p not in plan.AFTER_JUDGES]
     assert [seconds.get(p, 0) for p in others] == sorted(
         (seconds.get(p, 0) for p in others), reverse=True
     )
