@@ -6,7 +6,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 TEST_OUTPUT := $(CURDIR)/.test-outputs
 # Two pytest workers, one file each at a time (a notebook's cells stay in one kernel): the tests are
 # mostly single-threaded TensorFlow dispatch, so two workers on two cores ran 1.7x faster here (the quality
-# trainings gain nothing from the second worker; tests/conftest.py starts them first).
+# trainings gain nothing from the second worker; tests/file_schedule.py starts them first).
 PYTEST_WORKERS ?= -n 2 --dist loadfile --no-loadscope-reorder
 # One OpenBLAS thread per process under test: numpy's matrix products (FID, KID, nearest-neighbour
 # distances) ran 3-13x slower with two OpenBLAS threads each while the other worker kept a core busy

@@ -72,7 +72,7 @@ DIVERSITY_BAR = 0.38
 def judge():
     """The chapter-1 classifier, asked for inside the tests, after ``demo_cgan``: as a fixture
     argument (session-scoped, so pytest sets it up before the module's) the demo's training would
-    wait for the judge another worker trains at the run's start (conftest.FIRST), about two
+    wait for the judge another worker trains at the run's start (file_schedule.FIRST), about two
     minutes of an idle worker in a fresh ``make test``."""
     return judges.load_classifier(28)
 

@@ -1,6 +1,6 @@
 """Chapter 4's judges, checked before any translation is judged by them: the MNIST-M digit judge
 reads held-out MNIST-M, the domain judge rejects its controls.  A file of its own, started early
-(tests/conftest.py): the judges train once per run, here, and the CycleGAN tests load them."""
+(tests/file_schedule.py): the judges train once per run, here, and the CycleGAN tests load them."""
 
 import cyclegan_bars
 import pytest
