@@ -10,7 +10,7 @@ import pytest
 import sample_checks
 from PIL import Image
 
-from aigc_keras import cli, data, judges, registry
+from aigc_keras import cli, data, registry
 
 # --- quality bars on MNIST at 28x28 (offline: the 4,000 training digits of mnist_5k) -----------
 
@@ -69,18 +69,18 @@ DEMO_GRID_BAR = 0.92
 DIVERSITY_BAR = 0.38
 
 
-def judge():
-    """The chapter-1 classifier, asked for inside the tests, after ``demo_cgan``: as a fixture
-    argument (session-scoped, so pytest sets it up before the module's) the demo's training would
+@pytest.fixture(scope="module")
+def judge(demo_cgan, request):
+    """conftest's ``classifier``, set up after ``demo_cgan``: taken as a test argument
+    (session-scoped, so pytest sets it up before the module's fixtures) the demo's training would
     wait for the judge another worker trains at the run's start (file_schedule.FIRST), about two
     minutes of an idle worker in a fresh ``make test``."""
-    return judges.load_classifier(28)
+    return request.getfixturevalue("classifier")
 
 
 @pytest.mark.slow
-def test_demo_grid_shows_the_digit_of_each_column(demo_cgan):
+def test_demo_grid_shows_the_digit_of_each_column(demo_cgan, judge):
     folder, _, _ = demo_cgan
-    classifier = judge()
     grid = np.asarray(Image.open(folder / "samples.png"), np.float32)
     assert grid.shape == (10 * 29 + 1, 10 * 29 + 1)  # 10 x 10 tiles of 28 px, 1-px borders
     tiles = np.stack(
@@ -90,7 +90,7 @@ def test_demo_grid_shows_the_digit_of_each_column(demo_cgan):
             for c in range(10)
         ]
     )
-    predicted = classifier.predict_proba(tiles[..., None] / 127.5 - 1).argmax(1)
+    predicted = judge.predict_proba(tiles[..., None] / 127.5 - 1).argmax(1)
     columns = np.arange(100) % 10
     per_column = [float(np.mean(predicted[columns == c] == c)) for c in range(10)]
     agreement = float(np.mean(predicted == columns))
@@ -99,14 +99,13 @@ def test_demo_grid_shows_the_digit_of_each_column(demo_cgan):
 
 
 @pytest.mark.slow
-def test_conditional_gan_draws_the_requested_digits(demo_cgan, real_digits):
+def test_conditional_gan_draws_the_requested_digits(demo_cgan, judge, real_digits):
     _, network, record = demo_cgan
-    classifier = judge()
     train, test = real_digits
     labels = np.repeat(np.arange(10), 100)
     images = registry.sample(network, record, len(labels), seed=11, classes=labels)
-    agreement = float(np.mean(classifier.predict_proba(images).argmax(1) == labels))
-    fake_features, real_features = classifier.features(images), classifier.features(train.images)
+    agreement = float(np.mean(judge.predict_proba(images).argmax(1) == labels))
+    fake_features, real_features = judge.features(images), judge.features(train.images)
     ratios = sample_checks.diversity_ratios(fake_features, labels, real_features, train.labels)
     generated_nn = sample_checks.nearest_distance(images, train.images)
     held_out_nn = sample_checks.nearest_distance(test.images, train.images)
