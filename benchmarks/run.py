@@ -499,6 +499,16 @@ def measured_defaults(report: dict) -> dict:
     }
 
 
+def measured_dates(report: dict) -> str:
+    """When a report's figures were measured: its run's date, or the span from it to the last run
+    merged into it (``merged``, written by :func:`merge`)."""
+    dates = sorted(
+        {report.get("started", "")[:10]}
+        | {run_["started"][:10] for run_ in report.get("merged", [])}
+    )
+    return dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+
+
 def write_defaults(report: dict, path=None) -> pathlib.Path:
     """Write the gains a report measured into the package's measured defaults
     (``aigc_keras/measured_defaults.json``), with the report's machine and date; models the report
@@ -516,7 +526,7 @@ def write_defaults(report: dict, path=None) -> pathlib.Path:
         f"{cpu.get('cores', '?')}-core {cpu.get('cpu', '?')}, TensorFlow "
         f"{cpu.get('tensorflow', '?')}, Keras {cpu.get('keras', '?')}"
     )
-    stored["measured"] = report.get("started", "")[:10]
+    stored["measured"] = measured_dates(report)
     path.write_text(json.dumps(stored, indent=2) + "\n")
     hardware.measured_defaults.cache_clear()
     return path
@@ -528,7 +538,8 @@ QUALITY_DATA = "MNIST (offline: mnist_5k, the 4,000 training digits)"  # harness
 def merge(report: dict, out, parts) -> dict:
     """``out``'s stored report with the ``parts`` of ``report`` in place of its own (the other parts
     kept; in the throughput and sizes parts only the rows of the models measured are replaced); a
-    time-to-quality part measured apart is labelled with when, where and on what data."""
+    time-to-quality part measured apart is labelled with when, where and on what data, and every
+    merge is listed under ``merged`` (when, which parts), so the report's dates stay true."""
     stored = json.loads((pathlib.Path(out) / "benchmark.json").read_text())
     for part in parts:
         rows = report[part]
@@ -539,6 +550,17 @@ def merge(report: dict, out, parts) -> dict:
             stored[part] = kept + rows
         else:
             stored[part] = rows
+    merged_models = {
+        r["model"]
+        for part in ("throughput", "sizes")
+        if part in parts and isinstance(report[part], list)
+        for r in report[part]
+        if "model" in r
+    }
+    stored.setdefault("merged", []).append(
+        {"started": report["started"], "parts": list(parts)}
+        | ({"models": sorted(merged_models)} if merged_models else {})
+    )
     if "quality" in parts:
         hw = report["hardware"]
         stored["quality_run"] = {

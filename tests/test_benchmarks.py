@@ -231,7 +231,9 @@ def test_the_measured_defaults_file_is_the_committed_benchmark_s(tmp_path):
     stored = json.loads(written.read_text())
     assert stored["cpu_xla_gain"]["gains"] == shipped["cpu_xla_gain"]
     assert stored["cpu_bf16_fails_quality"] == {"VAEGAN": "kept"}
-    assert stored["measured"] == report["started"][:10] and "EPYC" in stored["machine"]
+    # the dates: the committed report's run and the last run merged into it, as shipped
+    assert stored["measured"] == shipped["measured"] == run.measured_dates(report)
+    assert "EPYC" in stored["machine"]
 
 
 @pytest.mark.slow
@@ -287,6 +289,9 @@ def test_merge_replaces_only_the_parts_measured_and_labels_a_quality_run(tmp_pat
     merged = run.merge(report, tmp_path, ["quality"])
     assert merged["throughput"] == [{"model": "dcgan"}] and merged["quality"] == {"new": 2}
     assert merged["started"] == "2026-11-25"
+    assert merged["merged"] == [{"started": "2026-12-02 00:07", "parts": ["quality"]}]
+    assert run.measured_dates(merged) == "2026-11-25 to 2026-12-02"
+    assert run.measured_dates(report) == "2026-12-02"
     assert merged["quality_run"] == {
         "started": "2026-12-02 00:07",
         "finished": "2026-12-02 00:14",

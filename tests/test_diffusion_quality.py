@@ -32,8 +32,8 @@ GUIDANCE = 3.0
 # Not met at this budget, so not asserted: a mean top-class probability of 0.9 for unconditional
 # samples and an FID ratio of 0.1 (seed 0, 3,000 diffusion steps, a Gaussian VAE: 0.856, 0.175).
 # The sampler is not what limits them (seed 0, 1,000 samples, 2026-12-05): DDIM at 20 / 50 / 100
-# steps 0.834 / 0.836 / 0.837 and FID ratio 0.210 / 0.207 / 0.207; with fresh noise (eta 1) at 20 and
-# 100 steps 0.842 / 0.843 and 0.194 / 0.198; DDPM's full 1,000-step chain 0.849 and 0.189.  The
+# steps 0.834 / 0.836 / 0.837 and FID ratio 0.210 / 0.207 / 0.207; with fresh noise (eta 1) at 20
+# and 100 steps 0.842 / 0.843 and 0.194 / 0.198; DDPM's full 1,000-step chain 0.849 and 0.189.  The
 # unconditional branch sees a tenth of the batches (label dropout 0.1): the same model conditioned
 # without guidance (w = 1) reaches 0.907.
 RECONSTRUCTION_BAR = 0.97
