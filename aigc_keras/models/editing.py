@@ -98,7 +98,8 @@ def brush_radius(size: int) -> int:
 def free_form_masks(n: int, size: int, *, seed: int = 0, cover=FREE_FORM_COVER) -> np.ndarray:
     """``n`` brush-stroke masks: strokes of straight segments, drawn until each mask is covered.
 
-    Strokes of 1-4 straight segments are drawn until each mask covers a fraction drawn uniformly
+    Straight segments (each one starting a new stroke elsewhere with probability 0.3, else
+    continuing from the last one's end) are drawn until each mask covers a fraction drawn uniformly
     from ``cover`` (it may exceed it by one brush dab, ``pi r^2`` pixels, ``r = size / 16``).
 
     Args:

@@ -382,7 +382,8 @@ def style_losses(
     ``loss = style_weight * mean_l E_l + content_weight * C + tv_weight * TV``, with ``E_l`` the
     relative error of layer ``l``'s Gram matrix against ``targets[l]``, ``C`` the relative error
     of the content layer's features against ``content_target`` (0 when it is ``None``) and
-    ``TV`` the mean absolute difference of neighbouring pixels.  One definition for the
+    ``TV`` the total variation per pixel value (each pixel's absolute differences to its right and
+    lower neighbours, summed, over height x width x channels).  One definition for the
     optimisation (:class:`ImageOptimisation`) and the feed-forward network
     (:class:`FastStyleTransfer`), so their figures compare.
 
@@ -431,8 +432,9 @@ class ImageOptimisation(keras.Model):
 
     with ``E_l = |G_l(x) - G_l(s)|^2 / |G_l(s)|^2`` the relative error of layer ``l``'s Gram
     matrix (every layer weighs the same whatever its scale), ``C`` the same relative error of the
-    content layer's features against the content image's, and ``TV`` the mean absolute difference
-    of neighbouring pixels (:func:`tf.image.total_variation` per pixel).
+    content layer's features against the content image's, and ``TV`` the total variation per pixel
+    value (:func:`tf.image.total_variation`, which sums each pixel's absolute differences to its
+    right and lower neighbours, over height x width x channels).
 
     Args:
         extractor: an :class:`Extractor`.
