@@ -88,6 +88,14 @@ def test_the_checks_find_what_they_look_for(tmp_path):
                 "source": "1 / 0",
                 "outputs": [{"output_type": "error", "ename": "ZeroDivisionError"}],
             },
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": "ckpt.restore(model)",
+                "outputs": [
+                    {"output_type": "stream", "name": "stdout", "text": "in /tmp/x/checkpoints"}
+                ],
+            },
         ],
         "metadata": {},
     }
@@ -97,7 +105,8 @@ def test_the_checks_find_what_they_look_for(tmp_path):
     assert _unwatched_fits(path) == [0]
     assert _process_words(path) == [(1, "TODO"), (1, "{MIN}")]
     assert _first_cell_stderr(path) == "cuInit"
-    assert _unrun_or_failed(path) == ([0, 2], [3])
+    assert _unrun_or_failed(path) == ([0, 2, 4], [3])
+    assert _machine_paths(path) == [(4, "/tmp/")]
 
 
 def _unrun_or_failed(path):
@@ -166,6 +175,26 @@ def _process_words(path):
     return found
 
 
+# Folders of the machine that executed a notebook, which a learner's run never prints: a
+# temporary output folder (``AIGC_OUTPUT=/tmp/...``) or a home directory.
+MACHINE_PATHS = re.compile(r"/tmp/|/var/folders/|/home/\w+/|/Users/\w+/|aigc_test_outputs_")
+
+
+def _machine_paths(path):
+    """Code cells whose text outputs name a folder of the machine that executed them."""
+    found = []
+    for i, cell, _ in _cells(path, "code"):
+        for output in cell.get("outputs", []):
+            text = "".join(output.get("text", "")) + "".join(
+                output.get("data", {}).get("text/plain", "")
+            )
+            match = MACHINE_PATHS.search(text)
+            if match:
+                found.append((i, match.group()))
+                break
+    return found
+
+
 def _first_cell_stderr(path):
     _, cell, _ = _cells(path, "code")[0]
     return "".join(
@@ -188,6 +217,13 @@ def test_every_training_is_watched_through_live_training(path):
 @pytest.mark.parametrize("path", _cases())
 def test_the_text_is_about_the_subject(path):
     assert _process_words(path) == []
+
+
+@pytest.mark.parametrize("path", _cases())
+def test_no_output_names_the_executing_machine_s_folders(path):
+    """The outputs show the paths a learner's run prints (``outputs/...``), not a temporary folder
+    the notebook happened to be executed into."""
+    assert _machine_paths(path) == []
 
 
 @pytest.mark.parametrize("path", _cases())
