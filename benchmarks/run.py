@@ -539,7 +539,8 @@ def merge(report: dict, out, parts) -> dict:
     """``out``'s stored report with the ``parts`` of ``report`` in place of its own (the other parts
     kept; in the throughput and sizes parts only the rows of the models measured are replaced); a
     time-to-quality part measured apart is labelled with when, where and on what data, and every
-    merge is listed under ``merged`` (when, which parts and models), so the report's dates stay true."""
+    merge is listed under ``merged`` (when, which parts and models), so the report's dates stay
+    true."""
     stored = json.loads((pathlib.Path(out) / "benchmark.json").read_text())
     for part in parts:
         rows = report[part]
