@@ -43,7 +43,8 @@ def test_stylegan_covers_the_digits():
     """Class entropy of 1,000 samples (EMA generator, no truncation) and their domain FID as a
     fraction of the untrained generator's: a bar with no second training to compare against.
     Judged by a classifier trained on the same 8x8 digits (the MNIST judge reads their blurred
-    strokes poorly: it gave this run's samples a class entropy of 1.86)."""
+    strokes poorly: it gave this run's samples a class entropy of 1.86); in ``make test``
+    tests/test_cnn.py has trained it by the time this file starts, and it comes from the cache."""
     judge = judges.load_classifier(28, dataset="digits")
     extractor = judges.ClassifierExtractor(judge, resize=True)
     real = extractor.features(
