@@ -335,12 +335,6 @@ def test_the_verdict_table_checks_read_the_notebooks():
     assert 8 in shown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a known gap: the committed chapter 8 was executed after chapter 7 but not after "
-    "chapters 3 and 5 (chapters 3, 5, 7 and 8 in a row take about 26 minutes on the 2-core EPYC), "
-    "so its table lacks their rows; strict, so the fix turns this red until the marker goes",
-)
 def test_chapter_8_s_table_holds_every_chapter_s_verdicts():
     """Chapter 8 prints one table of every comparison the course states: its committed output
     has rows of each chapter that records a verdict (they come from that chapter's own run into
