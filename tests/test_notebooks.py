@@ -311,9 +311,12 @@ def _recording_chapters():
     return found
 
 
-def _table_chapters():
-    """The chapters with rows in chapter 8's committed table (the output of its cell that prints
-    ``verdicts.table()``), or ``None`` if no cell prints it."""
+def test_chapter_8_s_table_holds_every_chapter_s_verdicts():
+    """Chapter 8 prints one table of every comparison the course states: its committed output
+    has rows of each chapter that records a verdict (they come from that chapter's own run into
+    the same output folder, so chapter 8 is executed after them)."""
+    recording = _recording_chapters()
+    assert {3, 5, 7, 8} <= set(recording), recording  # the check must see what it looks for
     (path,) = [p for p in NOTEBOOKS if p.stem.startswith("08_")]
     tables = [
         "".join(o.get("text", ""))
@@ -321,24 +324,7 @@ def _table_chapters():
         if "verdicts.table()" in source
         for o in cell.get("outputs", [])
     ]
-    if not tables:
-        return None
-    return {int(m) for m in re.findall(r"^\s*(\d+)  \S", "".join(tables), flags=re.M)}
-
-
-def test_the_verdict_table_checks_read_the_notebooks():
-    """The two readers the table test below relies on find what is there: the chapters that record
-    verdicts, and chapter 8's own rows in its printed table."""
-    assert {3, 5, 7, 8} <= set(_recording_chapters())
-    shown = _table_chapters()
-    assert shown is not None, "chapter 8 prints verdicts.table()"
-    assert 8 in shown
-
-
-def test_chapter_8_s_table_holds_every_chapter_s_verdicts():
-    """Chapter 8 prints one table of every comparison the course states: its committed output
-    has rows of each chapter that records a verdict (they come from that chapter's own run into
-    the same output folder, so chapter 8 is executed after them)."""
-    shown = _table_chapters() or set()
-    missing = {c: stem for c, stem in _recording_chapters().items() if c not in shown}
+    assert tables, "chapter 8 prints verdicts.table()"
+    shown = {int(m) for m in re.findall(r"^\s*(\d+)  \S", "".join(tables), flags=re.M)}
+    missing = {chapter: stem for chapter, stem in recording.items() if chapter not in shown}
     assert not missing, f"chapter 8's committed table has no rows of {missing}"
