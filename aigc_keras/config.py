@@ -93,6 +93,32 @@ def output_dir(*parts: str, create: bool = True) -> pathlib.Path:
     return path
 
 
+def save_npz(path, **arrays) -> pathlib.Path:
+    """Write ``arrays`` to the ``.npz`` file ``path`` atomically (a cache the package keeps).
+
+    Written to a temporary file named after this process, then renamed over ``path``: a reader
+    never sees half a file, and two processes writing the same cache at once never write into
+    one temporary file.
+
+    Args:
+        path: the file to write; its folder must exist.
+        **arrays: the arrays, by name.
+
+    Returns:
+        ``path`` as a ``pathlib.Path``.
+    """
+    path = pathlib.Path(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if tmp.is_file():
+            tmp.unlink()
+    return path
+
+
 @contextlib.contextmanager
 def file_lock(path):
     """Hold an exclusive lock on the file ``path`` for the ``with`` block (other processes wait).

