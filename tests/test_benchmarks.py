@@ -3,6 +3,10 @@
 
 Two shared cores make a tighter bound flaky in a short test; the full benchmark (``make benchmark``)
 reports the real ratios against 0.95.  ``make test`` runs this file alone, after the parallel tests.
+The bars compare each side's fastest of three interleaved runs: on the idle 2-core AMD EPYC the
+pipeline's median ratio ranged 0.94-1.02 over ten calls (2026-12-06), yet one fresh-clone run on a
+busy shared Xeon measured 0.771 and passed when rerun; a neighbour only adds time, so the fastest
+runs are the least disturbed.
 """
 
 import json
@@ -29,8 +33,10 @@ def test_fast_benchmark_ratios_and_report(tmp_path):
     )
     (row,) = report["throughput"]
     assert row["fit_per_s"] > 0 and row["bare_per_s"] > 0
-    assert row["ratio"] >= 0.8, f"fit() ran at {row['ratio']:.3f} of the bare loop's speed: {row}"
-    assert report["pipeline"]["ratio"] >= 0.8, (
+    assert row["best_ratio"] >= 0.8, (
+        f"fit() ran at {row['best_ratio']:.3f} of the bare loop's speed: {row}"
+    )
+    assert report["pipeline"]["best_ratio"] >= 0.8, (
         f"the input pipeline is the bottleneck: {report['pipeline']}"
     )
     table = run.write(report, tmp_path).read_text()
