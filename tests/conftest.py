@@ -73,6 +73,17 @@ def out_dir(tmp_path) -> pathlib.Path:
 
 
 @pytest.fixture(autouse=True)
+def _hardware_choices():
+    """A test's XLA and precision choices end with it: the command-line tests run ``aigc-keras
+    train --xla off`` inside the test process, and a later test on the same worker read that as the
+    user's choice (``XLA off`` instead of the hardware default)."""
+    saved, policy = dict(hardware._state), keras.config.dtype_policy()
+    yield
+    hardware._state.update(saved)
+    keras.config.set_dtype_policy(policy)
+
+
+@pytest.fixture(autouse=True)
 def _seed():
     keras.utils.set_random_seed(0)
     np.random.seed(0)
