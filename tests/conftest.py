@@ -77,7 +77,8 @@ def _hardware_choices():
     """A test's XLA and precision choices end with it: the command-line tests run ``aigc-keras
     train --xla off`` inside the test process, and a later test on the same worker read that as the
     user's choice (``XLA off`` instead of the hardware default)."""
-    saved, policy = dict(hardware._state), keras.config.dtype_policy()
+    keys = ("jit_compile", "precision_chosen", "precision_set")  # not the session's strategy
+    saved, policy = {k: hardware._state[k] for k in keys}, keras.config.dtype_policy()
     yield
     hardware._state.update(saved)
     keras.config.set_dtype_policy(policy)
