@@ -18,7 +18,7 @@ import warnings
 import keras
 import numpy as np
 
-from .. import hardware
+from .. import data, hardware
 from ..spec import ModelSpec
 from ..validation import check_fraction, check_int
 
@@ -246,8 +246,8 @@ def train_classifier(
             .shuffle(len(images), seed=seed)
             .batch(batch_size)
             .map(lambda x, y: (augment(x, training=True), y))
-            .prefetch(2)
         )
+        batches = data.prefetched(batches)  # without tf.data's autotuner, which delays each epoch
         history = model.fit(
             batches,
             epochs=epochs,
