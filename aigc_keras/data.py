@@ -48,6 +48,7 @@ import zipfile
 import numpy as np
 
 from . import order
+from .order import prefetched  # every pipeline's last step; data.prefetched for your own pipelines
 from .validation import check_int, check_value_range, to_unit  # noqa: F401 (re-exported)
 
 # Offline datasets: name -> (description, native channels)
@@ -1174,34 +1175,6 @@ def augmentation(preset="digits", *, value_range=(-1, 1), seed=0):
             f"use one of {', '.join(AUGMENTATION_PRESETS)}."
         )
     return keras.Sequential(steps, name=f"augment_{preset}")
-
-
-def prefetched(dataset):
-    """A pipeline's last step: prefetch batches, with tf.data's autotuning switched off.
-
-    With autotuning on (tf.data's default), a Keras ``fit``, ``evaluate`` or ``predict`` over the
-    pipeline did not return when its last step ended: it waited for the autotuner's background
-    thread, which wakes 10 ms, 20 ms, 40 ms, ... after the iterator was made (each wait twice the
-    last, at most a minute apart).  Measured on a 2-core CPU with TensorFlow 2.21 (2026-12-06): a
-    DCGAN ``fit`` of 180 steps trained for 12 s and returned after 20.48 s, four times out of four
-    (11.1-11.6 s with autotuning off); fits of 50 steps, about 3.3 s, returned after 5.12 s in
-    three runs of eight.  The data are the same either way (the same classifier accuracy after five
-    epochs) and the steps were no slower (the pipeline is cached in memory), so the package's
-    pipelines switch it off.  A ``tf.data`` pipeline of your own: give it the same options
-    (``options.autotune.enabled = False``) or expect the wait.
-
-    Args:
-        dataset: a ``tf.data.Dataset``.
-
-    Returns:
-        The dataset with ``prefetch(AUTOTUNE)`` appended and autotuning off (``AUTOTUNE`` values
-        then take tf.data's defaults).
-    """
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def apply_augmentation(dataset, augment):

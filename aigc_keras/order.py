@@ -112,6 +112,34 @@ def of(dataset) -> tuple:
     return tuple(getattr(dataset, ATTRIBUTE, ()))
 
 
+def prefetched(dataset):
+    """A pipeline's last step: prefetch batches, with tf.data's autotuning switched off.
+
+    With autotuning on (tf.data's default), a Keras ``fit``, ``evaluate`` or ``predict`` over the
+    pipeline did not return when its last step ended: it waited for the autotuner's background
+    thread, which wakes 10 ms, 20 ms, 40 ms, ... after the iterator was made (each wait twice the
+    last, at most a minute apart).  Measured on a 2-core CPU with TensorFlow 2.21 (2026-12-06): a
+    DCGAN ``fit`` of 180 steps trained for 12 s and returned after 20.48 s, four times out of four
+    (11.1-11.6 s with autotuning off); fits of 50 steps, about 3.3 s, returned after 5.12 s in
+    three runs of eight.  The data are the same either way (the same classifier accuracy after five
+    epochs) and the steps were no slower (the pipeline is cached in memory), so the package's
+    pipelines switch it off.  A ``tf.data`` pipeline of your own: give it the same options
+    (``options.autotune.enabled = False``) or expect the wait.
+
+    Args:
+        dataset: a ``tf.data.Dataset``.
+
+    Returns:
+        The dataset with ``prefetch(AUTOTUNE)`` appended and autotuning off (``AUTOTUNE`` values
+        then take tf.data's defaults).
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
 def attach(dataset, *orders: DataOrder, batch_size: int | None = None):
     """Attach ``orders`` to ``dataset`` (the object returned to the user) and return the dataset.
 

@@ -18,7 +18,8 @@ import warnings
 import keras
 import numpy as np
 
-from .. import data, hardware
+from .. import hardware
+from ..order import prefetched
 from ..spec import ModelSpec
 from ..validation import check_fraction, check_int
 
@@ -247,7 +248,7 @@ def train_classifier(
             .batch(batch_size)
             .map(lambda x, y: (augment(x, training=True), y))
         )
-        batches = data.prefetched(batches)  # without tf.data's autotuner, which delays each epoch
+        batches = prefetched(batches)  # without tf.data's autotuner, which delays each epoch
         history = model.fit(
             batches,
             epochs=epochs,
