@@ -122,9 +122,9 @@ def prefetched(dataset):
     DCGAN ``fit`` of 180 steps trained for 12 s and returned after 20.48 s, four times out of four
     (11.1-11.6 s with autotuning off); fits of 50 steps, about 3.3 s, returned after 5.12 s in
     three runs of eight.  The data are the same either way (the same classifier accuracy after five
-    epochs) and the steps were no slower (the pipeline is cached in memory), so the package's
-    pipelines switch it off.  A ``tf.data`` pipeline of your own: give it the same options
-    (``options.autotune.enabled = False``) or expect the wait.
+    epochs) and the steps were no slower (without it the pipelines still deliver hundreds of batches
+    a second), so the package's pipelines switch it off.  A ``tf.data`` pipeline of your own: end it
+    with ``data.prefetched(dataset)`` (the same function) or expect the wait.
 
     Args:
         dataset: a ``tf.data.Dataset``.
