@@ -115,8 +115,9 @@ def of(dataset) -> tuple:
 def prefetched(dataset):
     """A pipeline's last step: prefetch batches, with tf.data's autotuning switched off.
 
-    With autotuning on (tf.data's default), a Keras ``fit``, ``evaluate`` or ``predict`` over the
-    pipeline did not return when its last step ended: it waited for the autotuner's background
+    With autotuning on (tf.data's default), a Keras ``fit`` over the pipeline often did not return
+    when its last step ended (``evaluate`` and ``predict`` make their iterators the same way; only
+    ``fit`` was measured): it waited for the autotuner's background
     thread, which wakes 10 ms, 20 ms, 40 ms, ... after the iterator was made (each wait twice the
     last, at most a minute apart).  Measured on a 2-core CPU with TensorFlow 2.21 (2026-12-06): a
     DCGAN ``fit`` of 180 steps trained for 12 s and returned after 20.48 s, four times out of four
