@@ -654,7 +654,7 @@ class LiveTraining(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self._run_steps:
-            self._update(self.records[-1] if self.records else {}, done=True)
+            self._update(self._closing_values(), done=True)
             return
         # nothing was left to train (fit started at its last epoch): show the finished run
         self.records, self.epoch_records = self._load()
@@ -664,7 +664,15 @@ class LiveTraining(keras.callbacks.Callback):
             self._step = self.epoch_records[-1]["step"]
             self.budget_steps = self.epoch_records[-1].get("budget_steps", 0)
             self.budget_seconds = self.epoch_records[-1].get("budget_seconds", 0.0)
-        self._update(self.records[-1] if self.records else {}, done=True)
+        self._update(self._closing_values(), done=True)
+
+    def _closing_values(self) -> dict:
+        """What the closing line shows: the last epoch's means, the values its own line and Keras'
+        ``History`` hold (the curve's last point, a mean over the last few seconds' batches, would
+        print other values for the same step); the last curve point if no epoch has ended."""
+        if self.epoch_records:
+            return {k: v for k, v in self.epoch_records[-1].items() if k != "epoch"}
+        return self.records[-1] if self.records else {}
 
     def _record(self, running: dict):
         """One point per curve: the mean over the batches since the last point.  Keras' batch logs

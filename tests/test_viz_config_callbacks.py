@@ -463,6 +463,10 @@ def test_live_training_prints_progress_at_least_every_interval(capsys, digits8):
     assert "d_loss" in lines[0] and "g_loss" in lines[0]
     assert lines[1].startswith("tiny · epoch 1/2 · step 4/4 · 8 s · about 8 s left · ")
     assert lines[-1].startswith("tiny · epoch 2/2 · step 4/4 · done in 16 s · ")
+    # The closing line repeats the last epoch's means (its own line's values), not the curve's last
+    # point, which averages only the batches since the update before it.
+    assert lines[-1].split(" · ")[4:] == lines[-2].split(" · ")[5:]
+    assert live.records[-1]["d_loss"] != live.epoch_records[-1]["d_loss"]
     assert [r["step"] for r in live.records] == [2, 4, 6, 8]
     assert [r["epoch"] for r in live.epoch_records] == [1, 2]
     # The same training with a long interval: only the epochs' ends and the end.
