@@ -148,6 +148,44 @@ def test_ddim_with_the_true_noise_recovers_x0(schedule, prediction):
     assert len(model._samplers) == 1  # one trace served every number of steps
 
 
+@pytest.mark.parametrize("prediction", ["noise", "velocity"])
+def test_ddim_with_the_true_noise_follows_the_forward_marginals_part_way(prediction):
+    """Part of the way down, not only at the end (whose last step returns the estimate of x_0 that
+    the oracle makes exact, whatever the steps before did): from x_T = sqrt(ᾱ_T) x_0 +
+    sqrt(1 - ᾱ_T) ε, seven of twenty DDIM steps reach s = times[7] at sqrt(ᾱ_s) x_0 +
+    sqrt(1 - ᾱ_s) ε with eta = 0 (the same ε), and with eta = 1 at the same mean and variance
+    with fresh noise mixed in."""
+    rng = np.random.default_rng(3)
+    x0 = rng.uniform(-1, 1, (64, 16, 16, 1)).astype(np.float32)
+    eps = rng.normal(size=x0.shape).astype(np.float32)
+    model = diffusion.DiffusionModel(**SMALL, prediction=prediction)
+    model._predict = _oracle(model, x0)
+    times, k = diffusion.ddim_times(20, model.timesteps), 7
+    a_start, a_s = model.alpha_bar[times[0]], model.alpha_bar[times[k]]
+    start = (np.sqrt(a_start) * x0 + np.sqrt(1 - a_start) * eps).astype(np.float32)
+
+    def run(eta):
+        return (
+            model._loop(guided=False)(
+                tf.constant(start),
+                tf.zeros((len(x0),), tf.int32),
+                tf.constant(model._schedule(20, eta=eta)[:k], tf.float32),
+                tf.constant(1.0),
+                tf.constant([5, 0], tf.int32),
+            )
+            .numpy()
+            .astype(np.float64)
+        )
+
+    expected = np.sqrt(a_s) * x0 + np.sqrt(1 - a_s) * eps
+    # 1e-3: the first step's x̂_0 = (x - sqrt(1 - ᾱ) ε̂) / sqrt(ᾱ) divides float32 round-off by
+    # sqrt(ᾱ_T) = 5e-5 (measured: at most 1.8e-4 off); a wrong step would be off by tenths
+    np.testing.assert_allclose(run(0.0), expected, atol=1e-3)
+    residual = (run(1.0) - np.sqrt(a_s) * x0) / np.sqrt(1 - a_s)  # 16,384 values
+    assert abs(residual.mean()) < 0.03 and abs(residual.std() - 1.0) < 0.03
+    assert np.corrcoef(residual.ravel(), eps.ravel())[0, 1] < 0.9  # not the same ε
+
+
 def test_ddim_steps_and_eta_are_checked():
     model = diffusion.DiffusionModel(**SMALL, timesteps=50)
     assert list(diffusion.ddim_times(4, 50)) == [50, 38, 25, 12, 0]
@@ -239,6 +277,16 @@ def test_guidance_zero_is_unconditional_and_one_is_conditional():
         )
         return np.clip(x.numpy(), -1, 1)
 
+    # the guided prediction against its formula, from two separate network calls
+    x = tf.random.stateless_normal((4, 8, 8, 1), seed=tf.constant([7, 0], tf.int64))
+    time, asked = tf.fill((4,), 0.5), tf.constant(labels, tf.int32)
+    eps_c = model._predict(x, time, asked).numpy()
+    eps_u = model._predict(x, time, tf.fill((4,), model.null_label)).numpy()
+    np.testing.assert_allclose(
+        model._guided(x, time, asked, 3.0).numpy(), eps_u + 3.0 * (eps_c - eps_u), atol=1e-5
+    )
+    assert np.abs(eps_c - eps_u).max() > 1e-3  # the labels matter to this network
+
     np.testing.assert_allclose(guided(0.0), unconditional, atol=1e-5)
     np.testing.assert_allclose(guided(1.0), conditional, atol=1e-5)
     strong = model.generate(labels=labels, guidance=3, **common)
@@ -302,7 +350,13 @@ def test_samples_come_from_the_moving_average(kind, small_digits):
 def test_exported_network_round_trip(kind, small_digits, tmp_path):
     model = matrix.fresh(KINDS[kind])
     model.fit(small_digits.take(1), epochs=1, verbose=0)
+    for v in model.network.weights:  # the live weights now differ from their average
+        v.assign(v + 1.0)
     network = diffusion.export_denoiser(model)["denoiser.keras"]
+    exported = network.get_weights()
+    for got, average in zip(exported, model.network_ema.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, average)  # the average is what is exported
+    assert not np.array_equal(exported[0], model.network.get_weights()[0])
     network.save(tmp_path / "denoiser.keras")
     loaded = keras.saving.load_model(tmp_path / "denoiser.keras", safe_mode=True)
     inputs = [
@@ -357,4 +411,4 @@ def test_latent_diffusion_trains_its_autoencoder_first_then_only_the_unet(digits
     latents = mean + np.exp(0.5 * log_var) * np.random.default_rng(0).normal(size=mean.shape)
     assert 0.7 < float(model.latent_scale.numpy()) * latents.std() < 1.4
     drawn = model.generate(**SAMPLE)
-    assert drawn.shape == (3, 16, 16, 1) and np.abs(drawn).max() <= 1.0
+    assert drawn.shape == (3, 16, 16, 1) and np.isfinite(drawn).all() and drawn.std() > 0

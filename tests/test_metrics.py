@@ -105,7 +105,6 @@ def test_inception_score_closed_forms():
     onehot = np.eye(4)[np.repeat(np.arange(4), counts)]
     pi = counts / counts.sum()
     assert metrics.inception_score(onehot)[0] == pytest.approx(np.exp(-np.sum(pi * np.log(pi))))
-    assert np.isfinite(metrics.inception_score(onehot)[0])
 
 
 def test_inception_score_splits():
@@ -146,7 +145,7 @@ def test_kid_is_unbiased_near_zero_and_positive_when_shifted():
     mean, std = metrics.kernel_distance(
         _gaussian(200, 4, 1), _gaussian(200, 4, 2, shift=1.0), subsets=20, subset_size=100
     )
-    assert mean > 10 * draws.std() and std >= 0.0
+    assert mean > 10 * draws.std() and 0.0 < std < mean
 
 
 def _clusters(centres, per, seed):
@@ -212,7 +211,7 @@ def test_quality_tracker_logs_into_history(digits8):
         verbose=0,
         callbacks=[tracker],
     )
-    assert len(history.history["fid"]) == 2 and all(v >= 0 for v in history.history["fid"])
+    assert len(history.history["fid"]) == 2 and all(v > 0 for v in history.history["fid"])
     assert history.history["elapsed"][1] > history.history["elapsed"][0]
 
 
