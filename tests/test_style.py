@@ -42,6 +42,66 @@ def test_gram_matrix_averages_channel_products_over_positions():
     )
 
 
+def test_style_losses_are_their_formulas_computed_by_hand(texture):
+    """Each term of the loss that the optimisation and the fast network share, in NumPy: the
+    mean over style layers of |G(x) - G(s)|^2 / |G(s)|^2 (means over the Gram entries), the same
+    relative error of the content layer's features, and the total variation (absolute
+    differences to the right and lower neighbours, summed) over height x width x 3."""
+    extractor = style.load_extractor(
+        "multiscale",
+        content_layer="scale2",
+        style_layers=("scale1", "scale4"),
+        calibration=texture,
+        filters=4,
+    )
+    rng = np.random.default_rng(2)
+    images = rng.uniform(0, 1, (2, 32, 32, 3)).astype(np.float32)
+    contents = rng.uniform(0, 1, (2, 32, 32, 3)).astype(np.float32)
+    targets = style.style_targets(extractor, texture)
+    content_target = extractor(contents)["scale2"]
+    got = style.style_losses(
+        extractor,
+        targets,
+        images,
+        content_target,
+        style_weight=1.5,
+        content_weight=0.5,
+        tv_weight=0.2,
+    )
+    got = {k: float(keras.ops.convert_to_numpy(v)) for k, v in got.items()}
+    features = {
+        k: keras.ops.convert_to_numpy(v).astype(np.float64) for k, v in extractor(images).items()
+    }
+    reference = {
+        k: keras.ops.convert_to_numpy(v).astype(np.float64)
+        for k, v in extractor(style.as_rgb(texture)).items()
+    }
+
+    def gram(f):
+        flat = f.reshape(len(f), -1, f.shape[-1])
+        return np.einsum("bnc,bnd->bcd", flat, flat) / flat.shape[1]
+
+    def relative(value, target):
+        return np.mean((value - target) ** 2) / np.mean(target**2)
+
+    style_term = np.mean(
+        [relative(gram(features[k]), gram(reference[k])) for k in ("scale1", "scale4")]
+    )
+    content_term = relative(features["scale2"], keras.ops.convert_to_numpy(content_target))
+    x = images.astype(np.float64)
+    tv_sums = np.abs(np.diff(x, axis=1)).sum(axis=(1, 2, 3)) + np.abs(np.diff(x, axis=2)).sum(
+        axis=(1, 2, 3)
+    )
+    tv_term = np.mean(tv_sums) / (32 * 32 * 3)
+    assert got["style"] == pytest.approx(style_term, rel=1e-4)
+    assert got["content"] == pytest.approx(content_term, rel=1e-4)
+    assert got["tv"] == pytest.approx(tv_term, rel=1e-4)
+    assert got["loss"] == pytest.approx(
+        1.5 * style_term + 0.5 * content_term + 0.2 * tv_term, rel=1e-4
+    )
+    assert min(style_term, content_term, tv_term) > 1e-3  # no term vanishes here
+
+
 def test_as_rgb_repeats_grey_and_refuses_what_it_cannot_read():
     grey = np.full((4, 4, 1), 0.25, np.float32)
     rgb = style.as_rgb(grey)
