@@ -309,7 +309,10 @@ def jit_compile(model=None, *, quick=None) -> bool:
     * Chosen with :func:`set_jit_compile` (the command line's ``--xla``): that.
     * GPU or TPU: on.
     * CPU: on where the benchmark measured XLA at least ``XLA_MIN_GAIN`` faster, except in quick
-      mode, whose runs of a few dozen steps end before XLA repays its compile time.
+      mode, whose runs of a few dozen steps end before XLA repays its compile time, and except
+      inside a strategy with several replicas on CPU devices: a compiled step there cannot reach
+      the variables of the other logical devices ("Trying to access resource ... located in
+      device CPU:1 from device CPU:0").
 
     Args:
         model: a model instance or class; ``None`` for models in general.
@@ -326,6 +329,14 @@ def jit_compile(model=None, *, quick=None) -> bool:
     if gpus():
         return True
     if model is None or (config.is_quick() if quick is None else quick):
+        return False
+    import tensorflow as tf
+
+    # the strategy a model was made under (a class has none)
+    strategy = None if isinstance(model, type) else getattr(model, "distribute_strategy", None)
+    if strategy is None and tf.distribute.has_strategy():
+        strategy = tf.distribute.get_strategy()
+    if strategy is not None and strategy.num_replicas_in_sync > 1:
         return False
     gain = cpu_xla_gain(model)
     return gain is not None and gain >= XLA_MIN_GAIN

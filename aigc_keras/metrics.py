@@ -33,6 +33,8 @@ def _features(array, what: str) -> np.ndarray:
         )
     if len(array) < 2:
         raise ValueError(f"{what} needs at least 2 samples, got {len(array)}.")
+    if array.shape[1] < 1:
+        raise ValueError(f"{what} have no features (shape {array.shape}).")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{what} contains NaN or infinite values.")
     return array
@@ -284,9 +286,9 @@ def kernel_distance(
     """
     features_a, features_b = _pair(features_a, features_b)
     check_int(subsets, "subsets")
-    check_int(subset_size, "subset_size")
+    check_int(subset_size, "subset_size", minimum=2)  # the unbiased estimate needs pairs
     size = min(subset_size, len(features_a), len(features_b))
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
     values = [
         mmd2_unbiased(
             features_a[rng.choice(len(features_a), size, replace=False)],
@@ -430,7 +432,7 @@ def resample(metric, *arrays, draws: int = 20, seed: int = 0) -> np.ndarray:
             f"{[len(a) for a in arrays]}."
         )
     n = rows.pop()
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
     picks = (rng.integers(0, n, n) for _ in range(draws))
     return np.array([float(metric(*(np.asarray(a)[p] for a in arrays))) for p in picks])
 
@@ -455,6 +457,13 @@ def bootstrap(metric, real, generated, *, draws: int = 20, seed: int = 0) -> np.
     return resample(lambda g: metric(real, g), generated, draws=draws, seed=seed)
 
 
+def _check_verdict_options(names, lower_is_better) -> None:
+    if not isinstance(lower_is_better, (bool, np.bool_)):
+        raise ValueError(f"lower_is_better must be True or False, got {lower_is_better!r}.")
+    if not isinstance(names, (tuple, list)) or len(names) != 2:
+        raise ValueError(f"names must be a pair of names, got {names!r}.")
+
+
 def compare(a, b, *, names=("A", "B"), lower_is_better: bool = True) -> dict:
     """Whether two sets of measurements of one metric differ by more than their spread.
 
@@ -474,6 +483,7 @@ def compare(a, b, *, names=("A", "B"), lower_is_better: bool = True) -> dict:
         ``{"names", "a", "b", "gap", "spread", "verdict"}``: the two names, the two means,
         ``a - b``, the spread, and ``"<name> better"`` or ``"tie"``.
     """
+    _check_verdict_options(names, lower_is_better)
     a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
     for values, name in ((a, names[0]), (b, names[1])):
         if len(values) < 2 or not np.all(np.isfinite(values)):
@@ -508,6 +518,7 @@ def compare_figures(
     Returns:
         The same dict as :func:`compare`.
     """
+    _check_verdict_options(names, lower_is_better)
     values = [float(v) for v in (mean_a, sd_a, mean_b, sd_b)]
     if not all(np.isfinite(values)) or min(values[1], values[3]) < 0:
         raise ValueError(

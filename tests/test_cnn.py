@@ -30,6 +30,8 @@ def test_bad_inputs():
         model.predict_proba(np.zeros((2, 9, 9, 1)))
     with pytest.raises(ValueError, match=r"must be in \[-1, 1\]"):
         model.features(np.full((2, 8, 8, 1), 255.0))
+    with pytest.raises(ValueError, match="images contain NaN or infinite values"):
+        model.predict_proba(np.full((2, 8, 8, 1), np.nan))  # NaN passes any min/max check
 
 
 def test_keras_file_round_trip(tmp_path):

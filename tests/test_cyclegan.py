@@ -239,6 +239,8 @@ def test_translate_and_its_refusals():
         model.translate(np.zeros((3, 16, 16, 3)), "a2b")
     with pytest.raises(ValueError, match=r"in \[-1, 1\]"):
         model.translate(x + 255.0, "a2b")
+    with pytest.raises(ValueError, match="images contain NaN or infinite values"):
+        model.translate(x + np.nan, "b2a")
     with pytest.raises(TypeError, match="translate"):
         model.generate(4)
 

@@ -315,6 +315,17 @@ def test_bad_sampling_requests_are_refused_with_what_is_accepted():
         with pytest.raises(ValueError, match=message):
             call()
     KINDS["flow"](label_dropout=0).generate(labels=[1], guidance=1, steps=2)  # allowed
+    with pytest.raises(ValueError, match="noise contains NaN or infinite values"):
+        unconditional.generate(2, noise=np.full((2, 16, 16, 1), np.nan, np.float32))
+
+
+def test_model_settings_that_cannot_work_are_refused():
+    # with T <= 20 the linear schedule's β reaches 1: ᾱ falls to 0 and below, and sampling gave NaN
+    with pytest.raises(ValueError, match="the linear schedule needs timesteps >= 21, got 20"):
+        diffusion.DiffusionModel(**SMALL, schedule="linear", timesteps=20)
+    assert diffusion.alpha_bars("linear", 21)[-1] > 0
+    with pytest.raises(ValueError, match="width must be an even number, got 9"):
+        diffusion.DiffusionModel(image_size=16, width=9)
 
 
 def test_training_drops_labels_at_the_given_rate():

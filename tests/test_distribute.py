@@ -111,3 +111,21 @@ def test_mirrored_dcgan_losses_match_single_device_in_distribution():
         np.testing.assert_allclose(
             mirrored[name][0], single[name][0], rtol=0.02, err_msg=name
         )  # ...its effect not
+
+
+def test_xla_default_is_off_under_a_multi_replica_cpu_strategy(monkeypatch):
+    """CycleGAN's CPU default is XLA (the benchmark measured it faster), but a compiled step under
+    MirroredStrategy over logical CPU devices cannot reach the other device's variables: its
+    ``fit`` failed with "Trying to access resource ... located in device CPU:1 from device CPU:0".
+    The default is graph mode there, for a model made inside the strategy and asked outside it."""
+    from aigc_keras.models import cyclegan
+
+    monkeypatch.delenv("AIGC_QUICK", raising=False)
+    monkeypatch.setenv("AIGC_MODE", "standard")
+    assert hardware.jit_compile(cyclegan.CycleGAN)  # one device: the measured default
+    strategy = hardware.strategy("mirrored")
+    with strategy.scope():
+        assert not hardware.jit_compile(cyclegan.CycleGAN)
+        model = cyclegan.CycleGAN(image_size=16, channels=1, ngf=4, ndf=8)
+        model.compile()
+    assert model.jit_compile is False and not hardware.jit_compile(model)

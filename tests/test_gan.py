@@ -43,6 +43,15 @@ def test_unsupported_size_is_refused():
         gan.DCGAN(image_size=30)
 
 
+def test_wgan_gp_refuses_classes_and_sampling_refuses_empty_batches():
+    with pytest.raises(ValueError, match="WGANGP is unconditional: num_classes must be None"):
+        gan.WGANGP(image_size=28, num_classes=10)
+    model = gan.DCGAN(image_size=28, width=8)
+    for size in (0, -1):
+        with pytest.raises(ValueError, match=f"batch_size must be a positive integer, got {size}"):
+            model.generate(2, batch_size=size)
+
+
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_finite_losses_and_validation(kind, small_digits):
     matrix.check_finite_epoch(KINDS[kind][0], _batches(kind, small_digits), steps=4)

@@ -88,6 +88,7 @@ def test_fid_is_never_nan_and_warns_on_few_samples():
         (np.full((10, 3), np.nan), np.zeros((10, 3)), "NaN or infinite"),
         (np.zeros((10,)), np.zeros((10, 3)), "2-D array"),
         (np.zeros((1, 3)), np.zeros((10, 3)), "at least 2 samples"),
+        (np.zeros((10, 0)), np.zeros((10, 0)), "no features"),
     ],
 )
 def test_fid_bad_inputs(a, b, message):
@@ -294,6 +295,23 @@ def test_compare_calls_a_win_only_beyond_twice_the_spread():
     assert metrics.compare_figures(10.0, 0.5, 11.0, 0.5)["verdict"] == "tie"
     with pytest.raises(ValueError, match="standard deviations >= 0"):
         metrics.compare_figures(10.0, -0.1, 11.0, 0.1)
+    # a truthy string is not a direction, and a verdict needs two names
+    with pytest.raises(ValueError, match="lower_is_better must be True or False, got 'yes'"):
+        metrics.compare(a, b, lower_is_better="yes")
+    with pytest.raises(ValueError, match=r"names must be a pair of names, got \('A',\)"):
+        metrics.compare(a, b, names=("A",))
+
+
+def test_kid_and_resampling_refuse_what_they_cannot_use():
+    a, b = _gaussian(20, 4, 1), _gaussian(20, 4, 2)
+    with pytest.raises(ValueError, match="subset_size must be an integer >= 2, got 1"):
+        metrics.kernel_distance(a, b, subsets=5, subset_size=1)
+    for call in (
+        lambda: metrics.kernel_distance(a, b, subsets=5, subset_size=10, seed=-1),
+        lambda: metrics.bootstrap(metrics.frechet_distance, a, b, seed=-1),
+    ):
+        with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+            call()
 
 
 def test_verdicts_are_recorded_per_chapter_replaced_on_rerun_and_tabulated(monkeypatch, tmp_path):

@@ -98,6 +98,8 @@ def test_bad_sizes_weights_and_inputs_are_refused():
         model.translate(np.zeros((2, 28, 28, 1), np.float32))
     with pytest.raises(ValueError, match=r"inputs must be in \[-1, 1\]"):
         model.translate(np.full((2, 16, 16, 1), 3.0, np.float32))
+    with pytest.raises(ValueError, match="inputs contain NaN or infinite values"):
+        model.translate(np.full((2, 16, 16, 1), np.nan, np.float32))
     with pytest.raises(TypeError, match="translate"):
         model.generate(4)
 

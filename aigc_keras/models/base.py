@@ -925,6 +925,7 @@ class GenerativeModel(Checkpointable, keras.Model):
         """
         n, labels = self._check_labels(n, labels)
         n = check_int(n, "n")
+        batch_size = check_int(batch_size, "batch_size")
         if seed is not None:
             check_int(seed, "seed", minimum=0)
         shape = (int(n), *self.latent_shape)

@@ -21,7 +21,7 @@ import numpy as np
 from .. import hardware
 from ..order import prefetched
 from ..spec import ModelSpec
-from ..validation import check_fraction, check_int
+from ..validation import check_fraction, check_images, check_int
 
 # save_atomically is re-exported for the notebooks
 from .base import Checkpointable, save_atomically  # noqa: F401
@@ -88,17 +88,10 @@ class CNNClassifier(Checkpointable, keras.Model):
         return logits
 
     def _batched(self, images, batch_size, index):
-        images = np.asarray(images, np.float32)
         expected = (self.config["image_size"], self.config["image_size"], self.config["channels"])
-        if images.ndim != 4 or images.shape[1:] != expected:
-            raise ValueError(
-                f"images must have shape (N, {', '.join(map(str, expected))}), got {images.shape}."
-            )
-        if images.size and (images.min() < -1.0 - 1e-3 or images.max() > 1.0 + 1e-3):
-            raise ValueError(
-                f"images must be in [-1, 1] (got {images.min():.3g}..{images.max():.3g}); "
-                "rescale with aigc_keras.data.scale(x01, (-1, 1))."
-            )
+        images = check_images(
+            images, expected, hint="Rescale with aigc_keras.data.scale(x01, (-1, 1))."
+        )
         if getattr(self, "_inference", None) is None:  # one compiled function for every batch
             import tensorflow as tf
 

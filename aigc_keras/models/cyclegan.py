@@ -27,7 +27,7 @@ from keras import layers
 from .. import losses
 from ..layers import ImagePool, ReflectionPadding2D, instance_norm
 from ..spec import ModelSpec, Option
-from ..validation import check_fraction, check_int, check_non_negative
+from ..validation import check_fraction, check_images, check_int, check_non_negative
 from .base import GenerativeModel
 from .networks import build_patch_discriminator, patch_layers, patch_receptive_field, residual_block
 
@@ -385,17 +385,8 @@ class CycleGAN(GenerativeModel):
             raise ValueError(
                 f"direction must be 'a2b' (G: A -> B) or 'b2a' (F: B -> A), got {direction!r}."
             )
-        images = np.asarray(images, dtype=np.float32)
         expected = (self.image_size, self.image_size, self.channels)
-        if images.ndim != 4 or images.shape[1:] != expected:
-            raise ValueError(
-                f"images must have shape (N, {', '.join(map(str, expected))}), got {images.shape}."
-            )
-        if images.size and (images.min() < -1.0 - 1e-3 or images.max() > 1.0 + 1e-3):
-            raise ValueError(
-                f"images must be in [-1, 1], got values in "
-                f"[{images.min():.3g}, {images.max():.3g}]."
-            )
+        images = check_images(images, expected)
         network = self.generator_ab if direction == "a2b" else self.generator_ba
         batch_size = check_int(batch_size, "batch_size")
         outputs = [

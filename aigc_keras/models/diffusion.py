@@ -64,13 +64,19 @@ def alpha_bars(schedule: str = "cosine", timesteps: int = 1000) -> np.ndarray:
 
     Args:
         schedule: ``"cosine"`` or ``"linear"``.
-        timesteps: T, the number of noising steps (at least 2).
+        timesteps: T, the number of noising steps (at least 2; at least 21 for ``"linear"``).
 
     Returns:
         ``T + 1`` values falling from 1.
     """
     timesteps = check_int(timesteps, "timesteps", minimum=2)
     if schedule == "linear":
+        if timesteps <= 20:
+            raise ValueError(
+                f"the linear schedule needs timesteps >= 21, got {timesteps}: its β, 1e-4 to "
+                "0.02 at T = 1000 scaled by 1000 / T, would reach 1 (nothing of the image left) "
+                "at T <= 20; use more steps or the cosine schedule."
+            )
         scale = 1000.0 / timesteps
         betas = np.linspace(1e-4 * scale, 0.02 * scale, timesteps, dtype=np.float64)
     elif schedule == "cosine":
@@ -260,6 +266,8 @@ class _Denoising(GenerativeModel):
             check_int(channels, "channels"),
         )
         self.width = check_int(width, "width")
+        if self.width % 2:  # the time embedding is half sines, half cosines
+            raise ValueError(f"width must be an even number, got {width}.")
         self.num_classes = (
             None if num_classes is None else check_int(num_classes, "num_classes", minimum=2)
         )
@@ -544,6 +552,8 @@ class _Denoising(GenerativeModel):
                 raise ValueError(
                     f"noise must have shape {(n, *self.latent_shape)}, got {tuple(noise.shape)}."
                 )
+            if not bool(tf.reduce_all(tf.math.is_finite(noise))):
+                raise ValueError("noise contains NaN or infinite values.")
         loop = self._loop(mode == "guided")
         outputs = []
         for first in range(0, n, batch_size):

@@ -361,8 +361,14 @@ class WGANGP(_AdversarialModel):
         n_critic=5,
         gp_weight=10.0,
         seed=0,
+        num_classes=None,
         **kwargs,
     ):
+        if num_classes is not None:
+            raise ValueError(
+                f"WGANGP is unconditional: num_classes must be None, got {num_classes!r} (the "
+                "class-conditional GAN is ConditionalGAN)."
+            )
         self.n_critic = check_int(n_critic, "n_critic")
         self.gp_weight = check_non_negative(gp_weight, "gp_weight")
         super().__init__(

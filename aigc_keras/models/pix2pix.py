@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from .. import losses
 from ..spec import ModelSpec
-from ..validation import check_int, check_non_negative
+from ..validation import check_images, check_int, check_non_negative
 from .base import GenerativeModel
 from .networks import build_patch_discriminator, build_unet, patch_layers, patch_receptive_field
 
@@ -191,17 +191,9 @@ class Pix2Pix(GenerativeModel):
         Raises:
             ValueError: inputs of another shape or range.
         """
-        inputs = np.asarray(inputs, dtype=np.float32)
-        expected = (self.image_size, self.image_size, self.in_channels)
-        if inputs.ndim != 4 or inputs.shape[1:] != expected:
-            raise ValueError(
-                f"inputs must have shape (N, {', '.join(map(str, expected))}), got {inputs.shape}."
-            )
-        if inputs.size and (inputs.min() < -1.0 - 1e-3 or inputs.max() > 1.0 + 1e-3):
-            raise ValueError(
-                "inputs must be in [-1, 1], got values in "
-                f"[{inputs.min():.3g}, {inputs.max():.3g}]."
-            )
+        inputs = check_images(
+            inputs, (self.image_size, self.image_size, self.in_channels), what="inputs"
+        )
         batch_size = check_int(batch_size, "batch_size")
         outputs = [
             keras.ops.convert_to_numpy(
