@@ -112,26 +112,30 @@ def _as_float(value):
     return number if math.isfinite(number) else None
 
 
-def check_images(images, shape: tuple, what: str = "images", hint: str = "") -> np.ndarray:
-    """``images`` as a float32 ``(N, *shape)`` array of finite values in [-1, 1] (a rounding
-    tolerance of 1e-3), or a ``ValueError`` that says which of the three it is not.
+def check_images(
+    images, shape: tuple, what: str = "images", hint: str = "", value_range=(-1, 1)
+) -> np.ndarray:
+    """``images`` as a float32 ``(N, *shape)`` array of finite values in ``value_range`` (a
+    rounding tolerance of 1e-3), or a ``ValueError`` that says which of the three it is not.
 
     Args:
         images: the array to check.
         shape: one image's expected ``(H, W, C)``.
         what: the argument's name in the messages.
         hint: a sentence appended to the range message (how to rescale, say).
+        value_range: ``(-1, 1)`` or ``(0, 1)``.
     """
+    low, high = value_range
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 4 or images.shape[1:] != tuple(shape):
         raise ValueError(
             f"{what} must have shape (N, {', '.join(map(str, shape))}), got {images.shape}."
         )
     if not np.all(np.isfinite(images)):
-        raise ValueError(f"{what} contain NaN or infinite values; they must be in [-1, 1].")
-    if images.size and (images.min() < -1.0 - 1e-3 or images.max() > 1.0 + 1e-3):
+        raise ValueError(f"{what} contain NaN or infinite values; they must be in [{low}, {high}].")
+    if images.size and (images.min() < low - 1e-3 or images.max() > high + 1e-3):
         raise ValueError(
-            f"{what} must be in [-1, 1], got values in "
+            f"{what} must be in [{low}, {high}], got values in "
             f"[{images.min():.3g}, {images.max():.3g}].{' ' + hint if hint else ''}"
         )
     return images

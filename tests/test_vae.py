@@ -226,6 +226,26 @@ def test_bad_arguments():
         vae.VAEGAN(gamma=-0.5)
 
 
+def test_encode_and_decode_refuse_what_the_networks_would_misread():
+    plain = vae.VAE(image_size=28, latent_dim=4, width=8)  # Bernoulli: pixels in [0, 1]
+    conditional = vae.ConditionalVAE(image_size=28, num_classes=10, latent_dim=4, width=8)
+    images, latents = np.full((2, 28, 28, 1), 0.5, np.float32), np.zeros((2, 4), np.float32)
+    cases = [
+        (lambda: plain.encode(images * 255), r"images must be in \[0, 1\], got values in"),
+        (lambda: plain.encode(images[:, :14]), r"images must have shape \(N, 28, 28, 1\)"),
+        (lambda: plain.decode(latents, labels=[1, 2]), "VAE is not class-conditional"),
+        (lambda: plain.decode(np.zeros((2, 5))), r"latents must be finite, of shape \(N, 4\)"),
+        (lambda: plain.decode(latents + np.nan), "latents must be finite"),
+        (lambda: conditional.decode(latents, labels=[3, 12]), r"labels must be in 0\.\.9"),
+        (lambda: conditional.encode(images, labels=[-1, 2]), r"labels must be in 0\.\.9"),
+        (lambda: conditional.decode(latents), "ConditionalVAE is class-conditional: pass labels"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
+    assert conditional.reconstruct(images, labels=[3, 7]).shape == (2, 28, 28, 1)
+
+
 # --- quality bars on MNIST at 28x28 (fixed step budgets) ---------------------------------------
 # The VAE and the conditional VAE train on dynamically binarised digits (a Bernoulli likelihood is a
 # likelihood only for 0/1 pixels) and are scored on one fixed binarisation (seed 0) of the 1,000

@@ -30,7 +30,7 @@ from keras import layers
 
 from .. import losses
 from ..spec import ModelSpec
-from ..validation import check_int, check_non_negative
+from ..validation import check_images, check_int, check_non_negative
 from .base import GenerativeModel
 from .networks import (
     build_discriminator,
@@ -344,8 +344,14 @@ class VAE(GenerativeModel):
         Returns:
             ``(mean, log_var)``, float32 arrays ``(N, latent_dim)``.
         """
-        images = tf.convert_to_tensor(np.asarray(images, np.float32))
-        labels = None if labels is None else tf.constant(np.asarray(labels), tf.int32)
+        images = check_images(
+            images,
+            (self.image_size, self.image_size, self.channels),
+            value_range=self.value_range,
+        )
+        _, labels = self._check_labels(len(images), labels)
+        images = tf.convert_to_tensor(images)
+        labels = None if labels is None else tf.constant(labels, tf.int32)
         mean, log_var = self.encoder(self._with_label(images, labels), training=False)
         return keras.ops.convert_to_numpy(mean), keras.ops.convert_to_numpy(log_var)
 
@@ -359,9 +365,17 @@ class VAE(GenerativeModel):
         Returns:
             Float32 images ``(N, H, W, C)`` in ``value_range``.
         """
-        latents = tf.convert_to_tensor(np.asarray(latents, np.float32))
-        labels = None if labels is None else tf.constant(np.asarray(labels), tf.int32)
-        return keras.ops.convert_to_numpy(self.sample_from_latents(latents, labels))
+        latents = np.asarray(latents, np.float32)
+        if latents.shape[1:] != tuple(self.latent_shape) or not np.all(np.isfinite(latents)):
+            raise ValueError(
+                f"latents must be finite, of shape (N, {', '.join(map(str, self.latent_shape))}); "
+                f"got shape {latents.shape}."
+            )
+        _, labels = self._check_labels(len(latents), labels)
+        labels = None if labels is None else tf.constant(labels, tf.int32)
+        return keras.ops.convert_to_numpy(
+            self.sample_from_latents(tf.convert_to_tensor(latents), labels)
+        )
 
     def image_generator(self) -> keras.Model:
         """The decoder with its output mapped to images in [-1, 1], sharing its weights.
