@@ -72,9 +72,9 @@ _unit_interval = _argument_type(fraction_from_text, "number in [0, 1]")
 
 def _comma_list(parse, allowed_text: str):
     def convert(text):
-        values = [part.strip() for part in text.split(",") if part.strip()]
+        values = [part.strip() for part in text.split(",")]
         try:
-            values = [parse(value) for value in values]
+            values = [parse(value) for value in values]  # an empty entry ("3,,4") is refused
         except ValueError:
             values = None
         if not values:
@@ -1156,7 +1156,16 @@ def _evaluate(args) -> None:
         1.0,
     )
     size, channels = images.shape[1], images.shape[-1]
-    real = data.load_arrays(args.dataset, "test", image_size=size, channels=channels)
+    real = data.load_arrays(args.dataset, "test", image_size=size)
+    if real.images.shape[-1] != channels:
+        print(
+            f"aigc-keras: note: the model makes {channels}-channel images and the {real.name} "
+            f"test images have {real.images.shape[-1]}: they are converted to "
+            + ("grey (luma)" if channels == 1 else "RGB (the grey level in every channel)")
+            + " before comparing.",
+            file=sys.stderr,
+        )
+        real = data.load_arrays(args.dataset, "test", image_size=size, channels=channels)
     n = min(args.n, len(real))
     if n < args.n:
         print(f"using {n} samples per side: the {real.name} test split holds {len(real)} images")

@@ -83,6 +83,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 # test crops come from the rest, so no test pixel was ever seen in training.
 TRAIN_REGION = 0.75
 DEFAULT_CROPS = {"train": 600, "test": 150}
+CROPPED = ("textures", "photos", *TEXTURES)  # the datasets made of crops: num_crops applies
 NETWORK_PROBE = ("storage.googleapis.com", 443)
 # Known download refusals, explained where TFDS' own error does not say what to do.
 DOWNLOAD_HINTS = {
@@ -211,11 +212,11 @@ def _offline_raw(name: str, split: str, image_size: int, seed: int, num_crops: i
         labels = np.array([1] * 100 + [0] * 100, dtype=np.int32)
         index = _split_indices(labels, split)
         return faces[index][..., None].astype(np.float32), labels[index], ("non-face", "face")
-    if name in ("textures", "photos", *TEXTURES):
+    if name in CROPPED:
         from skimage import data as skdata
 
         pictures = {"textures": TEXTURES, "photos": PHOTOS}.get(name, (name,))
-        count = check_int(num_crops, "num_crops") if num_crops is not None else DEFAULT_CROPS[split]
+        count = num_crops if num_crops is not None else DEFAULT_CROPS[split]
         # Different seeds for the two splits; the regions are disjoint anyway.
         rng = np.random.default_rng([seed, 0 if split == "train" else 1])
         images, labels = [], []
@@ -432,6 +433,50 @@ def _is_folder(name) -> bool:
     return os.path.isdir(os.path.expanduser(name)) or name.startswith(("/", ".", "~"))
 
 
+SPLIT_FOLDERS = ("train", "test")
+
+
+def _split_folder(name, split: str) -> pathlib.Path:
+    """The folder that holds ``split`` of a user's image folder.
+
+    A folder with ``train/`` or ``test/`` sub-folders is split by them (each may hold class
+    sub-folders); ``split`` must then name one that exists. A folder without them is one set of
+    images: ``"train"`` is all of it, and so is ``"test"``, said in one line (held-out figures
+    computed on it are figures on the training images); other splits are refused.
+    """
+    folder = pathlib.Path(name).expanduser()
+    if not folder.is_dir():
+        return folder  # read_folder says that it does not exist
+    present = [s for s in SPLIT_FOLDERS if (folder / s).is_dir()]
+    if present:
+        if split not in present:
+            raise ValueError(
+                f"{str(folder)!r} is split into sub-folders ({', '.join(present)}) and has no "
+                f"{split!r} one; use split={present[0]!r}"
+                + (f" or {present[1]!r}" if len(present) > 1 else "")
+                + "."
+            )
+        return folder / split
+    if split not in SPLIT_FOLDERS:
+        raise ValueError(
+            f"{str(folder)!r} has no split sub-folders, so it takes split='train' or 'test' (both "
+            f"all of its images), not {split!r}; to split it, put its images in train/ and test/ "
+            "sub-folders."
+        )
+    if split == "test":
+        _announce(
+            f"{str(folder)!r} has no test/ sub-folder, so its test split is all of its images, the "
+            "ones training reads too; for held-out figures put held-out images in "
+            "test/ and the rest in train/."
+        )
+    return folder
+
+
+def _check_source(source) -> None:
+    if source not in SOURCES:
+        raise ValueError(f"source {source!r} is not known; use one of {', '.join(SOURCES)}.")
+
+
 def _check_common(name, split, image_size, batch_size, value_range, source):
     if not isinstance(name, (str, pathlib.Path)) or not str(name):
         raise TypeError(f"dataset name must be a non-empty string or a folder path, got {name!r}.")
@@ -443,9 +488,19 @@ def _check_common(name, split, image_size, batch_size, value_range, source):
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size")
     value_range = check_value_range(value_range)
-    if source not in SOURCES:
-        raise ValueError(f"source {source!r} is not known; use one of {', '.join(SOURCES)}.")
+    _check_source(source)
     return image_size, batch_size, value_range
+
+
+def _check_num_crops(name, num_crops):
+    if num_crops is None:
+        return None
+    if str(name) not in CROPPED:
+        raise ValueError(
+            f"num_crops applies to the datasets made of crops ({', '.join(CROPPED)}), not to "
+            f"{str(name)!r}; leave it out."
+        )
+    return check_int(num_crops, "num_crops")
 
 
 def _resize_and_channels(images, image_size: int, channels: int | None, pad: bool = False):
@@ -536,7 +591,8 @@ def load_arrays(
 
     Args:
         name: an offline dataset, a TFDS name or a folder path.
-        split: ``"train"`` or ``"test"`` (TFDS split strings work online).
+        split: ``"train"`` or ``"test"`` (TFDS split strings work online; a folder's
+            ``train/`` or ``test/`` sub-folder, or the whole folder when it has neither).
         image_size: output height and width in pixels.
         value_range: ``(-1, 1)``, ``(0, 1)`` or an integer number of quantisation levels.
         source: ``"auto"``, ``"tfds"`` or ``"offline"``.
@@ -562,9 +618,13 @@ def load_arrays(
     _check_channels(channels)
     if limit is not None:
         limit = check_int(limit, "limit")
+    seed = check_int(seed, "seed", minimum=0)
+    num_crops = _check_num_crops(name, num_crops)
     shard = _check_shard(shard)
     if _is_folder(name):
-        images, labels, class_names = read_folder(name, image_size, channels, strict=strict)
+        images, labels, class_names = read_folder(
+            _split_folder(name, split), image_size, channels, strict=strict
+        )
         result = Images(
             images.astype(np.float32) / 255.0, labels, str(name), "folder", split, class_names
         )
@@ -699,6 +759,7 @@ def source_of(name, source="auto", data_dir=None) -> str:
         ``"offline"`` when it would come from the offline datasets (or be built from them),
         otherwise ``"tfds"``.
     """
+    _check_source(source)
     name = DERIVED.get(str(name), str(name))
     _, origin = _resolve(name, source, data_dir, "train", announce=False)
     return "offline" if origin == "offline" else "tfds"
@@ -806,6 +867,8 @@ def read_image(path, channels: int = 3, size: int | None = None) -> np.ndarray:
     from PIL import Image
 
     _check_channels(channels)
+    if size is not None:
+        size = check_int(size, "size")
     try:
         with Image.open(pathlib.Path(path).expanduser()) as image:
             image = image.convert("L" if channels == 1 else "RGB")
@@ -962,6 +1025,8 @@ def load(
         name: an offline dataset (``digits``, ``lfw_subset``, ``textures``, ``brick``,
             ``grass``, ``gravel``, ``photos``), a TFDS name (``mnist``, ...), or a folder path.
         split: ``"train"`` or ``"test"`` (TFDS split strings such as ``"train[:10%]"`` work online).
+            A folder with ``train/`` and ``test/`` sub-folders is split by them; one without
+            gives all of its images for either split, and says so for ``"test"``.
         image_size: output height and width in pixels.
         batch_size: images per batch; ``None`` for an unbatched dataset.
         value_range: ``(-1, 1)``, ``(0, 1)`` or an integer number of quantisation levels.
@@ -1006,10 +1071,13 @@ def load(
     )
     _check_channels(channels)
     shard = _check_shard(shard)
+    num_crops = _check_num_crops(name, num_crops)
     if shuffle is None:
         shuffle = split.startswith("train")
     if _is_folder(name):
-        images, label_array, class_names = read_folder(name, image_size, channels, strict=strict)
+        images, label_array, class_names = read_folder(
+            _split_folder(name, split), image_size, channels, strict=strict
+        )
         if labels and not class_names:
             raise ValueError(
                 f"labels=True needs every image of {str(name)!r} inside a class sub-folder "
@@ -1190,6 +1258,12 @@ def apply_augmentation(dataset, augment):
         The mapped ``tf.data.Dataset``.
     """
     import tensorflow as tf
+
+    if not callable(augment):
+        raise ValueError(
+            f"augment must be a callable taking (images, training=True), such as a Keras layer "
+            f"from aigc_keras.data.augmentation(...), got {augment!r}."
+        )
 
     def run(*element):
         images = augment(element[0], training=True)

@@ -497,6 +497,19 @@ def evaluate(
                 stacklevel=2,
             )
         real_images, generated_images = real_images[:n], generated_images[:n]
+    # a covariance needs 2 samples; precision and recall's balls reach the k-th nearest other
+    needed = _metrics.PR_NEIGHBOURS + 1 if "pr" in metrics else 2
+    if min(len(real_images), len(generated_images)) < needed:
+        why = (
+            f" (precision and recall reach from each image to its {_metrics.PR_NEIGHBOURS} "
+            "nearest others)"
+            if "pr" in metrics
+            else ""
+        )
+        raise ValueError(
+            f"the metrics {', '.join(metrics)} need at least {needed} images on each side{why}; "
+            f"got {len(real_images)} real and {len(generated_images)} generated."
+        )
     report = {
         "extractor": extractor.name,
         "note": extractor.comparable_note,

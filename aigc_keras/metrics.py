@@ -319,7 +319,10 @@ def _kth_radius(features: np.ndarray, k: int) -> np.ndarray:
     return np.sort(distances, axis=1)[:, k]  # column 0 is the point itself
 
 
-def precision_recall(real, generated, *, k: int = 3) -> tuple[float, float]:
+PR_NEIGHBOURS = 3  # precision and recall's default k (Kynkäänniemi et al. 2019)
+
+
+def precision_recall(real, generated, *, k: int = PR_NEIGHBOURS) -> tuple[float, float]:
     """Improved precision and recall with k-nearest-neighbour manifolds.
 
     Precision: share of generated samples inside the real manifold (the union of balls

@@ -104,6 +104,22 @@ def check_non_negative(value, what: str) -> float:
     return number
 
 
+def check_positive(value, what: str) -> float:
+    """A finite number above 0 (a learning rate, a scale).
+
+    Args:
+        value: the number given.
+        what: the argument's name, for the message.
+
+    Returns:
+        The value as a ``float``.
+    """
+    number = _as_float(value)
+    if number is None or not number > 0.0:
+        raise ValueError(f"{what} must be a finite number > 0, got {value!r}.")
+    return number
+
+
 def _as_float(value):
     """``value`` as a finite float, or ``None`` when it is not a finite real number."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):

@@ -127,11 +127,18 @@ def test_unknown_dataset_is_a_message_not_a_traceback(tmp_path):
     assert "unknown dataset 'nonsense'" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_help_for_each_command():
-    for args in (["--help"], ["train", "--help"], ["sample", "--help"], ["info", "--help"]):
+def test_help_for_each_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    top = capsys.readouterr().out
+    assert exit_info.value.code == 0 and "{" + ",".join(cli.COMMANDS) + "}" in top
+    for command in cli.COMMANDS:
         with pytest.raises(SystemExit) as exit_info:
-            cli.main(args)
-        assert exit_info.value.code == 0
+            cli.main([command, "--help"])
+        out = capsys.readouterr().out
+        # its own usage line, and a described option for every command that takes options
+        assert exit_info.value.code == 0 and out.startswith(f"usage: aigc-keras {command}"), command
+        assert command == "info" or "  --" in out.split("options:")[1], command
 
 
 def test_info_prints_environment(capsys):
@@ -198,6 +205,29 @@ def test_eval_prints_a_report_naming_extractor_and_counts(tmp_path, capsys, clas
         "extractor: chapter-1 classifier (28px" in out and "samples: 50 generated, 50 real" in out
     )
     assert "Fréchet distance" in out and "Inception-style score" in out and "kernel" not in out
+    # too few samples for precision and recall's neighbours: one line saying how many are needed
+    with pytest.raises(SystemExit, match="need at least 4 images on each side.*got 3 real"):
+        cli.main(["eval", "--model", str(tmp_path / "g.keras"), "--n", "3", "--metrics", "fid,pr"])
+    # colour real images for a grey model: converted, and said so
+    assert (
+        cli.main(
+            [
+                "eval",
+                "--model",
+                str(tmp_path / "g.keras"),
+                "--n",
+                "20",
+                "--dataset",
+                "photos",
+                "--metrics",
+                "fid",
+            ]
+        )
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert "the model makes 1-channel images and the photos test images have 3" in captured.err
+    assert "samples: 20 generated, 20 real" in captured.out
 
 
 def test_train_gan_resume_and_overwrite(tmp_path, capsys):

@@ -150,6 +150,9 @@ def test_schedule_is_constant_then_linear_to_zero():
         cyclegan.ConstantThenLinearDecay(1e-3, 10, 10)
     optimizers = cyclegan.make_optimizers(total_steps=10)
     assert set(optimizers) == set(cyclegan.CycleGAN.optimizer_names)
+    for rate in (0, -2e-4, float("nan"), True):
+        with pytest.raises(ValueError, match="learning_rate must be a finite number > 0"):
+            cyclegan.make_optimizers(total_steps=10, learning_rate=rate)
 
 
 # --- unpaired data ----------------------------------------------------------------------------

@@ -64,8 +64,14 @@ def test_shuffle_is_seeded():
 def test_channels_conversion_and_other_offline_sets():
     faces = data.load_arrays("lfw_subset", "train", image_size=32, channels=3)
     assert faces.images.shape == (160, 32, 32, 3) and set(faces.labels) == {0, 1}
+    grey_faces = data.load_arrays("lfw_subset", "train", image_size=32).images
+    for c in range(3):  # grey to RGB copies the grey level into every channel
+        np.testing.assert_allclose(faces.images[..., c : c + 1], grey_faces, atol=1e-6)
     photos = data.load_arrays("photos", "test", image_size=32, num_crops=4)
     assert photos.images.shape == (20, 32, 32, 3) and photos.class_names[0] == "astronaut"
+    grey_photos = data.load_arrays("photos", "test", image_size=32, num_crops=4, channels=1)
+    luma = (photos.images + 1) / 2 @ np.array([0.2989, 0.5870, 0.1140], np.float32)
+    np.testing.assert_allclose((grey_photos.images[..., 0] + 1) / 2, luma, atol=1e-3)
     textures = data.load_arrays("textures", "train", image_size=64, num_crops=10)
     assert textures.images.shape == (30, 64, 64, 1) and list(np.bincount(textures.labels)) == [
         10,
@@ -352,12 +358,29 @@ def test_network_probe_answers_quickly():
         (dict(channels=2), "channels must be 1, 3"),
         (dict(name="digits", source="tfds"), "offline dataset, not a TFDS one"),
         (dict(name="/no/such/folder"), "does not exist"),
+        (dict(num_crops=5), "num_crops applies to the datasets made of crops.*not to 'digits'"),
+        (dict(seed=-1), "seed must be a non-negative integer, got -1"),
+        (dict(seed="a"), "seed must be a non-negative integer, got 'a'"),
+        (dict(augment="digits"), "augment must be a callable.*got 'digits'"),
     ],
 )
 def test_bad_input_raises_clear_error(kwargs, message):
     kwargs = {"name": "digits", **kwargs}
     with pytest.raises(ValueError, match=message):
         data.load(**kwargs)
+    if not {"augment", "batch_size"} & set(kwargs):  # load_arrays takes the others too
+        with pytest.raises(ValueError, match=message):
+            data.load_arrays(**kwargs)
+
+
+def test_source_of_and_read_image_refuse_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="source 'web' is not known; use one of auto, tfds"):
+        data.source_of("mnist", source="web")
+    _write_pngs(tmp_path, 1, 10)
+    assert data.read_image(tmp_path / "0.png", size=4).shape == (4, 4, 3)
+    for size in (0, -3, 2.5):
+        with pytest.raises(ValueError, match=f"size must be a positive integer, got {size}"):
+            data.read_image(tmp_path / "0.png", size=size)
 
 
 def test_texture_crop_larger_than_region_is_refused():
@@ -387,6 +410,33 @@ def test_user_folder_with_and_without_classes(tmp_path):
     assert images.shape == (4, 8, 8, 1)
     with pytest.raises(ValueError, match="inside a class sub-folder"):
         data.load(tmp_path / "flat", labels=True)
+
+
+def test_a_folder_is_split_by_its_train_and_test_sub_folders(tmp_path, capsys):
+    for split, count in (("train", 3), ("test", 2)):
+        _write_pngs(tmp_path / "split" / split / "cats", count, 10)
+        _write_pngs(tmp_path / "split" / split / "dogs", 1, 200)
+    for split, count in (("train", 4), ("test", 3)):
+        arrays = data.load_arrays(tmp_path / "split", split, image_size=8)
+        assert len(arrays) == count and arrays.class_names == ("cats", "dogs")
+        batch = next(iter(data.load(tmp_path / "split", split, image_size=8, batch_size=10)))
+        assert batch.shape[0] == count
+    with pytest.raises(ValueError, match=r"split into sub-folders \(train, test\).*'validation'"):
+        data.load_arrays(tmp_path / "split", "validation", image_size=8)
+    _write_pngs(tmp_path / "only" / "train", 2, 10)
+    with pytest.raises(ValueError, match=r"\(train\) and has no 'test' one; use split='train'\."):
+        data.load(tmp_path / "only", "test")
+    # Without split sub-folders: the whole folder for either split; "test" says so.
+    _write_pngs(tmp_path / "flat", 4, 50)
+    capsys.readouterr()
+    assert len(data.load_arrays(tmp_path / "flat", "train", image_size=8)) == 4
+    assert "no test/ sub-folder" not in capsys.readouterr().out
+    assert len(data.load_arrays(tmp_path / "flat", "test", image_size=8)) == 4
+    assert (
+        "has no test/ sub-folder, so its test split is all of its images" in capsys.readouterr().out
+    )
+    with pytest.raises(ValueError, match="takes split='train' or 'test'.*not 'bogus'"):
+        data.load(tmp_path / "flat", "bogus")
 
 
 def test_empty_folder(tmp_path):

@@ -291,6 +291,10 @@ def test_guidance_zero_is_unconditional_and_one_is_conditional():
     np.testing.assert_allclose(guided(1.0), conditional, atol=1e-5)
     strong = model.generate(labels=labels, guidance=3, **common)
     np.testing.assert_allclose(strong, guided(3.0), atol=1e-5)
+    # a NumPy number (what arithmetic on arrays gives) is a weight like any other
+    np.testing.assert_allclose(
+        model.generate(labels=labels, guidance=np.float32(3), **common), strong
+    )
     assert np.abs(strong - unconditional).mean() > np.abs(conditional - unconditional).mean()
 
 
@@ -298,6 +302,8 @@ def test_bad_sampling_requests_are_refused_with_what_is_accepted():
     conditional, unconditional = KINDS["diffusion"](), diffusion.DiffusionModel(**SMALL)
     cases = [
         (lambda: conditional.generate(labels=[1], guidance=-1), "guidance must be a number >= 0"),
+        (lambda: conditional.generate(labels=[1], guidance=True), "guidance must be a number >= 0"),
+        (lambda: conditional.generate(labels=[1], guidance="3"), "guidance must be a number >= 0"),
         (lambda: conditional.generate(labels=[10]), r"labels must be in 0\.\.9"),
         (lambda: conditional.generate(4), "pass labels=.*or guidance=0"),
         (lambda: unconditional.generate(labels=[1]), "not class-conditional"),
@@ -305,6 +311,14 @@ def test_bad_sampling_requests_are_refused_with_what_is_accepted():
         (
             lambda: KINDS["flow"](label_dropout=0).generate(labels=[1], guidance=2),
             "trained without label dropout",
+        ),
+        (
+            lambda: unconditional.generate(2, method="heun"),
+            "DiffusionModel.generate has no option 'method'; its sampler takes eta=",
+        ),
+        (
+            lambda: KINDS["flow"]().generate(labels=[1], eta=1.0),
+            "FlowMatching.generate has no option 'eta'; its sampler takes method=",
         ),
         (
             lambda: KINDS["flow"]().generate(labels=[1], steps=0),
@@ -326,6 +340,10 @@ def test_model_settings_that_cannot_work_are_refused():
     assert diffusion.alpha_bars("linear", 21)[-1] > 0
     with pytest.raises(ValueError, match="width must be an even number, got 9"):
         diffusion.DiffusionModel(image_size=16, width=9)
+    with pytest.raises(ValueError, match="learning_rate must be a finite number > 0, got 0"):
+        diffusion.FlowMatching(**SMALL, learning_rate=0)
+    with pytest.raises(ValueError, match="autoencoder_learning_rate must be a finite number > 0"):
+        diffusion.LatentDiffusion(autoencoder_learning_rate=float("inf"))
 
 
 def test_training_drops_labels_at_the_given_rate():

@@ -90,6 +90,25 @@ def test_independent_pixel_baseline_by_hand():
     expected = -np.mean(np.log2([3 / 4, 2 / 4, 3 / 4, 3 / 4]))
     assert pixelcnn.independent_pixel_bits(train, test, 2) == pytest.approx(expected)
     assert pixelcnn.uniform_bits(16) == 4.0
+    empty = np.zeros((0, 2, 2, 1), int)
+    for args, message in (
+        ((empty, test, 2), r"train_levels must be \(N, H, W, 1\) with N >= 1"),
+        ((train, empty, 2), r"test_levels must be \(N, H, W, 1\) with N >= 1"),
+        ((train, test + 2, 2), r"test_levels must be integer levels in 0\.\.1"),
+        ((train * 0.5, test, 2), r"train_levels must be integer levels in 0\.\.1"),
+        ((train, test, 1), "levels must be an integer >= 2"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            pixelcnn.independent_pixel_bits(*args)
+
+
+def test_bad_settings_and_empty_images_are_refused():
+    for rate in (True, float("inf"), 0, -1e-3, "1e-3"):
+        with pytest.raises(ValueError, match="learning_rate must be a finite number > 0"):
+            pixelcnn.PixelCNN(image_size=8, levels=2, filters=8, blocks=1, learning_rate=rate)
+    model = pixelcnn.PixelCNN(image_size=8, levels=2, filters=8, blocks=1)
+    with pytest.raises(ValueError, match=r"at least one image, got the shape \(0, 8, 8, 1\)"):
+        model.negative_log_likelihood(np.zeros((0, 8, 8, 1), np.int32))
 
 
 def test_bits_per_dim_is_the_tracked_nll_over_ln2(levels8, policy):

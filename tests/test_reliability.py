@@ -545,6 +545,8 @@ BAD_CLI = [
     (["sample", "--model", "g.keras", "--truncation", "1.5"], "[0, 1]"),
     (["sample", "--model", "g.keras", "--truncation", "nan"], "[0, 1]"),
     (["sample", "--model", "g.keras", "--classes", "a,b"], "comma-separated"),
+    (["sample", "--model", "g.keras", "--classes", "3,,4"], "comma-separated"),
+    (["sample", "--model", "g.keras", "--classes", "3,4,"], "comma-separated"),
     (["eval", "--model", "g.keras", "--n", "-5"], "expected a positive integer, got -5"),
     (["eval", "--model", "g.keras", "--extractor", "vgg"], "invalid choice: 'vgg'"),
     (["train", "pixelcnn", "--levels", "0"], "expected a positive integer, got 0"),

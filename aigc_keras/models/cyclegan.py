@@ -27,7 +27,13 @@ from keras import layers
 from .. import losses
 from ..layers import ImagePool, ReflectionPadding2D, instance_norm
 from ..spec import ModelSpec, Option
-from ..validation import check_fraction, check_images, check_int, check_non_negative
+from ..validation import (
+    check_fraction,
+    check_images,
+    check_int,
+    check_non_negative,
+    check_positive,
+)
 from .base import GenerativeModel
 from .networks import build_patch_discriminator, patch_layers, patch_receptive_field, residual_block
 
@@ -154,7 +160,7 @@ def make_optimizers(total_steps=None, learning_rate=2e-4, constant_fraction=0.5)
         A dict from each of :attr:`CycleGAN.optimizer_names` to a new Adam optimizer.
     """
     check_fraction(constant_fraction, "constant_fraction", "[0, 1)")
-    rate = learning_rate
+    rate = learning_rate = check_positive(learning_rate, "learning_rate")
     if total_steps is not None:
         total_steps = check_int(total_steps, "total_steps")
         rate = ConstantThenLinearDecay(

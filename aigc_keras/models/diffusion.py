@@ -45,7 +45,13 @@ from keras import layers
 from .. import hardware
 from ..layers import SinusoidalEmbedding
 from ..spec import ModelSpec, Option
-from ..validation import check_fraction, check_int, check_non_negative, int_from_text
+from ..validation import (
+    check_fraction,
+    check_int,
+    check_non_negative,
+    check_positive,
+    int_from_text,
+)
 from .base import GenerativeModel
 
 SCHEDULES = ("cosine", "linear")
@@ -272,7 +278,7 @@ class _Denoising(GenerativeModel):
             None if num_classes is None else check_int(num_classes, "num_classes", minimum=2)
         )
         self.label_dropout = check_fraction(label_dropout, "label_dropout")
-        self.learning_rate = check_non_negative(learning_rate, "learning_rate")
+        self.learning_rate = check_positive(learning_rate, "learning_rate")
         self.time_scale = float(time_scale)
         side, depth = self._network_shape()
         self.network_shape = (side, side, depth)
@@ -430,8 +436,6 @@ class _Denoising(GenerativeModel):
         w = 0, which uses the "no class" label) or ``"guided"``.
         """
         if guidance is not None:
-            if isinstance(guidance, bool) or not isinstance(guidance, int | float):
-                raise ValueError(f"guidance must be a number >= 0, got {guidance!r}.")
             guidance = check_non_negative(guidance, "guidance")
         if not self.num_classes:
             if guidance is not None:
@@ -492,6 +496,8 @@ class _Denoising(GenerativeModel):
         self._samplers[guided] = compiled
         return compiled
 
+    SAMPLER_OPTIONS = ()  # the keyword options ``_schedule`` takes besides ``steps``
+
     def _schedule(self, steps, **options) -> np.ndarray:
         """One row per sampling step, of what ``_step`` reads; subclasses implement it."""
         raise NotImplementedError
@@ -537,6 +543,13 @@ class _Denoising(GenerativeModel):
         Returns:
             Float32 images ``(n, H, W, C)`` in [-1, 1].
         """
+        unknown = sorted(set(options) - set(self.SAMPLER_OPTIONS))
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__}.generate has no option {unknown[0]!r}; its sampler takes "
+                + (", ".join(f"{o}=" for o in self.SAMPLER_OPTIONS) or "none")
+                + ", besides n, labels, seed, steps, guidance, batch_size and noise."
+            )
         n, labels, mode, guidance = self._sampling_labels(n, labels, guidance)
         n, batch_size = check_int(n, "n"), check_int(batch_size, "batch_size")
         schedule = tf.constant(self._schedule(steps, **options), tf.float32)
@@ -695,6 +708,8 @@ class DiffusionModel(_Denoising):
         )
         return noised.numpy()
 
+    SAMPLER_OPTIONS = ("eta",)
+
     def _schedule(self, steps, eta=0.0):
         eta = check_non_negative(eta, "eta")
         times = ddim_times(steps, self.timesteps)
@@ -797,6 +812,8 @@ class FlowMatching(_Denoising):
     def _noised(self, images, noise, time):
         t = tf.reshape(time, (-1, 1, 1, 1))
         return t * images + (1.0 - t) * noise, images - noise
+
+    SAMPLER_OPTIONS = ("method",)
 
     def _schedule(self, steps, method="euler"):
         if method not in FLOW_METHODS:
@@ -912,7 +929,7 @@ class LatentDiffusion(DiffusionModel):
         self.latent_channels = check_int(latent_channels, "latent_channels")
         self.latent_side = upsampling_plan(check_int(image_size, "image_size", minimum=8))[0]
         self.autoencoder_steps = check_int(autoencoder_steps, "autoencoder_steps", minimum=0)
-        self.autoencoder_learning_rate = check_non_negative(
+        self.autoencoder_learning_rate = check_positive(
             autoencoder_learning_rate, "autoencoder_learning_rate"
         )
         self.autoencoder_width = check_int(autoencoder_width, "autoencoder_width")

@@ -33,7 +33,7 @@ from keras import layers
 
 from ..layers import MaskedConv2D
 from ..spec import ModelSpec, Option
-from ..validation import check_int, check_non_negative, int_from_text
+from ..validation import check_int, check_non_negative, check_positive, int_from_text
 from .base import GenerativeModel
 from .networks import label_input
 
@@ -156,9 +156,7 @@ class PixelCNN(GenerativeModel):
         self.num_classes = (
             None if num_classes is None else check_int(num_classes, "num_classes", minimum=2)
         )
-        if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
-            raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = check_positive(learning_rate, "learning_rate")
         self.value_range = self.levels  # images are integer levels
         # ``network``: an already built network (``from_network``); otherwise a new one
         self.network = network or build_pixelcnn(
@@ -470,6 +468,8 @@ class PixelCNN(GenerativeModel):
                 f"images must have shape (N, {self.image_size}, {self.image_size}, 1), "
                 f"got {images.shape}."
             )
+        if len(images) == 0:
+            raise ValueError(f"images must hold at least one image, got the shape {images.shape}.")
         if (
             not np.issubdtype(images.dtype, np.integer)
             or images.min() < 0
@@ -585,8 +585,18 @@ def independent_pixel_bits(
         The mean negative log2-likelihood per pixel of ``test_levels``, in bits.
 
     Raises:
-        ValueError: train and test images of different sizes.
+        ValueError: empty or non-integer arrays, levels outside ``0 .. levels - 1``, or train and
+            test images of different sizes.
     """
+    levels = check_int(levels, "levels", minimum=2)
+    for array, what in ((train_levels, "train_levels"), (test_levels, "test_levels")):
+        array = np.asarray(array)
+        if array.ndim != 4 or array.shape[-1] != 1 or len(array) == 0:
+            raise ValueError(
+                f"{what} must be (N, H, W, 1) with N >= 1, got the shape {array.shape}."
+            )
+        if not np.issubdtype(array.dtype, np.integer) or array.min() < 0 or array.max() >= levels:
+            raise ValueError(f"{what} must be integer levels in 0..{levels - 1}.")
     train, test = np.asarray(train_levels)[..., 0], np.asarray(test_levels)[..., 0]
     if train.shape[1:] != test.shape[1:]:
         raise ValueError(
