@@ -129,26 +129,40 @@ def _as_float(value):
 
 
 def check_images(
-    images, shape: tuple, what: str = "images", hint: str = "", value_range=(-1, 1)
+    images,
+    shape: tuple,
+    what: str = "images",
+    hint: str = "",
+    value_range=(-1, 1),
+    *,
+    empty: bool = True,
 ) -> np.ndarray:
     """``images`` as a float32 ``(N, *shape)`` array of finite values in ``value_range`` (a
     rounding tolerance of 1e-3), or a ``ValueError`` that says which of the three it is not.
 
     Args:
         images: the array to check.
-        shape: one image's expected ``(H, W, C)``.
+        shape: one image's expected ``(H, W, C)``; ``None`` for a side or channel count that
+            may be anything.
         what: the argument's name in the messages.
         hint: a sentence appended to the range message (how to rescale, say).
         value_range: ``(-1, 1)`` or ``(0, 1)``.
+        empty: whether ``N = 0`` is accepted.
     """
     low, high = value_range
     images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 4 or images.shape[1:] != tuple(shape):
-        raise ValueError(
-            f"{what} must have shape (N, {', '.join(map(str, shape))}), got {images.shape}."
-        )
+    if images.ndim != 4 or any(
+        want is not None and want != got for want, got in zip(shape, images.shape[1:], strict=True)
+    ):
+        names = [
+            str(want) if want is not None else axis for want, axis in zip(shape, "HWC", strict=True)
+        ]
+        raise ValueError(f"{what} must have shape (N, {', '.join(names)}), got {images.shape}.")
+    if not empty and len(images) == 0:
+        raise ValueError(f"{what} must hold at least one image, got the shape {images.shape}.")
     if not np.all(np.isfinite(images)):
-        raise ValueError(f"{what} contain NaN or infinite values; they must be in [{low}, {high}].")
+        where = f"; they must be in [{low}, {high}]" if np.isfinite([low, high]).all() else ""
+        raise ValueError(f"{what} contain NaN or infinite values{where}.")
     if images.size and (images.min() < low - 1e-3 or images.max() > high + 1e-3):
         raise ValueError(
             f"{what} must be in [{low}, {high}], got values in "

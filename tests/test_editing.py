@@ -127,6 +127,50 @@ def test_baselines_and_scores_by_hand():
         editing.tv_denoise(noisy)
 
 
+def test_bad_images_masks_and_options_are_refused():
+    images = np.random.default_rng(0).random((2, 16, 16, 3)).astype(np.float32)
+    masks = editing.rectangle_masks(2, 16)
+    cases = [
+        # a covered fraction above 1 was never reached: the drawing loop did not end
+        (
+            lambda: editing.free_form_masks(1, 16, cover=(1.2, 1.5)),
+            r"each end of cover must be in \(0, 1\]",
+        ),
+        (lambda: editing.free_form_masks(1, 16, cover=(0.3, 0.1)), "with low <= high, got"),
+        (lambda: editing.free_form_masks(1, 16, cover=0.2), r"cover must be \(low, high\)"),
+        # NaN images passed the range check (NaN compares False) and came back as NaN fills
+        (lambda: editing.biharmonic_inpaint(images * np.nan, masks), "NaN or infinite"),
+        (lambda: editing.check_masks(images[:0], masks[:0]), "at least one image"),
+        # a PSNR or SSIM of 0..255 images read their error against a peak of 1 (-20 dB)
+        (
+            lambda: editing.pooled_psnr(images * 255, images * 255 + 10),
+            r"reference must be in \[0, 1\]",
+        ),
+        (lambda: editing.mean_ssim(images, images * 255), r"reference must be in \[0, 1\]"),
+        (lambda: editing.mean_ssim(images[:, :8, :8], images[:, :8, :8]), "window is 11x11"),
+        (lambda: editing.pooled_psnr(images * np.nan, images), "restored images contain NaN"),
+        # channels that do not match were broadcast into a number
+        (
+            lambda: editing.hole_mse(images, images[..., :1], masks),
+            "filled and reference images differ",
+        ),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
+    assert editing.free_form_masks(1, 16, cover=(0.2, 0.2)).mean() >= 0.2
+    assert editing.hole_mse(images, images, masks[..., 0]) == 0.0  # (N, H, W) masks too
+    upscaler = editing.SuperResolution(scale=2, channels=3, width=8, blocks=1)
+    with pytest.raises(ValueError, match="Images in \\[0, 255\\]: divide them by 255"):
+        upscaler.upscale(images * 255)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        upscaler.upscale(images * np.nan)
+    denoiser = editing.Denoiser(channels=3, width=8)
+    assert denoiser.denoise(images + 0.3).shape == images.shape  # noisy inputs leave [0, 1]
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        denoiser.denoise(images * np.nan)
+
+
 def test_inpainting_keeps_every_known_pixel():
     model = KINDS["inpainter"][0]()
     images = np.random.default_rng(0).uniform(0, 1, (3, 16, 16, 1)).astype(np.float32)  # synthetic
@@ -174,7 +218,7 @@ def test_bad_inputs_raise_clear_errors():
         editing.Denoiser(noise_std=0)
     with pytest.raises(ValueError, match="divisible by 4"):
         editing.Inpainter(image_size=30)
-    with pytest.raises(ValueError, match=r"images must be \(N, H, W, 1\)"):
+    with pytest.raises(ValueError, match=r"images must have shape \(N, H, W, 1\)"):
         KINDS["denoiser"][0]().denoise(np.zeros((2, 8, 8, 3)))
 
 

@@ -27,6 +27,7 @@ from ..layers import HoleComposite, SubPixelUpsampling
 from ..spec import ModelSpec, Option
 from ..validation import (
     check_fraction,
+    check_images,
     check_int,
     check_non_negative,
     fraction_from_text,
@@ -42,6 +43,7 @@ from .networks import (  # noqa: F401 (editing.run_network)
 RECTANGLE_SIDES = (0.25, 0.5)  # rectangle height and width as fractions of the image side
 # free-form masks cover this fraction of the image (+ at most one brush dab)
 FREE_FORM_COVER = (0.1, 0.3)
+SSIM_WINDOW = 11  # the Gaussian window of SSIM (Wang et al. 2004), tf.image.ssim's default
 # The inpainting U-Net's dilated convolutions at its smallest map: after rates 1 and 2 (a 3x3
 # window, then a 5x5 one) every unit of a 4x4 map depends on every other, and of a 7x7 map the
 # centre's on every unit.
@@ -113,11 +115,17 @@ def free_form_masks(n: int, size: int, *, seed: int = 0, cover=FREE_FORM_COVER) 
     """
     n, size = check_int(n, "n"), check_int(size, "size", minimum=4)
     rng = np.random.default_rng([check_int(seed, "seed", minimum=0), 11])
+    # a fraction above 1 would never be reached: the drawing loop would not end
+    if not (isinstance(cover, (tuple, list)) and len(cover) == 2):
+        raise ValueError(f"cover must be (low, high) with 0 < low <= high <= 1, got {cover!r}.")
+    low, high = (check_fraction(v, "each end of cover", "(0, 1]") for v in cover)
+    if low > high:
+        raise ValueError(f"cover must be (low, high) with low <= high, got {cover!r}.")
     radius = brush_radius(size)
     yy, xx = np.mgrid[:size, :size]
     masks = np.zeros((n, size, size, 1), np.float32)
     for mask in masks[..., 0]:
-        target = rng.uniform(*cover)
+        target = rng.uniform(low, high)
         y, x = rng.uniform(0, size, 2)
         while mask.mean() < target:
             if rng.random() < 0.3:  # start a new stroke somewhere else
@@ -150,9 +158,8 @@ def check_masks(images, masks) -> tuple[np.ndarray, np.ndarray]:
         ValueError: images that are not 4-D or not in [0, 1], masks of another size, or masks
             that are not binary.
     """
-    images, masks = np.asarray(images, np.float32), np.asarray(masks, np.float32)
-    if images.ndim != 4:
-        raise ValueError(f"images must be (N, H, W, C), got shape {images.shape}.")
+    images = check_images(images, (None, None, None), value_range=(0, 1), empty=False)
+    masks = np.asarray(masks, np.float32)
     if masks.ndim == 3:
         masks = masks[..., None]
     if masks.shape != (*images.shape[:3], 1):
@@ -166,9 +173,23 @@ def check_masks(images, masks) -> tuple[np.ndarray, np.ndarray]:
             "masks must be binary: 1 (or white) in the hole, 0 (black) where pixels are known; got "
             f"{np.unique(masks).size} distinct values."
         )
-    if images.min() < -1e-3 or images.max() > 1 + 1e-3:
-        raise ValueError(f"images must be in [0, 1], got [{images.min():.3g}, {images.max():.3g}].")
     return images, masks
+
+
+def _check_pair(restored, reference, what: str = "restored") -> tuple[np.ndarray, np.ndarray]:
+    """A non-empty batch of [0, 1] reference images and finite ``restored`` images of the same
+    shape (they may stray outside [0, 1]: a noisy image before clipping), or a clear error."""
+    reference = check_images(
+        reference, (None, None, None), "reference", value_range=(0, 1), empty=False
+    )
+    restored = np.asarray(restored, np.float32)
+    if restored.shape != reference.shape:
+        raise ValueError(
+            f"{what} and reference images differ in shape: {restored.shape} vs {reference.shape}."
+        )
+    if not np.all(np.isfinite(restored)):
+        raise ValueError(f"{what} images contain NaN or infinite values.")
+    return restored, reference
 
 
 def pooled_psnr(restored, reference) -> float:
@@ -179,20 +200,17 @@ def pooled_psnr(restored, reference) -> float:
     pooling the error first keeps every patch's weight equal.
 
     Args:
-        restored: images in [0, 1], any shape.
-        reference: the true images, the same shape.
+        restored: images ``(N, H, W, C)``, in [0, 1] or near it (a noisy image before clipping).
+        reference: the true images ``(N, H, W, C)`` in [0, 1].
 
     Returns:
         The PSNR in dB (at most 120: the error is floored at 1e-12).
 
     Raises:
-        ValueError: arrays of different shapes.
+        ValueError: an empty batch, arrays of different shapes, values that are not finite, or
+            reference images outside [0, 1] (the 1 of ``1 / MSE`` is that range's width).
     """
-    restored, reference = np.asarray(restored, np.float64), np.asarray(reference, np.float64)
-    if restored.shape != reference.shape:
-        raise ValueError(
-            f"restored and reference images differ in shape: {restored.shape} vs {reference.shape}."
-        )
+    restored, reference = (a.astype(np.float64) for a in _check_pair(restored, reference))
     return float(10.0 * np.log10(1.0 / max(np.mean((restored - reference) ** 2), 1e-12)))
 
 
@@ -207,12 +225,17 @@ def mean_ssim(restored, reference) -> float:
 
     Returns:
         The SSIM averaged over the images (1: identical).
+
+    Raises:
+        ValueError: as :func:`pooled_psnr`, and images smaller than the 11x11 window.
     """
-    return float(
-        np.mean(
-            tf.image.ssim(np.asarray(restored, np.float32), np.asarray(reference, np.float32), 1.0)
+    restored, reference = _check_pair(restored, reference)
+    if min(restored.shape[1:3]) < SSIM_WINDOW:
+        raise ValueError(
+            f"SSIM's window is {SSIM_WINDOW}x{SSIM_WINDOW} pixels; the images are "
+            f"{restored.shape[1]}x{restored.shape[2]}."
         )
-    )
+    return float(np.mean(tf.image.ssim(restored, reference, 1.0, filter_size=SSIM_WINDOW)))
 
 
 def hole_mse(filled, reference, masks) -> float:
@@ -227,8 +250,13 @@ def hole_mse(filled, reference, masks) -> float:
 
     Returns:
         The mean squared error per hole pixel and channel (0 when there is no hole).
+
+    Raises:
+        ValueError: as :func:`check_masks` and :func:`pooled_psnr`.
     """
-    filled, reference, masks = (np.asarray(a, np.float64) for a in (filled, reference, masks))
+    filled, reference = _check_pair(filled, reference, "filled")
+    masks = check_masks(reference, masks)[1]
+    filled, reference, masks = (a.astype(np.float64) for a in (filled, reference, masks))
     return float(
         ((filled - reference) ** 2 * masks).sum() / max(masks.sum() * reference.shape[-1], 1.0)
     )
@@ -660,12 +688,17 @@ class _Restorer(GenerativeModel):
         clean = self.as_compute(data[0] if isinstance(data, (tuple, list)) else data)
         return self.record(count_step=False, **self._step_losses(clean, training=False))
 
+    # the degraded images' range: [0, 1] (a downsampled image) or None (noisy, any finite values)
+    input_range = (0, 1)
+
     def _restore(self, degraded, batch_size):
-        degraded = np.asarray(degraded, np.float32)
-        if degraded.ndim != 4 or degraded.shape[-1] != self.channels:
-            raise ValueError(
-                f"images must be (N, H, W, {self.channels}), got shape {degraded.shape}."
-            )
+        degraded = check_images(
+            degraded,
+            (None, None, self.channels),
+            value_range=self.input_range or (-np.inf, np.inf),
+            empty=False,
+            hint="Images in [0, 255]: divide them by 255.",
+        )
         return np.clip(run_network(self.network, degraded, batch_size), 0.0, 1.0)
 
 
@@ -786,6 +819,8 @@ class Denoiser(_Restorer):
             "depth": self.depth,
             "noise_std": self.noise_std,
         }
+
+    input_range = None  # noisy images stray outside [0, 1]; they are not clipped first
 
     def degrade(self, clean):
         """Add Gaussian noise of standard deviation ``noise_std`` from the model's seeded noise.
