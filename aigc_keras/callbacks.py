@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from . import viz
-from .validation import check_int
+from .validation import check_int, check_non_negative, check_positive
 
 
 def _fixed_samples(model, n: int, seed: int, labels=None):
@@ -538,19 +538,12 @@ class LiveTraining(keras.callbacks.Callback):
         stop_after_s: float | None = None,
     ):
         super().__init__()
-        if isinstance(every_s, bool) or not isinstance(every_s, int | float) or every_s < 0:
-            raise ValueError(f"every_s should be a number of seconds >= 0, got {every_s!r}.")
-        if stop_after_s is not None and (
-            isinstance(stop_after_s, bool)
-            or not isinstance(stop_after_s, int | float)
-            or not stop_after_s > 0
-        ):
-            raise ValueError(
-                f"stop_after_s should be a number of seconds > 0, or None, got {stop_after_s!r}."
-            )
-        self.stop_after_s = None if stop_after_s is None else float(stop_after_s)
+        every_s = check_non_negative(every_s, "every_s (seconds)")  # finite; NumPy numbers too
+        self.stop_after_s = (
+            None if stop_after_s is None else check_positive(stop_after_s, "stop_after_s (seconds)")
+        )
         self.budget_steps, self.budget_seconds = 0, 0.0
-        if not (grid is None or grid == "auto" or callable(grid)):
+        if not (grid is None or callable(grid) or (isinstance(grid, str) and grid == "auto")):
             raise ValueError(
                 f"grid should be 'auto', None or a callable returning a picture, got {grid!r}."
             )

@@ -1320,8 +1320,8 @@ def _dream(args) -> None:
 
 
 def _check_learning_rate(args) -> None:
-    if args.learning_rate <= 0:
-        raise ValueError(f"--learning-rate must be > 0, got {args.learning_rate}.")
+    if not math.isfinite(args.learning_rate) or args.learning_rate <= 0:
+        raise ValueError(f"--learning-rate must be a finite number > 0, got {args.learning_rate}.")
 
 
 def _stylize(args) -> None:
@@ -1349,9 +1349,10 @@ def _stylize(args) -> None:
     else:
         _check_learning_rate(args)
         for flag in ("style_weight", "content_weight", "tv_weight"):
-            if getattr(args, flag) < 0:
+            if not math.isfinite(getattr(args, flag)) or getattr(args, flag) < 0:
                 raise ValueError(
-                    f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}."
+                    f"--{flag.replace('_', '-')} must be a finite number >= 0, got "
+                    f"{getattr(args, flag)}."
                 )
         example = style.read_style(args.style)
     photo = data.read_image(pathlib.Path(args.input).expanduser(), 3) / 255.0

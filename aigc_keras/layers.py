@@ -625,7 +625,15 @@ def diff_augment(images, draws, policy=AUGMENTS):
     """
     import tensorflow as tf
 
-    x = images
+    if isinstance(policy, str) or any(name not in AUGMENTS for name in policy):
+        raise ValueError(  # an unknown name was skipped, and the batch came back unchanged
+            f"policy must be a sequence of names from {', '.join(AUGMENTS)}, got {policy!r}."
+        )
+    x, draws = tf.convert_to_tensor(images), tf.convert_to_tensor(draws)
+    if x.shape.rank != 4 or x.shape[1] is None or x.shape[1] != x.shape[2]:
+        raise ValueError(f"diff_augment needs square images (B, S, S, C), got {tuple(x.shape)}.")
+    if draws.shape.rank != 2 or draws.shape[-1] != 8:
+        raise ValueError(f"draws must be (B, 8) uniforms in [0, 1), got {tuple(draws.shape)}.")
     size, channels = x.shape[1], x.shape[3]
 
     def u(i):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import pathlib
+import warnings
 
 import numpy as np
 
@@ -37,8 +38,24 @@ def to_uint8(images, value_range=(-1, 1)) -> np.ndarray:
         images = images[..., None]
     if images.ndim != 4:
         raise ValueError(f"images must be N x H x W x C (or N x H x W), got shape {images.shape}.")
-    unit = np.clip(to_unit(images, value_range), 0.0, 1.0)
-    return np.round(unit * 255).astype(np.uint8)
+    unit = np.asarray(to_unit(images, value_range), np.float64)
+    finite = np.isfinite(unit)
+    if not finite.all():  # a warning, not an error: a grid drawn as a training diverges still shows
+        warnings.warn(
+            f"{np.size(unit) - finite.sum()} pixel values are NaN or infinite; they are drawn "
+            "black (NaN, -inf) or white (inf).",
+            stacklevel=2,
+        )
+        unit = np.nan_to_num(unit, nan=0.0, posinf=1.0, neginf=0.0)
+    if finite.any() and (unit[finite].min() < -1.0 or unit[finite].max() > 2.0):
+        low, high = images[finite].min(), images[finite].max()
+        warnings.warn(
+            f"the images lie in [{low:.4g}, {high:.4g}], far outside value_range {value_range!r}: "
+            "drawn clipped; pass the value_range they are in (uint8 images: divide by 255 and "
+            "use (0, 1)).",
+            stacklevel=2,
+        )
+    return np.round(np.clip(unit, 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def image_grid(

@@ -628,6 +628,11 @@ BAD_CALLS = [
     (lambda: _generative().generate(0), ValueError, "n must be a positive integer"),
     (lambda: _generative().generate(2.5), ValueError, "n must be a positive integer, got 2.5"),
     (lambda: _generative().generate(4, seed=-1), ValueError, "seed"),
+    (
+        lambda: _generative().generate(2, temperature=0.5),  # it named a private method
+        ValueError,
+        "TinyGAN.generate has no option 'temperature'; it takes n, labels, seed, batch_size.",
+    ),
     (lambda: _generative().generate(labels=[1, 2]), ValueError, "not class-conditional"),
     (
         lambda: _generative().load_checkpoint("/no/such.npz"),

@@ -236,7 +236,10 @@ def test_texture_command_writes_textures_and_refuses_a_file_that_is_not_an_image
     assert "could not read" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main([*arguments, "--learning-rate", "-1", "--out", str(out)])
-    assert "--learning-rate must be > 0, got -1.0" in capsys.readouterr().err
+    assert "--learning-rate must be a finite number > 0, got -1.0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # NaN passed "<= 0" and the texture came out black
+        cli.main([*arguments, "--learning-rate", "nan", "--out", str(out)])
+    assert "--learning-rate must be a finite number > 0, got nan" in capsys.readouterr().err
 
 
 def test_stylize_command_moves_a_photograph_toward_the_style_and_refuses_bad_weights(
@@ -262,8 +265,11 @@ def test_stylize_command_moves_a_photograph_toward_the_style_and_refuses_bad_wei
     assert "wrote 40x27 to" in printed
     assert np.asarray(Image.open(out)).shape == (27, 40, 3)  # the photograph's aspect kept
     for flag, value, message in [
-        ("--content-weight", "-1", "--content-weight must be >= 0, got -1.0"),
-        ("--learning-rate", "0", "--learning-rate must be > 0, got 0.0"),
+        ("--content-weight", "-1", "--content-weight must be a finite number >= 0, got -1.0"),
+        ("--tv-weight", "inf", "--tv-weight must be a finite number >= 0, got inf"),
+        ("--style-weight", "nan", "--style-weight must be a finite number >= 0, got nan"),
+        ("--learning-rate", "0", "--learning-rate must be a finite number > 0, got 0.0"),
+        ("--learning-rate", "nan", "--learning-rate must be a finite number > 0, got nan"),
     ]:
         with pytest.raises(SystemExit):
             cli.main([*arguments, flag, value, "--out", str(out)])

@@ -113,6 +113,14 @@ def test_diff_augment_neutral_draws_shift_and_cutout():
         tape.watch(x)
         total = tf.reduce_sum(layers.diff_augment(x, neutral * 0.7, layers.AUGMENTS))
     assert float(tf.reduce_sum(tf.abs(tape.gradient(total, x)))) > 0  # differentiable
+    # a misspelt name was skipped (the batch came back unchanged); a wide batch was cropped
+    for policy in (("colour",), "color"):
+        with pytest.raises(ValueError, match="policy must be a sequence of names from translation"):
+            layers.diff_augment(x, neutral, policy)
+    with pytest.raises(ValueError, match=r"square images \(B, S, S, C\), got \(2, 8, 16, 3\)"):
+        layers.diff_augment(x[:, :8], neutral, ("translation",))
+    with pytest.raises(ValueError, match=r"draws must be \(B, 8\)"):
+        layers.diff_augment(x, neutral[:, :4], ("color",))
 
 
 # --- the model -----------------------------------------------------------------------------------
@@ -135,12 +143,33 @@ def test_refusals():
     with pytest.raises(ValueError, match="augment must be a subset of translation, cutout, color"):
         make_small(augment="flip")
     model = make_small()
-    with pytest.raises(ValueError, match=r"truncation_psi must be a number in \[0, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"truncation_psi \(1: no truncation\) must be in \[0, 1\]"
+    ):
         model.generate(2, truncation_psi=1.5)
+    assert model.generate(1, seed=0, truncation_psi=np.float32(0.5)).shape[0] == 1  # NumPy psi
     with pytest.raises(ValueError, match="noise must hold 5 maps"):
         model.generate(2, noise=[np.zeros((1, 4, 4, 1))])
     with pytest.raises(ValueError, match="crossover_layer must be in 0..6"):
         model.style_mix(np.zeros((1, 16)), np.zeros((1, 16)), 7)
+    z = np.zeros((2, 16), np.float32)
+    cases = [
+        # one fine latent was broadcast over both rows; out-of-range crossovers ran as "no mixing"
+        (lambda: model.style_mix(z, z[:1], 3), "z_coarse and z_fine must have the same shape"),
+        (lambda: model.style_mix(z * np.nan, z, 3), "z_coarse contain NaN"),
+        (lambda: model.mix(z, z, -3), "crossover must be in 0..6, got -3"),
+        (lambda: model.mix(z, z, 99), "crossover must be in 0..6, got 99"),
+        (lambda: model.noise_variation(np.zeros(8)), r"z must be one latent.*got the shape \(8,\)"),
+        (lambda: model.synthesize(model.mix(z, z, 6), seed=-1), "seed must be a non-negative"),
+        (lambda: model.generate(2, batch_size=0), "batch_size must be a positive integer"),
+        (
+            lambda: stylegan.sample_exported(model.export_generator(), 1, truncation=2.0),
+            "truncation",
+        ),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
 
 
 def test_mixing_replaces_only_the_styles_from_the_crossover_on():

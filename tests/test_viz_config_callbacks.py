@@ -5,6 +5,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import warnings
 
 import keras
 import numpy as np
@@ -26,6 +27,17 @@ def test_image_grid_layout_and_values():
     assert levels.ravel().tolist() == [32, 223]
     with pytest.raises(ValueError, match="N x H x W x C"):
         viz.image_grid(np.zeros((2, 3)))
+    # NaN pixels and images on another scale were drawn without a word (black; all white)
+    with pytest.warns(
+        UserWarning, match="2 pixel values are NaN or infinite; they are drawn black"
+    ):
+        drawn = viz.to_uint8(np.array([[[[np.nan]], [[-np.inf]], [[0.0]]]]))
+    assert drawn.ravel().tolist() == [0, 0, 128]
+    with pytest.warns(UserWarning, match=r"lie in \[0, 240\], far outside value_range \(-1, 1\)"):
+        viz.image_grid(np.arange(0, 320, 80).reshape(4, 1, 1, 1).astype(np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a sample slightly past the range is only clipped
+        assert viz.to_uint8(np.full((1, 1, 1, 1), 1.02)).item() == 255
 
 
 def test_interpolation_endpoints_and_sphere():
@@ -485,11 +497,13 @@ def test_live_training_prints_progress_at_least_every_interval(capsys, digits8):
             mean = np.mean([p[key] for p in points])
             assert mean == pytest.approx(every.epoch_records[epoch][key], rel=1e-5)
         assert np.ptp([p["d_loss"] for p in points]) > 0  # not the same value repeated
-    for bad in (-1, "10", True):
-        with pytest.raises(ValueError, match="every_s should be a number of seconds"):
+    for bad in (-1, "10", True, float("nan"), float("inf")):  # NaN passed "< 0"
+        with pytest.raises(ValueError, match=r"every_s \(seconds\) must be a number >= 0"):
             callbacks.LiveTraining(every_s=bad)
-    with pytest.raises(ValueError, match="grid should be 'auto', None or a callable"):
-        callbacks.LiveTraining(grid="samples")
+    assert callbacks.LiveTraining(every_s=np.float32(2.5)).every_s == 2.5  # NumPy numbers too
+    for grid in ("samples", np.zeros((2, 2))):  # an array raised "truth value ... is ambiguous"
+        with pytest.raises(ValueError, match="grid should be 'auto', None or a callable"):
+            callbacks.LiveTraining(grid=grid)
 
 
 def test_a_time_budget_stops_training_and_a_rerun_knows_what_it_trained(capsys, tmp_path, digits8):
@@ -529,8 +543,10 @@ def test_a_time_budget_stops_training_and_a_rerun_knows_what_it_trained(capsys, 
     again, rerun = run()
     assert rerun.status == "already trained" and int(again.optimizers["generator"].iterations) == 5
     assert (rerun.budget_steps, rerun.budget_seconds) == (5, 8.0)
-    for bad in (0, -1, "10", True):
-        with pytest.raises(ValueError, match="stop_after_s should be a number of seconds > 0"):
+    for bad in (0, -1, "10", True, float("inf")):
+        with pytest.raises(
+            ValueError, match=r"stop_after_s \(seconds\) must be a finite number > 0"
+        ):
             callbacks.LiveTraining(stop_after_s=bad)
 
 

@@ -923,6 +923,18 @@ class GenerativeModel(Checkpointable, keras.Model):
         Returns:
             Float32 images ``(n, H, W, C)`` in ``value_range``.
         """
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        taken = [  # the sampling options this model's sample_from_latents names
+            name
+            for name, parameter in inspect.signature(self.sample_from_latents).parameters.items()
+            if parameter.kind in named and name not in ("latents", "labels")
+        ]
+        unknown = sorted(set(options) - set(taken))
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__}.generate has no option {unknown[0]!r}; it takes n, labels, "
+                f"seed, batch_size{''.join(', ' + name for name in taken)}."
+            )
         n, labels = self._check_labels(n, labels)
         n = check_int(n, "n")
         batch_size = check_int(batch_size, "batch_size")

@@ -45,7 +45,7 @@ from ..layers import (
     diff_augment,
 )
 from ..spec import ModelSpec, Option
-from ..validation import check_int
+from ..validation import check_fraction, check_int, is_int
 from .base import GenerativeModel
 
 
@@ -423,6 +423,8 @@ class StyleGAN(GenerativeModel):
         Returns:
             The style stack ``(B, num_styles, w_dim)``.
         """
+        if is_int(crossover) and not 0 <= crossover <= self.num_styles:
+            raise ValueError(f"crossover must be in 0..{self.num_styles}, got {crossover}.")
         crossover = tf.cast(tf.broadcast_to(crossover, tf.shape(w_first)[:1]), tf.int32)
         later = tf.range(self.num_styles)[None, :] >= crossover[:, None]  # (B, num_styles)
         return tf.where(later[..., None], self._broadcast(w_second), self._broadcast(w_first))
@@ -506,16 +508,15 @@ class StyleGAN(GenerativeModel):
     # --- sampling (the EMA generator) ----------------------------------------------------------
 
     def _check_psi(self, truncation_psi):
-        if (
-            isinstance(truncation_psi, bool)
-            or not isinstance(truncation_psi, (int, float))
-            or not 0.0 <= truncation_psi <= 1.0
-        ):
-            raise ValueError(
-                f"truncation_psi must be a number in [0, 1] (1: no truncation), "
-                f"got {truncation_psi!r}."
-            )
-        return float(truncation_psi)
+        return check_fraction(truncation_psi, "truncation_psi (1: no truncation)", "[0, 1]")
+
+    def _check_latents(self, z, what: str) -> np.ndarray:
+        z = np.asarray(z, np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim or len(z) == 0:
+            raise ValueError(f"{what} must be (B, {self.latent_dim}) with B >= 1, got {z.shape}.")
+        if not np.all(np.isfinite(z)):
+            raise ValueError(f"{what} contain NaN or infinite values.")
+        return z
 
     def _styles_for_sampling(self, latents, truncation_psi):
         w = self.mapping_ema(tf.convert_to_tensor(latents, tf.float32), training=False)
@@ -562,6 +563,8 @@ class StyleGAN(GenerativeModel):
             Float32 images ``(B, H, W, C)`` clipped to [-1, 1].
         """
         ws = tf.convert_to_tensor(ws, tf.float32)
+        if seed is not None:
+            seed = check_int(seed, "seed", minimum=0)
         batch = int(ws.shape[0])
         maps = self._noise_maps(batch, seed) if noise is None else self._fixed_noise(noise, batch)
         images = self.synthesis_ema([ws, *maps], training=False)
@@ -596,6 +599,7 @@ class StyleGAN(GenerativeModel):
         """
         n, _ = self._check_labels(n, labels)
         n, psi = check_int(n, "n"), self._check_psi(truncation_psi)
+        batch_size = check_int(batch_size, "batch_size")
         if seed is not None:
             check_int(seed, "seed", minimum=0)
         latents = (
@@ -646,6 +650,13 @@ class StyleGAN(GenerativeModel):
                 f"crossover_layer must be in 0..{self.num_styles}, got {crossover_layer}."
             )
         psi = self._check_psi(truncation_psi)
+        z_coarse = self._check_latents(z_coarse, "z_coarse")
+        z_fine = self._check_latents(z_fine, "z_fine")
+        if z_coarse.shape != z_fine.shape:  # one fine latent was broadcast over every row
+            raise ValueError(
+                f"z_coarse and z_fine must have the same shape (one pair per row), got "
+                f"{z_coarse.shape} and {z_fine.shape}."
+            )
         ws = self.mix(
             self._styles_for_sampling(z_coarse, psi),
             self._styles_for_sampling(z_fine, psi),
@@ -668,7 +679,13 @@ class StyleGAN(GenerativeModel):
             Float32 images ``(n, H, W, C)`` in [-1, 1].
         """
         n = check_int(n, "n")
-        z = np.reshape(np.asarray(z, np.float32), (1, self.latent_dim))
+        z = np.asarray(z, np.float32)
+        if z.size != self.latent_dim:
+            raise ValueError(
+                f"z must be one latent, (latent_dim,) or (1, latent_dim) with latent_dim "
+                f"{self.latent_dim}, got the shape {z.shape}."
+            )
+        z = self._check_latents(z.reshape(1, self.latent_dim), "z")
         w = self._styles_for_sampling(np.repeat(z, n, axis=0), self._check_psi(truncation_psi))
         return self.synthesize(self._broadcast(w), seed=seed)
 
@@ -735,10 +752,12 @@ def sample_exported(network, n: int, *, seed: int = 0, classes=None, truncation=
     """
     if classes is not None:
         raise ValueError("--classes needs a class-conditional generator.")
+    n, seed = check_int(n, "n"), check_int(seed, "seed", minimum=0)
+    truncation = check_fraction(1.0 if truncation is None else truncation, "truncation", "[0, 1]")
     rng = np.random.default_rng(seed)
     inputs = network.inputs
     latents = rng.standard_normal((n, inputs[0].shape[1])).astype(np.float32)
-    psi = np.full((n, 1), 1.0 if truncation is None else truncation, np.float32)
+    psi = np.full((n, 1), truncation, np.float32)
     noise = [rng.standard_normal((n, *t.shape[1:])).astype(np.float32) for t in inputs[2:]]
     images = network([latents, psi, *noise], training=False)
     return np.clip(keras.ops.convert_to_numpy(images), -1.0, 1.0)
