@@ -32,7 +32,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from .validation import check_int
+from .validation import check_int, check_positive
 
 
 def instance_norm(name: str, epsilon: float = 1e-5) -> layers.Layer:
@@ -46,6 +46,7 @@ def instance_norm(name: str, epsilon: float = 1e-5) -> layers.Layer:
         A ``keras.layers.GroupNormalization`` layer with one group per channel, for
         ``NHWC`` inputs.
     """
+    epsilon = check_positive(epsilon, "epsilon")  # -1 gave NaN outputs
     return layers.GroupNormalization(groups=-1, epsilon=epsilon, name=name)
 
 
@@ -833,9 +834,7 @@ class SinusoidalEmbedding(layers.Layer):
         self.dim = check_int(dim, "dim", minimum=2)
         if self.dim % 2:
             raise ValueError(f"dim must be even (half sines, half cosines), got {dim}.")
-        if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
-            raise ValueError(f"scale must be a positive number, got {scale!r}.")
-        self.scale = float(scale)
+        self.scale = check_positive(scale, "scale")  # infinity gave NaN embeddings
 
     def call(self, t):
         t = ops.reshape(ops.cast(t, "float32"), (-1, 1)) * self.scale

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from keras import ops
 
-from .validation import check_fraction
+from .validation import check_fraction, check_positive
 
 
 def _f32(x):
@@ -180,7 +180,14 @@ def gaussian_nll(images, mean, sigma: float):
     """
     import math
 
+    sigma = check_positive(sigma, "sigma")  # 0 and -1 gave "math domain error"
     x, mean = _f32(images), _f32(mean)
+    given = (tuple(x.shape[1:]), tuple(mean.shape[1:]))
+    if None not in given[0] + given[1] and given[0] != given[1]:  # a broadcast mean summed
+        raise ValueError(
+            f"mean must have the images' shape, got {tuple(mean.shape)} for images "
+            f"{tuple(x.shape)}."
+        )
     squared = ops.reshape(ops.square(x - mean), (ops.shape(x)[0], -1))
     pixels = math.prod(x.shape[1:])  # static even when the batch is not
     return ops.sum(squared, axis=-1) / (2.0 * sigma**2) + pixels * (

@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from .validation import check_int, is_int
+from .validation import check_finite, check_int, check_non_negative, is_int
 
 # --- input checks -----------------------------------------------------------------------
 
@@ -137,6 +137,14 @@ def frechet_distance_from_statistics(mu_a, sigma_a, mu_b, sigma_b) -> float:
     for value in (mu_a, mu_b, sigma_a, sigma_b):
         if not np.all(np.isfinite(value)):
             raise ValueError("statistics contain NaN or infinite values.")
+    for sigma, what in ((sigma_a, "sigma_a"), (sigma_b, "sigma_b")):
+        # a covariance is symmetric with variances >= 0 (-I gave a distance of 0)
+        scale = max(float(np.abs(sigma).max()), 1e-300)
+        if not np.allclose(sigma, sigma.T, rtol=0.0, atol=1e-6 * scale) or np.diag(sigma).min() < 0:
+            raise ValueError(
+                f"{what} is not a covariance matrix: it must be symmetric with variances >= 0 on "
+                "its diagonal."
+            )
     diff = mu_a - mu_b
     distance = (
         diff @ diff
@@ -251,7 +259,11 @@ def mmd2_unbiased(a: np.ndarray, b: np.ndarray) -> float:
 
     Returns:
         The estimate, a float (may be negative).
+
+    Raises:
+        ValueError: arrays that are not ``N x D`` with N >= 2 finite rows, or of different D.
     """
+    a, b = _pair(a, b, ("a", "b"))  # one row gave 0 / 0
     m, n = len(a), len(b)
     k_aa, k_bb, k_ab = polynomial_kernel(a, a), polynomial_kernel(b, b), polynomial_kernel(a, b)
     return float(
@@ -426,6 +438,8 @@ def resample(metric, *arrays, draws: int = 20, seed: int = 0) -> np.ndarray:
         The ``draws`` values, float64.
     """
     draws = check_int(draws, "draws", minimum=2)
+    if not callable(metric):
+        raise ValueError(f"metric must be a function of the arrays, got {metric!r}.")
     if not arrays:
         raise ValueError("resample needs at least one array to resample.")
     rows = {len(a) for a in arrays}
@@ -436,8 +450,23 @@ def resample(metric, *arrays, draws: int = 20, seed: int = 0) -> np.ndarray:
         )
     n = rows.pop()
     rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
-    picks = (rng.integers(0, n, n) for _ in range(draws))
-    return np.array([float(metric(*(np.asarray(a)[p] for a in arrays))) for p in picks])
+    values = []
+    for draw in range(draws):
+        pick = rng.integers(0, n, n)
+        value = metric(*(np.asarray(a)[pick] for a in arrays))
+        try:
+            values.append(check_finite(value, "metric's value"))
+        except ValueError:
+            raise ValueError(
+                f"metric must return one finite number; on draw {draw} it returned {value!r}"
+                + (
+                    " (a pair, like kernel_distance's mean and spread: return one of them)"
+                    if isinstance(value, tuple)
+                    else ""
+                )
+                + "."
+            ) from None
+    return np.array(values)
 
 
 def bootstrap(metric, real, generated, *, draws: int = 20, seed: int = 0) -> np.ndarray:
@@ -465,6 +494,10 @@ def _check_verdict_options(names, lower_is_better) -> None:
         raise ValueError(f"lower_is_better must be True or False, got {lower_is_better!r}.")
     if not isinstance(names, (tuple, list)) or len(names) != 2:
         raise ValueError(f"names must be a pair of names, got {names!r}.")
+    if str(names[0]) == str(names[1]):
+        raise ValueError(
+            f"names must differ, or the verdict cannot say which is better: {names!r}."
+        )
 
 
 def compare(a, b, *, names=("A", "B"), lower_is_better: bool = True) -> dict:
@@ -487,7 +520,14 @@ def compare(a, b, *, names=("A", "B"), lower_is_better: bool = True) -> dict:
         ``a - b``, the spread, and ``"<name> better"`` or ``"tie"``.
     """
     _check_verdict_options(names, lower_is_better)
-    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    given = (np.asarray(a), np.asarray(b))
+    for values, name in zip(given, names, strict=True):
+        if values.ndim != 1 or values.dtype == bool or not np.issubdtype(values.dtype, np.number):
+            raise ValueError(
+                f"compare needs a 1-D sequence of numbers per model; {name} has "
+                f"{values.dtype} values of shape {values.shape}."
+            )
+    a, b = (values.astype(np.float64) for values in given)
     for values, name in ((a, names[0]), (b, names[1])):
         if len(values) < 2 or not np.all(np.isfinite(values)):
             raise ValueError(
@@ -522,11 +562,12 @@ def compare_figures(
         The same dict as :func:`compare`.
     """
     _check_verdict_options(names, lower_is_better)
-    values = [float(v) for v in (mean_a, sd_a, mean_b, sd_b)]
-    if not all(np.isfinite(values)) or min(values[1], values[3]) < 0:
-        raise ValueError(
-            f"compare_figures needs finite figures and standard deviations >= 0, got {values}."
-        )
+    values = [
+        check_finite(mean_a, "mean_a"),
+        check_non_negative(sd_a, "sd_a"),
+        check_finite(mean_b, "mean_b"),
+        check_non_negative(sd_b, "sd_b"),
+    ]
     gap = values[0] - values[2]
     spread = float(np.hypot(values[1], values[3]))
     if abs(gap) <= 2 * spread:

@@ -293,8 +293,18 @@ def test_compare_calls_a_win_only_beyond_twice_the_spread():
     # From figures: a seed spread of 0.5 on each side turns the same gap of 1.0 into a tie.
     assert metrics.compare_figures(10.0, 0.1, 11.0, 0.1)["verdict"] == "A better"
     assert metrics.compare_figures(10.0, 0.5, 11.0, 0.5)["verdict"] == "tie"
-    with pytest.raises(ValueError, match="standard deviations >= 0"):
+    with pytest.raises(ValueError, match="sd_a must be a number >= 0, got -0.1"):
         metrics.compare_figures(10.0, -0.1, 11.0, 0.1)
+    # True was read as 1.0 and the verdict said "A better"; strings were parsed; a 2-D set flattened
+    for call, message in (
+        (lambda: metrics.compare_figures(True, 0.1, 2, 0.1), "mean_a must be a finite real number"),
+        (lambda: metrics.compare_figures(1, 0.1, "2", 0.1), "mean_b must be a finite real number"),
+        (lambda: metrics.compare(["1", "2"], b), "a 1-D sequence of numbers per model; A has <U1"),
+        (lambda: metrics.compare([[1, 2], [3, 4]], b), r"A has int64 values of shape \(2, 2\)"),
+        (lambda: metrics.compare(a, b, names=("A", "A")), "names must differ"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            call()
     # a truthy string is not a direction, and a verdict needs two names
     with pytest.raises(ValueError, match="lower_is_better must be True or False, got 'yes'"):
         metrics.compare(a, b, lower_is_better="yes")
@@ -304,6 +314,22 @@ def test_compare_calls_a_win_only_beyond_twice_the_spread():
 
 def test_kid_and_resampling_refuse_what_they_cannot_use():
     a, b = _gaussian(20, 4, 1), _gaussian(20, 4, 2)
+    # one row gave 0 / 0 = NaN; a covariance of -I gave a distance of 0
+    with pytest.raises(ValueError, match="a needs at least 2 samples, got 1"):
+        metrics.mmd2_unbiased(a[:1], b)
+    with pytest.raises(ValueError, match="sigma_a is not a covariance matrix"):
+        metrics.frechet_distance_from_statistics(np.zeros(4), -np.eye(4), np.zeros(4), np.eye(4))
+    with pytest.raises(ValueError, match="sigma_b is not a covariance matrix"):
+        metrics.frechet_distance_from_statistics(
+            np.zeros(2), np.eye(2), np.zeros(2), [[1, 0.5], [0, 1]]
+        )
+    # a metric returning a pair, NaN or no function at all: one message saying what it returned
+    with pytest.raises(ValueError, match="on draw 0 it returned .*a pair, like kernel_distance"):
+        metrics.bootstrap(metrics.kernel_distance, a, b)
+    with pytest.raises(ValueError, match="on draw 0 it returned nan"):
+        metrics.resample(lambda x: float("nan"), a)
+    with pytest.raises(ValueError, match="metric must be a function of the arrays, got 3"):
+        metrics.resample(3, a)
     with pytest.raises(ValueError, match="subset_size must be an integer >= 2, got 1"):
         metrics.kernel_distance(a, b, subsets=5, subset_size=1)
     for call in (

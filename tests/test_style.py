@@ -395,3 +395,24 @@ def test_the_style_pictures_are_the_offline_data_s():
     from aigc_keras import data
 
     assert style.STYLE_PICTURES == (*data.PHOTOS, *data.TEXTURES)
+
+
+def test_read_style_takes_paths_and_refuses_a_side_it_cannot_use(tmp_path):
+    from PIL import Image
+    from skimage import data as skdata
+
+    Image.fromarray(skdata.coffee()).save(tmp_path / "coffee.png")  # 600 x 400
+    assert style.read_style(tmp_path / "coffee.png", max_side=60).shape == (40, 60, 3)  # a Path
+    for side in (0, -5, True, 2.5):  # each gave a 1x1 style before
+        with pytest.raises(ValueError, match="max_side must be a positive integer"):
+            style.read_style("coffee", max_side=side)
+
+
+def test_layer_settings_that_give_nan_are_refused():
+    from aigc_keras import layers
+
+    with pytest.raises(ValueError, match="epsilon must be a finite number > 0, got -1.0"):
+        layers.instance_norm("norm", epsilon=-1.0)
+    with pytest.raises(ValueError, match="scale must be a finite number > 0, got inf"):
+        layers.SinusoidalEmbedding(4, scale=float("inf"))
+    assert layers.SinusoidalEmbedding(4, scale=np.float32(10)).scale == 10.0

@@ -49,6 +49,11 @@ def test_reconstruction_likelihoods_match_scipy():
     mean = rng.uniform(-1, 1, x.shape).astype(np.float32)
     nll = -stats.norm.logpdf(x, mean, 0.2).reshape(3, -1).sum(1)
     np.testing.assert_allclose(losses.gaussian_nll(x, mean, 0.2), nll, rtol=1e-5)
+    for sigma in (0, -1, float("nan"), "0.1"):  # "math domain error" or NaN before
+        with pytest.raises(ValueError, match="sigma must be a finite number > 0"):
+            losses.gaussian_nll(x, mean, sigma)
+    with pytest.raises(ValueError, match=r"mean must have the images' shape, got \(3, 4, 4, 3\)"):
+        losses.gaussian_nll(x, np.repeat(mean, 3, axis=-1), 0.2)  # was broadcast: 3x the squares
 
 
 def test_gaussian_log_density_and_log_mean_exp_match_scipy():

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 
 import keras
 import numpy as np
@@ -739,16 +740,17 @@ def read_style(source, max_side: int = STYLE_SIDE) -> np.ndarray:
     Raises:
         ValueError: a name that is neither a picture nor a readable image file.
     """
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
     if not isinstance(source, str) or not source:
         raise ValueError(f"a style is an image file or a picture name, got {source!r}.")
+    max_side = check_int(max_side, "max_side")  # 0, -5 and True each gave a 1x1 style
     if source in STYLE_PICTURES:
         from skimage import data as skdata
 
         image = getattr(skdata, source)().astype(np.float32)
         image = np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
     else:
-        import os
-
         if not os.path.exists(os.path.expanduser(source)):
             raise ValueError(
                 f"style {source!r} is neither an image file nor one of the offline pictures: "
