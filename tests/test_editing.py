@@ -165,6 +165,19 @@ def test_bad_images_masks_and_options_are_refused():
         upscaler.upscale(images * 255)
     with pytest.raises(ValueError, match="NaN or infinite"):
         upscaler.upscale(images * np.nan)
+    # TV denoising read a single (H, W, C) image as H images and took negative weights
+    for call, message in (
+        (lambda: editing.tv_denoise(images[0], weights=[0.1]), r"must have shape \(N, H, W, C\)"),
+        (lambda: editing.tv_denoise(images, weights=[-0.1]), "each TV weight must be a finite"),
+        (lambda: editing.tv_denoise(images, weights=0.1), "weights must be a non-empty list"),
+        (
+            lambda: editing.tv_denoise(images, reference=images[:1]),
+            "noisy and reference images differ",
+        ),
+    ):
+        with pytest.raises(ValueError, match=message):
+            call()
+    assert editing.SuperResolution(scale=np.int64(2), width=8, blocks=1).scale == 2  # NumPy ints
     denoiser = editing.Denoiser(channels=3, width=8)
     assert denoiser.denoise(images + 0.3).shape == images.shape  # noisy inputs leave [0, 1]
     with pytest.raises(ValueError, match="NaN or infinite"):

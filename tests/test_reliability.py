@@ -629,6 +629,13 @@ BAD_CALLS = [
     (lambda: _generative().generate(2.5), ValueError, "n must be a positive integer, got 2.5"),
     (lambda: _generative().generate(4, seed=-1), ValueError, "seed"),
     (
+        lambda: gan.ConditionalGAN(image_size=28, width=4, latent_dim=4, num_classes=3).generate(
+            labels=[]
+        ),
+        ValueError,
+        "labels is empty; pass at least one class id",  # it said "n must be a positive integer"
+    ),
+    (
         lambda: _generative().generate(2, temperature=0.5),  # it named a private method
         ValueError,
         "TinyGAN.generate has no option 'temperature'; it takes n, labels, seed, batch_size.",

@@ -891,6 +891,8 @@ class GenerativeModel(Checkpointable, keras.Model):
         if self.num_classes is None:
             raise ValueError(f"{type(self).__name__} is not class-conditional; do not pass labels.")
         labels = np.asarray(labels)
+        if labels.size == 0:
+            raise ValueError("labels is empty; pass at least one class id.")
         if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
             raise ValueError("labels must be a 1-D sequence of integer class ids.")
         if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):

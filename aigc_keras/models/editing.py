@@ -30,8 +30,10 @@ from ..validation import (
     check_images,
     check_int,
     check_non_negative,
+    check_positive,
     fraction_from_text,
     int_from_text,
+    is_int,
 )
 from .base import GenerativeModel
 from .networks import (  # noqa: F401 (editing.run_network)
@@ -307,11 +309,16 @@ def tv_denoise(images, weights=(0.03, 0.06, 0.1, 0.15), reference=None):
     """
     from skimage.restoration import denoise_tv_chambolle
 
-    images = np.asarray(images, np.float32)
+    images = check_images(images, (None, None, None), "noisy images", value_range=(-np.inf, np.inf))
+    if not isinstance(weights, (tuple, list)) or not weights:
+        raise ValueError(f"weights must be a non-empty list of numbers > 0, got {weights!r}.")
+    weights = [check_positive(w, "each TV weight") for w in weights]
     if reference is None and len(weights) != 1:
         raise ValueError(
             "pass the clean reference images to choose among several weights, or a single weight."
         )
+    if reference is not None:
+        reference = _check_pair(images, reference, "noisy")[1]
     best = None
     for weight in weights:
         out = np.stack(
@@ -720,15 +727,15 @@ class SuperResolution(_Restorer):
     xla_unsupported = "bicubic upsampling (TensorFlow's ResizeBicubic) has no XLA kernel"
 
     def __init__(self, scale=2, channels=3, width=32, blocks=4, seed=0, **kwargs):
-        if scale not in (2, 4) or isinstance(scale, bool):
+        if not is_int(scale) or scale not in (2, 4):
             raise ValueError(f"scale must be 2 or 4, got {scale!r}.")
         super().__init__(channels=channels, seed=seed, **kwargs)
         self.scale, self.width, self.blocks = (
-            scale,
+            int(scale),
             check_int(width, "width"),
             check_int(blocks, "blocks", minimum=0),
         )
-        self.network = build_super_resolution_network(scale, self.channels, self.width, self.blocks)
+        self.network = build_super_resolution_network(self.scale, self.channels, self.width, self.blocks)
         self.build_now(np.zeros((1, 8, 8, self.channels), np.float32))
 
     def get_config(self):
