@@ -1198,6 +1198,8 @@ def _write_each(network, args, channels: int, size: int | None, apply) -> int:
     source = pathlib.Path(args.input).expanduser()
     files = data.image_files(source, strict=args.strict)
     out = pathlib.Path(args.out)
+    if out.is_file():
+        raise ValueError(f"--out must be a folder (the images keep their names); {out} is a file.")
     for file in files:
         image = data.read_image(file, channels, size)[None] / 255.0
         picture = viz.to_uint8(apply(image).clip(0.0, 1.0), (0, 1))[0]

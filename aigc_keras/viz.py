@@ -107,7 +107,8 @@ def save_image(array: np.ndarray, path) -> pathlib.Path:
         The path written, as a ``pathlib.Path``.
 
     Raises:
-        ValueError: if ``array`` is not uint8 or has another shape.
+        ValueError: if ``array`` is not uint8 or has another shape, or ``path`` is a folder or
+            names another format than PNG.
     """
     from PIL import Image
 
@@ -122,6 +123,12 @@ def save_image(array: np.ndarray, path) -> pathlib.Path:
             f"got {array.dtype} {array.shape}."
         )
     path = pathlib.Path(path)
+    if path.is_dir():
+        raise ValueError(
+            f"{str(path)!r} is a folder; give the PNG file's path (e.g. {path}/out.png)."
+        )
+    if path.suffix.lower() not in (".png", ""):  # a .jpg name would hold PNG bytes
+        raise ValueError(f"save_image writes PNG files; name it .png, got {str(path)!r}.")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")
     Image.fromarray(array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array).save(

@@ -512,6 +512,11 @@ def test_train_enhancer_quick_then_enhance_a_folder(kind, factor, tmp_path, caps
         10 * factor,
         3,
     )
+    # an existing file as --out ended in a FileExistsError traceback
+    command = ["enhance", "--model", str(folder / name), "--input", str(pictures)]
+    with pytest.raises(SystemExit):
+        cli.main([*command, "--out", str(pictures / "a.png")])
+    assert "--out must be a folder (the images keep their names)" in capsys.readouterr().err
     plain = keras.Sequential(
         [keras.Input((8, 8, 3)), keras.layers.Conv2D(3, 1)], name="something_else"
     )

@@ -416,3 +416,16 @@ def test_layer_settings_that_give_nan_are_refused():
     with pytest.raises(ValueError, match="scale must be a finite number > 0, got inf"):
         layers.SinusoidalEmbedding(4, scale=float("inf"))
     assert layers.SinusoidalEmbedding(4, scale=np.float32(10)).scale == 10.0
+
+
+def test_an_image_too_small_for_the_extractor_is_a_clear_error():
+    toy = keras.Sequential(
+        [keras.Input((None, None, 3)), keras.layers.MaxPooling2D(4), keras.layers.MaxPooling2D(4)]
+    )
+    extractor = style.Extractor(toy, ("pooled",), "toy poolings (a test)", None, ("pooled",))
+    assert extractor(np.zeros((1, 16, 16, 3), np.float32))["pooled"].shape == (1, 1, 1, 3)
+    # it failed inside TensorFlow's pooling (AbortedError on the command line)
+    with pytest.raises(
+        ValueError, match=r"toy poolings could not read images of shape \(1, 8, 8, 3\)"
+    ):
+        extractor(np.zeros((1, 8, 8, 3), np.float32))

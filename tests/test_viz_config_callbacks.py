@@ -147,6 +147,11 @@ def test_save_image_writes_the_exact_bytes(tmp_path):
         np.testing.assert_array_equal(np.asarray(Image.open(path)), array)
     with pytest.raises(ValueError, match="needs a uint8"):
         viz.save_image(grey.astype(np.float32), tmp_path / "f.png")
+    # a folder raised IsADirectoryError from the final rename; a .jpg name got PNG bytes
+    with pytest.raises(ValueError, match="is a folder; give the PNG file's path"):
+        viz.save_image(grey, tmp_path)
+    with pytest.raises(ValueError, match="writes PNG files; name it .png"):
+        viz.save_image(grey, tmp_path / "x.jpg")
 
 
 def test_hardware_defaults_chosen_in_config(

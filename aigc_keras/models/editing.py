@@ -735,7 +735,9 @@ class SuperResolution(_Restorer):
             check_int(width, "width"),
             check_int(blocks, "blocks", minimum=0),
         )
-        self.network = build_super_resolution_network(self.scale, self.channels, self.width, self.blocks)
+        self.network = build_super_resolution_network(
+            self.scale, self.channels, self.width, self.blocks
+        )
         self.build_now(np.zeros((1, 8, 8, self.channels), np.float32))
 
     def get_config(self):

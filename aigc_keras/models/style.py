@@ -110,7 +110,18 @@ class Extractor:
     style_layers: tuple
 
     def __call__(self, images) -> dict:
-        outputs = self.model(images, training=False)
+        try:
+            outputs = self.model(images, training=False)
+        except (tf.errors.OpError, ValueError) as error:
+            # a pooling layer of an image too small for the network (VGG19 at 8 pixels) failed
+            # deep inside TensorFlow
+            shape = tuple(getattr(images, "shape", ()))
+            raise ValueError(
+                f"{self.description.split(' (')[0]} could not read images of shape {shape}: they "
+                "may be smaller "
+                "than its pooling allows (VGG19's style layers need at least 16 pixels a side) "
+                f"({type(error).__name__}: {str(error).splitlines()[0][:120]})"
+            ) from None
         if len(self.names) == 1:
             outputs = [outputs]
         return dict(zip(self.names, outputs, strict=True))
