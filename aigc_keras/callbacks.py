@@ -548,6 +548,8 @@ class LiveTraining(keras.callbacks.Callback):
                 f"grid should be 'auto', None or a callable returning a picture, got {grid!r}."
             )
         self.every_s, self.grid, self.n, self.seed = float(every_s), grid, check_int(n, "n"), seed
+        if not (show is None or isinstance(show, (bool, np.bool_))):
+            raise ValueError(f"show must be True, False or None (auto), got {show!r}.")
         self.title, self.show, self.clock = title, show, clock
         self.grid_title = str(grid_title)
         self.folder = None if folder is None else pathlib.Path(folder)

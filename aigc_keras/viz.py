@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from .validation import check_int, to_unit
+from .validation import check_int, check_positive, to_unit
 
 
 def _matplotlib():
@@ -81,7 +81,8 @@ def image_grid(
     n, h, w, c = tiles.shape
     if n == 0:
         raise ValueError("image_grid needs at least one image.")
-    ncols = ncols or int(math.ceil(math.sqrt(n)))
+    pad = check_int(pad, "pad", minimum=0)
+    ncols = int(math.ceil(math.sqrt(n))) if ncols is None else check_int(ncols, "ncols")
     nrows = int(math.ceil(n / ncols))
     grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), 255, np.uint8)
     for i in range(n):
@@ -184,6 +185,9 @@ def show_images(
     Raises:
         ValueError: if ``labels`` does not have one entry per image.
     """
+    scale = check_positive(scale, "scale")  # 0 gave "Singular matrix" from matplotlib
+    if labels is not None and (isinstance(labels, str) or not hasattr(labels, "__len__")):
+        raise ValueError(f"labels must be one caption per image (a list), got {labels!r}.")
     plt = _matplotlib()
     if labels is None:
         grid = image_grid(images, ncols=ncols, value_range=value_range)
@@ -198,7 +202,11 @@ def show_images(
         tiles = to_uint8(images, value_range)
         if len(labels) != len(tiles):
             raise ValueError(f"got {len(labels)} labels for {len(tiles)} images.")
-        ncols = ncols or int(math.ceil(math.sqrt(len(tiles))))
+        if len(tiles) == 0:
+            raise ValueError("show_images needs at least one image.")
+        ncols = (
+            int(math.ceil(math.sqrt(len(tiles)))) if ncols is None else check_int(ncols, "ncols")
+        )
         nrows = int(math.ceil(len(tiles) / ncols))
         fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols * scale, 1.45 * nrows * scale))
         for ax in np.ravel(axes):
@@ -245,6 +253,8 @@ def plot_history(history, *, keys=None, title="Training curves", path=None):
             "(was training resumed at its end?)"
         )
         return None
+    if isinstance(keys, str):  # its letters were read as curve names
+        keys = [keys]
     keys = list(keys or [k for k in logs if not k.startswith("val_")])
     missing = [k for k in keys if k not in logs]
     if missing:

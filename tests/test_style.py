@@ -311,6 +311,17 @@ def test_deep_dream_refusals():
         style.deep_dream(classifier.network, "conv1a", np.zeros((28, 28, 3), np.float32))
     with pytest.raises(ValueError, match="image must be in \\[-1, 1\\]"):
         style.deep_dream(classifier.network, "conv1a", digit + 2.0)
+    with pytest.raises(ValueError, match="image contains NaN or infinite values"):
+        style.deep_dream(classifier.network, "conv1a", digit * np.nan)  # dreamt a NaN image
+    # style losses of no targets were NaN; a (H, W, C) map and a string of layers were misread
+    with pytest.raises(ValueError, match="targets is empty"):
+        style.style_losses(None, {}, np.zeros((1, 8, 8, 3), np.float32))
+    with pytest.raises(ValueError, match=r"feature maps must be \(B, H, W, C\)"):
+        style.gram_matrix(np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(
+        ValueError, match="style_layers must be a list of layer names, got the string"
+    ):
+        style.load_extractor("multiscale", style_layers="scale1")
 
 
 @pytest.mark.slow

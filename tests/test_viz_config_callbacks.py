@@ -35,6 +35,18 @@ def test_image_grid_layout_and_values():
     assert drawn.ravel().tolist() == [0, 0, 128]
     with pytest.warns(UserWarning, match=r"lie in \[0, 240\], far outside value_range \(-1, 1\)"):
         viz.image_grid(np.arange(0, 320, 80).reshape(4, 1, 1, 1).astype(np.uint8))
+    # ncols 0 fell back to an automatic layout; a pad of -1 and a scale of 0 failed in NumPy and
+    # matplotlib; a string of labels gave one letter per image; a key string one curve per letter
+    for call, message in (
+        (lambda: viz.image_grid(images, ncols=0), "ncols must be a positive integer, got 0"),
+        (lambda: viz.image_grid(images, pad=-1), "pad must be a non-negative integer, got -1"),
+        (lambda: viz.show_images(images, scale=0), "scale must be a finite number > 0, got 0"),
+        (lambda: viz.show_images(images, labels="abc"), "labels must be one caption per image"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            call()
+    with pytest.raises(ValueError, match=r"no curve named \['loss'\]"):
+        viz.plot_history({"d_loss": [1.0, 0.5]}, keys="loss")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a sample slightly past the range is only clipped
         assert viz.to_uint8(np.full((1, 1, 1, 1), 1.02)).item() == 255
@@ -506,6 +518,8 @@ def test_live_training_prints_progress_at_least_every_interval(capsys, digits8):
         with pytest.raises(ValueError, match=r"every_s \(seconds\) must be a number >= 0"):
             callbacks.LiveTraining(every_s=bad)
     assert callbacks.LiveTraining(every_s=np.float32(2.5)).every_s == 2.5  # NumPy numbers too
+    with pytest.raises(ValueError, match="show must be True, False or None"):
+        callbacks.LiveTraining(show="no")  # bool("no") forced the display
     for grid in ("samples", np.zeros((2, 2))):  # an array raised "truth value ... is ambiguous"
         with pytest.raises(ValueError, match="grid should be 'auto', None or a callable"):
             callbacks.LiveTraining(grid=grid)

@@ -60,6 +60,8 @@ EXTRACTORS = ("auto", "vgg19", "multiscale")
 def gram_matrix(features):
     """Gram matrices ``(B, C, C)`` of feature maps ``(B, H, W, C)``: ``F^T F / (H W)``."""
     features = ops.convert_to_tensor(features)
+    if len(features.shape) != 4:
+        raise ValueError(f"feature maps must be (B, H, W, C), got shape {tuple(features.shape)}.")
     shape = ops.shape(features)
     flat = ops.reshape(features, (shape[0], shape[1] * shape[2], shape[3]))
     positions = ops.cast(shape[1] * shape[2], features.dtype)
@@ -320,6 +322,14 @@ def load_extractor(
     if weights not in ("auto", "imagenet", "random"):
         raise ValueError(f"weights must be 'auto', 'imagenet' or 'random', got {weights!r}.")
     check_int(seed, "seed", minimum=0)
+    if isinstance(style_layers, str):  # its letters were read as layer names
+        raise ValueError(
+            f"style_layers must be a list of layer names, got the string {style_layers!r}."
+        )
+    if announce is not None and not callable(announce):
+        raise ValueError(
+            f"announce must be a function of one line (such as print), got {announce!r}."
+        )
     announce = announce or (lambda line: None)
     reason = None
     if network == "auto":
@@ -412,6 +422,8 @@ def style_losses(
     Returns:
         ``{"loss", "style", "content", "tv"}``.
     """
+    if not targets:  # the mean of no Gram errors was NaN
+        raise ValueError("targets is empty: give style_targets(extractor, style image).")
     features = extractor(image)
     style = ops.mean(
         ops.stack(
@@ -697,6 +709,8 @@ def deep_dream(
     channels = network.input_shape[-1]
     if image.ndim != 3 or image.shape[-1] != channels:
         raise ValueError(f"image must be (H, W, {channels}), got shape {image.shape}.")
+    if not np.all(np.isfinite(image)):  # NaN passed the range test and dreamt a NaN image
+        raise ValueError("image contains NaN or infinite values; it must be in [-1, 1].")
     if image.min() < -1.0 or image.max() > 1.0:
         raise ValueError(
             f"image must be in [-1, 1], got values from {image.min():.3g} to {image.max():.3g}."
