@@ -16,11 +16,12 @@ InceptionV3), the cache of real statistics and :func:`~aigc_keras.judges.evaluat
 from __future__ import annotations
 
 import importlib
+import math
 import warnings
 
 import numpy as np
 
-from .validation import check_finite, check_int, check_non_negative, is_int
+from .validation import check_int, is_int
 
 # --- input checks -----------------------------------------------------------------------
 
@@ -455,7 +456,7 @@ def resample(metric, *arrays, draws: int = 20, seed: int = 0) -> np.ndarray:
         pick = rng.integers(0, n, n)
         value = metric(*(np.asarray(a)[pick] for a in arrays))
         try:
-            values.append(check_finite(value, "metric's value"))
+            values.append(_figure(value, "metric's value"))
         except ValueError:
             raise ValueError(
                 f"metric must return one finite number; on draw {draw} it returned {value!r}"
@@ -487,6 +488,19 @@ def bootstrap(metric, real, generated, *, draws: int = 20, seed: int = 0) -> np.
     """
     generated = _features(generated, "generated features")
     return resample(lambda g: metric(real, g), generated, draws=draws, seed=seed)
+
+
+def _figure(value, what: str) -> float:
+    """One finite number: a Python or NumPy number, a 0-d array or a scalar tensor (not a bool,
+    a string or a sequence), as a float."""
+    if not isinstance(value, (bool, np.bool_, str, bytes, tuple, list, dict)):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if math.isfinite(number):
+            return number
+    raise ValueError(f"{what} must be a finite real number, got {value!r}.")
 
 
 def _check_verdict_options(names, lower_is_better) -> None:
@@ -563,11 +577,14 @@ def compare_figures(
     """
     _check_verdict_options(names, lower_is_better)
     values = [
-        check_finite(mean_a, "mean_a"),
-        check_non_negative(sd_a, "sd_a"),
-        check_finite(mean_b, "mean_b"),
-        check_non_negative(sd_b, "sd_b"),
+        _figure(mean_a, "mean_a"),
+        _figure(sd_a, "sd_a"),
+        _figure(mean_b, "mean_b"),
+        _figure(sd_b, "sd_b"),
     ]
+    for value, what in ((values[1], "sd_a"), (values[3], "sd_b")):
+        if value < 0:
+            raise ValueError(f"{what} must be a number >= 0, got {value!r}.")
     gap = values[0] - values[2]
     spread = float(np.hypot(values[1], values[3]))
     if abs(gap) <= 2 * spread:

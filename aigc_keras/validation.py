@@ -104,22 +104,6 @@ def check_non_negative(value, what: str) -> float:
     return number
 
 
-def check_finite(value, what: str) -> float:
-    """A finite real number (not a ``bool`` or a string).
-
-    Args:
-        value: the number given.
-        what: the argument's name, for the message.
-
-    Returns:
-        The value as a ``float``.
-    """
-    number = _as_float(value)
-    if number is None:
-        raise ValueError(f"{what} must be a finite real number, got {value!r}.")
-    return number
-
-
 def check_positive(value, what: str) -> float:
     """A finite number above 0 (a learning rate, a scale).
 
