@@ -160,7 +160,7 @@ def set_seed(seed: int = 0) -> int:
     Returns:
         The seed.
     """
-    seed = validation.check_int(seed, "seed", minimum=0)
+    seed = validation.check_seed(seed)
     import keras
 
     random.seed(seed)

@@ -49,7 +49,12 @@ import numpy as np
 
 from . import order
 from .order import prefetched  # every pipeline's last step; data.prefetched for your own pipelines
-from .validation import check_int, check_value_range, to_unit  # noqa: F401 (re-exported)
+from .validation import (  # noqa: F401 (re-exported)
+    check_int,
+    check_seed,
+    check_value_range,
+    to_unit,
+)
 
 # Offline datasets: name -> (description, native channels)
 OFFLINE = {
@@ -618,7 +623,7 @@ def load_arrays(
     _check_channels(channels)
     if limit is not None:
         limit = check_int(limit, "limit")
-    seed = check_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     num_crops = _check_num_crops(name, num_crops)
     shard = _check_shard(shard)
     if _is_folder(name):
@@ -1221,7 +1226,7 @@ def augmentation(preset="digits", *, value_range=(-1, 1), seed=0):
     value_range = check_value_range(value_range)
     if isinstance(value_range, int):
         raise ValueError("augmentation works on float images; use value_range (-1, 1) or (0, 1).")
-    seed = check_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     if preset == "digits":
         fill = {
             "fill_mode": "constant",

@@ -25,7 +25,7 @@ from . import metrics as _metrics
 from .models import cnn
 from .models.base import save_atomically
 from .models.networks import pretrained
-from .validation import check_int
+from .validation import check_int, check_seed
 
 QUICK_EPOCHS = 1  # a quick-mode judge's epochs when no full judge is cached (see load_classifier)
 
@@ -845,7 +845,7 @@ def load_mnist_m_judges(
         The :class:`MnistMJudges`.
     """
     image_size = check_int(image_size, "image_size")
-    seed = check_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     source = data.source_of("mnist_m")
     stem = f"{source}_{image_size}px_v{cnn.CLASSIFIER_VERSION}.{MNIST_M_JUDGES_VERSION}_s{seed}"
     folder = config.output_dir("cache")

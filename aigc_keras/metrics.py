@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from .validation import check_int, is_int
+from .validation import check_int, check_seed, is_int
 
 # --- input checks -----------------------------------------------------------------------
 
@@ -301,7 +301,7 @@ def kernel_distance(
     check_int(subsets, "subsets")
     check_int(subset_size, "subset_size", minimum=2)  # the unbiased estimate needs pairs
     size = min(subset_size, len(features_a), len(features_b))
-    rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
+    rng = np.random.default_rng(check_seed(seed))
     values = [
         mmd2_unbiased(
             features_a[rng.choice(len(features_a), size, replace=False)],
@@ -450,7 +450,7 @@ def resample(metric, *arrays, draws: int = 20, seed: int = 0) -> np.ndarray:
             f"{[len(a) for a in arrays]}."
         )
     n = rows.pop()
-    rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
+    rng = np.random.default_rng(check_seed(seed))
     values = []
     for draw in range(draws):
         pick = rng.integers(0, n, n)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import keras
 
-from .validation import check_int
+from .validation import check_int, check_seed
 
 ATTRIBUTE = "_aigc_data_order"  # where a pipeline carries its DataOrder
 PASSES_PER_EPOCH = 100_000  # room in a key for the passes one epoch may make (repeat=True)
@@ -41,7 +41,7 @@ class DataOrder:
     def __init__(self, seed: int = 0, *, stream: bool = False, size: int | None = None):
         import tensorflow as tf
 
-        self.seed = check_int(seed, "seed", minimum=0)
+        self.seed = check_seed(seed)
         self.stream = bool(stream)
         self.size = None if size is None or size < 0 else check_int(size, "size")
         self.batch_size = 1  # elements per batch of the pipeline it belongs to (attach sets it)

@@ -52,6 +52,24 @@ def check_int(value, what: str, minimum: int = 1) -> int:
     return int(value)
 
 
+SEED_LIMIT = 2**63  # seeds go into int64 tensors (stateless random ops)
+
+
+def check_seed(value, what: str = "seed") -> int:
+    """A random seed: an integer in ``0 .. 2**63 - 1``.
+
+    Args:
+        value: the seed given.
+        what: the argument's name, for the message.
+
+    Returns:
+        ``value`` as a Python ``int``.
+    """
+    if not is_int(value) or not 0 <= value < SEED_LIMIT:
+        raise ValueError(f"{what} must be a non-negative integer below 2**63, got {value!r}.")
+    return int(value)
+
+
 def check_image_size(value, what: str = "image_size", minimum: int = 1) -> int:
     """An image height and width in pixels, at least ``minimum``.
 

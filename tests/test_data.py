@@ -359,8 +359,8 @@ def test_network_probe_answers_quickly():
         (dict(name="digits", source="tfds"), "offline dataset, not a TFDS one"),
         (dict(name="/no/such/folder"), "does not exist"),
         (dict(num_crops=5), "num_crops applies to the datasets made of crops.*not to 'digits'"),
-        (dict(seed=-1), "seed must be a non-negative integer, got -1"),
-        (dict(seed="a"), "seed must be a non-negative integer, got 'a'"),
+        (dict(seed=-1), r"seed must be a non-negative integer below 2\*\*63, got -1"),
+        (dict(seed="a"), r"seed must be a non-negative integer below 2\*\*63, got 'a'"),
         (dict(augment="digits"), "augment must be a callable.*got 'digits'"),
     ],
 )

@@ -628,6 +628,11 @@ BAD_CALLS = [
     (lambda: _generative().generate(0), ValueError, "n must be a positive integer"),
     (lambda: _generative().generate(2.5), ValueError, "n must be a positive integer, got 2.5"),
     (lambda: _generative().generate(4, seed=-1), ValueError, "seed"),
+    (  # it failed converting the seed into an int64 tensor
+        lambda: _generative().generate(1, seed=2**63),
+        ValueError,
+        "seed must be a non-negative integer below 2**63, got 9223372036854775808",
+    ),
     (
         lambda: gan.ConditionalGAN(image_size=28, width=4, latent_dim=4, num_classes=3).generate(
             labels=[]

@@ -39,7 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from .. import __version__, hardware, order
-from ..validation import check_int
+from ..validation import check_int, check_seed
 
 CHECKPOINT_FORMAT = 1
 METADATA_NAME = "aigc_keras.json"  # the record inside an exported .keras archive
@@ -525,7 +525,7 @@ class GenerativeModel(Checkpointable, keras.Model):
     def __init__(self, *, trackers=(), seed: int = 0, **kwargs):
         # under the model's own policy (Checkpointable.__init_subclass__)
         super().__init__(**kwargs)
-        self.seed = check_int(seed, "seed", minimum=0)
+        self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="seed_generator")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in trackers}
         self.steps_done = keras.Variable(
@@ -941,7 +941,7 @@ class GenerativeModel(Checkpointable, keras.Model):
         n = check_int(n, "n")
         batch_size = check_int(batch_size, "batch_size")
         if seed is not None:
-            check_int(seed, "seed", minimum=0)
+            check_seed(seed)
         shape = (int(n), *self.latent_shape)
         if seed is None:
             latents = self.noise(shape)

@@ -50,6 +50,7 @@ from ..validation import (
     check_int,
     check_non_negative,
     check_positive,
+    check_seed,
     int_from_text,
 )
 from .base import GenerativeModel
@@ -556,7 +557,7 @@ class _Denoising(GenerativeModel):
         if seed is None:
             seed_pair = tf.cast(self.seed_generator.next(), tf.int64)
         else:
-            seed_pair = tf.constant([check_int(seed, "seed", minimum=0), 0], tf.int64)
+            seed_pair = tf.constant([check_seed(seed), 0], tf.int64)
         if noise is None:
             noise = tf.random.stateless_normal((n, *self.latent_shape), seed=seed_pair)
         else:

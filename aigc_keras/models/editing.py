@@ -31,6 +31,7 @@ from ..validation import (
     check_int,
     check_non_negative,
     check_positive,
+    check_seed,
     fraction_from_text,
     int_from_text,
     is_int,
@@ -81,9 +82,7 @@ def rectangle_masks(n: int, size: int, *, seed: int = 0) -> np.ndarray:
     Returns:
         Float32 masks ``(n, size, size, 1)``: 1 in the hole, 0 elsewhere.
     """
-    uniforms = tf.random.stateless_uniform(
-        (check_int(n, "n"), 4), seed=[check_int(seed, "seed", minimum=0), 7]
-    )
+    uniforms = tf.random.stateless_uniform((check_int(n, "n"), 4), seed=[check_seed(seed), 7])
     return _rectangles(uniforms, check_int(size, "size", minimum=4)).numpy()
 
 
@@ -116,7 +115,7 @@ def free_form_masks(n: int, size: int, *, seed: int = 0, cover=FREE_FORM_COVER) 
         Float32 masks ``(n, size, size, 1)``: 1 in the hole, 0 elsewhere.
     """
     n, size = check_int(n, "n"), check_int(size, "size", minimum=4)
-    rng = np.random.default_rng([check_int(seed, "seed", minimum=0), 11])
+    rng = np.random.default_rng([check_seed(seed), 11])
     # a fraction above 1 would never be reached: the drawing loop would not end
     if not (isinstance(cover, (tuple, list)) and len(cover) == 2):
         raise ValueError(f"cover must be (low, high) with 0 < low <= high <= 1, got {cover!r}.")

@@ -33,7 +33,7 @@ from keras import layers
 
 from ..layers import MaskedConv2D
 from ..spec import ModelSpec, Option
-from ..validation import check_int, check_non_negative, check_positive, int_from_text
+from ..validation import check_int, check_non_negative, check_positive, check_seed, int_from_text
 from .base import GenerativeModel
 from .networks import label_input
 
@@ -364,7 +364,7 @@ class PixelCNN(GenerativeModel):
         if seed is None:
             seed_pair = tf.cast(self.seed_generator.next(), tf.int64)
         else:
-            seed_pair = tf.constant([check_int(seed, "seed", minimum=0), 0], tf.int64)
+            seed_pair = tf.constant([check_seed(seed), 0], tf.int64)
         sampler = self._sampler(greedy=temperature == 0)
         temperature = tf.constant(max(float(temperature), 1e-6), tf.float32)
         outputs = []

@@ -46,7 +46,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from ..spec import ModelSpec, Option
-from ..validation import check_int, check_non_negative
+from ..validation import check_int, check_non_negative, check_seed
 from .base import GenerativeModel
 from .networks import pretrained, run_network
 
@@ -321,7 +321,7 @@ def load_extractor(
         raise ValueError(f"network must be one of {', '.join(EXTRACTORS)}, got {network!r}.")
     if weights not in ("auto", "imagenet", "random"):
         raise ValueError(f"weights must be 'auto', 'imagenet' or 'random', got {weights!r}.")
-    check_int(seed, "seed", minimum=0)
+    check_seed(seed)
     if isinstance(style_layers, str):  # its letters were read as layer names
         raise ValueError(
             f"style_layers must be a list of layer names, got the string {style_layers!r}."
@@ -561,7 +561,7 @@ class ImageOptimisation(keras.Model):
 
 def noise_images(n: int, size: int, *, seed: int = 0) -> np.ndarray:
     """``n`` images of uniform noise around mid-grey (0.5 +- 0.1), ``(n, size, size, 3)``."""
-    rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
+    rng = np.random.default_rng(check_seed(seed))
     n, size = check_int(n, "n", minimum=1), check_int(size, "size", minimum=1)
     return (0.5 + rng.uniform(-0.1, 0.1, (n, size, size, 3))).astype(np.float32)
 

@@ -45,7 +45,7 @@ from ..layers import (
     diff_augment,
 )
 from ..spec import ModelSpec, Option
-from ..validation import check_fraction, check_int, is_int
+from ..validation import check_fraction, check_int, check_seed, is_int
 from .base import GenerativeModel
 
 
@@ -564,7 +564,7 @@ class StyleGAN(GenerativeModel):
         """
         ws = tf.convert_to_tensor(ws, tf.float32)
         if seed is not None:
-            seed = check_int(seed, "seed", minimum=0)
+            seed = check_seed(seed)
         batch = int(ws.shape[0])
         maps = self._noise_maps(batch, seed) if noise is None else self._fixed_noise(noise, batch)
         images = self.synthesis_ema([ws, *maps], training=False)
@@ -601,7 +601,7 @@ class StyleGAN(GenerativeModel):
         n, psi = check_int(n, "n"), self._check_psi(truncation_psi)
         batch_size = check_int(batch_size, "batch_size")
         if seed is not None:
-            check_int(seed, "seed", minimum=0)
+            check_seed(seed)
         latents = (
             self.noise((n, self.latent_dim))
             if seed is None
@@ -752,7 +752,7 @@ def sample_exported(network, n: int, *, seed: int = 0, classes=None, truncation=
     """
     if classes is not None:
         raise ValueError("--classes needs a class-conditional generator.")
-    n, seed = check_int(n, "n"), check_int(seed, "seed", minimum=0)
+    n, seed = check_int(n, "n"), check_seed(seed)
     truncation = check_fraction(1.0 if truncation is None else truncation, "truncation", "[0, 1]")
     rng = np.random.default_rng(seed)
     inputs = network.inputs

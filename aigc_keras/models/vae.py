@@ -30,7 +30,7 @@ from keras import layers
 
 from .. import losses
 from ..spec import ModelSpec
-from ..validation import check_images, check_int, check_non_negative
+from ..validation import check_images, check_int, check_non_negative, check_seed
 from .base import GenerativeModel
 from .networks import (
     build_discriminator,
@@ -459,7 +459,7 @@ class VAE(GenerativeModel):
             )
         _, labels = self._check_labels(len(images), labels)
         k = check_int(samples, "samples")
-        seed = check_int(seed, "seed", minimum=0)
+        seed = check_seed(seed)
         per_batch = max(1, check_int(batch_size, "batch_size") // k)
 
         results = {"neg_elbo": [], "neg_iwae": []}
