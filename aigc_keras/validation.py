@@ -107,34 +107,30 @@ def check_fraction(value, what: str, interval: str = "[0, 1)") -> float:
 
 
 def check_non_negative(value, what: str) -> float:
-    """A finite number at least 0 (a loss weight, a penalty).
+    """A finite number at least 0 (a loss weight, a penalty), as a ``float``.
 
     Args:
-        value: the number given.
+        value: the number given (a Python or NumPy number, not a ``bool``).
         what: the argument's name, for the message.
-
-    Returns:
-        The value as a ``float``.
     """
-    number = _as_float(value)
-    if number is None or not number >= 0.0:
-        raise ValueError(f"{what} must be a number >= 0, got {value!r}.")
-    return number
+    return _at_least_zero(value, what, zero_allowed=True)
 
 
 def check_positive(value, what: str) -> float:
-    """A finite number above 0 (a learning rate, a scale).
+    """A finite number above 0 (a learning rate, a scale), as a ``float``.
 
     Args:
-        value: the number given.
+        value: the number given (a Python or NumPy number, not a ``bool``).
         what: the argument's name, for the message.
-
-    Returns:
-        The value as a ``float``.
     """
+    return _at_least_zero(value, what, zero_allowed=False)
+
+
+def _at_least_zero(value, what: str, zero_allowed: bool) -> float:
     number = _as_float(value)
-    if number is None or not number > 0.0:
-        raise ValueError(f"{what} must be a finite number > 0, got {value!r}.")
+    if number is None or number < 0.0 or (number == 0.0 and not zero_allowed):
+        accepted = "a number >= 0" if zero_allowed else "a finite number > 0"
+        raise ValueError(f"{what} must be {accepted}, got {value!r}.")
     return number
 
 
