@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from . import viz
-from .validation import check_int, check_non_negative, check_positive
+from .validation import check_images, check_int, check_non_negative, check_positive, check_seed
 
 
 def _fixed_samples(model, n: int, seed: int, labels=None):
@@ -57,9 +57,20 @@ class SampleGrid(keras.callbacks.Callback):
         self.directory = pathlib.Path(directory)
         self.every = check_int(every, "every")
         self.n = check_int(n, "n")
-        self.seed = seed
+        self.seed = check_seed(seed)
+        if labels is not None:
+            labels = np.asarray(labels)
+            if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
+                raise ValueError(
+                    f"labels must be a non-empty 1-D sequence of integer class ids, got "
+                    f"{labels.dtype} of shape {labels.shape}."
+                )
         self.labels = labels
+        if not isinstance(show, bool):
+            raise ValueError(f"show must be True or False, got {show!r}.")
         self.show = show
+        if not isinstance(prefix, str) or not prefix or "/" in prefix or "\\" in prefix:
+            raise ValueError(f"prefix must be a file-name start without slashes, got {prefix!r}.")
         self.prefix = prefix
         self.grids: dict[int, np.ndarray] = {}
         self.paths: list[pathlib.Path] = []
@@ -78,6 +89,8 @@ class SampleGrid(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._started = False
+        if self.labels is not None and hasattr(self.model, "_check_labels"):
+            self.model._check_labels(None, self.labels)  # now, not after the first epoch
 
     def on_epoch_begin(self, epoch, logs=None):
         """A run resumed at ``epoch`` keeps the grids saved up to it (read back from their PNGs),
@@ -422,14 +435,20 @@ class QualityTracker(keras.callbacks.Callback):
         super().__init__()
         from . import judges, metrics
 
+        if not callable(getattr(extractor, "features", None)):
+            raise ValueError(
+                "extractor must have a features(images) method, e.g. a "
+                f"judges.ClassifierExtractor; got {type(extractor).__name__}."
+            )
+        real_images = check_images(real_images, (None, None, None), "real_images", empty=False)
         self.metrics = metrics
         self.extractor = extractor
         self.every = check_int(every, "every")
         self.n = min(check_int(n, "n"), len(real_images))
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.real = judges.real_features(
             extractor,
-            np.asarray(real_images)[: self.n],
+            real_images[: self.n],
             key=None if real_key is None else f"{real_key}-n{self.n}",
         )
         self.records: list[dict] = []

@@ -507,7 +507,7 @@ def _non_negative_number(text: str) -> float:
     except ValueError:
         value = math.nan
     if not value >= 0 or math.isinf(value):
-        raise ValueError(f"must be a number >= 0, got {text!r}")
+        raise ValueError(f"must be a finite number >= 0, got {text!r}")
     return value
 
 

@@ -20,6 +20,16 @@ def _f32(x):
     return ops.cast(x, "float32")
 
 
+def _check_same_shape(x, y, what: str, like: str) -> None:
+    """A ``ValueError`` when the static shapes of ``x`` and ``y`` (the batch axis aside) are both
+    known and differ: a loss summed over pixels would otherwise broadcast into a wrong number."""
+    given = (tuple(x.shape[1:]), tuple(y.shape[1:]))
+    if None not in given[0] + given[1] and given[0] != given[1]:
+        raise ValueError(
+            f"{what} must have the {like}' shape, got {tuple(y.shape)} for {like} {tuple(x.shape)}."
+        )
+
+
 def softplus(x):
     """``log(1 + exp(x))`` computed stably; ``-log sigmoid(l) = softplus(-l)``.
 
@@ -125,6 +135,11 @@ def gradient_penalty(critic, real, fake, epsilon):
         tape.watch(interpolates)
         scores = tf.cast(critic(interpolates), tf.float32)
     gradients = tape.gradient(scores, interpolates)
+    if gradients is None:
+        raise ValueError(
+            "gradient_penalty: the critic's scores do not depend on the images it is given; "
+            "it must be a differentiable function of its input (a Keras model, say)."
+        )
     norms = tf.sqrt(
         tf.reduce_sum(tf.square(gradients), axis=list(range(1, len(gradients.shape)))) + 1e-12
     )
@@ -163,6 +178,7 @@ def bernoulli_nll(images01, logits):
         A float32 tensor of shape ``(B,)``, in nats.
     """
     x, logits = _f32(images01), _f32(logits)
+    _check_same_shape(x, logits, "logits", "images")
     per_pixel = x * softplus(-logits) + (1.0 - x) * softplus(logits)
     return ops.sum(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=-1)
 
@@ -182,12 +198,7 @@ def gaussian_nll(images, mean, sigma: float):
 
     sigma = check_positive(sigma, "sigma")  # 0 and -1 gave "math domain error"
     x, mean = _f32(images), _f32(mean)
-    given = (tuple(x.shape[1:]), tuple(mean.shape[1:]))
-    if None not in given[0] + given[1] and given[0] != given[1]:  # a broadcast mean summed
-        raise ValueError(
-            f"mean must have the images' shape, got {tuple(mean.shape)} for images "
-            f"{tuple(x.shape)}."
-        )
+    _check_same_shape(x, mean, "mean", "images")
     squared = ops.reshape(ops.square(x - mean), (ops.shape(x)[0], -1))
     pixels = math.prod(x.shape[1:])  # static even when the batch is not
     return ops.sum(squared, axis=-1) / (2.0 * sigma**2) + pixels * (
@@ -226,6 +237,11 @@ def log_mean_exp(values, axis: int = -1):
         A float32 tensor without ``axis``.
     """
     values = _f32(values)
+    if values.shape[axis] == 0:  # log(0 / 0): NaN
+        raise ValueError(
+            f"log_mean_exp needs at least one value along axis {axis}, got shape "
+            f"{tuple(values.shape)}."
+        )
     count = ops.cast(ops.shape(values)[axis], "float32")
     return ops.logsumexp(values, axis=axis) - ops.log(count)
 

@@ -27,6 +27,8 @@ from .validation import check_int, check_seed, is_int
 
 
 def _features(array, what: str) -> np.ndarray:
+    if np.iscomplexobj(array):  # np.asarray(..., float64) would drop the imaginary parts
+        raise ValueError(f"{what} must be real numbers, got complex values.")
     array = np.asarray(array, dtype=np.float64)
     if array.ndim != 2:
         raise ValueError(
@@ -612,6 +614,14 @@ def format_report(report: dict) -> str:
     Returns:
         The lines joined with newlines.
     """
+    needed = ["extractor", "note", "n_generated", "n_real"]
+    needed += [pair for key, pair in (("kid", "kid_std"), ("precision", "recall")) if key in report]
+    missing = [key for key in needed if key not in report]
+    if missing:
+        raise ValueError(
+            f"format_report reads a report from judges.evaluate; this one lacks {missing} "
+            f"(it has {sorted(report)})."
+        )
     lines = [
         f"extractor: {report['extractor']} ({report['note']})",
         f"samples: {report['n_generated']} generated, {report['n_real']} real",

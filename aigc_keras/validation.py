@@ -129,7 +129,7 @@ def check_positive(value, what: str) -> float:
 def _at_least_zero(value, what: str, zero_allowed: bool) -> float:
     number = _as_float(value)
     if number is None or number < 0.0 or (number == 0.0 and not zero_allowed):
-        accepted = "a number >= 0" if zero_allowed else "a finite number > 0"
+        accepted = "a finite number >= 0" if zero_allowed else "a finite number > 0"
         raise ValueError(f"{what} must be {accepted}, got {value!r}.")
     return number
 

@@ -559,7 +559,7 @@ def test_train_conditional_diffusion_then_sample_and_evaluate(trained, capsys, t
     )
     with pytest.raises(SystemExit):
         cli.main([*arguments, "--guidance", "-1"])
-    assert "must be a number >= 0, got '-1'" in capsys.readouterr().err
+    assert "must be a finite number >= 0, got '-1'" in capsys.readouterr().err
     assert cli.main(["eval", "--model", str(denoiser), "--n", "150", "--steps", "2"]) == 0
     assert "Fréchet distance" in capsys.readouterr().out
 

@@ -249,7 +249,7 @@ def test_translate_and_its_refusals():
 
 
 def test_bad_weights_are_refused():
-    with pytest.raises(ValueError, match="cycle_weight must be a number >= 0"):
+    with pytest.raises(ValueError, match="cycle_weight must be a finite number >= 0"):
         make_small(cycle_weight=-1)
 
 

@@ -195,7 +195,7 @@ def test_ddim_steps_and_eta_are_checked():
     ):
         with pytest.raises(ValueError, match=message):
             model.generate(2, steps=steps)
-    with pytest.raises(ValueError, match="eta must be a number >= 0"):
+    with pytest.raises(ValueError, match="eta must be a finite number >= 0"):
         model.generate(2, eta=-0.5)
     model = diffusion.DiffusionModel(**SMALL)
     a = model.generate(3, seed=4, steps=5, eta=1.0)
@@ -301,9 +301,18 @@ def test_guidance_zero_is_unconditional_and_one_is_conditional():
 def test_bad_sampling_requests_are_refused_with_what_is_accepted():
     conditional, unconditional = KINDS["diffusion"](), diffusion.DiffusionModel(**SMALL)
     cases = [
-        (lambda: conditional.generate(labels=[1], guidance=-1), "guidance must be a number >= 0"),
-        (lambda: conditional.generate(labels=[1], guidance=True), "guidance must be a number >= 0"),
-        (lambda: conditional.generate(labels=[1], guidance="3"), "guidance must be a number >= 0"),
+        (
+            lambda: conditional.generate(labels=[1], guidance=-1),
+            "guidance must be a finite number >= 0",
+        ),
+        (
+            lambda: conditional.generate(labels=[1], guidance=True),
+            "guidance must be a finite number >= 0",
+        ),
+        (
+            lambda: conditional.generate(labels=[1], guidance="3"),
+            "guidance must be a finite number >= 0",
+        ),
         (lambda: conditional.generate(labels=[10]), r"labels must be in 0\.\.9"),
         (lambda: conditional.generate(4), "pass labels=.*or guidance=0"),
         (lambda: unconditional.generate(labels=[1]), "not class-conditional"),

@@ -78,6 +78,9 @@ def test_free_form_masks_cover_the_documented_fraction():
     assert cover.min() >= low and cover.max() <= high + dab, (cover.min(), cover.max())
     assert cover.std() > 0.03  # spread over the band, not stuck at one end
     np.testing.assert_array_equal(masks, editing.free_form_masks(200, 32, seed=0))
+    for size in (0, -32, 3.5):  # 0 and -32 were given a 1-pixel brush
+        with pytest.raises(ValueError, match="size must be a positive integer"):
+            editing.brush_radius(size)
 
 
 def test_training_masks_mix_rectangles_and_strokes():

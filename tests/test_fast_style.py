@@ -100,6 +100,8 @@ def test_bad_styles_sizes_and_weights_are_refused(tmp_path):
         make_small(image_size=18)
     with pytest.raises(ValueError, match="content_weight"):
         make_small(content_weight=-1.0)
+    with pytest.raises(ValueError, match="tv_weight are all 0: the loss would be 0"):
+        make_small(style_weight=0, content_weight=0.0, tv_weight=0)  # trained nothing before
     with pytest.raises(TypeError, match="use stylize"):
         make_small().generate(4)
     picture = style.read_style("chelsea")  # 451 x 300, shrunk to 256 on its longer side

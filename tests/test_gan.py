@@ -176,6 +176,10 @@ def test_gradient_penalty_of_a_linear_critic():
     assert float(losses.gradient_penalty(critic, real, fake, epsilon)) == pytest.approx(
         expected, rel=1e-5
     )
+    with pytest.raises(ValueError, match="the critic's scores do not depend on the images"):
+        losses.gradient_penalty(
+            lambda x: tf.ones((5,)), real, fake, epsilon
+        )  # was a raw None error
     # a 1-Lipschitz linear critic (unit-norm w) pays no penalty
     unit = w / tf.norm(w)
     assert float(

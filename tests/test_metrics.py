@@ -89,6 +89,8 @@ def test_fid_is_never_nan_and_warns_on_few_samples():
         (np.zeros((10,)), np.zeros((10, 3)), "2-D array"),
         (np.zeros((1, 3)), np.zeros((10, 3)), "at least 2 samples"),
         (np.zeros((10, 0)), np.zeros((10, 0)), "no features"),
+        # was 0.0 with a ComplexWarning: the imaginary parts dropped
+        (np.ones((5, 3)) * (1 + 1j), np.ones((5, 3)), "real features must be real numbers"),
     ],
 )
 def test_fid_bad_inputs(a, b, message):
@@ -176,6 +178,10 @@ def test_classifier_extractor_and_evaluate(tmp_path, monkeypatch):
     )
     assert report["n_real"] == 40 and report["n_generated"] == 30 and report["fid"] > 0
     assert "comparable only" in metrics.format_report(report)
+    for key in ("note", "kid_std"):  # each was a raw KeyError
+        partial = {k: v for k, v in report.items() if k != key}
+        with pytest.raises(ValueError, match=f"this one lacks \\['{key}'\\]"):
+            metrics.format_report(partial)
     cached = list((tmp_path / "cache" / "stats").glob("test-8px-n40-*.npz"))
     assert len(cached) == 1
     with pytest.raises(ValueError, match=r"must be in \[-1, 1\]"):
@@ -214,6 +220,15 @@ def test_quality_tracker_logs_into_history(digits8):
     )
     assert len(history.history["fid"]) == 2 and all(v > 0 for v in history.history["fid"])
     assert history.history["elapsed"][1] > history.history["elapsed"][0]
+    bad = [  # each was a raw AttributeError or TypeError
+        ((None, digits8.images), "extractor must have a features\\(images\\) method"),
+        ((extractor, None), "real_images must have shape \\(N, H, W, C\\)"),
+        ((extractor, digits8.images[:0]), "real_images must hold at least one image"),
+        ((extractor, digits8.images * 255), r"real_images must be in \[-1, 1\]"),
+    ]
+    for arguments, message in bad:
+        with pytest.raises(ValueError, match=message):
+            callbacks.QualityTracker(*arguments)
 
 
 def test_independent_bernoulli_nll_by_hand_and_against_scipy():

@@ -162,7 +162,7 @@ def test_sampling_is_seeded_and_checks_its_arguments():
     assert not np.array_equal(a, model.generate(4, seed=4))
     np.testing.assert_array_equal(model.generate(40, seed=3, batch_size=16)[:4].shape, (4, 8, 8, 1))
     for bad in (-1.0, float("nan"), "hot"):
-        with pytest.raises(ValueError, match="temperature must be a number >= 0"):
+        with pytest.raises(ValueError, match="temperature must be a finite number >= 0"):
             model.generate(2, temperature=bad)
     with pytest.raises(ValueError, match="not class-conditional"):
         model.generate(labels=[1])

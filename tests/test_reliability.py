@@ -653,6 +653,19 @@ BAD_CALLS = [
     ),
     (lambda: callbacks.Checkpoint("x", every=0), ValueError, "every must be a positive integer"),
     (lambda: callbacks.SampleGrid("x", n=-1), ValueError, "n must be a positive integer"),
+    # each of the next four failed only after the first epoch, or never
+    (
+        lambda: callbacks.SampleGrid("x", seed=-1),
+        ValueError,
+        "seed must be a non-negative integer below 2**63, got -1",
+    ),
+    (
+        lambda: callbacks.SampleGrid("x", labels=[[1, 2]]),
+        ValueError,
+        "labels must be a non-empty 1-D sequence of integer class ids, got int64 of shape (1, 2)",
+    ),
+    (lambda: callbacks.SampleGrid("x", show="no"), ValueError, "show must be True or False"),
+    (lambda: callbacks.SampleGrid("x", prefix="a/b"), ValueError, "without slashes, got 'a/b'"),
     (lambda: gan.DCGAN(image_size=0), ValueError, "image_size"),
     (
         lambda: cnn.CNNClassifier(image_size=28, dropout=float("nan")),

@@ -196,6 +196,8 @@ def test_optimisation_lowers_the_gram_loss_and_keeps_pixels_in_range(texture):
         style.ImageOptimisation(extractor, texture, texture, content=texture)
     with pytest.raises(ValueError, match="tv_weight"):
         style.ImageOptimisation(extractor, texture, texture, tv_weight=-1.0)
+    with pytest.raises(ValueError, match="without a content image its weight does not apply"):
+        style.ImageOptimisation(extractor, texture, texture, style_weight=0.0)  # was a still image
 
 
 def test_phase_randomising_keeps_the_power_spectrum_and_the_mean():

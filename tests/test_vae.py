@@ -54,6 +54,8 @@ def test_reconstruction_likelihoods_match_scipy():
             losses.gaussian_nll(x, mean, sigma)
     with pytest.raises(ValueError, match=r"mean must have the images' shape, got \(3, 4, 4, 3\)"):
         losses.gaussian_nll(x, np.repeat(mean, 3, axis=-1), 0.2)  # was broadcast: 3x the squares
+    with pytest.raises(ValueError, match=r"logits must have the images' shape, got \(3, 4, 4, 3\)"):
+        losses.bernoulli_nll(x, np.repeat(logits, 3, axis=-1))  # was broadcast: 3x the pixels
 
 
 def test_gaussian_log_density_and_log_mean_exp_match_scipy():
@@ -71,6 +73,8 @@ def test_gaussian_log_density_and_log_mean_exp_match_scipy():
     values = np.array([[1000.0, 1001.0], [-1000.0, -1001.0]])  # exp() overflows / underflows
     expected = values[:, 0] + np.log((1 + np.exp(values[:, 1] - values[:, 0])) / 2)
     np.testing.assert_allclose(losses.log_mean_exp(values, axis=1), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"at least one value along axis 1, got shape \(2, 0\)"):
+        losses.log_mean_exp(values[:, :0], axis=1)  # was NaN: log(0 / 0)
 
 
 @pytest.fixture(scope="module")
@@ -225,9 +229,9 @@ def test_mixed_precision_epoch(kind, policy_name, small_digits):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="likelihood must be one of bernoulli, gaussian"):
         vae.VAE(likelihood="poisson")
-    with pytest.raises(ValueError, match="beta must be a number >= 0"):
+    with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
         vae.VAE(beta=-1)
-    with pytest.raises(ValueError, match="gamma must be a number >= 0"):
+    with pytest.raises(ValueError, match="gamma must be a finite number >= 0"):
         vae.VAEGAN(gamma=-0.5)
 
 

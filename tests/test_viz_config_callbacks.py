@@ -129,6 +129,24 @@ def test_sample_grid_callback_is_fixed_and_saved(tmp_path, digits8):
     assert not np.array_equal(grids.draw(other), grids.draw())
 
 
+def test_sample_grid_labels_are_checked_against_the_model_before_training(tmp_path):
+    """A class the model does not have stopped the run only after its first epoch."""
+    from aigc_keras.models import gan
+
+    model = gan.ConditionalGAN(image_size=16, num_classes=3, width=8, latent_dim=8)
+    model.compile()
+    before = [w.copy() for w in model.generator.get_weights()]
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (32, 16, 16, 1)).astype(np.float32)
+    batches = tf.data.Dataset.from_tensor_slices((images, np.arange(32) % 3)).batch(16)
+    grids = callbacks.SampleGrid(tmp_path, labels=[0, 1, 3])
+    with pytest.raises(ValueError, match=r"labels must be in 0..2, got 0..3"):
+        model.fit(batches, epochs=1, verbose=0, callbacks=[grids])
+    for old, new in zip(before, model.generator.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)  # refused before the first step
+    assert not list(tmp_path.iterdir())
+
+
 def test_tensorboard_callback_logs_images(tmp_path, digits8):
     model = TinyGAN()
     model.compile()
@@ -515,7 +533,7 @@ def test_live_training_prints_progress_at_least_every_interval(capsys, digits8):
             assert mean == pytest.approx(every.epoch_records[epoch][key], rel=1e-5)
         assert np.ptp([p["d_loss"] for p in points]) > 0  # not the same value repeated
     for bad in (-1, "10", True, float("nan"), float("inf")):  # NaN passed "< 0"
-        with pytest.raises(ValueError, match=r"every_s \(seconds\) must be a number >= 0"):
+        with pytest.raises(ValueError, match=r"every_s \(seconds\) must be a finite number >= 0"):
             callbacks.LiveTraining(every_s=bad)
     assert callbacks.LiveTraining(every_s=np.float32(2.5)).every_s == 2.5  # NumPy numbers too
     with pytest.raises(ValueError, match="show must be True, False or None"):

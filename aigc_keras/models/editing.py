@@ -95,7 +95,7 @@ def brush_radius(size: int) -> int:
     Returns:
         The radius in pixels.
     """
-    return max(1, round(size / 16))
+    return max(1, round(check_int(size, "size") / 16))
 
 
 def free_form_masks(n: int, size: int, *, seed: int = 0, cover=FREE_FORM_COVER) -> np.ndarray:

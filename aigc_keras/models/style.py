@@ -445,6 +445,36 @@ def style_losses(
     return {"loss": loss, "style": style, "content": content, "tv": tv}
 
 
+def loss_weights(style_weight, content_weight, tv_weight, *, content: bool = True) -> tuple:
+    """The three weights of :func:`style_losses` as floats, each finite and >= 0, and not all of
+    those that apply 0 (a loss of 0 leaves the image or network where it started).
+
+    Args:
+        style_weight: the weight of the mean Gram-matrix error.
+        content_weight: the weight of the content error.
+        tv_weight: the weight of the total variation.
+        content: whether a content image is given (without one its weight does not apply).
+
+    Returns:
+        ``(style_weight, content_weight, tv_weight)``.
+    """
+    weights = (
+        check_non_negative(style_weight, "style_weight"),
+        check_non_negative(content_weight, "content_weight"),
+        check_non_negative(tv_weight, "tv_weight"),
+    )
+    if weights[0] + (weights[1] if content else 0.0) + weights[2] == 0.0:
+        applied = (
+            "style_weight, content_weight and tv_weight"
+            if content
+            else ("style_weight and tv_weight (without a content image its weight does not apply)")
+        )
+        raise ValueError(
+            f"{applied} are all 0: the loss would be 0; give one of them a weight > 0."
+        )
+    return weights
+
+
 class ImageOptimisation(keras.Model):
     """Pixels optimised so that their features match a style (and optionally a content image).
 
@@ -485,9 +515,9 @@ class ImageOptimisation(keras.Model):
         super().__init__(**kwargs)
         self.extractor = extractor
         init = as_rgb(init)
-        self.style_weight = check_non_negative(style_weight, "style_weight")
-        self.content_weight = check_non_negative(content_weight, "content_weight")
-        self.tv_weight = check_non_negative(tv_weight, "tv_weight")
+        self.style_weight, self.content_weight, self.tv_weight = loss_weights(
+            style_weight, content_weight, tv_weight, content=content is not None
+        )
         if content is not None and extractor.content_layer is None:
             raise ValueError(
                 "this extractor has no content layer: give load_extractor a content_layer."
@@ -946,9 +976,9 @@ class FastStyleTransfer(GenerativeModel):
                 f"image_size must be a multiple of {TRANSFORM_MULTIPLE} (the transform network "
                 f"halves the patches twice), got {self.image_size}."
             )
-        self.style_weight = check_non_negative(style_weight, "style_weight")
-        self.content_weight = check_non_negative(content_weight, "content_weight")
-        self.tv_weight = check_non_negative(tv_weight, "tv_weight")
+        self.style_weight, self.content_weight, self.tv_weight = loss_weights(
+            style_weight, content_weight, tv_weight
+        )
         self.width, self.blocks = check_int(width, "width"), check_int(blocks, "blocks", 0)
         self.style, self.network_name = style, network
         example = read_style(style)
