@@ -24,6 +24,8 @@ import os
 import pathlib
 import platform
 
+from .validation import check_int
+
 MODES = ("quick", "standard", "full")
 # The Drive folder where a teacher leaves the wheel for a class (the README names it).
 DRIVE_WHEELS = "/content/drive/MyDrive/aigc_keras"
@@ -71,7 +73,10 @@ def release(pyproject) -> dict:
     and the version) and ``repository`` (``[project.urls] Repository``)."""
     import tomllib
 
-    project = tomllib.loads(pathlib.Path(pyproject).read_text(encoding="utf-8"))["project"]
+    path = pathlib.Path(pyproject)
+    if not path.is_file():
+        raise ValueError(f"no pyproject.toml at {str(path)!r}; run from the repository's root.")
+    project = tomllib.loads(path.read_text(encoding="utf-8"))["project"]
     version = project["version"]
     return {"version": version, "tag": f"v{version}", "repository": project["urls"]["Repository"]}
 
@@ -98,7 +103,9 @@ def write_setup_cell(path, repository: str, tag: str) -> bool:
     path = pathlib.Path(path)
     _load(path)
     notebook = nbformat.read(path, as_version=4)
-    cell = next(c for c in notebook.cells if c.cell_type == "code")
+    cell = next((c for c in notebook.cells if c.cell_type == "code"), None)
+    if cell is None:
+        raise ValueError(f"{path} has no code cell to make the set-up cell.")
     if cell.source == setup_cell(repository, tag):
         return False
     cell.source = setup_cell(repository, tag)
@@ -190,6 +197,7 @@ def execute(path, mode: str = "standard", *, timeout: int = 1800) -> float:
 
     if mode not in MODES:
         raise ValueError(f"mode should be one of {', '.join(MODES)}, got {mode!r}.")
+    timeout = check_int(timeout, "timeout (seconds a cell may run)")  # nbclient: <= 0 is no limit
     path = pathlib.Path(path)
     _load(path)
     notebook = nbformat.read(path, as_version=4)
@@ -234,6 +242,13 @@ def main(argv=None) -> None:
     cell.add_argument("notebooks", nargs="+")
     cell.add_argument("--pyproject", default="pyproject.toml")
     args = parser.parse_args(argv)
+    try:
+        _run(args)
+    except ValueError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+
+
+def _run(args) -> None:
     if args.command == "setup-cell":
         info = release(args.pyproject)
         for name in args.notebooks:

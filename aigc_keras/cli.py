@@ -979,6 +979,11 @@ def _check_options(parser, spec, args) -> None:
                     else (f"{', '.join(takers[:-1])} or {takers[-1]}")
                 )
                 parser.error(f"{option.flag} is a {named} option")
+    if spec.option("domain_a") is not None and getattr(args, "dataset", None) is not None:
+        parser.error(  # it was ignored: the run trained on the default domains
+            f"--dataset does not apply to {spec.name}: it reads two domains, --domain-a and "
+            "--domain-b (a dataset name or a folder each)"
+        )
     for option in spec.options:
         if getattr(args, option.dest) is None:
             setattr(args, option.dest, option.default)
@@ -1051,6 +1056,8 @@ def _train(parser, args) -> int:
     hardware.set_precision(args.precision)
     hardware.set_jit_compile({"auto": "auto", "on": True, "off": False}[args.xla])
     out = pathlib.Path(args.out) if args.out else config.output_dir()
+    if out.exists() and not out.is_dir():  # was a FileExistsError traceback
+        parser.error(f"--out {str(out)!r} is a file; give a folder for the run's outputs")
     args.out_root = out
     if cluster is not None:
         # what makes the run (the output folder may be a different path on each machine)

@@ -44,8 +44,14 @@ def mode() -> str:
     Returns:
         One of :data:`MODES`.
     """
-    if os.environ.get("AIGC_QUICK", "").strip().lower() in ("1", "true", "yes", "on"):
+    quick = os.environ.get("AIGC_QUICK", "").strip().lower()
+    if quick in ("1", "true", "yes", "on"):
         return "quick"
+    if quick not in ("", "0", "false", "no", "off"):  # AIGC_QUICK=2 ran in standard mode
+        raise ValueError(
+            f"AIGC_QUICK={quick!r} is neither on (1, true, yes, on) nor off (0, false, no, off, "
+            "or unset)."
+        )
     value = os.environ.get("AIGC_MODE", "standard").strip().lower() or "standard"
     if value not in MODES:
         raise ValueError(f"AIGC_MODE={value!r} is not a mode; use one of {', '.join(MODES)}.")

@@ -53,6 +53,7 @@ from .validation import (  # noqa: F401 (re-exported)
     check_int,
     check_seed,
     check_value_range,
+    is_int,
     to_unit,
 )
 
@@ -144,6 +145,8 @@ def scale(images01, value_range):
         ValueError: if ``value_range`` is not supported.
     """
     value_range = check_value_range(value_range)
+    if isinstance(images01, (list, tuple, np.ndarray, np.number, int, float)):
+        images01 = _unit_array(images01)
     if isinstance(value_range, int):
         levels = value_range
         if isinstance(images01, np.ndarray):
@@ -153,6 +156,22 @@ def scale(images01, value_range):
         return tf.cast(tf.minimum(tf.floor(images01 * levels), levels - 1), tf.int32)
     low, high = value_range
     return images01 * (high - low) + low
+
+
+def _unit_array(values) -> np.ndarray:
+    """NumPy input of :func:`scale` as a float array in [0, 1] (a rounding tolerance of 1e-3), or
+    a ``ValueError`` saying what it is instead (0..255 images were scaled to -1..509)."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"images01 must be numbers in [0, 1], got an array of {array.dtype}.")
+    if array.dtype.kind != "f":
+        array = array.astype(np.float32)
+    if array.size and not (np.nanmin(array) >= -1e-3 and np.nanmax(array) <= 1 + 1e-3):
+        raise ValueError(
+            f"images01 must be in [0, 1], got values in [{np.nanmin(array):.3g}, "
+            f"{np.nanmax(array):.3g}]; divide 0..255 images by 255 first."
+        )
+    return array
 
 
 # --- offline sources ------------------------------------------------------------------
@@ -541,7 +560,7 @@ def _resize_and_channels(images, image_size: int, channels: int | None, pad: boo
 
 
 def _check_channels(channels):
-    if channels is not None and channels not in (1, 3):
+    if channels is not None and (isinstance(channels, bool) or channels not in (1, 3)):
         raise ValueError(f"channels must be 1, 3 or None (keep the data's own), got {channels!r}.")
 
 
@@ -551,13 +570,21 @@ def _check_shard(shard):
     if (
         not isinstance(shard, (tuple, list))
         or len(shard) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in shard)
+        or not all(is_int(v) for v in shard)
         or not 0 <= shard[0] < shard[1]
     ):
         raise ValueError(
             f"shard must be (index, count) with integers 0 <= index < count, got {shard!r}."
         )
-    return tuple(shard)
+    return (int(shard[0]), int(shard[1]))
+
+
+def _check_no_pad_for_folder(name, pad):
+    if pad and _is_folder(name):
+        raise ValueError(
+            f"pad=True centres the built-in 28x28 digits on a larger canvas; the images of the "
+            f"folder {str(name)!r} are resized to image_size (their sizes differ); leave pad out."
+        )
 
 
 _ANNOUNCED: set[str] = set()
@@ -626,6 +653,7 @@ def load_arrays(
     seed = check_seed(seed)
     num_crops = _check_num_crops(name, num_crops)
     shard = _check_shard(shard)
+    _check_no_pad_for_folder(name, pad)
     if _is_folder(name):
         images, labels, class_names = read_folder(
             _split_folder(name, split), image_size, channels, strict=strict
@@ -699,8 +727,31 @@ def load_arrays(
     return result
 
 
+def _check_count(count: int, name, split, shard, batch_size, drop_remainder) -> None:
+    """Refuse a pipeline of no images, or one whose every batch ``drop_remainder`` would drop
+    (a training of zero steps; a repeated pipeline fills its batches across passes, so callers
+    pass ``drop_remainder and not repeat``); ``count`` is the cardinality (negative: unknown)."""
+    where = f"{str(name)!r} ({split}{f', shard {shard}' if shard is not None else ''})"
+    if count == 0:
+        raise ValueError(
+            f"{where} holds no images"
+            + ("; a shard's index must be below the split's number of images." if shard else ".")
+        )
+    if drop_remainder and batch_size is not None and 0 < count < batch_size:
+        raise ValueError(
+            f"batch_size {batch_size} is larger than the {count} images of {where}: with "
+            f"drop_remainder=True every batch would be dropped and nothing trained; use a "
+            f"batch_size of at most {count}."
+        )
+
+
 def _take_shard(images, labels, shard):
     index, count = shard
+    if index >= len(images):
+        raise ValueError(
+            f"shard {shard} holds no images: the split has {len(images)}, so the shard's index "
+            f"must be below {len(images)}."
+        )
     return images[index::count], None if labels is None else labels[index::count]
 
 
@@ -912,6 +963,8 @@ def read_folder(path, image_size: int, channels=None, *, strict: bool = False):
     folder = pathlib.Path(path).expanduser()
     if not folder.is_dir():
         raise ValueError(f"image folder {str(folder)!r} does not exist or is not a folder.")
+    image_size = check_int(image_size, "image_size")  # None read every image at its own size
+    _check_channels(channels)
     files = image_files(folder, strict=strict)
     relative = [p.relative_to(folder) for p in files]
     with_classes = all(len(r.parts) > 1 for r in relative)
@@ -1077,6 +1130,12 @@ def load(
     _check_channels(channels)
     shard = _check_shard(shard)
     num_crops = _check_num_crops(name, num_crops)
+    _check_no_pad_for_folder(name, pad)
+    if augment is not None and isinstance(value_range, int):
+        raise ValueError(
+            f"augment works on images in (-1, 1) or (0, 1), not on value_range={value_range} "
+            "quantised levels (it would turn them into floats between the levels); leave one out."
+        )
     if shuffle is None:
         shuffle = split.startswith("train")
     if _is_folder(name):
@@ -1156,6 +1215,9 @@ def load(
             dataset = dataset.shard(shard[1], shard[0])
     if limit is not None:
         dataset = dataset.take(check_int(limit, "limit"))
+    _check_count(
+        int(dataset.cardinality()), name, split, shard, batch_size, drop_remainder and not repeat
+    )
 
     def finish(image, label):
         image = _resize_and_channels(image[None], image_size, channels, pad)[0]
@@ -1268,6 +1330,11 @@ def apply_augmentation(dataset, augment):
         raise ValueError(
             f"augment must be a callable taking (images, training=True), such as a Keras layer "
             f"from aigc_keras.data.augmentation(...), got {augment!r}."
+        )
+    if not isinstance(dataset, tf.data.Dataset):
+        raise ValueError(
+            "apply_augmentation maps over a batched tf.data.Dataset, got "
+            f"{type(dataset).__name__}; on an array call augment(images, training=True)."
         )
 
     def run(*element):

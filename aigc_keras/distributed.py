@@ -86,7 +86,9 @@ def cluster(workers, index) -> dict:
     Returns:
         ``{"cluster": {"worker": [...]}, "task": {"type": "worker", "index": index}}``.
     """
-    workers = parse_workers(workers) if isinstance(workers, str) else list(workers)
+    if not isinstance(workers, str):  # a list was taken unchecked
+        workers = ",".join(str(worker) for worker in workers)
+    workers = parse_workers(workers)
     if index is None:
         raise ValueError(
             "--workers needs --worker-index, this worker's place in the list (0 first)."
@@ -108,6 +110,9 @@ def from_environment() -> dict | None:
     try:
         spec = json.loads(text)
         workers, task = spec["cluster"]["worker"], spec["task"]
+        if not isinstance(task, dict) or not isinstance(workers, list):
+            raise TypeError("the task must be an object and the workers a list")
+        others = sorted(set(spec["cluster"]) - {"worker"})
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(
             'TF_CONFIG should be JSON like {"cluster": {"worker": ["host:port", ...]}, '
@@ -115,7 +120,12 @@ def from_environment() -> dict | None:
         ) from None
     if task.get("type") != "worker":
         raise ValueError(f"TF_CONFIG's task type is {task.get('type')!r}; only 'worker' is used.")
-    return cluster(",".join(workers), task.get("index"))
+    if others:  # a "chief" entry was dropped without a word
+        raise ValueError(
+            f"TF_CONFIG's cluster lists {others}; aigc_keras uses only 'worker' (worker 0 is the "
+            "chief): list every machine under 'worker'."
+        )
+    return cluster(workers, task.get("index"))
 
 
 def start(config: dict):

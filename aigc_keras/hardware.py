@@ -61,6 +61,20 @@ def _class(model) -> type:
     return model if isinstance(model, type) else type(model)
 
 
+def _check_report_model(model) -> None:
+    """``None``, a Keras model or a model class, or a ``ValueError`` (a class's name read as the
+    ``str`` class, or raised a raw AttributeError)."""
+    import keras
+
+    if model is None or isinstance(model, keras.Model):
+        return
+    if isinstance(model, type) and issubclass(model, keras.Model):
+        return
+    raise ValueError(
+        f"model must be a Keras model, a model class (e.g. gan.DCGAN) or None, got {model!r}."
+    )
+
+
 def _table_entry(table: str, model):
     """A model's entry (instance, class or class name) in a measured table: its own, or its nearest
     listed base class's; ``None`` if neither is listed."""
@@ -258,6 +272,7 @@ def precision_report(model=None) -> str:
         model: a model instance (the policy it was made under), a class (the policy it will take),
             or ``None`` for models in general.
     """
+    _check_report_model(model)
     if model is not None:
         if not isinstance(model, type):
             name = model.dtype_policy.name
@@ -348,6 +363,7 @@ def xla_report(model=None) -> str:
     Args:
         model: a model instance or class, or ``None`` for models in general.
     """
+    _check_report_model(model)
     if model is not None:
         chosen = _state["jit_compile"] is not None
         suffix = "" if chosen else f" (hardware default for {_class(model).__name__})"
@@ -435,6 +451,7 @@ def environment_report(model=None) -> str:
     import keras
     import tensorflow as tf
 
+    _check_report_model(model)
     gpu_list = gpus()
     if gpu_list:
         names = {

@@ -25,7 +25,7 @@ from . import metrics as _metrics
 from .models import cnn
 from .models.base import save_atomically
 from .models.networks import pretrained
-from .validation import check_int, check_seed
+from .validation import check_int, check_positive, check_seed
 
 QUICK_EPOCHS = 1  # a quick-mode judge's epochs when no full judge is cached (see load_classifier)
 
@@ -84,6 +84,7 @@ def load_classifier(
     """
     if dataset not in ("mnist", "digits"):
         raise ValueError(f"the judge learns 'mnist' or 'digits', got dataset={dataset!r}.")
+    epochs = check_int(epochs, "epochs")  # 0 trained nothing; -3 became 1 in quick mode
     source = data.source_of(dataset)
 
     def path_of(epochs):
@@ -161,6 +162,11 @@ class ClassifierExtractor:
     """
 
     def __init__(self, classifier, *, resize: bool = False):
+        if not isinstance(classifier, cnn.CNNClassifier):
+            raise ValueError(
+                "classifier must be a chapter-1 CNNClassifier (judges.load_classifier gives one), "
+                f"got {type(classifier).__name__}."
+            )
         self.classifier = classifier
         self.image_size = classifier.config["image_size"]
         self.resize = bool(resize)
@@ -236,6 +242,7 @@ def contrast_normalise(images, *, clip: float = 4.0) -> np.ndarray:
     Raises:
         ValueError: if ``images`` is not 4-D.
     """
+    clip = check_positive(clip, "clip")  # -1 negated the images, 0 made every pixel +-1
     images = np.asarray(images, np.float32)
     if images.ndim != 4:
         raise ValueError(f"images must have shape (N, H, W, C), got {images.shape}.")
@@ -318,14 +325,22 @@ def train_domain_extractor(
         The trained :class:`DomainExtractor`.
     """
 
-    def stack(a, b):
-        x = contrast_normalise(np.concatenate([_check_images(a), _check_images(b)]))
+    def stack(a, b, names):
+        a, b = _check_images(a), _check_images(b)
+        if a.shape[1:] != b.shape[1:]:
+            raise ValueError(
+                f"{names[0]} and {names[1]} must share height, width and channels, got "
+                f"{a.shape[1:]} and {b.shape[1:]}."
+            )
+        x = contrast_normalise(np.concatenate([a, b]))
         return x, np.concatenate([np.zeros(len(a), np.int32), np.ones(len(b), np.int32)])
 
-    test = stack(test_a, test_b) if test_a is not None and test_b is not None else None
-    model, _ = cnn.train_classifier(
-        stack(train_a, train_b), test, epochs=epochs, seed=seed, verbose=0
-    )
+    epochs = check_int(epochs, "epochs")  # 0 returned an untrained judge
+    if (test_a is None) != (test_b is None):  # one alone was ignored (accuracy None)
+        raise ValueError("give both test_a and test_b to measure the accuracy, or neither.")
+    train = stack(train_a, train_b, ("train_a", "train_b"))
+    test = stack(test_a, test_b, ("test_a", "test_b")) if test_a is not None else None
+    model, _ = cnn.train_classifier(train, test, epochs=epochs, seed=seed, verbose=0)
     accuracy = None
     if test is not None:
         accuracy = float(np.mean(np.argmax(model.predict_proba(test[0]), axis=1) == test[1]))
@@ -714,8 +729,12 @@ def domain_verdict(judge, candidates, real, controls, *, seed: int = 0) -> dict:
     Raises:
         ValueError: for no controls, or images the judge refuses.
     """
-    if not controls:
-        raise ValueError("controls must name at least one set of fake images the judge rejects.")
+    if not isinstance(controls, dict) or not controls:
+        raise ValueError(
+            "controls must be a dict naming at least one set of fake images the judge rejects "
+            "(judges.mnist_m_controls or texture_controls make one), got "
+            f"{type(controls).__name__}."
+        )
     figures = {
         name: {"rejected": 1.0 - judge.fraction_b(images), "kid": _kid(judge, images, real, seed)}
         for name, images in controls.items()

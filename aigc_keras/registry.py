@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import pathlib
 import sys
 
 import numpy as np
 
 from .spec import ModelSpec
-from .validation import check_int
+from .validation import check_int, cycled_labels
 
 # The package's model files, in the order the command line lists their models.
 BUILTIN_MODULES = (
@@ -131,6 +132,7 @@ def settings(spec: ModelSpec, **given) -> dict:
     Returns:
         A dict with every key ``make`` may read.
     """
+    spec = variant(spec, given)  # registry.build(get("diffusion"), conditional=True) is conditional
     values = {
         "image_size": spec.image_size,
         "channels": spec.channels or 1,
@@ -139,11 +141,34 @@ def settings(spec: ModelSpec, **given) -> dict:
         "num_classes": 10 if spec.conditional else None,
     }
     values.update({option.dest: option.default for option in spec.options})
-    values.update({key: value for key, value in given.items() if value is not None})
-    if spec.channels is not None:
-        values["channels"] = spec.channels
-    if not spec.conditional and spec.task != "classifier":
-        values["num_classes"] = None
+    parameters = inspect.signature(spec.model_class.__init__).parameters
+    accepted = set(values) | {
+        name
+        for name, parameter in parameters.items()
+        if name != "self"
+        and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+    }
+    unknown = sorted(set(given) - accepted)
+    if unknown:  # a misspelt setting was dropped without a word
+        raise ValueError(
+            f"{spec.name} has no setting {unknown}; its settings: {sorted(values)}, and its "
+            f"class's arguments: {sorted(accepted - set(values))}."
+        )
+    given = {key: value for key, value in given.items() if value is not None}
+    if spec.channels is not None and given.get("channels", spec.channels) != spec.channels:
+        raise ValueError(
+            f"{spec.name} works on {spec.channels}-channel images, got "
+            f"channels={given['channels']}."
+        )
+    if not spec.conditional and spec.task != "classifier" and "num_classes" in given:
+        how = (
+            f" unless {spec.conditional_option}=True makes it so" if spec.conditional_option else ""
+        )
+        raise ValueError(
+            f"{spec.name} is not class-conditional{how}; leave num_classes out "
+            f"(got {given['num_classes']!r})."
+        )
+    values.update(given)
     return values
 
 
@@ -322,11 +347,7 @@ def latent_sampler(network, n: int, *, seed: int = 0, classes=None, truncation=N
         if classes is not None:
             raise ValueError("--classes needs a class-conditional generator.")
         return keras.ops.convert_to_numpy(network(latents, training=False))
-    num_classes = network.get_layer("label_one_hot").num_tokens
-    classes = list(range(num_classes)) if classes is None else list(classes)
-    if max(classes) >= num_classes or min(classes) < 0:
-        raise ValueError(f"this generator knows classes 0..{num_classes - 1}, got {classes}.")
-    labels = np.resize(np.array(classes, np.int32), n)
+    labels = cycled_labels(classes, network.get_layer("label_one_hot").num_tokens, n)
     return keras.ops.convert_to_numpy(network([latents, labels], training=False))
 
 

@@ -70,6 +70,29 @@ def check_seed(value, what: str = "seed") -> int:
     return int(value)
 
 
+def cycled_labels(classes, num_classes: int, n: int) -> np.ndarray:
+    """``n`` int32 labels cycling through ``classes`` (``None``: every class in turn), each an
+    integer class id in ``0..num_classes - 1``; a ``ValueError`` for anything else (an empty list
+    was a raw error, ``[1.7]`` drew class 1).
+
+    Args:
+        classes: the classes asked for, a sequence of integers, or ``None``.
+        num_classes: the model's number of classes.
+        n: the number of labels.
+    """
+    if classes is None:
+        classes = range(num_classes)
+    elif isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+        raise ValueError(f"classes must be a list of class ids, got {classes!r}.")
+    classes = list(classes)
+    if not classes or not all(is_int(c) and 0 <= c < num_classes for c in classes):
+        raise ValueError(
+            f"classes must be a non-empty list of integers in 0..{num_classes - 1} (the model's "
+            f"classes), got {classes}."
+        )
+    return np.resize(np.array(classes, np.int32), check_int(n, "n"))
+
+
 def check_image_size(value, what: str = "image_size", minimum: int = 1) -> int:
     """An image height and width in pixels, at least ``minimum``.
 

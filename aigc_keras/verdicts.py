@@ -23,6 +23,16 @@ def folder(create: bool = False) -> pathlib.Path:
     return config.output_dir("verdicts", create=create)
 
 
+def _mode(mode, allowed=config.MODES) -> str:
+    """``mode`` (``None``: the current one) if it is one of ``allowed``, else a ``ValueError``
+    (a misspelt mode matched no row, or stored rows no table would show)."""
+    if mode is None:
+        return config.mode()
+    if mode not in allowed:
+        raise ValueError(f"mode must be one of {', '.join(allowed)} or None, got {mode!r}.")
+    return mode
+
+
 def _path(chapter: int) -> pathlib.Path:
     return folder() / f"chapter{chapter:02d}.json"
 
@@ -48,7 +58,14 @@ def record(chapter: int, comparison: str, result: dict, *, mode=None) -> dict:
         raise ValueError(f"chapter should be an int from 0 to 99, got {chapter!r}.")
     if not str(comparison).strip():
         raise ValueError("comparison should name what is compared, got an empty string.")
+    if not isinstance(result, dict):
+        raise ValueError(
+            f"result should be aigc_keras.metrics.compare's dict, got {type(result).__name__}."
+        )
     missing = [k for k in ("names", "a", "b", "gap", "spread", "verdict") if k not in result]
+    names = result.get("names")
+    if not missing and (not isinstance(names, (list, tuple)) or len(names) != 2):
+        raise ValueError(f"result's names should be the two compared names, got {names!r}.")
     if missing:
         raise ValueError(
             f"result should be aigc_keras.metrics.compare's dict; it lacks {', '.join(missing)}."
@@ -63,7 +80,7 @@ def record(chapter: int, comparison: str, result: dict, *, mode=None) -> dict:
         "gap": float(result["gap"]),
         "spread": float(result["spread"]),
         "verdict": str(result["verdict"]),
-        "mode": config.mode() if mode is None else mode,
+        "mode": _mode(mode),
     }
     path = _path(chapter)
     rows = [r for r in _read(path) if r["comparison"] != row["comparison"]] + [row]
@@ -90,7 +107,7 @@ def recorded(mode=None) -> list[dict]:
     Returns:
         A list of row dicts (:data:`FIELDS` and ``mode``).
     """
-    mode = config.mode() if mode is None else mode
+    mode = _mode(mode, (*config.MODES, "any"))
     rows = []
     for path in sorted(folder().glob("chapter*.json")):
         rows += [r for r in _read(path) if mode == "any" or r["mode"] == mode]
@@ -101,6 +118,10 @@ def table(rows=None) -> str:
     """The rows as an aligned text table: chapter, comparison, the two figures, gap, spread,
     verdict."""
     rows = recorded() if rows is None else rows
+    for row in rows:
+        missing = [key for key in FIELDS if key not in row]
+        if missing:  # was a raw KeyError
+            raise ValueError(f"a row lacks {missing}; rows come from record or recorded.")
     head = (
         f"{'ch':>2s}  {'comparison':46s} {'first':24s} {'second':24s} {'gap':>9s} "
         f"{'spread':>8s}  verdict"

@@ -77,7 +77,7 @@ def image_grid(
     Raises:
         ValueError: if there are no images.
     """
-    tiles = to_uint8(images, value_range)
+    tiles = _tiles(images, value_range)
     n, h, w, c = tiles.shape
     if n == 0:
         raise ValueError("image_grid needs at least one image.")
@@ -90,6 +90,39 @@ def image_grid(
         y, x = pad + r * (h + pad), pad + col * (w + pad)
         grid[y : y + h, x : x + w] = tiles[i]
     return grid[..., 0] if c == 1 else grid
+
+
+def _tiles(images, value_range) -> np.ndarray:
+    """:func:`to_uint8` of images to draw, refused unless grey (1 channel) or colour (3)."""
+    tiles = to_uint8(images, value_range)
+    if tiles.shape[-1] not in (1, 3):  # two channels made a grid no plot could show
+        raise ValueError(
+            f"images to draw must have 1 (grey) or 3 (colour) channels, got {tiles.shape[-1]} "
+            f"(shape {tiles.shape})."
+        )
+    return tiles
+
+
+def _check_picture(array, what: str) -> np.ndarray:
+    """A uint8 ``H x W`` or ``H x W x 1/3/4`` array, or a ``ValueError``."""
+    array = np.asarray(array)
+    if (
+        array.dtype != np.uint8
+        or array.ndim not in (2, 3)
+        or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4))
+    ):
+        raise ValueError(
+            f"{what} needs a uint8 H x W or H x W x 1/3/4 array (image_grid makes one), "
+            f"got {array.dtype} {array.shape}."
+        )
+    return array
+
+
+def _save_figure(fig, path) -> None:
+    """Save ``fig`` as a PNG at ``path`` (100 dpi), its folder created if missing."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
 
 
 def save_image(array: np.ndarray, path) -> pathlib.Path:
@@ -113,16 +146,7 @@ def save_image(array: np.ndarray, path) -> pathlib.Path:
     """
     from PIL import Image
 
-    array = np.asarray(array)
-    if (
-        array.dtype != np.uint8
-        or array.ndim not in (2, 3)
-        or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4))
-    ):
-        raise ValueError(
-            "save_image needs a uint8 H x W or H x W x 1/3/4 array, "
-            f"got {array.dtype} {array.shape}."
-        )
+    array = _check_picture(array, "save_image")
     path = pathlib.Path(path)
     if path.is_dir():
         raise ValueError(
@@ -150,10 +174,16 @@ def show_array(array: np.ndarray, *, title=None, size: float = 3.0):
     Returns:
         The matplotlib figure.
     """
+    array = _check_picture(array, "show_array")  # floats in [0, 1] drew near-black
+    size = check_positive(size, "size")
     plt = _matplotlib()
     fig, ax = plt.subplots(figsize=(size, size * array.shape[0] / array.shape[1]))
     ax.imshow(
-        array, cmap="gray" if array.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest"
+        array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array,
+        cmap="gray" if array.ndim == 2 or array.shape[-1] == 1 else None,
+        vmin=0,
+        vmax=255,
+        interpolation="nearest",
     )
     ax.axis("off")
     if title:
@@ -199,7 +229,7 @@ def show_images(
         )
         ax.axis("off")
     else:
-        tiles = to_uint8(images, value_range)
+        tiles = _tiles(images, value_range)
         if len(labels) != len(tiles):
             raise ValueError(f"got {len(labels)} labels for {len(tiles)} images.")
         if len(tiles) == 0:
@@ -219,9 +249,7 @@ def show_images(
         fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        path = pathlib.Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
+        _save_figure(fig, path)
     return fig
 
 
@@ -264,15 +292,28 @@ def plot_history(history, *, keys=None, title="Training curves", path=None):
         epochs = np.arange(1, len(logs[key]) + 1)
         ax.plot(epochs, logs[key], label="train")
         if f"val_{key}" in logs:
-            ax.plot(epochs, logs[f"val_{key}"], label="held-out")
+            ax.plot(*_held_out_curve(logs, key), label="held-out")
             ax.legend()
         ax.set_title(key)
         ax.set_xlabel("epoch")
     fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=100)
+        _save_figure(fig, path)
     return fig
+
+
+def _held_out_curve(logs: dict, key: str):
+    """``(epochs, values)`` of ``val_<key>``: Keras' ``validation_freq=k`` logs it every k-th
+    epoch, so it may be shorter than ``key``'s curve."""
+    train, held = len(logs[key]), list(logs[f"val_{key}"])
+    if held and train % len(held) == 0:
+        every = train // len(held)
+        return np.arange(1, len(held) + 1) * every, held
+    raise ValueError(
+        f"val_{key} has {len(held)} values for {train} epochs of {key}; a held-out curve "
+        "measured every k-th epoch has epochs / k."
+    )
 
 
 def interpolate(start, end, steps: int = 8, *, spherical: bool = False) -> np.ndarray:
@@ -339,8 +380,14 @@ def confusion_matrix_plot(matrix, class_names, *, title="Confusion matrix", path
     Returns:
         The matplotlib figure.
     """
-    plt = _matplotlib()
     matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] == 0:
+        raise ValueError(f"matrix must be K x K counts, got shape {matrix.shape}.")
+    if isinstance(class_names, str) or len(class_names or ()) != len(matrix):
+        raise ValueError(
+            f"class_names must be {len(matrix)} labels, one per class, got {class_names!r}."
+        )
+    plt = _matplotlib()
     fig, ax = plt.subplots(figsize=(4.5, 4.0))
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(class_names)), class_names)
@@ -360,7 +407,7 @@ def confusion_matrix_plot(matrix, class_names, *, title="Confusion matrix", path
     ax.set_title(title)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=100)
+        _save_figure(fig, path)
     return fig
 
 

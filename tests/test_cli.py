@@ -127,6 +127,41 @@ def test_unknown_dataset_is_a_message_not_a_traceback(tmp_path):
     assert "unknown dataset 'nonsense'" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_run_that_would_train_nothing_or_ignore_a_flag_is_refused(tmp_path, capsys):
+    """Each ran before: a batch larger than the data trained 0 steps and said "done", cyclegan
+    trained its default domains whatever --dataset said, and --out a file ended in a traceback."""
+    a_file = tmp_path / "a_file"
+    a_file.write_text("notes")
+    out = ["--out", str(tmp_path / "out")]
+    cases = [
+        (
+            [
+                "train",
+                "dcgan",
+                "--dataset",
+                "digits",
+                "--batch-size",
+                "4096",
+                "--epochs",
+                "1",
+                *out,
+            ],
+            "batch_size 4096 is larger than the 1437 images of 'digits' (train)",
+        ),
+        (
+            ["train", "cyclegan", "--dataset", "mnist", "--quick", *out],
+            "--dataset does not apply to cyclegan: it reads two domains, --domain-a and",
+        ),
+        (["train", "dcgan", "--quick", "--out", str(a_file)], "is a file; give a folder"),
+    ]
+    for arguments, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(arguments)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and message in err, (arguments, err)
+    assert not list((tmp_path / "out").glob("**/*.keras"))  # nothing exported as trained
+
+
 def test_help_for_each_command(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--help"])
@@ -261,7 +296,7 @@ def test_train_gan_resume_and_overwrite(tmp_path, capsys):
         )
         == 0
     )
-    with pytest.raises(SystemExit, match="knows classes 0..9"):
+    with pytest.raises(SystemExit, match="classes must be a non-empty list of integers in 0..9"):
         cli.main(["sample", "--model", str(folder / "generator.keras"), "--classes", "12"])
 
 

@@ -410,6 +410,13 @@ def test_user_folder_with_and_without_classes(tmp_path):
     assert images.shape == (4, 8, 8, 1)
     with pytest.raises(ValueError, match="inside a class sub-folder"):
         data.load(tmp_path / "flat", labels=True)
+    for call in (data.load, data.load_arrays):  # pad=True was ignored: the images were resized
+        with pytest.raises(ValueError, match="are resized to image_size .*; leave pad out"):
+            call(tmp_path / "flat", image_size=32, pad=True)
+    with pytest.raises(ValueError, match="image_size must be a positive integer, got None"):
+        data.read_folder(tmp_path / "flat", None)  # a raw NumPy shape error
+    shard = (np.int64(1), np.int64(2))  # NumPy integers, as check_int accepts (refused before)
+    assert len(data.load_arrays(tmp_path / "flat", image_size=8, shard=shard)) == 2
 
 
 def test_a_folder_is_split_by_its_train_and_test_sub_folders(tmp_path, capsys):

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import pathlib
+import re
 import signal
 import socket
 import subprocess
@@ -322,6 +323,26 @@ def test_bad_worker_lists_are_refused_before_anything_is_written(
         cli.main(args)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "tf_config, message",
+    [  # an AttributeError traceback, a TypeError, and a chief dropped without a word
+        ({"cluster": {"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]}, "task": "worker"}, "object"),
+        ({"cluster": {"worker": [1, 2]}, "task": {"type": "worker", "index": 0}}, "'1' is not"),
+        (
+            {
+                "cluster": {"chief": ["127.0.0.1:2221"], "worker": ["127.0.0.1:2222"]},
+                "task": {"type": "worker", "index": 0},
+            },
+            "TF_CONFIG's cluster lists ['chief']; aigc_keras uses only 'worker'",
+        ),
+    ],
+)
+def test_a_malformed_tf_config_is_refused_with_its_reason(tf_config, message, monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        distributed.from_environment()
 
 
 def test_a_model_that_trains_on_one_machine_is_refused_by_name(tmp_path, capsys):

@@ -158,6 +158,10 @@ def test_register_refuses_duplicates_and_unknown_names():
         ModelSpec("x", ToyGAN, "painter", "x")
     with pytest.raises(ValueError, match="conditional_option 'labels' is not one of its options"):
         ModelSpec("x", ToyGAN, "sampler", "x", export=lambda m: {}, conditional_option="labels")
+    # conditional=True on the registered spec makes it class-conditional (it built an
+    # unconditional model before)
+    assert registry.settings(registry.get("diffusion"), conditional=True)["num_classes"] == 10
+    assert registry.settings(registry.get("diffusion"))["num_classes"] is None
     assert (
         registry.names()[:4] == ("cnn", "dcgan", "cgan", "wgan-gp")
         and len(set(registry.names())) == 18

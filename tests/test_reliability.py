@@ -23,7 +23,20 @@ import pytest
 from PIL import Image
 from tiny_model import TinyGAN
 
-from aigc_keras import callbacks, cli, data, hardware, order
+from aigc_keras import (
+    callbacks,
+    chapters,
+    cli,
+    data,
+    distributed,
+    hardware,
+    judges,
+    order,
+    registry,
+    validation,
+    verdicts,
+    viz,
+)
 from aigc_keras.models import base, cnn, gan
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -598,6 +611,8 @@ def _generative():
     return model
 
 
+_IMAGES = np.zeros((4, 8, 8, 1), np.float32)
+
 BAD_CALLS = [
     (
         lambda: data.load("digits", image_size=0),
@@ -653,6 +668,122 @@ BAD_CALLS = [
     ),
     (lambda: callbacks.Checkpoint("x", every=0), ValueError, "every must be a positive integer"),
     (lambda: callbacks.SampleGrid("x", n=-1), ValueError, "n must be a positive integer"),
+    # the third probe of the public API (each entry silently wrong or a raw error before)
+    (
+        lambda: data.load("digits", batch_size=5000, drop_remainder=True),
+        ValueError,
+        "batch_size 5000 is larger than the 1437 images of 'digits' (train): with "
+        "drop_remainder=True every batch would be dropped",
+    ),
+    (
+        lambda: data.load_arrays("digits", shard=(1500, 2000)),
+        ValueError,
+        "shard (1500, 2000) holds no images: the split has 1437",
+    ),
+    (
+        lambda: data.load("digits", shard=(1500, 2000)),
+        ValueError,
+        "'digits' (train, shard (1500, 2000)) holds no images",
+    ),
+    (lambda: data.scale(np.array([0.0, 128.0, 255.0]), (-1, 1)), ValueError, "divide 0..255"),
+    (lambda: data.scale(["a"], (-1, 1)), ValueError, "numbers in [0, 1], got an array of <U1"),
+    (lambda: data.load("digits", channels=True), ValueError, "channels must be 1, 3 or None"),
+    (
+        lambda: data.load("digits", value_range=4, augment=data.augmentation("digits")),
+        ValueError,
+        "augment works on images in (-1, 1) or (0, 1), not on value_range=4",
+    ),
+    (
+        lambda: data.apply_augmentation([1, 2], data.augmentation("digits")),
+        ValueError,
+        "maps over a batched tf.data.Dataset, got list",
+    ),
+    (
+        lambda: registry.build(registry.get("dcgan"), image_sise=16),
+        ValueError,
+        "dcgan has no setting ['image_sise']",
+    ),
+    (
+        lambda: registry.build(registry.get("pixelcnn"), channels=3),
+        ValueError,
+        "pixelcnn works on 1-channel images, got channels=3",
+    ),
+    (
+        lambda: registry.settings(registry.get("dcgan"), num_classes=10),
+        ValueError,
+        "dcgan is not class-conditional; leave num_classes out",
+    ),
+    (
+        lambda: registry.settings(registry.get("diffusion"), num_classes=10),
+        ValueError,
+        "diffusion is not class-conditional unless conditional=True makes it so",
+    ),
+    (
+        lambda: validation.cycled_labels([], 10, 4),
+        ValueError,
+        "classes must be a non-empty list of integers in 0..9",
+    ),
+    (lambda: validation.cycled_labels([1.7], 10, 4), ValueError, "got [1.7]"),
+    (lambda: validation.cycled_labels(3, 10, 4), ValueError, "a list of class ids, got 3"),
+    (lambda: hardware.xla_report("DCGAN"), ValueError, "a model class (e.g. gan.DCGAN)"),
+    (lambda: hardware.environment_report(5), ValueError, "got 5"),
+    (lambda: verdicts.recorded(mode="quik"), ValueError, "mode must be one of quick, standard"),
+    (lambda: verdicts.table([{"chapter": 1}]), ValueError, "a row lacks ['comparison'"),
+    (
+        lambda: distributed.cluster(["bad", "x"], 0),
+        ValueError,
+        "worker address 'bad' is not host:port",
+    ),
+    (
+        lambda: judges.train_domain_extractor(_IMAGES, _IMAGES, epochs=0),
+        ValueError,
+        "epochs must be a positive integer, got 0",
+    ),
+    (
+        lambda: judges.train_domain_extractor(_IMAGES, _IMAGES, test_a=_IMAGES),
+        ValueError,
+        "give both test_a and test_b to measure the accuracy, or neither",
+    ),
+    (
+        lambda: judges.train_domain_extractor(_IMAGES, _IMAGES[:, :4]),
+        ValueError,
+        "train_a and train_b must share height, width and channels",
+    ),
+    (lambda: judges.load_classifier(8, epochs=-3, quick=True), ValueError, "epochs must be"),
+    (lambda: judges.contrast_normalise(_IMAGES, clip=-1), ValueError, "clip must be a finite"),
+    (
+        lambda: judges.ClassifierExtractor(keras.Sequential()),
+        ValueError,
+        "classifier must be a chapter-1 CNNClassifier",
+    ),
+    (
+        lambda: cnn.CNNClassifier(image_size=8).features(_IMAGES, batch_size=0),
+        ValueError,
+        "batch_size must be a positive integer, got 0",
+    ),
+    (
+        lambda: judges.domain_verdict(None, _IMAGES, _IMAGES, [_IMAGES]),
+        ValueError,
+        "controls must be a dict naming at least one set of fake images",
+    ),
+    (
+        lambda: chapters.execute("x.ipynb", "quick", timeout=0),
+        ValueError,
+        "timeout (seconds a cell may run) must be a positive integer, got 0",
+    ),
+    (lambda: chapters.release("no/pyproject.toml"), ValueError, "no pyproject.toml at"),
+    (lambda: viz.show_array(np.random.rand(8, 8)), ValueError, "show_array needs a uint8"),
+    (lambda: viz.image_grid(np.zeros((2, 4, 4, 2))), ValueError, "1 (grey) or 3 (colour)"),
+    (
+        lambda: viz.confusion_matrix_plot(np.eye(3, dtype=int), ["a", "b"]),
+        ValueError,
+        "class_names must be 3 labels, one per class",
+    ),
+    (
+        lambda: viz.plot_history({"loss": [1, 2, 3], "val_loss": [1, 2]}),
+        ValueError,
+        "val_loss has 2 values for 3 epochs of loss",
+    ),
     # each of the next four failed only after the first epoch, or never
     (
         lambda: callbacks.SampleGrid("x", seed=-1),
@@ -684,6 +815,15 @@ def test_each_bad_argument_to_a_public_function_is_refused_with_what_is_accepted
     with pytest.raises(error) as raised:
         call()
     assert message in str(raised.value)
+
+
+def test_a_notebook_without_a_code_cell_gets_no_set_up_cell(tmp_path):
+    import nbformat
+
+    path = tmp_path / "notes.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# x")]), path)
+    with pytest.raises(ValueError, match="has no code cell to make the set-up cell"):
+        chapters.write_setup_cell(path, "https://github.com/a/b", "v0.1.0")  # was StopIteration
 
 
 def test_bad_arrays_are_refused():

@@ -70,6 +70,14 @@ def test_plot_history_and_save(tmp_path):
     assert (tmp_path / "h.png").stat().st_size > 0 and len(fig.axes) == 1
     with pytest.raises(ValueError, match="no curve named"):
         viz.plot_history({"loss": [1]}, keys=["acc"])
+    # Keras' validation_freq=2 logs val_loss every second epoch (matplotlib's shape error before);
+    # a path in a missing folder (FileNotFoundError before) gets its folder
+    fig = viz.plot_history(
+        {"loss": [4, 3, 2, 1], "val_loss": [3.5, 1.5]}, path=tmp_path / "n/h.png"
+    )
+    held_out = fig.axes[0].get_lines()[1]
+    assert held_out.get_label() == "held-out" and list(held_out.get_xdata()) == [2, 4]
+    assert (tmp_path / "n" / "h.png").stat().st_size > 0
 
 
 def test_modes_pick_and_output_dir(monkeypatch, tmp_path):
@@ -80,6 +88,11 @@ def test_modes_pick_and_output_dir(monkeypatch, tmp_path):
     assert config.pick(quick=1, standard=2, full=3) == 3 and config.pick(quick=1, standard=2) == 2
     monkeypatch.setenv("AIGC_QUICK", "1")
     assert config.mode() == "quick" and config.pick(quick=1, standard=2) == 1
+    monkeypatch.setenv("AIGC_QUICK", "0")
+    assert config.mode() == "full"
+    monkeypatch.setenv("AIGC_QUICK", "2")  # was standard mode without a word
+    with pytest.raises(ValueError, match="AIGC_QUICK='2' is neither on"):
+        config.mode()
     monkeypatch.delenv("AIGC_QUICK")
     monkeypatch.setenv("AIGC_MODE", "turbo")
     with pytest.raises(ValueError, match="quick, standard, full"):

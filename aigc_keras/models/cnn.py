@@ -92,6 +92,7 @@ class CNNClassifier(Checkpointable, keras.Model):
         images = check_images(
             images, expected, hint="Rescale with aigc_keras.data.scale(x01, (-1, 1))."
         )
+        batch_size = check_int(batch_size, "batch_size")  # 0 was a raw range() error
         if getattr(self, "_inference", None) is None:  # one compiled function for every batch
             import tensorflow as tf
 

@@ -51,6 +51,7 @@ from ..validation import (
     check_non_negative,
     check_positive,
     check_seed,
+    cycled_labels,
     int_from_text,
 )
 from .base import GenerativeModel
@@ -1206,8 +1207,7 @@ def sample_exported(
         model.network_ema.set_weights(network.get_weights())
     labels = None
     if model.num_classes and guidance != 0:
-        chosen = list(range(model.num_classes)) if classes is None else list(classes)
-        labels = [chosen[i % len(chosen)] for i in range(n)]
+        labels = cycled_labels(classes, model.num_classes, n)
     elif classes is not None:
         raise ValueError(
             "--classes needs a class-conditional model sampled with guidance other than 0 "
