@@ -142,7 +142,8 @@ def scale(images01, value_range):
         quantised levels, otherwise float.
 
     Raises:
-        ValueError: if ``value_range`` is not supported.
+        ValueError: if ``value_range`` is not supported, or NumPy input is not numbers in [0, 1]
+            (a tensor is not checked: it may be symbolic, inside a ``tf.data`` pipeline).
     """
     value_range = check_value_range(value_range)
     if isinstance(images01, (list, tuple, np.ndarray, np.number, int, float)):
