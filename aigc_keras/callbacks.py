@@ -58,14 +58,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.every = check_int(every, "every")
         self.n = check_int(n, "n")
         self.seed = check_seed(seed)
-        if labels is not None:
-            labels = np.asarray(labels)
-            if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
-                raise ValueError(
-                    f"labels must be a non-empty 1-D sequence of integer class ids, got "
-                    f"{labels.dtype} of shape {labels.shape}."
-                )
-        self.labels = labels
+        self.labels = labels  # checked against the model in on_train_begin
         if not isinstance(show, bool):
             raise ValueError(f"show must be True or False, got {show!r}.")
         self.show = show
@@ -90,7 +83,7 @@ class SampleGrid(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._started = False
         if self.labels is not None and hasattr(self.model, "_check_labels"):
-            self.model._check_labels(None, self.labels)  # now, not after the first epoch
+            self.model._check_labels(None, self.labels)  # before the first step, not after an epoch
 
     def on_epoch_begin(self, epoch, logs=None):
         """A run resumed at ``epoch`` keeps the grids saved up to it (read back from their PNGs),

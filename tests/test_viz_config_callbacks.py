@@ -152,9 +152,13 @@ def test_sample_grid_labels_are_checked_against_the_model_before_training(tmp_pa
     rng = np.random.default_rng(0)
     images = rng.uniform(-1, 1, (32, 16, 16, 1)).astype(np.float32)
     batches = tf.data.Dataset.from_tensor_slices((images, np.arange(32) % 3)).batch(16)
-    grids = callbacks.SampleGrid(tmp_path, labels=[0, 1, 3])
-    with pytest.raises(ValueError, match=r"labels must be in 0..2, got 0..3"):
-        model.fit(batches, epochs=1, verbose=0, callbacks=[grids])
+    for labels, message in (
+        ([0, 1, 3], r"labels must be in 0..2, got 0..3"),
+        ([[1, 2]], "labels must be a 1-D sequence of integer class ids"),
+    ):
+        grids = callbacks.SampleGrid(tmp_path, labels=labels)
+        with pytest.raises(ValueError, match=message):
+            model.fit(batches, epochs=1, verbose=0, callbacks=[grids])
     for old, new in zip(before, model.generator.get_weights(), strict=True):
         np.testing.assert_array_equal(old, new)  # refused before the first step
     assert not list(tmp_path.iterdir())
