@@ -483,6 +483,10 @@ def _scalars(logs) -> dict:
     return out
 
 
+# what an epoch record keeps besides the model's values: shown in no progress line and no curve
+_BOOKKEEPING = ("elapsed", "epoch_seconds", "budget_steps", "budget_seconds")
+
+
 class LiveTraining(keras.callbacks.Callback):
     """Training a learner can watch: a progress line, the latest samples and the loss curves, in
     one display that is updated in place at least every ``every_s`` seconds and at each epoch's
@@ -503,7 +507,9 @@ class LiveTraining(keras.callbacks.Callback):
     (atomically), and a run that resumes from a checkpoint continues them: ``fit`` started at
     ``initial_epoch`` e keeps the saved points up to epoch e, and a ``fit`` with nothing left to
     train shows the finished run's curves. ``status`` says which happened: ``"trained"`` (from
-    the start), ``"resumed at epoch e"`` or ``"already trained"``.
+    the start), ``"resumed at epoch e"`` or ``"already trained"``.  Each epoch record keeps the
+    seconds the epoch took (``epoch_seconds``), so :attr:`train_seconds` is the training's time
+    whichever happened.
 
     With ``stop_after_s``, training gets that many seconds: the clock starts when the first batch
     of the ``fit`` call has finished (its tracing and compilation are not counted) and training
@@ -572,6 +578,12 @@ class LiveTraining(keras.callbacks.Callback):
         self.status: str | None = None
 
     @property
+    def train_seconds(self) -> float:
+        """Seconds the epochs in :attr:`epoch_records` took, summed: the whole training's time,
+        also when it was resumed (the saved epochs count) or found already trained."""
+        return float(sum(r.get("epoch_seconds", 0.0) for r in self.epoch_records))
+
+    @property
     def path(self) -> pathlib.Path | None:
         """The file the curves are kept in between runs (``None`` without ``folder``)."""
         return None if self.folder is None else self.folder / "live.json"
@@ -604,6 +616,7 @@ class LiveTraining(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch, self._batch = epoch, 0
+        self._epoch_start = self.clock()
         self._mark = (0, {})  # (batches into the epoch, their running means) at the last record
         if self._first_epoch is None:
             self._first_epoch = epoch
@@ -654,7 +667,8 @@ class LiveTraining(keras.callbacks.Callback):
         values = _scalars(logs)
         if self.stop_after_s is not None:
             values.update(budget_steps=self.budget_steps, budget_seconds=self.budget_seconds)
-        self.epoch_records.append({"epoch": epoch + 1, "step": self._step, **values})
+        seconds = {"epoch_seconds": self.clock() - self._epoch_start}
+        self.epoch_records.append({"epoch": epoch + 1, "step": self._step, **values, **seconds})
         self._record(self._latest)  # the batch values: not those only an epoch's end logs
         self._save()
         self._update(values, epoch_end=True)
@@ -723,8 +737,7 @@ class LiveTraining(keras.callbacks.Callback):
             elif epochs and steps and self._run_steps:
                 left = (epochs - first) * steps - self._run_steps
                 parts.append(f"about {_duration(elapsed / self._run_steps * left)} left")
-        hidden = ("step", "elapsed", "budget_steps", "budget_seconds")
-        shown = {k: v for k, v in values.items() if k not in hidden}
+        shown = {k: v for k, v in values.items() if k not in ("step", *_BOOKKEEPING)}
         parts += [f"{key} {value:.4g}" for key, value in shown.items()]
         return " · ".join(parts)
 
@@ -760,8 +773,7 @@ class LiveTraining(keras.callbacks.Callback):
         ends = [
             k
             for k in dict.fromkeys(k for r in self.epoch_records for k in r)
-            if k not in batch
-            and k not in ("epoch", "step", "elapsed", "budget_steps", "budget_seconds")
+            if k not in batch and k not in ("epoch", "step", *_BOOKKEEPING)
         ]
         losses = [k for k in batch if "loss" in k]
         others = [k for k in batch if "loss" not in k]

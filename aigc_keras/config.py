@@ -8,6 +8,7 @@
   classifiers and statistics.  Point it at Google Drive on Colab so training survives a disconnect.
 * Seeding.
 * :func:`start_tensorflow`: TensorFlow imported without its C++ start-up lines on stderr.
+* :func:`measured`: a notebook's measurement made once per output folder, reused on a re-run.
 * :func:`file_lock`: one process at a time through a check-compute-save of a shared cache.
 
 Precision, XLA and strategy live in :mod:`aigc_keras.hardware`, value checks in
@@ -19,11 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import os
 import pathlib
 import random
 import sys
 import tempfile
+import time
 import warnings
 
 import numpy as np
@@ -123,6 +126,87 @@ def save_npz(path, **arrays) -> pathlib.Path:
         if tmp.is_file():
             tmp.unlink()
     return path
+
+
+def _plain(value, what: str):
+    """``value`` as JSON would give it back (tuples as lists, NumPy numbers and arrays as Python
+    numbers and lists), or a ``ValueError`` naming what JSON cannot hold."""
+
+    def convert(item):
+        if isinstance(item, (np.generic, np.ndarray)):
+            return item.tolist()
+        raise TypeError(type(item).__name__)
+
+    try:
+        return json.loads(json.dumps(value, default=convert))
+    except TypeError as error:
+        raise ValueError(
+            f"{what} should be JSON data (dicts with string keys, lists, strings, numbers, "
+            f"booleans, None; NumPy numbers and arrays are converted), got a value of type "
+            f"{error.args[0]}."
+        ) from None
+    except ValueError as error:  # a circular reference
+        raise ValueError(f"{what} cannot be written as JSON: {error}.") from None
+
+
+def measured(path, measure, *, settings=None):
+    """A measurement made once per output folder: ``measure()``'s result, written to ``path`` the
+    first time and read back when the same cell runs again.
+
+    For notebook cells that only measure (a speed, a comparison's figures) and would repeat that
+    work on every re-run, such as a re-run after a disconnect.  The file keeps the result with the
+    ``settings`` it was measured under and the machine's environment line
+    (:func:`aigc_keras.hardware.environment_report`: library versions, device, precision, mode);
+    the result is reused only when both are the same again, and a reuse says where it came from.
+    Otherwise, or when the file is not such a record, ``measure`` runs again and the file is
+    replaced (written atomically).  Delete the file to measure again.
+
+    Args:
+        path: the JSON file (missing folders are created).
+        measure: a function of no arguments returning JSON data: dicts with string keys, lists,
+            strings, numbers, booleans, ``None``; NumPy numbers and arrays are converted.
+        settings: JSON data describing what is measured (sizes, seeds, a model's configuration).
+
+    Returns:
+        The result as JSON gives it back (tuples become lists), the same on the first run and
+        on a re-run.
+
+    Raises:
+        ValueError: ``measure`` is not callable, or the settings or the result are not JSON data.
+    """
+    from . import hardware  # hardware imports this module
+
+    if not callable(measure):
+        raise ValueError(f"measure should be a function of no arguments, got {measure!r}.")
+    path = pathlib.Path(path)
+    key = {"settings": _plain(settings, "settings"), "environment": hardware.environment_report()}
+    if path.exists():
+        try:
+            saved = json.loads(path.read_text())
+            found = {"settings": saved["settings"], "environment": saved["environment"]}
+            result, when = saved["result"], saved["measured"]
+        except (ValueError, KeyError, TypeError) as error:
+            print(f"aigc_keras: {path} is not a measurement record ({error!r}): measuring again.")
+        else:
+            if found == key:
+                print(
+                    f"aigc_keras: reusing the measurement of {when} in {path} "
+                    "(delete it to measure again)."
+                )
+                return result
+            changed = " and ".join(k for k in ("settings", "environment") if found[k] != key[k])
+            print(f"aigc_keras: {path} was measured with other {changed}: measuring again.")
+    result = _plain(measure(), "measure()'s result")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {**key, "measured": time.strftime("%Y-%m-%d %H:%M"), "result": result}
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(record, indent=1))
+        os.replace(tmp, path)
+    finally:
+        if tmp.is_file():
+            tmp.unlink()
+    return result
 
 
 @contextlib.contextmanager

@@ -104,6 +104,43 @@ def test_modes_pick_and_output_dir(monkeypatch, tmp_path):
     )
 
 
+def test_a_measurement_is_made_once_and_reused_only_under_the_same_settings(
+    capsys, tmp_path, monkeypatch
+):
+    """``config.measured``: a re-run of a cell reads its figures back (and says so); other
+    settings, another environment or a damaged file measure again; bad input is refused."""
+    calls = []
+
+    def measure():
+        calls.append(1)
+        return {"speed": np.float32(2.5), "sizes": (1, 16), "same": np.bool_(True)}
+
+    path = tmp_path / "deep" / "speed.json"
+    first = config.measured(path, measure, settings={"batches": (1, 16)})
+    assert first == {"speed": 2.5, "sizes": [1, 16], "same": True} and len(calls) == 1
+    assert capsys.readouterr().out == ""  # a first measurement adds no line of its own
+    again = config.measured(path, measure, settings={"batches": [1, 16]})  # a tuple = its list
+    assert again == first and len(calls) == 1
+    assert "reusing the measurement of " in capsys.readouterr().out
+    config.measured(path, measure, settings={"batches": [1]})
+    assert len(calls) == 2 and "with other settings: measuring again" in capsys.readouterr().out
+    monkeypatch.setattr(hardware, "environment_report", lambda: "another machine")
+    config.measured(path, measure, settings={"batches": [1]})
+    assert len(calls) == 3 and "with other environment: measuring again" in capsys.readouterr().out
+    path.write_text('{"result": 1')  # cut short
+    assert config.measured(path, measure, settings={"batches": [1]})["speed"] == 2.5
+    assert len(calls) == 4 and "is not a measurement record" in capsys.readouterr().out
+    assert sorted(p.name for p in path.parent.iterdir()) == ["speed.json"]  # no temporary left
+
+    with pytest.raises(ValueError, match="measure should be a function"):
+        config.measured(path, 3)
+    with pytest.raises(ValueError, match="settings should be JSON data .* of type object"):
+        config.measured(path, measure, settings={"data": object()})
+    with pytest.raises(ValueError, match=r"measure\(\)'s result should be JSON data .* type set"):
+        config.measured(tmp_path / "other.json", lambda: {1, 2})
+    assert not (tmp_path / "other.json").exists()
+
+
 def test_environment_report_and_precision(policy):
     line = hardware.environment_report()
     for field in ("TensorFlow", "Keras", "CPU", "precision ", "XLA ", "strategy", "mode"):
@@ -610,24 +647,31 @@ def test_a_resumed_run_continues_the_curves_and_the_sample_grids(capsys, tmp_pat
     the whole run's curves and grids to show."""
     data = tf.data.Dataset.from_tensor_slices(digits8.images[:128]).batch(32)  # 4 batches
 
+    clock = _Clock()
+
     def run(epochs):
         model = TinyGAN()
         model.compile()
         ckpt = callbacks.Checkpoint(tmp_path / "checkpoints")
-        live = callbacks.LiveTraining(every_s=0, show=False, folder=tmp_path, title="tiny")
+        live = callbacks.LiveTraining(
+            every_s=0, show=False, folder=tmp_path, title="tiny", clock=clock
+        )
         grids = callbacks.SampleGrid(tmp_path, every=1, n=4)
         model.fit(
             data,
             epochs=epochs,
             initial_epoch=ckpt.restore(model),
             verbose=0,
-            callbacks=[grids, live, ckpt],
+            callbacks=[grids, live, ckpt, clock.every_batch(2.0)],
         )
         return live, grids, capsys.readouterr().out
 
     first, first_grids, out = run(2)
     assert "training from the start" in out and first.status == "trained"
     assert [r["step"] for r in first.records] == list(range(1, 9))
+    # each batch "takes" 2 s: 8 s per epoch of 4 batches, kept with the curves; never drawn
+    assert [r["epoch_seconds"] for r in first.epoch_records] == [8.0, 8.0]
+    assert first.train_seconds == 16.0 and "epoch_seconds" not in first.lines[-1]
     assert (tmp_path / "live.json").exists() and sorted(first_grids.grids) == [1, 2]
 
     second, second_grids, out = run(3)  # one more epoch
@@ -644,6 +688,8 @@ def test_a_resumed_run_continues_the_curves_and_the_sample_grids(capsys, tmp_pat
     assert third.lines[0].startswith("tiny · epoch 3/3 · already trained (12 steps)")
     assert third.records == second.records and third.epoch_records == second.epoch_records
     assert sorted(third_grids.grids) == [1, 2, 3]
+    # the training's time counts the first run's two epochs and the resumed run's one
+    assert second.train_seconds == third.train_seconds == 24.0
 
     # A run killed after its third epoch's curves were saved but before that checkpoint was
     # written resumes at epoch 2 and keeps only the points up to it.
