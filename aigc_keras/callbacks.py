@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import re
 import time
@@ -11,7 +10,7 @@ import time
 import keras
 import numpy as np
 
-from . import viz
+from . import config, viz
 from .validation import check_images, check_int, check_non_negative, check_positive, check_seed
 
 
@@ -598,9 +597,8 @@ class LiveTraining(keras.callbacks.Callback):
         if self.path is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"records": self.records, "epoch_records": self.epoch_records}))
-        os.replace(tmp, self.path)
+        curves = {"records": self.records, "epoch_records": self.epoch_records}
+        config.write_text_atomically(self.path, json.dumps(curves))
 
     # --- Keras hooks ---
     def on_train_begin(self, logs=None):

@@ -24,6 +24,7 @@ import os
 import pathlib
 import platform
 
+from . import config
 from .validation import check_int
 
 MODES = ("quick", "standard", "full")
@@ -96,6 +97,14 @@ def colab_url(repository: str, tag: str, notebook: str) -> str:
     return f"https://colab.research.google.com/github/{owner_name}/blob/{tag}/{notebook}"
 
 
+def _notebook_text(notebook) -> str:
+    """The file ``nbformat.write`` would write for ``notebook``."""
+    import nbformat
+
+    text = nbformat.writes(notebook)
+    return text if text.endswith("\n") else text + "\n"
+
+
 def write_setup_cell(path, repository: str, tag: str) -> bool:
     """Make a notebook's first code cell :func:`setup_cell`; returns whether the file changed."""
     import nbformat
@@ -109,9 +118,7 @@ def write_setup_cell(path, repository: str, tag: str) -> bool:
     if cell.source == setup_cell(repository, tag):
         return False
     cell.source = setup_cell(repository, tag)
-    tmp = path.with_name(path.name + ".tmp")
-    nbformat.write(notebook, tmp)
-    os.replace(tmp, path)
+    config.write_text_atomically(path, _notebook_text(notebook))
     return True
 
 
@@ -223,9 +230,7 @@ def execute(path, mode: str = "standard", *, timeout: int = 1800) -> float:
         "machine": machine(),
         "date": datetime.date.today().isoformat(),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    nbformat.write(notebook, tmp)
-    os.replace(tmp, path)
+    config.write_text_atomically(path, _notebook_text(notebook))
     return executed_seconds(json.loads(path.read_text(encoding="utf-8"))) / 60.0
 
 

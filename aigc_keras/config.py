@@ -199,14 +199,23 @@ def measured(path, measure, *, settings=None):
     result = _plain(measure(), "measure()'s result")
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {**key, "measured": time.strftime("%Y-%m-%d %H:%M"), "result": result}
+    write_text_atomically(path, json.dumps(record, indent=1))
+    return result
+
+
+def write_text_atomically(path, text: str) -> pathlib.Path:
+    """Write ``text`` to ``path`` (UTF-8) through a temporary file named after this process,
+    renamed over ``path``: a reader never sees half a file (the package's JSON records, a notebook
+    executed in place); its folder must exist."""
+    path = pathlib.Path(path)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps(record, indent=1))
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     finally:
         if tmp.is_file():
             tmp.unlink()
-    return result
+    return path
 
 
 @contextlib.contextmanager

@@ -10,7 +10,6 @@ again replaces its earlier record, so a re-run chapter does not duplicate its ro
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 
 from . import config
@@ -85,9 +84,7 @@ def record(chapter: int, comparison: str, result: dict, *, mode=None) -> dict:
     path = _path(chapter)
     rows = [r for r in _read(path) if r["comparison"] != row["comparison"]] + [row]
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(rows, indent=1))
-    os.replace(tmp, path)
+    config.write_text_atomically(path, json.dumps(rows, indent=1))
     return row
 
 
