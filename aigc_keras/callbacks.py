@@ -483,7 +483,7 @@ def _scalars(logs) -> dict:
 
 
 # what an epoch record keeps besides the model's values: shown in no progress line and no curve
-_BOOKKEEPING = ("elapsed", "epoch_seconds", "budget_steps", "budget_seconds")
+_BOOKKEEPING = ("elapsed", "train_seconds", "budget_steps", "budget_seconds")
 
 
 class LiveTraining(keras.callbacks.Callback):
@@ -507,8 +507,9 @@ class LiveTraining(keras.callbacks.Callback):
     ``initial_epoch`` e keeps the saved points up to epoch e, and a ``fit`` with nothing left to
     train shows the finished run's curves. ``status`` says which happened: ``"trained"`` (from
     the start), ``"resumed at epoch e"`` or ``"already trained"``.  Each epoch record keeps the
-    seconds the epoch took (``epoch_seconds``), so :attr:`train_seconds` is the training's time
-    whichever happened.
+    seconds of training up to its end (``train_seconds``: the ``fit`` calls' time, a resumed run's
+    added to the saved epochs'), so :attr:`train_seconds` is the training's time whichever
+    happened.
 
     With ``stop_after_s``, training gets that many seconds: the clock starts when the first batch
     of the ``fit`` call has finished (its tracing and compilation are not counted) and training
@@ -578,9 +579,12 @@ class LiveTraining(keras.callbacks.Callback):
 
     @property
     def train_seconds(self) -> float:
-        """Seconds the epochs in :attr:`epoch_records` took, summed: the whole training's time,
-        also when it was resumed (the saved epochs count) or found already trained."""
-        return float(sum(r.get("epoch_seconds", 0.0) for r in self.epoch_records))
+        """Seconds of training up to the last epoch's end, from the start of the first ``fit``
+        (the progress line's "done in" time): the whole training's, also when it was resumed (the
+        saved epochs' seconds count) or found already trained; 0 before an epoch has ended."""
+        if not self.epoch_records:
+            return 0.0
+        return float(self.epoch_records[-1].get("train_seconds", 0.0))
 
     @property
     def path(self) -> pathlib.Path | None:
@@ -611,10 +615,10 @@ class LiveTraining(keras.callbacks.Callback):
         self.status = None
         self._budget_start = None
         self.budget_steps, self.budget_seconds = 0, 0.0
+        self._seconds_before = 0.0  # training seconds of the saved epochs a resumed run continues
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch, self._batch = epoch, 0
-        self._epoch_start = self.clock()
         self._mark = (0, {})  # (batches into the epoch, their running means) at the last record
         if self._first_epoch is None:
             self._first_epoch = epoch
@@ -627,9 +631,10 @@ class LiveTraining(keras.callbacks.Callback):
         if not epoch:
             return
         records, epoch_records = self._load()
-        ends = [r["step"] for r in epoch_records if r["epoch"] == epoch]
+        ends = [r for r in epoch_records if r["epoch"] == epoch]
         if ends:
-            self._step = ends[0]
+            self._step = ends[0]["step"]
+            self._seconds_before = ends[0].get("train_seconds", 0.0)
             self.records = [r for r in records if r["step"] <= self._step]
             self.epoch_records = [r for r in epoch_records if r["epoch"] <= epoch]
         else:  # no curves saved up to there: count on from the epoch, without the old points
@@ -665,7 +670,7 @@ class LiveTraining(keras.callbacks.Callback):
         values = _scalars(logs)
         if self.stop_after_s is not None:
             values.update(budget_steps=self.budget_steps, budget_seconds=self.budget_seconds)
-        seconds = {"epoch_seconds": self.clock() - self._epoch_start}
+        seconds = {"train_seconds": self._seconds_before + self.clock() - self._start}
         self.epoch_records.append({"epoch": epoch + 1, "step": self._step, **values, **seconds})
         self._record(self._latest)  # the batch values: not those only an epoch's end logs
         self._save()

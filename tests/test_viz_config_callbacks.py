@@ -670,8 +670,9 @@ def test_a_resumed_run_continues_the_curves_and_the_sample_grids(capsys, tmp_pat
     assert "training from the start" in out and first.status == "trained"
     assert [r["step"] for r in first.records] == list(range(1, 9))
     # each batch "takes" 2 s: 8 s per epoch of 4 batches, kept with the curves; never drawn
-    assert [r["epoch_seconds"] for r in first.epoch_records] == [8.0, 8.0]
-    assert first.train_seconds == 16.0 and "epoch_seconds" not in first.lines[-1]
+    assert [r["train_seconds"] for r in first.epoch_records] == [8.0, 16.0]
+    assert first.train_seconds == 16.0 and "train_seconds" not in first.lines[-1]
+    assert first.lines[-1].startswith("tiny · epoch 2/2 · step 4/4 · done in 16 s")
     assert (tmp_path / "live.json").exists() and sorted(first_grids.grids) == [1, 2]
 
     second, second_grids, out = run(3)  # one more epoch
@@ -688,7 +689,7 @@ def test_a_resumed_run_continues_the_curves_and_the_sample_grids(capsys, tmp_pat
     assert third.lines[0].startswith("tiny · epoch 3/3 · already trained (12 steps)")
     assert third.records == second.records and third.epoch_records == second.epoch_records
     assert sorted(third_grids.grids) == [1, 2, 3]
-    # the training's time counts the first run's two epochs and the resumed run's one
+    # the training's time: the first run's two epochs, then the resumed run's one on top
     assert second.train_seconds == third.train_seconds == 24.0
 
     # A run killed after its third epoch's curves were saved but before that checkpoint was
