@@ -172,17 +172,22 @@ def measured(path, measure, *, settings=None):
         on a re-run.
 
     Raises:
-        ValueError: ``measure`` is not callable, or the settings or the result are not JSON data.
+        ValueError: ``path`` is a folder, ``measure`` is not callable, or the settings or the
+            result are not JSON data.
     """
     from . import hardware  # hardware imports this module
 
     if not callable(measure):
         raise ValueError(f"measure should be a function of no arguments, got {measure!r}.")
     path = pathlib.Path(path)
+    if path.is_dir():
+        raise ValueError(
+            f"path should name a file for the measurement, got the folder {str(path)!r}."
+        )
     key = {"settings": _plain(settings, "settings"), "environment": hardware.environment_report()}
     if path.exists():
         try:
-            saved = json.loads(path.read_text())
+            saved = json.loads(path.read_text(encoding="utf-8"))
             found = {"settings": saved["settings"], "environment": saved["environment"]}
             result, when = saved["result"], saved["measured"]
         except (ValueError, KeyError, TypeError) as error:

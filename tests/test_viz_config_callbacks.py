@@ -134,6 +134,8 @@ def test_a_measurement_is_made_once_and_reused_only_under_the_same_settings(
 
     with pytest.raises(ValueError, match="measure should be a function"):
         config.measured(path, 3)
+    with pytest.raises(ValueError, match="path should name a file .* got the folder"):
+        config.measured(tmp_path, measure)
     with pytest.raises(ValueError, match="settings should be JSON data .* of type object"):
         config.measured(path, measure, settings={"data": object()})
     with pytest.raises(ValueError, match=r"measure\(\)'s result should be JSON data .* type set"):
