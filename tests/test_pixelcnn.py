@@ -189,6 +189,39 @@ def test_completion_keeps_the_known_rows_and_samples_the_rest():
             model.complete(*args)
 
 
+def test_sampling_with_progress_draws_the_same_images_and_reports_each_row(monkeypatch, capsys):
+    model = KINDS["conditional"][0]()
+    monkeypatch.setattr(pixelcnn, "PROGRESS_EVERY_S", 0.0)  # a line after every row
+    labels = [2, 4, 6, 8, 1]
+    quiet = model.generate(labels=labels, seed=3, batch_size=2)
+    assert capsys.readouterr().out == ""
+    shown = model.generate(labels=labels, seed=3, batch_size=2, progress=True)
+    np.testing.assert_array_equal(shown, quiet)  # one call per row draws what one call for all does
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 * 8 + 1  # three batches of 8 rows, then the end
+    assert lines[0].startswith("sampling 5 images: images 1-2, row 1 of 8, ")
+    assert lines[23].startswith("sampling 5 images: images 5-5, row 8 of 8, ")
+    assert lines[-1].startswith("sampling 5 images: done in ")
+    images = data.load_arrays("digits", "test", image_size=8, value_range=LEVELS, limit=3).images
+    done = model.complete(images, 5, labels=[1, 2, 3], seed=1, progress=True)
+    np.testing.assert_array_equal(done, model.complete(images, 5, labels=[1, 2, 3], seed=1))
+    rows = [
+        line.split("row ")[1].split(",")[0] for line in capsys.readouterr().out.splitlines()[:-1]
+    ]
+    assert rows == ["6 of 8", "7 of 8", "8 of 8"]  # only the rows it draws
+    pixelcnn.sample_pixel_by_pixel(model, 2, labels=[0, 1], greedy=True, progress=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 9 and lines[7].startswith(
+        "2 images, one predict call per pixel: row 8 of 8"
+    )
+    for call in (
+        lambda: model.generate(labels=[1], progress="yes"),
+        lambda: pixelcnn.sample_pixel_by_pixel(model, 1, labels=[1], progress=1),
+    ):
+        with pytest.raises(ValueError, match="progress must be True or False"):
+            call()
+
+
 def test_float_images_are_refused_with_the_loader_to_use():
     model = matrix.fresh(KINDS["pixelcnn"][0])
     floats = tf.data.Dataset.from_tensor_slices(np.zeros((4, 8, 8, 1), np.float32)).batch(2)

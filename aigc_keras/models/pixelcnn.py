@@ -25,6 +25,7 @@ per image, the figure published for binarised MNIST.
 from __future__ import annotations
 
 import math
+import time
 
 import keras
 import numpy as np
@@ -36,6 +37,27 @@ from ..spec import ModelSpec, Option
 from ..validation import check_int, check_non_negative, check_positive, check_seed, int_from_text
 from .base import GenerativeModel
 from .networks import label_input
+
+PROGRESS_EVERY_S = 5.0  # the longest gap between two progress lines of a sampling loop, in seconds
+
+
+class _Progress:
+    """Lines while a sampling loop runs: at most one every :data:`PROGRESS_EVERY_S` seconds
+    (a loop of a minute shows it is moving) and one at the end; silent when not enabled."""
+
+    def __init__(self, what: str, enabled: bool):
+        self.what, self.enabled = what, enabled
+        self.started = self.last = time.perf_counter()
+
+    def step(self, where: str):
+        now = time.perf_counter()
+        if self.enabled and now - self.last >= PROGRESS_EVERY_S:
+            print(f"{self.what}: {where}, {now - self.started:.0f} s", flush=True)
+            self.last = now
+
+    def done(self):
+        if self.enabled:
+            print(f"{self.what}: done in {time.perf_counter() - self.started:.1f} s", flush=True)
 
 
 def build_pixelcnn(
@@ -322,16 +344,18 @@ class PixelCNN(GenerativeModel):
     # --- sampling -------------------------------------------------------------------
 
     def _sampler(self, greedy: bool):
-        """One compiled loop over pixels ``start .. H*W - 1``.
+        """One compiled loop over pixels ``start .. stop - 1``.
 
-        Traced once per batch shape and mode.
+        Traced once per batch shape and mode (``start`` and ``stop`` are tensors: sampling in
+        blocks of rows reuses the trace).  Pixel ``i``'s draw uses the seed folded with ``i``, so
+        one call over every pixel and several calls over blocks draw the same images.
         """
         if greedy in self._compiled_samplers:
             return self._compiled_samplers[greedy]
         size, levels = self.image_size, self.levels
         pixels = size * size
 
-        def loop(canvas, labels, start, temperature, seed):
+        def loop(canvas, labels, start, stop, temperature, seed):
             batch = tf.shape(canvas)[0]
 
             def body(i, canvas):
@@ -350,7 +374,7 @@ class PixelCNN(GenerativeModel):
                 )  # 1 at pixel i
                 return i + 1, canvas * (1 - here) + draw[:, None, None, None] * here
 
-            _, canvas = tf.while_loop(lambda i, _: i < pixels, body, (start, canvas))
+            _, canvas = tf.while_loop(lambda i, _: i < stop, body, (start, canvas))
             return canvas
 
         compiled = tf.function(loop, reduce_retracing=True)
@@ -358,35 +382,58 @@ class PixelCNN(GenerativeModel):
         return compiled
 
     def _run_sampler(
-        self, canvas, labels, start: int, temperature, seed, batch_size: int
+        self, canvas, labels, start: int, temperature, seed, batch_size: int, progress
     ) -> np.ndarray:
         temperature = check_non_negative(temperature, "temperature")  # 0: the most likely level
+        if not isinstance(progress, bool):
+            raise ValueError(f"progress must be True or False, got {progress!r}.")
         if seed is None:
             seed_pair = tf.cast(self.seed_generator.next(), tf.int64)
         else:
             seed_pair = tf.constant([check_seed(seed), 0], tf.int64)
         sampler = self._sampler(greedy=temperature == 0)
         temperature = tf.constant(max(float(temperature), 1e-6), tf.float32)
+        size, pixels, n = self.image_size, self.image_size**2, len(canvas)
+        # one call over every pixel, or (to report progress) one call per row
+        ends = (
+            list(range(start - start % size + size, pixels, size)) + [pixels]
+            if progress
+            else [pixels]
+        )
+        report = _Progress(f"sampling {n} images", progress)
         outputs = []
-        for first in range(0, len(canvas), batch_size):
+        for first in range(0, n, batch_size):
             batch_labels = (
                 None
                 if labels is None
                 else tf.constant(labels[first : first + batch_size], tf.int32)
             )
             batch_seed = tf.random.experimental.stateless_fold_in(seed_pair, first)
-            out = sampler(
-                tf.constant(canvas[first : first + batch_size], tf.int32),
-                batch_labels,
-                tf.constant(start, tf.int32),
-                temperature,
-                batch_seed,
-            )
+            out, begin = tf.constant(canvas[first : first + batch_size], tf.int32), start
+            for end in ends:
+                out = sampler(
+                    out,
+                    batch_labels,
+                    tf.constant(begin, tf.int32),
+                    tf.constant(end, tf.int32),
+                    temperature,
+                    batch_seed,
+                )
+                begin = end
+                report.step(f"images {first + 1}-{first + len(out)}, row {end // size} of {size}")
             outputs.append(out.numpy())
+        report.done()
         return np.concatenate(outputs)
 
     def generate(
-        self, n=None, *, labels=None, seed=None, temperature=1.0, batch_size: int = 64
+        self,
+        n=None,
+        *,
+        labels=None,
+        seed=None,
+        temperature=1.0,
+        batch_size: int = 64,
+        progress: bool = False,
     ) -> np.ndarray:
         """Sample ``n`` images as int32 levels ``(n, H, W, 1)``, one pixel at a time.
 
@@ -402,6 +449,9 @@ class PixelCNN(GenerativeModel):
                 generator advances).
             temperature: a non-negative number.
             batch_size: the most images per compiled sampling loop.
+            progress: print where sampling is (the images, the row reached, the seconds so
+                far) at most every :data:`PROGRESS_EVERY_S` seconds, and a line when done; the
+                loop then runs one row per call, which draws the same images.
 
         Returns:
             Int32 levels ``(n, H, W, 1)`` in ``0 .. levels - 1``.
@@ -410,7 +460,7 @@ class PixelCNN(GenerativeModel):
         n = check_int(n, "n")
         canvas = np.zeros((n, self.image_size, self.image_size, 1), np.int32)
         return self._run_sampler(
-            canvas, labels, 0, temperature, seed, check_int(batch_size, "batch_size")
+            canvas, labels, 0, temperature, seed, check_int(batch_size, "batch_size"), progress
         )
 
     def complete(
@@ -422,6 +472,7 @@ class PixelCNN(GenerativeModel):
         seed=None,
         temperature=1.0,
         batch_size: int = 64,
+        progress: bool = False,
     ) -> np.ndarray:
         """Keep the top ``known_rows`` rows of integer ``images`` and sample the rest.
 
@@ -435,6 +486,7 @@ class PixelCNN(GenerativeModel):
             seed: a non-negative int for a reproducible draw, or ``None``.
             temperature: divides the logits, as for :meth:`generate` (0: the most likely level).
             batch_size: the most images per compiled sampling loop.
+            progress: print lines while sampling, as for :meth:`generate`.
 
         Returns:
             Int32 levels ``(N, H, W, 1)``: the top ``known_rows`` rows of ``images``, the rest
@@ -457,6 +509,7 @@ class PixelCNN(GenerativeModel):
             temperature,
             seed,
             check_int(batch_size, "batch_size"),
+            progress,
         )
 
     def _check_levels(self, images) -> np.ndarray:
@@ -498,7 +551,13 @@ class PixelCNN(GenerativeModel):
 
 
 def sample_pixel_by_pixel(
-    model: PixelCNN, n: int, *, labels=None, seed: int = 0, greedy: bool = False
+    model: PixelCNN,
+    n: int,
+    *,
+    labels=None,
+    seed: int = 0,
+    greedy: bool = False,
+    progress: bool = False,
 ) -> np.ndarray:
     """The slow way: a Python loop calling ``network.predict`` once per pixel (``H * W`` calls).
 
@@ -511,10 +570,15 @@ def sample_pixel_by_pixel(
         labels: class ids ``(n,)`` for a class-conditional model, else ``None``.
         seed: the seed of NumPy's generator for the draws.
         greedy: take the most likely level at every pixel instead of sampling.
+        progress: print the row reached at most every :data:`PROGRESS_EVERY_S` seconds, and a
+            line when done.
 
     Returns:
         Int32 levels ``(n, H, W, 1)``.
     """
+    if not isinstance(progress, bool):
+        raise ValueError(f"progress must be True or False, got {progress!r}.")
+    report = _Progress(f"{n} images, one predict call per pixel", progress)
     size = model.image_size
     rng = np.random.default_rng(seed)
     canvas = np.zeros((n, size, size, 1), np.int32)
@@ -531,6 +595,9 @@ def sample_pixel_by_pixel(
             probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
             probs /= probs.sum(axis=-1, keepdims=True)
             canvas[:, row, col, 0] = [rng.choice(model.levels, p=p) for p in probs]
+        if col == size - 1:
+            report.step(f"row {row + 1} of {size}")
+    report.done()
     return canvas
 
 
