@@ -165,7 +165,8 @@ def measured(path, measure, *, settings=None):
         path: the JSON file (missing folders are created).
         measure: a function of no arguments returning JSON data: dicts with string keys, lists,
             strings, numbers, booleans, ``None``; NumPy numbers and arrays are converted.
-        settings: JSON data describing what is measured (sizes, seeds, a model's configuration).
+        settings: JSON data describing what is measured (sizes, seeds, a model's configuration;
+            for figures of a trained model, its :func:`aigc_keras.judges.weights_hash`).
 
     Returns:
         The result as JSON gives it back (tuples become lists), the same on the first run and

@@ -123,7 +123,19 @@ def load_classifier(
 # --- extractors -------------------------------------------------------------------------------
 
 
-def _weights_hash(model) -> str:
+def weights_hash(model) -> str:
+    """A short fingerprint of ``model``'s weights (16 hex digits of a SHA-256 over them, in order).
+
+    Two models with the same weights give the same string; any trained step changes it.  Caches
+    key their files on it (a judge's features of the real images), and a measurement of a trained
+    model passes it in ``config.measured``'s settings, so a model trained further is measured again.
+
+    Args:
+        model: a Keras model (or anything with ``get_weights()``).
+
+    Returns:
+        16 hexadecimal characters.
+    """
     digest = hashlib.sha256()
     for weight in model.get_weights():
         digest.update(np.ascontiguousarray(weight).tobytes())
@@ -179,7 +191,7 @@ class ClassifierExtractor:
         self.comparable_note = (
             "domain metric: comparable only with numbers from the same classifier"
         )
-        self.weights_hash = _weights_hash(classifier)
+        self.weights_hash = weights_hash(classifier)
 
     def _prepare(self, images) -> np.ndarray:
         images = _check_images(images)
@@ -306,7 +318,7 @@ class DomainExtractor(ClassifierExtractor):
 
 
 def train_domain_extractor(
-    train_a, train_b, test_a=None, test_b=None, *, epochs: int = 10, seed: int = 0
+    train_a, train_b, test_a=None, test_b=None, *, epochs: int = 10, seed: int = 0, callbacks=None
 ):
     """Train a :class:`DomainExtractor` (label 0 = A, 1 = B).
 
@@ -320,6 +332,8 @@ def train_domain_extractor(
         test_b: held-out images of domain B, or ``None``.
         epochs: training epochs.
         seed: seed of weight initialisation and shuffling.
+        callbacks: Keras callbacks for the training (a notebook passes
+            :class:`~aigc_keras.callbacks.LiveTraining`), or ``None``.
 
     Returns:
         The trained :class:`DomainExtractor`.
@@ -340,7 +354,9 @@ def train_domain_extractor(
         raise ValueError("give both test_a and test_b to measure the accuracy, or neither.")
     train = stack(train_a, train_b, ("train_a", "train_b"))
     test = stack(test_a, test_b, ("test_a", "test_b")) if test_a is not None else None
-    model, _ = cnn.train_classifier(train, test, epochs=epochs, seed=seed, verbose=0)
+    model, _ = cnn.train_classifier(
+        train, test, epochs=epochs, seed=seed, verbose=0, callbacks=callbacks
+    )
     accuracy = None
     if test is not None:
         accuracy = float(np.mean(np.argmax(model.predict_proba(test[0]), axis=1) == test[1]))
@@ -382,7 +398,7 @@ class InceptionExtractor:
         pool = model.get_layer("avg_pool").output
         self.model = keras.Model(model.input, [pool, model.output], name="inception_features")
         self.name = "InceptionV3 (Keras, ImageNet)"
-        self.weights_hash = _weights_hash(model)
+        self.weights_hash = weights_hash(model)
         self._run = None
 
     def _outputs(self, images, batch_size, index):
@@ -803,11 +819,14 @@ class MnistMJudges:
         return {"class_kept": self.class_kept(translated, labels), **verdict}
 
 
-def _cached_judge(path, train):
-    """``(network, held-out accuracy)``: from ``path`` or from ``train()``, then saved there."""
+def _cached_judge(path, train, announce=None):
+    """``(network, held-out accuracy)``: from ``path`` or from ``train()``, then saved there;
+    ``announce(loaded)`` is called first, with whether it was found."""
     from .models.base import read_metadata
 
     with config.file_lock(path.with_suffix(".lock")), hardware.precision_scope("float32"):
+        if announce is not None:
+            announce(path.exists())
         if path.exists():
             model = keras.saving.load_model(path, safe_mode=True)
             return model, float(read_metadata(path)["accuracy"])
@@ -823,6 +842,8 @@ def load_mnist_m_judges(
     digit_epochs: int = 3,
     domain_epochs: int = 3,
     quick: bool = False,
+    callbacks=None,
+    announce: bool = False,
 ) -> MnistMJudges:
     """The digit and domain judges of MNIST -> MNIST-M, trained once and cached.
 
@@ -859,6 +880,11 @@ def load_mnist_m_judges(
         quick: as in :func:`load_classifier`: each judge cached at its epochs if it is, else
             a quick one (:data:`QUICK_EPOCHS` on :data:`QUICK_JUDGE_TRAIN_LIMIT` images per
             domain); quality bars never use it.
+        callbacks: Keras callbacks for each judge's training, the digit judge's then the domain
+            judge's (a :class:`~aigc_keras.callbacks.LiveTraining` shows each in turn), or
+            ``None``.
+        announce: print one line per judge saying whether it was loaded from the cache or is
+            being trained (notebooks set it).
 
     Returns:
         The :class:`MnistMJudges`.
@@ -894,6 +920,7 @@ def load_mnist_m_judges(
             seed=seed,
             verbose=0,
             learning_rate=keras.optimizers.schedules.CosineDecay(1e-3, steps),
+            callbacks=callbacks,
         )
         test = arrays("mnist_m", "test")
         predicted = np.argmax(model.predict_proba(test.images), axis=1)
@@ -918,6 +945,7 @@ def load_mnist_m_judges(
             arrays("mnist_m", "test").images,
             epochs=domain_epochs,
             seed=seed,
+            callbacks=callbacks,
         )
         return judge.classifier, judge.accuracy
 
@@ -925,10 +953,28 @@ def load_mnist_m_judges(
         def path_of(epochs, tail=""):
             return folder / f"mnist_m_{kind}_{stem}_e{epochs}{tail}.keras"
 
+        def say(path, epochs):
+            name = {"digits": "digit"}.get(kind, kind)
+
+            def line(found):
+                if found:
+                    print(f"aigc_keras.judges: loaded the {name} judge from {path}.")
+                else:
+                    print(
+                        f"aigc_keras.judges: no {name} judge cached at {path}: training it "
+                        f"({epochs} epochs, float32); later calls load it."
+                    )
+
+            return line if announce else None
+
         if _epochs_to_train(path_of, epochs, quick) == epochs:
-            return _cached_judge(path_of(epochs), lambda: train(epochs, JUDGE_TRAIN_LIMIT))
+            path = path_of(epochs)
+            return _cached_judge(path, lambda: train(epochs, JUDGE_TRAIN_LIMIT), say(path, epochs))
+        path = path_of(QUICK_EPOCHS, "_quick")
         return _cached_judge(
-            path_of(QUICK_EPOCHS, "_quick"), lambda: train(QUICK_EPOCHS, QUICK_JUDGE_TRAIN_LIMIT)
+            path,
+            lambda: train(QUICK_EPOCHS, QUICK_JUDGE_TRAIN_LIMIT),
+            say(path, QUICK_EPOCHS),
         )
 
     digits, digit_accuracy = load("digits", digit_epochs, train_digits)

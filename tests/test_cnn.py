@@ -119,23 +119,34 @@ def test_a_quick_judge_is_the_cached_full_one_or_a_short_training(tmp_path, monk
     assert not np.array_equal(quick.predict_proba(x), full.predict_proba(x))
 
 
-def test_quick_mnist_m_judges_train_briefly_on_fewer_images(tmp_path, monkeypatch):
+def test_quick_mnist_m_judges_train_briefly_on_fewer_images(tmp_path, monkeypatch, capsys):
     """quick=True with no full MNIST-M judges cached trains both for QUICK_EPOCHS on at most
     QUICK_JUDGE_TRAIN_LIMIT images per domain, under names of their own; a full request then
-    trains the full ones (every image, the asked epochs) and quick=True loads those."""
+    trains the full ones (every image, the asked epochs) and quick=True loads those.  The
+    callbacks reach both trainings, and announce says which judge is trained or loaded."""
     monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path))
-    trainings = []
+    trainings, given = [], []
 
     def small_training(train, test, epochs, seed, verbose, **options):
         images, labels = train
         trainings.append((int(labels.max()) + 1, epochs, len(images)))
+        given.append(options.get("callbacks"))
         return cnn.CNNClassifier(
             image_size=32, channels=3, num_classes=int(labels.max()) + 1, width=4, feature_dim=8
         ), None
 
     monkeypatch.setattr(cnn, "train_classifier", small_training)
     limit = judges.QUICK_JUDGE_TRAIN_LIMIT
-    judges.load_mnist_m_judges(32, digit_epochs=3, domain_epochs=2, quick=True)
+    marker = keras.callbacks.Callback()
+    judges.load_mnist_m_judges(
+        32, digit_epochs=3, domain_epochs=2, quick=True, callbacks=[marker], announce=True
+    )
+    assert given == [[marker], [marker]]
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("aigc_keras.judges")]
+    assert len(lines) == 2
+    for line, kind in zip(lines, ("digit", "domain"), strict=True):
+        assert line.startswith(f"aigc_keras.judges: no {kind} judge cached at ")
+        assert f"training it ({judges.QUICK_EPOCHS} epochs, float32)" in line
     # the digit judge: two draws of MNIST-M, each also recoloured; the domain judge: MNIST-M
     # against as many MNIST digits, each as itself or in one disguise, and a quarter as many
     # pixel-shuffled MNIST-M images
@@ -146,5 +157,12 @@ def test_quick_mnist_m_judges_train_briefly_on_fewer_images(tmp_path, monkeypatc
     judges.load_mnist_m_judges(32, digit_epochs=3, domain_epochs=2)
     # offline: all 4,000 training digits per domain
     assert trainings[2:] == [(10, 3, 4 * 4000), (2, 2, 2 * 4000 + 1000)]
-    judges.load_mnist_m_judges(32, digit_epochs=3, domain_epochs=2, quick=True)
+    capsys.readouterr()
+    judges.load_mnist_m_judges(32, digit_epochs=3, domain_epochs=2, quick=True, announce=True)
     assert len(trainings) == 4  # the full judges, loaded
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("aigc_keras.judges")]
+    assert [line.split(" from ")[0] for line in lines] == [
+        "aigc_keras.judges: loaded the digit judge",
+        "aigc_keras.judges: loaded the domain judge",
+    ]
+    assert lines[0].endswith("_e3.keras.") and lines[1].endswith("_e2.keras.")

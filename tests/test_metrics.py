@@ -198,6 +198,20 @@ def test_classifier_extractor_and_evaluate(tmp_path, monkeypatch):
     )
 
 
+def test_weights_hash_follows_the_weights_not_the_object():
+    a, b = (
+        cnn.CNNClassifier(image_size=8, feature_dim=6),
+        cnn.CNNClassifier(image_size=8, feature_dim=6),
+    )
+    b.set_weights(a.get_weights())
+    assert judges.weights_hash(a) == judges.weights_hash(b) and len(judges.weights_hash(a)) == 16
+    weights = b.get_weights()
+    weights[0] = weights[0] + 1e-3  # one trained step moves some weight
+    b.set_weights(weights)
+    assert judges.weights_hash(a) != judges.weights_hash(b)
+    assert judges.ClassifierExtractor(a).weights_hash == judges.weights_hash(a)
+
+
 def test_inception_extractor_refuses_random_weights_offline(monkeypatch):
     from aigc_keras import data
 
