@@ -38,6 +38,17 @@ def _epochs_to_train(path_of, epochs: int, quick: bool) -> int:
     return epochs
 
 
+def _announce_judge(name: str, path, found: bool, how: str):
+    """The line a notebook prints for a cached judge: loaded from ``path``, or trained now."""
+    if found:
+        print(f"aigc_keras.judges: loaded the {name} from {path}.")
+    else:
+        print(
+            f"aigc_keras.judges: no {name} cached at {path}: training it ({how}); "
+            "later calls load it."
+        )
+
+
 def load_classifier(
     image_size: int = 28,
     *,
@@ -97,15 +108,12 @@ def load_classifier(
         config.file_lock(path.with_suffix(".lock")),  # one process trains, the others wait for it
         hardware.precision_scope("float32"),  # the judge: scores must not depend on the precision
     ):
-        if path.exists():
-            if announce:
-                print(f"aigc_keras.judges: loaded the judge from {path}.")
-            return keras.saving.load_model(path, safe_mode=True)
         if announce:
-            print(
-                f"aigc_keras.judges: no judge cached at {path}: training it ({epochs} epochs with "
-                "augmentation, float32); later calls load it."
+            _announce_judge(
+                "judge", path, path.exists(), f"{epochs} epochs with augmentation, float32"
             )
+        if path.exists():
+            return keras.saving.load_model(path, safe_mode=True)
         train = data.load_arrays(dataset, "train", image_size=image_size, source=source)
         test = data.load_arrays(dataset, "test", image_size=image_size, source=source)
         model, _ = cnn.train_classifier(
@@ -819,14 +827,14 @@ class MnistMJudges:
         return {"class_kept": self.class_kept(translated, labels), **verdict}
 
 
-def _cached_judge(path, train, announce=None):
+def _cached_judge(path, train, name=None, how=""):
     """``(network, held-out accuracy)``: from ``path`` or from ``train()``, then saved there;
-    ``announce(loaded)`` is called first, with whether it was found."""
+    with a ``name``, announced (:func:`_announce_judge`, ``how`` it would be trained)."""
     from .models.base import read_metadata
 
     with config.file_lock(path.with_suffix(".lock")), hardware.precision_scope("float32"):
-        if announce is not None:
-            announce(path.exists())
+        if name is not None:
+            _announce_judge(name, path, path.exists(), how)
         if path.exists():
             model = keras.saving.load_model(path, safe_mode=True)
             return model, float(read_metadata(path)["accuracy"])
@@ -953,28 +961,19 @@ def load_mnist_m_judges(
         def path_of(epochs, tail=""):
             return folder / f"mnist_m_{kind}_{stem}_e{epochs}{tail}.keras"
 
-        def say(path, epochs):
-            name = {"digits": "digit"}.get(kind, kind)
-
-            def line(found):
-                if found:
-                    print(f"aigc_keras.judges: loaded the {name} judge from {path}.")
-                else:
-                    print(
-                        f"aigc_keras.judges: no {name} judge cached at {path}: training it "
-                        f"({epochs} epochs, float32); later calls load it."
-                    )
-
-            return line if announce else None
-
+        name = ({"digits": "digit"}.get(kind, kind) + " judge") if announce else None
         if _epochs_to_train(path_of, epochs, quick) == epochs:
-            path = path_of(epochs)
-            return _cached_judge(path, lambda: train(epochs, JUDGE_TRAIN_LIMIT), say(path, epochs))
-        path = path_of(QUICK_EPOCHS, "_quick")
+            return _cached_judge(
+                path_of(epochs),
+                lambda: train(epochs, JUDGE_TRAIN_LIMIT),
+                name,
+                f"{epochs} epochs, float32",
+            )
         return _cached_judge(
-            path,
+            path_of(QUICK_EPOCHS, "_quick"),
             lambda: train(QUICK_EPOCHS, QUICK_JUDGE_TRAIN_LIMIT),
-            say(path, QUICK_EPOCHS),
+            name,
+            f"{QUICK_EPOCHS} epochs, float32",
         )
 
     digits, digit_accuracy = load("digits", digit_epochs, train_digits)
