@@ -437,7 +437,7 @@ def test_an_image_too_small_for_the_extractor_is_a_clear_error():
     )
     extractor = style.Extractor(toy, ("pooled",), "toy poolings (a test)", None, ("pooled",))
     assert extractor(np.zeros((1, 16, 16, 3), np.float32))["pooled"].shape == (1, 1, 1, 3)
-    # it failed inside TensorFlow's pooling (AbortedError on the command line)
+    # TensorFlow's pooling failed (AbortedError) on one CPU and returned a 0x0 map on another
     with pytest.raises(
         ValueError, match=r"toy poolings could not read images of shape \(1, 8, 8, 3\)"
     ):

@@ -112,20 +112,26 @@ class Extractor:
     style_layers: tuple
 
     def __call__(self, images) -> dict:
+        def too_small(why):
+            shape = tuple(getattr(images, "shape", ()))
+            return ValueError(
+                f"{self.description.split(' (')[0]} could not read images of shape {shape}: they "
+                "may be smaller than its pooling allows (VGG19's style layers need at least 16 "
+                f"pixels a side) ({why})"
+            )
+
         try:
             outputs = self.model(images, training=False)
         except (tf.errors.OpError, ValueError) as error:
             # a pooling layer of an image too small for the network (VGG19 at 8 pixels) failed
-            # deep inside TensorFlow
-            shape = tuple(getattr(images, "shape", ()))
-            raise ValueError(
-                f"{self.description.split(' (')[0]} could not read images of shape {shape}: they "
-                "may be smaller "
-                "than its pooling allows (VGG19's style layers need at least 16 pixels a side) "
-                f"({type(error).__name__}: {str(error).splitlines()[0][:120]})"
-            ) from None
+            # deep inside TensorFlow (on a 2-core AMD EPYC with AVX-512)
+            raise too_small(f"{type(error).__name__}: {str(error).splitlines()[0][:120]}") from None
         if len(self.names) == 1:
             outputs = [outputs]
+        for name, output in zip(self.names, outputs, strict=True):
+            # ... or gave an empty map without an error (on a 2-core AMD EPYC with AVX2 only)
+            if 0 in tuple(output.shape)[1:3]:
+                raise too_small(f"its layer {name!r} came out {tuple(output.shape)}")
         return dict(zip(self.names, outputs, strict=True))
 
 
