@@ -29,8 +29,9 @@ def _bar(lowest: float) -> float:
 # 0.962) but the Xeon's did not pass as MNIST-M (0.470 / 0.204, digit kept 0.952 / 0.916): 300
 # steps were too few to be reliable, so the tests train 600.
 # G(a) read as a's digit by the MNIST-M digit judge (3 epochs, its default), 600 steps: EPYC 0.892 /
-# 0.860, Xeon 0.834 / 0.896.
-CLASS_KEPT_BAR = _bar(min(0.892, 0.860, 0.834, 0.896))
+# 0.860, Xeon 0.834 / 0.896; a 2-core AMD EPYC with AVX2 only (no AVX-512; seed 0 in a fresh-clone
+# `make test`, 2026-12-07, its own judges) 0.800, which puts the bar at FLOOR.
+CLASS_KEPT_BAR = _bar(min(0.892, 0.860, 0.834, 0.896, 0.800))
 # G(a) judged MNIST-M, the judge rejecting its controls and G(a)'s KID below its bar, 600 steps:
 # EPYC 0.998 / 0.942, Xeon 0.878 / 0.970 (KID 0.72 / 0.38).
 DOMAIN_PASS_BAR = _bar(min(0.998, 0.942, 0.878, 0.970))
