@@ -419,6 +419,10 @@ def test_texture_judge_rejects_flat_and_shuffled_crops():
     assert verdict["judged"] <= 0.1 and verdict["pass_rate"] == 0.0  # grass does not pass
     with pytest.raises(ValueError, match="share height, width and channels"):
         judges.train_texture_judge(crops["grass", "train"][:, :8], crops["brick", "train"])
+    with pytest.raises(ValueError, match="phase_randomised should be True or False, got 1"):
+        judges.train_texture_judge(
+            crops["grass", "train"], crops["brick", "train"], phase_randomised=1
+        )
 
 
 def test_translation_grid_draws_the_round_trips_of_any_model(tmp_path):
