@@ -6,7 +6,9 @@
 * ``AIGC_OUTPUT`` points at one folder per test run (the Makefile passes a fixed one so
   the notebooks reuse the classifier the tests trained).
 * ``AIGC_PROJECT_TIME=1`` (``make test``): the run measures this machine's DCGAN ``fit``
-  throughput first and ends with its wall time projected onto a slower machine (:class:`TestTime`).
+  throughput first and ends with its wall time projected onto a slower machine (:class:`TestTime`);
+  on a machine slower than the reference it skips the ``extended`` tests
+  (``file_schedule.skip_extended``).
 """
 
 import datetime
@@ -100,6 +102,32 @@ def pytest_collection_modifyitems(config, items):
     paths = list(dict.fromkeys(item.nodeid.split("::")[0] for item in items))
     position = {path: i for i, path in enumerate(file_schedule.file_order(paths))}
     items.sort(key=lambda item: position[item.nodeid.split("::")[0]])  # stable inside a file
+    why = os.environ.get(SKIP_EXTENDED)
+    if why:
+        skip = pytest.mark.skip(reason=f"extended test skipped: {why}")
+        for item in items:
+            if "extended" in item.keywords:
+                item.add_marker(skip)
+
+
+# --- the extended tests (tests/file_schedule.py) -------------------------------------------------
+# The controller decides (from AIGC_EXTENDED, then from its probe) before xdist starts the workers,
+# and passes the decision on in this environment variable, which the workers inherit.
+SKIP_EXTENDED = "AIGC_SKIP_EXTENDED"
+
+
+def _decide_extended(images_per_s):
+    import file_schedule
+
+    why = file_schedule.skip_extended(
+        images_per_s,
+        REFERENCE_IMAGES_PER_S,
+        os.environ.get(file_schedule.EXTENDED_SETTING),
+    )
+    if why:
+        os.environ[SKIP_EXTENDED] = why
+    else:
+        os.environ.pop(SKIP_EXTENDED, None)
 
 
 # --- the quality figures, printed at the end of the run -------------------------------------------
@@ -180,6 +208,7 @@ class TestTime:
         except Exception as error:  # the tests still run; the summary says what went wrong
             self.error = f"{type(error).__name__}: {error}"
         self.probe_s = time.perf_counter() - start
+        _decide_extended(self.probe["fit_per_s"] if self.probe else None)
         self.start = time.perf_counter()  # the suite's wall time leaves the probe out
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus):
@@ -222,6 +251,10 @@ class TestTime:
             + "; the mean is used; neither is in the wall time)"
         )
         stats = terminalreporter.stats
+        skipped = [r for r in stats.get("skipped", []) if "extended" in r.keywords]
+        why = os.environ.get(SKIP_EXTENDED)
+        if why:
+            terminalreporter.write_line(f"{len(skipped)} extended tests skipped: {why}")
         record = {
             "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "wall_s": round(wall, 1),
@@ -237,6 +270,7 @@ class TestTime:
                 key: len(stats.get(key, []))
                 for key in ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
             },
+            "extended_skipped": {"tests": len(skipped), "why": why} if why else None,
             "workers": getattr(terminalreporter.config.option, "numprocesses", None),
             "args": sys.argv[1:],
         }
@@ -247,7 +281,8 @@ class TestTime:
 
 
 def pytest_configure(config):
-    if os.environ.get("AIGC_PROJECT_TIME", "").strip() == "1" and not hasattr(
-        config, "workerinput"
-    ):
+    if hasattr(config, "workerinput"):
+        return  # a worker: the controller decided, and the worker inherited its environment
+    _decide_extended(None)  # AIGC_EXTENDED=0 or 1; unset: the probe below decides, if there is one
+    if os.environ.get("AIGC_PROJECT_TIME", "").strip() == "1":
         config.pluginmanager.register(TestTime(), "aigc_test_time")

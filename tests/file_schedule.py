@@ -1,6 +1,7 @@
-"""The order ``make test``'s files start in (``tests/conftest.py`` sorts the collected tests by
-it).  A module of its own rather than part of ``conftest.py``: ``notebooks/`` has a ``conftest.py``
-too, so a test that imported ``conftest`` could get that one.
+"""The plan of ``make test``'s main run: the order its files start in (``tests/conftest.py`` sorts
+the collected tests by it), and whether it skips the ``extended`` tests on a slow machine
+(:func:`skip_extended`).  A module of its own rather than part of ``conftest.py``: ``notebooks/``
+has a ``conftest.py`` too, so a test that imported ``conftest`` could get that one.
 """
 
 # `make test` runs two pytest-xdist workers that take whole files
@@ -85,3 +86,51 @@ def file_order(paths):
     rest = [p for p in rest if p not in late]
     rest[LATER_BY:LATER_BY] = late
     return [p for p in FIRST if p in paths] + rest
+
+
+# --- the extended tests on a slow machine ---------------------------------------------------------
+# The tests marked `extended` are quality trainings that repeat a check another test of their
+# chapter keeps making: the DCGAN's (the WGAN-GP's test runs the same bar's code, gan_bars.py), the
+# VAE-GAN's against a pixel Gaussian (chapter 3 keeps the VAE's bounds and the conditional VAE's
+# digits), the CycleGAN's ablation (chapter 4 keeps the CycleGAN's two bars), the augmentation
+# experiment (chapter 7 keeps its three restorations against the classical methods) and the Gram
+# texture synthesis (chapter 10 keeps fast style transfer against the optimisation).  Their
+# worker-seconds in the fresh-clone run of bfb3e4f on the 2-core AMD EPYC with AVX2 only
+# (2026-12-07, DCGAN probes 219 / 207 images/s): 549, 372, 266, 191 and 127 of 9,081, where the
+# main run took 4,586 s and `.ci/run` as a whole about 88 minutes, against CI's 90.  The test-time
+# budget (55 projected minutes) is sized for machines at least as fast as the reference machine
+# (conftest.REFERENCE_IMAGES_PER_S); on a slower one `make test` skips these five, says so, and
+# names AIGC_EXTENDED=1, which runs them anyway (AIGC_EXTENDED=0 skips them on any machine).
+EXTENDED_SETTING = "AIGC_EXTENDED"
+
+
+def skip_extended(images_per_s, reference_images_per_s, setting=None) -> str:
+    """Why ``make test`` skips the ``extended`` tests, or ``""`` when it runs them.
+
+    Args:
+        images_per_s: this machine's DCGAN probe (``conftest.dcgan_images_per_s``), or ``None``
+            when there is none (a run without ``AIGC_PROJECT_TIME=1``, or a failed probe): run.
+        reference_images_per_s: the probe's figure on the slowest machine the budget is sized for.
+        setting: the ``AIGC_EXTENDED`` environment variable: ``"1"`` runs them, ``"0"`` skips
+            them, unset or empty decides by the probe.
+
+    Raises:
+        ValueError: a setting other than ``"0"``, ``"1"`` or empty.
+    """
+    setting = (setting or "").strip()
+    if setting not in ("", "0", "1"):
+        raise ValueError(
+            f"{EXTENDED_SETTING}={setting!r}: use 1 (run the extended tests), 0 (skip them) or "
+            "leave it unset (skip them only on a machine slower than the reference)."
+        )
+    if setting == "1":
+        return ""
+    if setting == "0":
+        return f"{EXTENDED_SETTING}=0"
+    if images_per_s is None or images_per_s >= reference_images_per_s:
+        return ""
+    return (
+        f"this machine's DCGAN probe read {images_per_s:,.0f} images/s, below the "
+        f"{reference_images_per_s:,} images/s of the slowest machine the test-time budget is sized "
+        f"for; {EXTENDED_SETTING}=1 runs them"
+    )

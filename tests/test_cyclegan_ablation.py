@@ -7,6 +7,7 @@ import pytest
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # skipped on a slow machine: tests/file_schedule.py
 def test_without_the_cycle_term_the_digit_is_lost():
     figures = cyclegan_bars.translation_figures(0.0, steps=cyclegan_bars.ABLATION_STEPS)
     steps = cyclegan_bars.ABLATION_STEPS

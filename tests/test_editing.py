@@ -369,6 +369,7 @@ AUGMENTED_BAR, GAP_BAR = 0.954, 0.01
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # skipped on a slow machine: tests/file_schedule.py
 def test_augmentation_helps_the_classifier_on_ten_percent_of_the_digits():
     from aigc_keras.models import cnn
 

@@ -36,6 +36,7 @@ JUDGED_BAR = 0.9
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # skipped on a slow machine: tests/file_schedule.py
 def test_synthesised_brick_passes_a_judge_that_rejects_three_fakes():
     crops = {
         (name, split): data.load_arrays(name, split, image_size=SIZE, source="offline").images

@@ -210,3 +210,54 @@ def test_the_files_start_in_the_planned_order(monkeypatch):
     assert [seconds.get(p, 0) for p in others] == sorted(
         (seconds.get(p, 0) for p in others), reverse=True
     )
+
+
+# --- the extended tests on a slow machine (tests/file_schedule.py) -------------------------------
+
+
+def test_the_extended_tests_are_skipped_only_below_the_reference_or_when_asked():
+    import file_schedule as plan
+
+    assert plan.skip_extended(None, 461) == ""  # no probe: run them
+    assert plan.skip_extended(461, 461) == "" and plan.skip_extended(900.0, 461) == ""
+    why = plan.skip_extended(213.4, 461)
+    assert "213 images/s" in why and "461" in why and "AIGC_EXTENDED=1" in why
+    assert plan.skip_extended(213.4, 461, "1") == ""
+    assert plan.skip_extended(900.0, 461, " 0 ") == "AIGC_EXTENDED=0"
+    assert plan.skip_extended(900.0, 461, "") == ""
+    for bad in ("yes", "2", "true"):
+        with pytest.raises(ValueError, match="AIGC_EXTENDED=.*use 1 .* 0 "):
+            plan.skip_extended(900.0, 461, bad)
+
+
+def test_aigc_extended_0_skips_every_extended_test_and_only_those():
+    """A plain pytest run (no probe) with AIGC_EXTENDED=0, on two files that hold an extended test:
+    both are skipped, with the reason, and the other tests of those files are not."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("AIGC_PROJECT_TIME", "AIGC_SKIP_EXTENDED")
+    }
+    env["AIGC_EXTENDED"] = "0"
+    files = ["tests/test_cyclegan_ablation.py", "tests/test_vae.py"]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", "-m", "extended"]
+        + files,
+        cwd=TESTS.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "2 skipped" in run.stdout and "passed" not in run.stdout, run.stdout[-2000:]
+    assert run.stdout.count("extended test skipped: AIGC_EXTENDED=0") == 2, run.stdout[-2000:]
+    env["AIGC_EXTENDED"] = "maybe"
+    refused = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only"]
+        + files[:1],
+        cwd=TESTS.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert refused.returncode != 0 and "AIGC_EXTENDED='maybe'" in refused.stdout + refused.stderr

@@ -374,6 +374,7 @@ def _gaussian_pixel_samples(images, n, seed):
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # skipped on a slow machine: tests/file_schedule.py
 def test_vaegan_samples_are_closer_to_the_data_than_a_pixel_gaussian(classifier, mnist):
     """Domain FID (chapter-1 classifier features) of 1,000 samples against the 4,000 training
     digits, for the VAE-GAN and for a Gaussian fitted to the training pixels: a baseline that
