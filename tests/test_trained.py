@@ -231,8 +231,9 @@ def test_the_extended_tests_are_skipped_only_below_the_reference_or_when_asked()
 
 
 def test_aigc_extended_0_skips_every_extended_test_and_only_those():
-    """A plain pytest run (no probe) with AIGC_EXTENDED=0, on two files that hold an extended test:
-    both are skipped, with the reason, and the other tests of those files are not."""
+    """A plain pytest run (no probe) with AIGC_EXTENDED=0 and ``-m extended`` on two files that
+    hold an extended test: both are skipped, each with the reason, and nothing passes; a setting
+    other than 0 or 1 stops the run with the accepted values."""
     env = {
         k: v for k, v in os.environ.items() if k not in ("AIGC_PROJECT_TIME", "AIGC_SKIP_EXTENDED")
     }
