@@ -1,7 +1,8 @@
 """Each notebook runs twice in a row in one output folder (a learner re-running a chapter after a
 disconnect): the same cells again in a fresh kernel, right after the first run, with nbval's checks
 on both.  The second run finds the first run's checkpoints and cached judges, so it must resume or
-reuse them and still draw every figure."""
+reuse them and still draw every figure.  The second run's items carry the ``second_run`` marker:
+``make test``'s test-time section reports their share of the suite (``tests/file_schedule.py``)."""
 
 import copy
 
@@ -48,5 +49,7 @@ def pytest_collection_modifyitems(config, items):
             )
             for cell in cells
         ]
+        for item in again:
+            item.add_marker(pytest.mark.second_run)
         at = items.index(cells[-1]) + 1
         items[at:at] = again

@@ -255,6 +255,20 @@ class TestTime:
         why = os.environ.get(SKIP_EXTENDED)
         if why:
             terminalreporter.write_line(f"{len(skipped)} extended tests skipped: {why}")
+        import file_schedule
+
+        reports = [report for group in stats.values() for report in group]
+        worker_s = file_schedule.worker_seconds(reports)
+        again_s = file_schedule.worker_seconds(reports, file_schedule.SECOND_RUN)
+        # their share of the projection: the workers were busy throughout (make test's two took
+        # whole files until none was left), so a share of the worker-seconds is that share of
+        # the wall time
+        again_projected = projected * again_s / worker_s if worker_s else 0.0
+        if again_s:
+            terminalreporter.write_line(
+                f"the notebooks' second runs: {again_s:,.0f} of the tests' {worker_s:,.0f} "
+                f"worker-seconds, {again_projected / 60:.1f} of the projected minutes"
+            )
         record = {
             "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "wall_s": round(wall, 1),
@@ -271,6 +285,11 @@ class TestTime:
                 for key in ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
             },
             "extended_skipped": {"tests": len(skipped), "why": why} if why else None,
+            "worker_s": round(worker_s, 1),
+            "second_runs": {
+                "worker_s": round(again_s, 1),
+                "projected_s": round(again_projected, 1),
+            },
             "workers": getattr(terminalreporter.config.option, "numprocesses", None),
             "args": sys.argv[1:],
         }

@@ -135,3 +135,28 @@ def skip_extended(images_per_s, reference_images_per_s, setting=None) -> str:
         f"{reference_images_per_s:,} images/s of the slowest machine the test-time budget is sized "
         f"for; {EXTENDED_SETTING}=1 runs them"
     )
+
+
+# --- the notebooks' second runs ------------------------------------------------------------------
+# notebooks/conftest.py runs each notebook a second time into its first run's output folder (a
+# learner re-running a chapter after a disconnect) and marks those items `second_run`.  The teaching
+# issue allows them 3 of the suite's projected minutes; `make test`'s test-time section prints
+# their share (conftest.TestTime) so that every run measures it.
+SECOND_RUN = "second_run"
+
+
+def worker_seconds(reports, keyword=None) -> float:
+    """The seconds tests took on their workers: each report's set-up, call and tear-down.
+
+    Args:
+        reports: pytest test reports (anything with ``when``, ``duration`` and ``keywords``);
+            other objects (collection and warning reports) are left out.
+        keyword: count only the reports of tests with this keyword (a marker's name), or
+            ``None`` for all of them.
+    """
+    return sum(
+        report.duration
+        for report in reports
+        if getattr(report, "when", None) in ("setup", "call", "teardown")
+        and (keyword is None or keyword in report.keywords)
+    )

@@ -262,3 +262,30 @@ def test_aigc_extended_0_skips_every_extended_test_and_only_those():
         timeout=600,
     )
     assert refused.returncode != 0 and "AIGC_EXTENDED='maybe'" in refused.stdout + refused.stderr
+
+
+# --- the notebooks' second runs in the test-time section (tests/file_schedule.py) -----------------
+
+
+def test_worker_seconds_sums_every_phase_of_the_marked_tests_only():
+    import types
+
+    import file_schedule as plan
+
+    def report(when, duration, *keywords):
+        return types.SimpleNamespace(when=when, duration=duration, keywords=dict.fromkeys(keywords))
+
+    reports = [
+        report("setup", 0.5, "Cell 1"),
+        report("call", 2.0, "Cell 1"),
+        report("teardown", 0.25, "Cell 1"),
+        report("setup", 0.125, "Cell 1 (run 2)", plan.SECOND_RUN),
+        report("call", 1.5, "Cell 1 (run 2)", plan.SECOND_RUN),
+        report("teardown", 0.0625, "Cell 1 (run 2)", plan.SECOND_RUN),
+        types.SimpleNamespace(duration=9.0, keywords={plan.SECOND_RUN: 1}),  # no phase: left out
+        "a warning report",
+    ]
+    assert plan.worker_seconds(reports) == 2.75 + 1.6875
+    assert plan.worker_seconds(reports, plan.SECOND_RUN) == 1.6875
+    assert plan.worker_seconds(reports, "extended") == 0
+    assert plan.worker_seconds([]) == 0
