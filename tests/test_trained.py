@@ -289,3 +289,32 @@ def test_worker_seconds_sums_every_phase_of_the_marked_tests_only():
     assert plan.worker_seconds(reports, plan.SECOND_RUN) == 1.6875
     assert plan.worker_seconds(reports, "extended") == 0
     assert plan.worker_seconds([]) == 0
+
+
+def test_the_second_run_items_and_only_those_carry_the_marker():
+    """What the test-time section counts: ``-m second_run`` collects a notebook's fresh kernel and
+    every code cell again (names ending " (run 2)"), and ``-m "not second_run"`` its first run."""
+    import file_schedule as plan
+
+    notebook = "notebooks/00_introduction.ipynb"
+    cells = sum(
+        cell["cell_type"] == "code"
+        for cell in json.loads((TESTS.parent / notebook).read_text(encoding="utf-8"))["cells"]
+    )
+
+    def collected(expression):
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+            + ["-m", expression, notebook, "--nbval-lax"],
+            cwd=TESTS.parent,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        return [line for line in run.stdout.splitlines() if line.startswith(notebook + "::")]
+
+    again = collected(plan.SECOND_RUN)
+    assert len(again) == cells + 1 and all(n.endswith(" (run 2)") for n in again), again
+    assert any("fresh kernel" in n for n in again), again
+    first = collected("not " + plan.SECOND_RUN)
+    assert len(first) == cells and not any("(run 2)" in n for n in first), first
