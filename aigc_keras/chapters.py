@@ -10,6 +10,9 @@ Every notebook opens with the same set-up cell, :func:`setup_cell`, which names 
 (repository and tag) that ``pyproject.toml`` holds; ``setup-cell`` writes it into the notebooks
 after a version change (their outputs are kept: off Colab the cell does what it did).
 
+Each figure's alt text lives in its cell's metadata (:func:`set_alt_texts`, checked by
+:func:`figure_alt_texts`), so that it survives re-execution; the website puts it on the image.
+
     python -m aigc_keras.chapters execute notebooks/02_gan.ipynb        # standard mode
     python -m aigc_keras.chapters minutes notebooks/*.ipynb
     python -m aigc_keras.chapters setup-cell notebooks/*.ipynb          # after a version change
@@ -23,6 +26,7 @@ import json
 import os
 import pathlib
 import platform
+import warnings
 
 from . import config
 from .validation import check_int
@@ -120,6 +124,86 @@ def write_setup_cell(path, repository: str, tag: str) -> bool:
     cell.source = setup_cell(repository, tag)
     config.write_text_atomically(path, _notebook_text(notebook))
     return True
+
+
+# Alt text of a code cell's figures: ``cell.metadata["aigc_keras"]["alt"]``, one text per image
+# output, in output order.  Cell metadata survives re-execution (the images do not), and the site
+# (docs/conf.py) gives each <img> its text through :func:`figure_alt_texts`.
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
+
+
+def _image_outputs(cell) -> list[bytes]:
+    """The bytes of each image a code cell's outputs hold, in order (base64 decoded)."""
+    import base64
+
+    found = []
+    for output in cell.get("outputs", []):
+        kinds = [kind for kind in output.get("data", {}) if kind.startswith("image/")]
+        if not kinds:
+            continue
+        if len(kinds) > 1 or kinds[0] not in _IMAGE_TYPES:
+            raise ValueError(
+                f"an output of {kinds}: alt text covers one of {_IMAGE_TYPES} per output"
+            )
+        content = output["data"][kinds[0]]
+        found.append(base64.b64decode("".join(content) if isinstance(content, list) else content))
+    return found
+
+
+def figure_alt_texts(notebook) -> dict[str, str]:
+    """Every figure's alt text, keyed by the SHA-256 of its image bytes (the name myst-nb gives
+    the image file on the site).
+
+    Args:
+        notebook: a ``.ipynb`` path, or the notebook as a dict.
+
+    Raises:
+        ValueError: naming the cell, if a code cell's alt texts do not match its image outputs
+            one for one, an alt text is not a non-empty string, or one image has two texts.
+    """
+    import hashlib
+
+    cells = (notebook if isinstance(notebook, dict) else _load(notebook))["cells"]
+    texts: dict[str, str] = {}
+    for index, cell in enumerate(cells):
+        if cell.get("cell_type") != "code":
+            continue
+        images = _image_outputs(cell)
+        alt = cell.get("metadata", {}).get("aigc_keras", {}).get("alt", [])
+        if not isinstance(alt, list) or len(alt) != len(images):
+            raise ValueError(
+                f"cell {index} shows {len(images)} image(s) but its metadata "
+                f"aigc_keras.alt holds {alt!r}: give one alt text per image, in output order "
+                "(chapters.set_alt_texts writes them)."
+            )
+        for image, text in zip(images, alt, strict=True):
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"cell {index}: alt text {text!r} is not a non-empty string.")
+            key = hashlib.sha256(image).hexdigest()
+            if texts.get(key, text) != text:
+                raise ValueError(f"cell {index} shows an image shown before with other alt text.")
+            texts[key] = text
+    return texts
+
+
+def set_alt_texts(path, texts: dict) -> None:
+    """Write alt texts into a notebook's cell metadata: ``{cell index: [text per image]}``.
+
+    The notebook's outputs and sources are left as they are; :func:`figure_alt_texts` then checks
+    the whole notebook, and nothing is written unless it passes.
+    """
+    import nbformat
+
+    path = pathlib.Path(path)
+    _load(path)
+    notebook = nbformat.read(path, as_version=4)
+    for index, alt in texts.items():
+        cell = notebook.cells[int(index)]
+        if cell.cell_type != "code":
+            raise ValueError(f"cell {index} of {path} is {cell.cell_type}, not code.")
+        cell.metadata.setdefault("aigc_keras", {})["alt"] = list(alt)
+    figure_alt_texts(json.loads(_notebook_text(notebook)))
+    config.write_text_atomically(path, _notebook_text(notebook))
 
 
 def _when(stamp: str) -> datetime.datetime:
@@ -231,6 +315,10 @@ def execute(path, mode: str = "standard", *, timeout: int = 1800) -> float:
         "date": datetime.date.today().isoformat(),
     }
     config.write_text_atomically(path, _notebook_text(notebook))
+    try:
+        figure_alt_texts(path)
+    except ValueError as error:  # the run is kept; its figures need their alt text written
+        warnings.warn(f"{path}: {error}", stacklevel=2)
     return executed_seconds(json.loads(path.read_text(encoding="utf-8"))) / 60.0
 
 

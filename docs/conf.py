@@ -11,6 +11,8 @@ import os
 import pathlib
 import shutil
 
+from docutils import nodes
+
 from aigc_keras import chapters
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -119,6 +121,19 @@ def _finish(app, exception):
     )
 
 
+def _alt_text(app, doctree):
+    """Give each figure of a chapter its alt text (kept in its cell's metadata): myst-nb names
+    an output's image file after the SHA-256 of its bytes."""
+    if not app.env.docname.startswith("notebooks/"):
+        return
+    texts = chapters.figure_alt_texts(ROOT / f"{app.env.docname}.ipynb")
+    for image in doctree.findall(nodes.image):
+        text = texts.get(pathlib.PurePosixPath(image["uri"]).stem)
+        if text is not None:
+            image["alt"] = text
+
+
 def setup(app):
+    app.connect("doctree-read", _alt_text)
     app.connect("source-read", _toctree)
     app.connect("build-finished", _finish)

@@ -165,9 +165,16 @@ def _unwatched_fits(path):
     return found
 
 
+def _alt_texts(cell) -> str:
+    return " ".join(cell.get("metadata", {}).get("aigc_keras", {}).get("alt", []))
+
+
 def _process_words(path):
+    """Process words and unfilled placeholders in the Markdown and in the figures' alt text."""
     found = []
-    for i, _, source in _cells(path, "markdown"):
+    for i, cell, source in _cells(path):
+        if cell["cell_type"] == "code":
+            source = _alt_texts(cell)
         for word in PROCESS_WORDS:
             if re.search(rf"\b{re.escape(word)}\b", source, flags=0 if word.isupper() else re.I):
                 found.append((i, word))
@@ -203,6 +210,69 @@ def _first_cell_stderr(path):
         for o in cell.get("outputs", [])
         if o.get("output_type") == "stream" and o.get("name") == "stderr"
     )
+
+
+def test_the_alt_text_checks_find_what_they_look_for(tmp_path):
+    """Alt text missing, empty, or two texts for one image: each refused, naming the cell; a
+    process word in it is found; written by set_alt_texts, each text is keyed by the image's
+    SHA-256 (the name of the image's file on the site)."""
+    images = [f"\x89PNG picture {n}".encode() for n in range(3)]
+    outputs = [
+        {"output_type": "display_data", "data": {"image/png": base64.b64encode(i).decode()}}
+        for i in images
+    ]
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "source": "Two figures below."},
+            {"cell_type": "code", "source": "plot()", "outputs": outputs[:2]},
+            {"cell_type": "code", "source": "again()", "outputs": outputs[1:]},
+        ],
+        "metadata": {},
+    }
+    with pytest.raises(ValueError, match=r"cell 1 shows 2 image\(s\)"):
+        chapters.figure_alt_texts(notebook)
+    notebook["cells"][1]["metadata"] = {"aigc_keras": {"alt": ["a first plot", " "]}}
+    with pytest.raises(ValueError, match="cell 1: alt text ' ' is not a non-empty string"):
+        chapters.figure_alt_texts(notebook)
+    notebook["cells"][1]["metadata"]["aigc_keras"]["alt"] = ["a first plot", "a second plot"]
+    notebook["cells"][2]["metadata"] = {"aigc_keras": {"alt": ["the second again", "a third"]}}
+    with pytest.raises(ValueError, match="cell 2 shows an image shown before"):
+        chapters.figure_alt_texts(notebook)
+    path = tmp_path / "alt.ipynb"
+    del notebook["cells"][2]["metadata"]["aigc_keras"]
+    for n, cell in enumerate(notebook["cells"]):  # each cell as nbformat 4.5 writes it
+        cell.setdefault("metadata", {})
+        cell["id"] = f"cell-{n}"
+        if cell["cell_type"] == "code":
+            cell["execution_count"] = 1
+    path.write_text(json.dumps({**notebook, "nbformat": 4, "nbformat_minor": 5}))
+    with pytest.raises(ValueError, match="cell 0 of .* is markdown"):
+        chapters.set_alt_texts(path, {0: ["text"]})
+    with pytest.raises(ValueError, match="cell 2 shows 2 image"):  # checked before writing
+        chapters.set_alt_texts(path, {2: ["only one"]})
+    chapters.set_alt_texts(path, {2: ["a second plot", "a third plot, TODO"]})
+    assert chapters.figure_alt_texts(path) == {
+        hashlib.sha256(image).hexdigest(): text
+        for image, text in zip(
+            images, ["a first plot", "a second plot", "a third plot, TODO"], strict=True
+        )
+    }
+    assert _process_words(path) == [(2, "TODO")]
+
+
+@pytest.mark.parametrize("path", _cases())
+def test_every_figure_has_alt_text_of_its_own(path):
+    """The site gives each figure the alt text kept in its cell's metadata: one per figure, none
+    shared by two figures, each a sentence or more (40 to 500 characters)."""
+    texts = list(chapters.figure_alt_texts(path).values())  # raises, naming a cell, if one lacks
+    figures = sum(
+        "image/png" in output.get("data", {})
+        for _, cell, _ in _cells(path, "code")
+        for output in cell.get("outputs", [])
+    )
+    assert len(texts) == figures
+    assert len(set(texts)) == len(texts), "two figures with the same alt text"
+    assert [t for t in texts if not 40 <= len(t) <= 500] == []
 
 
 @pytest.mark.parametrize("path", _cases())

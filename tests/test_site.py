@@ -3,10 +3,11 @@
 The site is built once (``docs/site.py``, the notebooks' committed outputs, nothing executed) and
 served from 127.0.0.1; headless Chromium, driven through Debian's ``chromium-driver``, opens every
 page with every other host unresolvable, and each page must load only from the site itself: every
-image complete, as many images as the notebook has image outputs, every formula of the notebook's
-Markdown typeset by MathJax without an error and no maths delimiter left in the text, no console
-message at level SEVERE.  Needs Debian's ``chromium``, ``chromium-driver`` and ``libjs-mathjax``
-(``.ci/run`` installs them); without them the tests are skipped with the command that installs them.
+image complete, as many images as the notebook has image outputs, each with its figure's alt text,
+every formula of the notebook's Markdown typeset by MathJax without an error and no maths delimiter
+left in the text, no console message at level SEVERE.  Needs Debian's ``chromium``,
+``chromium-driver`` and ``libjs-mathjax`` (``.ci/run`` installs them); without them the tests are
+skipped with the command that installs them.
 """
 
 import functools
@@ -22,6 +23,8 @@ import time
 import urllib.parse
 
 import pytest
+
+from aigc_keras import chapters
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -80,6 +83,7 @@ function report() {
     }).join('\\n');
   done({
     images: images.length,
+    alts: images.map(i => i.getAttribute('alt')),
     incomplete: images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
     formulas: jax.length,
     errors: jax.filter(j => broken(j.root)).map(j => j.originalText),
@@ -201,6 +205,8 @@ def test_chapter_page(browser, notebook):
     assert not report["severe"], report["severe"]
     assert not report["incomplete"], f"images that did not load: {report['incomplete']}"
     assert report["images"] == images, f"{report['images']} images shown, the notebook has {images}"
+    texts = chapters.figure_alt_texts(notebook).values()  # each figure's, from its cell's metadata
+    assert sorted(report["alts"]) == sorted(texts), "images without their figure's alt text"
     assert report["formulas"] == formulas, (
         f"{report['formulas']} formulas typeset, the notebook's Markdown has {formulas}"
     )
