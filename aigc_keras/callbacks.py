@@ -21,6 +21,13 @@ def _fixed_samples(model, n: int, seed: int, labels=None):
     return model.generate(None if labels is not None else n, labels=labels, seed=seed)
 
 
+def _samples_caption(model) -> str:
+    """The caption of a grid of a model's samples from one fixed seed: a model that draws a
+    latent vector per sample shows the same latents at every update."""
+    fixed = "latents" if getattr(model, "latent_dim", None) else "seed"
+    return f"samples (fixed {fixed})"
+
+
 class SampleGrid(keras.callbacks.Callback):
     """Every ``every`` epochs, draw the same ``n`` samples (fixed seed) and save a grid PNG.
 
@@ -106,6 +113,10 @@ class SampleGrid(keras.callbacks.Callback):
             self.grids[done] = np.asarray(Image.open(path))
             self.paths.append(path)
 
+    def caption(self, model=None) -> str:
+        """What :meth:`draw` shows, in words (:class:`LiveTraining` puts it above the picture)."""
+        return _samples_caption(self.model if model is None else model)
+
     def draw(self, model=None) -> np.ndarray:
         """This callback's picture (uint8) for ``model`` (``None``: the model being trained);
         a :class:`LiveTraining` can show it with ``grid=grids.draw``."""
@@ -160,6 +171,9 @@ class TranslationGrid(SampleGrid):
                 f"and {self.images_b.shape}."
             )
 
+    def caption(self, model=None) -> str:
+        return "rows: a, G(a), F(G(a)), b, F(b), G(F(b))"
+
     def draw(self, model=None) -> np.ndarray:
         model = self.model if model is None else model
         fake_b = model.translate(self.images_a, "a2b")
@@ -202,6 +216,9 @@ class PairGrid(SampleGrid):
                 f"inputs and targets must be as many, got {len(self.inputs)} and "
                 f"{len(self.targets)}."
             )
+
+    def caption(self, model=None) -> str:
+        return "rows: input x, output G(x), target y"
 
     def draw(self, model=None) -> np.ndarray:
         model = self.model if model is None else model
@@ -492,7 +509,7 @@ class LiveTraining(keras.callbacks.Callback):
     end.
 
     In a notebook the display is one picture (the progress line as its title, a sample grid from
-    fixed latents beside the curves), replaced at each update, so the saved notebook keeps only
+    a fixed seed beside the curves), replaced at each update, so the saved notebook keeps only
     the last one, and the progress line of each epoch's end and of the end is printed below it, a
     text record of the run. Elsewhere (a terminal, a test) each update prints the line. Pass
     ``verbose=0`` to ``fit`` beside it: Keras' own progress bar would print a line per update.
@@ -530,8 +547,11 @@ class LiveTraining(keras.callbacks.Callback):
             classes, one per column.
         seed: the automatic grid's sampling seed: every update shows the same latents.
         title: a name shown at the start of the progress line, or ``None``.
-        grid_title: the caption above the picture (default ``"samples (fixed latents)"``; say what
-            a callable ``grid`` shows, such as ``"held-out inputs, outputs, targets"``).
+        grid_title: the caption above the picture, or ``None``: for ``"auto"``, ``"samples
+            (fixed latents)"`` (``"(fixed seed)"`` for a model without ``latent_dim``, such as
+            PixelCNN or diffusion); for a grid callback's ``draw`` (``SampleGrid``,
+            ``TranslationGrid``, ``PairGrid``), its ``caption``; for another callable, none
+            (say what it shows, such as ``"held-out inputs, outputs, targets"``).
         show: ``None`` detects a notebook; ``True`` forces the in-place display, ``False`` the
             printed lines.
         folder: where the curves are kept between runs (created on the first save), or ``None``
@@ -549,7 +569,7 @@ class LiveTraining(keras.callbacks.Callback):
         n: int = 36,
         seed: int = 1234,
         title: str | None = None,
-        grid_title: str = "samples (fixed latents)",
+        grid_title: str | None = None,
         show: bool | None = None,
         folder=None,
         clock=time.perf_counter,
@@ -569,7 +589,7 @@ class LiveTraining(keras.callbacks.Callback):
         if not (show is None or isinstance(show, (bool, np.bool_))):
             raise ValueError(f"show must be True, False or None (auto), got {show!r}.")
         self.title, self.show, self.clock = title, show, clock
-        self.grid_title = str(grid_title)
+        self.grid_title = None if grid_title is None else str(grid_title)
         self.folder = None if folder is None else pathlib.Path(folder)
         self.records: list[dict] = []
         self.epoch_records: list[dict] = []
@@ -620,6 +640,7 @@ class LiveTraining(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch, self._batch = epoch, 0
         self._mark = (0, {})  # (batches into the epoch, their running means) at the last record
+        self._window_start, self._window = (0, {}), 0  # the last record's first mark and batches
         if self._first_epoch is None:
             self._first_epoch = epoch
             self._continue(epoch)
@@ -672,7 +693,7 @@ class LiveTraining(keras.callbacks.Callback):
             values.update(budget_steps=self.budget_steps, budget_seconds=self.budget_seconds)
         seconds = {"train_seconds": self._seconds_before + self.clock() - self._start}
         self.epoch_records.append({"epoch": epoch + 1, "step": self._step, **values, **seconds})
-        self._record(self._latest)  # the batch values: not those only an epoch's end logs
+        self._record(self._latest, epoch_end=True)  # batch values, not those only an end logs
         self._save()
         self._update(values, epoch_end=True)
 
@@ -698,19 +719,28 @@ class LiveTraining(keras.callbacks.Callback):
             return {k: v for k, v in self.epoch_records[-1].items() if k != "epoch"}
         return self.records[-1] if self.records else {}
 
-    def _record(self, running: dict):
+    def _record(self, running: dict, epoch_end: bool = False):
         """One point per curve: the mean over the batches since the last point.  Keras' batch logs
         are means over the epoch so far (m_k after k batches), so batches j+1..k averaged
         (k m_k - j m_j) / (k - j); plotting the running means instead would jump at every epoch's
-        start, where they restart."""
+        start, where they restart.
+
+        At an epoch's end, batches fewer than half the last point's (a timed update fell just
+        before the end) do not make a point of their own, whose mean over a few batches would
+        zigzag: the last point is replaced by one over both stretches."""
         done, before = self._mark
         batches = self._batch - done
         if batches <= 0:
             return
+        if epoch_end and done and batches < self._window / 2:  # done > 0: a point of this epoch
+            self.records.pop()
+            done, before = self._window_start
+            batches = self._batch - done
         point = {"step": self._step}
         for key, mean in running.items():
             point[key] = (self._batch * mean - done * before.get(key, 0.0)) / batches
         self.records.append(point)
+        self._window_start, self._window = (done, before), batches
         self._mark = (self._batch, running)
 
     # --- what is shown ---
@@ -760,6 +790,15 @@ class LiveTraining(keras.callbacks.Callback):
         ncols = getattr(self.model, "num_classes", None) or None
         return viz.image_grid(images, ncols=ncols, value_range=self.model.value_range)
 
+    def caption(self) -> str:
+        """The words above the picture: ``grid_title``, else what the grid draws (see Args)."""
+        if self.grid_title is not None:
+            return self.grid_title
+        if isinstance(self.grid, str):  # "auto"
+            return _samples_caption(self.model)
+        owner = getattr(self.grid, "__self__", None)  # a grid callback's bound draw
+        return owner.caption(self.model) if isinstance(owner, SampleGrid) else ""
+
     def panels(self) -> list[tuple[str, list[tuple[str, list, list]]]]:
         """What :meth:`figure` plots: ``(y label, [(key, steps, values), ...])`` per panel.
 
@@ -806,7 +845,7 @@ class LiveTraining(keras.callbacks.Callback):
             ax = axes.pop(0)
             cmap = "gray" if picture.ndim == 2 else None
             ax.imshow(picture, cmap=cmap, vmin=0, vmax=255, interpolation="nearest")
-            ax.set_title(self.grid_title)
+            ax.set_title(self.caption())
             ax.axis("off")
         for name, lines in panels:
             ax = axes.pop(0)

@@ -704,7 +704,34 @@ def test_a_resumed_run_continues_the_curves_and_the_sample_grids(capsys, tmp_pat
     assert sorted(fourth_grids.grids) == [1, 2, 3]
 
 
-def test_live_training_updates_one_notebook_display_in_place(monkeypatch, capsys, digits8):
+@pytest.mark.parametrize(("every_s", "steps"), [(13, [8, 16]), (7, [4, 8, 12, 16])])
+def test_live_training_folds_a_short_stretch_at_an_epoch_s_end_into_the_last_point(
+    every_s, steps, capsys, digits8
+):
+    """Batches of 2 s, 8 per epoch. Updating every 13 s falls after batch 7: the epoch's last
+    batch alone would make a point of one batch, so the epoch keeps one point, the epoch's mean;
+    every 7 s (after batch 4) both halves keep their points."""
+    data = tf.data.Dataset.from_tensor_slices(digits8.images[:128]).batch(16)  # 8 batches
+    model = TinyGAN()
+    model.compile()
+    clock = _Clock()
+    live = callbacks.LiveTraining(every_s=every_s, show=False, clock=clock)
+    model.fit(data, epochs=2, verbose=0, callbacks=[clock.every_batch(2.0), live])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 * 2 + 1  # a timed update and an epoch's end, twice; done
+    assert [r["step"] for r in live.records] == steps
+    per_epoch = len(steps) // 2
+    for epoch in (0, 1):
+        points = live.records[per_epoch * epoch : per_epoch * (epoch + 1)]
+        batches = [8 // per_epoch] * per_epoch
+        for key in ("d_loss", "g_loss"):  # each point the mean of its batches
+            mean = np.average([p[key] for p in points], weights=batches)
+            assert mean == pytest.approx(live.epoch_records[epoch][key], rel=1e-5)
+
+
+def test_live_training_updates_one_notebook_display_in_place(
+    monkeypatch, capsys, digits8, tmp_path
+):
     from IPython import display
 
     shown = []
@@ -761,6 +788,15 @@ def test_live_training_updates_one_notebook_display_in_place(monkeypatch, capsys
     captioned = callbacks.LiveTraining(grid=lambda m: live.picture, grid_title="inputs, outputs")
     captioned.records = live.records
     assert captioned.figure("line", live.picture).axes[0].get_title() == "inputs, outputs"
+    # Without grid_title the caption says what the grid draws: a grid callback's own caption, none
+    # for another callable, and "fixed seed" for samples of a model without latent vectors.
+    pairs = callbacks.TranslationGrid(tmp_path, digits8.images[:2], digits8.images[2:4])
+    assert callbacks.LiveTraining(grid=pairs.draw).caption() == pairs.caption()
+    assert pairs.caption().startswith("rows: a, G(a)")
+    assert callbacks.LiveTraining(grid=lambda m: live.picture).caption() == ""
+    no_latents = callbacks.LiveTraining()
+    no_latents.set_model(keras.Sequential([keras.Input((2,))]))
+    assert no_latents.caption() == "samples (fixed seed)"
     # A model without generate(): no samples, only the curves.
     assert callbacks.LiveTraining(grid=None).grid is None
 
