@@ -168,7 +168,10 @@ def figure_alt_texts(notebook) -> dict[str, str]:
     for index, cell in enumerate(cells):
         if cell.get("cell_type") != "code":
             continue
-        images = _image_outputs(cell)
+        try:
+            images = _image_outputs(cell)
+        except ValueError as error:
+            raise ValueError(f"cell {index}: {error}") from None
         alt = cell.get("metadata", {}).get("aigc_keras", {}).get("alt", [])
         if not isinstance(alt, list) or len(alt) != len(images):
             raise ValueError(
@@ -198,9 +201,14 @@ def set_alt_texts(path, texts: dict) -> None:
     _load(path)
     notebook = nbformat.read(path, as_version=4)
     for index, alt in texts.items():
-        cell = notebook.cells[int(index)]
+        index = check_int(index, "a cell index", minimum=0)
+        if index >= len(notebook.cells):
+            raise ValueError(f"{path} has {len(notebook.cells)} cells, no cell {index}.")
+        cell = notebook.cells[index]
         if cell.cell_type != "code":
             raise ValueError(f"cell {index} of {path} is {cell.cell_type}, not code.")
+        if isinstance(alt, str) or not isinstance(alt, list | tuple):
+            raise ValueError(f"cell {index}: give a list of alt texts, one per image, got {alt!r}.")
         cell.metadata.setdefault("aigc_keras", {})["alt"] = list(alt)
     figure_alt_texts(json.loads(_notebook_text(notebook)))
     config.write_text_atomically(path, _notebook_text(notebook))

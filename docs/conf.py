@@ -124,9 +124,13 @@ def _finish(app, exception):
 def _alt_text(app, doctree):
     """Give each figure of a chapter its alt text (kept in its cell's metadata): myst-nb names
     an output's image file after the SHA-256 of its bytes."""
-    if not app.env.docname.startswith("notebooks/"):
+    path = pathlib.Path(app.env.doc2path(app.env.docname))
+    if path.suffix != ".ipynb":
         return
-    texts = chapters.figure_alt_texts(ROOT / f"{app.env.docname}.ipynb")
+    try:
+        texts = chapters.figure_alt_texts(path)
+    except ValueError as error:  # Sphinx's report would not say which notebook
+        raise ValueError(f"{path.relative_to(ROOT)}: {error}") from None
     for image in doctree.findall(nodes.image):
         text = texts.get(pathlib.PurePosixPath(image["uri"]).stem)
         if text is not None:

@@ -246,10 +246,22 @@ def test_the_alt_text_checks_find_what_they_look_for(tmp_path):
         if cell["cell_type"] == "code":
             cell["execution_count"] = 1
     path.write_text(json.dumps({**notebook, "nbformat": 4, "nbformat_minor": 5}))
-    with pytest.raises(ValueError, match="cell 0 of .* is markdown"):
-        chapters.set_alt_texts(path, {0: ["text"]})
-    with pytest.raises(ValueError, match="cell 2 shows 2 image"):  # checked before writing
-        chapters.set_alt_texts(path, {2: ["only one"]})
+    written = path.read_bytes()
+    for texts, refusal in (
+        ({0: ["text"]}, "cell 0 of .* is markdown"),
+        ({2: ["only one"]}, "cell 2 shows 2 image"),  # the whole notebook checked before writing
+        ({2: "ab"}, "cell 2: give a list of alt texts"),  # a string is not two texts
+        ({-1: ["a", "b"]}, "a cell index must be"),
+        ({3: ["a"]}, "has 3 cells, no cell 3"),
+    ):
+        with pytest.raises(ValueError, match=refusal):
+            chapters.set_alt_texts(path, texts)
+        assert path.read_bytes() == written  # nothing written
+    svg = {"output_type": "display_data", "data": {"image/svg+xml": "<svg/>"}, "metadata": {}}
+    with pytest.raises(ValueError, match=r"cell 1: an output of \['image/svg\+xml'\]"):
+        chapters.figure_alt_texts(
+            {"cells": [notebook["cells"][0], {**notebook["cells"][1], "outputs": [svg]}]}
+        )
     chapters.set_alt_texts(path, {2: ["a second plot", "a third plot, TODO"]})
     assert chapters.figure_alt_texts(path) == {
         hashlib.sha256(image).hexdigest(): text
@@ -260,13 +272,31 @@ def test_the_alt_text_checks_find_what_they_look_for(tmp_path):
     assert _process_words(path) == [(2, "TODO")]
 
 
+def test_executing_a_notebook_warns_of_figures_without_alt_text(tmp_path):
+    """A re-execution that leaves a figure without its text keeps the run and says so."""
+    source = (
+        "from IPython import display\n"
+        "display.display(display.Image(data=b'\\x89PNG a picture', format='png'))"
+    )
+    path = tmp_path / "figure.ipynb"
+    cell = {"cell_type": "code", "id": "a", "metadata": {}, "source": source, "outputs": []}
+    cell["execution_count"] = None
+    path.write_text(
+        json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    )
+    with pytest.warns(UserWarning, match="figure.ipynb: cell 0 shows 1 image"):
+        chapters.execute(path, "quick", timeout=60)
+    (outputs,) = [c["outputs"] for c in json.loads(path.read_text())["cells"]]
+    assert [list(o["data"]) for o in outputs] == [["image/png", "text/plain"]]  # the run kept
+
+
 @pytest.mark.parametrize("path", _cases())
 def test_every_figure_has_alt_text_of_its_own(path):
     """The site gives each figure the alt text kept in its cell's metadata: one per figure, none
     shared by two figures, each a sentence or more (40 to 500 characters)."""
     texts = list(chapters.figure_alt_texts(path).values())  # raises, naming a cell, if one lacks
     figures = sum(
-        "image/png" in output.get("data", {})
+        any(kind.startswith("image/") for kind in output.get("data", {}))
         for _, cell, _ in _cells(path, "code")
         for output in cell.get("outputs", [])
     )

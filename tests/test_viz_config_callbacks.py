@@ -704,13 +704,16 @@ def test_a_resumed_run_continues_the_curves_and_the_sample_grids(capsys, tmp_pat
     assert sorted(fourth_grids.grids) == [1, 2, 3]
 
 
-@pytest.mark.parametrize(("every_s", "steps"), [(13, [8, 16]), (7, [4, 8, 12, 16])])
+@pytest.mark.parametrize(
+    ("every_s", "steps"), [(13, [8, 16]), (9, [5, 8, 13, 16]), (7, [4, 8, 12, 16])]
+)
 def test_live_training_folds_a_short_stretch_at_an_epoch_s_end_into_the_last_point(
     every_s, steps, capsys, digits8
 ):
     """Batches of 2 s, 8 per epoch. Updating every 13 s falls after batch 7: the epoch's last
     batch alone would make a point of one batch, so the epoch keeps one point, the epoch's mean;
-    every 7 s (after batch 4) both halves keep their points."""
+    every 9 s (after batch 5: 3 batches left, not fewer than half of 5) and every 7 s (after
+    batch 4) both stretches keep their points."""
     data = tf.data.Dataset.from_tensor_slices(digits8.images[:128]).batch(16)  # 8 batches
     model = TinyGAN()
     model.compile()
@@ -723,7 +726,7 @@ def test_live_training_folds_a_short_stretch_at_an_epoch_s_end_into_the_last_poi
     per_epoch = len(steps) // 2
     for epoch in (0, 1):
         points = live.records[per_epoch * epoch : per_epoch * (epoch + 1)]
-        batches = [8 // per_epoch] * per_epoch
+        batches = np.diff([8 * epoch] + [p["step"] for p in points])
         for key in ("d_loss", "g_loss"):  # each point the mean of its batches
             mean = np.average([p[key] for p in points], weights=batches)
             assert mean == pytest.approx(live.epoch_records[epoch][key], rel=1e-5)
