@@ -8,7 +8,8 @@
 * ``AIGC_PROJECT_TIME=1`` (``make test``): the run measures this machine's DCGAN ``fit``
   throughput first and ends with its wall time projected onto a slower machine (:class:`TestTime`);
   on a machine slower than the reference it skips the ``extended`` tests
-  (``file_schedule.skip_extended``).
+  (``file_schedule.skip_extended``), and on a much slower one the ``long`` tests too
+  (``file_schedule.skip_long``).
 """
 
 import datetime
@@ -102,32 +103,34 @@ def pytest_collection_modifyitems(config, items):
     paths = list(dict.fromkeys(item.nodeid.split("::")[0] for item in items))
     position = {path: i for i, path in enumerate(file_schedule.file_order(paths))}
     items.sort(key=lambda item: position[item.nodeid.split("::")[0]])  # stable inside a file
-    why = os.environ.get(SKIP_EXTENDED)
-    if why:
-        skip = pytest.mark.skip(reason=f"extended test skipped: {why}")
-        for item in items:
-            if "extended" in item.keywords:
-                item.add_marker(skip)
+    for marker, variable in (("extended", SKIP_EXTENDED), ("long", SKIP_LONG)):
+        why = os.environ.get(variable)
+        if why:
+            skip = pytest.mark.skip(reason=f"{marker} test skipped: {why}")
+            for item in items:
+                if marker in item.keywords:
+                    item.add_marker(skip)
 
 
 # --- the extended tests (tests/file_schedule.py) -------------------------------------------------
 # The controller decides (from AIGC_EXTENDED, then from its probe) before xdist starts the workers,
 # and passes the decision on in this environment variable, which the workers inherit.
 SKIP_EXTENDED = "AIGC_SKIP_EXTENDED"
+SKIP_LONG = "AIGC_SKIP_LONG"  # the same for the long tests, on a very slow machine
 
 
 def _decide_extended(images_per_s):
     import file_schedule
 
-    why = file_schedule.skip_extended(
-        images_per_s,
-        REFERENCE_IMAGES_PER_S,
-        os.environ.get(file_schedule.EXTENDED_SETTING),
-    )
-    if why:
-        os.environ[SKIP_EXTENDED] = why
-    else:
-        os.environ.pop(SKIP_EXTENDED, None)
+    setting = os.environ.get(file_schedule.EXTENDED_SETTING)
+    for variable, why in (
+        (SKIP_EXTENDED, file_schedule.skip_extended(images_per_s, REFERENCE_IMAGES_PER_S, setting)),
+        (SKIP_LONG, file_schedule.skip_long(images_per_s, setting)),
+    ):
+        if why:
+            os.environ[variable] = why
+        else:
+            os.environ.pop(variable, None)
 
 
 # --- the quality figures, printed at the end of the run -------------------------------------------
@@ -255,6 +258,10 @@ class TestTime:
         why = os.environ.get(SKIP_EXTENDED)
         if why:
             terminalreporter.write_line(f"{len(skipped)} extended tests skipped: {why}")
+        long_skipped = [r for r in stats.get("skipped", []) if "long" in r.keywords]
+        long_why = os.environ.get(SKIP_LONG)
+        if long_why:
+            terminalreporter.write_line(f"{len(long_skipped)} long tests skipped: {long_why}")
         import file_schedule
 
         reports = [report for group in stats.values() for report in group]
@@ -285,6 +292,7 @@ class TestTime:
                 for key in ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
             },
             "extended_skipped": {"tests": len(skipped), "why": why} if why else None,
+            "long_skipped": {"tests": len(long_skipped), "why": long_why} if long_why else None,
             "worker_s": round(worker_s, 1),
             "second_runs": {
                 "worker_s": round(again_s, 1),

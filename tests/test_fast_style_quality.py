@@ -11,6 +11,8 @@ import pytest
 from aigc_keras import data, hardware
 from aigc_keras.models import style
 
+pytestmark = pytest.mark.long  # skipped on a very slow machine: tests/file_schedule.py
+
 SIZE, STEPS, BATCH, HELD_OUT = 64, 300, 8, 8
 OPTIMISATION_STEPS, OPTIMISATION_RATE = 300, 0.005  # `aigc-keras stylize`'s defaults
 

@@ -12,6 +12,8 @@ from PIL import Image
 
 from aigc_keras import cli, data, registry
 
+pytestmark = pytest.mark.long  # skipped on a very slow machine: tests/file_schedule.py
+
 # --- quality bars on MNIST at 28x28 (offline: the 4,000 training digits of mnist_5k) -----------
 
 

@@ -228,19 +228,28 @@ def test_the_extended_tests_are_skipped_only_below_the_reference_or_when_asked()
     for bad in ("yes", "2", "true"):
         with pytest.raises(ValueError, match="AIGC_EXTENDED=.*use 1 .* 0 "):
             plan.skip_extended(900.0, 461, bad)
+    # the long tests: only below 300 images/s, with the same settings
+    assert plan.skip_long(None) == "" and plan.skip_long(300) == "" and plan.skip_long(900.0) == ""
+    why = plan.skip_long(299.6)
+    assert "300 images/s" in why and "below 300" in why and "AIGC_EXTENDED=1" in why
+    assert plan.skip_long(219.4, "1") == "" and plan.skip_long(900.0, "0") == "AIGC_EXTENDED=0"
+    with pytest.raises(ValueError, match="AIGC_EXTENDED="):
+        plan.skip_long(219.4, "yes")
 
 
 def test_aigc_extended_0_skips_every_extended_test_and_only_those():
-    """A plain pytest run (no probe) with AIGC_EXTENDED=0 and ``-m extended`` on two files that
-    hold an extended test: both are skipped, each with the reason, and nothing passes; a setting
-    other than 0 or 1 stops the run with the accepted values."""
+    """A plain pytest run (no probe) with AIGC_EXTENDED=0 and ``-m "extended or long"`` on two files
+    that hold an extended test and one whose two tests are long: all four are skipped, each with its
+    reason, and nothing passes; a setting other than 0 or 1 stops the run with the accepted
+    values."""
     env = {
         k: v for k, v in os.environ.items() if k not in ("AIGC_PROJECT_TIME", "AIGC_SKIP_EXTENDED")
     }
     env["AIGC_EXTENDED"] = "0"
-    files = ["tests/test_cyclegan_ablation.py", "tests/test_vae.py"]
+    files = ["tests/test_cyclegan_ablation.py", "tests/test_vae.py", "tests/test_gan_demo.py"]
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", "-m", "extended"]
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs"]
+        + ["-m", "extended or long"]
         + files,
         cwd=TESTS.parent,
         env=env,
@@ -249,8 +258,9 @@ def test_aigc_extended_0_skips_every_extended_test_and_only_those():
         timeout=600,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "2 skipped" in run.stdout and "passed" not in run.stdout, run.stdout[-2000:]
+    assert "4 skipped" in run.stdout and "passed" not in run.stdout, run.stdout[-2000:]
     assert run.stdout.count("extended test skipped: AIGC_EXTENDED=0") == 2, run.stdout[-2000:]
+    assert run.stdout.count("long test skipped: AIGC_EXTENDED=0") == 2, run.stdout[-2000:]
     env["AIGC_EXTENDED"] = "maybe"
     refused = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only"]
