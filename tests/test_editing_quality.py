@@ -35,6 +35,7 @@ def test_super_resolution_beats_bicubic_by_half_a_decibel():
 
 
 @pytest.mark.slow
+@pytest.mark.long  # skipped on a very slow machine: tests/file_schedule.py
 def test_denoiser_beats_total_variation_denoising():
     """sigma = 0.1 on 32x32 photograph patches, 1,000 steps of batch 16; TV's weight is the best of
     four on the held-out patches themselves (favouring the baseline)."""

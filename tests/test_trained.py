@@ -238,8 +238,8 @@ def test_the_extended_tests_are_skipped_only_below_the_reference_or_when_asked()
 
 
 def test_aigc_extended_0_skips_every_extended_test_and_only_those():
-    """A plain pytest run (no probe) with AIGC_EXTENDED=0 and ``-m "extended or long"`` on two files
-    that hold an extended test and one whose two tests are long: all four are skipped, each with its
+    """A plain pytest run (no probe) with AIGC_EXTENDED=0 and ``-m "extended or long"`` on three
+    files that hold two extended tests and three long ones: all five are skipped, each with its
     reason, and nothing passes; a setting other than 0 or 1 stops the run with the accepted
     values."""
     env = {
@@ -258,9 +258,9 @@ def test_aigc_extended_0_skips_every_extended_test_and_only_those():
         timeout=600,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "4 skipped" in run.stdout and "passed" not in run.stdout, run.stdout[-2000:]
+    assert "5 skipped" in run.stdout and "passed" not in run.stdout, run.stdout[-2000:]
     assert run.stdout.count("extended test skipped: AIGC_EXTENDED=0") == 2, run.stdout[-2000:]
-    assert run.stdout.count("long test skipped: AIGC_EXTENDED=0") == 2, run.stdout[-2000:]
+    assert run.stdout.count("long test skipped: AIGC_EXTENDED=0") == 3, run.stdout[-2000:]
     env["AIGC_EXTENDED"] = "maybe"
     refused = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only"]

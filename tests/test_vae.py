@@ -349,6 +349,7 @@ def test_vae_reconstructions_are_recognised(trained_vae, classifier, mnist):
 
 
 @pytest.mark.slow
+@pytest.mark.long  # skipped on a very slow machine: tests/file_schedule.py
 def test_conditional_vae_draws_the_requested_digits(classifier, mnist):
     train, _ = mnist
     model = _train(lambda: vae.ConditionalVAE(beta=CVAE_BETA), labelled=True, steps=CVAE_STEPS)
