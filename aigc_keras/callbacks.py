@@ -499,6 +499,25 @@ def _scalars(logs) -> dict:
     return out
 
 
+# the live picture's header (the progress line) in points: at the picture's 80 dpi, 9 points drew
+# letters about 7 pixels high; the line wraps at " · " to stay inside the figure
+LIVE_HEADER_POINTS = 11
+
+
+def _wrap_header(line: str, width_in: float, points: float = LIVE_HEADER_POINTS) -> str:
+    """``line`` broken at its " · " separators into lines that fit ``width_in`` inches of text
+    at ``points`` (a character taken as 0.6 of the size wide, a little more than most fonts')."""
+    limit = max(20, int(width_in * 72 / (0.6 * points)))
+    rows, row = [], ""
+    for part in line.split(" · "):
+        joined = f"{row} · {part}" if row else part
+        if row and len(joined) > limit:
+            rows.append(row)
+            joined = part
+        row = joined
+    return "\n".join([*rows, row])
+
+
 # what an epoch record keeps besides the model's values: shown in no progress line and no curve
 _BOOKKEEPING = ("elapsed", "train_seconds", "budget_steps", "budget_seconds")
 
@@ -858,12 +877,19 @@ class LiveTraining(keras.callbacks.Callback):
                     ax.set_yscale("log")  # e.g. FID and KID in one panel
             ax.set_xlabel("training step")
             ax.set_ylabel(name)
-            ax.legend(fontsize=8)
+            # above the panel, never over its curves (in a corner it hid the curves' ends)
+            ax.legend(
+                fontsize=8,
+                loc="lower center",
+                bbox_to_anchor=(0.5, 1.0),
+                ncol=min(len(lines), 3),
+                frameon=False,
+            )
             ax.grid(alpha=0.3)
         for ax in axes:
             ax.axis("off")
         if line:
-            fig.suptitle(line, fontsize=9)
+            fig.suptitle(_wrap_header(line, fig.get_figwidth()), fontsize=LIVE_HEADER_POINTS)
         fig.tight_layout()
         return fig
 

@@ -778,6 +778,24 @@ def test_live_training_updates_one_notebook_display_in_place(
         "d_loss",
         "g_loss",
     ]
+    # The header can be read (11 points: at the picture's 80 dpi 9 drew letters about 7 pixels
+    # high), a long progress line wraps inside the figure, and no legend covers its curves.
+    long_line = " · ".join(["epoch 3/3", "step 2/2"] + [f"loss_{i} 0.1234" for i in range(24)])
+    fig = live.figure(long_line, live.picture)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    header = fig.get_suptitle()
+    assert header.replace("\n", " · ") == long_line and header.count("\n") >= 2
+    header_box = fig._suptitle.get_window_extent(renderer)
+    assert fig._suptitle.get_fontsize() >= 11
+    assert fig.bbox.x0 <= header_box.x0 and header_box.x1 <= fig.bbox.x1
+    assert header_box.y1 <= fig.bbox.y1
+    for ax in fig.axes:
+        assert not header_box.overlaps(ax.get_tightbbox(renderer)), ax.get_title()
+        if ax.get_legend() is not None:
+            legend_box = ax.get_legend().get_window_extent(renderer)
+            assert not legend_box.overlaps(ax.get_window_extent(renderer)), ax.get_ylabel()
+            assert fig.bbox.x0 <= legend_box.x0 and legend_box.x1 <= fig.bbox.x1
     # The other batch values (TinyGAN logs noise_mean) get a panel; an end-of-epoch value (a FID
     # from QualityTracker) one more, and a val_ value joins the batch curve it validates.
     assert [name for name, _ in live.panels()] == ["loss", "value"]
