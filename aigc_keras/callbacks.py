@@ -505,16 +505,19 @@ LIVE_HEADER_POINTS = 11
 
 
 def _wrap_header(line: str, width_in: float, points: float = LIVE_HEADER_POINTS) -> str:
-    """``line`` broken at its " · " separators into lines that fit ``width_in`` inches of text
-    at ``points`` (a character taken as 0.6 of the size wide, a little more than most fonts')."""
-    limit = max(20, int(width_in * 72 / (0.6 * points)))
-    rows, row = [], ""
+    """``line`` broken at its " · " separators into rows that fit 90% of ``width_in`` inches at
+    ``points`` (a character taken as 0.6 of the size wide, a little more than a progress line's
+    mean).  A single part longer than a row stays whole."""
+    limit = max(20, int(0.9 * width_in * 72 / (0.6 * points)))
+    rows, row = [], None
     for part in line.split(" · "):
-        joined = f"{row} · {part}" if row else part
-        if row and len(joined) > limit:
+        if row is None:
+            row = part
+        elif len(row) + 3 + len(part) > limit:
             rows.append(row)
-            joined = part
-        row = joined
+            row = part
+        else:
+            row = f"{row} · {part}"
     return "\n".join([*rows, row])
 
 

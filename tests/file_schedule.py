@@ -94,7 +94,9 @@ def file_order(paths):
 # VAE-GAN's against a pixel Gaussian (chapter 3 keeps the VAE's bounds and the conditional VAE's
 # digits), the CycleGAN's ablation (chapter 4 keeps the CycleGAN's two bars), the augmentation
 # experiment (chapter 7 keeps its three restorations against the classical methods) and the Gram
-# texture synthesis (chapter 10 keeps fast style transfer against the optimisation).  Their
+# texture synthesis (chapter 10 keeps fast style transfer against the optimisation).  Below
+# LONG_IMAGES_PER_S some of those kept checks are skipped too (the `long` tier, further down); each
+# chapter still keeps one.  Their
 # worker-seconds in `make test`'s main run of bfb3e4f on the 2-core AMD EPYC with AVX2 only
 # (2026-12-07, DCGAN probes 219 / 207 images/s): texture 549, DCGAN 372, augmentation 266,
 # ablation 191, VAE-GAN 127: 1,505 of 9,081, where the main run took 4,586 s; CI's run of that

@@ -14,12 +14,14 @@ nothing left to add.  With Adam at the paper's 2e-4 (under-trained at 1,000 step
 on both (FID 6.73 / 6.87 against 8.01 / 8.39).  Bars: each accuracy at the lowest measured
 minus one binomial standard error (0.954 for pix2pix, 0.950 for L1 only); FID at the highest
 measured plus 10%; the gradient magnitude within 1% of the real digits' (a blurred output's is
-lower).  This test's own first run (same machine and day): pix2pix 96.3% / 95.8%, FID 2.64 / 2.99,
-gradient gap 0.0013 / 0.0013; L1 only 96.0% / 95.9%, 2.59 / 2.89, 0.0011 / 0.0002; both verdicts
-ties (90 s on one worker).  After the benchmark made mixed_bfloat16 pix2pix's default on CPUs with
-bfloat16 instructions (1.21x): pix2pix 96.1% / 96.0%, FID 2.63 / 2.93, gap 0.0012 / 0.0012; L1 only
-96.1% / 95.9%, 2.66 / 2.88, 0.0007 / 0.0003; FID a tie, the gradient magnitude "L1 only better"
-(100 s).
+lower).  This file's first run, as one test then (same machine and day): pix2pix 96.3% / 95.8%,
+FID 2.64 / 2.99, gradient gap 0.0013 / 0.0013; L1 only 96.0% / 95.9%, 2.59 / 2.89, 0.0011 /
+0.0002; both verdicts ties (90 s on one worker).  After the benchmark made mixed_bfloat16
+pix2pix's default on CPUs with bfloat16 instructions (1.21x): pix2pix 96.1% / 96.0%, FID 2.63 /
+2.93, gap 0.0012 / 0.0012; L1 only 96.1% / 95.9%, 2.66 / 2.88, 0.0007 / 0.0003; FID a tie, the
+gradient magnitude "L1 only better" (100 s).  Split in two tests, on a 2-core AMD EPYC with AVX2
+only (float32; 2026-12-07): pix2pix 96.3% / 96.1%, FID 2.33 / 2.49, gap 0.0016 / 0.0013; L1 only
+96.4% / 96.0%, 2.45 / 2.53, 0.0011 / 0.0002; both verdicts ties.
 """
 
 import keras

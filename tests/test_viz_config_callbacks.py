@@ -796,6 +796,7 @@ def test_live_training_updates_one_notebook_display_in_place(
             legend_box = ax.get_legend().get_window_extent(renderer)
             assert not legend_box.overlaps(ax.get_window_extent(renderer)), ax.get_ylabel()
             assert fig.bbox.x0 <= legend_box.x0 and legend_box.x1 <= fig.bbox.x1
+    viz._matplotlib().close("all")
     # The other batch values (TinyGAN logs noise_mean) get a panel; an end-of-epoch value (a FID
     # from QualityTracker) one more, and a val_ value joins the batch curve it validates.
     assert [name for name, _ in live.panels()] == ["loss", "value"]
@@ -848,3 +849,24 @@ def test_show_code_shows_the_package_source_and_names_what_is_missing(capsys):
         viz.code_of("aigc_keras.models.gan.NoSuchModel")
     with pytest.raises(ValueError, match="no Python source"):
         viz.code_of(len)
+
+
+def test_the_live_picture_s_header_wraps_at_its_separators_and_loses_nothing():
+    wrap = callbacks._wrap_header
+    limit = int(0.9 * 4.2 * 72 / (0.6 * callbacks.LIVE_HEADER_POINTS))  # one panel's width: 41
+    assert limit == 41
+    line = " · ".join(["PixelCNN", "epoch 2/5", "step 40/200", "12 s", "about 1 min left"] * 3)
+    rows = wrap(line, 4.2).split("\n")
+    assert " · ".join(rows) == line and len(rows) > 2
+    assert all(len(row) <= limit for row in rows)
+    # full rows: the next part would not have fitted
+    parts = line.split(" · ")
+    used = 0
+    for row in rows[:-1]:
+        used += len(row.split(" · "))
+        assert len(row) + 3 + len(parts[used]) > limit
+    assert wrap("short · line", 4.2) == "short · line"
+    assert wrap(" · a · b", 4.2) == " · a · b"  # an empty first part is kept
+    long_title = "x" * 60
+    assert wrap(f"{long_title} · epoch 1/2", 4.2) == f"{long_title}\nepoch 1/2"  # kept whole
+    assert wrap(line, 40.0) == line  # a wide figure: one row
