@@ -59,7 +59,9 @@ FILE_SECONDS = {
 # worker runs the file whose judge test trains the chapter-1 classifier most quality tests read (the
 # demo's tests ask for it after the demo's training, and find it cached: had they taken the session
 # fixture `classifier`, pytest would have set it up before their module's training, and the demo's
-# worker would have waited about two minutes for the other's), then the 8x8-digits judge the
+# worker would have waited about two minutes for the other's; the WGAN-GP's test likewise asks
+# for it after its training, since with the demo's tests skipped as `long` it starts at once), then
+# the 8x8-digits judge the
 # StyleGAN's quality file reads (so that the longest file loads it instead of training it), and,
 # near its end, takes the MNIST-M judges' file, so that the judges train in their own file and
 # before either CycleGAN quality file starts (AFTER_JUDGES).

@@ -7,5 +7,5 @@ import pytest
 
 @pytest.mark.slow
 @pytest.mark.extended  # skipped on a slow machine: tests/file_schedule.py
-def test_dcgan_covers_the_digits(classifier):
-    gan_bars.check_covers_the_digits("dcgan", classifier)
+def test_dcgan_covers_the_digits():
+    gan_bars.check_covers_the_digits("dcgan")
