@@ -61,8 +61,8 @@ FILE_SECONDS = {
 # fixture `classifier`, pytest would have set it up before their module's training, and the demo's
 # worker would have waited about two minutes for the other's; the WGAN-GP's test likewise asks
 # for it after its training, since with the demo's tests skipped as `long` it starts at once), then
-# the 8x8-digits judge the
-# StyleGAN's quality file reads (so that the longest file loads it instead of training it), and,
+# the 8x8-digits judge the StyleGAN's quality file reads (so that the longest file loads it instead
+# of training it), and,
 # near its end, takes the MNIST-M judges' file, so that the judges train in their own file and
 # before either CycleGAN quality file starts (AFTER_JUDGES).
 FIRST = (
