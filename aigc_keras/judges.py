@@ -905,8 +905,9 @@ def load_mnist_m_judges(
             a quick one (:data:`QUICK_EPOCHS` on :data:`QUICK_JUDGE_TRAIN_LIMIT` images per
             domain); quality bars never use it.
         callbacks: Keras callbacks for each judge's training, the digit judge's then the domain
-            judge's (a :class:`~aigc_keras.callbacks.LiveTraining` shows each in turn), or
-            ``None``.
+            judge's (a :class:`~aigc_keras.callbacks.LiveTraining` shows each in turn), a dict
+            giving each judge its own (keys ``"digits"`` and ``"domain"``, either may be left
+            out), or ``None``.
         announce: print one line per judge saying whether it was loaded from the cache or is
             being trained (notebooks set it).
 
@@ -915,6 +916,16 @@ def load_mnist_m_judges(
     """
     image_size = check_int(image_size, "image_size")
     seed = check_seed(seed)
+    if isinstance(callbacks, dict):
+        unknown = sorted(repr(key) for key in callbacks if key not in ("digits", "domain"))
+        if unknown:
+            raise ValueError(
+                "callbacks: a dict gives each judge its own callbacks under the keys 'digits' "
+                f"and 'domain'; got the key(s) {', '.join(unknown)}."
+            )
+        each = {kind: callbacks.get(kind) for kind in ("digits", "domain")}
+    else:
+        each = {"digits": callbacks, "domain": callbacks}
     source = data.source_of("mnist_m")
     stem = f"{source}_{image_size}px_v{cnn.CLASSIFIER_VERSION}.{MNIST_M_JUDGES_VERSION}_s{seed}"
     folder = config.output_dir("cache")
@@ -944,7 +955,7 @@ def load_mnist_m_judges(
             seed=seed,
             verbose=0,
             learning_rate=keras.optimizers.schedules.CosineDecay(1e-3, steps),
-            callbacks=callbacks,
+            callbacks=each["digits"],
         )
         test = arrays("mnist_m", "test")
         predicted = np.argmax(model.predict_proba(test.images), axis=1)
@@ -969,7 +980,7 @@ def load_mnist_m_judges(
             arrays("mnist_m", "test").images,
             epochs=domain_epochs,
             seed=seed,
-            callbacks=callbacks,
+            callbacks=each["domain"],
         )
         return judge.classifier, judge.accuracy
 

@@ -123,7 +123,8 @@ def test_quick_mnist_m_judges_train_briefly_on_fewer_images(tmp_path, monkeypatc
     """quick=True with no full MNIST-M judges cached trains both for QUICK_EPOCHS on at most
     QUICK_JUDGE_TRAIN_LIMIT images per domain, under names of their own; a full request then
     trains the full ones (every image, the asked epochs) and quick=True loads those.  The
-    callbacks reach both trainings, and announce says which judge is trained or loaded."""
+    callbacks reach both trainings (a dict gives each its own; a key that names no judge is
+    refused), and announce says which judge is trained or loaded."""
     monkeypatch.setenv("AIGC_OUTPUT", str(tmp_path))
     trainings, given = [], []
 
@@ -154,7 +155,14 @@ def test_quick_mnist_m_judges_train_briefly_on_fewer_images(tmp_path, monkeypatc
     assert trainings == [(10, judges.QUICK_EPOCHS, 4 * limit), (2, judges.QUICK_EPOCHS, domain)]
     names = sorted(p.name for p in tmp_path.glob("cache/mnist_m_*.keras"))
     assert [n.rsplit("_", 2)[1:] for n in names] == [[f"e{judges.QUICK_EPOCHS}", "quick.keras"]] * 2
-    judges.load_mnist_m_judges(32, digit_epochs=3, domain_epochs=2)
+    with pytest.raises(ValueError, match=r"keys 'digits' and 'domain'; got the key\(s\) 'digit'"):
+        judges.load_mnist_m_judges(32, digit_epochs=3, domain_epochs=2, callbacks={"digit": []})
+    assert len(trainings) == 2  # refused before any training
+    firsts, seconds = [keras.callbacks.Callback()], [keras.callbacks.Callback()]
+    judges.load_mnist_m_judges(
+        32, digit_epochs=3, domain_epochs=2, callbacks={"digits": firsts, "domain": seconds}
+    )
+    assert given[2:] == [firsts, seconds]  # a dict gives each judge its own
     # offline: all 4,000 training digits per domain
     assert trainings[2:] == [(10, 3, 4 * 4000), (2, 2, 2 * 4000 + 1000)]
     capsys.readouterr()
