@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import warnings
+from collections.abc import Mapping
 
 import keras
 import numpy as np
@@ -916,7 +917,7 @@ def load_mnist_m_judges(
     """
     image_size = check_int(image_size, "image_size")
     seed = check_seed(seed)
-    if isinstance(callbacks, dict):
+    if isinstance(callbacks, Mapping):
         unknown = sorted(repr(key) for key in callbacks if key not in ("digits", "domain"))
         if unknown:
             raise ValueError(
