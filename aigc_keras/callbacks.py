@@ -551,9 +551,11 @@ class LiveTraining(keras.callbacks.Callback):
     happened.
 
     With ``stop_after_s``, training gets that many seconds: the clock starts when the first batch
-    of the ``fit`` call has finished (its tracing and compilation are not counted) and training
-    stops after the first batch that ends past the budget (the epoch ends there, so an epoch-end
-    checkpoint keeps what was trained).  ``fit``'s ``steps_per_epoch`` is then only a cap, and the
+    of the ``fit`` call has finished (its tracing and compilation are not counted), stands still
+    while this display updates (drawing a diffusion model's samples takes far longer than a
+    GAN's, and would otherwise cost it training time) and training stops after the first batch
+    that ends past the budget (the epoch ends there, so an epoch-end checkpoint keeps what was
+    trained).  ``fit``'s ``steps_per_epoch`` is then only a cap, and the
     progress line counts the time left instead.  ``budget_steps`` and ``budget_seconds`` say how
     many batches ran and how long the timed ones took (also in ``epoch_records``, so a re-run
     that finds the training done still knows them).  Two models given the same budget on one
@@ -694,8 +696,11 @@ class LiveTraining(keras.callbacks.Callback):
         if self._batch == self.params.get("steps") or self.model.stop_training:
             return  # the epoch's end, just after, updates
         if self.clock() - self._last >= self.every_s:
+            shown = self.clock()
             self._record(self._latest)
             self._update(self._latest)
+            if self._budget_start is not None:  # the display's own seconds are not training's
+                self._budget_start += self.clock() - shown
 
     def _spend(self):
         """One more batch of a budgeted run: the clock starts after the first; past the budget,
