@@ -36,9 +36,9 @@ demo: $(VENV)/.installed
 # The main pytest run (AIGC_PROJECT_TIME=1, see tests/conftest.py) starts by measuring this
 # machine's DCGAN fit() throughput (5-10 s, before its workers start), measures it again after
 # they stop, and ends with a "test time" section: its own wall time (the probes left out) and that
-# time projected by the probes' mean onto the slowest machine seen (461 images/s), also written to
+# time projected by the probes' mean onto the 461-images/s reference machine, also written to
 # $(TEST_OUTPUT)/test_time.json.  The projection covers that
-# run only: not the linter, the set-up or the benchmark run after it (about 20 s here).
+# run only: not the linter, the set-up or the serial and benchmark run after it (100-200 s on a 2-core CPU).
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	rm -rf $(TEST_OUTPUT)
