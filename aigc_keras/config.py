@@ -320,7 +320,7 @@ def start_tensorflow(log_level: str = "2"):
     return tf
 
 
-# Names that moved out of this module in 0.2: they keep working for one release.
+# Names that moved out of this module while 0.1.0 was being written: they keep working until 0.2.
 _MOVED = {
     **dict.fromkeys(("is_int", "check_int", "check_value_range", "to_unit"), "validation"),
     **dict.fromkeys(

@@ -639,7 +639,7 @@ def format_report(report: dict) -> str:
 
 METRICS = ("fid", "kid", "is", "pr")
 
-# Names that moved to aigc_keras.judges in 0.2: they keep working for one release.
+# Names that moved to aigc_keras.judges while 0.1.0 was being written: they keep working until 0.2.
 _MOVED = (
     "ClassifierExtractor",
     "DomainExtractor",

@@ -295,7 +295,7 @@ SPECS = (
 
 
 def __getattr__(name):
-    if name == "load_classifier":  # moved to aigc_keras.judges in 0.2; works for one more release
+    if name == "load_classifier":  # moved to aigc_keras.judges before 0.1.0; works until 0.2
         warnings.warn(
             "aigc_keras.models.cnn.load_classifier moved to aigc_keras.judges.load_classifier; "
             "the old name goes away in the next release.",
