@@ -696,11 +696,8 @@ class LiveTraining(keras.callbacks.Callback):
         if self._batch == self.params.get("steps") or self.model.stop_training:
             return  # the epoch's end, just after, updates
         if self.clock() - self._last >= self.every_s:
-            shown = self.clock()
             self._record(self._latest)
-            self._update(self._latest)
-            if self._budget_start is not None:  # the display's own seconds are not training's
-                self._budget_start += self.clock() - shown
+            self._show(self._latest)
 
     def _spend(self):
         """One more batch of a budgeted run: the clock starts after the first; past the budget,
@@ -722,7 +719,14 @@ class LiveTraining(keras.callbacks.Callback):
         self.epoch_records.append({"epoch": epoch + 1, "step": self._step, **values, **seconds})
         self._record(self._latest, epoch_end=True)  # batch values, not those only an end logs
         self._save()
-        self._update(values, epoch_end=True)
+        self._show(values, epoch_end=True)
+
+    def _show(self, values: dict, epoch_end: bool = False):
+        """An update during training; a budget's clock stands still while it draws."""
+        started = self.clock()
+        self._update(values, epoch_end=epoch_end)
+        if self._budget_start is not None:  # the display's own seconds are not training's
+            self._budget_start += self.clock() - started
 
     def on_train_end(self, logs=None):
         if self._run_steps:

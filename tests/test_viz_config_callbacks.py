@@ -643,10 +643,14 @@ def test_a_time_budget_stops_training_and_a_rerun_knows_what_it_trained(capsys, 
             callbacks.LiveTraining(stop_after_s=bad)
 
 
-def test_the_time_budget_does_not_count_the_display(capsys, digits8):
+@pytest.mark.parametrize(
+    "every_s, steps, epochs",
+    [(3, 1000, 1), (1e9, 2, 10)],  # timed updates within an epoch; only the epochs' ends
+)
+def test_the_time_budget_does_not_count_the_display(capsys, digits8, every_s, steps, epochs):
     """A display that takes long to draw (a diffusion model's samples) spends none of the
-    training budget: the same batches train as with a quick one, and the budget's seconds are
-    the batches' alone."""
+    training budget, whether it updates within an epoch or at its end: the same batches train
+    as with a quick one, and the budget's seconds are the batches' alone."""
     data = tf.data.Dataset.from_tensor_slices(digits8.images[:128]).batch(32).repeat()
     clock = _Clock()
 
@@ -656,16 +660,22 @@ def test_the_time_budget_does_not_count_the_display(capsys, digits8):
 
     model = TinyGAN()
     model.compile()
-    live = callbacks.LiveTraining(every_s=3, show=True, grid=slow_grid, clock=clock, stop_after_s=7)
+    live = callbacks.LiveTraining(
+        every_s=every_s, show=True, grid=slow_grid, clock=clock, stop_after_s=7
+    )
     model.fit(
-        data, epochs=1, steps_per_epoch=1000, verbose=0, callbacks=[clock.every_batch(2.0), live]
+        data,
+        epochs=epochs,
+        steps_per_epoch=steps,
+        verbose=0,
+        callbacks=[clock.every_batch(2.0), live],
     )
     capsys.readouterr()
     # As without the display's seconds (the test above): updates after batches 2 and 4 take 5 s
     # each, and the clock that started after batch 1 reads 8 s of batches after batch 5.
     assert (live.budget_steps, live.budget_seconds) == (5, 8.0)
     assert int(model.optimizers["generator"].iterations) == 5
-    assert clock.now == 5 * 2.0 + 4 * 5.0  # updates took their time: 2 timed, epoch end, end
+    assert clock.now == 5 * 2.0 + 4 * 5.0  # four updates took their time: after 2, 4, 5, the end
 
 
 def test_a_resumed_run_continues_the_curves_and_the_sample_grids(capsys, tmp_path, digits8):
